@@ -1,0 +1,85 @@
+# TCPChat: `make`, `make test`, `make install PREFIX=... DESTDIR=...`, `make clean`.
+# Sanitizer builds live beside the plain one: `make test SANITIZE=address,undefined`,
+# `make test SANITIZE=thread`.
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+SANITIZE ?=
+comma    := ,
+
+PKGS      := libczmq libzmq
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -Iinclude -D_GNU_SOURCE
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lczmq -lzmq) -lpthread
+TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+ifeq ($(SANITIZE),)
+  VARIANT   := plain
+  SAN_FLAGS :=
+else
+  VARIANT   := $(subst $(comma),-,$(SANITIZE))
+  SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+B := build/$(VARIANT)
+
+LIB_SRC   := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard actors/*.c)
+LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
+E2E_LIB   := $(filter-out tests/e2e/test_%.c,$(wildcard tests/e2e/*.c))
+E2E_SRC   := $(wildcard tests/e2e/test_*.c)
+E2E_BIN   := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(E2E_SRC))
+HEADERS   := $(wildcard include/*.h tests/e2e/*.h)
+
+.PHONY: all test test-build test-unit test-e2e deps install uninstall clean
+all: TCPChat
+
+TCPChat: $(B)/TCPChat
+	cp $< $@
+
+$(B)/TCPChat: $(B)/src/main.o $(B)/libtcpchat.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/libtcpchat.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(B)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/tests/unit/%: tests/unit/%.c $(B)/libtcpchat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
+
+$(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(B)/libtcpchat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/e2e $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIB) $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
+
+# Installs missing build dependencies on Debian/Ubuntu (and says so).
+deps:
+	@sh scripts/ensure-deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory test-build
+	@sh tests/run.sh $(B) $(UNIT_BIN) $(E2E_BIN)
+
+test-build: $(B)/TCPChat $(UNIT_BIN) $(E2E_BIN)
+
+test-unit: $(UNIT_BIN)
+	@sh tests/run.sh $(B) $(UNIT_BIN)
+
+test-e2e: $(B)/TCPChat $(E2E_BIN)
+	@sh tests/run.sh $(B) $(E2E_BIN)
+
+install: TCPChat
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 TCPChat $(DESTDIR)$(BINDIR)/TCPChat
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/TCPChat
+
+clean:
+	rm -rf build TCPChat

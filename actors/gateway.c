@@ -1,0 +1,930 @@
+/*  gateway: owns every TCP connection.
+
+    Why our own epoll loop and not a ZMQ_STREAM socket: with our own
+    buffers we get exact per-client byte caps, an exact slow-client signal
+    (send() returns EAGAIN), clean eviction and accept pacing, and a loop
+    that scales with the number of ready sockets, not the number of open
+    ones (docs/ARCHITECTURE.md has the measurements).
+
+    Output is appended to each client's buffer and every client that got
+    something is flushed once per loop pass, so one send() carries all the
+    lines a pass produced for it.
+
+    The gateway never blocks: messages for the hub wait in a queue while
+    the hub's pipe is full, and clients' input waits in their sockets
+    (TCP pushes back on them) while that queue is long.                  */
+#include "gateway.h"
+#include "clean.h"
+#include "command.h"
+#include "framer.h"
+#include "hub.h"
+#include "log.h"
+#include "messages.h"
+#include "names.h"
+#include "protocol.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+//  What an epoll event is about: the top bits say what, the rest which.
+#define SOURCE_CONN      (0ULL << 32)
+#define SOURCE_LISTENER  (1ULL << 32)
+#define SOURCE_PIPE      (2ULL << 32)
+#define SOURCE_HUB       (3ULL << 32)
+#define SOURCE_ROOM      (4ULL << 32)
+#define SOURCE_KIND(u)   ((u) & ~0xffffffffULL)
+#define SOURCE_INDEX(u)  ((uint32_t) ((u) & 0xffffffffULL))
+
+#define READ_CHUNK       65536    /* bytes per read() */
+#define INPUT_CAP        65536    /* stop reading a client holding this much */
+#define HUB_QUEUE_MAX    4096     /* stop taking input while the hub is this far behind */
+#define ZMQ_BUDGET       256      /* messages per pipe per pass, so no pipe starves the rest */
+#define ACCEPT_BUDGET    64       /* connections accepted per pass */
+#define EPOLL_EVENTS     256
+
+typedef enum {
+    CONN_FREE,
+    CONN_NAMING,                  /* at the name prompt */
+    CONN_WAITING,                 /* a name went to the hub: wait for its verdict */
+    CONN_CHAT,                    /* in a room */
+    CONN_CLOSING                  /* flushing its last output */
+} conn_state_t;
+
+typedef struct {
+    int          fd;
+    uint32_t     gen;             /* with the slot, makes the client id */
+    uint8_t      state;
+    bool         reading;         /* EPOLLIN is in the interest set */
+    bool         writing;         /* EPOLLOUT is in the interest set */
+    bool         dirty;           /* on the list to flush this pass */
+    bool         stalled;         /* has lines it could not hand on yet */
+    bool         eof;             /* the peer is done sending */
+    bool         told_hub;        /* the hub may know it: CLOSED must follow */
+    bool         hung_up;         /* out of the epoll set: the peer is gone */
+    char        *label;           /* the name its prompts show */
+    framer_t     in;
+    buf_t        out;
+    char         peer [INET6_ADDRSTRLEN + 8];
+} conn_t;
+
+typedef struct {
+    zsock_t      *pipe;           /* from main */
+    zsock_t      *hub;            /* PAIR to the hub */
+    config_t      config;
+    log_t         log;
+    int           epoll;
+    int           listener;
+    bool          accepting;      /* listener is in the epoll set */
+    int64_t       accept_resume;  /* ms clock: retry accept() after running out of fds */
+    conn_t       *conns;          /* max_clients slots */
+    uint32_t     *free_slots;
+    size_t        free_count;
+    size_t        open_count;
+    uint32_t     *dirty;          /* slots to flush at the end of the pass */
+    size_t        dirty_count;
+    uint32_t     *stalled;        /* slots whose input waits for the hub queue */
+    size_t        stalled_count;
+    zlist_t      *hub_queue;      /* messages waiting for room in the hub pipe */
+    zsock_t     **rooms;          /* rooms' output pipes; NULL holes are reused */
+    bool         *room_busy;      /* stopped on budget: read again next pass */
+    size_t        room_slots;
+    bool          hub_busy;
+    stamp_cache_t stamp;
+    char         *chunk;          /* READ_CHUNK bytes */
+    char         *clean_a, *clean_b;
+    uint64_t      accepted, refused, lines_in;
+    bool          terminated;
+} self_t;
+
+static void s_conn_close (self_t *self, conn_t *conn, const char *reason);
+static void s_conn_process (self_t *self, conn_t *conn);
+
+static int64_t
+s_clock_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  ---------------------------------------------------------------------
+//  Setup and teardown
+
+static void
+s_epoll_add (self_t *self, int fd, uint32_t events, uint64_t source)
+{
+    struct epoll_event event = { .events = events, .data.u64 = source };
+    if (epoll_ctl (self->epoll, EPOLL_CTL_ADD, fd, &event) != 0)
+        log_info (&self->log, "E: epoll_ctl add: %s", strerror (errno));
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, gateway_args_t *args)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->config = args->config;
+    self->listener = args->listener;
+    log_init (&self->log, "gateway", 1, self->config.verbose);
+    size_t slots = (size_t) self->config.max_clients;
+    self->conns = (conn_t *) calloc (slots, sizeof (conn_t));
+    self->free_slots = (uint32_t *) malloc (slots * sizeof (uint32_t));
+    self->dirty = (uint32_t *) malloc (slots * sizeof (uint32_t));
+    self->stalled = (uint32_t *) malloc (slots * sizeof (uint32_t));
+    assert (self->conns && self->free_slots && self->dirty && self->stalled);
+    //  Lowest slots first, so a small server touches little memory.
+    for (size_t i = 0; i < slots; i++)
+        self->free_slots [i] = (uint32_t) (slots - 1 - i);
+    self->free_count = slots;
+    self->hub_queue = zlist_new ();
+    self->chunk = (char *) malloc (READ_CHUNK);
+    self->clean_a = (char *) malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
+    self->clean_b = (char *) malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
+
+    self->epoll = epoll_create1 (EPOLL_CLOEXEC);
+    char endpoint [160];
+    hub_endpoint (&self->config, endpoint, sizeof endpoint);
+    self->hub = zsock_new (ZMQ_PAIR);
+    zsock_set_sndhwm (self->hub, 100000);
+    zsock_set_rcvhwm (self->hub, 100000);
+    zsock_connect (self->hub, "%s", endpoint);
+    s_epoll_add (self, zsock_fd (self->pipe), EPOLLIN, SOURCE_PIPE);
+    s_epoll_add (self, zsock_fd (self->hub), EPOLLIN, SOURCE_HUB);
+    s_epoll_add (self, self->listener, EPOLLIN, SOURCE_LISTENER);
+    self->accepting = true;
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < (size_t) self->config.max_clients; i++)
+        if (self->conns [i].state != CONN_FREE) {
+            self->conns [i].told_hub = false;       //  The hub is gone
+            s_conn_close (self, &self->conns [i], "server stopping");
+        }
+    for (size_t i = 0; i < self->room_slots; i++)
+        zsock_destroy (&self->rooms [i]);
+    zmsg_t *msg;
+    while ((msg = (zmsg_t *) zlist_pop (self->hub_queue)))
+        zmsg_destroy (&msg);
+    zlist_destroy (&self->hub_queue);
+    zsock_destroy (&self->hub);
+    close (self->listener);
+    close (self->epoll);
+    free (self->rooms);
+    free (self->room_busy);
+    free (self->conns);
+    free (self->free_slots);
+    free (self->dirty);
+    free (self->stalled);
+    free (self->chunk);
+    free (self->clean_a);
+    free (self->clean_b);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  The hub pipe: never block on it
+
+static void
+s_hub_flush (self_t *self)
+{
+    zmsg_t *msg;
+    while (zlist_size (self->hub_queue) && (zsock_events (self->hub) & ZMQ_POLLOUT)) {
+        msg = (zmsg_t *) zlist_pop (self->hub_queue);
+        msg_send (&msg, self->hub);
+    }
+}
+
+static void
+s_to_hub (self_t *self, zmsg_t **msg_p)
+{
+    if (zlist_size (self->hub_queue) == 0 && (zsock_events (self->hub) & ZMQ_POLLOUT))
+        msg_send (msg_p, self->hub);
+    else {
+        zlist_append (self->hub_queue, *msg_p);
+        *msg_p = NULL;
+    }
+    //  Sending may have consumed the pipe's wakeup: look again this pass.
+    self->hub_busy = true;
+}
+
+static void
+s_to_hub_id (self_t *self, const char *type, uint64_t id)
+{
+    zmsg_t *msg = msg_new (type, id);
+    s_to_hub (self, &msg);
+}
+
+static bool
+s_hub_is_behind (self_t *self)
+{
+    return zlist_size (self->hub_queue) >= HUB_QUEUE_MAX;
+}
+
+//  ---------------------------------------------------------------------
+//  Connections: ids, output, interest
+
+static uint64_t
+s_conn_id (self_t *self, conn_t *conn)
+{
+    return ((uint64_t) conn->gen << 32) | (uint64_t) (conn - self->conns);
+}
+
+static conn_t *
+s_conn_lookup (self_t *self, uint64_t id)
+{
+    uint32_t slot = (uint32_t) (id & 0xffffffffULL);
+    if (slot >= (uint32_t) self->config.max_clients)
+        return NULL;
+    conn_t *conn = &self->conns [slot];
+    if (conn->state == CONN_FREE || conn->gen != (uint32_t) (id >> 32))
+        return NULL;
+    return conn;
+}
+
+static void
+s_conn_set_interest (self_t *self, conn_t *conn, bool reading, bool writing)
+{
+    if ((conn->reading == reading && conn->writing == writing) || conn->hung_up)
+        return;
+    conn->reading = reading;
+    conn->writing = writing;
+    struct epoll_event event = {
+        .events = (reading? EPOLLIN: 0) | (writing? EPOLLOUT: 0),
+        .data.u64 = SOURCE_CONN | (uint64_t) (conn - self->conns)
+    };
+    epoll_ctl (self->epoll, EPOLL_CTL_MOD, conn->fd, &event);
+}
+
+static void
+s_conn_queue (self_t *self, conn_t *conn, const char *data, size_t size)
+{
+    if (size == 0)
+        return;
+    buf_append (&conn->out, data, size);
+    if (!conn->dirty) {
+        conn->dirty = true;
+        self->dirty [self->dirty_count++] = (uint32_t) (conn - self->conns);
+    }
+}
+
+static void
+s_conn_queue_str (self_t *self, conn_t *conn, const char *text)
+{
+    s_conn_queue (self, conn, text, strlen (text));
+}
+
+static void
+s_conn_prompt (self_t *self, conn_t *conn)
+{
+    if (conn->state != CONN_CHAT) {
+        s_conn_queue_str (self, conn, PROTOCOL_NAME_PROMPT);
+        return;
+    }
+    //  "[ts][name]:" built in place: this runs once per delivery.
+    char prompt [STAMP_SIZE + NAME_MAX_BYTES + 4];
+    const char *stamp = stamp_now (&self->stamp);
+    size_t stamp_len = STAMP_SIZE - 1;
+    size_t label_len = strlen (conn->label);
+    memcpy (prompt, stamp, stamp_len);
+    prompt [stamp_len] = '[';
+    memcpy (prompt + stamp_len + 1, conn->label, label_len);
+    memcpy (prompt + stamp_len + 1 + label_len, "]:", 2);
+    s_conn_queue (self, conn, prompt, stamp_len + label_len + 3);
+}
+
+//  Writes what the client is owed. Returns false if the connection closed.
+static bool
+s_conn_flush (self_t *self, conn_t *conn)
+{
+    while (buf_size (&conn->out)) {
+        ssize_t sent = send (conn->fd, buf_head (&conn->out), buf_size (&conn->out),
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent > 0)
+            buf_consume (&conn->out, (size_t) sent);
+        else
+        if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        else
+        if (sent < 0 && errno == EINTR)
+            continue;
+        else {
+            s_conn_close (self, conn, "write error");
+            return false;
+        }
+    }
+    bool pending = buf_size (&conn->out) > 0;
+    if (!pending && conn->state == CONN_CLOSING) {
+        s_conn_close (self, conn, "closed");
+        return false;
+    }
+    s_conn_set_interest (self, conn, conn->reading, pending);
+    return true;
+}
+
+//  ---------------------------------------------------------------------
+//  Connections: open and close
+
+static void
+s_peer_name (int fd, char *out, size_t size)
+{
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    char host [INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (getpeername (fd, (struct sockaddr *) &addr, &len) == 0) {
+        if (addr.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a6 = (struct sockaddr_in6 *) &addr;
+            inet_ntop (AF_INET6, &a6->sin6_addr, host, sizeof host);
+            port = ntohs (a6->sin6_port);
+            //  Dual stack: show IPv4 clients as IPv4
+            if (strncmp (host, "::ffff:", 7) == 0 && strchr (host + 7, '.'))
+                memmove (host, host + 7, strlen (host + 7) + 1);
+        }
+        else
+        if (addr.ss_family == AF_INET) {
+            struct sockaddr_in *a4 = (struct sockaddr_in *) &addr;
+            inet_ntop (AF_INET, &a4->sin_addr, host, sizeof host);
+            port = ntohs (a4->sin_port);
+        }
+    }
+    snprintf (out, size, strchr (host, ':')? "[%s]:%d": "%s:%d", host, port);
+}
+
+static void
+s_conn_open (self_t *self, int fd)
+{
+    uint32_t slot = self->free_slots [--self->free_count];
+    conn_t *conn = &self->conns [slot];
+    uint32_t gen = conn->gen + 1;
+    //  The slot may still sit on this pass's lists: keep those marks so
+    //  it is never listed twice.
+    bool dirty = conn->dirty, stalled = conn->stalled;
+    memset (conn, 0, sizeof *conn);
+    conn->gen = gen? gen: 1;            //  Ids are never 0
+    conn->dirty = dirty;
+    conn->stalled = stalled;
+    conn->fd = fd;
+    conn->state = CONN_NAMING;
+    conn->reading = true;
+    framer_init (&conn->in);
+    buf_init (&conn->out);
+    s_peer_name (fd, conn->peer, sizeof conn->peer);
+    self->open_count++;
+    self->accepted++;
+    s_epoll_add (self, fd, EPOLLIN, SOURCE_CONN | slot);
+    s_conn_queue_str (self, conn, PROTOCOL_BANNER);
+    s_conn_prompt (self, conn);
+    log_info (&self->log, "connection opened from %s (%zu client%s)", conn->peer,
+              self->open_count, self->open_count == 1? "": "s");
+}
+
+static void
+s_conn_close (self_t *self, conn_t *conn, const char *reason)
+{
+    if (conn->state == CONN_FREE)
+        return;
+    if (conn->told_hub)
+        s_to_hub_id (self, MSG_CLOSED, s_conn_id (self, conn));
+    //  One last try to deliver what it is owed, without waiting: if that
+    //  fails, it is going anyway.
+    if (buf_size (&conn->out))
+        (void) !send (conn->fd, buf_head (&conn->out), buf_size (&conn->out),
+                      MSG_NOSIGNAL | MSG_DONTWAIT);
+    close (conn->fd);
+    framer_free (&conn->in);
+    buf_free (&conn->out);
+    free (conn->label);
+    conn->label = NULL;
+    conn->state = CONN_FREE;
+    conn->fd = -1;
+    self->free_slots [self->free_count++] = (uint32_t) (conn - self->conns);
+    self->open_count--;
+    log_info (&self->log, "connection closed from %s (%s) (%zu client%s)", conn->peer,
+              reason, self->open_count, self->open_count == 1? "": "s");
+}
+
+//  Stops reading and closes once the client's output is out.
+static void
+s_conn_finish (self_t *self, conn_t *conn)
+{
+    conn->state = CONN_CLOSING;
+    s_conn_set_interest (self, conn, false, conn->writing);
+    if (!conn->dirty) {
+        conn->dirty = true;
+        self->dirty [self->dirty_count++] = (uint32_t) (conn - self->conns);
+    }
+}
+
+static void
+s_accept (self_t *self)
+{
+    for (int budget = ACCEPT_BUDGET; budget > 0; budget--) {
+        int fd = accept4 (self->listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                //  Out of descriptors: the backlog holds the newcomers until
+                //  some close. Pause instead of spinning on the ready listener.
+                log_info (&self->log, "E: accept: %s: pausing accepts for 100 ms", strerror (errno));
+                epoll_ctl (self->epoll, EPOLL_CTL_DEL, self->listener, NULL);
+                self->accepting = false;
+                self->accept_resume = s_clock_ms () + 100;
+            }
+            return;
+        }
+        if (self->free_count == 0) {
+            //  Refused either way, whether or not the text gets through.
+            (void) !send (fd, PROTOCOL_FULL, strlen (PROTOCOL_FULL), MSG_NOSIGNAL | MSG_DONTWAIT);
+            close (fd);
+            self->refused++;
+            log_info (&self->log, "connection refused: chat is full (%zu clients)", self->open_count);
+            continue;
+        }
+        s_conn_open (self, fd);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Input: lines from a client
+
+static void
+s_conn_stall (self_t *self, conn_t *conn)
+{
+    if (!conn->stalled) {
+        conn->stalled = true;
+        self->stalled [self->stalled_count++] = (uint32_t) (conn - self->conns);
+    }
+}
+
+static void
+s_conn_name_line (self_t *self, conn_t *conn, const char *line, size_t size)
+{
+    size = trim_blanks (&line, size);
+    if (size == 5 && strncasecmp (line, "/quit", 5) == 0) {
+        s_conn_finish (self, conn);
+        return;
+    }
+    zmsg_t *msg = msg_new (MSG_NAME, s_conn_id (self, conn));
+    msg_add (msg, line, size);
+    s_to_hub (self, &msg);
+    conn->state = CONN_WAITING;
+    conn->told_hub = true;
+}
+
+static void
+s_conn_command (self_t *self, conn_t *conn, const command_t *cmd)
+{
+    const char *arg = cmd->arg, *text = cmd->text;
+    size_t arg_len = cmd->arg_len, text_len = cmd->text_len;
+    const char *verb = command_name (cmd->kind);
+    if (cmd->kind == CMD_UNKNOWN) {
+        //  Shown back to its sender: cleaned all the same.
+        verb = "?";
+        arg_len = clean_text (cmd->verb, cmd->verb_len, self->clean_a);
+        arg = self->clean_a;
+    }
+    else
+    if (cmd->kind == CMD_MSG) {
+        arg_len = clean_text (arg, arg_len, self->clean_a);
+        arg = self->clean_a;
+        text_len = clean_text (text, text_len, self->clean_b);
+        text = self->clean_b;
+    }
+    //  /name and /join arguments go as typed: their rules refuse, not clean.
+    zmsg_t *msg = msg_new (MSG_CMD, s_conn_id (self, conn));
+    msg_add_str (msg, verb);
+    msg_add (msg, arg? arg: "", arg? arg_len: 0);
+    msg_add (msg, text? text: "", text? text_len: 0);
+    s_to_hub (self, &msg);
+}
+
+static void
+s_conn_chat_line (self_t *self, conn_t *conn, const char *line, size_t size)
+{
+    command_t cmd;
+    command_kind_t kind = command_parse (line, size, &cmd);
+    if (kind == CMD_QUIT)
+        s_conn_finish (self, conn);
+    else
+    if (kind != CMD_NONE)
+        s_conn_command (self, conn, &cmd);
+    else {
+        size_t clean_len = clean_text (line, size, self->clean_a);
+        zmsg_t *msg = msg_new (MSG_LINE, s_conn_id (self, conn));
+        msg_add (msg, self->clean_a, clean_len);
+        s_to_hub (self, &msg);
+        self->lines_in++;
+    }
+}
+
+//  Hands on every complete line the client has sent, as far as its state
+//  and the hub queue allow, then decides whether to read more.
+static void
+s_conn_process (self_t *self, conn_t *conn)
+{
+    while (conn->state == CONN_NAMING || conn->state == CONN_CHAT) {
+        if (s_hub_is_behind (self)) {
+            s_conn_stall (self, conn);
+            break;
+        }
+        const char *line;
+        size_t size;
+        frame_result_t result = framer_next (&conn->in, &line, &size);
+        if (result == FRAME_NONE)
+            break;
+        if (result == FRAME_TOO_LONG) {
+            s_conn_queue_str (self, conn, PROTOCOL_TOO_LONG);
+            s_conn_prompt (self, conn);
+        }
+        else
+        if (conn->state == CONN_NAMING)
+            s_conn_name_line (self, conn, line, size);
+        else
+            s_conn_chat_line (self, conn, line, size);
+    }
+    if (conn->state == CONN_CLOSING)
+        return;
+    if (conn->eof && conn->state != CONN_WAITING && !conn->stalled) {
+        //  All it sent before leaving is handed on: a partial last line,
+        //  with no newline, is dropped as the peer never finished it.
+        s_conn_close (self, conn, "left");
+        return;
+    }
+    bool reading = !conn->eof && !conn->stalled && framer_buffered (&conn->in) < INPUT_CAP;
+    s_conn_set_interest (self, conn, reading, conn->writing);
+}
+
+static void
+s_conn_read (self_t *self, conn_t *conn)
+{
+    ssize_t got = recv (conn->fd, self->chunk, READ_CHUNK, MSG_DONTWAIT);
+    if (got > 0) {
+        framer_feed (&conn->in, self->chunk, (size_t) got);
+        s_conn_process (self, conn);
+    }
+    else
+    if (got == 0) {
+        conn->eof = true;
+        s_conn_process (self, conn);
+    }
+    else
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        s_conn_close (self, conn, errno == ECONNRESET? "reset": strerror (errno));
+}
+
+//  The peer is gone both ways. epoll would report that on every pass, so
+//  take what it sent and leave the set; its lines still go to the hub.
+static void
+s_conn_hang_up (self_t *self, conn_t *conn)
+{
+    uint32_t slot = (uint32_t) (conn - self->conns);
+    for (int reads = 0; reads < 64 && !conn->eof; reads++) {
+        s_conn_read (self, conn);
+        if (conn->state == CONN_FREE || conn->gen != self->conns [slot].gen)
+            return;
+    }
+    if (conn->state == CONN_FREE)
+        return;
+    epoll_ctl (self->epoll, EPOLL_CTL_DEL, conn->fd, NULL);
+    conn->hung_up = true;
+    conn->reading = conn->writing = false;
+    if (!conn->eof) {
+        conn->eof = true;
+        s_conn_process (self, conn);
+    }
+}
+
+//  Clients that waited for the hub queue to shrink get their turn.
+static void
+s_resume_stalled (self_t *self)
+{
+    size_t count = self->stalled_count;
+    for (size_t i = 0; i < count && !s_hub_is_behind (self); i++) {
+        conn_t *conn = &self->conns [self->stalled [i]];
+        conn->stalled = false;
+        self->stalled [i] = UINT32_MAX;
+        if (conn->state != CONN_FREE)
+            s_conn_process (self, conn);
+    }
+    //  Keep, in order, the ones still waiting (and any added meanwhile).
+    size_t kept = 0;
+    for (size_t i = 0; i < self->stalled_count; i++)
+        if (self->stalled [i] != UINT32_MAX)
+            self->stalled [kept++] = self->stalled [i];
+    self->stalled_count = kept;
+}
+
+//  ---------------------------------------------------------------------
+//  Messages from the hub and the rooms
+
+static void
+s_handle_out (self_t *self, const msg_view_t *view)
+{
+    if (view->parts < 3)
+        return;
+    const msg_part_t *text = &view->part [0];
+    const char *ids = view->part [1].data;
+    size_t count = view->part [1].size / sizeof (uint64_t);
+    bool prompt_skip = view->part [2].size && (view->part [2].data [0] & MSG_PROMPT_SKIP);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t id;
+        memcpy (&id, ids + i * sizeof id, sizeof id);
+        conn_t *conn = s_conn_lookup (self, id);
+        if (!conn || conn->state != CONN_CHAT)
+            continue;
+        if (id != view->id)
+            s_conn_queue (self, conn, text->data, text->size);
+        else
+        if (!prompt_skip)
+            continue;
+        s_conn_prompt (self, conn);
+    }
+}
+
+static void
+s_handle_enter (self_t *self, conn_t *conn, const msg_view_t *view)
+{
+    if (view->parts < 2 || (conn->state != CONN_WAITING && conn->state != CONN_CHAT))
+        return;
+    free (conn->label);
+    conn->label = msg_strdup (view, 0);
+    conn->state = CONN_CHAT;
+    s_conn_queue (self, conn, view->part [1].data, view->part [1].size);
+    s_conn_prompt (self, conn);
+    s_conn_process (self, conn);
+}
+
+static void
+s_handle_refuse (self_t *self, conn_t *conn, const msg_view_t *view)
+{
+    if (view->parts < 1 || conn->state != CONN_WAITING)
+        return;
+    conn->state = CONN_NAMING;
+    s_conn_queue (self, conn, view->part [0].data, view->part [0].size);
+    s_conn_queue (self, conn, "\n", 1);
+    s_conn_prompt (self, conn);
+    s_conn_process (self, conn);
+}
+
+static void
+s_handle_attach (self_t *self, const msg_view_t *view)
+{
+    char *endpoint = msg_strdup (view, 0);
+    zsock_t *room = zsock_new (ZMQ_PAIR);
+    zsock_set_rcvhwm (room, 100000);
+    if (zsock_connect (room, "%s", endpoint) != 0) {
+        log_info (&self->log, "E: cannot connect to %s", endpoint);
+        zsock_destroy (&room);
+        free (endpoint);
+        return;
+    }
+    free (endpoint);
+    size_t slot = 0;
+    while (slot < self->room_slots && self->rooms [slot])
+        slot++;
+    if (slot == self->room_slots) {
+        self->room_slots = self->room_slots? self->room_slots * 2: 16;
+        self->rooms = (zsock_t **) realloc (self->rooms, self->room_slots * sizeof (zsock_t *));
+        self->room_busy = (bool *) realloc (self->room_busy, self->room_slots * sizeof (bool));
+        assert (self->rooms && self->room_busy);
+        for (size_t i = slot; i < self->room_slots; i++) {
+            self->rooms [i] = NULL;
+            self->room_busy [i] = false;
+        }
+    }
+    self->rooms [slot] = room;
+    self->room_busy [slot] = true;      //  It may have spoken already
+    s_epoll_add (self, zsock_fd (room), EPOLLIN, SOURCE_ROOM | slot);
+}
+
+static void
+s_room_detach (self_t *self, size_t slot)
+{
+    epoll_ctl (self->epoll, EPOLL_CTL_DEL, zsock_fd (self->rooms [slot]), NULL);
+    zsock_destroy (&self->rooms [slot]);
+    self->room_busy [slot] = false;
+}
+
+//  One message from the hub or a room (room_slot is -1 for the hub).
+static void
+s_handle_message (self_t *self, zmsg_t *msg, ssize_t room_slot)
+{
+    msg_view_t view;
+    if (!msg_parse (msg, &view)) {
+        log_info (&self->log, "E: malformed message");
+        return;
+    }
+    if (msg_is (&view, MSG_OUT)) {
+        s_handle_out (self, &view);
+        return;
+    }
+    if (msg_is (&view, MSG_ATTACH)) {
+        s_handle_attach (self, &view);
+        return;
+    }
+    if (msg_is (&view, MSG_BYE)) {
+        if (room_slot >= 0)
+            s_room_detach (self, (size_t) room_slot);
+        return;
+    }
+    if (msg_is (&view, MSG_RELEASE)) {
+        //  Passed on even if the client has gone: the hub sorts that out.
+        s_to_hub_id (self, MSG_RELEASED, view.id);
+        return;
+    }
+    conn_t *conn = s_conn_lookup (self, view.id);
+    if (!conn)
+        return;                         //  Gone: what was meant for it goes too
+    if (msg_is (&view, MSG_ENTER))
+        s_handle_enter (self, conn, &view);
+    else
+    if (msg_is (&view, MSG_REFUSE))
+        s_handle_refuse (self, conn, &view);
+    else
+    if (msg_is (&view, MSG_LABEL)) {
+        free (conn->label);
+        conn->label = msg_strdup (&view, 0);
+    }
+    else
+    if (msg_is (&view, MSG_KICK)) {
+        if (view.parts > 0)
+            s_conn_queue (self, conn, view.part [0].data, view.part [0].size);
+        conn->told_hub = false;
+        s_conn_finish (self, conn);
+    }
+    else
+        log_info (&self->log, "E: unknown message %s", view.type);
+}
+
+//  Reads a pipe until it is empty or the budget is spent; true if it may
+//  hold more (ZMQ_FD will not wake us for those, so we must come back).
+static bool
+s_drain (self_t *self, zsock_t *sock, ssize_t room_slot)
+{
+    for (int budget = ZMQ_BUDGET; budget > 0; budget--) {
+        if (!(zsock_events (sock) & ZMQ_POLLIN))
+            return false;
+        zmsg_t *msg = zmsg_recv (sock);
+        if (!msg)
+            return false;
+        s_handle_message (self, msg, room_slot);
+        zmsg_destroy (&msg);
+        if (room_slot >= 0 && !self->rooms [room_slot])
+            return false;               //  That was its BYE
+    }
+    return true;
+}
+
+static void
+s_self_handle_pipe (self_t *self)
+{
+    while (zsock_events (self->pipe) & ZMQ_POLLIN) {
+        char *command = zstr_recv (self->pipe);
+        if (!command)
+            break;
+        if (streq (command, "$TERM"))
+            self->terminated = true;
+        else
+            log_info (&self->log, "E: unknown command %s", command);
+        free (command);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  The loop
+
+static void
+s_flush_dirty (self_t *self)
+{
+    //  A flush can close a connection, and closing can queue nothing new,
+    //  so the list does not grow while we walk it.
+    for (size_t i = 0; i < self->dirty_count; i++) {
+        conn_t *conn = &self->conns [self->dirty [i]];
+        if (!conn->dirty)
+            continue;
+        conn->dirty = false;
+        if (conn->state != CONN_FREE)
+            s_conn_flush (self, conn);
+    }
+    self->dirty_count = 0;
+}
+
+static void
+s_handle_event (self_t *self, struct epoll_event *event)
+{
+    uint64_t source = event->data.u64;
+    uint32_t index = SOURCE_INDEX (source);
+    switch (SOURCE_KIND (source)) {
+        case SOURCE_CONN: {
+            conn_t *conn = &self->conns [index];
+            if (conn->state == CONN_FREE)
+                break;
+            if ((event->events & EPOLLOUT) && !s_conn_flush (self, conn))
+                break;
+            if (event->events & (EPOLLHUP | EPOLLERR))
+                s_conn_hang_up (self, conn);
+            else
+            if (event->events & EPOLLIN)
+                s_conn_read (self, conn);
+            break;
+        }
+        case SOURCE_LISTENER:
+            s_accept (self);
+            break;
+        case SOURCE_PIPE:
+            s_self_handle_pipe (self);
+            break;
+        case SOURCE_HUB:
+            self->hub_busy = true;
+            break;
+        case SOURCE_ROOM:
+            if (index < self->room_slots && self->rooms [index])
+                self->room_busy [index] = true;
+            break;
+    }
+}
+
+static void
+s_drain_pipes (self_t *self)
+{
+    if (self->hub_busy)
+        self->hub_busy = s_drain (self, self->hub, -1);
+    for (size_t slot = 0; slot < self->room_slots; slot++)
+        if (self->room_busy [slot] && self->rooms [slot])
+            self->room_busy [slot] = s_drain (self, self->rooms [slot], (ssize_t) slot);
+}
+
+static bool
+s_pipes_busy (self_t *self)
+{
+    if (self->hub_busy)
+        return true;
+    for (size_t slot = 0; slot < self->room_slots; slot++)
+        if (self->room_busy [slot])
+            return true;
+    return false;
+}
+
+static int
+s_epoll_timeout (self_t *self)
+{
+    if (s_pipes_busy (self) || (self->stalled_count && !s_hub_is_behind (self)))
+        return 0;
+    if (!self->accepting)
+        return (int) (self->accept_resume - s_clock_ms () > 0? self->accept_resume - s_clock_ms (): 0);
+    return -1;
+}
+
+static void
+s_resume_accepting (self_t *self)
+{
+    if (self->accepting || s_clock_ms () < self->accept_resume)
+        return;
+    s_epoll_add (self, self->listener, EPOLLIN, SOURCE_LISTENER);
+    self->accepting = true;
+}
+
+void
+gateway_actor (zsock_t *pipe, void *args)
+{
+    gateway_args_t *gateway_args = (gateway_args_t *) args;
+    self_t *self = s_self_new (pipe, gateway_args);
+    free (gateway_args);
+    log_info (&self->log, "started: %d connection%s at most", self->config.max_clients,
+              self->config.max_clients == 1? "": "s");
+    zsock_signal (pipe, 0);
+
+    struct epoll_event events [EPOLL_EVENTS];
+    self->hub_busy = true;
+    while (!self->terminated) {
+        int count = epoll_wait (self->epoll, events, EPOLL_EVENTS, s_epoll_timeout (self));
+        if (count < 0 && errno != EINTR) {
+            log_info (&self->log, "E: epoll_wait: %s", strerror (errno));
+            break;
+        }
+        //  The pipe first: $TERM wins over everything else.
+        s_self_handle_pipe (self);
+        for (int i = 0; i < count; i++)
+            s_handle_event (self, &events [i]);
+        s_drain_pipes (self);
+        s_hub_flush (self);
+        s_resume_stalled (self);
+        s_resume_accepting (self);
+        s_flush_dirty (self);
+    }
+    log_info (&self->log, "stopped (%" PRIu64 " accepted, %" PRIu64 " refused, %" PRIu64 " lines in)",
+              self->accepted, self->refused, self->lines_in);
+    s_self_destroy (&self);
+}

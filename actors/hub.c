@@ -1,0 +1,642 @@
+/*  hub: the one source of truth for names and rooms.
+
+    Moving a client between rooms is the one delicate part. The old room
+    may still have output for the mover in its pipe to the gateway, and
+    the new room must not overtake it. So a move is a relay: the hub tells
+    the old room LEAVE (moving), the old room sends RELEASE down its own
+    pipe behind everything it already sent, the gateway passes RELEASED
+    back to the hub, and only then does the hub send JOIN to the new room.
+    While a client is in transit the hub defers its input and holds output
+    meant for it, in order, and replays both once the new room has it.   */
+#include "hub.h"
+#include "clean.h"
+#include "command.h"
+#include "log.h"
+#include "messages.h"
+#include "names.h"
+#include "protocol.h"
+#include "room.h"
+
+#include <string.h>
+
+#define GENERAL "general"
+
+typedef struct room_t room_t;
+
+typedef struct {
+    uint64_t  id;                 /* the gateway's connection id */
+    char     *name;
+    room_t   *room;               /* in transit: the room it is moving to */
+    bool      in_transit;
+    zlist_t  *deferred;           /* in transit: its input, to replay */
+    zlist_t  *held;               /* in transit: SAYs for it, to deliver */
+} client_t;
+
+struct room_t {
+    char      name [ROOM_MAX_CHARS + 1];
+    char      key [ROOM_MAX_CHARS + 1];   /* folded name */
+    zactor_t *actor;
+    size_t    members;            /* counted here as clients are sent in */
+    bool      has_history;
+};
+
+typedef struct {
+    zsock_t   *pipe;              /* from main */
+    zsock_t   *gateway;           /* PAIR to the gateway */
+    zpoller_t *poller;
+    config_t   config;
+    log_t      log;
+    zhashx_t  *clients;           /* id -> client_t */
+    zhashx_t  *names;             /* folded name -> client_t (not owned) */
+    zhashx_t  *rooms;             /* folded name -> room_t */
+    unsigned   room_seq;          /* for unique room endpoints */
+    room_t    *general;
+} self_t;
+
+static const char s_help [] =
+    "Commands:\n"
+    "  /help            show this list\n"
+    "  /rooms           list the rooms and how many are in each\n"
+    "  /join ROOM       move to ROOM, creating it if needed\n"
+    "  /users           list the users in your room\n"
+    "  /name NEW        change your name\n"
+    "  /msg NAME TEXT   send TEXT to NAME only\n"
+    "  /quit            leave the chat\n";
+
+void
+hub_endpoint (const config_t *config, char *out, size_t size)
+{
+    snprintf (out, size, "%s/hub", config->endpoint);
+}
+
+//  Client ids are 64-bit integers used directly as zhashx keys.
+static size_t
+s_id_hash (const void *key)
+{
+    uint64_t x = (uint64_t) (uintptr_t) key;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t) x;
+}
+
+static int
+s_id_compare (const void *a, const void *b)
+{
+    return a < b? -1: a > b;
+}
+
+static void
+s_client_destroy (void **item)
+{
+    client_t *client = (client_t *) *item;
+    if (!client)
+        return;
+    zmsg_t *msg;
+    if (client->deferred) {
+        while ((msg = (zmsg_t *) zlist_pop (client->deferred)))
+            zmsg_destroy (&msg);
+        zlist_destroy (&client->deferred);
+    }
+    if (client->held) {
+        while ((msg = (zmsg_t *) zlist_pop (client->held)))
+            zmsg_destroy (&msg);
+        zlist_destroy (&client->held);
+    }
+    free (client->name);
+    free (client);
+    *item = NULL;
+}
+
+static void
+s_room_destroy (void **item)
+{
+    room_t *room = (room_t *) *item;
+    if (!room)
+        return;
+    zactor_destroy (&room->actor);
+    free (room);
+    *item = NULL;
+}
+
+static room_t *s_room_new (self_t *self, const char *name);
+
+static self_t *
+s_self_new (zsock_t *pipe, config_t *config)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->config = *config;
+    log_init (&self->log, "hub", 1, config->verbose);
+    self->clients = zhashx_new ();
+    zhashx_set_key_hasher (self->clients, s_id_hash);
+    zhashx_set_key_comparator (self->clients, s_id_compare);
+    zhashx_set_key_duplicator (self->clients, NULL);
+    zhashx_set_key_destructor (self->clients, NULL);
+    zhashx_set_destructor (self->clients, s_client_destroy);
+    self->names = zhashx_new ();
+    self->rooms = zhashx_new ();
+    zhashx_set_destructor (self->rooms, s_room_destroy);
+
+    char endpoint [160];
+    hub_endpoint (config, endpoint, sizeof endpoint);
+    self->gateway = zsock_new (ZMQ_PAIR);
+    //  Deep queues both ways, so bursts pass without anyone waiting.
+    zsock_set_sndhwm (self->gateway, 100000);
+    zsock_set_rcvhwm (self->gateway, 100000);
+    if (zsock_bind (self->gateway, "%s", endpoint) != 0) {
+        log_info (&self->log, "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&self->gateway);
+        return self;
+    }
+    self->poller = zpoller_new (self->pipe, self->gateway, NULL);
+    //  main stops us with $TERM, in the order it chooses.
+    zpoller_set_nonstop (self->poller, true);
+    self->general = s_room_new (self, GENERAL);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->names);
+    zhashx_destroy (&self->clients);
+    //  Stopping the rooms sends each one's BYE to the gateway.
+    zhashx_destroy (&self->rooms);
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->gateway);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Rooms
+
+static room_t *
+s_room_new (self_t *self, const char *name)
+{
+    room_args_t *args = (room_args_t *) zmalloc (sizeof (room_args_t));
+    snprintf (args->name, sizeof args->name, "%s", name);
+    snprintf (args->endpoint, sizeof args->endpoint, "%s/room-%u",
+              self->config.endpoint, ++self->room_seq);
+    args->history = (size_t) self->config.history;
+    args->log_fd = self->log.fd;
+    args->verbose = self->config.verbose;
+    char endpoint [sizeof args->endpoint];
+    strcpy (endpoint, args->endpoint);
+
+    zactor_t *actor = zactor_new (room_actor, args);
+    if (!actor) {
+        log_info (&self->log, "E: cannot start room %s", name);
+        return NULL;
+    }
+    room_t *room = (room_t *) zmalloc (sizeof (room_t));
+    snprintf (room->name, sizeof room->name, "%s", name);
+    name_fold (name, strlen (name), room->key);
+    room->actor = actor;
+    zhashx_insert (self->rooms, room->key, room);
+    msg_send_text (self->gateway, MSG_ATTACH, 0, endpoint, strlen (endpoint));
+    log_info (&self->log, "room %s created (%zu room%s)", name,
+              zhashx_size (self->rooms), zhashx_size (self->rooms) == 1? "": "s");
+    return room;
+}
+
+//  A room with neither members nor history has nothing to show: stop it.
+static void
+s_room_release (self_t *self, room_t *room)
+{
+    if (room == self->general || room->members > 0 || room->has_history)
+        return;
+    char name [sizeof room->name];
+    strcpy (name, room->name);
+    zhashx_delete (self->rooms, room->key);
+    log_info (&self->log, "room %s stopped (%zu room%s)", name,
+              zhashx_size (self->rooms), zhashx_size (self->rooms) == 1? "": "s");
+}
+
+static room_t *
+s_room_find (self_t *self, const char *name, size_t size)
+{
+    char key [ROOM_MAX_CHARS + 1];
+    if (size > ROOM_MAX_CHARS)
+        return NULL;
+    name_fold (name, size, key);
+    return (room_t *) zhashx_lookup (self->rooms, key);
+}
+
+//  ---------------------------------------------------------------------
+//  Talking to a client through its room, which orders its output
+
+static void
+s_to_room_of (client_t *client, zmsg_t **msg_p)
+{
+    if (client->in_transit) {
+        if (!client->held)
+            client->held = zlist_new ();
+        zlist_append (client->held, *msg_p);
+        *msg_p = NULL;
+    }
+    else
+        msg_send (msg_p, zactor_sock (client->room->actor));
+}
+
+static void
+s_say (self_t *self, client_t *client, const char *text)
+{
+    zmsg_t *msg = msg_new (MSG_SAY, client->id);
+    msg_add_str (msg, text);
+    s_to_room_of (client, &msg);
+}
+
+static void
+s_sayf (self_t *self, client_t *client, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_sayf (self_t *self, client_t *client, const char *format, ...)
+{
+    char text [512];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    s_say (self, client, text);
+}
+
+//  The caller has counted the client into room already.
+static void
+s_enter (client_t *client, room_t *room)
+{
+    client->room = room;
+    zmsg_t *msg = msg_new (MSG_JOIN, client->id);
+    msg_add_str (msg, client->name);
+    msg_send (&msg, zactor_sock (room->actor));
+}
+
+//  ---------------------------------------------------------------------
+//  Names
+
+static client_t *
+s_client_by_name (self_t *self, const char *name, size_t size)
+{
+    char key [NAME_MAX_BYTES + 1];
+    if (size > NAME_MAX_BYTES)
+        return NULL;
+    name_fold (name, size, key);
+    return (client_t *) zhashx_lookup (self->names, key);
+}
+
+//  The reason a name cannot be taken by client (NULL: new client), or NULL.
+static const char *
+s_name_problem (self_t *self, client_t *client, const char *name, size_t size)
+{
+    const char *problem = name_problem (name, size);
+    if (problem)
+        return problem;
+    client_t *owner = s_client_by_name (self, name, size);
+    if (owner && owner != client)
+        return "Name is already taken.";
+    return NULL;
+}
+
+static void
+s_name_register (self_t *self, client_t *client)
+{
+    char key [NAME_MAX_BYTES + 1];
+    name_fold (client->name, strlen (client->name), key);
+    zhashx_insert (self->names, key, client);
+}
+
+static void
+s_name_free (self_t *self, client_t *client)
+{
+    char key [NAME_MAX_BYTES + 1];
+    name_fold (client->name, strlen (client->name), key);
+    zhashx_delete (self->names, key);
+}
+
+//  ---------------------------------------------------------------------
+//  Commands
+
+static int
+s_key_compare (const void *a, const void *b)
+{
+    return strcmp ((const char *) a, (const char *) b);
+}
+
+static void
+s_cmd_rooms (self_t *self, client_t *client)
+{
+    zlistx_t *keys = zhashx_keys (self->rooms);
+    zlistx_set_comparator (keys, s_key_compare);
+    zlistx_sort (keys);
+    buf_t out;
+    buf_init (&out);
+    buf_append_str (&out, "Rooms:\n");
+    for (const char *key = (const char *) zlistx_first (keys); key;
+         key = (const char *) zlistx_next (keys)) {
+        room_t *room = (room_t *) zhashx_lookup (self->rooms, key);
+        char line [128];
+        snprintf (line, sizeof line, "%s %s (%zu member%s)\n",
+                  room == client->room? "*": " ", room->name,
+                  room->members, room->members == 1? "": "s");
+        buf_append_str (&out, line);
+    }
+    buf_append (&out, "", 1);           //  NUL for s_say
+    s_say (self, client, buf_head (&out));
+    buf_free (&out);
+    zlistx_destroy (&keys);
+}
+
+static void
+s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
+{
+    if (size == 0) {
+        s_say (self, client, "Usage: /join ROOM\n");
+        return;
+    }
+    const char *problem = room_name_problem (name, size);
+    if (problem) {
+        s_sayf (self, client, "%s\n", problem);
+        return;
+    }
+    room_t *target = s_room_find (self, name, size);
+    if (target == client->room) {
+        s_sayf (self, client, "You are already in %s.\n", target->name);
+        return;
+    }
+    if (!target) {
+        if ((int) zhashx_size (self->rooms) >= self->config.max_rooms) {
+            s_sayf (self, client, "Too many rooms (max %d). Join an existing one.\n",
+                    self->config.max_rooms);
+            return;
+        }
+        char display [ROOM_MAX_CHARS + 1];
+        memcpy (display, name, size);
+        display [size] = 0;
+        target = s_room_new (self, display);
+        if (!target) {
+            s_say (self, client, "Cannot create that room now.\n");
+            return;
+        }
+    }
+    room_t *old = client->room;
+    zmsg_t *msg = msg_new (MSG_LEAVE, client->id);
+    msg_add (msg, "1", 1);
+    msg_send (&msg, zactor_sock (old->actor));
+    old->members--;
+    client->room = target;
+    target->members++;
+    client->in_transit = true;
+    s_room_release (self, old);
+}
+
+static void
+s_cmd_name (self_t *self, client_t *client, const char *name, size_t size)
+{
+    if (size == 0) {
+        s_say (self, client, "Usage: /name NEW\n");
+        return;
+    }
+    if (strlen (client->name) == size && memcmp (client->name, name, size) == 0) {
+        s_sayf (self, client, "You are already %s.\n", client->name);
+        return;
+    }
+    const char *problem = s_name_problem (self, client, name, size);
+    if (problem) {
+        s_sayf (self, client, "%s\n", problem);
+        return;
+    }
+    s_name_free (self, client);
+    free (client->name);
+    client->name = strndup (name, size);
+    s_name_register (self, client);
+    zmsg_t *msg = msg_new (MSG_RENAME, client->id);
+    msg_add (msg, name, size);
+    s_to_room_of (client, &msg);
+}
+
+static void
+s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
+{
+    const msg_part_t *target_name = &view->part [1];
+    const msg_part_t *text = &view->part [2];
+    if (target_name->size == 0 || text_is_blank (text->data, text->size)) {
+        s_say (self, client, "Usage: /msg NAME TEXT\n");
+        return;
+    }
+    client_t *target = s_client_by_name (self, target_name->data, target_name->size);
+    if (!target) {
+        s_sayf (self, client, "No such user: %.*s.\n", (int) target_name->size, target_name->data);
+        return;
+    }
+    if (target == client) {
+        s_say (self, client, "You cannot message yourself.\n");
+        return;
+    }
+    stamp_cache_t stamp = { 0 };
+    buf_t out;
+    buf_init (&out);
+    fmt_private (&out, stamp_now (&stamp), client->name, target->name, text->data, text->size);
+    zmsg_t *msg = msg_new (MSG_SAY, target->id);
+    msg_add (msg, buf_head (&out), buf_size (&out));
+    s_to_room_of (target, &msg);
+    buf_free (&out);
+    s_say (self, client, "");
+}
+
+static void
+s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
+{
+    char verb [16];
+    snprintf (verb, sizeof verb, "%.*s", (int) view->part [0].size, view->part [0].data);
+    const msg_part_t *arg = &view->part [1];
+    switch (command_from_name (verb)) {
+        case CMD_HELP:
+            s_say (self, client, s_help);
+            break;
+        case CMD_ROOMS:
+            s_cmd_rooms (self, client);
+            break;
+        case CMD_JOIN:
+            s_cmd_join (self, client, arg->data, arg->size);
+            break;
+        case CMD_USERS: {
+            zmsg_t *msg = msg_new (MSG_USERS, client->id);
+            s_to_room_of (client, &msg);
+            break;
+        }
+        case CMD_NAME:
+            s_cmd_name (self, client, arg->data, arg->size);
+            break;
+        case CMD_MSG:
+            s_cmd_msg (self, client, view);
+            break;
+        default:
+            //  The gateway sends what was typed as arg for unknown verbs.
+            s_sayf (self, client, "Unknown command: %.*s. Type /help for the list.\n",
+                    (int) (arg->size > 64? 64: arg->size), arg->data);
+            break;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Messages from the gateway
+
+static void
+s_handle_name (self_t *self, const msg_view_t *view)
+{
+    if (view->parts < 1 || zhashx_lookup (self->clients, (void *) (uintptr_t) view->id))
+        return;
+    const char *name = view->part [0].data;
+    size_t size = view->part [0].size;
+    const char *problem = s_name_problem (self, NULL, name, size);
+    if (problem) {
+        msg_send_text (self->gateway, MSG_REFUSE, view->id, problem, strlen (problem));
+        return;
+    }
+    client_t *client = (client_t *) zmalloc (sizeof (client_t));
+    client->id = view->id;
+    client->name = strndup (name, size);
+    zhashx_insert (self->clients, (void *) (uintptr_t) client->id, client);
+    s_name_register (self, client);
+    log_debug (&self->log, "%s registered (%zu clients)", client->name,
+               zhashx_size (self->clients));
+    self->general->members++;
+    s_enter (client, self->general);
+}
+
+static void
+s_handle_closed (self_t *self, client_t *client)
+{
+    room_t *room = client->room;
+    if (!client->in_transit)
+        msg_send_text (zactor_sock (room->actor), MSG_LEAVE, client->id, "0", 1);
+    room->members--;
+    s_name_free (self, client);
+    log_debug (&self->log, "%s unregistered", client->name);
+    zhashx_delete (self->clients, (void *) (uintptr_t) client->id);
+    s_room_release (self, room);
+}
+
+static void s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p);
+
+//  The old room has let go: enter the new one, then deliver what waited.
+static void
+s_handle_released (self_t *self, client_t *client)
+{
+    if (!client->in_transit)
+        return;
+    client->in_transit = false;
+    s_enter (client, client->room);
+    zmsg_t *msg;
+    while (client->held && (msg = (zmsg_t *) zlist_pop (client->held)))
+        msg_send (&msg, zactor_sock (client->room->actor));
+    //  Replaying may start another move: the rest then waits for it.
+    while (!client->in_transit && client->deferred
+           && (msg = (zmsg_t *) zlist_pop (client->deferred)))
+        s_handle_client_input (self, client, &msg);
+}
+
+//  LINE and CMD: input from a client in a room.
+static void
+s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p)
+{
+    if (client->in_transit) {
+        if (!client->deferred)
+            client->deferred = zlist_new ();
+        zlist_append (client->deferred, *msg_p);
+        *msg_p = NULL;
+        return;
+    }
+    msg_view_t view;
+    msg_parse (*msg_p, &view);
+    if (msg_is (&view, MSG_LINE) && view.parts == 1) {
+        if (self->config.history > 0 && !text_is_blank (view.part [0].data, view.part [0].size))
+            client->room->has_history = true;
+        msg_send (msg_p, zactor_sock (client->room->actor));
+    }
+    else
+    if (msg_is (&view, MSG_CMD) && view.parts == 3)
+        s_handle_cmd (self, client, &view);
+    zmsg_destroy (msg_p);
+}
+
+static void
+s_self_handle_gateway (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->gateway);
+    if (!msg)
+        return;
+    msg_view_t view;
+    if (!msg_parse (msg, &view)) {
+        log_info (&self->log, "E: malformed message from gateway");
+        zmsg_destroy (&msg);
+        return;
+    }
+    if (msg_is (&view, MSG_NAME)) {
+        s_handle_name (self, &view);
+        zmsg_destroy (&msg);
+        return;
+    }
+    client_t *client = (client_t *) zhashx_lookup (self->clients, (void *) (uintptr_t) view.id);
+    if (!client)
+        ;                               //  Gone already: nothing to do
+    else
+    if (msg_is (&view, MSG_LINE) || msg_is (&view, MSG_CMD))
+        s_handle_client_input (self, client, &msg);
+    else
+    if (msg_is (&view, MSG_CLOSED))
+        s_handle_closed (self, client);
+    else
+    if (msg_is (&view, MSG_RELEASED))
+        s_handle_released (self, client);
+    else
+        log_info (&self->log, "E: unknown message %s", view.type);
+    zmsg_destroy (&msg);
+}
+
+static bool
+s_self_handle_pipe (self_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command)
+        return false;
+    bool running = !streq (command, "$TERM");
+    if (running)
+        log_info (&self->log, "E: unknown command %s", command);
+    free (command);
+    return running;
+}
+
+void
+hub_actor (zsock_t *pipe, void *args)
+{
+    config_t *config = (config_t *) args;
+    self_t *self = s_self_new (pipe, config);
+    free (config);
+    if (!self->general) {
+        s_self_destroy (&self);
+        zsock_signal (pipe, 1);
+        return;
+    }
+    log_info (&self->log, "started");
+    zsock_signal (pipe, 0);
+
+    bool running = true;
+    while (running) {
+        zsock_t *which = (zsock_t *) zpoller_wait (self->poller, -1);
+        if (which == self->pipe)
+            running = s_self_handle_pipe (self);
+        else
+        if (which == self->gateway)
+            s_self_handle_gateway (self);
+    }
+    log_info (&self->log, "stopped (%zu client%s, %zu room%s)",
+              zhashx_size (self->clients), zhashx_size (self->clients) == 1? "": "s",
+              zhashx_size (self->rooms), zhashx_size (self->rooms) == 1? "": "s");
+    s_self_destroy (&self);
+}

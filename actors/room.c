@@ -1,0 +1,301 @@
+/*  room: one actor per chat room.
+
+    Why the room and not the hub sequences a member's output: a member's
+    chat lines, the prompts they earn, and every broadcast they receive all
+    leave through this one pipe, so they reach the gateway in the order
+    the room produced them. Hub replies (SAY) ride the same pipe.        */
+#include "room.h"
+#include "clean.h"
+#include "history.h"
+#include "log.h"
+#include "messages.h"
+#include "protocol.h"
+
+#include <string.h>
+
+typedef struct {
+    zsock_t       *pipe;          /* from the hub */
+    zsock_t       *gateway;       /* our output pipe to the gateway */
+    log_t          log;
+    char           name [40];
+    history_t     *history;
+    uint64_t      *ids;           /* members' ids, in order of entry: */
+    char         **names;         /*   sent as is in every OUT */
+    size_t         members, capacity;
+    size_t         peak;
+    uint64_t       lines;         /* chat lines broadcast */
+    stamp_cache_t  stamp;
+    buf_t          scratch;
+} self_t;
+
+static self_t *
+s_self_new (zsock_t *pipe, room_args_t *args)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    snprintf (self->name, sizeof self->name, "%s", args->name);
+    char logname [64];
+    snprintf (logname, sizeof logname, "room[%s]", args->name);
+    log_init (&self->log, logname, args->log_fd, args->verbose);
+    self->history = history_new (args->history);
+    self->gateway = zsock_new (ZMQ_PAIR);
+    //  Deep queues: a room blocks only when the gateway is far behind.
+    zsock_set_sndhwm (self->gateway, 100000);
+    //  Our BYE must reach the gateway even though we close right after it.
+    zsock_set_linger (self->gateway, 2000);
+    if (zsock_bind (self->gateway, "%s", args->endpoint) != 0) {
+        log_info (&self->log, "cannot bind %s: %s", args->endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&self->gateway);
+    }
+    buf_init (&self->scratch);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->members; i++)
+        free (self->names [i]);
+    free (self->names);
+    free (self->ids);
+    history_destroy (&self->history);
+    buf_free (&self->scratch);
+    zsock_destroy (&self->gateway);
+    free (self);
+    *self_p = NULL;
+}
+
+static ssize_t
+s_member_index (self_t *self, uint64_t id)
+{
+    for (size_t i = 0; i < self->members; i++)
+        if (self->ids [i] == id)
+            return (ssize_t) i;
+    return -1;
+}
+
+static void
+s_member_add (self_t *self, uint64_t id, char *name)
+{
+    if (self->members == self->capacity) {
+        self->capacity = self->capacity? self->capacity * 2: 8;
+        self->ids = (uint64_t *) realloc (self->ids, self->capacity * sizeof (uint64_t));
+        self->names = (char **) realloc (self->names, self->capacity * sizeof (char *));
+        assert (self->ids && self->names);
+    }
+    self->ids [self->members] = id;
+    self->names [self->members] = name;
+    self->members++;
+    if (self->members > self->peak)
+        self->peak = self->members;
+}
+
+//  Keeps the order of entry, which /users shows.
+static void
+s_member_remove (self_t *self, size_t index)
+{
+    free (self->names [index]);
+    size_t tail = self->members - index - 1;
+    memmove (self->ids + index, self->ids + index + 1, tail * sizeof (uint64_t));
+    memmove (self->names + index, self->names + index + 1, tail * sizeof (char *));
+    self->members--;
+}
+
+//  Text plus a prompt to every member but skip; skip gets a bare prompt
+//  when prompt_skip is set.
+static void
+s_broadcast (self_t *self, const char *text, size_t size, uint64_t skip, bool prompt_skip)
+{
+    zmsg_t *msg = msg_new (MSG_OUT, skip);
+    msg_add (msg, text, size);
+    msg_add (msg, self->ids, self->members * sizeof (uint64_t));
+    uint8_t flags = prompt_skip? MSG_PROMPT_SKIP: 0;
+    msg_add (msg, &flags, 1);
+    msg_send (&msg, self->gateway);
+}
+
+static void
+s_send_to_one (self_t *self, uint64_t id, const char *text, size_t size)
+{
+    zmsg_t *msg = msg_new (MSG_OUT, 0);
+    msg_add (msg, text, size);
+    msg_add (msg, &id, sizeof id);
+    uint8_t flags = 0;
+    msg_add (msg, &flags, 1);
+    msg_send (&msg, self->gateway);
+}
+
+static void
+s_handle_join (self_t *self, msg_view_t *view)
+{
+    char *name = msg_strdup (view, 0);
+    buf_t *out = &self->scratch;
+    fmt_joined (out, name);
+    s_broadcast (self, buf_head (out), buf_size (out), 0, false);
+    buf_consume (out, buf_size (out));
+
+    s_member_add (self, view->id, name);
+    history_render (self->history, out);
+    zmsg_t *msg = msg_new (MSG_ENTER, view->id);
+    msg_add_str (msg, name);
+    msg_add (msg, buf_head (out), buf_size (out));
+    msg_send (&msg, self->gateway);
+    buf_consume (out, buf_size (out));
+    log_info (&self->log, "%s joined (%zu member%s)", name, self->members,
+              self->members == 1? "": "s");
+}
+
+static void
+s_handle_leave (self_t *self, msg_view_t *view)
+{
+    ssize_t index = s_member_index (self, view->id);
+    if (index < 0)
+        return;
+    char *name = strdup (self->names [index]);
+    s_member_remove (self, (size_t) index);
+    buf_t *out = &self->scratch;
+    fmt_left (out, name);
+    s_broadcast (self, buf_head (out), buf_size (out), 0, false);
+    buf_consume (out, buf_size (out));
+    bool moving = view->parts > 0 && view->part [0].size == 1 && view->part [0].data [0] == '1';
+    if (moving)
+        msg_send_id (self->gateway, MSG_RELEASE, view->id);
+    log_info (&self->log, "%s left%s (%zu member%s)", name, moving? " for another room": "",
+              self->members, self->members == 1? "": "s");
+    free (name);
+}
+
+static void
+s_handle_line (self_t *self, msg_view_t *view)
+{
+    ssize_t index = s_member_index (self, view->id);
+    if (index < 0 || view->parts < 1)
+        return;
+    const char *text = view->part [0].data;
+    size_t size = view->part [0].size;
+    if (text_is_blank (text, size)) {
+        s_send_to_one (self, view->id, "", 0);
+        return;
+    }
+    buf_t *out = &self->scratch;
+    buf_append (out, "\n", 1);
+    fmt_chat_line (out, stamp_now (&self->stamp), self->names [index], text, size);
+    //  History keeps the line without the newlines that frame it on screen.
+    history_add (self->history, buf_head (out) + 1, buf_size (out) - 1);
+    buf_append (out, "\n", 1);
+    s_broadcast (self, buf_head (out), buf_size (out), view->id, true);
+    buf_consume (out, buf_size (out));
+    self->lines++;
+    log_debug (&self->log, "line from %s (%zu bytes)", self->names [index], size);
+}
+
+static void
+s_handle_say (self_t *self, msg_view_t *view)
+{
+    if (s_member_index (self, view->id) < 0 || view->parts < 1)
+        return;
+    s_send_to_one (self, view->id, view->part [0].data, view->part [0].size);
+}
+
+static void
+s_handle_users (self_t *self, msg_view_t *view)
+{
+    if (s_member_index (self, view->id) < 0)
+        return;
+    buf_t *out = &self->scratch;
+    char head [96];
+    snprintf (head, sizeof head, "Users in %s (%zu): ", self->name, self->members);
+    buf_append_str (out, head);
+    for (size_t i = 0; i < self->members; i++) {
+        if (i)
+            buf_append (out, ", ", 2);
+        buf_append_str (out, self->names [i]);
+    }
+    buf_append (out, "\n", 1);
+    s_send_to_one (self, view->id, buf_head (out), buf_size (out));
+    buf_consume (out, buf_size (out));
+}
+
+static void
+s_handle_rename (self_t *self, msg_view_t *view)
+{
+    ssize_t index = s_member_index (self, view->id);
+    if (index < 0)
+        return;
+    char *old_name = self->names [index];
+    char *new_name = msg_strdup (view, 0);
+    buf_t *out = &self->scratch;
+    fmt_renamed (out, old_name, new_name);
+    s_broadcast (self, buf_head (out), buf_size (out), view->id, false);
+    msg_send_text (self->gateway, MSG_LABEL, view->id, new_name, strlen (new_name));
+    //  The renamer sees the same notice as a reply: without the leading
+    //  newline, since its cursor is already at the start of a line.
+    s_send_to_one (self, view->id, buf_head (out) + 1, buf_size (out) - 1);
+    buf_consume (out, buf_size (out));
+    log_info (&self->log, "%s is now %s", old_name, new_name);
+    free (old_name);
+    self->names [index] = new_name;
+}
+
+static bool
+s_self_handle_pipe (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    if (!msg)
+        return false;                   //  Interrupted
+    bool running = true;
+    msg_view_t view;
+    if (!msg_parse (msg, &view))
+        log_info (&self->log, "E: malformed message");
+    else
+    if (msg_is (&view, MSG_LINE))
+        s_handle_line (self, &view);
+    else
+    if (msg_is (&view, MSG_JOIN))
+        s_handle_join (self, &view);
+    else
+    if (msg_is (&view, MSG_LEAVE))
+        s_handle_leave (self, &view);
+    else
+    if (msg_is (&view, MSG_SAY))
+        s_handle_say (self, &view);
+    else
+    if (msg_is (&view, MSG_USERS))
+        s_handle_users (self, &view);
+    else
+    if (msg_is (&view, MSG_RENAME))
+        s_handle_rename (self, &view);
+    else
+    if (msg_is (&view, "$TERM"))
+        running = false;
+    else
+        log_info (&self->log, "E: unknown message %s", view.type);
+    zmsg_destroy (&msg);
+    return running;
+}
+
+void
+room_actor (zsock_t *pipe, void *args)
+{
+    room_args_t *room_args = (room_args_t *) args;
+    self_t *self = s_self_new (pipe, room_args);
+    free (room_args);
+    if (!self->gateway) {
+        s_self_destroy (&self);
+        zsock_signal (pipe, 1);
+        return;
+    }
+    log_info (&self->log, "started");
+    zsock_signal (pipe, 0);
+
+    //  The hub is our only input, so a blocking receive is our poll loop.
+    while (s_self_handle_pipe (self))
+        ;
+    msg_send_id (self->gateway, MSG_BYE, 0);
+    log_info (&self->log, "stopped (%" PRIu64 " lines, peak %zu member%s)",
+              self->lines, self->peak, self->peak == 1? "": "s");
+    s_self_destroy (&self);
+}

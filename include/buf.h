@@ -1,0 +1,30 @@
+/*  buf: a growable byte buffer with a read offset.
+
+    Used for every per-client byte queue (pending input, pending output).
+    Bytes live in data[off .. len). The storage is freed as soon as the
+    buffer becomes empty, so that an idle client costs no buffer memory.  */
+#ifndef TCPCHAT_BUF_H
+#define TCPCHAT_BUF_H
+
+#include <stddef.h>
+
+typedef struct {
+    char  *data;
+    size_t off;    /* first unread byte */
+    size_t len;    /* one past the last byte */
+    size_t cap;    /* allocated size of data */
+} buf_t;
+
+void   buf_init    (buf_t *b);
+void   buf_free    (buf_t *b);                 /* frees storage, leaves b empty */
+int    buf_append  (buf_t *b, const void *p, size_t n);    /* 0, or -1 on OOM */
+int    buf_append_str (buf_t *b, const char *s);
+size_t buf_size    (const buf_t *b);           /* unread bytes: len - off */
+const char *buf_head (const buf_t *b);         /* first unread byte (NULL if none) */
+void   buf_consume (buf_t *b, size_t n);       /* drop n unread bytes; frees when empty */
+/*  Makes room so that appends totalling n bytes cannot fail: lets a
+    message built from several pieces be queued whole or not at all.
+    Returns 0, or -1 on OOM (b unchanged).                                */
+int    buf_reserve (buf_t *b, size_t n);
+
+#endif

@@ -1,0 +1,38 @@
+/*  config: the command line and its TCPCHAT_* environment variables.
+
+    Parsed once by main; each actor then gets its own copy (config_t holds
+    no pointers), so no thread ever reads another thread's memory.        */
+#ifndef TCPCHAT_CONFIG_H
+#define TCPCHAT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define TCPCHAT_VERSION "1.0.0"
+
+typedef struct {
+    int    port;
+    char   bind[64];          /* "" = every interface, dual stack */
+    int    max_clients;
+    int    history;           /* chat lines kept per room */
+    int    max_rooms;
+    bool   verbose;
+    char   endpoint[96];      /* inproc:// prefix unique to this server */
+} config_t;
+
+typedef enum {
+    CONFIG_RUN,               /* start the server */
+    CONFIG_EXIT_OK,           /* --help / --version printed: exit 0 */
+    CONFIG_EXIT_USAGE,        /* net-cat usage line printed: exit 1 */
+    CONFIG_EXIT_BAD           /* bad option value explained: exit 2 */
+} config_result_t;
+
+void config_defaults (config_t *cfg);
+
+/*  Reads the environment (through getenv_fn, normally getenv) and then
+    argv; flags win. Messages go to out (usage, help) and err (errors).  */
+config_result_t config_parse (config_t *cfg, int argc, char **argv,
+                              char *(*getenv_fn) (const char *),
+                              FILE *out, FILE *err);
+
+#endif

@@ -1,0 +1,39 @@
+/*  names: the rules for user names and room names.
+
+    User name (judged as typed, after the caller trimmed it): 1 to 32
+    characters (UTF-8 code points), valid UTF-8, every character printable
+    (no C0, DEL, C1 control), no whitespace anywhere (ASCII space, TAB,
+    U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F,
+    U+3000), and not starting with '/'. Uniqueness is the hub's business.
+    Room name: 1 to 32 bytes of A-Z a-z 0-9 _ -.
+    Both are compared ignoring ASCII case: name_fold() makes the key.     */
+#ifndef TCPCHAT_NAMES_H
+#define TCPCHAT_NAMES_H
+
+#include <stddef.h>
+
+#define NAME_MAX_CHARS   32
+#define NAME_MAX_BYTES   (NAME_MAX_CHARS * 4)
+#define ROOM_MAX_CHARS   32
+
+/*  NULL when acceptable, else a one-line reason for the user (no '\n').
+    Checked in this order, first problem wins:
+      name_problem:      "Name cannot be empty."
+                         "Name is too long (max 32 characters)."
+                         "Name can only contain printable characters."
+                         "Name cannot contain spaces."
+                         "Name cannot start with '/'."
+      room_name_problem: "Room name cannot be empty."
+                         "Room name is too long (max 32 characters)."
+                         "Room name can only contain letters, digits, '_' and '-'."  */
+const char *name_problem      (const char *s, size_t len);
+const char *room_name_problem (const char *s, size_t len);
+
+/*  Copies s to out (capacity len + 1) with ASCII letters lowered, NUL
+    terminated. The result is the key for case-insensitive comparisons.   */
+void name_fold (const char *s, size_t len, char *out);
+
+/*  Strips spaces and tabs at both ends: adjusts *s, returns the new length. */
+size_t trim_blanks (const char **s, size_t len);
+
+#endif

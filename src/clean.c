@@ -1,0 +1,169 @@
+/*  clean: makes client text safe to show on other people's terminals.
+    See clean.h for the rules.  */
+#include "clean.h"
+
+#include <string.h>
+
+#define BEL 0x07
+#define ESC 0x1B
+#define DEL 0x7F
+
+static const char REPLACEMENT [3] = "\xEF\xBF\xBD";     /* U+FFFD */
+
+/*  How many leading bytes of p are printable ASCII (0x20..0x7E). Chat is
+    mostly that, so whole 64-bit words are tested at once: a byte below
+    0x20 borrows into its top bit when 0x20 is subtracted, a byte of 0x7F
+    or more has its top bit set either as is or once 1 is added. Borrows
+    and carries between bytes only start at a byte that is flagged itself. */
+static size_t printable_ascii_span (const unsigned char *p, size_t len)
+{
+    const uint64_t ones = 0x0101010101010101u;
+    const uint64_t tops = ones * 0x80;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy (&w, p + i, 8);
+        uint64_t below = (w - ones * 0x20) & ~w & tops;
+        uint64_t above = (w | (w + ones)) & tops;
+        if (below | above)
+            break;
+    }
+    while (i < len && p [i] >= 0x20 && p [i] < DEL)
+        i++;
+    return i;
+}
+
+size_t utf8_decode (const char *s, size_t len, int32_t *cp)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    unsigned char lead = p [0];
+    if (lead < 0x80) {
+        *cp = lead;
+        return 1;
+    }
+    /*  The second byte's range also rules out overlong forms (E0, F0),
+        surrogates (ED) and code points past U+10FFFF (F4).               */
+    size_t tail;
+    unsigned char low = 0x80, high = 0xBF;
+    int32_t value;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        tail = 1;
+        value = lead & 0x1F;
+    }
+    else
+    if (lead >= 0xE0 && lead <= 0xEF) {
+        tail = 2;
+        value = lead & 0x0F;
+        if (lead == 0xE0)
+            low = 0xA0;
+        if (lead == 0xED)
+            high = 0x9F;
+    }
+    else
+    if (lead >= 0xF0 && lead <= 0xF4) {
+        tail = 3;
+        value = lead & 0x07;
+        if (lead == 0xF0)
+            low = 0x90;
+        if (lead == 0xF4)
+            high = 0x8F;
+    }
+    else {
+        *cp = -1;                   /* continuation byte, C0, C1, F5..FF */
+        return 1;
+    }
+    /*  The maximal invalid subpart stops before the first byte that does
+        not fit; that byte starts the next character.                     */
+    size_t i;
+    for (i = 1; i <= tail; i++) {
+        if (i == len || p [i] < low || p [i] > high) {
+            *cp = -1;
+            return i;
+        }
+        value = (value << 6) | (p [i] & 0x3F);
+        low = 0x80;
+        high = 0xBF;
+    }
+    *cp = value;
+    return i;
+}
+
+/*  OSC, DCS, SOS, PM and APC carry a string ended by BEL or ESC \ (ST).  */
+static size_t control_string_length (const unsigned char *p, size_t len)
+{
+    for (size_t i = 2; i < len; i++) {
+        if (p [i] == BEL)
+            return i + 1;
+        if (p [i] == ESC && i + 1 < len && p [i + 1] == '\\')
+            return i + 2;
+    }
+    return len;
+}
+
+/*  Bytes taken by the escape sequence at p (p [0] is ESC).              */
+static size_t escape_length (const unsigned char *p, size_t len)
+{
+    if (len < 2)
+        return len;
+    unsigned char kind = p [1];
+    if (kind == '[') {
+        for (size_t i = 2; i < len; i++)
+            if (p [i] >= 0x40 && p [i] <= 0x7E)
+                return i + 1;
+        return len;
+    }
+    if (memchr ("]PX^_", kind, 5))
+        return control_string_length (p, len);
+    if (kind >= 0x20 && kind < DEL)
+        return 2;
+    return 1;           /* ESC before a control or non-ASCII byte: ESC only */
+}
+
+size_t clean_text (const char *in, size_t len, char *out)
+{
+    const unsigned char *p = (const unsigned char *) in;
+    size_t i = 0, o = 0;
+    while (i < len) {
+        size_t run = printable_ascii_span (p + i, len - i);
+        memcpy (out + o, p + i, run);
+        i += run;
+        o += run;
+        if (i == len)
+            break;
+        unsigned char c = p [i];
+        if (c == '\t') {
+            out [o++] = '\t';
+            i++;
+        }
+        else
+        if (c == ESC)
+            i += escape_length (p + i, len - i);
+        else
+        if (c < 0x80)
+            i++;                    /* other C0 controls and DEL */
+        else {
+            int32_t cp;
+            size_t n = utf8_decode (in + i, len - i, &cp);
+            if (cp < 0) {
+                memcpy (out + o, REPLACEMENT, 3);
+                o += 3;
+            }
+            else
+            if (cp > 0x9F) {        /* C1 controls are dropped */
+                memcpy (out + o, in + i, n);
+                o += n;
+            }
+            i += n;
+        }
+    }
+    out [o] = '\0';
+    return o;
+}
+
+bool text_is_blank (const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s [i] != ' ' && s [i] != '\t')
+            return false;
+    return true;
+}

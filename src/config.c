@@ -1,0 +1,196 @@
+/*  config: the command line and its TCPCHAT_* environment variables.  */
+#include "config.h"
+#include "protocol.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct {
+    const char *flag;         /* "--max-clients" */
+    const char *env;          /* "TCPCHAT_MAX_CLIENTS" */
+    size_t      offset;       /* of the int in config_t */
+    long        min, max;
+} int_option_t;
+
+static const int_option_t s_int_options [] = {
+    { "--max-clients", "TCPCHAT_MAX_CLIENTS", offsetof (config_t, max_clients), 1, 1000000 },
+    { "--history",     "TCPCHAT_HISTORY",     offsetof (config_t, history),     0, 1000000 },
+    { "--max-rooms",   "TCPCHAT_MAX_ROOMS",   offsetof (config_t, max_rooms),   1, 100000 },
+};
+#define INT_OPTIONS (sizeof s_int_options / sizeof s_int_options [0])
+
+static const char s_help [] =
+    "Usage: ./TCPChat [OPTIONS] [PORT]\n"
+    "A net-cat compatible chat server: connect with `nc HOST PORT`.\n"
+    "\n"
+    "  PORT                TCP port (default 8989)              env TCPCHAT_PORT\n"
+    "  --bind ADDR         listen on ADDR only (default: all)   env TCPCHAT_BIND\n"
+    "  --max-clients N     connections at once (default 10)     env TCPCHAT_MAX_CLIENTS\n"
+    "  --history N         chat lines kept per room (1000)      env TCPCHAT_HISTORY\n"
+    "  --max-rooms N       rooms at once (default 64)           env TCPCHAT_MAX_ROOMS\n"
+    "  --verbose           log every message                    env TCPCHAT_VERBOSE=1\n"
+    "  --help              show this help\n"
+    "  --version           show the version\n";
+
+void
+config_defaults (config_t *cfg)
+{
+    memset (cfg, 0, sizeof *cfg);
+    cfg->port = DEFAULT_PORT;
+    cfg->max_clients = 10;
+    cfg->history = 1000;
+    cfg->max_rooms = 64;
+}
+
+//  Plain decimal digits only: strtol would also take "+8", " 8" and "0x8".
+static bool
+s_parse_number (const char *text, long min, long max, long *value)
+{
+    if (!text || !*text || strlen (text) > 9)
+        return false;
+    for (const char *p = text; *p; p++)
+        if (!isdigit ((unsigned char) *p))
+            return false;
+    long v = strtol (text, NULL, 10);
+    if (v < min || v > max)
+        return false;
+    *value = v;
+    return true;
+}
+
+static bool
+s_set_int (config_t *cfg, const int_option_t *opt, const char *text,
+           const char *source, FILE *err)
+{
+    long v;
+    if (!s_parse_number (text, opt->min, opt->max, &v)) {
+        fprintf (err, "TCPChat: %s: '%s' is not a number from %ld to %ld\n",
+                 source, text ? text : "", opt->min, opt->max);
+        return false;
+    }
+    *(int *) ((char *) cfg + opt->offset) = (int) v;
+    return true;
+}
+
+static bool
+s_set_bind (config_t *cfg, const char *text, const char *source, FILE *err)
+{
+    if (!text || !*text || strlen (text) >= sizeof cfg->bind) {
+        fprintf (err, "TCPChat: %s: expects an IP address\n", source);
+        return false;
+    }
+    strcpy (cfg->bind, text);
+    return true;
+}
+
+static bool
+s_truthy (const char *text)
+{
+    return text && (!strcmp (text, "1") || !strcasecmp (text, "true")
+                    || !strcasecmp (text, "yes") || !strcasecmp (text, "on"));
+}
+
+static bool
+s_read_environment (config_t *cfg, char *(*getenv_fn) (const char *), FILE *err)
+{
+    for (size_t i = 0; i < INT_OPTIONS; i++) {
+        const char *value = getenv_fn (s_int_options [i].env);
+        if (value && !s_set_int (cfg, &s_int_options [i], value, s_int_options [i].env, err))
+            return false;
+    }
+    const char *port = getenv_fn ("TCPCHAT_PORT");
+    long v;
+    if (port) {
+        if (!s_parse_number (port, 1, 65535, &v)) {
+            fprintf (err, "TCPChat: TCPCHAT_PORT: '%s' is not a port from 1 to 65535\n", port);
+            return false;
+        }
+        cfg->port = (int) v;
+    }
+    const char *bind = getenv_fn ("TCPCHAT_BIND");
+    if (bind && *bind && !s_set_bind (cfg, bind, "TCPCHAT_BIND", err))
+        return false;
+    cfg->verbose = s_truthy (getenv_fn ("TCPCHAT_VERBOSE"));
+    return true;
+}
+
+static const int_option_t *
+s_find_int_option (const char *flag)
+{
+    for (size_t i = 0; i < INT_OPTIONS; i++)
+        if (!strcmp (flag, s_int_options [i].flag))
+            return &s_int_options [i];
+    return NULL;
+}
+
+config_result_t
+config_parse (config_t *cfg, int argc, char **argv,
+              char *(*getenv_fn) (const char *), FILE *out, FILE *err)
+{
+    if (!s_read_environment (cfg, getenv_fn, err))
+        return CONFIG_EXIT_BAD;
+
+    const char *port = NULL;
+    int positional = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv [i];
+        //  "--flag=value" and "--flag value" are both accepted
+        char flag [32];
+        const char *value = NULL;
+        const char *eq = strchr (arg, '=');
+        if (arg [0] == '-' && arg [1] == '-' && eq && (size_t) (eq - arg) < sizeof flag) {
+            memcpy (flag, arg, eq - arg);
+            flag [eq - arg] = 0;
+            value = eq + 1;
+        }
+        else
+            snprintf (flag, sizeof flag, "%s", arg);
+
+        const int_option_t *opt = s_find_int_option (flag);
+        if (opt || !strcmp (flag, "--bind")) {
+            if (!value && i + 1 < argc)
+                value = argv [++i];
+            if (!value) {
+                fprintf (err, "TCPChat: %s needs a value\n", flag);
+                return CONFIG_EXIT_BAD;
+            }
+            bool ok = opt? s_set_int (cfg, opt, value, flag, err)
+                         : s_set_bind (cfg, value, flag, err);
+            if (!ok)
+                return CONFIG_EXIT_BAD;
+        }
+        else
+        if (!strcmp (arg, "--verbose"))
+            cfg->verbose = true;
+        else
+        if (!strcmp (arg, "--help") || !strcmp (arg, "-h")) {
+            fputs (s_help, out);
+            return CONFIG_EXIT_OK;
+        }
+        else
+        if (!strcmp (arg, "--version")) {
+            fprintf (out, "TCPChat %s\n", TCPCHAT_VERSION);
+            return CONFIG_EXIT_OK;
+        }
+        else
+        if (arg [0] == '-' && arg [1] != 0 && !isdigit ((unsigned char) arg [1])) {
+            fprintf (err, "TCPChat: unknown option '%s' (see --help)\n", arg);
+            return CONFIG_EXIT_BAD;
+        }
+        else {
+            port = arg;
+            positional++;
+        }
+    }
+    long v;
+    if (positional > 1 || (port && !s_parse_number (port, 1, 65535, &v))) {
+        fputs (PROTOCOL_USAGE, out);
+        return CONFIG_EXIT_USAGE;
+    }
+    if (port)
+        cfg->port = (int) v;
+    return CONFIG_RUN;
+}

@@ -1,0 +1,115 @@
+/*  history: a room's last N chat lines, oldest first. See history.h.
+
+    The slot array grows geometrically up to the capacity, so that a
+    quiet room does not pay for --history slots up front. Once full it is
+    a ring: the newest line replaces the oldest.                          */
+#include "history.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char  *text;                /* NUL terminated copy */
+    size_t len;
+} entry_t;
+
+struct history_t {
+    entry_t *entries;
+    size_t   allocated;         /* slots in entries, at most capacity */
+    size_t   capacity;
+    size_t   count;
+    size_t   oldest;            /* slot of line 0 */
+};
+
+history_t *history_new (size_t capacity)
+{
+    history_t *self = calloc (1, sizeof *self);
+    if (self)
+        self->capacity = capacity;
+    return self;
+}
+
+void history_destroy (history_t **self_p)
+{
+    history_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->count; i++)
+        free (self->entries [i].text);
+    free (self->entries);
+    free (self);
+    *self_p = NULL;
+}
+
+static int grow (history_t *self)
+{
+    size_t allocated = self->allocated ? self->allocated * 2 : 16;
+    if (allocated > self->capacity || allocated < self->allocated)
+        allocated = self->capacity;
+    if (allocated > SIZE_MAX / sizeof (entry_t))
+        return -1;
+    entry_t *entries = realloc (self->entries, allocated * sizeof *entries);
+    if (!entries)
+        return -1;
+    self->entries = entries;
+    self->allocated = allocated;
+    return 0;
+}
+
+int history_add (history_t *self, const char *line, size_t len)
+{
+    if (self->capacity == 0)
+        return 0;
+    if (self->count == self->allocated && self->count < self->capacity
+    &&  grow (self))
+        return -1;
+    char *text = malloc (len + 1);
+    if (!text)
+        return -1;
+    memcpy (text, line, len);
+    text [len] = '\0';
+
+    if (self->count < self->capacity)
+        self->entries [self->count++] = (entry_t) { text, len };
+    else {
+        free (self->entries [self->oldest].text);
+        self->entries [self->oldest] = (entry_t) { text, len };
+        self->oldest = (self->oldest + 1) % self->capacity;
+    }
+    return 0;
+}
+
+size_t history_count (const history_t *self)
+{
+    return self->count;
+}
+
+const char *history_line (const history_t *self, size_t i, size_t *len)
+{
+    if (i >= self->count)
+        return NULL;
+    size_t slot = self->oldest + i;
+    if (slot >= self->capacity)
+        slot -= self->capacity;
+    if (len)
+        *len = self->entries [slot].len;
+    return self->entries [slot].text;
+}
+
+/*  Reserving the total first makes the output all or nothing.           */
+int history_render (const history_t *self, buf_t *out)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < self->count; i++)
+        total += self->entries [i].len + 1;
+    if (buf_reserve (out, total))
+        return -1;
+    for (size_t i = 0; i < self->count; i++) {
+        size_t len;
+        const char *line = history_line (self, i, &len);
+        if (buf_append (out, line, len) || buf_append (out, "\n", 1))
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,96 @@
+/*  TCPChat: a net-cat compatible chat server, built as ZeroMQ actors.
+
+    main parses the configuration, opens the listening socket, starts the
+    gateway and the hub (which starts the rooms), and waits for SIGINT or
+    SIGTERM. Signals are blocked in every thread and taken here with
+    sigwait(), so no actor is ever interrupted and main decides the order
+    in which they stop.                                                  */
+#include "config.h"
+#include "gateway.h"
+#include "hub.h"
+#include "listener.h"
+#include "log.h"
+
+#include <czmq.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+//  Every connection and every ZeroMQ socket takes a descriptor.
+static void
+s_raise_fd_limit (void)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+    setvbuf (stdout, NULL, _IOLBF, 0);
+    config_t config;
+    config_defaults (&config);
+    switch (config_parse (&config, argc, argv, getenv, stdout, stderr)) {
+        case CONFIG_RUN:        break;
+        case CONFIG_EXIT_OK:    return 0;
+        case CONFIG_EXIT_USAGE: return 1;
+        case CONFIG_EXIT_BAD:   return 2;
+    }
+    log_t log;
+    log_init (&log, "main", STDOUT_FILENO, config.verbose);
+
+    sigset_t stop_signals;
+    sigemptyset (&stop_signals);
+    sigaddset (&stop_signals, SIGINT);
+    sigaddset (&stop_signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);   //  Inherited by every actor
+    signal (SIGPIPE, SIG_IGN);
+    s_raise_fd_limit ();
+
+    char error [256];
+    int listener = listener_open (config.bind, config.port, error, sizeof error);
+    if (listener < 0) {
+        fprintf (stderr, "TCPChat: cannot listen on %s:%d: %s\n",
+                 *config.bind? config.bind: "*", config.port, error);
+        return 1;
+    }
+    //  The socket listens from here on: connections wait in its backlog
+    //  until the gateway takes them.
+    printf ("Listening on the port :%d\n", config.port);
+
+    zsys_handler_set (NULL);            //  Our sigwait takes the signals
+    zsys_set_max_sockets (0);           //  One room is one socket pair: no 1024 cap
+    zsys_set_logstream (NULL);
+    zuuid_t *uuid = zuuid_new ();
+    snprintf (config.endpoint, sizeof config.endpoint, "inproc://tcpchat-%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+
+    //  The gateway first: it connects to the hub's endpoint, and the hub
+    //  needs that peer before it can announce its first room.
+    gateway_args_t *gateway_args = (gateway_args_t *) zmalloc (sizeof (gateway_args_t));
+    gateway_args->config = config;
+    gateway_args->listener = listener;
+    zactor_t *gateway = zactor_new (gateway_actor, gateway_args);
+    config_t *hub_config = (config_t *) zmalloc (sizeof (config_t));
+    *hub_config = config;
+    zactor_t *hub = zactor_new (hub_actor, hub_config);
+
+    int signal_number = 0;
+    sigwait (&stop_signals, &signal_number);
+    log_info (&log, "%s: shutting down", strsignal (signal_number));
+    //  A second signal ends the process at once.
+    signal (SIGINT, SIG_DFL);
+    signal (SIGTERM, SIG_DFL);
+    pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
+
+    //  The hub first: stopping it stops the rooms, whose last words go
+    //  to the gateway, which is still there to take them.
+    zactor_destroy (&hub);
+    zactor_destroy (&gateway);
+    log_info (&log, "stopped");
+    return 0;
+}

@@ -1,0 +1,116 @@
+/*  protocol: every text a client sees, in one place. See protocol.h
+    and docs/PROTOCOL.md.  */
+#include "protocol.h"
+
+#include <string.h>
+
+/*  tests/data/banner.txt, byte for byte (a unit test compares them).    */
+const char PROTOCOL_BANNER [] =
+    "Welcome to TCP-Chat!\n"
+    "         _nnnn_\n"
+    "        dGGGGMMb\n"
+    "       @p~qp~~qMb\n"
+    "       M|@||@) M|\n"
+    "       @,----.JM|\n"
+    "      JS^\\__/  qKL\n"
+    "     dZP        qKRb\n"
+    "    dZP          qKKb\n"
+    "   fZP            SMMb\n"
+    "   HZM            MMMM\n"
+    "   FqM            MMMM\n"
+    " __| \".        |\\dS\"qML\n"
+    " |    `.       | `' \\Zq\n"
+    "_)      \\.___.,|     .'\n"
+    "\\____   )MMMMMP|   .'\n"
+    "     `-'       `--'\n";
+
+void stamp_format (time_t t, char out [STAMP_SIZE])
+{
+    struct tm tm;
+    if (!localtime_r (&t, &tm)
+    ||  strftime (out, STAMP_SIZE, "[%Y-%m-%d %H:%M:%S]", &tm) == 0)
+        memcpy (out, "[0000-00-00 00:00:00]", STAMP_SIZE);
+}
+
+const char *stamp_now (stamp_cache_t *cache)
+{
+    time_t now = time (NULL);
+    if (now != cache->second || cache->text [0] == '\0') {
+        stamp_format (now, cache->text);
+        cache->second = now;
+    }
+    return cache->text;
+}
+
+/*  Every message is built from pieces and queued whole or not at all, so
+    that a client never receives half a line after an OOM.                */
+typedef struct {
+    const char *bytes;
+    size_t      len;
+} piece_t;
+
+#define TEXT(s)     { (s), strlen (s) }
+#define COUNT(a)    (sizeof (a) / sizeof (a) [0])
+
+static int append_pieces (buf_t *out, const piece_t *pieces, size_t count)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += pieces [i].len;
+    if (buf_reserve (out, total))
+        return -1;
+    for (size_t i = 0; i < count; i++)
+        if (buf_append (out, pieces [i].bytes, pieces [i].len))
+            return -1;              /* cannot happen after the reserve */
+    return 0;
+}
+
+int fmt_chat_line (buf_t *out, const char *stamp, const char *name,
+                   const char *text, size_t len)
+{
+    piece_t pieces [] = {
+        TEXT (stamp), TEXT ("["), TEXT (name), TEXT ("]:"), { text, len }
+    };
+    return append_pieces (out, pieces, COUNT (pieces));
+}
+
+int fmt_prompt (buf_t *out, const char *stamp, const char *name)
+{
+    piece_t pieces [] = { TEXT (stamp), TEXT ("["), TEXT (name), TEXT ("]:") };
+    return append_pieces (out, pieces, COUNT (pieces));
+}
+
+int fmt_private (buf_t *out, const char *stamp, const char *from,
+                 const char *to, const char *text, size_t len)
+{
+    piece_t pieces [] = {
+        TEXT ("\n"), TEXT (stamp), TEXT ("["), TEXT (from), TEXT (" -> "),
+        TEXT (to), TEXT ("]:"), { text, len }, TEXT ("\n")
+    };
+    return append_pieces (out, pieces, COUNT (pieces));
+}
+
+int fmt_joined (buf_t *out, const char *name)
+{
+    piece_t pieces [] = {
+        TEXT ("\n"), TEXT (name), TEXT (" has joined our chat...\n")
+    };
+    return append_pieces (out, pieces, COUNT (pieces));
+}
+
+int fmt_left (buf_t *out, const char *name)
+{
+    piece_t pieces [] = {
+        TEXT ("\n"), TEXT (name), TEXT (" has left our chat...\n")
+    };
+    return append_pieces (out, pieces, COUNT (pieces));
+}
+
+int fmt_renamed (buf_t *out, const char *old_name, const char *new_name)
+{
+    piece_t pieces [] = {
+        TEXT ("\n"), TEXT (old_name), TEXT (" changed their name to "),
+        TEXT (new_name), TEXT ("\n")
+    };
+    return append_pieces (out, pieces, COUNT (pieces));
+}

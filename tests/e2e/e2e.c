@@ -1,0 +1,1134 @@
+/*  e2e: the end-to-end test harness (see e2e.h).  */
+#include "e2e.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SERVERS     8
+#define MAX_CLIENTS     256
+#define MAX_PROCS       8
+#define START_ATTEMPTS  5
+#define LOG_TAIL_BYTES  6000
+#define SHOW_BYTES      320     /* how much of a mismatch a message shows */
+
+struct e2e_server {
+    pid_t pid;
+    int   port;
+    char  log_path[256];
+};
+
+struct e2e_client {
+    int    fd;
+    char   name[512];        /* for the prompt: "[TS][name]:" */
+    char   label[64];        /* for messages */
+    char  *buf;              /* received, not yet consumed */
+    size_t len, cap;
+    bool   eof;
+};
+
+/*  What a test opened, so that the teardown can clean up after a failure. */
+static e2e_server_t *servers[MAX_SERVERS];
+static e2e_client_t *clients[MAX_CLIENTS];
+static pid_t         procs[MAX_PROCS];
+static void        **scratch;         /* freed at teardown */
+static size_t        scratch_count, scratch_cap;
+static int           client_serial;
+
+/* ------------------------------------------------------------------ */
+/*  Small utilities                                                   */
+
+void e2e_fail_at (const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vprint_error (fmt, ap);
+    va_end (ap);
+    print_error ("\n");
+    _fail (file, line);
+    abort ();                   /* _fail jumps out of the test */
+}
+
+int64_t e2e_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void e2e_sleep_ms (int ms)
+{
+    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+    while (nanosleep (&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+static void *keep (void *p)
+{
+    if (!p)
+        abort ();
+    if (scratch_count == scratch_cap) {
+        scratch_cap = scratch_cap ? scratch_cap * 2 : 256;
+        scratch = realloc (scratch, scratch_cap * sizeof *scratch);
+        if (!scratch)
+            abort ();
+    }
+    scratch[scratch_count++] = p;
+    return p;
+}
+
+char *e2e_repeat (char ch, size_t n)
+{
+    char *s = keep (malloc (n + 1));
+    memset (s, ch, n);
+    s[n] = '\0';
+    return s;
+}
+
+char *e2e_fmt (const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start (ap, fmt);
+    int rc = vasprintf (&s, fmt, ap);
+    va_end (ap);
+    if (rc < 0)
+        abort ();
+    return keep (s);
+}
+
+static void escape_into (FILE *f, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = p[i];
+        if (ch == '\n')       fputs ("\\n", f);
+        else if (ch == '\r')  fputs ("\\r", f);
+        else if (ch == '\t')  fputs ("\\t", f);
+        else if (ch == '\\')  fputs ("\\\\", f);
+        else if (ch == '"')   fputs ("\\\"", f);
+        else if (ch >= 0x20 && ch < 0x7f)  fputc (ch, f);
+        else  fprintf (f, "\\x%02x", ch);
+    }
+}
+
+char *e2e_escape (const char *p, size_t n)
+{
+    char *s = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream (&s, &size);
+    if (!f)
+        abort ();
+    fputc ('"', f);
+    escape_into (f, (const unsigned char *) p, n);
+    fputc ('"', f);
+    fclose (f);
+    return keep (s);
+}
+
+/*  A window of at most SHOW_BYTES around `at`, escaped, with "..." marks. */
+static char *escape_window (const char *p, size_t n, size_t at)
+{
+    size_t from = at > SHOW_BYTES / 2 ? at - SHOW_BYTES / 2 : 0;
+    size_t to = from + SHOW_BYTES < n ? from + SHOW_BYTES : n;
+    return e2e_fmt ("%s%s%s (%zu bytes)", from > 0 ? "..." : "",
+                    e2e_escape (p + from, to - from), to < n ? "..." : "", n);
+}
+
+static char *read_file (const char *path, size_t *len_out)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return NULL;
+    char *s = NULL;
+    size_t len = 0, cap = 0;
+    for (int rounds = 0; rounds < 100000; rounds++) {
+        if (cap - len < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            s = realloc (s, cap + 1);
+            if (!s)
+                abort ();
+        }
+        size_t got = fread (s + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    fclose (f);
+    if (!s && !(s = malloc (1)))
+        abort ();
+    s[len] = '\0';
+    if (len_out)
+        *len_out = len;
+    return s;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Patterns                                                          */
+
+/*  "[YYYY-MM-DD HH:MM:SS]": 'd' is a digit, anything else itself.      */
+static const char stamp_shape[] = "[dddd-dd-dd dd:dd:dd]";
+
+static bool stamp_char_ok (size_t i, char ch)
+{
+    if (stamp_shape[i] == 'd')
+        return ch >= '0' && ch <= '9';
+    return ch == stamp_shape[i];
+}
+
+static int two_digits (const char *s)
+{
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+bool e2e_is_stamp (const char *s)
+{
+    for (size_t i = 0; i < E2E_TS_LEN; i++)
+        if (!stamp_char_ok (i, s[i]))
+            return false;
+    int month = two_digits (s + 6), day = two_digits (s + 9);
+    int hour = two_digits (s + 12), min = two_digits (s + 15), sec = two_digits (s + 18);
+    return month >= 1 && month <= 12 && day >= 1 && day <= 31
+        && hour <= 23 && min <= 59 && sec <= 60;
+}
+
+static bool is_ts_marker (const char *p)
+{
+    return p[0] == '\033' && p[1] == 'T' && p[2] == 'S';
+}
+
+size_t e2e_pattern_len (const char *pattern)
+{
+    size_t n = 0;
+    for (const char *p = pattern; *p; ) {
+        if (is_ts_marker (p)) { n += E2E_TS_LEN; p += 3; }
+        else                  { n++; p++; }
+    }
+    return n;
+}
+
+/*  An expanded pattern: the bytes to expect, and for each byte its
+    position inside a timestamp (-1 when it is not part of one).        */
+typedef struct {
+    char        *bytes;
+    signed char *stamp_at;
+    size_t       len;
+} expected_t;
+
+static expected_t new_expected (size_t len)
+{
+    expected_t e;
+    e.len = len;
+    e.bytes = keep (malloc (len + 1));
+    e.stamp_at = keep (malloc (len + 1));
+    memset (e.stamp_at, -1, len + 1);
+    e.bytes[len] = '\0';
+    return e;
+}
+
+static expected_t expand (const char *pattern)
+{
+    expected_t e = new_expected (e2e_pattern_len (pattern));
+    size_t n = 0;
+    for (const char *p = pattern; *p; ) {
+        if (is_ts_marker (p)) {
+            for (size_t i = 0; i < E2E_TS_LEN; i++, n++) {
+                e.bytes[n] = stamp_shape[i];
+                e.stamp_at[n] = (signed char) i;
+            }
+            p += 3;
+        }
+        else
+            e.bytes[n++] = *p++;
+    }
+    return e;
+}
+
+static expected_t raw_expected (const void *p, size_t n)
+{
+    expected_t e = new_expected (n);
+    memcpy (e.bytes, p, n);
+    return e;
+}
+
+/*  Index of the first byte of s[0..n) that breaks e, or n if none does. */
+static size_t first_mismatch (const expected_t *e, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && i < e->len; i++) {
+        int at = e->stamp_at[i];
+        if (at < 0) {
+            if (s[i] != e->bytes[i])
+                return i;
+        }
+        else if (!stamp_char_ok ((size_t) at, s[i]))
+            return i;
+        else if (at == E2E_TS_LEN - 1 && !e2e_is_stamp (s + i - at))
+            return i - (size_t) at;     /* well shaped, impossible values */
+    }
+    return n;
+}
+
+bool e2e_match (const char *pattern, const char *s, size_t n)
+{
+    expected_t e = expand (pattern);
+    return n == e.len && first_mismatch (&e, s, n) == n;
+}
+
+/*  The pattern as a readable string: stamps show as [dddd-dd-dd dd:dd:dd]. */
+static char *show_expected (const expected_t *e, size_t at)
+{
+    return escape_window (e->bytes, e->len, at);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Server                                                            */
+
+static const char *server_binary (const char *file, int line)
+{
+    const char *bin = getenv ("TCPCHAT_BIN");
+    if (!bin || !*bin)
+        e2e_fail_at (file, line, "TCPCHAT_BIN is not set (run through tests/run.sh)");
+    if (access (bin, X_OK) != 0)
+        e2e_fail_at (file, line, "TCPCHAT_BIN=%s is not an executable: %s", bin, strerror (errno));
+    return bin;
+}
+
+int e2e_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
+    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    int port = -1;
+    if (bind (fd, (struct sockaddr *) &a, sizeof a) == 0
+    &&  getsockname (fd, (struct sockaddr *) &a, &alen) == 0)
+        port = ntohs (a.sin_port);
+    close (fd);
+    return port;
+}
+
+/*  Our environment, minus the server's own variables (so that whatever
+    the developer exported cannot change a test), plus `extra`.          */
+static void child_environment (const char *const *extra)
+{
+    static const char *const own[] = {
+        "TCPCHAT_PORT", "TCPCHAT_BIND", "TCPCHAT_MAX_CLIENTS", "TCPCHAT_HISTORY",
+        "TCPCHAT_MAX_ROOMS", "TCPCHAT_VERBOSE", NULL
+    };
+    for (size_t i = 0; own[i]; i++)
+        unsetenv (own[i]);
+    for (size_t i = 0; extra && extra[i]; i++)
+        putenv ((char *) extra[i]);
+}
+
+/*  In the child: stdin from /dev/null, stdout and stderr as given, die
+    with the test binary, exec the server. Never returns.               */
+static void exec_child (const char *bin, char *const *argv, const char *const *env,
+                        int out_fd, int err_fd)
+{
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    int null_fd = open ("/dev/null", O_RDONLY);
+    if (null_fd >= 0)
+        dup2 (null_fd, 0);
+    dup2 (out_fd, 1);
+    dup2 (err_fd, 2);
+    child_environment (env);
+    signal (SIGPIPE, SIG_DFL);
+    execv (bin, argv);
+    dprintf (2, "e2e: cannot exec %s: %s\n", bin, strerror (errno));
+    _exit (127);
+}
+
+/*  argv = bin, args..., [--bind ADDR], [PORT]: in a static-size array.  */
+static void build_argv (char **argv, size_t max, const char *bin, const e2e_opts_t *o,
+                        char *port_text)
+{
+    size_t n = 0;
+    argv[n++] = (char *) bin;
+    for (size_t i = 0; o->args && o->args[i] && n < max - 4; i++)
+        argv[n++] = (char *) o->args[i];
+    const char *bind = o->bind ? o->bind : "127.0.0.1";
+    if (*bind) {
+        argv[n++] = (char *) "--bind";
+        argv[n++] = (char *) bind;
+    }
+    if (!o->port_in_env)
+        argv[n++] = port_text;
+    argv[n] = NULL;
+}
+
+static void print_log_tail (const char *path, const char *why)
+{
+    size_t len = 0;
+    char *log = read_file (path, &len);
+    print_error ("---- %s; server log %s, last lines:\n", why, path);
+    if (log) {
+        size_t from = len > LOG_TAIL_BYTES ? len - LOG_TAIL_BYTES : 0;
+        while (from > 0 && from < len && log[from - 1] != '\n')
+            from++;
+        print_error ("%s%s", log + from, len && log[len - 1] != '\n' ? "\n" : "");
+    }
+    print_error ("---- end of server log\n");
+    free (log);
+}
+
+static bool log_has_line_start (const char *log, const char *line)
+{
+    size_t n = strlen (line);
+    for (const char *p = log; (p = strstr (p, line)); p += n)
+        if (p == log || p[-1] == '\n')
+            return true;
+    return false;
+}
+
+static bool log_has_sanitizer_report (const char *log)
+{
+    return strstr (log, "Sanitizer") || strstr (log, "runtime error:");
+}
+
+static void register_server (e2e_server_t *s)
+{
+    for (size_t i = 0; i < MAX_SERVERS; i++)
+        if (!servers[i]) { servers[i] = s; return; }
+    abort ();
+}
+
+static void unregister_server (e2e_server_t *s)
+{
+    for (size_t i = 0; i < MAX_SERVERS; i++)
+        if (servers[i] == s)
+            servers[i] = NULL;
+}
+
+static int make_log_file (char *path, size_t size)
+{
+    const char *dir = getenv ("TMPDIR");
+    snprintf (path, size, "%s/tcpchat-e2e-XXXXXX.log", dir && *dir ? dir : "/tmp");
+    return mkstemps (path, 4);
+}
+
+/*  Waits for "Listening on the port :PORT". 1: listening, 0: the server
+    exited (*status set), -1: timeout.                                   */
+static int wait_listening (e2e_server_t *s, int *status)
+{
+    char want[64];
+    snprintf (want, sizeof want, "Listening on the port :%d\n", s->port);
+    int64_t deadline = e2e_now_ms () + E2E_START_MS;
+    while (e2e_now_ms () < deadline) {
+        char *log = read_file (s->log_path, NULL);
+        bool ready = log && log_has_line_start (log, want);
+        free (log);
+        if (ready)
+            return 1;
+        if (waitpid (s->pid, status, WNOHANG) == s->pid)
+            return 0;
+        e2e_sleep_ms (20);
+    }
+    return -1;
+}
+
+static void kill_and_reap (pid_t pid)
+{
+    kill (pid, SIGKILL);
+    waitpid (pid, NULL, 0);
+}
+
+/*  One attempt on a fresh port. 1: listening, 0: exited early (retry). */
+static int try_start (e2e_server_t *s, const e2e_opts_t *opts, const char *bin,
+                      const char *file, int line)
+{
+    s->port = e2e_free_port ();
+    int log_fd = make_log_file (s->log_path, sizeof s->log_path);
+    if (s->port <= 0 || log_fd < 0)
+        e2e_fail_at (file, line, "cannot get a free port or a log file: %s", strerror (errno));
+
+    char port_text[16], env_port[32];
+    snprintf (port_text, sizeof port_text, "%d", s->port);
+    snprintf (env_port, sizeof env_port, "TCPCHAT_PORT=%d", s->port);
+    char *argv[64];
+    build_argv (argv, 64, bin, opts, port_text);
+    const char *env[64];
+    size_t n = 0;
+    for (size_t i = 0; opts->env && opts->env[i] && n < 62; i++)
+        env[n++] = opts->env[i];
+    if (opts->port_in_env)
+        env[n++] = env_port;
+    env[n] = NULL;
+
+    fflush (NULL);
+    s->pid = fork ();
+    if (s->pid < 0)
+        e2e_fail_at (file, line, "fork: %s", strerror (errno));
+    if (s->pid == 0)
+        exec_child (bin, argv, env, log_fd, log_fd);
+    close (log_fd);
+    register_server (s);
+
+    int status = 0;
+    int rc = wait_listening (s, &status);
+    if (rc == 1)
+        return 1;
+    if (rc < 0) {
+        print_log_tail (s->log_path, "the server did not say it was listening");
+        unregister_server (s);
+        kill_and_reap (s->pid);
+        e2e_fail_at (file, line, "server on port %d: no \"Listening on the port :%d\" "
+                     "within %d ms", s->port, s->port, E2E_START_MS);
+    }
+    unregister_server (s);
+    return 0;
+}
+
+e2e_server_t *e2e_start_at (const e2e_opts_t *opts, const char *file, int line)
+{
+    signal (SIGPIPE, SIG_IGN);
+    const char *bin = server_binary (file, line);
+    e2e_server_t *s = keep (calloc (1, sizeof *s));
+    /*  The port was free when we looked; someone may take it before the
+        server binds it. The server then exits: try another port.       */
+    for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+        if (try_start (s, opts, bin, file, line))
+            return s;
+        if (attempt == START_ATTEMPTS)
+            print_log_tail (s->log_path, "the server exited before listening");
+        else
+            unlink (s->log_path);
+    }
+    e2e_fail_at (file, line, "the server exited before listening, %d times", START_ATTEMPTS);
+}
+
+int e2e_port (const e2e_server_t *s)
+{
+    return s->port;
+}
+
+char *e2e_server_log (const e2e_server_t *s)
+{
+    return read_file (s->log_path, NULL);
+}
+
+/*  Waits (bounded) for pid to exit. True when it did (*status set).     */
+static bool wait_exit (pid_t pid, int *status, int timeout_ms)
+{
+    int64_t deadline = e2e_now_ms () + timeout_ms;
+    for (;;) {
+        pid_t r = waitpid (pid, status, WNOHANG);
+        if (r == pid)
+            return true;
+        if (r < 0 && errno != EINTR)
+            return false;
+        if (e2e_now_ms () >= deadline)
+            return false;
+        e2e_sleep_ms (10);
+    }
+}
+
+static char *describe_status (int status)
+{
+    if (WIFEXITED (status))
+        return e2e_fmt ("exit status %d", WEXITSTATUS (status));
+    if (WIFSIGNALED (status))
+        return e2e_fmt ("killed by signal %d (%s)", WTERMSIG (status), strsignal (WTERMSIG (status)));
+    return e2e_fmt ("wait status 0x%x", status);
+}
+
+void e2e_stop_at (e2e_server_t *s, const char *file, int line)
+{
+    unregister_server (s);
+    int status = 0;
+    kill (s->pid, SIGTERM);
+    if (!wait_exit (s->pid, &status, E2E_START_MS)) {
+        kill_and_reap (s->pid);
+        print_log_tail (s->log_path, "no exit after SIGTERM");
+        e2e_fail_at (file, line, "server did not exit within %d ms of SIGTERM (killed)", E2E_START_MS);
+    }
+    char *log = read_file (s->log_path, NULL);
+    bool sanitizer = log && log_has_sanitizer_report (log);
+    free (log);
+    if (sanitizer || !WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+        print_log_tail (s->log_path, "bad server exit");
+        e2e_fail_at (file, line, "server stopped by SIGTERM: %s%s (want exit status 0, clean log)",
+                     describe_status (status), sanitizer ? ", sanitizer report in its log" : "");
+    }
+    unlink (s->log_path);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Clients: connecting and closing                                  */
+
+static void register_client (e2e_client_t *c)
+{
+    for (size_t i = 0; i < MAX_CLIENTS; i++)
+        if (!clients[i]) { clients[i] = c; return; }
+    abort ();
+}
+
+static void free_client (e2e_client_t *c)
+{
+    for (size_t i = 0; i < MAX_CLIENTS; i++)
+        if (clients[i] == c)
+            clients[i] = NULL;
+    if (c->fd >= 0)
+        close (c->fd);
+    free (c->buf);
+    free (c);
+}
+
+bool e2e_have_ipv6 (void)
+{
+    int fd = socket (AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    bool ok = bind (fd, (struct sockaddr *) &a, sizeof a) == 0;
+    close (fd);
+    return ok;
+}
+
+/*  A non-blocking connect waited for with poll: bounded even if the
+    server's backlog is full.                                            */
+int e2e_try_connect (int port, bool ipv6)
+{
+    struct sockaddr_storage ss;
+    memset (&ss, 0, sizeof ss);
+    socklen_t alen;
+    if (ipv6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *) &ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        a->sin6_port = htons ((uint16_t) port);
+        alen = sizeof *a;
+    }
+    else {
+        struct sockaddr_in *a = (struct sockaddr_in *) &ss;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        a->sin_port = htons ((uint16_t) port);
+        alen = sizeof *a;
+    }
+    int fd = socket (ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect (fd, (struct sockaddr *) &ss, alen) == 0)
+        return fd;
+    if (errno == EINPROGRESS) {
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        if (poll (&p, 1, E2E_TIMEOUT_MS) == 1) {
+            int err = 0;
+            socklen_t elen = sizeof err;
+            getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+            if (err == 0)
+                return fd;
+            errno = err;
+        }
+        else
+            errno = ETIMEDOUT;
+    }
+    int saved = errno;
+    close (fd);
+    errno = saved;
+    return -1;
+}
+
+e2e_client_t *e2e_connect_at (const e2e_server_t *s, bool ipv6, const char *file, int line)
+{
+    int fd = e2e_try_connect (s->port, ipv6);
+    if (fd < 0)
+        e2e_fail_at (file, line, "connect to %s port %d: %s", ipv6 ? "[::1]" : "127.0.0.1",
+                     s->port, strerror (errno));
+    e2e_client_t *c = calloc (1, sizeof *c);
+    if (!c)
+        abort ();
+    c->fd = fd;
+    snprintf (c->label, sizeof c->label, "client #%d", ++client_serial);
+    register_client (c);
+    return c;
+}
+
+void e2e_set_name (e2e_client_t *c, const char *name)
+{
+    snprintf (c->name, sizeof c->name, "%s", name);
+    snprintf (c->label, sizeof c->label, "client '%.40s'", name);
+}
+
+const char *e2e_name (const e2e_client_t *c)
+{
+    return c->name;
+}
+
+int e2e_fd (const e2e_client_t *c)
+{
+    return c->fd;
+}
+
+void e2e_close (e2e_client_t *c)
+{
+    free_client (c);
+}
+
+void e2e_reset (e2e_client_t *c)
+{
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    setsockopt (c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    free_client (c);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Clients: sending                                                  */
+
+void e2e_send_at (e2e_client_t *c, const void *p, size_t n, const char *file, int line)
+{
+    const char *bytes = p;
+    size_t done = 0;
+    int64_t deadline = e2e_now_ms () + E2E_TIMEOUT_MS;
+    while (done < n) {
+        ssize_t w = send (c->fd, bytes + done, n - done, MSG_NOSIGNAL);
+        if (w > 0) {
+            done += (size_t) w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EINTR)
+            e2e_fail_at (file, line, "%s: send: %s", c->label, strerror (errno));
+        int left = (int) (deadline - e2e_now_ms ());
+        struct pollfd pf = { .fd = c->fd, .events = POLLOUT };
+        if (left <= 0 || poll (&pf, 1, left) == 0)
+            e2e_fail_at (file, line, "%s: send blocked for %d ms (%zu of %zu bytes sent)",
+                         c->label, E2E_TIMEOUT_MS, done, n);
+    }
+}
+
+void e2e_send_split_at (e2e_client_t *c, const void *p, size_t n, size_t chunk,
+                        int pause_ms, const char *file, int line)
+{
+    const char *bytes = p;
+    if (chunk == 0)
+        chunk = 1;
+    for (size_t off = 0; off < n; off += chunk) {
+        if (off > 0)
+            e2e_sleep_ms (pause_ms);
+        e2e_send_at (c, bytes + off, n - off < chunk ? n - off : chunk, file, line);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/*  Clients: receiving                                                */
+
+static void reserve (e2e_client_t *c, size_t more)
+{
+    if (c->cap - c->len >= more)
+        return;
+    size_t cap = c->cap ? c->cap : 4096;
+    while (cap - c->len < more)
+        cap *= 2;
+    c->buf = realloc (c->buf, cap);
+    if (!c->buf)
+        abort ();
+    c->cap = cap;
+}
+
+/*  Reads what is there: bytes read, 0 at EOF, -1 if nothing (errno). */
+ssize_t e2e_fill (e2e_client_t *c)
+{
+    if (c->eof)
+        return 0;
+    reserve (c, 65536);
+    ssize_t r = recv (c->fd, c->buf + c->len, c->cap - c->len, 0);
+    if (r > 0)
+        c->len += (size_t) r;
+    else if (r == 0)
+        c->eof = true;
+    return r;
+}
+
+/*  Waits up to timeout_ms for more bytes. >0 read, 0 EOF, -1 timeout,
+    -2 socket error (errno).                                             */
+static ssize_t receive_more (e2e_client_t *c, int timeout_ms)
+{
+    int64_t deadline = e2e_now_ms () + timeout_ms;
+    for (;;) {
+        ssize_t r = e2e_fill (c);
+        if (r >= 0)
+            return r;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -2;
+        int left = (int) (deadline - e2e_now_ms ());
+        if (left <= 0)
+            return -1;
+        struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+        poll (&pf, 1, left);
+    }
+}
+
+const char *e2e_buffered (const e2e_client_t *c, size_t *len)
+{
+    *len = c->len;
+    return c->buf;
+}
+
+void e2e_consume (e2e_client_t *c, size_t n)
+{
+    if (n > c->len)
+        n = c->len;
+    memmove (c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+static const char *why_short (ssize_t r)
+{
+    if (r == 0)
+        return "the server closed the connection";
+    if (r == -1)
+        return "timed out";
+    return e2e_fmt ("socket error: %s", strerror (errno));
+}
+
+const char *e2e_peek_at (e2e_client_t *c, size_t n, int timeout_ms, const char *file, int line)
+{
+    int64_t deadline = e2e_now_ms () + timeout_ms;
+    while (c->len < n) {
+        int left = (int) (deadline - e2e_now_ms ());
+        ssize_t r = receive_more (c, left > 0 ? left : 0);
+        if (r <= 0)
+            e2e_fail_at (file, line, "%s: waiting for %zu bytes: %s; got %s", c->label, n,
+                         why_short (r), escape_window (c->buf, c->len, 0));
+    }
+    return c->buf;
+}
+
+/*  Reads until the buffer holds e->len bytes, failing as soon as what
+    arrived cannot match (so a wrong reply fails at once, not after the
+    timeout). Consumes the matched bytes.                                */
+static void expect_expanded (e2e_client_t *c, const expected_t *e, const char *file, int line)
+{
+    int64_t deadline = e2e_now_ms () + E2E_TIMEOUT_MS;
+    for (;;) {
+        size_t have = c->len < e->len ? c->len : e->len;
+        size_t bad = first_mismatch (e, c->buf, have);
+        if (bad < have)
+            e2e_fail_at (file, line, "%s: wrong bytes at offset %zu\n  expected %s\n  got      %s",
+                         c->label, bad, show_expected (e, bad), escape_window (c->buf, c->len, bad));
+        if (have == e->len)
+            break;
+        int left = (int) (deadline - e2e_now_ms ());
+        ssize_t r = receive_more (c, left > 0 ? left : 0);
+        if (r <= 0)
+            e2e_fail_at (file, line, "%s: %s after %zu of %zu bytes\n  expected %s\n  got      %s",
+                         c->label, why_short (r), c->len, e->len, show_expected (e, c->len),
+                         escape_window (c->buf, c->len, c->len));
+    }
+    e2e_consume (c, e->len);
+}
+
+void e2e_expect_at (e2e_client_t *c, const char *pattern, const char *file, int line)
+{
+    expected_t e = expand (pattern);
+    expect_expanded (c, &e, file, line);
+}
+
+void e2e_expect_n_at (e2e_client_t *c, const void *p, size_t n, const char *file, int line)
+{
+    expected_t e = raw_expected (p, n);
+    expect_expanded (c, &e, file, line);
+}
+
+void e2e_expect_prompt_at (e2e_client_t *c, const char *file, int line)
+{
+    e2e_expect_at (c, e2e_fmt (E2E_TS "[%s]:", c->name), file, line);
+}
+
+void e2e_expect_chat_at (e2e_client_t *c, const char *from, const char *text, bool prompt,
+                         const char *file, int line)
+{
+    e2e_expect_at (c, e2e_fmt ("\n" E2E_TS "[%s]:%s\n", from, text), file, line);
+    if (prompt)
+        e2e_expect_prompt_at (c, file, line);
+}
+
+void e2e_expect_notice_at (e2e_client_t *c, const char *who, const char *verb,
+                           const char *file, int line)
+{
+    e2e_expect_at (c, e2e_fmt ("\n%s has %s our chat...\n", who, verb), file, line);
+    e2e_expect_prompt_at (c, file, line);
+}
+
+void e2e_expect_reply_at (e2e_client_t *c, const char *text, const char *file, int line)
+{
+    e2e_expect_at (c, e2e_fmt ("%s\n", text), file, line);
+    e2e_expect_prompt_at (c, file, line);
+}
+
+static const char *banner (const char *file, int line)
+{
+    static char *cached;
+    if (cached)
+        return cached;
+    const char *dir = getenv ("TCPCHAT_TEST_DATA");
+    if (!dir || !*dir)
+        e2e_fail_at (file, line, "TCPCHAT_TEST_DATA is not set (run through tests/run.sh)");
+    char path[1024];
+    snprintf (path, sizeof path, "%s/banner.txt", dir);
+    size_t len = 0;
+    char *text = read_file (path, &len);
+    if (!text || len == 0 || strlen (text) != len)
+        e2e_fail_at (file, line, "cannot read %s", path);
+    cached = text;
+    return cached;
+}
+
+void e2e_expect_banner_at (e2e_client_t *c, const char *file, int line)
+{
+    const char *b = banner (file, line);
+    e2e_expect_n_at (c, b, strlen (b), file, line);
+    e2e_expect_at (c, E2E_NAME_PROMPT, file, line);
+}
+
+void e2e_say_at (e2e_client_t *c, const char *text, const char *file, int line)
+{
+    char *msg = e2e_fmt ("%s\n", text);
+    e2e_send_at (c, msg, strlen (msg), file, line);
+    e2e_expect_prompt_at (c, file, line);
+}
+
+void e2e_expect_silence_at (e2e_client_t *c, int ms, const char *file, int line)
+{
+    if (c->len > 0)
+        e2e_fail_at (file, line, "%s: expected nothing, but unread bytes are waiting: %s",
+                     c->label, escape_window (c->buf, c->len, 0));
+    ssize_t r = receive_more (c, ms);
+    if (r == 0)
+        e2e_fail_at (file, line, "%s: expected nothing, but the server closed the connection", c->label);
+    if (r == -2)
+        e2e_fail_at (file, line, "%s: expected nothing, got a socket error: %s", c->label, strerror (errno));
+    if (r > 0) {
+        receive_more (c, 100);      /* a little more, to show the whole message */
+        e2e_fail_at (file, line, "%s: expected nothing for %d ms, got %s",
+                     c->label, ms, escape_window (c->buf, c->len, 0));
+    }
+}
+
+void e2e_expect_eof_at (e2e_client_t *c, const char *file, int line)
+{
+    if (c->len > 0)
+        e2e_fail_at (file, line, "%s: expected the connection to close, but unread bytes are waiting: %s",
+                     c->label, escape_window (c->buf, c->len, 0));
+    ssize_t r = receive_more (c, E2E_TIMEOUT_MS);
+    if (r == -1)
+        e2e_fail_at (file, line, "%s: the connection was not closed within %d ms",
+                     c->label, E2E_TIMEOUT_MS);
+    if (r == -2)
+        e2e_fail_at (file, line, "%s: expected a clean close (EOF), got: %s", c->label, strerror (errno));
+    if (r > 0)
+        e2e_fail_at (file, line, "%s: expected the connection to close, got %s",
+                     c->label, escape_window (c->buf, c->len, 0));
+}
+
+/* ------------------------------------------------------------------ */
+/*  Login                                                             */
+
+void e2e_enter_at (e2e_client_t *c, const char *name, const char *history,
+                   const char *file, int line)
+{
+    char *msg = e2e_fmt ("%s\n", name);
+    e2e_send_at (c, msg, strlen (msg), file, line);
+    e2e_set_name (c, name);
+    if (history && *history)
+        e2e_expect_at (c, history, file, line);
+    e2e_expect_prompt_at (c, file, line);
+}
+
+e2e_client_t *e2e_login_at (const e2e_server_t *s, const char *name, const char *history,
+                            const char *file, int line)
+{
+    e2e_client_t *c = e2e_connect_at (s, false, file, line);
+    e2e_expect_banner_at (c, file, line);
+    e2e_enter_at (c, name, history, file, line);
+    return c;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Running the binary as a command                                   */
+
+static void register_proc (pid_t pid)
+{
+    for (size_t i = 0; i < MAX_PROCS; i++)
+        if (!procs[i]) { procs[i] = pid; return; }
+    abort ();
+}
+
+static void unregister_proc (pid_t pid)
+{
+    for (size_t i = 0; i < MAX_PROCS; i++)
+        if (procs[i] == pid)
+            procs[i] = 0;
+}
+
+static char *const *command_argv (const char *bin, const char *const *args)
+{
+    size_t n = 0;
+    while (args && args[n])
+        n++;
+    char **argv = keep (calloc (n + 2, sizeof *argv));
+    argv[0] = (char *) bin;
+    for (size_t i = 0; i < n; i++)
+        argv[i + 1] = (char *) args[i];
+    return argv;
+}
+
+void e2e_spawn_at (e2e_proc_t *proc, const char *const *args, const char *const *env,
+                   const char *file, int line)
+{
+    signal (SIGPIPE, SIG_IGN);
+    const char *bin = server_binary (file, line);
+    char *const *argv = command_argv (bin, args);
+    int out[2], err[2];
+    if (pipe2 (out, O_CLOEXEC) != 0 || pipe2 (err, O_CLOEXEC) != 0)
+        e2e_fail_at (file, line, "pipe: %s", strerror (errno));
+    fflush (NULL);
+    proc->pid = fork ();
+    if (proc->pid < 0)
+        e2e_fail_at (file, line, "fork: %s", strerror (errno));
+    if (proc->pid == 0)
+        exec_child (bin, argv, env, out[1], err[1]);
+    close (out[1]);
+    close (err[1]);
+    proc->out_fd = out[0];
+    proc->err_fd = err[0];
+    register_proc (proc->pid);
+}
+
+/*  Reads what fd has into *s (growing), without blocking. False at EOF. */
+static bool drain (int fd, char **s, size_t *len)
+{
+    char chunk[4096];
+    ssize_t r = read (fd, chunk, sizeof chunk);
+    if (r == 0)
+        return false;
+    if (r < 0)
+        return errno == EAGAIN || errno == EINTR;
+    *s = realloc (*s, *len + (size_t) r + 1);
+    if (!*s)
+        abort ();
+    memcpy (*s + *len, chunk, (size_t) r);
+    *len += (size_t) r;
+    (*s)[*len] = '\0';
+    return true;
+}
+
+/*  Collects both pipes until both close, then reaps: bounded.          */
+static bool collect (e2e_proc_t *proc, char **out, char **err, int *status, int timeout_ms)
+{
+    size_t out_len = 0, err_len = 0;
+    bool out_open = true, err_open = true;
+    int64_t deadline = e2e_now_ms () + timeout_ms;
+    while ((out_open || err_open) && e2e_now_ms () < deadline) {
+        struct pollfd p[2] = { { .fd = out_open ? proc->out_fd : -1, .events = POLLIN },
+                               { .fd = err_open ? proc->err_fd : -1, .events = POLLIN } };
+        if (poll (p, 2, 50) <= 0)
+            continue;
+        if (p[0].revents && !drain (proc->out_fd, out, &out_len))
+            out_open = false;
+        if (p[1].revents && !drain (proc->err_fd, err, &err_len))
+            err_open = false;
+    }
+    int left = (int) (deadline - e2e_now_ms ());
+    return wait_exit (proc->pid, status, left > 0 ? left : 0);
+}
+
+void e2e_run_at (e2e_run_t *res, const char *const *args, const char *const *env,
+                 const char *file, int line)
+{
+    e2e_proc_t proc;
+    e2e_spawn_at (&proc, args, env, file, line);
+    res->out = calloc (1, 1);
+    res->err = calloc (1, 1);
+    if (!res->out || !res->err)
+        abort ();
+    bool exited = collect (&proc, &res->out, &res->err, &res->status, E2E_START_MS);
+    close (proc.out_fd);
+    close (proc.err_fd);
+    unregister_proc (proc.pid);
+    if (!exited) {
+        kill_and_reap (proc.pid);
+        char *out = e2e_escape (res->out, strlen (res->out));
+        char *err = e2e_escape (res->err, strlen (res->err));
+        e2e_run_free (res);
+        e2e_fail_at (file, line, "the command did not exit within %d ms (killed); stdout %s stderr %s",
+                     E2E_START_MS, out, err);
+    }
+}
+
+void e2e_run_free (e2e_run_t *res)
+{
+    free (res->out);
+    free (res->err);
+    res->out = res->err = NULL;
+}
+
+int e2e_proc_stop_at (e2e_proc_t *proc, const char *file, int line)
+{
+    kill (proc->pid, SIGTERM);
+    char *out = calloc (1, 1), *err = calloc (1, 1);
+    int status = 0;
+    /*  Keep reading the pipes while it shuts down, so that it never
+        blocks (or gets SIGPIPE) on a last log line.                    */
+    bool exited = collect (proc, &out, &err, &status, E2E_START_MS);
+    close (proc->out_fd);
+    close (proc->err_fd);
+    unregister_proc (proc->pid);
+    if (!exited)
+        kill_and_reap (proc->pid);
+    char *shown = e2e_escape (err, strlen (err));
+    bool sanitizer = log_has_sanitizer_report (err) || log_has_sanitizer_report (out);
+    free (out);
+    free (err);
+    if (!exited)
+        e2e_fail_at (file, line, "the server did not exit within %d ms of SIGTERM (killed)", E2E_START_MS);
+    if (sanitizer)
+        e2e_fail_at (file, line, "sanitizer report from the server: stderr %s", shown);
+    return status;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Teardown                                                          */
+
+int e2e_teardown (void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < MAX_CLIENTS; i++)
+        if (clients[i])
+            free_client (clients[i]);
+    for (size_t i = 0; i < MAX_SERVERS; i++) {
+        e2e_server_t *s = servers[i];
+        if (!s)
+            continue;
+        servers[i] = NULL;
+        /*  Only a test that failed before e2e_stop() leaves one behind. */
+        kill_and_reap (s->pid);
+        print_log_tail (s->log_path, "test failed with the server running (killed it)");
+    }
+    for (size_t i = 0; i < MAX_PROCS; i++)
+        if (procs[i]) {
+            kill_and_reap (procs[i]);
+            procs[i] = 0;
+        }
+    for (size_t i = 0; i < scratch_count; i++)
+        free (scratch[i]);
+    free (scratch);
+    scratch = NULL;
+    scratch_count = scratch_cap = 0;
+    return 0;
+}

@@ -1,0 +1,239 @@
+/*  e2e: the end-to-end test harness.
+
+    Starts the real server binary ($TCPCHAT_BIN) on a free port of
+    127.0.0.1, talks to it over TCP as clients do, and stops it, checking
+    that it exits cleanly (status 0, no sanitizer report).
+
+    Expected bytes are written as patterns: E2E_TS stands for a timestamp
+    "[YYYY-MM-DD HH:MM:SS]" (21 bytes, checked digit by digit); every other
+    byte must match exactly. E2E_TS holds an ESC, which the server never
+    sends (it strips escapes), so a pattern cannot be ambiguous.
+
+    Every wait is bounded (E2E_TIMEOUT_MS unless told otherwise). A failed
+    expectation prints what was expected and what arrived, marks the cmocka
+    test failed at the caller's line and jumps out of the test; register
+    tests with E2E_TEST() so that e2e_teardown() then closes the clients
+    and kills the server, printing the tail of its log.
+
+    Only 127.0.0.1 and ::1 are ever contacted.                            */
+#ifndef TCPCHAT_E2E_H
+#define TCPCHAT_E2E_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <cmocka.h>
+
+#define E2E_TS            "\033TS"  /* pattern: one "[YYYY-MM-DD HH:MM:SS]" */
+#define E2E_TS_LEN        21
+#define E2E_TIMEOUT_MS    5000      /* for bytes we expect: generous, never flaky */
+#define E2E_QUIET_MS      400       /* how long "nothing arrives" is watched */
+#define E2E_START_MS      10000     /* server start and stop */
+
+#define E2E_NAME_PROMPT   "[ENTER YOUR NAME]: "
+#define E2E_FULL          "Chat is full. Try again later.\n"
+#define E2E_TOO_LONG      "Message too long (max 4096 bytes).\n"
+#define E2E_USAGE         "[USAGE]: ./TCPChat $port\n"
+
+/*  Registers a test whose leftovers (server, clients) are cleaned up even
+    when it fails half way.                                               */
+#define E2E_TEST(f) cmocka_unit_test_teardown(f, e2e_teardown)
+int e2e_teardown (void **state);
+
+/* ------------------------------------------------------------------ */
+/*  Server                                                            */
+
+typedef struct e2e_server e2e_server_t;
+
+typedef struct {
+    const char *const *args;   /* extra arguments, NULL terminated (or NULL) */
+    const char *const *env;    /* extra "NAME=VALUE", NULL terminated (or NULL) */
+    const char *bind;          /* NULL: --bind 127.0.0.1; "": no --bind; else its value */
+    bool port_in_env;          /* give the port as TCPCHAT_PORT, not as an argument */
+} e2e_opts_t;
+
+/*  e2e_start(NULL) or e2e_start("--max-clients", "3"): the usual server. */
+#define e2e_start(...) \
+    e2e_start_at (&(e2e_opts_t){ .args = (const char *const[]){ __VA_ARGS__, NULL } }, \
+                  __FILE__, __LINE__)
+#define e2e_start_opts(opts)  e2e_start_at ((opts), __FILE__, __LINE__)
+e2e_server_t *e2e_start_at (const e2e_opts_t *opts, const char *file, int line);
+
+/*  SIGTERM, then wait: the server must exit with status 0 and its log must
+    hold no sanitizer report. Frees s.                                    */
+#define e2e_stop(s)  e2e_stop_at ((s), __FILE__, __LINE__)
+void e2e_stop_at (e2e_server_t *s, const char *file, int line);
+
+int  e2e_port (const e2e_server_t *s);
+/*  The server's log so far (stdout and stderr), NUL terminated; free it. */
+char *e2e_server_log (const e2e_server_t *s);
+
+/* ------------------------------------------------------------------ */
+/*  Clients                                                           */
+
+typedef struct e2e_client e2e_client_t;
+
+/*  Connections that fail, fail the test. The client is owned by the
+    harness: e2e_close() or the teardown frees it.                        */
+#define e2e_connect(s)   e2e_connect_at ((s), false, __FILE__, __LINE__)
+#define e2e_connect6(s)  e2e_connect_at ((s), true, __FILE__, __LINE__)
+e2e_client_t *e2e_connect_at (const e2e_server_t *s, bool ipv6,
+                              const char *file, int line);
+/*  A raw connect to 127.0.0.1 or ::1: the socket, or -1 with errno set.
+    The caller closes it.                                                 */
+int e2e_try_connect (int port, bool ipv6);
+/*  True when ::1 can be used on this machine.                            */
+bool e2e_have_ipv6 (void);
+
+/*  Connects, reads the banner and name prompt, sends name + "\n", reads
+    history (a pattern, "" for none) then the own prompt.                */
+#define e2e_login(s, name)  e2e_login_at ((s), (name), "", __FILE__, __LINE__)
+#define e2e_login_history(s, name, history) \
+    e2e_login_at ((s), (name), (history), __FILE__, __LINE__)
+e2e_client_t *e2e_login_at (const e2e_server_t *s, const char *name,
+                            const char *history, const char *file, int line);
+/*  The part of the login after the banner and name prompt were read:
+    sends name + "\n", reads history (a pattern) and the prompt. Sets the
+    client's name.                                                       */
+#define e2e_enter(c, name, history) \
+    e2e_enter_at ((c), (name), (history), __FILE__, __LINE__)
+void e2e_enter_at (e2e_client_t *c, const char *name, const char *history,
+                   const char *file, int line);
+
+/*  The name used for this client's prompt (set by login; call after /name). */
+void        e2e_set_name (e2e_client_t *c, const char *name);
+const char *e2e_name (const e2e_client_t *c);
+int         e2e_fd (const e2e_client_t *c);
+
+/*  Closing: plain close (FIN), close with SO_LINGER 0 (RST).            */
+void e2e_close (e2e_client_t *c);
+void e2e_reset (e2e_client_t *c);
+
+/*  Sending: the whole buffer, or in chunks of `chunk` bytes with pause_ms
+    between them (to cut lines anywhere).                                 */
+#define e2e_send(c, str)        e2e_send_at ((c), (str), strlen (str), __FILE__, __LINE__)
+#define e2e_send_n(c, p, n)     e2e_send_at ((c), (p), (n), __FILE__, __LINE__)
+#define e2e_send_split(c, p, n, chunk, pause_ms) \
+    e2e_send_split_at ((c), (p), (n), (chunk), (pause_ms), __FILE__, __LINE__)
+void e2e_send_at (e2e_client_t *c, const void *p, size_t n,
+                  const char *file, int line);
+void e2e_send_split_at (e2e_client_t *c, const void *p, size_t n, size_t chunk,
+                        int pause_ms, const char *file, int line);
+
+/*  Receiving exactly: a pattern (E2E_TS for stamps), or raw bytes.       */
+#define e2e_expect(c, pattern)  e2e_expect_at ((c), (pattern), __FILE__, __LINE__)
+#define e2e_expect_n(c, p, n)   e2e_expect_n_at ((c), (p), (n), __FILE__, __LINE__)
+void e2e_expect_at (e2e_client_t *c, const char *pattern, const char *file, int line);
+void e2e_expect_n_at (e2e_client_t *c, const void *p, size_t n,
+                      const char *file, int line);
+
+/*  The protocol's building blocks, for client c named e2e_name(c):
+      prompt   "[TS][me]:"
+      chat     "\n[TS][from]:text\n"                 (no prompt after it)
+      said     chat + prompt                          (someone spoke)
+      joined   "\nWHO has joined our chat...\n" + prompt
+      left     "\nWHO has left our chat...\n" + prompt
+      reply    "line\n" + prompt                      (a command's answer)
+      banner   the welcome and "[ENTER YOUR NAME]: "                     */
+#define e2e_expect_prompt(c)        e2e_expect_prompt_at ((c), __FILE__, __LINE__)
+#define e2e_expect_chat(c, from, text) \
+    e2e_expect_chat_at ((c), (from), (text), false, __FILE__, __LINE__)
+#define e2e_expect_said(c, from, text) \
+    e2e_expect_chat_at ((c), (from), (text), true, __FILE__, __LINE__)
+#define e2e_expect_joined(c, who)   e2e_expect_notice_at ((c), (who), "joined", __FILE__, __LINE__)
+#define e2e_expect_left(c, who)     e2e_expect_notice_at ((c), (who), "left", __FILE__, __LINE__)
+#define e2e_expect_reply(c, line)   e2e_expect_reply_at ((c), (line), __FILE__, __LINE__)
+#define e2e_expect_banner(c)        e2e_expect_banner_at ((c), __FILE__, __LINE__)
+void e2e_expect_prompt_at (e2e_client_t *c, const char *file, int line);
+void e2e_expect_chat_at (e2e_client_t *c, const char *from, const char *text,
+                         bool prompt, const char *file, int line);
+void e2e_expect_notice_at (e2e_client_t *c, const char *who, const char *verb,
+                           const char *file, int line);
+void e2e_expect_reply_at (e2e_client_t *c, const char *text, const char *file, int line);
+void e2e_expect_banner_at (e2e_client_t *c, const char *file, int line);
+
+/*  Sends text + "\n" and expects the sender's fresh prompt (no echo).   */
+#define e2e_say(c, text)  e2e_say_at ((c), (text), __FILE__, __LINE__)
+void e2e_say_at (e2e_client_t *c, const char *text, const char *file, int line);
+
+/*  Nothing arrives for ms milliseconds (and nothing is left unread).    */
+#define e2e_expect_silence(c, ms)  e2e_expect_silence_at ((c), (ms), __FILE__, __LINE__)
+void e2e_expect_silence_at (e2e_client_t *c, int ms, const char *file, int line);
+/*  The server closed the connection (clean EOF) with nothing else unread. */
+#define e2e_expect_eof(c)  e2e_expect_eof_at ((c), __FILE__, __LINE__)
+void e2e_expect_eof_at (e2e_client_t *c, const char *file, int line);
+
+/*  Lower level reading, for tests that parse a stream they cannot predict
+    exactly. e2e_peek waits until n bytes are buffered and returns them
+    (valid until the next call on c); e2e_consume drops n buffered bytes.
+    e2e_fill reads what the socket has without waiting: bytes read, 0 at
+    EOF, -1 when nothing is there.                                       */
+#define e2e_peek(c, n, ms)  e2e_peek_at ((c), (n), (ms), __FILE__, __LINE__)
+const char *e2e_peek_at (e2e_client_t *c, size_t n, int timeout_ms,
+                         const char *file, int line);
+void        e2e_consume (e2e_client_t *c, size_t n);
+const char *e2e_buffered (const e2e_client_t *c, size_t *len);
+ssize_t     e2e_fill (e2e_client_t *c);
+
+/*  True when s[0..n) matches the pattern exactly (E2E_TS for stamps).   */
+bool   e2e_match (const char *pattern, const char *s, size_t n);
+/*  The length a pattern matches.                                        */
+size_t e2e_pattern_len (const char *pattern);
+/*  True when s starts with a well formed "[YYYY-MM-DD HH:MM:SS]".        */
+bool   e2e_is_stamp (const char *s);
+
+/* ------------------------------------------------------------------ */
+/*  Running the binary as a command (usage errors, --help, ...)        */
+
+typedef struct {
+    int   status;       /* as from waitpid */
+    char *out;          /* stdout, NUL terminated */
+    char *err;          /* stderr, NUL terminated */
+} e2e_run_t;
+
+/*  Runs $TCPCHAT_BIN with args (NULL terminated) and extra env, waits for
+    its exit (bounded: killed and failed after E2E_START_MS).            */
+#define e2e_run(res, args, env)  e2e_run_at ((res), (args), (env), __FILE__, __LINE__)
+void e2e_run_at (e2e_run_t *res, const char *const *args, const char *const *env,
+                 const char *file, int line);
+void e2e_run_free (e2e_run_t *res);
+
+/*  A server started with stdout and stderr on two pipes (to check which
+    stream a line goes to, and that it arrives while the server runs).   */
+typedef struct {
+    pid_t pid;
+    int   out_fd;
+    int   err_fd;
+} e2e_proc_t;
+#define e2e_spawn(proc, args, env)  e2e_spawn_at ((proc), (args), (env), __FILE__, __LINE__)
+void e2e_spawn_at (e2e_proc_t *proc, const char *const *args, const char *const *env,
+                   const char *file, int line);
+/*  SIGTERM, wait (bounded): the exit status as from waitpid. On timeout the
+    process is killed and the test fails. Closes the pipes.              */
+#define e2e_proc_stop(proc)  e2e_proc_stop_at ((proc), __FILE__, __LINE__)
+int  e2e_proc_stop_at (e2e_proc_t *proc, const char *file, int line);
+/*  A port nothing listens on right now (bound to 127.0.0.1:0 and freed). */
+int  e2e_free_port (void);
+
+/* ------------------------------------------------------------------ */
+/*  Misc                                                              */
+
+/*  Fails the test at file:line with a printf-style message.             */
+__attribute__((noreturn, format (printf, 3, 4)))
+void e2e_fail_at (const char *file, int line, const char *fmt, ...);
+#define e2e_fail(...)  e2e_fail_at (__FILE__, __LINE__, __VA_ARGS__)
+
+void     e2e_sleep_ms (int ms);
+int64_t  e2e_now_ms (void);
+/*  A string of n copies of ch, NUL terminated; freed at teardown.       */
+char    *e2e_repeat (char ch, size_t n);
+/*  printf into memory freed at teardown.                                */
+__attribute__((format (printf, 1, 2)))
+char    *e2e_fmt (const char *fmt, ...);
+/*  Bytes shown as a C string literal (for messages); freed at teardown. */
+char    *e2e_escape (const char *p, size_t n);
+
+#endif

@@ -1,0 +1,256 @@
+/*  Unit tests for names.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+#include "names.h"
+
+#define EMPTY       "Name cannot be empty."
+#define TOO_LONG    "Name is too long (max 32 characters)."
+#define UNPRINTABLE "Name can only contain printable characters."
+#define SPACES      "Name cannot contain spaces."
+#define SLASH       "Name cannot start with '/'."
+#define ROOM_EMPTY    "Room name cannot be empty."
+#define ROOM_TOO_LONG "Room name is too long (max 32 characters)."
+#define ROOM_CHARSET  "Room name can only contain letters, digits, '_' and '-'."
+
+static void expect_problem_n (const char *s, size_t len, const char *want)
+{
+    const char *got = name_problem (s, len);
+    if (want == NULL && got == NULL)
+        return;
+    if (want == NULL || got == NULL || strcmp (got, want) != 0)
+        fail_msg ("name \"%.*s\": got \"%s\", want \"%s\"", (int) len, s,
+                  got ? got : "(ok)", want ? want : "(ok)");
+}
+#define expect_problem(lit, want) expect_problem_n ((lit), sizeof (lit) - 1, (want))
+
+static void expect_room_n (const char *s, size_t len, const char *want)
+{
+    const char *got = room_name_problem (s, len);
+    if (want == NULL && got == NULL)
+        return;
+    if (want == NULL || got == NULL || strcmp (got, want) != 0)
+        fail_msg ("room \"%.*s\": got \"%s\", want \"%s\"", (int) len, s,
+                  got ? got : "(ok)", want ? want : "(ok)");
+}
+#define expect_room(lit, want) expect_room_n ((lit), sizeof (lit) - 1, (want))
+
+/*  count copies of the UTF-8 character ch, in out.                      */
+static size_t repeat (char *out, const char *ch, size_t count)
+{
+    size_t n = strlen (ch);
+    for (size_t i = 0; i < count; i++)
+        memcpy (out + i * n, ch, n);
+    return count * n;
+}
+
+static void test_good_names (void **state)
+{
+    (void) state;
+    expect_problem ("alice", NULL);
+    expect_problem ("Bob_42", NULL);
+    expect_problem ("a", NULL);
+    expect_problem ("x/y", NULL);
+    expect_problem ("\xc3\xa9lodie", NULL);                 /* élodie */
+    expect_problem ("\xe6\x97\xa5\xe6\x9c\xac", NULL);      /* 日本 */
+    expect_problem ("\xf0\x9f\x98\x80", NULL);              /* 😀 */
+    expect_problem ("zero\xe2\x80\x8bwidth", NULL);         /* U+200B is not listed */
+}
+
+static void test_empty (void **state)
+{
+    (void) state;
+    expect_problem_n ("", 0, EMPTY);
+    expect_problem_n (NULL, 0, EMPTY);
+}
+
+static void test_length_in_characters (void **state)
+{
+    (void) state;
+    char s [40 * 4];
+    expect_problem_n (s, repeat (s, "a", 32), NULL);
+    expect_problem_n (s, repeat (s, "a", 33), TOO_LONG);
+    expect_problem_n (s, repeat (s, "\xc3\xa9", 32), NULL);           /* 64 bytes */
+    expect_problem_n (s, repeat (s, "\xc3\xa9", 33), TOO_LONG);
+    expect_problem_n (s, repeat (s, "\xe2\x82\xac", 32), NULL);
+    expect_problem_n (s, repeat (s, "\xf0\x9f\x98\x80", 32), NULL);   /* 128 bytes */
+    expect_problem_n (s, repeat (s, "\xf0\x9f\x98\x80", 33), TOO_LONG);
+    size_t n = repeat (s, "\xc3\xa9", 31);
+    n += repeat (s + n, "ab", 1);
+    expect_problem_n (s, n, TOO_LONG);                                /* 33 */
+}
+
+static void test_too_long_wins (void **state)
+{
+    (void) state;
+    char s [60];
+    memset (s, 'a', sizeof s);
+    s [0] = '/';
+    s [5] = ' ';
+    s [7] = '\x01';
+    expect_problem_n (s, 33, TOO_LONG);
+    expect_problem_n (s, 32, UNPRINTABLE);
+}
+
+static void test_unprintable (void **state)
+{
+    (void) state;
+    for (int c = 0; c < 0x20; c++) {
+        if (c == '\t')
+            continue;
+        char s [] = { 'a', (char) c, 'b' };
+        expect_problem_n (s, sizeof s, UNPRINTABLE);
+    }
+    expect_problem ("a\x7f" "b", UNPRINTABLE);
+    expect_problem ("a\xc2\x80", UNPRINTABLE);      /* U+0080 */
+    expect_problem ("a\xc2\x85", UNPRINTABLE);      /* NEL */
+    expect_problem ("a\xc2\x9f", UNPRINTABLE);      /* U+009F */
+    expect_problem ("a\x1b[31m", UNPRINTABLE);
+}
+
+static void test_invalid_utf8_is_unprintable (void **state)
+{
+    (void) state;
+    expect_problem ("\xff", UNPRINTABLE);
+    expect_problem ("bob\x80", UNPRINTABLE);
+    expect_problem ("bob\xc3", UNPRINTABLE);        /* truncated */
+    expect_problem ("\xc0\xaf", UNPRINTABLE);       /* overlong '/' */
+    expect_problem ("\xed\xa0\x80", UNPRINTABLE);   /* surrogate */
+    expect_problem ("\xf4\x90\x80\x80", UNPRINTABLE);
+}
+
+static void test_unprintable_wins_over_spaces (void **state)
+{
+    (void) state;
+    expect_problem ("/a b\x01", UNPRINTABLE);
+}
+
+static void test_spaces (void **state)
+{
+    (void) state;
+    const char *spaces [] = {
+        " ", "\t", "\xc2\xa0", "\xe1\x9a\x80",
+        "\xe2\x80\x80", "\xe2\x80\x85", "\xe2\x80\x8a",
+        "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f",
+        "\xe3\x80\x80"
+    };
+    for (size_t i = 0; i < sizeof spaces / sizeof spaces [0]; i++) {
+        char s [16];
+        size_t n = strlen (spaces [i]);
+        memcpy (s, "ab", 2);
+        memcpy (s + 2, spaces [i], n);
+        memcpy (s + 2 + n, "cd", 2);
+        expect_problem_n (s, n + 4, SPACES);
+        expect_problem_n (s + 2, n + 2, SPACES);    /* leading */
+        expect_problem_n (s, n + 2, SPACES);        /* trailing */
+    }
+    /*  Neighbours of the listed ranges are fine.                       */
+    expect_problem ("a\xe2\x80\x8b" "b", NULL);    /* U+200B */
+    expect_problem ("a\xe1\x9a\x81" "b", NULL);    /* U+1681 */
+    expect_problem ("a\xc2\xa1" "b", NULL);        /* U+00A1 */
+}
+
+static void test_spaces_win_over_slash (void **state)
+{
+    (void) state;
+    expect_problem ("/a b", SPACES);
+}
+
+static void test_leading_slash (void **state)
+{
+    (void) state;
+    expect_problem ("/bob", SLASH);
+    expect_problem ("/", SLASH);
+    expect_problem ("b/ob", NULL);
+}
+
+static void test_room_names (void **state)
+{
+    (void) state;
+    expect_room ("general", NULL);
+    expect_room ("Room_42-b", NULL);
+    expect_room ("_", NULL);
+    expect_room ("-", NULL);
+    expect_room_n ("", 0, ROOM_EMPTY);
+    char s [40];
+    memset (s, 'r', sizeof s);
+    expect_room_n (s, 32, NULL);
+    expect_room_n (s, 33, ROOM_TOO_LONG);
+    s [0] = '!';
+    expect_room_n (s, 33, ROOM_TOO_LONG);
+    expect_room_n (s, 32, ROOM_CHARSET);
+    const char *bad [] = {
+        "a b", "a.b", "a/b", "a\tb", "#chan", "caf\xc3\xa9", "a\x01", "@", "[x]", "a:b"
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
+        expect_room_n (bad [i], strlen (bad [i]), ROOM_CHARSET);
+    for (int c = 0; c < 256; c++) {
+        char one = (char) c;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        expect_room_n (&one, 1, ok ? NULL : ROOM_CHARSET);
+    }
+}
+
+static void test_name_fold (void **state)
+{
+    (void) state;
+    char out [32];
+    memset (out, 'X', sizeof out);
+    name_fold ("AlIcE_Z09", 9, out);
+    assert_string_equal (out, "alice_z09");
+    name_fold ("\xc3\x89LAN", 5, out);              /* ÉLAN: only ASCII folds */
+    assert_string_equal (out, "\xc3\x89lan");
+    name_fold ("ab", 0, out);
+    assert_string_equal (out, "");
+    name_fold ("@[`{", 4, out);                     /* neighbours of A-Z, a-z */
+    assert_string_equal (out, "@[`{");
+}
+
+static void expect_trim (const char *in, const char *want)
+{
+    const char *s = in;
+    size_t len = trim_blanks (&s, strlen (in));
+    assert_int_equal (len, strlen (want));
+    assert_memory_equal (s, want, len);
+    assert_true (s >= in && s + len <= in + strlen (in));
+}
+
+static void test_trim_blanks (void **state)
+{
+    (void) state;
+    expect_trim ("  \t alice \t ", "alice");
+    expect_trim ("a b", "a b");
+    expect_trim (" \t a\tb \t", "a\tb");
+    expect_trim ("bob", "bob");
+    expect_trim ("   ", "");
+    expect_trim ("", "");
+    expect_trim ("\nbob\r", "\nbob\r");             /* only spaces and tabs */
+    const char *s = "  x  ";
+    assert_int_equal (trim_blanks (&s, 3), 1);      /* only len bytes */
+    assert_int_equal (*s, 'x');
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_good_names),
+        cmocka_unit_test (test_empty),
+        cmocka_unit_test (test_length_in_characters),
+        cmocka_unit_test (test_too_long_wins),
+        cmocka_unit_test (test_unprintable),
+        cmocka_unit_test (test_invalid_utf8_is_unprintable),
+        cmocka_unit_test (test_unprintable_wins_over_spaces),
+        cmocka_unit_test (test_spaces),
+        cmocka_unit_test (test_spaces_win_over_slash),
+        cmocka_unit_test (test_leading_slash),
+        cmocka_unit_test (test_room_names),
+        cmocka_unit_test (test_name_fold),
+        cmocka_unit_test (test_trim_blanks),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
