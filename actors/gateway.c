@@ -776,7 +776,7 @@ s_drain (self_t *self, zsock_t *sock, ssize_t room_slot)
     for (int budget = ZMQ_BUDGET; budget > 0; budget--) {
         if (!(zsock_events (sock) & ZMQ_POLLIN))
             return false;
-        zmsg_t *msg = zmsg_recv (sock);
+        zmsg_t *msg = msg_recv (sock);
         if (!msg)
             return false;
         s_handle_message (self, msg, room_slot);

@@ -244,7 +244,7 @@ s_to_room_of (client_t *client, zmsg_t **msg_p)
 }
 
 static void
-s_say (self_t *self, client_t *client, const char *text)
+s_say (client_t *client, const char *text)
 {
     zmsg_t *msg = msg_new (MSG_SAY, client->id);
     msg_add_str (msg, text);
@@ -252,18 +252,18 @@ s_say (self_t *self, client_t *client, const char *text)
 }
 
 static void
-s_sayf (self_t *self, client_t *client, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
+s_sayf (client_t *client, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 static void
-s_sayf (self_t *self, client_t *client, const char *format, ...)
+s_sayf (client_t *client, const char *format, ...)
 {
     char text [512];
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
-    s_say (self, client, text);
+    s_say (client, text);
 }
 
 //  The caller has counted the client into room already.
@@ -346,7 +346,7 @@ s_cmd_rooms (self_t *self, client_t *client)
         buf_append_str (&out, line);
     }
     buf_append (&out, "", 1);           //  NUL for s_say
-    s_say (self, client, buf_head (&out));
+    s_say (client, buf_head (&out));
     buf_free (&out);
     zlistx_destroy (&keys);
 }
@@ -355,22 +355,22 @@ static void
 s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
 {
     if (size == 0) {
-        s_say (self, client, "Usage: /join ROOM\n");
+        s_say (client, "Usage: /join ROOM\n");
         return;
     }
     const char *problem = room_name_problem (name, size);
     if (problem) {
-        s_sayf (self, client, "%s\n", problem);
+        s_sayf (client, "%s\n", problem);
         return;
     }
     room_t *target = s_room_find (self, name, size);
     if (target == client->room) {
-        s_sayf (self, client, "You are already in %s.\n", target->name);
+        s_sayf (client, "You are already in %s.\n", target->name);
         return;
     }
     if (!target) {
         if ((int) zhashx_size (self->rooms) >= self->config.max_rooms) {
-            s_sayf (self, client, "Too many rooms (max %d). Join an existing one.\n",
+            s_sayf (client, "Too many rooms (max %d). Join an existing one.\n",
                     self->config.max_rooms);
             return;
         }
@@ -379,7 +379,7 @@ s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
         display [size] = 0;
         target = s_room_new (self, display);
         if (!target) {
-            s_say (self, client, "Cannot create that room now.\n");
+            s_say (client, "Cannot create that room now.\n");
             return;
         }
     }
@@ -398,16 +398,16 @@ static void
 s_cmd_name (self_t *self, client_t *client, const char *name, size_t size)
 {
     if (size == 0) {
-        s_say (self, client, "Usage: /name NEW\n");
+        s_say (client, "Usage: /name NEW\n");
         return;
     }
     if (strlen (client->name) == size && memcmp (client->name, name, size) == 0) {
-        s_sayf (self, client, "You are already %s.\n", client->name);
+        s_sayf (client, "You are already %s.\n", client->name);
         return;
     }
     const char *problem = s_name_problem (self, client, name, size);
     if (problem) {
-        s_sayf (self, client, "%s\n", problem);
+        s_sayf (client, "%s\n", problem);
         return;
     }
     s_name_free (self, client);
@@ -425,16 +425,16 @@ s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
     const msg_part_t *target_name = &view->part [1];
     const msg_part_t *text = &view->part [2];
     if (target_name->size == 0 || text_is_blank (text->data, text->size)) {
-        s_say (self, client, "Usage: /msg NAME TEXT\n");
+        s_say (client, "Usage: /msg NAME TEXT\n");
         return;
     }
     client_t *target = s_client_by_name (self, target_name->data, target_name->size);
     if (!target) {
-        s_sayf (self, client, "No such user: %.*s.\n", (int) target_name->size, target_name->data);
+        s_sayf (client, "No such user: %.*s.\n", (int) target_name->size, target_name->data);
         return;
     }
     if (target == client) {
-        s_say (self, client, "You cannot message yourself.\n");
+        s_say (client, "You cannot message yourself.\n");
         return;
     }
     stamp_cache_t stamp = { 0 };
@@ -445,7 +445,7 @@ s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
     msg_add (msg, buf_head (&out), buf_size (&out));
     s_to_room_of (target, &msg);
     buf_free (&out);
-    s_say (self, client, "");
+    s_say (client, "");
 }
 
 static void
@@ -456,7 +456,7 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
     const msg_part_t *arg = &view->part [1];
     switch (command_from_name (verb)) {
         case CMD_HELP:
-            s_say (self, client, s_help);
+            s_say (client, s_help);
             break;
         case CMD_ROOMS:
             s_cmd_rooms (self, client);
@@ -477,7 +477,7 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
             break;
         default:
             //  The gateway sends what was typed as arg for unknown verbs.
-            s_sayf (self, client, "Unknown command: %.*s. Type /help for the list.\n",
+            s_sayf (client, "Unknown command: %.*s. Type /help for the list.\n",
                     (int) (arg->size > 64? 64: arg->size), arg->data);
             break;
     }
@@ -568,7 +568,7 @@ s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p)
 static void
 s_self_handle_gateway (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->gateway);
+    zmsg_t *msg = msg_recv (self->gateway);
     if (!msg)
         return;
     msg_view_t view;

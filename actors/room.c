@@ -243,7 +243,7 @@ s_handle_rename (self_t *self, msg_view_t *view)
 static bool
 s_self_handle_pipe (self_t *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
+    zmsg_t *msg = msg_recv (self->pipe);
     if (!msg)
         return false;                   //  Interrupted
     bool running = true;

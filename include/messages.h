@@ -78,6 +78,8 @@ void    msg_add       (zmsg_t *msg, const void *data, size_t size);
 void    msg_add_str   (zmsg_t *msg, const char *text);
 /*  Sends and destroys; -1 (message destroyed too) if the peer is gone.  */
 int     msg_send      (zmsg_t **msg_p, zsock_t *dest);
+/*  Receives a message (NULL if interrupted).                           */
+zmsg_t *msg_recv      (zsock_t *source);
 /*  Shorthand for [type][id][text] and [type][id].                       */
 int     msg_send_text (zsock_t *dest, const char *type, uint64_t id,
                        const char *text, size_t size);
