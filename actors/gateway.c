@@ -67,6 +67,7 @@ typedef struct {
     bool         eof;             /* the peer is done sending */
     bool         told_hub;        /* the hub may know it: CLOSED must follow */
     bool         hung_up;         /* out of the epoll set: the peer is gone */
+    const char  *closing;         /* CONN_CLOSING: why, for the log */
     char        *label;           /* the name its prompts show */
     framer_t     in;
     buf_t        out;
@@ -327,7 +328,7 @@ s_conn_flush (self_t *self, conn_t *conn)
     }
     bool pending = buf_size (&conn->out) > 0;
     if (!pending && conn->state == CONN_CLOSING) {
-        s_conn_close (self, conn, "closed");
+        s_conn_close (self, conn, conn->closing);
         return false;
     }
     s_conn_set_interest (self, conn, conn->reading, pending);
@@ -418,9 +419,10 @@ s_conn_close (self_t *self, conn_t *conn, const char *reason)
 
 //  Stops reading and closes once the client's output is out.
 static void
-s_conn_finish (self_t *self, conn_t *conn)
+s_conn_finish (self_t *self, conn_t *conn, const char *reason)
 {
     conn->state = CONN_CLOSING;
+    conn->closing = reason;
     s_conn_set_interest (self, conn, false, conn->writing);
     if (!conn->dirty) {
         conn->dirty = true;
@@ -473,7 +475,7 @@ s_conn_name_line (self_t *self, conn_t *conn, const char *line, size_t size)
 {
     size = trim_blanks (&line, size);
     if (size == 5 && strncasecmp (line, "/quit", 5) == 0) {
-        s_conn_finish (self, conn);
+        s_conn_finish (self, conn, "quit");
         return;
     }
     zmsg_t *msg = msg_new (MSG_NAME, s_conn_id (self, conn));
@@ -516,7 +518,7 @@ s_conn_chat_line (self_t *self, conn_t *conn, const char *line, size_t size)
     command_t cmd;
     command_kind_t kind = command_parse (line, size, &cmd);
     if (kind == CMD_QUIT)
-        s_conn_finish (self, conn);
+        s_conn_finish (self, conn, "quit");
     else
     if (kind != CMD_NONE)
         s_conn_command (self, conn, &cmd);
@@ -756,13 +758,6 @@ s_handle_message (self_t *self, zmsg_t *msg, ssize_t room_slot)
     if (msg_is (&view, MSG_LABEL)) {
         free (conn->label);
         conn->label = msg_strdup (&view, 0);
-    }
-    else
-    if (msg_is (&view, MSG_KICK)) {
-        if (view.parts > 0)
-            s_conn_queue (self, conn, view.part [0].data, view.part [0].size);
-        conn->told_hub = false;
-        s_conn_finish (self, conn);
     }
     else
         log_info (&self->log, "E: unknown message %s", view.type);

@@ -454,6 +454,7 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
     char verb [16];
     snprintf (verb, sizeof verb, "%.*s", (int) view->part [0].size, view->part [0].data);
     const msg_part_t *arg = &view->part [1];
+    log_debug (&self->log, "%s: /%s %.*s", client->name, verb, (int) arg->size, arg->data);
     switch (command_from_name (verb)) {
         case CMD_HELP:
             s_say (client, s_help);

@@ -8,8 +8,8 @@
 
     Commands on its pipe (from main):
         $TERM             close every connection, then end
-    Messages from the hub and rooms: OUT ENTER REFUSE RELEASE LABEL KICK
-    ATTACH BYE (messages.h).                                             */
+    Messages from the hub and rooms: OUT ENTER REFUSE RELEASE LABEL ATTACH
+    BYE (messages.h).                                             */
 #ifndef TCPCHAT_GATEWAY_H
 #define TCPCHAT_GATEWAY_H
 

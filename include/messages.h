@@ -27,7 +27,6 @@
       REFUSE   id  reason        the name was refused: reason, then the name prompt
       RELEASE  id                from a room: pass RELEASED to the hub (see docs)
       LABEL    id  name          the name shown in this client's prompts from now on
-      KICK     id  text          write text, flush, close (no CLOSED goes back)
       ATTACH   0   endpoint      hub: a new room's output pipe to connect to
       BYE      0                 room: last message on this pipe, close it     */
 #ifndef TCPCHAT_MESSAGES_H
@@ -52,7 +51,6 @@
 #define MSG_REFUSE    "REFUSE"
 #define MSG_RELEASE   "RELEASE"
 #define MSG_LABEL     "LABEL"
-#define MSG_KICK      "KICK"
 #define MSG_ATTACH    "ATTACH"
 #define MSG_BYE       "BYE"
 

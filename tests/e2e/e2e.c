@@ -22,7 +22,7 @@
 #define MAX_CLIENTS     256
 #define MAX_PROCS       8
 #define START_ATTEMPTS  5
-#define LOG_TAIL_BYTES  6000
+#define LOG_TAIL_BYTES  8000
 #define SHOW_BYTES      320     /* how much of a mismatch a message shows */
 
 struct e2e_server {
@@ -51,13 +51,28 @@ static int           client_serial;
 /* ------------------------------------------------------------------ */
 /*  Small utilities                                                   */
 
+/*  Straight to stderr: cmocka's print_error cuts messages at 1024 bytes,
+    too short for a log tail or a mismatch report.                      */
+__attribute__((format (printf, 1, 2)))
+static void emit (const char *fmt, ...)
+{
+    va_list ap;
+    fflush (stdout);
+    va_start (ap, fmt);
+    vfprintf (stderr, fmt, ap);
+    va_end (ap);
+    fflush (stderr);
+}
+
 void e2e_fail_at (const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
+    fflush (stdout);
     va_start (ap, fmt);
-    vprint_error (fmt, ap);
+    vfprintf (stderr, fmt, ap);
     va_end (ap);
-    print_error ("\n");
+    fputc ('\n', stderr);
+    fflush (stderr);
     _fail (file, line);
     abort ();                   /* _fail jumps out of the test */
 }
@@ -375,14 +390,14 @@ static void print_log_tail (const char *path, const char *why)
 {
     size_t len = 0;
     char *log = read_file (path, &len);
-    print_error ("---- %s; server log %s, last lines:\n", why, path);
+    emit ("---- %s; server log %s, last lines:\n", why, path);
     if (log) {
         size_t from = len > LOG_TAIL_BYTES ? len - LOG_TAIL_BYTES : 0;
         while (from > 0 && from < len && log[from - 1] != '\n')
             from++;
-        print_error ("%s%s", log + from, len && log[len - 1] != '\n' ? "\n" : "");
+        emit ("%s%s", log + from, len && log[len - 1] != '\n' ? "\n" : "");
     }
-    print_error ("---- end of server log\n");
+    emit ("---- end of server log\n");
     free (log);
 }
 

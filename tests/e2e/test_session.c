@@ -352,6 +352,36 @@ static void leave_with_partial_line (void **state)
     e2e_stop (srv);
 }
 
+/*  Complete lines sent just before leaving still reach the room, before
+    the leave notice: the close does not overtake them.                 */
+static void lines_before_eof_delivered_first (void **state)
+{
+    (void) state;
+    e2e_server_t *srv = e2e_start (NULL);
+    e2e_client_t *alice = e2e_login (srv, "alice");
+    e2e_client_t *bob = e2e_login (srv, "bob");
+    e2e_expect_joined (alice, "bob");
+    e2e_send (bob, "last words\nreally last\n");
+    e2e_close (bob);
+    e2e_expect_said (alice, "bob", "last words");
+    e2e_expect_said (alice, "bob", "really last");
+    e2e_expect_left (alice, "bob");
+    e2e_client_t *carol = e2e_connect (srv);
+    e2e_expect_banner (carol);
+    e2e_send (carol, "carol\nbye\n");              /* name and line at once */
+    e2e_set_name (carol, "carol");
+    e2e_expect (carol, E2E_TS "[bob]:last words\n" E2E_TS "[bob]:really last\n");
+    e2e_expect_prompt (carol);
+    e2e_expect_prompt (carol);                      /* for "bye" */
+    e2e_send (carol, "/quit\nnever seen\n");      /* nothing after /quit counts */
+    e2e_expect_eof (carol);
+    e2e_expect_joined (alice, "carol");
+    e2e_expect_said (alice, "carol", "bye");
+    e2e_expect_left (alice, "carol");
+    e2e_expect_silence (alice, E2E_QUIET_MS);
+    e2e_stop (srv);
+}
+
 static void quit_at_name_prompt_closes_silently (void **state)
 {
     (void) state;
@@ -461,6 +491,7 @@ int main (void)
         E2E_TEST (leave_notice_on_reset),
         E2E_TEST (leave_notice_on_quit),
         E2E_TEST (leave_with_partial_line),
+        E2E_TEST (lines_before_eof_delivered_first),
         E2E_TEST (quit_at_name_prompt_closes_silently),
         E2E_TEST (leaving_at_name_prompt_causes_no_notice),
         E2E_TEST (name_prompt_client_sees_no_chat),
