@@ -38,7 +38,7 @@ HEADERS   := $(wildcard include/*.h tests/e2e/*.h)
 all: TCPChat
 
 TCPChat: $(B)/TCPChat
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(B)/TCPChat: $(B)/src/main.o $(B)/libtcpchat.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -338,14 +338,16 @@ s_conn_flush (self_t *self, conn_t *conn)
 //  ---------------------------------------------------------------------
 //  Connections: open and close
 
+//  "127.0.0.1:5555" or "[::1]:5555" for either end of a socket.
 static void
-s_peer_name (int fd, char *out, size_t size)
+s_socket_name (int fd, int (*which) (int, struct sockaddr *, socklen_t *),
+               char *out, size_t size)
 {
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;
     char host [INET6_ADDRSTRLEN] = "?";
     int port = 0;
-    if (getpeername (fd, (struct sockaddr *) &addr, &len) == 0) {
+    if (which (fd, (struct sockaddr *) &addr, &len) == 0) {
         if (addr.ss_family == AF_INET6) {
             struct sockaddr_in6 *a6 = (struct sockaddr_in6 *) &addr;
             inet_ntop (AF_INET6, &a6->sin6_addr, host, sizeof host);
@@ -382,7 +384,7 @@ s_conn_open (self_t *self, int fd)
     conn->reading = true;
     framer_init (&conn->in);
     buf_init (&conn->out);
-    s_peer_name (fd, conn->peer, sizeof conn->peer);
+    s_socket_name (fd, getpeername, conn->peer, sizeof conn->peer);
     self->open_count++;
     self->accepted++;
     s_epoll_add (self, fd, EPOLLIN, SOURCE_CONN | slot);
@@ -485,6 +487,22 @@ s_conn_name_line (self_t *self, conn_t *conn, const char *line, size_t size)
     conn->told_hub = true;
 }
 
+//  At the name prompt nobody else writes to the client, so the gateway
+//  answers itself; in a room the room orders its output, so the notice
+//  goes round through the hub.
+static void
+s_conn_notice (self_t *self, conn_t *conn, const char *text)
+{
+    if (conn->state == CONN_NAMING) {
+        s_conn_queue_str (self, conn, text);
+        s_conn_prompt (self, conn);
+        return;
+    }
+    zmsg_t *msg = msg_new (MSG_NOTICE, s_conn_id (self, conn));
+    msg_add_str (msg, text);
+    s_to_hub (self, &msg);
+}
+
 static void
 s_conn_command (self_t *self, conn_t *conn, const command_t *cmd)
 {
@@ -546,10 +564,8 @@ s_conn_process (self_t *self, conn_t *conn)
         frame_result_t result = framer_next (&conn->in, &line, &size);
         if (result == FRAME_NONE)
             break;
-        if (result == FRAME_TOO_LONG) {
-            s_conn_queue_str (self, conn, PROTOCOL_TOO_LONG);
-            s_conn_prompt (self, conn);
-        }
+        if (result == FRAME_TOO_LONG)
+            s_conn_notice (self, conn, PROTOCOL_TOO_LONG);
         else
         if (conn->state == CONN_NAMING)
             s_conn_name_line (self, conn, line, size);
@@ -591,14 +607,11 @@ s_conn_read (self_t *self, conn_t *conn)
 static void
 s_conn_hang_up (self_t *self, conn_t *conn)
 {
-    uint32_t slot = (uint32_t) (conn - self->conns);
     for (int reads = 0; reads < 64 && !conn->eof; reads++) {
         s_conn_read (self, conn);
-        if (conn->state == CONN_FREE || conn->gen != self->conns [slot].gen)
+        if (conn->state == CONN_FREE)
             return;
     }
-    if (conn->state == CONN_FREE)
-        return;
     epoll_ctl (self->epoll, EPOLL_CTL_DEL, conn->fd, NULL);
     conn->hung_up = true;
     conn->reading = conn->writing = false;
@@ -897,8 +910,10 @@ gateway_actor (zsock_t *pipe, void *args)
     gateway_args_t *gateway_args = (gateway_args_t *) args;
     self_t *self = s_self_new (pipe, gateway_args);
     free (gateway_args);
-    log_info (&self->log, "started: %d connection%s at most", self->config.max_clients,
-              self->config.max_clients == 1? "": "s");
+    char address [INET6_ADDRSTRLEN + 8];
+    s_socket_name (self->listener, getsockname, address, sizeof address);
+    log_info (&self->log, "listening on %s (%d connection%s at most)", address,
+              self->config.max_clients, self->config.max_clients == 1? "": "s");
     zsock_signal (pipe, 0);
 
     struct epoll_event events [EPOLL_EVENTS];

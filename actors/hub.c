@@ -542,7 +542,7 @@ s_handle_released (self_t *self, client_t *client)
         s_handle_client_input (self, client, &msg);
 }
 
-//  LINE and CMD: input from a client in a room.
+//  LINE, CMD, NOTICE: input from a client in a room, handled in order.
 static void
 s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p)
 {
@@ -563,6 +563,12 @@ s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p)
     else
     if (msg_is (&view, MSG_CMD) && view.parts == 3)
         s_handle_cmd (self, client, &view);
+    else
+    if (msg_is (&view, MSG_NOTICE) && view.parts == 1) {
+        zmsg_t *say = msg_new (MSG_SAY, client->id);
+        msg_add (say, view.part [0].data, view.part [0].size);
+        s_to_room_of (client, &say);
+    }
     zmsg_destroy (msg_p);
 }
 
@@ -587,7 +593,7 @@ s_self_handle_gateway (self_t *self)
     if (!client)
         ;                               //  Gone already: nothing to do
     else
-    if (msg_is (&view, MSG_LINE) || msg_is (&view, MSG_CMD))
+    if (msg_is (&view, MSG_LINE) || msg_is (&view, MSG_CMD) || msg_is (&view, MSG_NOTICE))
         s_handle_client_input (self, client, &msg);
     else
     if (msg_is (&view, MSG_CLOSED))

@@ -9,6 +9,9 @@
       NAME     id  name          a line typed at the name prompt (trimmed, as typed)
       LINE     id  text          a chat line, cleaned (the hub forwards it to the room as is)
       CMD      id  verb arg text a command: verb is command_name(), arg/text cleaned as needed
+      NOTICE   id  text          a gateway notice (line too long) for a client in a
+                                 room: the hub sends it on as a SAY, so it takes its
+                                 place among the room's output
       CLOSED   id                the connection is gone (EOF, reset, /quit, evicted)
       RELEASED id                the old room's last output is out: the move can finish
     hub -> room
@@ -39,6 +42,7 @@
 #define MSG_NAME      "NAME"
 #define MSG_LINE      "LINE"
 #define MSG_CMD       "CMD"
+#define MSG_NOTICE    "NOTICE"
 #define MSG_CLOSED    "CLOSED"
 #define MSG_RELEASED  "RELEASED"
 #define MSG_JOIN      "JOIN"

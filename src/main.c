@@ -81,7 +81,7 @@ main (int argc, char **argv)
 
     int signal_number = 0;
     sigwait (&stop_signals, &signal_number);
-    log_info (&log, "%s: shutting down", strsignal (signal_number));
+    log_info (&log, "%s received: shutting down", signal_number == SIGINT? "SIGINT": "SIGTERM");
     //  A second signal ends the process at once.
     signal (SIGINT, SIG_DFL);
     signal (SIGTERM, SIG_DFL);

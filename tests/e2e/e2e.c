@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,7 +12,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -529,11 +527,6 @@ e2e_server_t *e2e_start_at (const e2e_opts_t *opts, const char *file, int line)
 int e2e_port (const e2e_server_t *s)
 {
     return s->port;
-}
-
-char *e2e_server_log (const e2e_server_t *s)
-{
-    return read_file (s->log_path, NULL);
 }
 
 /*  Waits (bounded) for pid to exit. True when it did (*status set).     */

@@ -63,13 +63,11 @@ typedef struct {
 e2e_server_t *e2e_start_at (const e2e_opts_t *opts, const char *file, int line);
 
 /*  SIGTERM, then wait: the server must exit with status 0 and its log must
-    hold no sanitizer report. Frees s.                                    */
+    hold no sanitizer report. s is not usable afterwards.                 */
 #define e2e_stop(s)  e2e_stop_at ((s), __FILE__, __LINE__)
 void e2e_stop_at (e2e_server_t *s, const char *file, int line);
 
 int  e2e_port (const e2e_server_t *s);
-/*  The server's log so far (stdout and stderr), NUL terminated; free it. */
-char *e2e_server_log (const e2e_server_t *s);
 
 /* ------------------------------------------------------------------ */
 /*  Clients                                                           */
