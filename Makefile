@@ -32,7 +32,8 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 E2E_LIB   := $(filter-out tests/e2e/test_%.c,$(wildcard tests/e2e/*.c))
 E2E_SRC   := $(wildcard tests/e2e/test_*.c)
 E2E_BIN   := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(E2E_SRC))
-HEADERS   := $(wildcard include/*.h tests/e2e/*.h)
+HEADERS   := $(wildcard include/*.h)
+E2E_HDR   := $(wildcard tests/e2e/*.h)
 
 .PHONY: all test test-build test-unit test-e2e deps install uninstall clean
 all: TCPChat
@@ -43,8 +44,10 @@ TCPChat: $(B)/TCPChat
 $(B)/TCPChat: $(B)/src/main.o $(B)/libtcpchat.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# Built aside and renamed, so a concurrent or interrupted build never
+# leaves a half-written archive behind.
 $(B)/libtcpchat.a: $(LIB_OBJ)
-	$(AR) rcs $@ $^
+	rm -f $@.tmp && $(AR) rcs $@.tmp $^ && mv -f $@.tmp $@
 
 $(B)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -54,7 +57,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(B)/libtcpchat.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
 
-$(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(B)/libtcpchat.a $(HEADERS)
+$(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(B)/libtcpchat.a $(HEADERS) $(E2E_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/e2e $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIB) $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
 

@@ -103,6 +103,11 @@ static void *keep (void *p)
     return p;
 }
 
+void *e2e_calloc (size_t n, size_t size)
+{
+    return keep (calloc (n ? n : 1, size ? size : 1));
+}
+
 char *e2e_repeat (char ch, size_t n)
 {
     char *s = keep (malloc (n + 1));

@@ -226,6 +226,8 @@ void e2e_fail_at (const char *file, int line, const char *fmt, ...);
 
 void     e2e_sleep_ms (int ms);
 int64_t  e2e_now_ms (void);
+/*  Zeroed memory freed at teardown.                                     */
+void    *e2e_calloc (size_t n, size_t size);
 /*  A string of n copies of ch, NUL terminated; freed at teardown.       */
 char    *e2e_repeat (char ch, size_t n);
 /*  printf into memory freed at teardown.                                */

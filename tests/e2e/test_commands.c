@@ -2,11 +2,8 @@
     ordering promises around entering and moving between rooms.         */
 #include "e2e.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include <ctype.h>
+#include <string.h>
 
 #define HELP_TEXT \
     "Commands:\n" \

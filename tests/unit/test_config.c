@@ -1,0 +1,506 @@
+/*  Unit tests for config: the command line and TCPCHAT_* variables.
+
+    config_parse writes to two FILE *s: each test hands it memory streams
+    (open_memstream) and checks their exact contents afterwards. The
+    environment is a fake getenv over a small NULL-terminated table.    */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+
+/* ------------------------------------------------------------------ */
+/*  A fake environment                                                 */
+
+static const char *const *s_env;    /* "NAME", "VALUE", ..., NULL */
+static int s_env_calls;
+
+static char *fake_getenv (const char *name)
+{
+    s_env_calls++;
+    for (size_t i = 0; s_env && s_env [i]; i += 2)
+        if (strcmp (s_env [i], name) == 0)
+            return (char *) s_env [i + 1];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Running config_parse                                              */
+
+typedef struct {
+    config_result_t result;
+    config_t        cfg;
+    char           *out;        /* what was written to out, NUL terminated */
+    char           *err;        /* what was written to err */
+} run_t;
+
+/*  Parses "TCPChat" + args (NULL terminated) under env (NULL terminated
+    pairs, or NULL), starting from the defaults.                         */
+static void run_env (run_t *r, const char *const *env, const char *const *args)
+{
+    char *argv [32];
+    int argc = 0;
+    argv [argc++] = (char *) "./TCPChat";
+    for (size_t i = 0; args && args [i]; i++) {
+        assert_true (argc < 31);
+        argv [argc++] = (char *) args [i];
+    }
+    argv [argc] = NULL;
+
+    size_t out_len = 0, err_len = 0;
+    r->out = NULL;
+    r->err = NULL;
+    FILE *out = open_memstream (&r->out, &out_len);
+    FILE *err = open_memstream (&r->err, &err_len);
+    assert_non_null (out);
+    assert_non_null (err);
+    s_env = env;
+    config_defaults (&r->cfg);
+    r->result = config_parse (&r->cfg, argc, argv, fake_getenv, out, err);
+    s_env = NULL;
+    assert_int_equal (fclose (out), 0);
+    assert_int_equal (fclose (err), 0);
+    assert_non_null (r->out);
+    assert_non_null (r->err);
+}
+
+static void run_free (run_t *r)
+{
+    free (r->out);
+    free (r->err);
+    r->out = r->err = NULL;
+}
+
+#define ARGS(...) ((const char *const []) { __VA_ARGS__, NULL })
+#define ENV(...)  ((const char *const []) { __VA_ARGS__, NULL })
+#define NO_ARGS   ((const char *const *) NULL)
+#define NO_ENV    ((const char *const *) NULL)
+
+/*  Exactly one line, "TCPChat: ..." ending in '\n', on err, and nothing
+    on out.                                                              */
+static void assert_one_error_line (const run_t *r)
+{
+    const char *err = r->err;
+    size_t len = strlen (err);
+    if (len == 0 || err [len - 1] != '\n' || strchr (err, '\n') != err + len - 1
+        || strncmp (err, "TCPChat: ", 9) != 0 || len <= 10)
+        fail_msg ("expected one line \"TCPChat: ...\\n\" on err, got \"%s\"", err);
+    assert_string_equal (r->out, "");
+}
+
+#define USAGE "[USAGE]: ./TCPChat $port\n"
+
+/*  The run ended with the net-cat usage line and nothing else.          */
+static void assert_usage (const run_t *r)
+{
+    assert_int_equal (r->result, CONFIG_EXIT_USAGE);
+    assert_string_equal (r->out, USAGE);
+    assert_string_equal (r->err, "");
+}
+
+static void assert_defaults_except_port (const config_t *cfg)
+{
+    assert_string_equal (cfg->bind, "");
+    assert_int_equal (cfg->max_clients, 10);
+    assert_int_equal (cfg->history, 1000);
+    assert_int_equal (cfg->max_rooms, 64);
+    assert_false (cfg->verbose);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Defaults and the positional port                                   */
+
+static void test_defaults (void **state)
+{
+    (void) state;
+    config_t cfg;
+    memset (&cfg, 0xA5, sizeof cfg);
+    config_defaults (&cfg);
+    assert_int_equal (cfg.port, 8989);
+    assert_int_equal (cfg.max_clients, 10);
+    assert_int_equal (cfg.history, 1000);
+    assert_int_equal (cfg.max_rooms, 64);
+    assert_false (cfg.verbose);
+    assert_string_equal (cfg.bind, "");
+    assert_string_equal (cfg.endpoint, "");
+}
+
+static void test_no_arguments_runs_with_defaults (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, NO_ENV, NO_ARGS);
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_int_equal (r.cfg.port, 8989);
+    assert_defaults_except_port (&r.cfg);
+    assert_string_equal (r.out, "");
+    assert_string_equal (r.err, "");
+    assert_true (s_env_calls > 0);          /* the environment was consulted */
+    run_free (&r);
+}
+
+static void test_positional_port (void **state)
+{
+    (void) state;
+    struct { const char *arg; int port; } cases [] = {
+        { "2525", 2525 }, { "1", 1 }, { "65535", 65535 }, { "8989", 8989 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        run_t r;
+        run_env (&r, NO_ENV, ARGS (cases [i].arg));
+        assert_int_equal (r.result, CONFIG_RUN);
+        assert_int_equal (r.cfg.port, cases [i].port);
+        assert_defaults_except_port (&r.cfg);
+        assert_string_equal (r.out, "");
+        assert_string_equal (r.err, "");
+        run_free (&r);
+    }
+}
+
+static void test_two_positionals_print_usage (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, NO_ENV, ARGS ("2525", "2526"));
+    assert_usage (&r);
+    run_free (&r);
+
+    run_env (&r, NO_ENV, ARGS ("2525", "localhost", "2526"));
+    assert_usage (&r);
+    run_free (&r);
+
+    //  With options around them: still two positionals.
+    run_env (&r, NO_ENV, ARGS ("--verbose", "2525", "--history", "5", "2526"));
+    assert_usage (&r);
+    run_free (&r);
+}
+
+static void test_bad_ports_print_usage (void **state)
+{
+    (void) state;
+    const char *bad [] = {
+        "abc", "0", "65536", "-5", "+80", "", " 80", "80 ", "8o", "0x50", "1e3",
+        "99999999999999999999", "-", "4294967377" /* 2^32 + 81 */,
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        run_t r;
+        run_env (&r, NO_ENV, ARGS (bad [i]));
+        if (r.result != CONFIG_EXIT_USAGE || strcmp (r.out, USAGE) != 0 || *r.err)
+            fail_msg ("port \"%s\": result %d, out \"%s\", err \"%s\"",
+                      bad [i], (int) r.result, r.out, r.err);
+        run_free (&r);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/*  Options                                                            */
+
+static void test_bind_option (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, NO_ENV, ARGS ("--bind", "127.0.0.1"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.bind, "127.0.0.1");
+    assert_int_equal (r.cfg.port, 8989);
+    run_free (&r);
+
+    run_env (&r, NO_ENV, ARGS ("--bind=::1", "7000"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.bind, "::1");
+    assert_int_equal (r.cfg.port, 7000);
+    assert_string_equal (r.out, "");
+    assert_string_equal (r.err, "");
+    run_free (&r);
+
+    //  The longest address that fits (63 bytes).
+    char longest [64];
+    memset (longest, '1', 63);
+    longest [63] = 0;
+    run_env (&r, NO_ENV, ARGS ("--bind", longest));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.bind, longest);
+    run_free (&r);
+}
+
+static void test_int_options (void **state)
+{
+    (void) state;
+    struct { const char *flag; size_t offset; } opts [] = {
+        { "--max-clients", offsetof (config_t, max_clients) },
+        { "--history",     offsetof (config_t, history) },
+        { "--max-rooms",   offsetof (config_t, max_rooms) },
+    };
+    for (size_t i = 0; i < 3; i++) {
+        run_t r;
+        run_env (&r, NO_ENV, ARGS (opts [i].flag, "37"));
+        assert_int_equal (r.result, CONFIG_RUN);
+        assert_int_equal (*(int *) ((char *) &r.cfg + opts [i].offset), 37);
+        assert_string_equal (r.out, "");
+        assert_string_equal (r.err, "");
+        run_free (&r);
+
+        char joined [48];
+        snprintf (joined, sizeof joined, "%s=4242", opts [i].flag);
+        run_env (&r, NO_ENV, ARGS ("1234", joined));
+        assert_int_equal (r.result, CONFIG_RUN);
+        assert_int_equal (*(int *) ((char *) &r.cfg + opts [i].offset), 4242);
+        assert_int_equal (r.cfg.port, 1234);
+        assert_string_equal (r.out, "");
+        assert_string_equal (r.err, "");
+        run_free (&r);
+    }
+}
+
+static void test_all_options_together (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, NO_ENV, ARGS ("--max-clients", "3", "--history=0", "--verbose",
+                               "--max-rooms=2", "--bind", "0.0.0.0", "4000"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_int_equal (r.cfg.port, 4000);
+    assert_int_equal (r.cfg.max_clients, 3);
+    assert_int_equal (r.cfg.history, 0);
+    assert_int_equal (r.cfg.max_rooms, 2);
+    assert_true (r.cfg.verbose);
+    assert_string_equal (r.cfg.bind, "0.0.0.0");
+    assert_string_equal (r.out, "");
+    assert_string_equal (r.err, "");
+    run_free (&r);
+}
+
+static void test_verbose_flag (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, NO_ENV, ARGS ("--verbose"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_true (r.cfg.verbose);
+    assert_int_equal (r.cfg.port, 8989);
+    run_free (&r);
+}
+
+static void test_bad_option_values (void **state)
+{
+    (void) state;
+    const char *const cases [][2] = {
+        { "--max-clients", "abc" },
+        { "--max-clients", "0" },           /* below 1 */
+        { "--max-clients", "-3" },
+        { "--history",     "-1" },
+        { "--history",     "1.5" },
+        { "--history",     "+5" },
+        { "--history",     "" },
+        { "--history",     "99999999999" },
+        { "--max-rooms",   "0" },
+        { "--max-rooms",   "ten" },
+        { "--max-rooms",   " 5" },
+        { "--bind",        "" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        run_t r;
+        run_env (&r, NO_ENV, ARGS (cases [i][0], cases [i][1]));
+        if (r.result != CONFIG_EXIT_BAD)
+            fail_msg ("%s '%s': result %d", cases [i][0], cases [i][1], (int) r.result);
+        assert_one_error_line (&r);
+        run_free (&r);
+
+        char joined [64];
+        snprintf (joined, sizeof joined, "%s=%s", cases [i][0], cases [i][1]);
+        run_env (&r, NO_ENV, ARGS (joined));
+        if (r.result != CONFIG_EXIT_BAD)
+            fail_msg ("%s: result %d", joined, (int) r.result);
+        assert_one_error_line (&r);
+        run_free (&r);
+    }
+    //  An address that cannot fit the 64-byte field is refused, not cut.
+    char too_long [80];
+    memset (too_long, '1', 64);
+    too_long [64] = 0;
+    run_t r;
+    run_env (&r, NO_ENV, ARGS ("--bind", too_long));
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
+    assert_one_error_line (&r);
+    run_free (&r);
+}
+
+static void test_missing_value (void **state)
+{
+    (void) state;
+    const char *flags [] = { "--max-clients", "--history", "--max-rooms", "--bind" };
+    for (size_t i = 0; i < 4; i++) {
+        run_t r;
+        run_env (&r, NO_ENV, ARGS ("2525", flags [i]));
+        if (r.result != CONFIG_EXIT_BAD)
+            fail_msg ("%s without a value: result %d", flags [i], (int) r.result);
+        assert_one_error_line (&r);
+        run_free (&r);
+    }
+}
+
+static void test_unknown_option (void **state)
+{
+    (void) state;
+    const char *unknown [] = { "--bogus", "-x", "--port=80", "--verbose=1", "--HELP", "--" };
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown [0]; i++) {
+        run_t r;
+        run_env (&r, NO_ENV, ARGS (unknown [i]));
+        if (r.result != CONFIG_EXIT_BAD)
+            fail_msg ("%s: result %d", unknown [i], (int) r.result);
+        assert_one_error_line (&r);
+        run_free (&r);
+    }
+}
+
+static void test_help_and_version (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, NO_ENV, ARGS ("--help"));
+    assert_int_equal (r.result, CONFIG_EXIT_OK);
+    assert_true (strlen (r.out) > 0);
+    assert_non_null (strstr (r.out, "--max-clients"));
+    assert_non_null (strstr (r.out, "--bind"));
+    assert_non_null (strstr (r.out, "--history"));
+    assert_non_null (strstr (r.out, "--max-rooms"));
+    assert_non_null (strstr (r.out, "--verbose"));
+    assert_int_equal (r.out [strlen (r.out) - 1], '\n');
+    assert_string_equal (r.err, "");
+    run_free (&r);
+
+    //  --help wins over whatever else is on the line.
+    run_env (&r, NO_ENV, ARGS ("1234", "--help"));
+    assert_int_equal (r.result, CONFIG_EXIT_OK);
+    assert_true (strlen (r.out) > 0);
+    assert_string_equal (r.err, "");
+    run_free (&r);
+
+    run_env (&r, NO_ENV, ARGS ("--version"));
+    assert_int_equal (r.result, CONFIG_EXIT_OK);
+    assert_string_equal (r.out, "TCPChat " TCPCHAT_VERSION "\n");
+    assert_string_equal (r.err, "");
+    run_free (&r);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Environment                                                        */
+
+static void test_environment_is_honoured (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, ENV ("TCPCHAT_PORT", "2600", "TCPCHAT_BIND", "::1",
+                      "TCPCHAT_MAX_CLIENTS", "7", "TCPCHAT_HISTORY", "12",
+                      "TCPCHAT_MAX_ROOMS", "3", "TCPCHAT_VERBOSE", "1"), NO_ARGS);
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_int_equal (r.cfg.port, 2600);
+    assert_string_equal (r.cfg.bind, "::1");
+    assert_int_equal (r.cfg.max_clients, 7);
+    assert_int_equal (r.cfg.history, 12);
+    assert_int_equal (r.cfg.max_rooms, 3);
+    assert_true (r.cfg.verbose);
+    assert_string_equal (r.out, "");
+    assert_string_equal (r.err, "");
+    run_free (&r);
+}
+
+static void test_environment_each_variable (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, ENV ("TCPCHAT_PORT", "65535"), NO_ARGS);
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_int_equal (r.cfg.port, 65535);
+    assert_defaults_except_port (&r.cfg);
+    run_free (&r);
+
+    run_env (&r, ENV ("TCPCHAT_HISTORY", "0"), NO_ARGS);
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_int_equal (r.cfg.history, 0);
+    assert_int_equal (r.cfg.port, 8989);
+    run_free (&r);
+
+    run_env (&r, ENV ("TCPCHAT_VERBOSE", "0"), NO_ARGS);
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_false (r.cfg.verbose);
+    run_free (&r);
+
+    //  An empty TCPCHAT_BIND means "not set".
+    run_env (&r, ENV ("TCPCHAT_BIND", ""), NO_ARGS);
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.bind, "");
+    run_free (&r);
+}
+
+static void test_flags_win_over_environment (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, ENV ("TCPCHAT_PORT", "2600", "TCPCHAT_BIND", "::1",
+                      "TCPCHAT_MAX_CLIENTS", "7", "TCPCHAT_HISTORY", "12",
+                      "TCPCHAT_MAX_ROOMS", "3", "TCPCHAT_VERBOSE", "0"),
+             ARGS ("--bind", "127.0.0.1", "--max-clients=8", "--history", "13",
+                   "--max-rooms", "4", "--verbose", "2700"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_int_equal (r.cfg.port, 2700);
+    assert_string_equal (r.cfg.bind, "127.0.0.1");
+    assert_int_equal (r.cfg.max_clients, 8);
+    assert_int_equal (r.cfg.history, 13);
+    assert_int_equal (r.cfg.max_rooms, 4);
+    assert_true (r.cfg.verbose);
+    assert_string_equal (r.out, "");
+    assert_string_equal (r.err, "");
+    run_free (&r);
+}
+
+static void test_bad_environment_values (void **state)
+{
+    (void) state;
+    const char *const cases [][2] = {
+        { "TCPCHAT_PORT",        "abc" },
+        { "TCPCHAT_PORT",        "0" },
+        { "TCPCHAT_PORT",        "65536" },
+        { "TCPCHAT_MAX_CLIENTS", "0" },
+        { "TCPCHAT_MAX_CLIENTS", "many" },
+        { "TCPCHAT_HISTORY",     "-1" },
+        { "TCPCHAT_MAX_ROOMS",   "0" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        run_t r;
+        run_env (&r, ENV (cases [i][0], cases [i][1]), NO_ARGS);
+        if (r.result != CONFIG_EXIT_BAD)
+            fail_msg ("%s='%s': result %d", cases [i][0], cases [i][1], (int) r.result);
+        assert_one_error_line (&r);
+        run_free (&r);
+    }
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_defaults),
+        cmocka_unit_test (test_no_arguments_runs_with_defaults),
+        cmocka_unit_test (test_positional_port),
+        cmocka_unit_test (test_two_positionals_print_usage),
+        cmocka_unit_test (test_bad_ports_print_usage),
+        cmocka_unit_test (test_bind_option),
+        cmocka_unit_test (test_int_options),
+        cmocka_unit_test (test_all_options_together),
+        cmocka_unit_test (test_verbose_flag),
+        cmocka_unit_test (test_bad_option_values),
+        cmocka_unit_test (test_missing_value),
+        cmocka_unit_test (test_unknown_option),
+        cmocka_unit_test (test_help_and_version),
+        cmocka_unit_test (test_environment_is_honoured),
+        cmocka_unit_test (test_environment_each_variable),
+        cmocka_unit_test (test_flags_win_over_environment),
+        cmocka_unit_test (test_bad_environment_values),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

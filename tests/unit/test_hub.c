@@ -1,0 +1,958 @@
+/*  Unit tests for the hub actor, driven directly.
+
+    The test plays the gateway. It connects a PAIR to the hub's endpoint
+    before starting the hub (the hub announces room general with ATTACH as
+    it starts), then connects one more PAIR to every room endpoint the hub
+    ATTACHes, and reads each room's output there. It sends the hub what the
+    gateway would: NAME, LINE, CMD, NOTICE, CLOSED, RELEASED.
+
+    hub_finish() stops the hub: every room still running must say BYE as
+    its next message, and nothing unexpected may be left on any pipe.     */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "actor_check.h"
+#include "command.h"
+#include "config.h"
+#include "hub.h"
+#include "messages.h"
+
+#define TS CHECK_TS
+
+static const uint64_t A = 0x100000001ULL;
+static const uint64_t B = 0x100000002ULL;
+static const uint64_t C = 0x200000003ULL;
+static const uint64_t D = 0x300000004ULL;
+static const uint64_t E = 0x400000005ULL;
+
+#define MAX_PIPES 64
+
+typedef struct {
+    zsock_t *sock;
+    char     endpoint [160];
+} room_pipe_t;
+
+static struct {
+    zactor_t   *actor;
+    zsock_t    *hub;                    /* the fake gateway's PAIR to the hub */
+    room_pipe_t rooms [MAX_PIPES];      /* in order of ATTACH */
+    size_t      nrooms;
+} s_hub;
+
+static const char s_help [] =
+    "Commands:\n"
+    "  /help            show this list\n"
+    "  /rooms           list the rooms and how many are in each\n"
+    "  /join ROOM       move to ROOM, creating it if needed\n"
+    "  /users           list the users in your room\n"
+    "  /name NEW        change your name\n"
+    "  /msg NAME TEXT   send TEXT to NAME only\n"
+    "  /quit            leave the chat\n";
+
+/* ------------------------------------------------------------------ */
+/*  The fake gateway                                                   */
+
+/*  Connects to a room's endpoint; returns its pipe.                     */
+static zsock_t *attach_room (const char *endpoint, size_t size)
+{
+    assert_true (s_hub.nrooms < MAX_PIPES);
+    assert_true (size > 0 && size < sizeof s_hub.rooms [0].endpoint);
+    room_pipe_t *room = &s_hub.rooms [s_hub.nrooms];
+    memcpy (room->endpoint, endpoint, size);
+    room->endpoint [size] = 0;
+    //  Every room gets an endpoint of its own.
+    for (size_t i = 0; i < s_hub.nrooms; i++)
+        if (strcmp (s_hub.rooms [i].endpoint, room->endpoint) == 0)
+            fail_msg ("ATTACH %s: endpoint given twice", room->endpoint);
+    char connect [sizeof room->endpoint + 1];
+    snprintf (connect, sizeof connect, ">%s", room->endpoint);
+    room->sock = check_socket_new (connect);
+    assert_non_null (room->sock);
+    s_hub.nrooms++;
+    return room->sock;
+}
+
+/*  The next message from the hub itself must be ATTACH: connects to the
+    new room and returns its pipe.                                       */
+static zsock_t *expect_attach_at (const char *file, int line)
+{
+    check_msg_t got;
+    check_recv_at (file, line, s_hub.hub, &got, "ATTACH");
+    if (!msg_is (&got.v, MSG_ATTACH) || got.v.id != 0 || got.v.parts != 1
+        || got.v.part [0].size == 0) {
+        print_error ("%s:%d: expected ATTACH 0 endpoint\n    got ", file, line);
+        check_print_msg (&got.v);
+        check_msg_free (&got);
+        _fail (file, line);
+    }
+    zsock_t *sock = attach_room (got.v.part [0].data, got.v.part [0].size);
+    check_msg_free (&got);
+    return sock;
+}
+#define expect_attach() expect_attach_at (__FILE__, __LINE__)
+
+/*  A room stopped: BYE is its next message, and the test (as the
+    gateway) closes the pipe.                                            */
+static void expect_bye_at (const char *file, int line, zsock_t *sock)
+{
+    expect_msg_at (file, line, sock, MSG_BYE, 0, NULL);
+    expect_nothing_queued_at (file, line, sock);
+    for (size_t i = 0; i < s_hub.nrooms; i++)
+        if (s_hub.rooms [i].sock == sock)
+            zsock_destroy (&s_hub.rooms [i].sock);
+}
+#define expect_bye(sock) expect_bye_at (__FILE__, __LINE__, (sock))
+
+#define expect_refuse(id, reason) expect_msg (s_hub.hub, MSG_REFUSE, (id), (reason))
+
+/*  Starts a hub with the defaults but history and max_rooms; returns the
+    pipe of room general.                                                */
+static zsock_t *hub_start (int history, int max_rooms)
+{
+    static unsigned seq;
+    memset (&s_hub, 0, sizeof s_hub);
+    config_t config;
+    config_defaults (&config);
+    config.history = history;
+    config.max_rooms = max_rooms;
+    snprintf (config.endpoint, sizeof config.endpoint, "inproc://test-hub-%d-%u",
+              (int) getpid (), ++seq);
+    char endpoint [200] = ">";
+    hub_endpoint (&config, endpoint + 1, sizeof endpoint - 1);
+    assert_true (strlen (endpoint) > strlen (config.endpoint));
+    s_hub.hub = check_socket_new (endpoint);
+    assert_non_null (s_hub.hub);
+
+    config_t *copy = (config_t *) malloc (sizeof *copy);
+    assert_non_null (copy);
+    *copy = config;
+    s_hub.actor = zactor_new (hub_actor, copy);         /* takes copy */
+    assert_non_null (s_hub.actor);
+    return expect_attach ();
+}
+
+/*  Stops the hub: each room still running says BYE, nothing else is
+    left on any pipe.                                                    */
+static void hub_finish (void)
+{
+    zactor_destroy (&s_hub.actor);
+    for (size_t i = 0; i < s_hub.nrooms; i++)
+        if (s_hub.rooms [i].sock) {
+            expect_msg (s_hub.rooms [i].sock, MSG_BYE, 0, NULL);
+            expect_nothing_queued (s_hub.rooms [i].sock);
+            zsock_destroy (&s_hub.rooms [i].sock);
+        }
+    expect_nothing_queued (s_hub.hub);
+    zsock_destroy (&s_hub.hub);
+}
+
+/*  After a failure: connect to any room still announced (a room blocks
+    sending BYE to an endpoint nobody ever connected), stop the hub and
+    close everything, checking nothing.                                  */
+static int hub_teardown (void **state)
+{
+    (void) state;
+    if (s_hub.actor && s_hub.hub) {
+        zsock_set_rcvtimeo (s_hub.hub, 500);
+        zmsg_t *msg;
+        while ((msg = msg_recv (s_hub.hub))) {
+            msg_view_t v;
+            if (msg_parse (msg, &v) && msg_is (&v, MSG_ATTACH) && v.parts == 1
+                && s_hub.nrooms < MAX_PIPES && v.part [0].size < sizeof s_hub.rooms [0].endpoint) {
+                room_pipe_t *room = &s_hub.rooms [s_hub.nrooms++];
+                memcpy (room->endpoint, v.part [0].data, v.part [0].size);
+                room->endpoint [v.part [0].size] = 0;
+                char connect [sizeof room->endpoint + 1];
+                snprintf (connect, sizeof connect, ">%s", room->endpoint);
+                room->sock = zsock_new_pair (connect);
+            }
+            zmsg_destroy (&msg);
+        }
+    }
+    zactor_destroy (&s_hub.actor);
+    for (size_t i = 0; i < s_hub.nrooms; i++)
+        zsock_destroy (&s_hub.rooms [i].sock);
+    zsock_destroy (&s_hub.hub);
+    return 0;
+}
+
+/*  What the gateway sends.                                              */
+static void send_to_hub (zmsg_t *msg)
+{
+    assert_int_equal (msg_send (&msg, s_hub.hub), 0);
+}
+
+static void send_text (const char *type, uint64_t id, const char *text)
+{
+    zmsg_t *msg = msg_new (type, id);
+    if (text)
+        msg_add_str (msg, text);
+    send_to_hub (msg);
+}
+
+static void send_name (uint64_t id, const char *name)   { send_text (MSG_NAME, id, name); }
+static void send_line (uint64_t id, const char *text)   { send_text (MSG_LINE, id, text); }
+static void send_notice (uint64_t id, const char *text) { send_text (MSG_NOTICE, id, text); }
+static void send_closed (uint64_t id)                   { send_text (MSG_CLOSED, id, NULL); }
+static void send_released (uint64_t id)                 { send_text (MSG_RELEASED, id, NULL); }
+
+/*  CMD id verb arg text, verb as the gateway names it.                  */
+static void send_cmd (uint64_t id, command_kind_t kind, const char *arg, const char *text)
+{
+    zmsg_t *msg = msg_new (MSG_CMD, id);
+    msg_add_str (msg, command_name (kind));
+    msg_add_str (msg, arg? arg: "");
+    msg_add_str (msg, text? text: "");
+    send_to_hub (msg);
+}
+
+/*  An unknown verb: the gateway sends "?" and what was typed as arg.    */
+static void send_unknown_cmd (uint64_t id, const char *typed)
+{
+    zmsg_t *msg = msg_new (MSG_CMD, id);
+    msg_add_str (msg, "?");
+    msg_add_str (msg, typed);
+    msg_add_str (msg, "");
+    send_to_hub (msg);
+}
+
+/*  id, in room `from` and alone there after it leaves unless told, moves
+    to a room that exists (to) or is created (to == NULL: returns its new
+    pipe). others_left: members of `from` told of the departure.         */
+static zsock_t *move_at (const char *file, int line, uint64_t id, const char *name,
+                         const char *room, zsock_t *from, zsock_t *to,
+                         const uint64_t *others_left, size_t n_left,
+                         const char *history, const uint64_t *others_there, size_t n_there)
+{
+    send_cmd (id, CMD_JOIN, room, NULL);
+    if (!to)
+        to = expect_attach_at (file, line);
+    if (n_left) {
+        char notice [128];
+        snprintf (notice, sizeof notice, "\n%s has left our chat...\n", name);
+        expect_out_at (file, line, from, notice, 0, others_left, n_left);
+    }
+    expect_msg_at (file, line, from, MSG_RELEASE, id, NULL);
+    send_released (id);
+    expect_join_at (file, line, to, id, name, history, others_there, n_there);
+    return to;
+}
+
+/*  The common cases: nobody left behind, nobody there, no history.      */
+#define move_new(id, name, room, from) \
+    move_at (__FILE__, __LINE__, (id), (name), (room), (from), NULL, NULL, 0, "", NULL, 0)
+#define move_to(id, name, room, from, to) \
+    move_at (__FILE__, __LINE__, (id), (name), (room), (from), (to), NULL, 0, "", NULL, 0)
+
+/* ------------------------------------------------------------------ */
+/*  Names                                                              */
+
+static void test_start_announces_general (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n* general (1 member)\n", A);
+    hub_finish ();
+}
+
+static void test_name_accepted (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    //  32 characters of two bytes each: long in bytes, fine in characters.
+    char wide [80] = "";
+    for (int i = 0; i < 32; i++)
+        strcat (wide, "\xc3\xa9");
+    send_name (C, wide);
+    expect_join (general, C, wide, "", A, B);
+    send_cmd (B, CMD_USERS, NULL, NULL);
+    char users [160];
+    snprintf (users, sizeof users, "Users in general (3): alice, bob, %s\n", wide);
+    expect_reply (general, users, B);
+    send_cmd (C, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n* general (3 members)\n", C);
+    hub_finish ();
+}
+
+static void test_name_refused (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    char too_long [40];
+    memset (too_long, 'b', 33);
+    too_long [33] = 0;
+    struct { const char *name, *reason; } cases [] = {
+        { "",          "Name cannot be empty." },
+        { too_long,    "Name is too long (max 32 characters)." },
+        { "a\x01z",    "Name can only contain printable characters." },
+        { "a\x7fz",    "Name can only contain printable characters." },
+        { "bad\xff",   "Name can only contain printable characters." },
+        { "a b",       "Name cannot contain spaces." },
+        { "a\tb",      "Name cannot contain spaces." },
+        { "/alice",    "Name cannot start with '/'." },
+        { "alice",     "Name is already taken." },
+        { "ALICE",     "Name is already taken." },
+        { "aLiCe",     "Name is already taken." },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        send_name (B, cases [i].name);
+        expect_refuse (B, cases [i].reason);
+    }
+    //  A refused client is not registered: it may try again.
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    send_name (C, "BOB");
+    expect_refuse (C, "Name is already taken.");
+    //  A second NAME for a registered client changes nothing.
+    send_name (A, "other");
+    send_cmd (A, CMD_USERS, NULL, NULL);
+    expect_reply (general, "Users in general (2): alice, bob\n", A);
+    send_name (C, "other");
+    expect_join (general, C, "other", "", A, B);
+    hub_finish ();
+}
+
+/* ------------------------------------------------------------------ */
+/*  Lines and commands in a room                                       */
+
+static void test_lines_reach_the_room (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    send_line (A, "hi bob");
+    expect_out (general, "\n[" TS "][alice]:hi bob\n", A, B);
+    send_line (B, "");
+    expect_prompt (general, B);
+    send_line (B, "hi alice");
+    expect_out (general, "\n[" TS "][bob]:hi alice\n", B, A);
+    //  Input from a client the hub does not know goes nowhere.
+    send_line (E, "who am I");
+    send_cmd (E, CMD_HELP, NULL, NULL);
+    send_closed (E);
+    send_released (E);
+    send_cmd (A, CMD_USERS, NULL, NULL);
+    expect_reply (general, "Users in general (2): alice, bob\n", A);
+    hub_finish ();
+}
+
+static void test_help_and_unknown (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_cmd (A, CMD_HELP, NULL, NULL);
+    expect_reply (general, s_help, A);
+    send_cmd (A, CMD_HELP, "ignored", "too");
+    expect_reply (general, s_help, A);
+    send_unknown_cmd (A, "/frob");
+    expect_reply (general, "Unknown command: /frob. Type /help for the list.\n", A);
+    send_unknown_cmd (A, "/");
+    expect_reply (general, "Unknown command: /. Type /help for the list.\n", A);
+    hub_finish ();
+}
+
+/*  A gateway notice (line too long) is said to the client in its room.  */
+static void test_notice (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    send_line (B, "first");
+    send_notice (B, "Message too long (max 4096 bytes).\n");
+    send_line (B, "after");
+    expect_out (general, "\n[" TS "][bob]:first\n", B, A);
+    expect_reply (general, "Message too long (max 4096 bytes).\n", B);
+    expect_out (general, "\n[" TS "][bob]:after\n", B, A);
+    hub_finish ();
+}
+
+static void test_users (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_cmd (A, CMD_USERS, NULL, NULL);
+    expect_reply (general, "Users in general (1): alice\n", A);
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    send_name (C, "carol");
+    expect_join (general, C, "carol", "", A, B);
+    send_cmd (C, CMD_USERS, NULL, NULL);
+    expect_reply (general, "Users in general (3): alice, bob, carol\n", C);
+    //  Users of another room are not listed.
+    zsock_t *dev = move_at (__FILE__, __LINE__, B, "bob", "dev", general, NULL,
+                            CHECK_IDS (A, C), "", NULL, 0);
+    send_cmd (A, CMD_USERS, NULL, NULL);
+    expect_reply (general, "Users in general (2): alice, carol\n", A);
+    send_cmd (B, CMD_USERS, NULL, NULL);
+    expect_reply (dev, "Users in dev (1): bob\n", B);
+    hub_finish ();
+}
+
+/* ------------------------------------------------------------------ */
+/*  /join                                                              */
+
+static void test_join_moves_the_client (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+
+    //  A new room: ATTACH, then the old room lets go, then (RELEASED) the
+    //  new room takes the mover in.
+    send_cmd (A, CMD_JOIN, "lobby", NULL);
+    zsock_t *lobby = expect_attach ();
+    expect_out (general, "\nalice has left our chat...\n", 0, B);
+    expect_bare (general, MSG_RELEASE, A);
+    send_released (A);
+    expect_join_alone (lobby, A, "alice", "");
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (lobby, "Rooms:\n  general (1 member)\n* lobby (1 member)\n", A);
+    send_line (A, "in the lobby");
+    expect_out_alone (lobby, "\n[" TS "][alice]:in the lobby\n", A);
+
+    //  An existing room, named in another case: no new room.
+    send_cmd (B, CMD_JOIN, "LOBBY", NULL);
+    expect_bare (general, MSG_RELEASE, B);
+    send_released (B);
+    expect_join (lobby, B, "bob", "[" TS "][alice]:in the lobby\n", A);
+    send_cmd (B, CMD_ROOMS, NULL, NULL);
+    expect_reply (lobby, "Rooms:\n  general (0 members)\n* lobby (2 members)\n", B);
+    send_cmd (A, CMD_USERS, NULL, NULL);
+    expect_reply (lobby, "Users in lobby (2): alice, bob\n", A);
+
+    //  Back to general, which exists even when empty.
+    send_cmd (A, CMD_JOIN, "General", NULL);
+    expect_out (lobby, "\nalice has left our chat...\n", 0, B);
+    expect_bare (lobby, MSG_RELEASE, A);
+    send_released (A);
+    expect_join_alone (general, A, "alice", "");
+    hub_finish ();
+}
+
+static void test_join_refusals (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_cmd (A, CMD_JOIN, NULL, NULL);
+    expect_reply (general, "Usage: /join ROOM\n", A);
+    send_cmd (A, CMD_JOIN, "bad!room", NULL);
+    expect_reply (general, "Room name can only contain letters, digits, '_' and '-'.\n", A);
+    send_cmd (A, CMD_JOIN, "two words", NULL);
+    expect_reply (general, "Room name can only contain letters, digits, '_' and '-'.\n", A);
+    send_cmd (A, CMD_JOIN, "abcdefghijklmnopqrstuvwxyz0123456", NULL);     /* 33 */
+    expect_reply (general, "Room name is too long (max 32 characters).\n", A);
+    send_cmd (A, CMD_JOIN, "general", NULL);
+    expect_reply (general, "You are already in general.\n", A);
+    send_cmd (A, CMD_JOIN, "GENERAL", NULL);
+    expect_reply (general, "You are already in general.\n", A);
+    //  The longest room name is fine; shown as first spelled.
+    zsock_t *room = move_new (A, "alice", "Ab_-0123456789abcdefghijklmnopqr", general);
+    send_cmd (A, CMD_JOIN, "aB_-0123456789ABCDEFGHIJKLMNOPQR", NULL);
+    expect_reply (room, "You are already in Ab_-0123456789abcdefghijklmnopqr.\n", A);
+    hub_finish ();
+}
+
+/*  While a client moves (between RELEASE and RELEASED) its input waits,
+    and reaches the new room in order, after its ENTER.                  */
+static void test_input_in_transit_waits (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (C, "carol");
+    expect_join (general, C, "carol", "", A);
+    zsock_t *lobby = move_at (__FILE__, __LINE__, C, "carol", "lobby", general, NULL,
+                              CHECK_IDS (A), "", NULL, 0);
+
+    send_cmd (A, CMD_JOIN, "lobby", NULL);
+    send_line (A, "early");
+    send_cmd (A, CMD_USERS, NULL, NULL);
+    send_notice (A, "Message too long (max 4096 bytes).\n");
+    send_line (A, "   ");
+    send_cmd (A, CMD_HELP, NULL, NULL);
+    expect_bare (general, MSG_RELEASE, A);
+    //  Nothing of alice's reached the lobby yet.
+    send_cmd (C, CMD_USERS, NULL, NULL);
+    expect_reply (lobby, "Users in lobby (1): carol\n", C);
+
+    send_released (A);
+    expect_join (lobby, A, "alice", "", C);
+    expect_out (lobby, "\n[" TS "][alice]:early\n", A, C);
+    expect_reply (lobby, "Users in lobby (2): carol, alice\n", A);
+    expect_reply (lobby, "Message too long (max 4096 bytes).\n", A);
+    expect_prompt (lobby, A);
+    expect_reply (lobby, s_help, A);
+    //  Nothing went to the room alice left.
+    send_name (B, "bob");
+    expect_join_alone (general, B, "bob", "");
+    hub_finish ();
+}
+
+/*  Input waiting behind a move may hold another move: the rest of it
+    waits for that one in turn.                                          */
+static void test_move_within_move (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+
+    send_cmd (A, CMD_JOIN, "one", NULL);
+    send_cmd (A, CMD_JOIN, "two", NULL);
+    send_line (A, "where am I");
+    zsock_t *one = expect_attach ();
+    expect_out (general, "\nalice has left our chat...\n", 0, B);
+    expect_bare (general, MSG_RELEASE, A);
+    send_released (A);
+    expect_join_alone (one, A, "alice", "");
+    //  The waiting /join two runs now: "one" is left, empty: it stops.
+    zsock_t *two = expect_attach ();
+    expect_bare (one, MSG_RELEASE, A);
+    expect_bye (one);
+    send_released (A);
+    expect_join_alone (two, A, "alice", "");
+    expect_out_alone (two, "\n[" TS "][alice]:where am I\n", A);
+    send_cmd (B, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n* general (1 member)\n  two (1 member)\n", B);
+    hub_finish ();
+}
+
+/*  A /msg for a client in transit is held and delivered after its ENTER. */
+static void test_private_message_in_transit_is_held (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    send_cmd (A, CMD_JOIN, "lobby", NULL);
+    zsock_t *lobby = expect_attach ();
+    expect_out (general, "\nalice has left our chat...\n", 0, B);
+    expect_bare (general, MSG_RELEASE, A);
+    send_cmd (B, CMD_MSG, "ALICE", "psst");
+    expect_prompt (general, B);
+    send_released (A);
+    expect_join_alone (lobby, A, "alice", "");
+    expect_reply (lobby, "\n[" TS "][bob -> alice]:psst\n", A);
+    hub_finish ();
+}
+
+/* ------------------------------------------------------------------ */
+/*  /name                                                              */
+
+static void test_name_command (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+
+    send_cmd (A, CMD_NAME, "alicia", NULL);
+    expect_rename (general, A, "alice", "alicia", B);
+    //  The old name is free at once, the new one taken.
+    send_name (C, "Alice");
+    expect_join (general, C, "Alice", "", A, B);
+    send_name (D, "ALICIA");
+    expect_refuse (D, "Name is already taken.");
+
+    send_cmd (A, CMD_NAME, NULL, NULL);
+    expect_reply (general, "Usage: /name NEW\n", A);
+    send_cmd (A, CMD_NAME, "alicia", NULL);
+    expect_reply (general, "You are already alicia.\n", A);
+    send_cmd (A, CMD_NAME, "BOB", NULL);
+    expect_reply (general, "Name is already taken.\n", A);
+    send_cmd (A, CMD_NAME, "a b", NULL);
+    expect_reply (general, "Name cannot contain spaces.\n", A);
+    send_cmd (A, CMD_NAME, "/x", NULL);
+    expect_reply (general, "Name cannot start with '/'.\n", A);
+    send_cmd (A, CMD_NAME, "abcdefghijklmnopqrstuvwxyz0123456", NULL);
+    expect_reply (general, "Name is too long (max 32 characters).\n", A);
+    //  A change of case only is allowed.
+    send_cmd (A, CMD_NAME, "ALICIA", NULL);
+    expect_rename (general, A, "alicia", "ALICIA", B, C);
+    send_cmd (B, CMD_USERS, NULL, NULL);
+    expect_reply (general, "Users in general (3): ALICIA, bob, Alice\n", B);
+    send_line (A, "new me");
+    expect_out (general, "\n[" TS "][ALICIA]:new me\n", A, B, C);
+    //  /msg finds the new name, not the old one.
+    send_cmd (B, CMD_MSG, "alicia", "found you");
+    expect_reply (general, "\n[" TS "][bob -> ALICIA]:found you\n", A);
+    expect_prompt (general, B);
+    hub_finish ();
+}
+
+/* ------------------------------------------------------------------ */
+/*  /msg                                                               */
+
+static void test_msg_command (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    zsock_t *lobby = move_at (__FILE__, __LINE__, B, "bob", "lobby", general, NULL,
+                              CHECK_IDS (A), "", NULL, 0);
+
+    //  Across rooms, the name matched ignoring case, shown as registered.
+    send_cmd (A, CMD_MSG, "BOB", "hello there");
+    expect_reply (lobby, "\n[" TS "][alice -> bob]:hello there\n", B);
+    expect_prompt (general, A);
+    send_cmd (B, CMD_MSG, "alice", "  spaced  out ");
+    expect_reply (general, "\n[" TS "][bob -> alice]:  spaced  out \n", A);
+    expect_prompt (lobby, B);
+
+    send_cmd (A, CMD_MSG, NULL, NULL);
+    expect_reply (general, "Usage: /msg NAME TEXT\n", A);
+    send_cmd (A, CMD_MSG, "bob", NULL);
+    expect_reply (general, "Usage: /msg NAME TEXT\n", A);
+    send_cmd (A, CMD_MSG, "bob", " \t ");
+    expect_reply (general, "Usage: /msg NAME TEXT\n", A);
+    send_cmd (A, CMD_MSG, "nobody", "hi");
+    expect_reply (general, "No such user: nobody.\n", A);
+    send_cmd (A, CMD_MSG, "Alice", "hi me");
+    expect_reply (general, "You cannot message yourself.\n", A);
+    //  Private messages are not history.
+    send_name (C, "carol");
+    expect_join (general, C, "carol", "", A);
+    hub_finish ();
+}
+
+/*  The reply names the unknown user in full, then ends its line: a long
+    name (the gateway allows lines of 4096 bytes) must not cut it.       */
+static void test_msg_unknown_long_name (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    char name [601];
+    memset (name, 'x', 600);
+    name [600] = 0;
+    send_cmd (A, CMD_MSG, name, "hi");
+    char reply [700];
+    snprintf (reply, sizeof reply, "No such user: %s.\n", name);
+    expect_reply (general, reply, A);
+    hub_finish ();
+}
+
+/*  An unknown command is echoed back; whatever its length, the reply
+    stays valid UTF-8 (the gateway cleaned it) and ends its line.        */
+static void test_unknown_long_command_stays_utf8 (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    char typed [128] = "/";
+    for (int i = 0; i < 40; i++)
+        strcat (typed, "\xc3\xa9");                /* é: 2 bytes */
+    send_unknown_cmd (A, typed);
+    check_msg_t got;
+    check_recv_at (__FILE__, __LINE__, general, &got, "the unknown command's reply");
+    assert_true (msg_is (&got.v, MSG_OUT) && got.v.parts == 3);
+    const char *text = got.v.part [0].data;
+    size_t size = got.v.part [0].size;
+    const char *prefix = "Unknown command: /", *suffix = ". Type /help for the list.\n";
+    bool framed = size >= strlen (prefix) + strlen (suffix)
+               && memcmp (text, prefix, strlen (prefix)) == 0
+               && memcmp (text + size - strlen (suffix), suffix, strlen (suffix)) == 0;
+    //  Valid UTF-8: here, only ASCII and whole "\xc3\xa9" pairs.
+    size_t bad = size;
+    for (size_t i = 0; i < size && bad == size; i++) {
+        unsigned char c = (unsigned char) text [i];
+        if (c == 0xc3 && i + 1 < size && (unsigned char) text [i + 1] == 0xa9)
+            i++;
+        else if (c >= 0x80)
+            bad = i;
+    }
+    if (!framed || bad < size) {
+        print_error ("%s:%d: reply ", __FILE__, __LINE__);
+        check_print_bytes (text, size);
+        if (bad < size)
+            print_error (": invalid UTF-8 at byte %zu\n", bad);
+        else
+            print_error (": not \"%s...%s\"\n", prefix, ". Type /help for the list.\\n");
+        check_msg_free (&got);
+        fail ();
+    }
+    check_msg_free (&got);
+    hub_finish ();
+}
+
+/* ------------------------------------------------------------------ */
+/*  Leaving                                                            */
+
+static void test_closed_frees_the_name (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    send_closed (A);
+    expect_out (general, "\nalice has left our chat...\n", 0, B);
+    //  Not moving: no RELEASE; the name is free.
+    send_name (C, "ALICE");
+    expect_join (general, C, "ALICE", "", B);
+    //  The closed client is forgotten.
+    send_line (A, "ghost");
+    send_closed (A);
+    send_cmd (B, CMD_USERS, NULL, NULL);
+    expect_reply (general, "Users in general (2): bob, ALICE\n", B);
+    send_cmd (B, CMD_MSG, "alice", "are you there");
+    expect_reply (general, "\n[" TS "][bob -> ALICE]:are you there\n", C);
+    expect_prompt (general, B);
+    hub_finish ();
+}
+
+/*  A client that goes while moving: its name is freed, the room it was
+    moving to (new, empty) is stopped, a late RELEASED is ignored.       */
+static void test_closed_in_transit (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (D, "dave");
+    expect_join (general, D, "dave", "", A);
+    send_cmd (D, CMD_JOIN, "tmp", NULL);
+    zsock_t *tmp = expect_attach ();
+    expect_out (general, "\ndave has left our chat...\n", 0, A);
+    expect_bare (general, MSG_RELEASE, D);
+    send_line (D, "never said");
+    send_closed (D);
+    expect_bye (tmp);
+    send_released (D);
+    send_name (E, "DAVE");
+    expect_join (general, E, "DAVE", "", A);
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n* general (2 members)\n", A);
+    hub_finish ();
+}
+
+/* ------------------------------------------------------------------ */
+/*  The rooms registry                                                 */
+
+static void test_max_rooms (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 2);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    zsock_t *first = move_at (__FILE__, __LINE__, A, "alice", "first", general, NULL,
+                              CHECK_IDS (B), "", NULL, 0);
+    send_cmd (B, CMD_JOIN, "second", NULL);
+    expect_reply (general, "Too many rooms (max 2). Join an existing one.\n", B);
+    //  An existing room can still be joined.
+    move_at (__FILE__, __LINE__, B, "bob", "FIRST", general, first,
+             NULL, 0, "", CHECK_IDS (A));
+    send_cmd (B, CMD_ROOMS, NULL, NULL);
+    expect_reply (first, "Rooms:\n* first (2 members)\n  general (0 members)\n", B);
+    //  Once a room is gone, another may be made.
+    move_at (__FILE__, __LINE__, A, "alice", "general", first, general,
+             CHECK_IDS (B), "", NULL, 0);
+    move_at (__FILE__, __LINE__, B, "bob", "general", first, general,
+             NULL, 0, "", CHECK_IDS (A));
+    expect_bye (first);
+    move_at (__FILE__, __LINE__, A, "alice", "second", general, NULL,
+             CHECK_IDS (B), "", NULL, 0);
+    hub_finish ();
+}
+
+static void test_max_rooms_one (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 1);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_cmd (A, CMD_JOIN, "elsewhere", NULL);
+    expect_reply (general, "Too many rooms (max 1). Join an existing one.\n", A);
+    send_cmd (A, CMD_JOIN, "general", NULL);
+    expect_reply (general, "You are already in general.\n", A);
+    hub_finish ();
+}
+
+/*  A room left with neither members nor history is stopped (BYE on its
+    pipe, gone from /rooms); joining that name again makes a new room.   */
+static void test_empty_room_is_stopped (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    zsock_t *tmp = move_new (A, "alice", "tmp", general);
+    //  The room's RELEASE comes before its BYE.
+    move_to (A, "alice", "general", tmp, general);
+    expect_bye (tmp);
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n* general (1 member)\n", A);
+
+    //  Blank lines are not history.
+    tmp = move_new (A, "alice", "TMP", general);
+    send_line (A, "  ");
+    expect_prompt (tmp, A);
+    move_to (A, "alice", "general", tmp, general);
+    expect_bye (tmp);
+
+    //  Closing the last connection stops it too.
+    tmp = move_new (A, "alice", "tmp", general);
+    send_closed (A);
+    expect_bye (tmp);
+    send_name (B, "bob");
+    expect_join_alone (general, B, "bob", "");
+    send_cmd (B, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n* general (1 member)\n", B);
+    hub_finish ();
+}
+
+/*  A room with history stays, listed with 0 members; its history waits
+    for the next to join.                                                */
+static void test_room_with_history_stays (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    zsock_t *keep = move_new (A, "alice", "Keep", general);
+    send_line (A, "hi");
+    expect_out_alone (keep, "\n[" TS "][alice]:hi\n", A);
+    move_to (A, "alice", "general", keep, general);
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n* general (1 member)\n  Keep (0 members)\n", A);
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    move_at (__FILE__, __LINE__, B, "bob", "keep", general, keep,
+             CHECK_IDS (A), "[" TS "][alice]:hi\n", NULL, 0);
+    hub_finish ();
+}
+
+/*  --history 0: lines are kept nowhere, so they do not keep a room.     */
+static void test_history_zero_room_is_stopped (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (0, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    zsock_t *tmp = move_new (A, "alice", "tmp", general);
+    send_line (A, "hi");
+    expect_out_alone (tmp, "\n[" TS "][alice]:hi\n", A);
+    move_to (A, "alice", "general", tmp, general);
+    expect_bye (tmp);
+    hub_finish ();
+}
+
+/*  general is never stopped, empty and without history as it may be.   */
+static void test_general_is_never_stopped (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_closed (A);
+    send_name (B, "bob");
+    expect_join_alone (general, B, "bob", "");
+    zsock_t *x = move_new (B, "bob", "x", general);
+    send_cmd (B, CMD_ROOMS, NULL, NULL);
+    expect_reply (x, "Rooms:\n  general (0 members)\n* x (1 member)\n", B);
+    move_to (B, "bob", "general", x, general);
+    expect_bye (x);
+    hub_finish ();
+}
+
+/*  /rooms: sorted by name ignoring case, shown as first spelled.        */
+static void test_rooms_sorted (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    zsock_t *zoo = move_at (__FILE__, __LINE__, A, "alice", "Zoo", general, NULL,
+                            CHECK_IDS (B), "", NULL, 0);
+    send_line (A, "z");
+    expect_out_alone (zoo, "\n[" TS "][alice]:z\n", A);
+    zsock_t *apple = move_new (A, "alice", "apple", zoo);
+    send_line (A, "a");
+    expect_out_alone (apple, "\n[" TS "][alice]:a\n", A);
+    move_new (A, "alice", "Mid", apple);
+    send_cmd (B, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n  apple (0 members)\n* general (1 member)\n"
+                           "  Mid (1 member)\n  Zoo (0 members)\n", B);
+    hub_finish ();
+}
+
+int main (void)
+{
+#define HUB_TEST(f) cmocka_unit_test_teardown (f, hub_teardown)
+    const struct CMUnitTest tests [] = {
+        HUB_TEST (test_start_announces_general),
+        HUB_TEST (test_name_accepted),
+        HUB_TEST (test_name_refused),
+        HUB_TEST (test_lines_reach_the_room),
+        HUB_TEST (test_help_and_unknown),
+        HUB_TEST (test_notice),
+        HUB_TEST (test_users),
+        HUB_TEST (test_join_moves_the_client),
+        HUB_TEST (test_join_refusals),
+        HUB_TEST (test_input_in_transit_waits),
+        HUB_TEST (test_move_within_move),
+        HUB_TEST (test_private_message_in_transit_is_held),
+        HUB_TEST (test_name_command),
+        HUB_TEST (test_msg_command),
+        HUB_TEST (test_msg_unknown_long_name),
+        HUB_TEST (test_unknown_long_command_stays_utf8),
+        HUB_TEST (test_closed_frees_the_name),
+        HUB_TEST (test_closed_in_transit),
+        HUB_TEST (test_max_rooms),
+        HUB_TEST (test_max_rooms_one),
+        HUB_TEST (test_empty_room_is_stopped),
+        HUB_TEST (test_room_with_history_stays),
+        HUB_TEST (test_history_zero_room_is_stopped),
+        HUB_TEST (test_general_is_never_stopped),
+        HUB_TEST (test_rooms_sorted),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

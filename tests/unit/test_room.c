@@ -1,0 +1,494 @@
+/*  Unit tests for the room actor, driven directly.
+
+    Each test starts one room (zactor_new (room_actor, args)) on a unique
+    inproc endpoint, connects a PAIR to that endpoint as the fake gateway,
+    plays the hub by sending JOIN/LEAVE/LINE/SAY/USERS/RENAME on the
+    actor's pipe, and checks every message the room sends the gateway, in
+    order. room_finish() stops the room: its last message must be BYE,
+    with nothing unexpected before it.                                   */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "actor_check.h"
+#include "messages.h"
+#include "room.h"
+
+#define TS CHECK_TS
+
+static const uint64_t A = 0x100000001ULL;
+static const uint64_t B = 0x100000002ULL;
+static const uint64_t C = 0x200000003ULL;
+static const uint64_t X = 0x900000009ULL;     /* never a member */
+
+static struct {
+    zactor_t *actor;
+    zsock_t  *gateway;          /* the fake gateway's end of the room's pipe */
+    int       log_fd;
+} s_room = { NULL, NULL, -1 };
+
+static void room_start (const char *name, size_t history)
+{
+    static unsigned seq;
+    room_args_t *args = (room_args_t *) calloc (1, sizeof (room_args_t));
+    assert_non_null (args);
+    snprintf (args->name, sizeof args->name, "%s", name);
+    snprintf (args->endpoint, sizeof args->endpoint, "inproc://test-room-%d-%u",
+              (int) getpid (), ++seq);
+    args->history = history;
+    s_room.log_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+    assert_true (s_room.log_fd >= 0);
+    args->log_fd = s_room.log_fd;
+    args->verbose = true;
+
+    char endpoint [sizeof args->endpoint + 1];
+    snprintf (endpoint, sizeof endpoint, ">%s", args->endpoint);
+    s_room.actor = zactor_new (room_actor, args);      /* takes args */
+    assert_non_null (s_room.actor);
+    s_room.gateway = check_socket_new (endpoint);
+    assert_non_null (s_room.gateway);
+}
+
+/*  Stops the room: BYE must be the next and last message.               */
+static void room_finish (void)
+{
+    zactor_destroy (&s_room.actor);
+    expect_bare (s_room.gateway, MSG_BYE, 0);
+    expect_nothing_queued (s_room.gateway);
+    zsock_destroy (&s_room.gateway);
+    close (s_room.log_fd);
+    s_room.log_fd = -1;
+}
+
+/*  After a failure: stop what is left, checking nothing.                 */
+static int room_teardown (void **state)
+{
+    (void) state;
+    zactor_destroy (&s_room.actor);
+    zsock_destroy (&s_room.gateway);
+    if (s_room.log_fd >= 0)
+        close (s_room.log_fd);
+    s_room.log_fd = -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Playing the hub                                                    */
+
+static void send_parts (const char *type, uint64_t id, const char *part)
+{
+    zmsg_t *msg = msg_new (type, id);
+    if (part)
+        msg_add_str (msg, part);
+    assert_int_equal (msg_send (&msg, zactor_sock (s_room.actor)), 0);
+}
+
+static void send_join (uint64_t id, const char *name)   { send_parts (MSG_JOIN, id, name); }
+static void send_line (uint64_t id, const char *text)   { send_parts (MSG_LINE, id, text); }
+static void send_say (uint64_t id, const char *text)    { send_parts (MSG_SAY, id, text); }
+static void send_users (uint64_t id)                    { send_parts (MSG_USERS, id, NULL); }
+static void send_rename (uint64_t id, const char *name) { send_parts (MSG_RENAME, id, name); }
+static void send_leave (uint64_t id, bool moving)       { send_parts (MSG_LEAVE, id, moving? "1": "0"); }
+
+/*  alice (A), then bob (B), then carol (C), each checked.               */
+static void join_three (void)
+{
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_join (B, "bob");
+    expect_join (s_room.gateway, B, "bob", "", A);
+    send_join (C, "carol");
+    expect_join (s_room.gateway, C, "carol", "", A, B);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_join_alone (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    room_finish ();
+}
+
+static void test_join_tells_the_others (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    join_three ();
+    room_finish ();
+}
+
+static void test_line_goes_to_everyone_else (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    join_three ();
+    send_line (B, "hello world");
+    expect_out (s_room.gateway, "\n[" TS "][bob]:hello world\n", B, A, C);
+    send_line (A, "second");
+    expect_out (s_room.gateway, "\n[" TS "][alice]:second\n", A, B, C);
+    room_finish ();
+}
+
+/*  Text is data, never a format; tabs and UTF-8 pass as they are.       */
+static void test_line_text_is_kept (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    send_join (A, "100%s");
+    expect_join_alone (s_room.gateway, A, "100%s", "");
+    send_join (B, "bob");
+    expect_join (s_room.gateway, B, "bob", "", A);
+    send_line (A, "%s %n %d\tcaf\xc3\xa9 \xe2\x82\xac");
+    expect_out (s_room.gateway, "\n[" TS "][100%s]:%s %n %d\tcaf\xc3\xa9 \xe2\x82\xac\n", A, B);
+    send_users (B);
+    expect_reply (s_room.gateway, "Users in lobby (2): 100%s, bob\n", B);
+    room_finish ();
+}
+
+/*  The only member speaking: nobody to tell, a fresh prompt for it.     */
+static void test_line_alone (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_line (A, "anyone?");
+    expect_out_alone (s_room.gateway, "\n[" TS "][alice]:anyone?\n", A);
+    room_finish ();
+}
+
+/*  The copy of a line in history is the line as broadcast, without the
+    newlines that frame it on screen: same stamp, same text.            */
+static void test_history_is_what_was_said (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_line (A, "remember me");
+    check_msg_t got;
+    check_recv_at (__FILE__, __LINE__, s_room.gateway, &got, "the broadcast");
+    check_out_at (__FILE__, __LINE__, &got, "\n[" TS "][alice]:remember me\n", A, NULL, 0);
+    char said [128];
+    assert_true (got.v.part [0].size < sizeof said);
+    memcpy (said, got.v.part [0].data + 1, got.v.part [0].size - 1);   /* without the first \n */
+    said [got.v.part [0].size - 1] = 0;
+    check_msg_free (&got);
+
+    send_join (B, "bob");
+    expect_join (s_room.gateway, B, "bob", said, A);
+    room_finish ();
+}
+
+static void test_history_oldest_first_and_capped (void **state)
+{
+    (void) state;
+    room_start ("lobby", 3);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    const char *lines [] = { "one", "two", "three", "four" };
+    for (size_t i = 0; i < 4; i++) {
+        send_line (A, lines [i]);
+        char pattern [64];
+        snprintf (pattern, sizeof pattern, "\n[" TS "][alice]:%s\n", lines [i]);
+        expect_out_alone (s_room.gateway, pattern, A);
+    }
+    send_join (B, "bob");
+    expect_join (s_room.gateway, B, "bob",
+                 "[" TS "][alice]:two\n[" TS "][alice]:three\n[" TS "][alice]:four\n", A);
+    send_line (B, "five");
+    expect_out (s_room.gateway, "\n[" TS "][bob]:five\n", B, A);
+    send_join (C, "carol");
+    expect_join (s_room.gateway, C, "carol",
+                 "[" TS "][alice]:three\n[" TS "][alice]:four\n[" TS "][bob]:five\n", A, B);
+    //  Leaving does not touch history; nor does the one who spoke leaving.
+    send_leave (A, false);
+    expect_out (s_room.gateway, "\nalice has left our chat...\n", 0, B, C);
+    send_join (A, "alice");
+    expect_join (s_room.gateway, A, "alice",
+                 "[" TS "][alice]:three\n[" TS "][alice]:four\n[" TS "][bob]:five\n", B, C);
+    room_finish ();
+}
+
+static void test_history_zero_keeps_nothing (void **state)
+{
+    (void) state;
+    room_start ("lobby", 0);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_line (A, "gone at once");
+    expect_out_alone (s_room.gateway, "\n[" TS "][alice]:gone at once\n", A);
+    send_join (B, "bob");
+    expect_join (s_room.gateway, B, "bob", "", A);
+    room_finish ();
+}
+
+/*  A blank line: a fresh prompt for its author, nothing to anyone else,
+    nothing in history.                                                 */
+static void test_blank_line (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_join (B, "bob");
+    expect_join (s_room.gateway, B, "bob", "", A);
+    send_line (A, "");
+    expect_prompt (s_room.gateway, A);
+    send_line (A, "  \t ");
+    expect_prompt (s_room.gateway, A);
+    send_line (B, "\t");
+    expect_prompt (s_room.gateway, B);
+    send_join (C, "carol");
+    expect_join (s_room.gateway, C, "carol", "", A, B);
+    room_finish ();
+}
+
+static void test_say_goes_to_one (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    join_three ();
+    send_say (B, "Usage: /join ROOM\n");
+    expect_reply (s_room.gateway, "Usage: /join ROOM\n", B);
+    send_say (C, "\n[2024-01-01 10:00:00][alice -> carol]:psst\n");
+    expect_reply (s_room.gateway, "\n[2024-01-01 10:00:00][alice -> carol]:psst\n", C);
+    send_say (A, "");
+    expect_prompt (s_room.gateway, A);
+    //  SAY is not chat: nothing of it is kept.
+    send_leave (C, false);
+    expect_out (s_room.gateway, "\ncarol has left our chat...\n", 0, A, B);
+    send_join (C, "carol");
+    expect_join (s_room.gateway, C, "carol", "", A, B);
+    room_finish ();
+}
+
+static void test_users_in_order_of_entry (void **state)
+{
+    (void) state;
+    room_start ("Dev_Room-2", 10);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_users (A);
+    expect_reply (s_room.gateway, "Users in Dev_Room-2 (1): alice\n", A);
+    send_join (B, "bob");
+    expect_join (s_room.gateway, B, "bob", "", A);
+    send_join (C, "carol");
+    expect_join (s_room.gateway, C, "carol", "", A, B);
+    send_users (B);
+    expect_reply (s_room.gateway, "Users in Dev_Room-2 (3): alice, bob, carol\n", B);
+    send_leave (B, false);
+    expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, A, C);
+    send_users (C);
+    expect_reply (s_room.gateway, "Users in Dev_Room-2 (2): alice, carol\n", C);
+    send_join (B, "bob");
+    expect_join (s_room.gateway, B, "bob", "", A, C);
+    send_users (A);
+    expect_reply (s_room.gateway, "Users in Dev_Room-2 (3): alice, carol, bob\n", A);
+    room_finish ();
+}
+
+/*  More members than any small initial capacity.                         */
+static void test_many_members (void **state)
+{
+    (void) state;
+    enum { N = 40 };
+    room_start ("big", 10);
+    uint64_t ids [N];
+    char names [N][16];
+    char users [N * 18 + 64];
+    snprintf (users, sizeof users, "Users in big (%d): ", N);
+    for (size_t i = 0; i < N; i++) {
+        ids [i] = 0x500000000ULL + i;
+        snprintf (names [i], sizeof names [i], "user%02zu", i);
+        send_join (ids [i], names [i]);
+        expect_join_at (__FILE__, __LINE__, s_room.gateway, ids [i], names [i], "", ids, i);
+        if (i)
+            strcat (users, ", ");
+        strcat (users, names [i]);
+    }
+    strcat (users, "\n");
+    send_users (ids [7]);
+    expect_reply (s_room.gateway, users, ids [7]);
+    //  A line from the middle reaches the 39 others.
+    send_line (ids [20], "hi all");
+    uint64_t others [N - 1];
+    for (size_t i = 0, k = 0; i < N; i++)
+        if (i != 20)
+            others [k++] = ids [i];
+    expect_out_at (__FILE__, __LINE__, s_room.gateway, "\n[" TS "][user20]:hi all\n", ids [20],
+                   others, N - 1);
+    //  Everyone but the first leaves, from the middle outwards.
+    send_leave (ids [N / 2], false);
+    for (size_t i = N / 2 - 1; i > 0; i--) {
+        send_leave (ids [i], false);
+        send_leave (ids [N - i], false);
+    }
+    for (size_t i = 1; i < N; i++) {
+        check_msg_t got;
+        check_recv_at (__FILE__, __LINE__, s_room.gateway, &got, "a left notice");
+        assert_true (msg_is (&got.v, MSG_OUT));
+        check_msg_free (&got);
+    }
+    send_users (ids [0]);
+    expect_reply (s_room.gateway, "Users in big (1): user00\n", ids [0]);
+    room_finish ();
+}
+
+static void test_rename (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    join_three ();
+    send_rename (A, "alicia");
+    expect_rename (s_room.gateway, A, "alice", "alicia", B, C);
+    //  The new name is used from now on.
+    send_line (A, "it is me");
+    expect_out (s_room.gateway, "\n[" TS "][alicia]:it is me\n", A, B, C);
+    send_users (B);
+    expect_reply (s_room.gateway, "Users in lobby (3): alicia, bob, carol\n", B);
+    send_leave (A, false);
+    expect_out (s_room.gateway, "\nalicia has left our chat...\n", 0, B, C);
+    //  Alone, a rename tells nobody else.
+    send_leave (B, false);
+    expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, C);
+    send_rename (C, "Carol");
+    expect_rename_alone (s_room.gateway, C, "carol", "Carol");
+    send_users (C);
+    expect_reply (s_room.gateway, "Users in lobby (1): Carol\n", C);
+    room_finish ();
+}
+
+/*  Moving out: the others are told, then RELEASE passes the mover on,
+    behind everything the room sent before it.                          */
+static void test_leave_moving_releases (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    join_three ();
+    send_say (A, "last words for alice\n");
+    send_leave (A, true);
+    expect_reply (s_room.gateway, "last words for alice\n", A);
+    expect_out (s_room.gateway, "\nalice has left our chat...\n", 0, B, C);
+    expect_bare (s_room.gateway, MSG_RELEASE, A);
+    //  Gone: not listed, nothing more for it.
+    send_users (B);
+    expect_reply (s_room.gateway, "Users in lobby (2): bob, carol\n", B);
+    send_line (A, "ghost");
+    send_say (A, "ghost");
+    send_line (C, "still here");
+    expect_out (s_room.gateway, "\n[" TS "][carol]:still here\n", C, B);
+    //  The last member moving out: RELEASE all the same.
+    send_leave (B, false);
+    expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, C);
+    send_leave (C, true);
+    expect_bare (s_room.gateway, MSG_RELEASE, C);
+    room_finish ();
+}
+
+static void test_leave_not_moving (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    join_three ();
+    send_leave (B, false);
+    expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, A, C);
+    //  No RELEASE: the next message is the answer to what comes next.
+    send_say (A, "barrier\n");
+    expect_reply (s_room.gateway, "barrier\n", A);
+    send_leave (A, false);
+    expect_out (s_room.gateway, "\nalice has left our chat...\n", 0, C);
+    send_leave (C, false);
+    room_finish ();                     /* BYE next: still no RELEASE */
+}
+
+static void test_non_members_are_ignored (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_line (X, "intruder");
+    send_say (X, "intruder");
+    send_users (X);
+    send_rename (X, "mallory");
+    send_leave (X, true);
+    send_leave (X, false);
+    send_say (A, "barrier\n");
+    expect_reply (s_room.gateway, "barrier\n", A);
+    send_users (A);
+    expect_reply (s_room.gateway, "Users in lobby (1): alice\n", A);
+    //  Nothing the intruder said was kept.
+    send_join (B, "bob");
+    expect_join (s_room.gateway, B, "bob", "", A);
+    room_finish ();
+}
+
+/*  Messages the room does not understand change nothing.                */
+static void test_malformed_and_unknown_ignored (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    zsock_t *pipe = zactor_sock (s_room.actor);
+    //  An id frame of the wrong size.
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, MSG_LINE);
+    zmsg_addmem (msg, &A, 4);
+    zmsg_addstr (msg, "bad");
+    assert_int_equal (msg_send (&msg, pipe), 0);
+    //  An unknown type, and a LINE without its text.
+    send_parts ("BOGUS", A, "x");
+    send_parts (MSG_LINE, A, NULL);
+    send_say (A, "barrier\n");
+    expect_reply (s_room.gateway, "barrier\n", A);
+    room_finish ();
+}
+
+/*  $TERM (zactor_destroy) with members present: BYE and nothing else.   */
+static void test_term_says_bye (void **state)
+{
+    (void) state;
+    room_start ("lobby", 10);
+    join_three ();
+    send_line (A, "bye all");
+    expect_out (s_room.gateway, "\n[" TS "][alice]:bye all\n", A, B, C);
+    room_finish ();
+}
+
+int main (void)
+{
+#define ROOM_TEST(f) cmocka_unit_test_teardown (f, room_teardown)
+    const struct CMUnitTest tests [] = {
+        ROOM_TEST (test_join_alone),
+        ROOM_TEST (test_join_tells_the_others),
+        ROOM_TEST (test_line_goes_to_everyone_else),
+        ROOM_TEST (test_line_text_is_kept),
+        ROOM_TEST (test_line_alone),
+        ROOM_TEST (test_history_is_what_was_said),
+        ROOM_TEST (test_history_oldest_first_and_capped),
+        ROOM_TEST (test_history_zero_keeps_nothing),
+        ROOM_TEST (test_blank_line),
+        ROOM_TEST (test_say_goes_to_one),
+        ROOM_TEST (test_users_in_order_of_entry),
+        ROOM_TEST (test_many_members),
+        ROOM_TEST (test_rename),
+        ROOM_TEST (test_leave_moving_releases),
+        ROOM_TEST (test_leave_not_moving),
+        ROOM_TEST (test_non_members_are_ignored),
+        ROOM_TEST (test_malformed_and_unknown_ignored),
+        ROOM_TEST (test_term_says_bye),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
