@@ -152,8 +152,8 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     char endpoint [160];
     hub_endpoint (&self->config, endpoint, sizeof endpoint);
     self->hub = zsock_new (ZMQ_PAIR);
-    zsock_set_sndhwm (self->hub, 100000);
-    zsock_set_rcvhwm (self->hub, 100000);
+    zsock_set_sndhwm (self->hub, MSG_PIPE_HWM);
+    zsock_set_rcvhwm (self->hub, MSG_PIPE_HWM);
     zsock_connect (self->hub, "%s", endpoint);
     s_epoll_add (self, zsock_fd (self->pipe), EPOLLIN, SOURCE_PIPE);
     s_epoll_add (self, zsock_fd (self->hub), EPOLLIN, SOURCE_HUB);
@@ -698,7 +698,7 @@ s_handle_attach (self_t *self, const msg_view_t *view)
 {
     char *endpoint = msg_strdup (view, 0);
     zsock_t *room = zsock_new (ZMQ_PAIR);
-    zsock_set_rcvhwm (room, 100000);
+    zsock_set_rcvhwm (room, MSG_PIPE_HWM);
     if (zsock_connect (room, "%s", endpoint) != 0) {
         log_info (&self->log, "E: cannot connect to %s", endpoint);
         zsock_destroy (&room);

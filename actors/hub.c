@@ -142,8 +142,8 @@ s_self_new (zsock_t *pipe, config_t *config)
     hub_endpoint (config, endpoint, sizeof endpoint);
     self->gateway = zsock_new (ZMQ_PAIR);
     //  Deep queues both ways, so bursts pass without anyone waiting.
-    zsock_set_sndhwm (self->gateway, 100000);
-    zsock_set_rcvhwm (self->gateway, 100000);
+    zsock_set_sndhwm (self->gateway, MSG_PIPE_HWM);
+    zsock_set_rcvhwm (self->gateway, MSG_PIPE_HWM);
     if (zsock_bind (self->gateway, "%s", endpoint) != 0) {
         log_info (&self->log, "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->gateway);

@@ -40,7 +40,7 @@ s_self_new (zsock_t *pipe, room_args_t *args)
     self->history = history_new (args->history);
     self->gateway = zsock_new (ZMQ_PAIR);
     //  Deep queues: a room blocks only when the gateway is far behind.
-    zsock_set_sndhwm (self->gateway, 100000);
+    zsock_set_sndhwm (self->gateway, MSG_PIPE_HWM);
     //  Our BYE must reach the gateway even though we close right after it.
     zsock_set_linger (self->gateway, 2000);
     if (zsock_bind (self->gateway, "%s", args->endpoint) != 0) {

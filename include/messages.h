@@ -59,6 +59,9 @@
 #define MSG_BYE       "BYE"
 
 #define MSG_PROMPT_SKIP 1     /* OUT flag */
+/*  Messages each end of a data pipe holds before its sender waits: deep
+    enough for bursts, shallow enough to bound memory (x 4 KiB lines).  */
+#define MSG_PIPE_HWM    10000
 #define MSG_MAX_PARTS   4
 
 typedef struct {
