@@ -258,12 +258,14 @@ s_sayf (client_t *client, const char *format, ...)
 static void
 s_sayf (client_t *client, const char *format, ...)
 {
-    char text [512];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
+    //  Sized to fit: a reply may quote a whole 4096-byte line back.
+    char *text = zsys_vprintf (format, args);
     va_end (args);
-    s_say (client, text);
+    if (text)
+        s_say (client, text);
+    free (text);
 }
 
 //  The caller has counted the client into room already.
@@ -477,9 +479,9 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
             s_cmd_msg (self, client, view);
             break;
         default:
-            //  The gateway sends what was typed as arg for unknown verbs.
+            //  The gateway sends what was typed, cleaned, as arg.
             s_sayf (client, "Unknown command: %.*s. Type /help for the list.\n",
-                    (int) (arg->size > 64? 64: arg->size), arg->data);
+                    (int) arg->size, arg->data);
             break;
     }
 }
