@@ -152,7 +152,6 @@ s_self_new (zsock_t *pipe, config_t *config)
     self->poller = zpoller_new (self->pipe, self->gateway, NULL);
     //  main stops us with $TERM, in the order it chooses.
     zpoller_set_nonstop (self->poller, true);
-    self->general = s_room_new (self, GENERAL);
     return self;
 }
 
@@ -627,13 +626,19 @@ hub_actor (zsock_t *pipe, void *args)
     config_t *config = (config_t *) args;
     self_t *self = s_self_new (pipe, config);
     free (config);
-    if (!self->general) {
+    zsock_signal (pipe, 0);
+    if (!self->gateway) {
         s_self_destroy (&self);
-        zsock_signal (pipe, 1);
         return;
     }
     log_info (&self->log, "started");
-    zsock_signal (pipe, 0);
+    //  Announcing general to the gateway waits until the gateway, which
+    //  main starts next, has connected: hence after the signal.
+    self->general = s_room_new (self, GENERAL);
+    if (!self->general) {
+        s_self_destroy (&self);
+        return;
+    }
 
     bool running = true;
     while (running) {

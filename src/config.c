@@ -93,15 +93,23 @@ s_truthy (const char *text)
                     || !strcasecmp (text, "yes") || !strcasecmp (text, "on"));
 }
 
+//  An empty variable counts as unset, as compose files tend to pass them.
+static const char *
+s_env (char *(*getenv_fn) (const char *), const char *name)
+{
+    const char *value = getenv_fn (name);
+    return value && *value? value: NULL;
+}
+
 static bool
 s_read_environment (config_t *cfg, char *(*getenv_fn) (const char *), FILE *err)
 {
     for (size_t i = 0; i < INT_OPTIONS; i++) {
-        const char *value = getenv_fn (s_int_options [i].env);
+        const char *value = s_env (getenv_fn, s_int_options [i].env);
         if (value && !s_set_int (cfg, &s_int_options [i], value, s_int_options [i].env, err))
             return false;
     }
-    const char *port = getenv_fn ("TCPCHAT_PORT");
+    const char *port = s_env (getenv_fn, "TCPCHAT_PORT");
     long v;
     if (port) {
         if (!s_parse_number (port, 1, 65535, &v)) {
@@ -110,10 +118,10 @@ s_read_environment (config_t *cfg, char *(*getenv_fn) (const char *), FILE *err)
         }
         cfg->port = (int) v;
     }
-    const char *bind = getenv_fn ("TCPCHAT_BIND");
-    if (bind && *bind && !s_set_bind (cfg, bind, "TCPCHAT_BIND", err))
+    const char *bind = s_env (getenv_fn, "TCPCHAT_BIND");
+    if (bind && !s_set_bind (cfg, bind, "TCPCHAT_BIND", err))
         return false;
-    cfg->verbose = s_truthy (getenv_fn ("TCPCHAT_VERBOSE"));
+    cfg->verbose = s_truthy (s_env (getenv_fn, "TCPCHAT_VERBOSE"));
     return true;
 }
 

@@ -69,15 +69,14 @@ main (int argc, char **argv)
     snprintf (config.endpoint, sizeof config.endpoint, "inproc://tcpchat-%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
 
-    //  The gateway first: it connects to the hub's endpoint, and the hub
-    //  needs that peer before it can announce its first room.
+    //  The hub first: it binds the endpoint the gateway connects to.
+    config_t *hub_config = (config_t *) zmalloc (sizeof (config_t));
+    *hub_config = config;
+    zactor_t *hub = zactor_new (hub_actor, hub_config);
     gateway_args_t *gateway_args = (gateway_args_t *) zmalloc (sizeof (gateway_args_t));
     gateway_args->config = config;
     gateway_args->listener = listener;
     zactor_t *gateway = zactor_new (gateway_actor, gateway_args);
-    config_t *hub_config = (config_t *) zmalloc (sizeof (config_t));
-    *hub_config = config;
-    zactor_t *hub = zactor_new (hub_actor, hub_config);
 
     int signal_number = 0;
     sigwait (&stop_signals, &signal_number);

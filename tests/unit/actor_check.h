@@ -18,11 +18,13 @@
 #ifndef TCPCHAT_TEST_ACTOR_CHECK_H
 #define TCPCHAT_TEST_ACTOR_CHECK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <czmq.h>
 #include "messages.h"
 
@@ -40,6 +42,37 @@ static inline zsock_t *check_socket_new (const char *endpoint)
         zsock_set_sndtimeo (sock, CHECK_WAIT_MS);
     }
     return sock;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Watchdog: every receive is bounded, but an actor stuck in a loop
+    would still hang its zactor_destroy. A test that outlives this many
+    seconds (normally it takes milliseconds) ends the process instead.  */
+
+#define CHECK_WATCHDOG_S 120
+
+static inline void check_watchdog_fired (int sig)
+{
+    (void) sig;
+    static const char text [] = "\nwatchdog: a test ran far too long: an actor is stuck."
+                                " Giving up.\n";
+    if (write (2, text, sizeof text - 1) < 0)
+        _exit (125);
+    _exit (125);
+}
+
+/*  For cmocka setup: (re)arms the watchdog.                              */
+static inline int check_watchdog_setup (void **state)
+{
+    (void) state;
+    signal (SIGALRM, check_watchdog_fired);
+    alarm (CHECK_WATCHDOG_S);
+    return 0;
+}
+
+static inline void check_watchdog_stop (void)
+{
+    alarm (0);
 }
 
 /* ------------------------------------------------------------------ */

@@ -249,6 +249,10 @@ static void test_unwritable_fd (void **state)
 
 int main (void)
 {
+    //  A zone far from UTC (no tzdata needed), so that a stamp in UTC
+    //  instead of local time shows.
+    setenv ("TZ", "XST-5:30", 1);
+    tzset ();
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_info_writes_one_line, pipe_setup, pipe_teardown),
         cmocka_unit_test_setup_teardown (test_info_with_verbose, pipe_setup, pipe_teardown),

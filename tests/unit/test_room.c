@@ -76,6 +76,7 @@ static int room_teardown (void **state)
     if (s_room.log_fd >= 0)
         close (s_room.log_fd);
     s_room.log_fd = -1;
+    check_watchdog_stop ();
     return 0;
 }
 
@@ -469,7 +470,7 @@ static void test_term_says_bye (void **state)
 
 int main (void)
 {
-#define ROOM_TEST(f) cmocka_unit_test_teardown (f, room_teardown)
+#define ROOM_TEST(f) cmocka_unit_test_setup_teardown (f, check_watchdog_setup, room_teardown)
     const struct CMUnitTest tests [] = {
         ROOM_TEST (test_join_alone),
         ROOM_TEST (test_join_tells_the_others),
