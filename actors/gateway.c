@@ -1,10 +1,11 @@
 /*  gateway: owns every TCP connection.
 
     Why our own epoll loop and not a ZMQ_STREAM socket: with our own
-    buffers we get exact per-client byte caps, an exact slow-client signal
-    (send() returns EAGAIN), clean eviction and accept pacing, and a loop
-    that scales with the number of ready sockets, not the number of open
-    ones (docs/ARCHITECTURE.md has the measurements).
+    buffers we know each client's backlog to the byte, get an exact
+    slow-client signal (send() returns EAGAIN), can close any client
+    cleanly and pace accepts, and the loop scales with the number of
+    ready sockets, not the number of open ones (docs/ARCHITECTURE.md has
+    the measurements).
 
     Output is appended to each client's buffer and every client that got
     something is flushed once per loop pass, so one send() carries all the
@@ -201,11 +202,16 @@ s_self_destroy (self_t **self_p)
 static void
 s_hub_flush (self_t *self)
 {
-    zmsg_t *msg;
+    if (zlist_size (self->hub_queue) == 0)
+        return;
     while (zlist_size (self->hub_queue) && (zsock_events (self->hub) & ZMQ_POLLOUT)) {
-        msg = (zmsg_t *) zlist_pop (self->hub_queue);
+        zmsg_t *msg = (zmsg_t *) zlist_pop (self->hub_queue);
         msg_send (&msg, self->hub);
     }
+    //  Looking at the pipe may have consumed the wakeup of a message the
+    //  hub just sent us; epoll would not report it again, so note it.
+    if (zsock_events (self->hub) & ZMQ_POLLIN)
+        self->hub_busy = true;
 }
 
 static void
@@ -298,7 +304,8 @@ s_conn_prompt (self_t *self, conn_t *conn)
     char prompt [STAMP_SIZE + NAME_MAX_BYTES + 4];
     const char *stamp = stamp_now (&self->stamp);
     size_t stamp_len = STAMP_SIZE - 1;
-    size_t label_len = strlen (conn->label);
+    //  The hub allows no longer name; never trust that with our stack.
+    size_t label_len = strnlen (conn->label, NAME_MAX_BYTES);
     memcpy (prompt, stamp, stamp_len);
     prompt [stamp_len] = '[';
     memcpy (prompt + stamp_len + 1, conn->label, label_len);

@@ -1,0 +1,1618 @@
+/*  Unit tests for the gateway actor, driven directly.
+
+    The test plays the hub and the rooms. It binds a PAIR at the hub's
+    endpoint before starting the gateway (which connects to it), opens the
+    listening socket the gateway takes over (127.0.0.1, a port the kernel
+    picks), and talks to the gateway through real TCP clients on the one
+    side and ZeroMQ messages on the other:
+
+      - every message the gateway sends the hub (NAME LINE CMD NOTICE
+        CLOSED RELEASED) is checked exactly, in order;
+      - a room is a PAIR the test binds at an endpoint of its own, which it
+        announces with ATTACH from the fake hub; the room then sends OUT,
+        ENTER, RELEASE, LABEL and BYE on it;
+      - every byte a client receives is checked exactly (timestamps as a
+        pattern, CHECK_TS).
+
+    A client id is learnt from the first NAME the gateway sends for it.
+    "Nothing arrives" is checked either with a marker sent afterwards on
+    the same path (exact, no waiting) or by watching for QUIET_MS.
+
+    Every wait is bounded (WAIT_MS for what must arrive); a watchdog ends
+    the binary should a test ever hang.                                   */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "actor_check.h"
+#include "config.h"
+#include "framer.h"
+#include "gateway.h"
+#include "hub.h"
+#include "listener.h"
+#include "messages.h"
+#include "protocol.h"
+
+#define TS              CHECK_TS
+#define WAIT_MS         5000        /* for bytes and messages we expect */
+#define QUIET_MS        300         /* how long "nothing arrives" is watched */
+#define WATCHDOG_S      120         /* a test that takes this long has hung */
+#define MAX_FDS         64
+#define MAX_ROOMS       32
+
+#define PROMPT(name)    "[" TS "][" name "]:"
+#define NAME_PROMPT     PROTOCOL_NAME_PROMPT
+
+typedef struct {
+    int      fd;
+    uint64_t id;
+} client_t;
+
+static struct {
+    zactor_t *actor;
+    zsock_t  *hub;                      /* the fake hub's PAIR */
+    zsock_t  *rooms [MAX_ROOMS];        /* the fake rooms' PAIRs */
+    int       fds [MAX_FDS];            /* every client socket, to close */
+    int       port;
+    config_t  config;
+    unsigned  room_seq;
+    bool      writer_running;           /* test_hub_backlog_loses_nothing */
+    pthread_t writer;
+    int       writer_fd;
+} s_gw;
+
+/* ------------------------------------------------------------------ */
+/*  Time and the watchdog                                              */
+
+static int64_t now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_watchdog (int sig)
+{
+    (void) sig;
+    static const char text [] = "test_gateway: watchdog: a test hung, giving up\n";
+    (void) !write (2, text, sizeof text - 1);
+    _exit (70);
+}
+
+/* ------------------------------------------------------------------ */
+/*  The gateway and the fake hub                                       */
+
+/*  Starts a gateway with the defaults but max_clients, the fake hub
+    bound first.                                                         */
+static void gw_start (int max_clients)
+{
+    static unsigned seq;
+    alarm (WATCHDOG_S);
+    memset (&s_gw, 0, sizeof s_gw);
+    for (size_t i = 0; i < MAX_FDS; i++)
+        s_gw.fds [i] = -1;
+    config_defaults (&s_gw.config);
+    s_gw.config.max_clients = max_clients;
+    snprintf (s_gw.config.endpoint, sizeof s_gw.config.endpoint,
+              "inproc://test-gw-%d-%u", (int) getpid (), ++seq);
+
+    char endpoint [200] = "@";
+    hub_endpoint (&s_gw.config, endpoint + 1, sizeof endpoint - 1);
+    assert_true (strlen (endpoint) > strlen (s_gw.config.endpoint));
+    s_gw.hub = check_socket_new (endpoint);
+    assert_non_null (s_gw.hub);
+
+    //  Port 0: the kernel picks a free port, so no other process can
+    //  take it between our choice and the bind.
+    char error [256] = "";
+    int listener = listener_open ("127.0.0.1", 0, error, sizeof error);
+    if (listener < 0)
+        fail_msg ("listener_open: %s", error);
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    assert_int_equal (getsockname (listener, (struct sockaddr *) &addr, &len), 0);
+    assert_int_equal (addr.sin_family, AF_INET);
+    s_gw.port = ntohs (addr.sin_port);
+    assert_true (s_gw.port > 0);
+
+    gateway_args_t *args = (gateway_args_t *) zmalloc (sizeof *args);
+    assert_non_null (args);
+    args->config = s_gw.config;
+    args->listener = listener;
+    s_gw.actor = zactor_new (gateway_actor, args);     /* takes args */
+    assert_non_null (s_gw.actor);
+}
+
+/*  Closes everything, checking nothing: also after a failure.           */
+static int gw_teardown (void **state)
+{
+    (void) state;
+    if (s_gw.writer_running) {
+        //  A writer thread left behind by a failure: unblock it, wait.
+        shutdown (s_gw.writer_fd, SHUT_RDWR);
+        pthread_join (s_gw.writer, NULL);
+        s_gw.writer_running = false;
+    }
+    zactor_destroy (&s_gw.actor);
+    for (size_t i = 0; i < MAX_FDS; i++)
+        if (s_gw.fds [i] >= 0) {
+            close (s_gw.fds [i]);
+            s_gw.fds [i] = -1;
+        }
+    for (size_t i = 0; i < MAX_ROOMS; i++)
+        zsock_destroy (&s_gw.rooms [i]);
+    zsock_destroy (&s_gw.hub);
+    alarm (0);
+    return 0;
+}
+
+/*  A new room: a PAIR bound at a fresh endpoint, announced to the
+    gateway with ATTACH from the fake hub.                               */
+static zsock_t *room_new (void)
+{
+    size_t slot = 0;
+    while (slot < MAX_ROOMS && s_gw.rooms [slot])
+        slot++;
+    assert_true (slot < MAX_ROOMS);
+    char endpoint [200];
+    snprintf (endpoint, sizeof endpoint, "%s/room-%u", s_gw.config.endpoint, ++s_gw.room_seq);
+    char bind [sizeof endpoint + 1];
+    snprintf (bind, sizeof bind, "@%s", endpoint);
+    zsock_t *room = check_socket_new (bind);
+    assert_non_null (room);
+    s_gw.rooms [slot] = room;
+    assert_int_equal (msg_send_text (s_gw.hub, MSG_ATTACH, 0, endpoint, strlen (endpoint)), 0);
+    return room;
+}
+
+/*  Closes a room's PAIR (after its BYE).                                */
+static void room_close (zsock_t *room)
+{
+    for (size_t i = 0; i < MAX_ROOMS; i++)
+        if (s_gw.rooms [i] == room)
+            zsock_destroy (&s_gw.rooms [i]);
+}
+
+/*  The room's last message: BYE. Then, until the gateway has left the
+    pipe, more OUTs to watch (for whom): none of them may ever be read.
+    Finally the test closes its end.                                     */
+static void room_bye_at (const char *file, int line, zsock_t *room, uint64_t watch)
+{
+    if (msg_send_id (room, MSG_BYE, 0) != 0)
+        check_fail_at (file, line, "cannot send BYE");
+    zsock_set_sndtimeo (room, 0);
+    int64_t deadline = now_ms () + WAIT_MS;
+    for (;;) {
+        zmsg_t *msg = msg_new (MSG_OUT, 0);
+        msg_add_str (msg, "after bye\n");
+        msg_add (msg, &watch, sizeof watch);
+        uint8_t flags = 0;
+        msg_add (msg, &flags, 1);
+        if (msg_send (&msg, room) != 0)
+            break;                      //  Nobody at the other end any more
+        if (now_ms () > deadline)
+            check_fail_at (file, line, "the gateway still holds the pipe %d ms after BYE",
+                           WAIT_MS);
+        zclock_sleep (1);
+    }
+    room_close (room);
+}
+#define room_bye(room, watch) room_bye_at (__FILE__, __LINE__, (room), (watch))
+
+/* ------------------------------------------------------------------ */
+/*  Sending as the hub and the rooms                                   */
+
+static void send_id (zsock_t *sock, const char *type, uint64_t id)
+{
+    assert_int_equal (msg_send_id (sock, type, id), 0);
+}
+
+static void send_text (zsock_t *sock, const char *type, uint64_t id, const char *text)
+{
+    assert_int_equal (msg_send_text (sock, type, id, text, strlen (text)), 0);
+}
+
+static void send_enter (zsock_t *room, uint64_t id, const char *name, const char *history)
+{
+    zmsg_t *msg = msg_new (MSG_ENTER, id);
+    msg_add_str (msg, name);
+    msg_add_str (msg, history);
+    assert_int_equal (msg_send (&msg, room), 0);
+}
+
+static void send_out_ids (zsock_t *sock, uint64_t skip, const char *text,
+                          const uint64_t *ids, size_t n, uint8_t flags)
+{
+    zmsg_t *msg = msg_new (MSG_OUT, skip);
+    msg_add_str (msg, text);
+    msg_add (msg, ids, n * sizeof (uint64_t));
+    msg_add (msg, &flags, 1);
+    assert_int_equal (msg_send (&msg, sock), 0);
+}
+
+/*  send_out (sock, skip, text, flags, id, id...)                        */
+#define send_out(sock, skip, text, flags, ...) \
+    send_out_ids ((sock), (skip), (text), CHECK_IDS (__VA_ARGS__), (flags))
+
+#define send_refuse(id, reason) send_text (s_gw.hub, MSG_REFUSE, (id), (reason))
+
+/* ------------------------------------------------------------------ */
+/*  Clients                                                            */
+
+static void client_track (int fd)
+{
+    for (size_t i = 0; i < MAX_FDS; i++)
+        if (s_gw.fds [i] < 0) {
+            s_gw.fds [i] = fd;
+            return;
+        }
+    fail_msg ("too many client sockets");
+}
+
+static void client_close (int fd)
+{
+    for (size_t i = 0; i < MAX_FDS; i++)
+        if (s_gw.fds [i] == fd)
+            s_gw.fds [i] = -1;
+    close (fd);
+}
+
+/*  A TCP connection to the gateway (nothing read yet).                  */
+static int client_connect (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true (fd >= 0);
+    client_track (fd);
+    struct timeval tv = { .tv_sec = WAIT_MS / 1000, .tv_usec = 0 };
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int on = 1;
+    setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) s_gw.port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    if (connect (fd, (struct sockaddr *) &addr, sizeof addr) != 0)
+        fail_msg ("connect to 127.0.0.1:%d: %s", s_gw.port, strerror (errno));
+    return fd;
+}
+
+static void send_bytes_at (const char *file, int line, int fd, const char *data, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t sent = send (fd, data + done, len - done, MSG_NOSIGNAL);
+        if (sent < 0 && errno == EINTR)
+            continue;
+        if (sent <= 0)
+            check_fail_at (file, line, "send to the gateway: %s", strerror (errno));
+        done += (size_t) sent;
+    }
+}
+#define send_bytes(fd, data, len) send_bytes_at (__FILE__, __LINE__, (fd), (data), (len))
+#define send_str(fd, text) send_bytes_at (__FILE__, __LINE__, (fd), (text), strlen (text))
+
+/*  Reads up to n bytes within timeout_ms; *eof set if the peer closed
+    (or reset) first. Returns how many bytes were read.                  */
+static size_t recv_upto (int fd, char *buf, size_t n, int timeout_ms, bool *eof, int *error)
+{
+    size_t got = 0;
+    *eof = false;
+    *error = 0;
+    int64_t deadline = now_ms () + timeout_ms;
+    while (got < n) {
+        int64_t left = deadline - now_ms ();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int rc = poll (&pfd, 1, (int) left);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            break;
+        ssize_t r = recv (fd, buf + got, n - got, MSG_DONTWAIT);
+        if (r > 0)
+            got += (size_t) r;
+        else
+        if (r == 0) {
+            *eof = true;
+            break;
+        }
+        else
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            *eof = true;
+            *error = errno;
+            break;
+        }
+    }
+    return got;
+}
+
+/*  Prints at most the first 300 bytes of what arrived.                  */
+static void print_received (const char *buf, size_t got, bool eof, int error)
+{
+    print_error ("    got %zu byte%s ", got, got == 1? "": "s");
+    check_print_bytes (buf, got < 300? got: 300);
+    if (got > 300)
+        print_error ("...");
+    if (eof)
+        print_error (error? " then %s": " then EOF", strerror (error));
+    print_error ("\n");
+}
+
+/*  The length a pattern matches (each TS is CHECK_TS_LEN bytes).        */
+static size_t pattern_len (const char *pattern)
+{
+    size_t len = 0, ts = strlen (CHECK_TS);
+    for (const char *p = pattern; *p; ) {
+        if (strncmp (p, CHECK_TS, ts) == 0) {
+            len += CHECK_TS_LEN;
+            p += ts;
+        }
+        else {
+            len++;
+            p++;
+        }
+    }
+    return len;
+}
+
+/*  The next bytes the client receives match pattern exactly.            */
+static void expect_recv_at (const char *file, int line, int fd, const char *pattern)
+{
+    size_t want = pattern_len (pattern);
+    char *buf = (char *) malloc (want + 1);
+    assert_non_null (buf);
+    bool eof;
+    int error;
+    size_t got = recv_upto (fd, buf, want, WAIT_MS, &eof, &error);
+    if (got != want || !check_match (pattern, buf, got)) {
+        print_error ("%s:%d: expected the client to receive ", file, line);
+        check_print_pattern (pattern);
+        print_error ("\n");
+        print_received (buf, got, eof, error);
+        free (buf);
+        _fail (file, line);
+    }
+    free (buf);
+}
+#define expect_recv(fd, pattern) expect_recv_at (__FILE__, __LINE__, (fd), (pattern))
+
+/*  The next bytes the client receives are exactly data[0..len).         */
+static void expect_bytes_at (const char *file, int line, int fd, const char *data, size_t len)
+{
+    char *buf = (char *) malloc (len + 1);
+    assert_non_null (buf);
+    bool eof;
+    int error;
+    size_t got = recv_upto (fd, buf, len, WAIT_MS, &eof, &error);
+    if (got != len || memcmp (buf, data, len) != 0) {
+        size_t at = 0;
+        while (at < got && buf [at] == data [at])
+            at++;
+        print_error ("%s:%d: expected the client to receive %zu bytes, first difference"
+                     " at byte %zu\n    expected ", file, line, len, at);
+        check_print_bytes (data + at, len - at < 100? len - at: 100);
+        print_error ("\n    from there");
+        print_received (buf + at, got - at, eof, error);
+        free (buf);
+        _fail (file, line);
+    }
+    free (buf);
+}
+#define expect_bytes(fd, data, len) expect_bytes_at (__FILE__, __LINE__, (fd), (data), (len))
+
+/*  The gateway closes the connection: EOF, with nothing before it.      */
+static void expect_eof_at (const char *file, int line, int fd)
+{
+    char buf [300];
+    bool eof;
+    int error;
+    size_t got = recv_upto (fd, buf, sizeof buf, WAIT_MS, &eof, &error);
+    if (got || !eof || error) {
+        print_error ("%s:%d: expected the connection to be closed (EOF)\n", file, line);
+        print_received (buf, got, eof, error);
+        _fail (file, line);
+    }
+}
+#define expect_eof(fd) expect_eof_at (__FILE__, __LINE__, (fd))
+
+/*  Nothing arrives for QUIET_MS.                                        */
+static void expect_quiet_at (const char *file, int line, int fd)
+{
+    char buf [300];
+    bool eof;
+    int error;
+    size_t got = recv_upto (fd, buf, sizeof buf, QUIET_MS, &eof, &error);
+    if (got || eof) {
+        print_error ("%s:%d: expected the client to receive nothing\n", file, line);
+        print_received (buf, got, eof, error);
+        _fail (file, line);
+    }
+}
+#define expect_quiet(fd) expect_quiet_at (__FILE__, __LINE__, (fd))
+
+/*  A client's prompt in a room, for a name known at run time.           */
+static void expect_client_prompt_at (const char *file, int line, int fd, const char *name)
+{
+    char pattern [256];
+    snprintf (pattern, sizeof pattern, "%s%s%s", "[" TS "][", name, "]:");
+    expect_recv_at (file, line, fd, pattern);
+}
+#define expect_client_prompt(fd, name) expect_client_prompt_at (__FILE__, __LINE__, (fd), (name))
+
+/* ------------------------------------------------------------------ */
+/*  The fake hub's side                                                */
+
+#define expect_hub(type, id, ...)   expect_msg (s_gw.hub, (type), (id), __VA_ARGS__)
+#define expect_hub_bare(type, id)   expect_bare (s_gw.hub, (type), (id))
+#define expect_closed(id)           expect_hub_bare (MSG_CLOSED, (id))
+#define expect_line(id, text)       expect_hub (MSG_LINE, (id), (text))
+#define expect_cmd(id, verb, arg, text) expect_hub (MSG_CMD, (id), (verb), (arg), (text))
+
+/*  NAME for a client whose id we do not know yet: returns the id.       */
+static uint64_t expect_name_at (const char *file, int line, const char *name, size_t len)
+{
+    check_msg_t got;
+    check_recv_at (file, line, s_gw.hub, &got, "NAME");
+    if (!msg_is (&got.v, MSG_NAME) || got.v.parts != 1 || got.v.part [0].size != len
+        || memcmp (got.v.part [0].data, name, len) != 0 || got.v.id == 0) {
+        print_error ("%s:%d: expected NAME id=? ", file, line);
+        check_print_bytes (name, len);
+        print_error ("\n    got ");
+        check_print_msg (&got.v);
+        check_msg_free (&got);
+        _fail (file, line);
+    }
+    uint64_t id = got.v.id;
+    check_msg_free (&got);
+    return id;
+}
+#define expect_name(name) expect_name_at (__FILE__, __LINE__, (name), strlen (name))
+
+/*  A one-part message of exactly these bytes (NULs allowed).            */
+static void expect_hub_bytes_at (const char *file, int line, const char *type, uint64_t id,
+                                 const char *data, size_t len)
+{
+    check_msg_t got;
+    check_recv_at (file, line, s_gw.hub, &got, type);
+    if (!msg_is (&got.v, type) || got.v.id != id || got.v.parts != 1
+        || got.v.part [0].size != len || memcmp (got.v.part [0].data, data, len) != 0) {
+        print_error ("%s:%d: expected %s id=0x%llx ", file, line, type, (unsigned long long) id);
+        check_print_bytes (data, len < 200? len: 200);
+        print_error (" (%zu bytes)\n    got ", len);
+        check_print_msg (&got.v);
+        check_msg_free (&got);
+        _fail (file, line);
+    }
+    check_msg_free (&got);
+}
+#define expect_hub_bytes(type, id, data, len) \
+    expect_hub_bytes_at (__FILE__, __LINE__, (type), (id), (data), (len))
+
+/*  The gateway sends the hub nothing for QUIET_MS.                      */
+static void expect_hub_quiet_at (const char *file, int line)
+{
+    zsock_set_rcvtimeo (s_gw.hub, QUIET_MS);
+    zmsg_t *msg = msg_recv (s_gw.hub);
+    zsock_set_rcvtimeo (s_gw.hub, CHECK_WAIT_MS);
+    if (msg) {
+        msg_view_t v;
+        print_error ("%s:%d: expected nothing for the hub, got ", file, line);
+        if (msg_parse (msg, &v))
+            check_print_msg (&v);
+        else
+            print_error ("a malformed message\n");
+        zmsg_destroy (&msg);
+        _fail (file, line);
+    }
+}
+#define expect_hub_quiet() expect_hub_quiet_at (__FILE__, __LINE__)
+
+/* ------------------------------------------------------------------ */
+/*  Whole steps                                                        */
+
+/*  Connects and reads the welcome: banner, then the name prompt.        */
+static int client_new_at (const char *file, int line)
+{
+    int fd = client_connect ();
+    size_t banner = strlen (PROTOCOL_BANNER), prompt = strlen (NAME_PROMPT);
+    char *welcome = (char *) malloc (banner + prompt);
+    assert_non_null (welcome);
+    memcpy (welcome, PROTOCOL_BANNER, banner);
+    memcpy (welcome + banner, NAME_PROMPT, prompt);
+    expect_bytes_at (file, line, fd, welcome, banner + prompt);
+    free (welcome);
+    return fd;
+}
+#define client_new() client_new_at (__FILE__, __LINE__)
+
+/*  Types a name; returns the id the gateway's NAME carries.             */
+static uint64_t client_name_at (const char *file, int line, int fd, const char *name)
+{
+    char text [256];
+    snprintf (text, sizeof text, "%s\n", name);
+    send_bytes_at (file, line, fd, text, strlen (text));
+    return expect_name_at (file, line, name, strlen (name));
+}
+
+/*  The room lets it in: history, then its prompt.                       */
+static void client_enter_at (const char *file, int line, zsock_t *room, const client_t *c,
+                             const char *name, const char *history)
+{
+    send_enter (room, c->id, name, history);
+    expect_bytes_at (file, line, c->fd, history, strlen (history));
+    expect_client_prompt_at (file, line, c->fd, name);
+}
+
+/*  A client in room: connected, named, entered (no history).            */
+static client_t client_login_at (const char *file, int line, zsock_t *room, const char *name)
+{
+    client_t c;
+    c.fd = client_new_at (file, line);
+    c.id = client_name_at (file, line, c.fd, name);
+    client_enter_at (file, line, room, &c, name, "");
+    return c;
+}
+#define client_login(room, name) client_login_at (__FILE__, __LINE__, (room), (name))
+
+/*  A marker through room to c alone: the very next bytes c receives.
+    Proves nothing else was written to c before it.                      */
+static void expect_only_marker_at (const char *file, int line, zsock_t *room,
+                                   const client_t *c, const char *name)
+{
+    static unsigned seq;
+    char text [64];
+    snprintf (text, sizeof text, "marker %u\n", ++seq);
+    send_out (room, 0, text, 0, c->id);
+    expect_bytes_at (file, line, c->fd, text, strlen (text));
+    expect_client_prompt_at (file, line, c->fd, name);
+}
+#define expect_nothing_before_marker(room, c, name) \
+    expect_only_marker_at (__FILE__, __LINE__, (room), &(c), (name))
+
+/*  A line from another client reaches the hub next: proves nothing
+    else was sent to the hub before it.                                   */
+static void expect_hub_next_is_line_at (const char *file, int line, const client_t *c)
+{
+    static unsigned seq;
+    char text [64];
+    snprintf (text, sizeof text, "hub marker %u\n", ++seq);
+    send_bytes_at (file, line, c->fd, text, strlen (text));
+    expect_hub_bytes_at (file, line, MSG_LINE, c->id, text, strlen (text) - 1);
+}
+#define expect_hub_nothing_before_line(c) expect_hub_next_is_line_at (__FILE__, __LINE__, &(c))
+
+/* ------------------------------------------------------------------ */
+/*  Connecting and naming                                              */
+
+static void test_welcome_is_banner_then_prompt (void **state)
+{
+    (void) state;
+    gw_start (10);
+    int fd = client_connect ();
+    expect_bytes (fd, PROTOCOL_BANNER, strlen (PROTOCOL_BANNER));
+    expect_bytes (fd, NAME_PROMPT, strlen (NAME_PROMPT));
+    expect_quiet (fd);
+    //  A connection alone tells the hub nothing.
+    expect_hub_quiet ();
+}
+
+static void test_name_is_trimmed_and_waits_for_the_verdict (void **state)
+{
+    (void) state;
+    gw_start (10);
+    int fd = client_new ();
+    send_str (fd, "  bob \r\n");
+    send_str (fd, "alice\n");
+    uint64_t id = expect_name ("bob");
+    //  The second name waits for the hub's verdict on the first.
+    expect_hub_quiet ();
+    send_refuse (id, "Name is already taken.");
+    expect_recv (fd, "Name is already taken.\n" NAME_PROMPT);
+    expect_hub (MSG_NAME, id, "alice");
+    //  And again: a refusal with nothing pending leaves it at the prompt.
+    send_refuse (id, "Name is already taken.");
+    expect_recv (fd, "Name is already taken.\n" NAME_PROMPT);
+    expect_hub_quiet ();
+    expect_quiet (fd);
+    //  Tabs and spaces trimmed, the name otherwise as typed (not cleaned).
+    send_str (fd, "\t c\x1b[31mx y \t\r\n");
+    expect_hub (MSG_NAME, id, "c\x1b[31mx y");
+    send_refuse (id, "Name can only contain printable characters.");
+    expect_recv (fd, "Name can only contain printable characters.\n" NAME_PROMPT);
+    //  NUL bytes too.
+    send_bytes (fd, "a\0b\n", 4);
+    expect_hub_bytes (MSG_NAME, id, "a\0b", 3);
+    send_refuse (id, "Name can only contain printable characters.");
+    expect_recv (fd, "Name can only contain printable characters.\n" NAME_PROMPT);
+    //  An empty line is a name too (the hub refuses it).
+    send_str (fd, " \r\n");
+    expect_hub (MSG_NAME, id, "");
+    send_refuse (id, "Name cannot be empty.");
+    expect_recv (fd, "Name cannot be empty.\n" NAME_PROMPT);
+    //  Commands other than /quit are names for the hub to judge.
+    send_str (fd, "/help\n");
+    expect_hub (MSG_NAME, id, "/help");
+}
+
+static void test_pipelined_names_one_at_a_time (void **state)
+{
+    (void) state;
+    gw_start (10);
+    int fd = client_new ();
+    send_str (fd, "ann\nbea\ncid\n");
+    uint64_t id = expect_name ("ann");
+    expect_hub_quiet ();
+    send_refuse (id, "Name is already taken.");
+    expect_recv (fd, "Name is already taken.\n" NAME_PROMPT);
+    expect_hub (MSG_NAME, id, "bea");
+    expect_hub_quiet ();
+    send_refuse (id, "Name is already taken.");
+    expect_recv (fd, "Name is already taken.\n" NAME_PROMPT);
+    expect_hub (MSG_NAME, id, "cid");
+    //  The verdict for a good name is the room's ENTER.
+    zsock_t *room = room_new ();
+    client_t c = { fd, id };
+    client_enter_at (__FILE__, __LINE__, room, &c, "cid", "");
+    expect_quiet (fd);
+}
+
+static void test_ids_are_distinct (void **state)
+{
+    (void) state;
+    gw_start (10);
+    uint64_t ids [5];
+    int fds [5];
+    for (int i = 0; i < 5; i++) {
+        fds [i] = client_new ();
+        char name [16];
+        snprintf (name, sizeof name, "u%d", i);
+        ids [i] = client_name_at (__FILE__, __LINE__, fds [i], name);
+        assert_true (ids [i] != 0);
+        assert_true ((ids [i] & 0xffffffffULL) < 10);     /* the slot */
+        for (int j = 0; j < i; j++)
+            assert_true (ids [i] != ids [j]);
+    }
+}
+
+/*  What is typed before the verdict is read in the state the verdict
+    leaves: chat lines once in a room.                                    */
+static void test_lines_typed_before_the_verdict (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob;
+    bob.fd = client_new ();
+    send_str (bob.fd, "bob\nhello\n/join dev\n");
+    bob.id = expect_name ("bob");
+    expect_hub_quiet ();
+    client_enter_at (__FILE__, __LINE__, room, &bob, "bob", "");
+    expect_line (bob.id, "hello");
+    expect_cmd (bob.id, "join", "dev", "");
+    //  /quit typed ahead: closed once in the room.
+    client_t cid;
+    cid.fd = client_new ();
+    send_str (cid.fd, "cid\n/quit\n");
+    cid.id = expect_name ("cid");
+    send_enter (room, cid.id, "cid", "");
+    expect_closed (cid.id);
+    expect_recv (cid.fd, PROMPT ("cid"));
+    expect_eof (cid.fd);
+    expect_hub_nothing_before_line (bob);
+}
+
+/* ------------------------------------------------------------------ */
+/*  In a room                                                          */
+
+static void test_enter_writes_history_then_prompt (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob;
+    bob.fd = client_new ();
+    bob.id = client_name_at (__FILE__, __LINE__, bob.fd, "bob");
+    send_enter (room, bob.id, "bob", "[2020-01-02 03:04:05][x]:old\n");
+    expect_recv (bob.fd, "[2020-01-02 03:04:05][x]:old\n" PROMPT ("bob"));
+    expect_quiet (bob.fd);
+    //  Its input flows: to the hub as LINE.
+    send_str (bob.fd, "hello\n");
+    expect_line (bob.id, "hello");
+}
+
+static void test_chat_lines_are_cleaned (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    send_str (bob.fd, "hi\x1b[2Jthere\x07\n");
+    expect_line (bob.id, "hithere");
+    //  A blank line goes on as it is: the room decides it is blank.
+    send_str (bob.fd, "   \n");
+    expect_line (bob.id, "   ");
+    send_str (bob.fd, "\n");
+    expect_line (bob.id, "");
+    //  One trailing CR removed; other control bytes, NUL included, too.
+    send_bytes (bob.fd, "a\rb\0c\x7f\td\r\n", 10);
+    expect_line (bob.id, "abc\td");
+    //  OSC, C1 control, invalid UTF-8.
+    send_str (bob.fd, "x\x1b]0;title\x07y\xc2\x85z\xffw\n");
+    expect_line (bob.id, "xyz\xef\xbf\xbdw");
+    //  Valid UTF-8 is kept.
+    send_str (bob.fd, "caf\xc3\xa9 \xe2\x82\xac\n");
+    expect_line (bob.id, "caf\xc3\xa9 \xe2\x82\xac");
+    //  Not a command: the first byte is not '/' (it is cleaned afterwards).
+    send_str (bob.fd, "\x1b[1m/join x\n");
+    expect_line (bob.id, "/join x");
+    send_str (bob.fd, " /join x\n");
+    expect_line (bob.id, " /join x");
+    //  Nothing was written to bob meanwhile.
+    expect_nothing_before_marker (room, bob, "bob");
+}
+
+static void test_commands_are_parsed (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    //  /msg: target and text cleaned, the text kept as typed otherwise.
+    send_str (bob.fd, "/msg Bob hey \x1b[31m you\n");
+    expect_cmd (bob.id, "msg", "Bob", "hey  you");
+    send_str (bob.fd, "/MSG  B\x1b[1mo\x07" "b \t hi there  \r\n");
+    expect_cmd (bob.id, "msg", "Bob", "hi there  ");
+    send_str (bob.fd, "/msg\n");
+    expect_cmd (bob.id, "msg", "", "");
+    send_str (bob.fd, "/msg ann\n");
+    expect_cmd (bob.id, "msg", "ann", "");
+    //  /join and /name: the argument trimmed, as typed (never cleaned).
+    send_str (bob.fd, "/join dev\n");
+    expect_cmd (bob.id, "join", "dev", "");
+    send_str (bob.fd, "/Join \t d\x1b[31mev  \n");
+    expect_cmd (bob.id, "join", "d\x1b[31mev", "");
+    send_str (bob.fd, "/join\n");
+    expect_cmd (bob.id, "join", "", "");
+    send_str (bob.fd, "/name  New Name \n");
+    expect_cmd (bob.id, "name", "New Name", "");
+    //  The others ignore what follows the verb.
+    send_str (bob.fd, "/help me\n");
+    expect_cmd (bob.id, "help", "", "");
+    send_str (bob.fd, "/ROOMS\n");
+    expect_cmd (bob.id, "rooms", "", "");
+    send_str (bob.fd, "/users\tall\n");
+    expect_cmd (bob.id, "users", "", "");
+    //  Unknown: verb "?", what was typed (cleaned) as the argument.
+    send_str (bob.fd, "/bogus\n");
+    expect_cmd (bob.id, "?", "/bogus", "");
+    send_str (bob.fd, "/bo\x1b[1mgus\x07 with args\n");
+    expect_cmd (bob.id, "?", "/bogus", "");
+    send_str (bob.fd, "/\n");
+    expect_cmd (bob.id, "?", "/", "");
+    send_str (bob.fd, "/helpme\n");
+    expect_cmd (bob.id, "?", "/helpme", "");
+    expect_nothing_before_marker (room, bob, "bob");
+}
+
+static void test_out_to_members (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t a = client_login (room, "A");
+    client_t b = client_login (room, "B");
+    client_t c = client_login (room, "C");
+    //  The author gets a bare prompt, the others the text and their own prompt.
+    send_out (room, a.id, "\n[2020-01-02 03:04:05][A]:hi\n", MSG_PROMPT_SKIP, a.id, b.id, c.id);
+    expect_recv (a.fd, PROMPT ("A"));
+    expect_recv (b.fd, "\n[2020-01-02 03:04:05][A]:hi\n" PROMPT ("B"));
+    expect_recv (c.fd, "\n[2020-01-02 03:04:05][A]:hi\n" PROMPT ("C"));
+    expect_nothing_before_marker (room, a, "A");
+    //  Without the flag the author gets nothing at all.
+    send_out (room, a.id, "\n[2020-01-02 03:04:05][A]:again\n", 0, a.id, b.id, c.id);
+    expect_recv (b.fd, "\n[2020-01-02 03:04:05][A]:again\n" PROMPT ("B"));
+    expect_recv (c.fd, "\n[2020-01-02 03:04:05][A]:again\n" PROMPT ("C"));
+    expect_nothing_before_marker (room, a, "A");
+    //  Only the ids listed: the author need not be one of them.
+    send_out (room, a.id, "to C\n", MSG_PROMPT_SKIP, c.id);
+    expect_recv (c.fd, "to C\n" PROMPT ("C"));
+    expect_nothing_before_marker (room, a, "A");
+    expect_nothing_before_marker (room, b, "B");
+    //  No ids: nothing to anyone.
+    send_out_ids (room, 0, "nobody\n", NULL, 0, 0);
+    //  Empty text: a fresh prompt.
+    send_out (room, 0, "", 0, b.id);
+    expect_recv (b.fd, PROMPT ("B"));
+    //  Many OUTs in a row arrive in order.
+    for (int i = 0; i < 50; i++) {
+        char text [32];
+        snprintf (text, sizeof text, "line %d\n", i);
+        send_out (room, 0, text, 0, a.id, b.id);
+    }
+    for (int i = 0; i < 50; i++) {
+        char pattern [64];
+        snprintf (pattern, sizeof pattern, "line %d\n" PROMPT ("A"), i);
+        expect_recv (a.fd, pattern);
+        snprintf (pattern, sizeof pattern, "line %d\n" PROMPT ("B"), i);
+        expect_recv (b.fd, pattern);
+    }
+    expect_nothing_before_marker (room, a, "A");
+    expect_nothing_before_marker (room, b, "B");
+    expect_nothing_before_marker (room, c, "C");
+}
+
+/*  OUT and ENTER also come from the hub's pipe; OUT skips clients that
+    are not in a room.                                                    */
+static void test_out_skips_clients_not_in_a_room (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t a = client_login (room, "A");
+    client_t w;
+    w.fd = client_new ();
+    w.id = client_name_at (__FILE__, __LINE__, w.fd, "w");
+    send_out (room, 0, "to both\n", 0, a.id, w.id);
+    expect_recv (a.fd, "to both\n" PROMPT ("A"));
+    send_out (s_gw.hub, 0, "from the hub\n", 0, a.id, w.id);
+    expect_recv (a.fd, "from the hub\n" PROMPT ("A"));
+    //  w, waiting for its verdict, got none of it.
+    send_refuse (w.id, "Name is already taken.");
+    expect_recv (w.fd, "Name is already taken.\n" NAME_PROMPT);
+    send_out (room, 0, "still not\n", 0, w.id);
+    //  An ENTER for a client not waiting for a verdict is ignored too.
+    send_enter (room, w.id, "w", "history\n");
+    send_out (room, 0, "after\n", 0, a.id);
+    expect_recv (a.fd, "after\n" PROMPT ("A"));
+    expect_quiet (w.fd);
+    send_str (w.fd, "w2\n");
+    expect_hub (MSG_NAME, w.id, "w2");
+    //  A REFUSE for a client in a room is ignored.
+    send_refuse (a.id, "Name is already taken.");
+    expect_nothing_before_marker (room, a, "A");
+    send_str (a.fd, "still chatting\n");
+    expect_line (a.id, "still chatting");
+}
+
+static void test_enter_again_moves_the_client (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *general = room_new ();
+    zsock_t *dev = room_new ();
+    client_t bob = client_login (general, "bob");
+    send_str (bob.fd, "/join dev\n");
+    expect_cmd (bob.id, "join", "dev", "");
+    send_out (general, 0, "last from general\n", 0, bob.id);
+    expect_recv (bob.fd, "last from general\n" PROMPT ("bob"));
+    send_id (general, MSG_RELEASE, bob.id);
+    expect_hub_bare (MSG_RELEASED, bob.id);
+    send_enter (dev, bob.id, "bob", "[2020-01-02 03:04:05][x]:dev1\n[2020-01-02 03:04:06][y]:dev2\n");
+    expect_recv (bob.fd, "[2020-01-02 03:04:05][x]:dev1\n[2020-01-02 03:04:06][y]:dev2\n"
+                 PROMPT ("bob"));
+    send_str (bob.fd, "in dev\n");
+    expect_line (bob.id, "in dev");
+    expect_nothing_before_marker (dev, bob, "bob");
+}
+
+static void test_release_becomes_released (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    send_id (room, MSG_RELEASE, bob.id);
+    expect_hub_bare (MSG_RELEASED, bob.id);
+    //  Passed on even for an id that is gone: the hub sorts that out.
+    uint64_t gone = 0x7700000005ULL;
+    send_id (room, MSG_RELEASE, gone);
+    expect_hub_bare (MSG_RELEASED, gone);
+    expect_nothing_before_marker (room, bob, "bob");
+}
+
+static void test_label_changes_the_prompt (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    client_t ann = client_login (room, "ann");
+    send_text (room, MSG_LABEL, bob.id, "robert");
+    send_out (room, 0, "bob changed their name to robert\n", 0, bob.id);
+    expect_recv (bob.fd, "bob changed their name to robert\n" PROMPT ("robert"));
+    send_out (room, ann.id, "\n[2020-01-02 03:04:05][ann]:hi\n", MSG_PROMPT_SKIP, ann.id, bob.id);
+    expect_recv (bob.fd, "\n[2020-01-02 03:04:05][ann]:hi\n" PROMPT ("robert"));
+    expect_recv (ann.fd, PROMPT ("ann"));
+    //  A 32-character name of 4-byte characters, the longest there is.
+    char longest [32 * 4 + 1] = "";
+    for (int i = 0; i < 32; i++)
+        strcat (longest, "\xf0\x9f\x98\x80");
+    send_text (room, MSG_LABEL, bob.id, longest);
+    send_out (room, 0, "", 0, bob.id);
+    expect_client_prompt (bob.fd, longest);
+    expect_nothing_before_marker (room, ann, "ann");
+}
+
+/* ------------------------------------------------------------------ */
+/*  Framing                                                            */
+
+static void test_lines_split_across_writes (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t carol;
+    carol.fd = client_new ();
+    //  Byte by byte at the name prompt, a pause now and then so that the
+    //  gateway really reads the pieces apart.
+    const char *name = "  carol \r\n";
+    for (const char *p = name; *p; p++) {
+        send_bytes (carol.fd, p, 1);
+        zclock_sleep (2);
+    }
+    carol.id = expect_name ("carol");
+    client_enter_at (__FILE__, __LINE__, room, &carol, "carol", "");
+    //  And in a room.
+    const char *line = "/msg bob hi \x1b[1mthere\r\nhello\n";
+    for (const char *p = line; *p; p++) {
+        send_bytes (carol.fd, p, 1);
+        zclock_sleep (2);
+    }
+    expect_cmd (carol.id, "msg", "bob", "hi there");
+    expect_line (carol.id, "hello");
+    //  Line ends anywhere in a write.
+    send_str (carol.fd, "hel");
+    zclock_sleep (20);
+    send_str (carol.fd, "lo\nwor");
+    zclock_sleep (20);
+    send_str (carol.fd, "ld\r");
+    zclock_sleep (20);
+    send_str (carol.fd, "\n");
+    expect_line (carol.id, "hello");
+    expect_line (carol.id, "world");
+    expect_nothing_before_marker (room, carol, "carol");
+}
+
+static void test_many_lines_in_one_write (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t dan = client_login (room, "dan");
+    send_str (dan.fd, "one\ntwo\r\n\nthree\n/users\nfour\n/join x\nfive\n");
+    expect_line (dan.id, "one");
+    expect_line (dan.id, "two");
+    expect_line (dan.id, "");
+    expect_line (dan.id, "three");
+    expect_cmd (dan.id, "users", "", "");
+    expect_line (dan.id, "four");
+    expect_cmd (dan.id, "join", "x", "");
+    expect_line (dan.id, "five");
+    //  A thousand lines in one write, in order.
+    size_t size = 1000 * 8;
+    char *block = (char *) malloc (size + 1);
+    assert_non_null (block);
+    char *p = block;
+    for (int i = 0; i < 1000; i++)
+        p += sprintf (p, "n%05d\n", i);
+    send_bytes (dan.fd, block, (size_t) (p - block));
+    free (block);
+    for (int i = 0; i < 1000; i++) {
+        char text [16];
+        snprintf (text, sizeof text, "n%05d", i);
+        expect_line (dan.id, text);
+    }
+    expect_nothing_before_marker (room, dan, "dan");
+}
+
+/*  n copies of c, then tail: a heap string.                             */
+static char *repeat (char c, size_t n, const char *tail)
+{
+    char *s = (char *) malloc (n + strlen (tail) + 1);
+    assert_non_null (s);
+    memset (s, c, n);
+    strcpy (s + n, tail);
+    return s;
+}
+
+static void test_too_long_at_the_name_prompt (void **state)
+{
+    (void) state;
+    gw_start (10);
+    int fd = client_new ();
+    char *line = repeat ('x', 5000, "\n");
+    send_str (fd, line);
+    free (line);
+    expect_recv (fd, PROTOCOL_TOO_LONG NAME_PROMPT);
+    expect_quiet (fd);
+    expect_hub_quiet ();
+    //  The rest of that line was dropped; the next one is a name.
+    send_str (fd, "bob\n");
+    uint64_t id = expect_name ("bob");
+    send_refuse (id, "Name is already taken.");
+    expect_recv (fd, "Name is already taken.\n" NAME_PROMPT);
+    //  4096 bytes (CR LF not counted) is not too long.
+    line = repeat ('y', LINE_MAX_BYTES, "\r\n");
+    send_str (fd, line);
+    line [LINE_MAX_BYTES] = 0;
+    expect_hub (MSG_NAME, id, line);
+    free (line);
+    send_refuse (id, "Name is too long (max 32 characters).");
+    expect_recv (fd, "Name is too long (max 32 characters).\n" NAME_PROMPT);
+    //  4097 is.
+    line = repeat ('z', LINE_MAX_BYTES + 1, "\n");
+    send_str (fd, line);
+    free (line);
+    expect_recv (fd, PROTOCOL_TOO_LONG NAME_PROMPT);
+    send_str (fd, "ann\n");
+    expect_hub (MSG_NAME, id, "ann");
+}
+
+static void test_too_long_in_a_room_goes_to_the_hub (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t eve = client_login (room, "eve");
+    char *line = repeat ('x', 10000, "\nafter\n");
+    send_str (eve.fd, line);
+    free (line);
+    expect_hub (MSG_NOTICE, eve.id, PROTOCOL_TOO_LONG);
+    expect_line (eve.id, "after");
+    //  Not written to eve directly: the room orders its output.
+    expect_nothing_before_marker (room, eve, "eve");
+    //  The edge: 4096 bytes pass, 4097 do not.
+    line = repeat ('y', LINE_MAX_BYTES, "\r\n");
+    send_str (eve.fd, line);
+    line [LINE_MAX_BYTES] = 0;
+    expect_line (eve.id, line);
+    free (line);
+    line = repeat ('z', LINE_MAX_BYTES + 1, "\n");
+    send_str (eve.fd, line);
+    free (line);
+    expect_hub (MSG_NOTICE, eve.id, PROTOCOL_TOO_LONG);
+    //  A too-long command is too long as well.
+    line = repeat ('w', 6000, "\n");
+    memcpy (line, "/msg bob ", 9);
+    send_str (eve.fd, line);
+    free (line);
+    expect_hub (MSG_NOTICE, eve.id, PROTOCOL_TOO_LONG);
+    send_str (eve.fd, "ok\n");
+    expect_line (eve.id, "ok");
+    expect_nothing_before_marker (room, eve, "eve");
+}
+
+/* ------------------------------------------------------------------ */
+/*  Leaving                                                            */
+
+static void test_eof_of_a_named_client_is_closed (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    shutdown (bob.fd, SHUT_WR);
+    expect_eof (bob.fd);
+    expect_closed (bob.id);
+    //  Messages for it now go nowhere.
+    client_t ann = client_login (room, "ann");
+    send_out (room, 0, "late\n", 0, bob.id);
+    send_enter (room, bob.id, "bob", "");
+    send_text (room, MSG_LABEL, bob.id, "x");
+    send_refuse (bob.id, "x");
+    expect_nothing_before_marker (room, ann, "ann");
+    expect_hub_quiet ();
+}
+
+static void test_partial_last_line_is_dropped (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    send_str (bob.fd, "hi\nunfinished");
+    shutdown (bob.fd, SHUT_WR);
+    expect_line (bob.id, "hi");
+    expect_closed (bob.id);
+    expect_eof (bob.fd);
+}
+
+static void test_eof_at_the_name_prompt_is_silent (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t ann = client_login (room, "ann");
+    int fd = client_new ();
+    send_str (fd, "half a na");
+    shutdown (fd, SHUT_WR);
+    expect_eof (fd);
+    expect_hub_quiet ();
+    expect_hub_nothing_before_line (ann);
+}
+
+static void test_quit (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t ann = client_login (room, "ann");
+    client_t bob = client_login (room, "bob");
+    send_str (bob.fd, "bye\n/quit\n");
+    expect_line (bob.id, "bye");
+    expect_closed (bob.id);
+    expect_eof (bob.fd);
+    //  Case and what follows the verb do not matter.
+    client_t cid = client_login (room, "cid");
+    send_str (cid.fd, "/QUIT now\n");
+    expect_closed (cid.id);
+    expect_eof (cid.fd);
+    //  At the name prompt: closed, and the hub never knew it.
+    int fd = client_new ();
+    send_str (fd, "  /Quit \r\n");
+    expect_eof (fd);
+    expect_hub_quiet ();
+    expect_hub_nothing_before_line (ann);
+}
+
+static void test_eof_while_waiting_for_the_verdict (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    //  Refused: it gets the reason and is closed, and the hub told.
+    int fd = client_new ();
+    send_str (fd, "bob\nalice\n");
+    shutdown (fd, SHUT_WR);
+    uint64_t id = expect_name ("bob");
+    send_refuse (id, "Name is already taken.");
+    expect_hub (MSG_NAME, id, "alice");
+    send_refuse (id, "Name is already taken.");
+    expect_closed (id);
+    expect_recv (fd, "Name is already taken.\n" NAME_PROMPT "Name is already taken.\n" NAME_PROMPT);
+    expect_eof (fd);
+    //  Accepted: it gets the history and its prompt, then it is closed.
+    client_t cid;
+    cid.fd = client_new ();
+    send_str (cid.fd, "cid\n");
+    shutdown (cid.fd, SHUT_WR);
+    cid.id = expect_name ("cid");
+    send_enter (room, cid.id, "cid", "[2020-01-02 03:04:05][x]:old\n");
+    expect_closed (cid.id);
+    expect_recv (cid.fd, "[2020-01-02 03:04:05][x]:old\n" PROMPT ("cid"));
+    expect_eof (cid.fd);
+}
+
+static void test_reset_is_closed (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    //  SO_LINGER 0: close() sends RST.
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    setsockopt (bob.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    client_close (bob.fd);
+    expect_closed (bob.id);
+    client_t ann = client_login (room, "ann");
+    expect_hub_nothing_before_line (ann);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Limits                                                             */
+
+static void test_full (void **state)
+{
+    (void) state;
+    gw_start (2);
+    zsock_t *room = room_new ();
+    client_t ann = client_login (room, "ann");
+    int waiting = client_new ();          /* those at the name prompt count */
+    int third = client_connect ();
+    expect_bytes (third, PROTOCOL_FULL, strlen (PROTOCOL_FULL));
+    expect_eof (third);
+    expect_hub_quiet ();
+    //  A slot freed is a slot for the next one.
+    shutdown (waiting, SHUT_WR);
+    expect_eof (waiting);
+    client_t bob = client_login (room, "bob");
+    int fourth = client_connect ();
+    expect_bytes (fourth, PROTOCOL_FULL, strlen (PROTOCOL_FULL));
+    expect_eof (fourth);
+    expect_nothing_before_marker (room, ann, "ann");
+    expect_nothing_before_marker (room, bob, "bob");
+    expect_hub_nothing_before_line (bob);
+}
+
+/*  A slot reused gets a new id: late messages for the old one never
+    reach the new client.                                                */
+static void test_reused_slot_has_a_new_id (void **state)
+{
+    (void) state;
+    gw_start (1);
+    zsock_t *room = room_new ();
+    client_t old = client_login (room, "old");
+    shutdown (old.fd, SHUT_WR);
+    expect_eof (old.fd);
+    expect_closed (old.id);
+    client_t fresh = client_login (room, "new");
+    assert_true (fresh.id != old.id);
+    assert_true ((fresh.id & 0xffffffffULL) == (old.id & 0xffffffffULL));
+    send_out (room, 0, "for the old one\n", 0, old.id);
+    send_text (room, MSG_LABEL, old.id, "old");
+    send_enter (room, old.id, "old", "old history\n");
+    expect_nothing_before_marker (room, fresh, "new");
+}
+
+/*  Clients that do not read: their output waits in the gateway while the
+    others are served, and none of it is lost or reordered.               */
+static void test_slow_reader_gets_everything (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t slow = client_login (room, "slow");
+    client_t quick = client_login (room, "quick");
+    size_t size = 4 * 1024 * 1024;
+    char *big = (char *) malloc (size + 1);
+    assert_non_null (big);
+    for (size_t i = 0; i < size; i++)
+        big [i] = (char) ('a' + i % 26);
+    big [size - 1] = '\n';
+    big [size] = 0;
+    send_out (room, 0, big, 0, slow.id);
+    send_out (room, 0, "small\n", 0, slow.id);
+    //  Meanwhile the others are served, and slow's input still flows.
+    send_out (room, 0, "meanwhile\n", 0, quick.id);
+    expect_recv (quick.fd, "meanwhile\n" PROMPT ("quick"));
+    send_str (slow.fd, "still here\n");
+    expect_line (slow.id, "still here");
+    expect_bytes (slow.fd, big, size);
+    free (big);
+    expect_recv (slow.fd, PROMPT ("slow") "small\n" PROMPT ("slow"));
+    expect_nothing_before_marker (room, slow, "slow");
+}
+
+/*  The hub falls far behind (it reads nothing): the gateway queues, then
+    stops taking input; once the hub reads, everything arrives, in order. */
+#define FLOOD_LINES 120000
+
+typedef struct {
+    int  fd;
+    int  error;                 /* errno of a failed send, else 0 */
+    int  done;                  /* atomic */
+} writer_t;
+
+static void *s_writer (void *arg)
+{
+    writer_t *writer = (writer_t *) arg;
+    size_t size = (size_t) FLOOD_LINES * 8;
+    char *block = (char *) malloc (size + 1);
+    size_t len = 0;
+    if (!block)
+        writer->error = ENOMEM;
+    for (int i = 0; block && i < FLOOD_LINES; i++)
+        len += (size_t) sprintf (block + len, "f%06d\n", i);
+    //  The gateway may stop reading for a while: wait long for it.
+    struct timeval tv = { .tv_sec = 60, .tv_usec = 0 };
+    setsockopt (writer->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    for (size_t done = 0; block && done < len && !writer->error; ) {
+        ssize_t sent = send (writer->fd, block + done, len - done, MSG_NOSIGNAL);
+        if (sent > 0)
+            done += (size_t) sent;
+        else
+        if (sent < 0 && errno == EINTR)
+            continue;
+        else
+            writer->error = sent < 0? errno: EPIPE;
+    }
+    free (block);
+    __atomic_store_n (&writer->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_hub_backlog_loses_nothing (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t flood = client_login (room, "flood");
+    client_t other = client_login (room, "other");
+    static writer_t writer;
+    writer = (writer_t) { flood.fd, 0, 0 };
+    s_gw.writer_fd = flood.fd;
+    assert_int_equal (pthread_create (&s_gw.writer, NULL, s_writer, &writer), 0);
+    s_gw.writer_running = true;
+    //  Let the gateway fill the hub's pipe and its own queue: the writer
+    //  finishes, or stops once the gateway stops reading. How far it got
+    //  does not matter, only that nothing is lost.
+    int64_t until = now_ms () + 3000;
+    while (!__atomic_load_n (&writer.done, __ATOMIC_ACQUIRE) && now_ms () < until)
+        zclock_sleep (10);
+    zclock_sleep (200);
+    send_str (other.fd, "me too\n");
+    //  Output still flows while the hub is behind.
+    send_out (room, 0, "out\n", 0, flood.id, other.id);
+    expect_recv (flood.fd, "out\n" PROMPT ("flood"));
+    expect_recv (other.fd, "out\n" PROMPT ("other"));
+    int next = 0;
+    bool other_seen = false;
+    while (next < FLOOD_LINES || !other_seen) {
+        check_msg_t got;
+        check_recv_at (__FILE__, __LINE__, s_gw.hub, &got, "a LINE");
+        char text [16];
+        snprintf (text, sizeof text, "f%06d", next);
+        if (!other_seen && got.v.id == other.id && msg_is (&got.v, MSG_LINE)
+            && check_part_is (&got.v, 0, "me too"))
+            other_seen = true;
+        else
+        if (next < FLOOD_LINES && got.v.id == flood.id && msg_is (&got.v, MSG_LINE)
+            && check_part_is (&got.v, 0, text))
+            next++;
+        else {
+            print_error ("expected LINE id=0x%llx \"%s\" or the other's line\n    got ",
+                         (unsigned long long) flood.id, text);
+            check_print_msg (&got.v);
+            check_msg_free (&got);
+            fail ();
+        }
+        check_msg_free (&got);
+    }
+    pthread_join (s_gw.writer, NULL);
+    s_gw.writer_running = false;
+    assert_int_equal (writer.error, 0);
+    expect_hub_nothing_before_line (other);
+    expect_hub_nothing_before_line (flood);
+}
+
+#define FULL_PIPE_LINES 102000      /* the hub's pipe holds 100000 + 1000 */
+
+/*  Waits (bounded) until this process stops using CPU: the gateway has
+    handed on everything it was given. If it never settles, carry on:
+    the test then checks less, it never fails for that.                  */
+static void wait_until_idle (void)
+{
+    int64_t deadline = now_ms () + 30000;
+    struct timespec ts;
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+    int64_t before = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    while (now_ms () < deadline) {
+        zclock_sleep (200);
+        clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+        int64_t after = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (after - before < 20)
+            return;
+        before = after;
+    }
+}
+
+/*  The hub is behind (its pipe full, the gateway holding a queue for
+    it) and speaks while a room keeps the gateway busy: every message it
+    sends must still be read. The gateway joins the hub's pipe through
+    ZMQ_FD, which signals once: any zsock_events() or send on that socket
+    (as when the gateway tries to flush its queue) may consume the wakeup
+    of a message that has just arrived, so the gateway must then look at
+    ZMQ_EVENTS again or the message waits until something else wakes it. */
+static void test_hub_is_heard_while_it_is_behind (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t flood = client_login (room, "flood");
+    client_t w = client_login (room, "w");
+    client_t x;
+    x.fd = client_new ();
+    x.id = client_name_at (__FILE__, __LINE__, x.fd, "x");
+    //  Fill the hub's pipe (the fake hub reads nothing from now on), so
+    //  that the gateway holds a queue for it.
+    char *block = (char *) malloc ((size_t) FULL_PIPE_LINES * 8 + 1);
+    assert_non_null (block);
+    size_t len = 0;
+    for (int i = 0; i < FULL_PIPE_LINES; i++)
+        len += (size_t) sprintf (block + len, "f%06d\n", i);
+    send_bytes (flood.fd, block, len);
+    free (block);
+    wait_until_idle ();
+    //  Room traffic that writes nothing (OUTs to nobody), with the hub's
+    //  messages in between: a REFUSE, then OUTs of its own.
+    for (int k = 0; k <= 20; k++) {
+        for (int j = 0; j < 1000; j++)
+            send_out_ids (room, 0, "", NULL, 0, 0);
+        char text [32];
+        snprintf (text, sizeof text, "hub %d\n", k);
+        if (k == 0)
+            send_refuse (x.id, "Name is already taken.");
+        else
+            send_out (s_gw.hub, 0, text, 0, w.id);
+    }
+    expect_recv (x.fd, "Name is already taken.\n" NAME_PROMPT);
+    for (int k = 1; k <= 20; k++) {
+        char pattern [64];
+        snprintf (pattern, sizeof pattern, "hub %d\n" PROMPT ("w"), k);
+        expect_recv (w.fd, pattern);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/*  Room pipes                                                         */
+
+static void test_bye_then_attach_again (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *first = room_new ();
+    client_t bob = client_login (first, "bob");
+    room_bye (first, bob.id);
+    zsock_t *second = room_new ();
+    send_out (second, 0, "from the second\n", 0, bob.id);
+    expect_recv (bob.fd, "from the second\n" PROMPT ("bob"));
+    //  More rooms than the gateway's first table holds, each one working.
+    zsock_t *rooms [20];
+    for (int i = 0; i < 20; i++) {
+        rooms [i] = room_new ();
+        char text [32];
+        snprintf (text, sizeof text, "room %d\n", i);
+        send_out (rooms [i], 0, text, 0, bob.id);
+        char pattern [64];
+        snprintf (pattern, sizeof pattern, "room %d\n" PROMPT ("bob"), i);
+        expect_recv (bob.fd, pattern);
+    }
+    //  Half of them stop; what they sent before BYE is handled.
+    for (int i = 0; i < 20; i += 2) {
+        send_id (rooms [i], MSG_RELEASE, bob.id);
+        room_bye (rooms [i], bob.id);
+        expect_hub_bare (MSG_RELEASED, bob.id);
+    }
+    for (int i = 1; i < 20; i += 2)
+        expect_nothing_before_marker (rooms [i], bob, "bob");
+    //  Freed slots are reused.
+    for (int i = 0; i < 5; i++) {
+        zsock_t *room = room_new ();
+        expect_nothing_before_marker (room, bob, "bob");
+    }
+    expect_nothing_before_marker (second, bob, "bob");
+    send_str (bob.fd, "still here\n");
+    expect_line (bob.id, "still here");
+    expect_quiet (bob.fd);
+}
+
+/*  Messages the gateway cannot use are dropped; it carries on.          */
+static void test_malformed_messages_are_ignored (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    //  An id frame of the wrong size.
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, MSG_OUT);
+    zmsg_addmem (msg, &bob.id, 4);
+    zmsg_addstr (msg, "bad\n");
+    assert_int_equal (msg_send (&msg, room), 0);
+    //  A type frame too long, an unknown type, parts missing.
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "A-VERY-LONG-TYPE");
+    zmsg_addmem (msg, &bob.id, 8);
+    assert_int_equal (msg_send (&msg, room), 0);
+    send_text (room, "BOGUS", bob.id, "x");
+    send_id (room, MSG_OUT, bob.id);
+    send_text (room, MSG_ENTER, bob.id, "bob");
+    send_id (s_gw.hub, MSG_REFUSE, bob.id);
+    send_id (s_gw.hub, MSG_LINE, bob.id);
+    //  An ATTACH to an endpoint nobody binds does no harm.
+    char nowhere [200];
+    snprintf (nowhere, sizeof nowhere, "%s/nobody-binds-this", s_gw.config.endpoint);
+    send_text (s_gw.hub, MSG_ATTACH, 0, nowhere);
+    //  ids of a size that is not a multiple of 8: the whole ids are used.
+    msg = msg_new (MSG_OUT, 0);
+    msg_add_str (msg, "partial ids\n");
+    char ids [12] = { 0 };
+    memcpy (ids, &bob.id, 8);
+    msg_add (msg, ids, sizeof ids);
+    uint8_t flags = 0;
+    msg_add (msg, &flags, 1);
+    assert_int_equal (msg_send (&msg, room), 0);
+    expect_recv (bob.fd, "partial ids\n" PROMPT ("bob"));
+    //  Ids of slots that do not exist.
+    send_out (room, 0, "nobody\n", 0, 0, 0xffffffffULL, 0x100000009ULL);
+    send_text (room, MSG_LABEL, 0x1000000ffULL, "x");
+    expect_nothing_before_marker (room, bob, "bob");
+    send_str (bob.fd, "fine\n");
+    expect_line (bob.id, "fine");
+}
+
+/* ------------------------------------------------------------------ */
+/*  Stopping                                                           */
+
+static void test_destroy_closes_every_client (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    client_t ann = client_login (room, "ann");
+    int naming = client_new ();
+    int waiting = client_new ();
+    uint64_t waiting_id = client_name_at (__FILE__, __LINE__, waiting, "wait");
+    (void) waiting_id;
+    send_str (bob.fd, "last\n");
+    expect_line (bob.id, "last");
+    int64_t start = now_ms ();
+    zactor_destroy (&s_gw.actor);
+    int64_t took = now_ms () - start;
+    expect_eof (bob.fd);
+    expect_eof (ann.fd);
+    expect_eof (naming);
+    expect_eof (waiting);
+    //  The hub is stopped first: it is told nothing.
+    expect_hub_quiet ();
+    //  A hang check, not a speed test.
+    if (took > 10000)
+        fail_msg ("zactor_destroy took %lld ms", (long long) took);
+    //  The listening socket is closed.
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) s_gw.port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    int rc = connect (fd, (struct sockaddr *) &addr, sizeof addr);
+    int error = errno;
+    close (fd);
+    assert_int_equal (rc, -1);
+    assert_int_equal (error, ECONNREFUSED);
+}
+
+int main (void)
+{
+    signal (SIGALRM, s_watchdog);
+    signal (SIGPIPE, SIG_IGN);
+#define GW_TEST(f) cmocka_unit_test_teardown (f, gw_teardown)
+    const struct CMUnitTest tests [] = {
+        GW_TEST (test_welcome_is_banner_then_prompt),
+        GW_TEST (test_name_is_trimmed_and_waits_for_the_verdict),
+        GW_TEST (test_pipelined_names_one_at_a_time),
+        GW_TEST (test_lines_typed_before_the_verdict),
+        GW_TEST (test_ids_are_distinct),
+        GW_TEST (test_enter_writes_history_then_prompt),
+        GW_TEST (test_chat_lines_are_cleaned),
+        GW_TEST (test_commands_are_parsed),
+        GW_TEST (test_out_to_members),
+        GW_TEST (test_out_skips_clients_not_in_a_room),
+        GW_TEST (test_enter_again_moves_the_client),
+        GW_TEST (test_release_becomes_released),
+        GW_TEST (test_label_changes_the_prompt),
+        GW_TEST (test_lines_split_across_writes),
+        GW_TEST (test_many_lines_in_one_write),
+        GW_TEST (test_too_long_at_the_name_prompt),
+        GW_TEST (test_too_long_in_a_room_goes_to_the_hub),
+        GW_TEST (test_eof_of_a_named_client_is_closed),
+        GW_TEST (test_partial_last_line_is_dropped),
+        GW_TEST (test_eof_at_the_name_prompt_is_silent),
+        GW_TEST (test_quit),
+        GW_TEST (test_eof_while_waiting_for_the_verdict),
+        GW_TEST (test_reset_is_closed),
+        GW_TEST (test_full),
+        GW_TEST (test_reused_slot_has_a_new_id),
+        GW_TEST (test_slow_reader_gets_everything),
+        GW_TEST (test_hub_backlog_loses_nothing),
+        GW_TEST (test_hub_is_heard_while_it_is_behind),
+        GW_TEST (test_bye_then_attach_again),
+        GW_TEST (test_malformed_messages_are_ignored),
+        GW_TEST (test_destroy_closes_every_client),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
