@@ -216,14 +216,15 @@ s_room_release (self_t *self, room_t *room)
               zhashx_size (self->rooms), zhashx_size (self->rooms) == 1? "": "s");
 }
 
-static room_t *
-s_room_find (self_t *self, const char *name, size_t size)
+//  Names and rooms are both registered under their folded spelling.
+static void *
+s_lookup_folded (zhashx_t *registry, const char *name, size_t size)
 {
-    char key [ROOM_MAX_CHARS + 1];
-    if (size > ROOM_MAX_CHARS)
+    char key [NAME_MAX_BYTES + 1];
+    if (size > NAME_MAX_BYTES)
         return NULL;
     name_fold (name, size, key);
-    return (room_t *) zhashx_lookup (self->rooms, key);
+    return zhashx_lookup (registry, key);
 }
 
 //  ---------------------------------------------------------------------
@@ -280,16 +281,6 @@ s_enter (client_t *client, room_t *room)
 //  ---------------------------------------------------------------------
 //  Names
 
-static client_t *
-s_client_by_name (self_t *self, const char *name, size_t size)
-{
-    char key [NAME_MAX_BYTES + 1];
-    if (size > NAME_MAX_BYTES)
-        return NULL;
-    name_fold (name, size, key);
-    return (client_t *) zhashx_lookup (self->names, key);
-}
-
 //  The reason a name cannot be taken by client (NULL: new client), or NULL.
 static const char *
 s_name_problem (self_t *self, client_t *client, const char *name, size_t size)
@@ -297,7 +288,7 @@ s_name_problem (self_t *self, client_t *client, const char *name, size_t size)
     const char *problem = name_problem (name, size);
     if (problem)
         return problem;
-    client_t *owner = s_client_by_name (self, name, size);
+    client_t *owner = (client_t *) s_lookup_folded (self->names, name, size);
     if (owner && owner != client)
         return "Name is already taken.";
     return NULL;
@@ -364,7 +355,7 @@ s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
         s_sayf (client, "%s\n", problem);
         return;
     }
-    room_t *target = s_room_find (self, name, size);
+    room_t *target = (room_t *) s_lookup_folded (self->rooms, name, size);
     if (target == client->room) {
         s_sayf (client, "You are already in %s.\n", target->name);
         return;
@@ -429,7 +420,8 @@ s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
         s_say (client, "Usage: /msg NAME TEXT\n");
         return;
     }
-    client_t *target = s_client_by_name (self, target_name->data, target_name->size);
+    client_t *target = (client_t *) s_lookup_folded (self->names, target_name->data,
+                                                     target_name->size);
     if (!target) {
         s_sayf (client, "No such user: %.*s.\n", (int) target_name->size, target_name->data);
         return;
