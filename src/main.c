@@ -28,6 +28,12 @@ s_raise_fd_limit (void)
     }
 }
 
+static void
+s_exit_now (int signal_number)
+{
+    _exit (128 + signal_number);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -81,9 +87,10 @@ main (int argc, char **argv)
     int signal_number = 0;
     sigwait (&stop_signals, &signal_number);
     log_info (&log, "%s received: shutting down", signal_number == SIGINT? "SIGINT": "SIGTERM");
-    //  A second signal ends the process at once.
-    signal (SIGINT, SIG_DFL);
-    signal (SIGTERM, SIG_DFL);
+    //  A second signal ends the process at once. A handler, not SIG_DFL:
+    //  as PID 1 in a container the kernel drops default-action signals.
+    signal (SIGINT, s_exit_now);
+    signal (SIGTERM, s_exit_now);
     pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
 
     //  The hub first: stopping it stops the rooms, whose last words go
