@@ -54,7 +54,7 @@ typedef enum {
     CONN_NAMING,                  /* at the name prompt */
     CONN_WAITING,                 /* a name went to the hub: wait for its verdict */
     CONN_CHAT,                    /* in a room */
-    CONN_CLOSING                  /* flushing its last output */
+    CONN_CLOSING                  /* closes after this pass's flush */
 } conn_state_t;
 
 typedef struct {
@@ -333,11 +333,13 @@ s_conn_flush (self_t *self, conn_t *conn)
             return false;
         }
     }
-    bool pending = buf_size (&conn->out) > 0;
-    if (!pending && conn->state == CONN_CLOSING) {
+    //  A client on its way out gets this one flush, not a wait: one that
+    //  does not read would otherwise hold its slot for ever.
+    if (conn->state == CONN_CLOSING) {
         s_conn_close (self, conn, conn->closing);
         return false;
     }
+    bool pending = buf_size (&conn->out) > 0;
     s_conn_set_interest (self, conn, conn->reading, pending);
     return true;
 }
@@ -426,7 +428,7 @@ s_conn_close (self_t *self, conn_t *conn, const char *reason)
               reason, self->open_count, self->open_count == 1? "": "s");
 }
 
-//  Stops reading and closes once the client's output is out.
+//  Stops reading; the end of this pass flushes what it is owed and closes.
 static void
 s_conn_finish (self_t *self, conn_t *conn, const char *reason)
 {
