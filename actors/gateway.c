@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -394,6 +395,10 @@ s_conn_open (self_t *self, int fd)
     framer_init (&conn->in);
     buf_init (&conn->out);
     s_socket_name (fd, getpeername, conn->peer, sizeof conn->peer);
+    //  We already coalesce each pass's output into one send(); Nagle
+    //  would only hold the next one back until the client's delayed ACK.
+    int on = 1;
+    setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     self->open_count++;
     self->accepted++;
     s_epoll_add (self, fd, EPOLLIN, SOURCE_CONN | slot);
