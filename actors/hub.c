@@ -447,7 +447,8 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
     char verb [16];
     snprintf (verb, sizeof verb, "%.*s", (int) view->part [0].size, view->part [0].data);
     const msg_part_t *arg = &view->part [1];
-    log_debug (&self->log, "%s: /%s %.*s", client->name, verb, (int) arg->size, arg->data);
+    log_debug (&self->log, "%s: /%s%s%.*s", client->name, verb, arg->size? " ": "",
+               (int) arg->size, arg->data);
     switch (command_from_name (verb)) {
         case CMD_HELP:
             s_say (client, s_help);
@@ -497,8 +498,8 @@ s_handle_name (self_t *self, const msg_view_t *view)
     client->name = strndup (name, size);
     zhashx_insert (self->clients, (void *) (uintptr_t) client->id, client);
     s_name_register (self, client);
-    log_debug (&self->log, "%s registered (%zu clients)", client->name,
-               zhashx_size (self->clients));
+    log_debug (&self->log, "%s registered (%zu named client%s)", client->name,
+               zhashx_size (self->clients), zhashx_size (self->clients) == 1? "": "s");
     self->general->members++;
     s_enter (client, self->general);
 }
