@@ -8,29 +8,34 @@
 /*  First allocation: most queues only ever hold a line or two.          */
 #define BUF_MIN_CAP 64
 
-void buf_init (buf_t *b)
+void
+buf_init (buf_t *b)
 {
     *b = (buf_t) { 0 };
 }
 
-void buf_free (buf_t *b)
+void
+buf_free (buf_t *b)
 {
     free (b->data);
     buf_init (b);
 }
 
-size_t buf_size (const buf_t *b)
+size_t
+buf_size (const buf_t *b)
 {
     return b->len - b->off;
 }
 
-const char *buf_head (const buf_t *b)
+const char *
+buf_head (const buf_t *b)
 {
     return b->off < b->len ? b->data + b->off : NULL;
 }
 
 /*  At least double, so that n appends cost O(n) copying in all.        */
-static size_t grown_capacity (size_t cap, size_t need)
+static size_t
+s_grown_capacity (size_t cap, size_t need)
 {
     size_t grown = cap ? cap : BUF_MIN_CAP / 2;
     do
@@ -42,7 +47,8 @@ static size_t grown_capacity (size_t cap, size_t need)
 /*  Ensures n free bytes after len. Sliding the unread bytes to the front
     is only worth it when that frees at least half the storage: then each
     byte is moved O(1) times overall. Otherwise grow geometrically.      */
-static int make_room (buf_t *b, size_t n)
+static int
+s_make_room (buf_t *b, size_t n)
 {
     size_t size = buf_size (b);
     if (size == 0)
@@ -55,7 +61,7 @@ static int make_room (buf_t *b, size_t n)
     if (need <= b->cap / 2)
         memmove (b->data, b->data + b->off, size);
     else {
-        size_t cap = grown_capacity (b->cap, need);
+        size_t cap = s_grown_capacity (b->cap, need);
         char *data = malloc (cap);
         if (!data)
             return -1;
@@ -70,28 +76,32 @@ static int make_room (buf_t *b, size_t n)
     return 0;
 }
 
-int buf_reserve (buf_t *b, size_t n)
+int
+buf_reserve (buf_t *b, size_t n)
 {
-    return n ? make_room (b, n) : 0;
+    return n ? s_make_room (b, n) : 0;
 }
 
-int buf_append (buf_t *b, const void *p, size_t n)
+int
+buf_append (buf_t *b, const void *p, size_t n)
 {
     if (n == 0)
         return 0;
-    if (make_room (b, n))
+    if (s_make_room (b, n))
         return -1;
     memcpy (b->data + b->len, p, n);
     b->len += n;
     return 0;
 }
 
-int buf_append_str (buf_t *b, const char *s)
+int
+buf_append_str (buf_t *b, const char *s)
 {
     return buf_append (b, s, strlen (s));
 }
 
-void buf_consume (buf_t *b, size_t n)
+void
+buf_consume (buf_t *b, size_t n)
 {
     if (n >= buf_size (b))
         buf_free (b);

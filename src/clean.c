@@ -15,7 +15,8 @@ static const char REPLACEMENT [3] = "\xEF\xBF\xBD";     /* U+FFFD */
     0x20 borrows into its top bit when 0x20 is subtracted, a byte of 0x7F
     or more has its top bit set either as is or once 1 is added. Borrows
     and carries between bytes only start at a byte that is flagged itself. */
-static size_t printable_ascii_span (const unsigned char *p, size_t len)
+static size_t
+s_printable_ascii_span (const unsigned char *p, size_t len)
 {
     const uint64_t ones = 0x0101010101010101u;
     const uint64_t tops = ones * 0x80;
@@ -33,7 +34,8 @@ static size_t printable_ascii_span (const unsigned char *p, size_t len)
     return i;
 }
 
-size_t utf8_decode (const char *s, size_t len, int32_t *cp)
+size_t
+utf8_decode (const char *s, size_t len, int32_t *cp)
 {
     const unsigned char *p = (const unsigned char *) s;
     unsigned char lead = p [0];
@@ -89,7 +91,8 @@ size_t utf8_decode (const char *s, size_t len, int32_t *cp)
 }
 
 /*  OSC, DCS, SOS, PM and APC carry a string ended by BEL or ESC \ (ST).  */
-static size_t control_string_length (const unsigned char *p, size_t len)
+static size_t
+s_control_string_length (const unsigned char *p, size_t len)
 {
     for (size_t i = 2; i < len; i++) {
         if (p [i] == BEL)
@@ -101,7 +104,8 @@ static size_t control_string_length (const unsigned char *p, size_t len)
 }
 
 /*  Bytes taken by the escape sequence at p (p [0] is ESC).              */
-static size_t escape_length (const unsigned char *p, size_t len)
+static size_t
+s_escape_length (const unsigned char *p, size_t len)
 {
     if (len < 2)
         return len;
@@ -113,18 +117,19 @@ static size_t escape_length (const unsigned char *p, size_t len)
         return len;
     }
     if (memchr ("]PX^_", kind, 5))
-        return control_string_length (p, len);
+        return s_control_string_length (p, len);
     if (kind >= 0x20 && kind < DEL)
         return 2;
     return 1;           /* ESC before a control or non-ASCII byte: ESC only */
 }
 
-size_t clean_text (const char *in, size_t len, char *out)
+size_t
+clean_text (const char *in, size_t len, char *out)
 {
     const unsigned char *p = (const unsigned char *) in;
     size_t i = 0, o = 0;
     while (i < len) {
-        size_t run = printable_ascii_span (p + i, len - i);
+        size_t run = s_printable_ascii_span (p + i, len - i);
         memcpy (out + o, p + i, run);
         i += run;
         o += run;
@@ -137,7 +142,7 @@ size_t clean_text (const char *in, size_t len, char *out)
         }
         else
         if (c == ESC)
-            i += escape_length (p + i, len - i);
+            i += s_escape_length (p + i, len - i);
         else
         if (c < 0x80)
             i++;                    /* other C0 controls and DEL */
@@ -160,7 +165,8 @@ size_t clean_text (const char *in, size_t len, char *out)
     return o;
 }
 
-bool text_is_blank (const char *s, size_t len)
+bool
+text_is_blank (const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++)
         if (s [i] != ' ' && s [i] != '\t')

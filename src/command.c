@@ -18,12 +18,14 @@ static const char *const NAMES [] = {
 };
 #define KINDS (sizeof NAMES / sizeof NAMES [0])
 
-const char *command_name (command_kind_t kind)
+const char *
+command_name (command_kind_t kind)
 {
     return (size_t) kind < KINDS ? NAMES [kind] : "";
 }
 
-command_kind_t command_from_name (const char *name)
+command_kind_t
+command_from_name (const char *name)
 {
     for (size_t kind = 0; name && kind < KINDS; kind++)
         if (strcmp (name, NAMES [kind]) == 0)
@@ -31,14 +33,16 @@ command_kind_t command_from_name (const char *name)
     return CMD_UNKNOWN;
 }
 
-static bool is_blank (char c)
+static bool
+s_is_blank (char c)
 {
     return c == ' ' || c == '\t';
 }
 
 /*  Compares s (n bytes) with a lower-case name, ignoring ASCII case only:
     tolower() would depend on the locale.                                 */
-static bool matches_name (const char *s, size_t n, const char *name)
+static bool
+s_matches_name (const char *s, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++) {
         char c = s [i];
@@ -50,42 +54,45 @@ static bool matches_name (const char *s, size_t n, const char *name)
     return name [n] == '\0';
 }
 
-static command_kind_t verb_kind (const char *s, size_t n)
+static command_kind_t
+s_verb_kind (const char *s, size_t n)
 {
     for (command_kind_t kind = CMD_HELP; kind <= CMD_QUIT; kind++)
-        if (matches_name (s, n, NAMES [kind]))
+        if (s_matches_name (s, n, NAMES [kind]))
             return kind;
     return CMD_UNKNOWN;
 }
 
 /*  "/msg NAME TEXT": NAME is one word, TEXT starts at the next non-blank
     and is kept as typed to the end of the line.                          */
-static void split_message (command_t *cmd, const char *s, size_t len)
+static void
+s_split_message (command_t *cmd, const char *s, size_t len)
 {
     size_t i = 0;
-    while (i < len && is_blank (s [i]))
+    while (i < len && s_is_blank (s [i]))
         i++;
     cmd->arg = s + i;
-    while (i < len && !is_blank (s [i]))
+    while (i < len && !s_is_blank (s [i]))
         i++;
     cmd->arg_len = (size_t) (s + i - cmd->arg);
-    while (i < len && is_blank (s [i]))
+    while (i < len && s_is_blank (s [i]))
         i++;
     cmd->text = s + i;
     cmd->text_len = len - i;
 }
 
-command_kind_t command_parse (const char *line, size_t len, command_t *cmd)
+command_kind_t
+command_parse (const char *line, size_t len, command_t *cmd)
 {
     *cmd = (command_t) { .kind = CMD_NONE };
     if (len == 0 || line [0] != '/')
         return CMD_NONE;
     size_t verb_len = 1;
-    while (verb_len < len && !is_blank (line [verb_len]))
+    while (verb_len < len && !s_is_blank (line [verb_len]))
         verb_len++;
     cmd->verb = line;
     cmd->verb_len = verb_len;
-    cmd->kind = verb_kind (line + 1, verb_len - 1);
+    cmd->kind = s_verb_kind (line + 1, verb_len - 1);
 
     const char *rest = line + verb_len;
     size_t rest_len = len - verb_len;
@@ -95,6 +102,6 @@ command_kind_t command_parse (const char *line, size_t len, command_t *cmd)
     }
     else
     if (cmd->kind == CMD_MSG)
-        split_message (cmd, rest, rest_len);
+        s_split_message (cmd, rest, rest_len);
     return cmd->kind;
 }

@@ -10,19 +10,22 @@
 
 #include <string.h>
 
-void framer_init (framer_t *f)
+void
+framer_init (framer_t *f)
 {
     buf_init (&f->pending);
     f->discarding = false;
 }
 
-void framer_free (framer_t *f)
+void
+framer_free (framer_t *f)
 {
     buf_free (&f->pending);
     f->discarding = false;
 }
 
-int framer_feed (framer_t *f, const char *data, size_t len)
+int
+framer_feed (framer_t *f, const char *data, size_t len)
 {
     if (len == 0)
         return 0;
@@ -40,13 +43,15 @@ int framer_feed (framer_t *f, const char *data, size_t len)
 /*  An unfinished line is known to be too long when it cannot end in
     "\r\n" within the limit: LINE_MAX_BYTES + 1 bytes are fine only if
     the last one may be the '\r' of the line's end.                      */
-static bool unfinished_too_long (const char *line, size_t len)
+static bool
+s_unfinished_too_long (const char *line, size_t len)
 {
     return len > LINE_MAX_BYTES + 1
         || (len == LINE_MAX_BYTES + 1 && line [len - 1] != '\r');
 }
 
-frame_result_t framer_next (framer_t *f, const char **line, size_t *len)
+frame_result_t
+framer_next (framer_t *f, const char **line, size_t *len)
 {
     *line = NULL;
     *len = 0;
@@ -58,7 +63,7 @@ frame_result_t framer_next (framer_t *f, const char **line, size_t *len)
     const char *head = buf_head (&f->pending);
     const char *newline = memchr (head, '\n', size);
     if (!newline) {
-        if (!unfinished_too_long (head, size))
+        if (!s_unfinished_too_long (head, size))
             return FRAME_NONE;
         buf_free (&f->pending);
         f->discarding = true;
@@ -75,7 +80,8 @@ frame_result_t framer_next (framer_t *f, const char **line, size_t *len)
     return FRAME_LINE;
 }
 
-size_t framer_buffered (const framer_t *f)
+size_t
+framer_buffered (const framer_t *f)
 {
     return buf_size (&f->pending);
 }

@@ -22,7 +22,8 @@ struct history_t {
     size_t   oldest;            /* slot of line 0 */
 };
 
-history_t *history_new (size_t capacity)
+history_t *
+history_new (size_t capacity)
 {
     history_t *self = calloc (1, sizeof *self);
     if (self)
@@ -30,7 +31,8 @@ history_t *history_new (size_t capacity)
     return self;
 }
 
-void history_destroy (history_t **self_p)
+void
+history_destroy (history_t **self_p)
 {
     history_t *self = *self_p;
     if (!self)
@@ -42,7 +44,8 @@ void history_destroy (history_t **self_p)
     *self_p = NULL;
 }
 
-static int grow (history_t *self)
+static int
+s_grow (history_t *self)
 {
     size_t allocated = self->allocated ? self->allocated * 2 : 16;
     if (allocated > self->capacity || allocated < self->allocated)
@@ -57,12 +60,13 @@ static int grow (history_t *self)
     return 0;
 }
 
-int history_add (history_t *self, const char *line, size_t len)
+int
+history_add (history_t *self, const char *line, size_t len)
 {
     if (self->capacity == 0)
         return 0;
     if (self->count == self->allocated && self->count < self->capacity
-    &&  grow (self))
+    &&  s_grow (self))
         return -1;
     char *text = malloc (len + 1);
     if (!text)
@@ -80,12 +84,14 @@ int history_add (history_t *self, const char *line, size_t len)
     return 0;
 }
 
-size_t history_count (const history_t *self)
+size_t
+history_count (const history_t *self)
 {
     return self->count;
 }
 
-const char *history_line (const history_t *self, size_t i, size_t *len)
+const char *
+history_line (const history_t *self, size_t i, size_t *len)
 {
     if (i >= self->count)
         return NULL;
@@ -98,7 +104,8 @@ const char *history_line (const history_t *self, size_t i, size_t *len)
 }
 
 /*  Reserving the total first makes the output all or nothing.           */
-int history_render (const history_t *self, buf_t *out)
+int
+history_render (const history_t *self, buf_t *out)
 {
     size_t total = 0;
     for (size_t i = 0; i < self->count; i++)

@@ -5,7 +5,8 @@
 #include "clean.h"
 
 /*  Invalid UTF-8 (cp < 0) is not printable either.  */
-static bool is_printable (int32_t cp)
+static bool
+s_is_printable (int32_t cp)
 {
     if (cp < 0)
         return false;
@@ -14,7 +15,8 @@ static bool is_printable (int32_t cp)
     return cp < 0x7F || cp > 0x9F;
 }
 
-static bool is_space (int32_t cp)
+static bool
+s_is_space (int32_t cp)
 {
     return cp == ' ' || cp == '\t' || cp == 0xA0 || cp == 0x1680
         || (cp >= 0x2000 && cp <= 0x200A)
@@ -22,7 +24,8 @@ static bool is_space (int32_t cp)
         || cp == 0x3000;
 }
 
-const char *name_problem (const char *s, size_t len)
+const char *
+name_problem (const char *s, size_t len)
 {
     if (len == 0)
         return "Name cannot be empty.";
@@ -33,10 +36,10 @@ const char *name_problem (const char *s, size_t len)
             return "Name is too long (max 32 characters).";
         int32_t cp;
         i += utf8_decode (s + i, len - i, &cp);
-        if (!is_printable (cp))
+        if (!s_is_printable (cp))
             unprintable = true;
         else
-        if (is_space (cp))
+        if (s_is_space (cp))
             spaced = true;
     }
     if (unprintable)
@@ -48,25 +51,28 @@ const char *name_problem (const char *s, size_t len)
     return NULL;
 }
 
-static bool is_room_char (char c)
+static bool
+s_is_room_char (char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
         || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
-const char *room_name_problem (const char *s, size_t len)
+const char *
+room_name_problem (const char *s, size_t len)
 {
     if (len == 0)
         return "Room name cannot be empty.";
     if (len > ROOM_MAX_CHARS)
         return "Room name is too long (max 32 characters).";
     for (size_t i = 0; i < len; i++)
-        if (!is_room_char (s [i]))
+        if (!s_is_room_char (s [i]))
             return "Room name can only contain letters, digits, '_' and '-'.";
     return NULL;
 }
 
-void name_fold (const char *s, size_t len, char *out)
+void
+name_fold (const char *s, size_t len, char *out)
 {
     for (size_t i = 0; i < len; i++) {
         char c = s [i];
@@ -75,18 +81,20 @@ void name_fold (const char *s, size_t len, char *out)
     out [len] = '\0';
 }
 
-static bool is_blank (char c)
+static bool
+s_is_blank (char c)
 {
     return c == ' ' || c == '\t';
 }
 
-size_t trim_blanks (const char **s, size_t len)
+size_t
+trim_blanks (const char **s, size_t len)
 {
-    while (len > 0 && is_blank ((*s) [0])) {
+    while (len > 0 && s_is_blank ((*s) [0])) {
         (*s)++;
         len--;
     }
-    while (len > 0 && is_blank ((*s) [len - 1]))
+    while (len > 0 && s_is_blank ((*s) [len - 1]))
         len--;
     return len;
 }

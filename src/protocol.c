@@ -24,7 +24,8 @@ const char PROTOCOL_BANNER [] =
     "\\____   )MMMMMP|   .'\n"
     "     `-'       `--'\n";
 
-void stamp_format (time_t t, char out [STAMP_SIZE])
+void
+stamp_format (time_t t, char out [STAMP_SIZE])
 {
     struct tm tm;
     if (!localtime_r (&t, &tm)
@@ -32,7 +33,8 @@ void stamp_format (time_t t, char out [STAMP_SIZE])
         memcpy (out, "[0000-00-00 00:00:00]", STAMP_SIZE);
 }
 
-const char *stamp_now (stamp_cache_t *cache)
+const char *
+stamp_now (stamp_cache_t *cache)
 {
     time_t now = time (NULL);
     if (now != cache->second || cache->text [0] == '\0') {
@@ -52,7 +54,8 @@ typedef struct {
 #define TEXT(s)     { (s), strlen (s) }
 #define COUNT(a)    (sizeof (a) / sizeof (a) [0])
 
-static int append_pieces (buf_t *out, const piece_t *pieces, size_t count)
+static int
+s_append_pieces (buf_t *out, const piece_t *pieces, size_t count)
 {
     size_t total = 0;
     for (size_t i = 0; i < count; i++)
@@ -65,52 +68,58 @@ static int append_pieces (buf_t *out, const piece_t *pieces, size_t count)
     return 0;
 }
 
-int fmt_chat_line (buf_t *out, const char *stamp, const char *name,
-                   const char *text, size_t len)
+int
+fmt_chat_line (buf_t *out, const char *stamp, const char *name,
+               const char *text, size_t len)
 {
     piece_t pieces [] = {
         TEXT (stamp), TEXT ("["), TEXT (name), TEXT ("]:"), { text, len }
     };
-    return append_pieces (out, pieces, COUNT (pieces));
+    return s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int fmt_prompt (buf_t *out, const char *stamp, const char *name)
+int
+fmt_prompt (buf_t *out, const char *stamp, const char *name)
 {
     piece_t pieces [] = { TEXT (stamp), TEXT ("["), TEXT (name), TEXT ("]:") };
-    return append_pieces (out, pieces, COUNT (pieces));
+    return s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int fmt_private (buf_t *out, const char *stamp, const char *from,
-                 const char *to, const char *text, size_t len)
+int
+fmt_private (buf_t *out, const char *stamp, const char *from,
+             const char *to, const char *text, size_t len)
 {
     piece_t pieces [] = {
         TEXT ("\n"), TEXT (stamp), TEXT ("["), TEXT (from), TEXT (" -> "),
         TEXT (to), TEXT ("]:"), { text, len }, TEXT ("\n")
     };
-    return append_pieces (out, pieces, COUNT (pieces));
+    return s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int fmt_joined (buf_t *out, const char *name)
+int
+fmt_joined (buf_t *out, const char *name)
 {
     piece_t pieces [] = {
         TEXT ("\n"), TEXT (name), TEXT (" has joined our chat...\n")
     };
-    return append_pieces (out, pieces, COUNT (pieces));
+    return s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int fmt_left (buf_t *out, const char *name)
+int
+fmt_left (buf_t *out, const char *name)
 {
     piece_t pieces [] = {
         TEXT ("\n"), TEXT (name), TEXT (" has left our chat...\n")
     };
-    return append_pieces (out, pieces, COUNT (pieces));
+    return s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int fmt_renamed (buf_t *out, const char *old_name, const char *new_name)
+int
+fmt_renamed (buf_t *out, const char *old_name, const char *new_name)
 {
     piece_t pieces [] = {
         TEXT ("\n"), TEXT (old_name), TEXT (" changed their name to "),
         TEXT (new_name), TEXT ("\n")
     };
-    return append_pieces (out, pieces, COUNT (pieces));
+    return s_append_pieces (out, pieces, COUNT (pieces));
 }
