@@ -35,7 +35,7 @@ E2E_BIN   := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(E2E_SRC))
 HEADERS   := $(wildcard include/*.h)
 E2E_HDR   := $(wildcard tests/e2e/*.h)
 
-.PHONY: all test test-build test-unit test-e2e deps install uninstall clean
+.PHONY: all test test-build test-unit test-e2e test-valgrind deps install uninstall clean
 all: TCPChat
 
 TCPChat: $(B)/TCPChat
@@ -76,6 +76,19 @@ test-unit: $(UNIT_BIN)
 
 test-e2e: $(B)/TCPChat $(E2E_BIN)
 	@sh tests/run.sh $(B) $(E2E_BIN)
+
+# valgrind memcheck: every unit test binary, and the end-to-end suite with
+# the server under valgrind. Plain build only (sanitizers and valgrind clash).
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+test-valgrind: deps
+ifneq ($(SANITIZE),)
+	$(error test-valgrind runs the plain build: leave SANITIZE unset)
+endif
+	@command -v valgrind >/dev/null || { echo "test-valgrind: valgrind is not installed (apt-get install valgrind)"; exit 1; }
+	@$(MAKE) --no-print-directory test-build
+	@TEST_WRAPPER="$(VALGRIND)" sh tests/run.sh $(B) $(UNIT_BIN)
+	@TCPCHAT_VALGRIND_TARGET=$(CURDIR)/$(B)/TCPChat TCPCHAT_BIN=$(CURDIR)/tests/valgrind/server.sh \
+	    sh tests/run.sh $(B) $(E2E_BIN)
 
 install: TCPChat
 	install -d $(DESTDIR)$(BINDIR)

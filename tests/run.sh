@@ -2,6 +2,7 @@
 # Runs cmocka test binaries one after another and sums their results.
 # Usage: tests/run.sh BUILD_DIR BINARY...
 # End-to-end binaries find the server under test through TCPCHAT_BIN.
+# TEST_WRAPPER, if set, runs each binary under it (valgrind).
 set -u
 build=$1; shift
 export TCPCHAT_BIN="${TCPCHAT_BIN:-$PWD/$build/TCPChat}"
@@ -13,7 +14,8 @@ passed=0; failed=0; broken=""
 for bin in "$@"; do
     name=$(basename "$bin")
     out=$(mktemp)
-    "$bin" >"$out" 2>&1
+    # shellcheck disable=SC2086  # the wrapper is a command with its flags
+    ${TEST_WRAPPER:-} "$bin" >"$out" 2>&1
     rc=$?
     cat "$out"
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
