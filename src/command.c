@@ -48,7 +48,8 @@ s_matches_name (const char *s, size_t n, const char *name)
         char c = s [i];
         if (c >= 'A' && c <= 'Z')
             c = (char) (c - 'A' + 'a');
-        if (c != name [i])          /* also stops at name's NUL */
+        //  A NUL typed by the client must not match the end of name.
+        if (name [i] == '\0' || c != name [i])
             return false;
     }
     return name [n] == '\0';

@@ -203,6 +203,18 @@ static void test_names_round_trip (void **state)
     assert_string_equal (command_name ((command_kind_t) 99), "");
 }
 
+/*  A NUL inside the verb: found by the fuzzer, which read past the end of
+    the verb table when "/quit" was followed by a NUL.                  */
+static void test_nul_in_verb (void **state)
+{
+    (void) state;
+    command_t cmd;
+    const char line [] = "/quit\0\0x";
+    assert_int_equal (command_parse (line, sizeof line - 1, &cmd), CMD_UNKNOWN);
+    const char msg [] = "/msg\0";
+    assert_int_equal (command_parse (msg, sizeof msg - 1, &cmd), CMD_UNKNOWN);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -217,6 +229,7 @@ int main (void)
         cmocka_unit_test (test_unknown),
         cmocka_unit_test (test_only_len_bytes_parsed),
         cmocka_unit_test (test_names_round_trip),
+        cmocka_unit_test (test_nul_in_verb),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
