@@ -35,7 +35,7 @@ E2E_BIN   := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(E2E_SRC))
 HEADERS   := $(wildcard include/*.h)
 E2E_HDR   := $(wildcard tests/e2e/*.h)
 
-.PHONY: all test test-build test-unit test-e2e test-valgrind deps install uninstall clean
+.PHONY: all test test-build test-unit test-e2e test-valgrind fuzz deps install uninstall clean
 all: TCPChat
 
 TCPChat: $(B)/TCPChat
@@ -89,6 +89,22 @@ endif
 	@TEST_WRAPPER="$(VALGRIND)" sh tests/run.sh $(B) $(UNIT_BIN)
 	@TCPCHAT_VALGRIND_TARGET=$(CURDIR)/$(B)/TCPChat TCPCHAT_BIN=$(CURDIR)/tests/valgrind/server.sh \
 	    sh tests/run.sh $(B) $(E2E_BIN)
+
+# libFuzzer over the input path (framing, cleaning, command parsing, name
+# rules). New inputs it finds stay in build/fuzz/corpus; a crash leaves its
+# input in build/fuzz/ and fails the target.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_SRC     := tests/fuzz/fuzz_input.c src/framer.c src/buf.c src/clean.c src/command.c src/names.c
+fuzz: build/fuzz/fuzz_input
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_input -max_total_time=$(FUZZ_SECONDS) -max_len=20000 -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
+
+build/fuzz/fuzz_input: $(FUZZ_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -o $@ $(FUZZ_SRC)
 
 install: TCPChat
 	install -d $(DESTDIR)$(BINDIR)
