@@ -102,6 +102,7 @@ fuzz: build/fuzz/fuzz_input
 	    -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
 
 build/fuzz/fuzz_input: $(FUZZ_SRC) $(HEADERS)
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) is not installed (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -o $@ $(FUZZ_SRC)
