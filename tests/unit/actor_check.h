@@ -490,6 +490,20 @@ static inline void expect_rename_at (const char *file, int line, zsock_t *sock,
 #define expect_rename_alone(sock, id, old_name, new_name) \
     expect_rename_at (__FILE__, __LINE__, (sock), (id), (old_name), (new_name), NULL, 0)
 
+/*  Fails the test at file:line, showing the message that was not wanted. */
+static inline void check_fail_unexpected (const char *file, int line,
+                                          const char *wanted, zmsg_t *msg)
+{
+    msg_view_t v;
+    print_error ("%s:%d: expected %s, got ", file, line, wanted);
+    if (msg_parse (msg, &v))
+        check_print_msg (&v);
+    else
+        print_error ("a malformed message\n");
+    zmsg_destroy (&msg);
+    _fail (file, line);
+}
+
 /*  Nothing is waiting on sock right now (messages that produce no output
     aside). Only meaningful once the sender has finished sending.        */
 static inline void expect_nothing_queued_at (const char *file, int line, zsock_t *sock)
@@ -507,13 +521,7 @@ static inline void expect_nothing_queued_at (const char *file, int line, zsock_t
             zmsg_destroy (&msg);
             continue;
         }
-        print_error ("%s:%d: expected nothing more, got ", file, line);
-        if (msg_parse (msg, &v))
-            check_print_msg (&v);
-        else
-            print_error ("a malformed message\n");
-        zmsg_destroy (&msg);
-        _fail (file, line);
+        check_fail_unexpected (file, line, "nothing more", msg);
     }
 }
 #define expect_nothing_queued(sock) expect_nothing_queued_at (__FILE__, __LINE__, (sock))

@@ -509,16 +509,8 @@ static void expect_hub_quiet_at (const char *file, int line)
     zsock_set_rcvtimeo (s_gw.hub, QUIET_MS);
     zmsg_t *msg = msg_recv (s_gw.hub);
     zsock_set_rcvtimeo (s_gw.hub, CHECK_WAIT_MS);
-    if (msg) {
-        msg_view_t v;
-        print_error ("%s:%d: expected nothing for the hub, got ", file, line);
-        if (msg_parse (msg, &v))
-            check_print_msg (&v);
-        else
-            print_error ("a malformed message\n");
-        zmsg_destroy (&msg);
-        _fail (file, line);
-    }
+    if (msg)
+        check_fail_unexpected (file, line, "nothing for the hub", msg);
 }
 #define expect_hub_quiet() expect_hub_quiet_at (__FILE__, __LINE__)
 
