@@ -1,7 +1,9 @@
 /*  config: the command line and its TCPCHAT_* environment variables.
 
     Parsed once by main; each actor then gets its own copy (config_t holds
-    no pointers), so no thread ever reads another thread's memory.        */
+    no pointers), so no thread ever reads another thread's memory. The one
+    descriptor in it, log_fd, is only ever written whole lines with
+    write(2), which the kernel keeps apart.                              */
 #ifndef TCPCHAT_CONFIG_H
 #define TCPCHAT_CONFIG_H
 
@@ -16,7 +18,13 @@ typedef struct {
     int    max_clients;
     int    history;           /* chat lines kept per room */
     int    max_rooms;
+    int    max_backlog;       /* bytes owed to one client before it is cut */
+    int    rate;              /* lines per second per client; 0 = no limit */
+    int    name_timeout;      /* seconds at the name prompt; 0 = no limit */
     bool   verbose;
+    char   data_dir[512];     /* "" = keep history in memory only */
+    char   log_file[512];     /* "" = log to stdout only */
+    int    log_fd;            /* log_file opened by main, or -1 */
     char   endpoint[96];      /* inproc:// prefix unique to this server */
 } config_t;
 

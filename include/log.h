@@ -12,10 +12,13 @@
 typedef struct {
     char name [48];           /* "gateway", "hub", "room[general]" */
     int  fd;                  /* normally 1 (stdout) */
+    int  file_fd;             /* --log-file, or -1 */
     bool verbose;             /* log_debug lines too */
 } log_t;
 
 void log_init  (log_t *log, const char *name, int fd, bool verbose);
+/*  Every line also goes to file_fd (an O_APPEND file; -1: none).        */
+void log_also  (log_t *log, int file_fd);
 void log_info  (const log_t *log, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 /*  Per-message detail, only with --verbose.                             */

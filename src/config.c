@@ -19,8 +19,24 @@ static const int_option_t s_int_options [] = {
     { "--max-clients", "TCPCHAT_MAX_CLIENTS", offsetof (config_t, max_clients), 1, 1000000 },
     { "--history",     "TCPCHAT_HISTORY",     offsetof (config_t, history),     0, 1000000 },
     { "--max-rooms",   "TCPCHAT_MAX_ROOMS",   offsetof (config_t, max_rooms),   1, 100000 },
+    { "--max-backlog", "TCPCHAT_MAX_BACKLOG", offsetof (config_t, max_backlog), 4096, 1000000000 },
+    { "--rate",        "TCPCHAT_RATE",        offsetof (config_t, rate),        0, 1000000 },
+    { "--name-timeout","TCPCHAT_NAME_TIMEOUT",offsetof (config_t, name_timeout),0, 86400 },
 };
 #define INT_OPTIONS (sizeof s_int_options / sizeof s_int_options [0])
+
+typedef struct {
+    const char *flag;         /* "--data-dir" */
+    const char *env;          /* "TCPCHAT_DATA_DIR" */
+    size_t      offset;       /* of the char array in config_t */
+    size_t      size;
+} path_option_t;
+
+static const path_option_t s_path_options [] = {
+    { "--data-dir", "TCPCHAT_DATA_DIR", offsetof (config_t, data_dir), sizeof ((config_t *) 0)->data_dir },
+    { "--log-file", "TCPCHAT_LOG_FILE", offsetof (config_t, log_file), sizeof ((config_t *) 0)->log_file },
+};
+#define PATH_OPTIONS (sizeof s_path_options / sizeof s_path_options [0])
 
 static const char s_help [] =
     "Usage: ./TCPChat [OPTIONS] [PORT]\n"
@@ -31,6 +47,15 @@ static const char s_help [] =
     "  --max-clients N     connections at once (default 10)     env TCPCHAT_MAX_CLIENTS\n"
     "  --history N         chat lines kept per room (1000)      env TCPCHAT_HISTORY\n"
     "  --max-rooms N       rooms at once (default 64)           env TCPCHAT_MAX_ROOMS\n"
+    "  --max-backlog BYTES output owed to one client before it   env TCPCHAT_MAX_BACKLOG\n"
+    "                      is disconnected (default 1048576)\n"
+    "  --rate N            lines per second a client may send   env TCPCHAT_RATE\n"
+    "                      (default 20, bursts of 2N; 0: no limit)\n"
+    "  --name-timeout S    seconds allowed at the name prompt   env TCPCHAT_NAME_TIMEOUT\n"
+    "                      (default 60; 0: no limit)\n"
+    "  --data-dir DIR      keep each room's chat in DIR, and    env TCPCHAT_DATA_DIR\n"
+    "                      reload it at start (default: none)\n"
+    "  --log-file PATH     append the log to PATH too           env TCPCHAT_LOG_FILE\n"
     "  --verbose           log every message                    env TCPCHAT_VERBOSE=1\n"
     "  --help              show this help\n"
     "  --version           show the version\n";
@@ -43,13 +68,17 @@ config_defaults (config_t *cfg)
     cfg->max_clients = 10;
     cfg->history = 1000;
     cfg->max_rooms = 64;
+    cfg->max_backlog = 1048576;
+    cfg->rate = 20;
+    cfg->name_timeout = 60;
+    cfg->log_fd = -1;
 }
 
 //  Plain decimal digits only: strtol would also take "+8", " 8" and "0x8".
 static bool
 s_parse_number (const char *text, long min, long max, long *value)
 {
-    if (!text || !*text || strlen (text) > 9)
+    if (!text || !*text || strlen (text) > 10)
         return false;
     for (const char *p = text; *p; p++)
         if (!isdigit ((unsigned char) *p))
@@ -87,6 +116,18 @@ s_set_bind (config_t *cfg, const char *text, const char *source, FILE *err)
 }
 
 static bool
+s_set_path (config_t *cfg, const path_option_t *opt, const char *text,
+            const char *source, FILE *err)
+{
+    if (!text || !*text || strlen (text) >= opt->size) {
+        fprintf (err, "TCPChat: %s: expects a path of 1 to %zu bytes\n", source, opt->size - 1);
+        return false;
+    }
+    strcpy ((char *) cfg + opt->offset, text);
+    return true;
+}
+
+static bool
 s_truthy (const char *text)
 {
     return text && (!strcmp (text, "1") || !strcasecmp (text, "true")
@@ -107,6 +148,11 @@ s_read_environment (config_t *cfg, char *(*getenv_fn) (const char *), FILE *err)
     for (size_t i = 0; i < INT_OPTIONS; i++) {
         const char *value = s_env (getenv_fn, s_int_options [i].env);
         if (value && !s_set_int (cfg, &s_int_options [i], value, s_int_options [i].env, err))
+            return false;
+    }
+    for (size_t i = 0; i < PATH_OPTIONS; i++) {
+        const char *value = s_env (getenv_fn, s_path_options [i].env);
+        if (value && !s_set_path (cfg, &s_path_options [i], value, s_path_options [i].env, err))
             return false;
     }
     const char *port = s_env (getenv_fn, "TCPCHAT_PORT");
@@ -134,6 +180,15 @@ s_find_int_option (const char *flag)
     return NULL;
 }
 
+static const path_option_t *
+s_find_path_option (const char *flag)
+{
+    for (size_t i = 0; i < PATH_OPTIONS; i++)
+        if (!strcmp (flag, s_path_options [i].flag))
+            return &s_path_options [i];
+    return NULL;
+}
+
 config_result_t
 config_parse (config_t *cfg, int argc, char **argv,
               char *(*getenv_fn) (const char *), FILE *out, FILE *err)
@@ -158,15 +213,17 @@ config_parse (config_t *cfg, int argc, char **argv,
             snprintf (flag, sizeof flag, "%s", arg);
 
         const int_option_t *opt = s_find_int_option (flag);
-        if (opt || !strcmp (flag, "--bind")) {
+        const path_option_t *path = s_find_path_option (flag);
+        if (opt || path || !strcmp (flag, "--bind")) {
             if (!value && i + 1 < argc)
                 value = argv [++i];
             if (!value) {
                 fprintf (err, "TCPChat: %s needs a value\n", flag);
                 return CONFIG_EXIT_BAD;
             }
-            bool ok = opt? s_set_int (cfg, opt, value, flag, err)
-                         : s_set_bind (cfg, value, flag, err);
+            bool ok = opt?  s_set_int (cfg, opt, value, flag, err)
+                    : path? s_set_path (cfg, path, value, flag, err)
+                    :       s_set_bind (cfg, value, flag, err);
             if (!ok)
                 return CONFIG_EXIT_BAD;
         }

@@ -12,7 +12,14 @@ log_init (log_t *log, const char *name, int fd, bool verbose)
 {
     snprintf (log->name, sizeof log->name, "%s", name);
     log->fd = fd;
+    log->file_fd = -1;
     log->verbose = verbose;
+}
+
+void
+log_also (log_t *log, int file_fd)
+{
+    log->file_fd = file_fd;
 }
 
 static void
@@ -29,8 +36,9 @@ s_log_write (const log_t *log, const char *format, va_list args)
     len = strnlen (line, sizeof line - 1);
     line [len++] = '\n';
     //  A log line that cannot be written is not worth stopping the server for.
-    if (write (log->fd, line, len) < 0)
-        return;
+    (void) !write (log->fd, line, len);
+    if (log->file_fd >= 0)
+        (void) !write (log->file_fd, line, len);
 }
 
 void

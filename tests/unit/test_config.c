@@ -109,6 +109,12 @@ static void assert_defaults_except_port (const config_t *cfg)
     assert_int_equal (cfg->max_clients, 10);
     assert_int_equal (cfg->history, 1000);
     assert_int_equal (cfg->max_rooms, 64);
+    assert_int_equal (cfg->max_backlog, 1048576);
+    assert_int_equal (cfg->rate, 20);
+    assert_int_equal (cfg->name_timeout, 60);
+    assert_string_equal (cfg->data_dir, "");
+    assert_string_equal (cfg->log_file, "");
+    assert_int_equal (cfg->log_fd, -1);
     assert_false (cfg->verbose);
 }
 
@@ -125,6 +131,12 @@ static void test_defaults (void **state)
     assert_int_equal (cfg.max_clients, 10);
     assert_int_equal (cfg.history, 1000);
     assert_int_equal (cfg.max_rooms, 64);
+    assert_int_equal (cfg.max_backlog, 1048576);
+    assert_int_equal (cfg.rate, 20);
+    assert_int_equal (cfg.name_timeout, 60);
+    assert_string_equal (cfg.data_dir, "");
+    assert_string_equal (cfg.log_file, "");
+    assert_int_equal (cfg.log_fd, -1);
     assert_false (cfg.verbose);
     assert_string_equal (cfg.bind, "");
     assert_string_equal (cfg.endpoint, "");
@@ -255,6 +267,113 @@ static void test_int_options (void **state)
         assert_string_equal (r.err, "");
         run_free (&r);
     }
+}
+
+/*  The limits of issue 3: each by flag, by flag=value and by variable,
+    at both ends of its range; 0 switches --rate and --name-timeout off. */
+static void test_limit_options (void **state)
+{
+    (void) state;
+    struct {
+        const char *flag, *env;
+        size_t offset;
+        const char *low, *high;
+    } opts [] = {
+        { "--max-backlog",  "TCPCHAT_MAX_BACKLOG",  offsetof (config_t, max_backlog),  "4096", "1000000000" },
+        { "--rate",         "TCPCHAT_RATE",         offsetof (config_t, rate),         "0", "1000000" },
+        { "--name-timeout", "TCPCHAT_NAME_TIMEOUT", offsetof (config_t, name_timeout), "0", "86400" },
+    };
+    for (size_t i = 0; i < sizeof opts / sizeof opts [0]; i++) {
+        run_t r;
+        run_env (&r, NO_ENV, ARGS (opts [i].flag, opts [i].low));
+        assert_int_equal (r.result, CONFIG_RUN);
+        assert_int_equal (*(int *) ((char *) &r.cfg + opts [i].offset), atoi (opts [i].low));
+        assert_string_equal (r.err, "");
+        run_free (&r);
+
+        char joined [64];
+        snprintf (joined, sizeof joined, "%s=%s", opts [i].flag, opts [i].high);
+        run_env (&r, NO_ENV, ARGS (joined));
+        assert_int_equal (r.result, CONFIG_RUN);
+        assert_int_equal (*(int *) ((char *) &r.cfg + opts [i].offset), atoi (opts [i].high));
+        run_free (&r);
+
+        run_env (&r, ENV (opts [i].env, "5000"), NO_ARGS);
+        assert_int_equal (r.result, CONFIG_RUN);
+        assert_int_equal (*(int *) ((char *) &r.cfg + opts [i].offset), 5000);
+        run_free (&r);
+    }
+    const char *const bad [][2] = {
+        { "--max-backlog",  "4095" },       /* below one line's worth */
+        { "--max-backlog",  "1000000001" },
+        { "--max-backlog",  "1MB" },
+        { "--rate",         "-1" },
+        { "--rate",         "1000001" },
+        { "--rate",         "fast" },
+        { "--name-timeout", "86401" },
+        { "--name-timeout", "1.5" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        run_t r;
+        run_env (&r, NO_ENV, ARGS (bad [i][0], bad [i][1]));
+        if (r.result != CONFIG_EXIT_BAD)
+            fail_msg ("%s '%s': result %d", bad [i][0], bad [i][1], (int) r.result);
+        assert_one_error_line (&r);
+        run_free (&r);
+    }
+}
+
+/*  --data-dir and --log-file: kept as given, flag over variable; empty
+    or too long for the field is an error, never a cut path.             */
+static void test_path_options (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, NO_ENV, ARGS ("--data-dir", "/var/lib/tcpchat", "--log-file=chat log.txt"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.data_dir, "/var/lib/tcpchat");
+    assert_string_equal (r.cfg.log_file, "chat log.txt");
+    assert_int_equal (r.cfg.log_fd, -1);
+    assert_string_equal (r.err, "");
+    run_free (&r);
+
+    run_env (&r, ENV ("TCPCHAT_DATA_DIR", "/data", "TCPCHAT_LOG_FILE", "/data/log"), NO_ARGS);
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.data_dir, "/data");
+    assert_string_equal (r.cfg.log_file, "/data/log");
+    run_free (&r);
+
+    run_env (&r, ENV ("TCPCHAT_DATA_DIR", "/env", "TCPCHAT_LOG_FILE", ""),
+             ARGS ("--data-dir=/flag"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.data_dir, "/flag");
+    assert_string_equal (r.cfg.log_file, "");       /* empty: unset */
+    run_free (&r);
+
+    char too_long [600];
+    memset (too_long, 'd', 512);
+    too_long [512] = 0;
+    const char *const bad [][2] = {
+        { "--data-dir", "" }, { "--log-file", "" },
+        { "--data-dir", too_long }, { "--log-file", too_long },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        run_env (&r, NO_ENV, ARGS (bad [i][0], bad [i][1]));
+        if (r.result != CONFIG_EXIT_BAD)
+            fail_msg ("%s (%zu bytes): result %d", bad [i][0], strlen (bad [i][1]), (int) r.result);
+        assert_one_error_line (&r);
+        run_free (&r);
+    }
+    run_env (&r, ENV ("TCPCHAT_DATA_DIR", too_long), NO_ARGS);
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
+    assert_one_error_line (&r);
+    run_free (&r);
+    //  The longest path that fits is taken whole.
+    too_long [511] = 0;
+    run_env (&r, NO_ENV, ARGS ("--log-file", too_long));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.log_file, too_long);
+    run_free (&r);
 }
 
 static void test_all_options_together (void **state)
@@ -491,6 +610,8 @@ int main (void)
         cmocka_unit_test (test_bad_ports_print_usage),
         cmocka_unit_test (test_bind_option),
         cmocka_unit_test (test_int_options),
+        cmocka_unit_test (test_limit_options),
+        cmocka_unit_test (test_path_options),
         cmocka_unit_test (test_all_options_together),
         cmocka_unit_test (test_verbose_flag),
         cmocka_unit_test (test_bad_option_values),

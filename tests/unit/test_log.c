@@ -247,6 +247,45 @@ static void test_unwritable_fd (void **state)
     close (fds [0]);
 }
 
+/*  --log-file: each line goes to stdout and the file alike, appended;
+    debug lines follow --verbose in both.                                 */
+static void test_also_writes_to_a_file (void **state)
+{
+    (void) state;
+    char path [] = "/tmp/test_log_XXXXXX";
+    int file = mkstemp (path);
+    assert_true (file >= 0);
+    assert_int_equal (write (file, "earlier\n", 8), 8);
+    close (file);
+    file = open (path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    assert_true (file >= 0);
+    log_t log;
+    log_init (&log, "gateway", s_pipe [1], false);
+    assert_int_equal (log.file_fd, -1);
+    log_also (&log, file);
+    log_info (&log, "connection opened from %s", "127.0.0.1:5000");
+    log_debug (&log, "not shown");
+    close (file);
+
+    size_t len;
+    char *out = drain (&len);
+    char text [512] = "";
+    FILE *in = fopen (path, "r");
+    assert_non_null (in);
+    size_t got = fread (text, 1, sizeof text - 1, in);
+    fclose (in);
+    unlink (path);
+    text [got] = 0;
+    //  The file holds what it had, then exactly what stdout got.
+    assert_true (len > 0);
+    assert_true (got == 8 + len);
+    assert_memory_equal (text, "earlier\n", 8);
+    assert_memory_equal (text + 8, out, len);
+    assert_non_null (strstr (out, " gateway connection opened from 127.0.0.1:5000\n"));
+    assert_null (strstr (out, "not shown"));
+    free (out);
+}
+
 int main (void)
 {
     //  A zone far from UTC (no tzdata needed), so that a stamp in UTC
@@ -261,6 +300,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_long_message_stays_one_line, pipe_setup, pipe_teardown),
         cmocka_unit_test_setup_teardown (test_long_name_is_cut, pipe_setup, pipe_teardown),
         cmocka_unit_test (test_unwritable_fd),
+        cmocka_unit_test_setup_teardown (test_also_writes_to_a_file, pipe_setup, pipe_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
