@@ -7,7 +7,11 @@
     pipe behind everything it already sent, the gateway passes RELEASED
     back to the hub, and only then does the hub send JOIN to the new room.
     While a client is in transit the hub defers its input and holds output
-    meant for it, in order, and replays both once the new room has it.   */
+    meant for it, in order, and replays both once the new room has it.
+
+    With --data-dir, every room that has a file there comes back as the
+    hub starts; each room reads and writes its own file (room.c), the hub
+    only lists the directory and looks at file sizes.                   */
 #include "hub.h"
 #include "clean.h"
 #include "command.h"
@@ -16,7 +20,9 @@
 #include "names.h"
 #include "protocol.h"
 #include "room.h"
+#include "store.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define GENERAL "general"
@@ -37,7 +43,7 @@ struct room_t {
     char      key [ROOM_MAX_CHARS + 1];   /* folded name */
     zactor_t *actor;
     size_t    members;            /* counted here as clients are sent in */
-    bool      has_history;
+    bool      has_history;        /* lines in memory or on disk: keep it */
 };
 
 typedef struct {
@@ -119,7 +125,7 @@ s_room_destroy (void **item)
     *item = NULL;
 }
 
-static room_t *s_room_new (self_t *self, const char *name);
+static room_t *s_room_new (self_t *self, const char *name, bool restored);
 
 static self_t *
 s_self_new (zsock_t *pipe, config_t *config)
@@ -128,6 +134,7 @@ s_self_new (zsock_t *pipe, config_t *config)
     self->pipe = pipe;
     self->config = *config;
     log_init (&self->log, "hub", 1, config->verbose);
+    log_also (&self->log, config->log_fd);
     self->clients = zhashx_new ();
     zhashx_set_key_hasher (self->clients, s_id_hash);
     zhashx_set_key_comparator (self->clients, s_id_compare);
@@ -174,8 +181,9 @@ s_self_destroy (self_t **self_p)
 //  ---------------------------------------------------------------------
 //  Rooms
 
+//  restored: brought back from its file at start (said so in the log).
 static room_t *
-s_room_new (self_t *self, const char *name)
+s_room_new (self_t *self, const char *name, bool restored)
 {
     room_args_t *args = (room_args_t *) zmalloc (sizeof (room_args_t));
     snprintf (args->name, sizeof args->name, "%s", name);
@@ -183,7 +191,9 @@ s_room_new (self_t *self, const char *name)
               self->config.endpoint, ++self->room_seq);
     args->history = (size_t) self->config.history;
     args->log_fd = self->log.fd;
+    args->log_file_fd = self->log.file_fd;
     args->verbose = self->config.verbose;
+    snprintf (args->data_dir, sizeof args->data_dir, "%s", self->config.data_dir);
     char endpoint [sizeof args->endpoint];
     strcpy (endpoint, args->endpoint);
 
@@ -196,10 +206,18 @@ s_room_new (self_t *self, const char *name)
     snprintf (room->name, sizeof room->name, "%s", name);
     name_fold (name, strlen (name), room->key);
     room->actor = actor;
+    //  Its file holds lines the room has reloaded (or will show once
+    //  --history allows): a room with a past is not stopped when empty.
+    room->has_history = *self->config.data_dir
+                     && store_has_lines (self->config.data_dir, name);
     zhashx_insert (self->rooms, room->key, room);
     msg_send_text (self->gateway, MSG_ATTACH, 0, endpoint, strlen (endpoint));
-    log_info (&self->log, "room %s created (%zu room%s)", name,
-              zhashx_size (self->rooms), zhashx_size (self->rooms) == 1? "": "s");
+    size_t rooms = zhashx_size (self->rooms);
+    if (restored)
+        log_info (&self->log, "room %s restored from %s (%zu room%s)", name,
+                  self->config.data_dir, rooms, rooms == 1? "": "s");
+    else
+        log_info (&self->log, "room %s created (%zu room%s)", name, rooms, rooms == 1? "": "s");
     return room;
 }
 
@@ -225,6 +243,48 @@ s_lookup_folded (zhashx_t *registry, const char *name, size_t size)
         return NULL;
     name_fold (name, size, key);
     return zhashx_lookup (registry, key);
+}
+
+//  At start, with a data dir: one room per file with lines in it, in
+//  order of name, as many as --max-rooms allows. general reloads its own
+//  file. The rest is logged and left alone on disk.
+static void
+s_restore_rooms (self_t *self)
+{
+    const char *dir = self->config.data_dir;
+    if (!*dir)
+        return;
+    zlist_t *names = store_list (dir);
+    if (!names) {
+        log_info (&self->log, "E: cannot list %s: %s (no room restored)", dir, strerror (errno));
+        return;
+    }
+    for (const char *name = (const char *) zlist_first (names); name;
+         name = (const char *) zlist_next (names)) {
+        if (streq (name, GENERAL) || !store_has_lines (dir, name))
+            continue;
+        //  Logged by its file name: the name itself may hold any byte
+        //  but NUL. Encoding gives back the name readdir gave (<= 255).
+        char file [256];
+        if (!store_file_name (name, file, sizeof file))
+            continue;
+        size_t size = strlen (name);
+        bool valid = room_name_problem (name, size) == NULL;
+        room_t *same = valid? (room_t *) s_lookup_folded (self->rooms, name, size): NULL;
+        if (!valid)
+            log_info (&self->log, "%s/%s ignored: not a room name", dir, file);
+        else
+        if (same)
+            log_info (&self->log, "%s/%s ignored: room %s is already there", dir, file,
+                      same->name);
+        else
+        if ((int) zhashx_size (self->rooms) >= self->config.max_rooms)
+            log_info (&self->log, "room %s not restored: too many rooms (max %d)",
+                      name, self->config.max_rooms);
+        else
+            s_room_new (self, name, true);
+    }
+    zlist_destroy (&names);
 }
 
 //  ---------------------------------------------------------------------
@@ -369,7 +429,7 @@ s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
         char display [ROOM_MAX_CHARS + 1];
         memcpy (display, name, size);
         display [size] = 0;
-        target = s_room_new (self, display);
+        target = s_room_new (self, display, false);
         if (!target) {
             s_say (client, "Cannot create that room now.\n");
             return;
@@ -550,7 +610,10 @@ s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p)
     msg_view_t view;
     msg_parse (*msg_p, &view);
     if (msg_is (&view, MSG_LINE) && view.parts == 1) {
-        if (self->config.history > 0 && !text_is_blank (view.part [0].data, view.part [0].size))
+        //  With a data dir the line is in the room's file even when
+        //  --history is 0: keeping the room keeps one file per room name.
+        if ((self->config.history > 0 || *self->config.data_dir)
+            && !text_is_blank (view.part [0].data, view.part [0].size))
             client->room->has_history = true;
         msg_send (msg_p, zactor_sock (client->room->actor));
     }
@@ -627,11 +690,12 @@ hub_actor (zsock_t *pipe, void *args)
     log_info (&self->log, "started");
     //  Announcing general to the gateway waits until the gateway, which
     //  main starts next, has connected: hence after the signal.
-    self->general = s_room_new (self, GENERAL);
+    self->general = s_room_new (self, GENERAL, false);
     if (!self->general) {
         s_self_destroy (&self);
         return;
     }
+    s_restore_rooms (self);
 
     bool running = true;
     while (running) {

@@ -3,15 +3,22 @@
     Why the room and not the hub sequences a member's output: a member's
     chat lines, the prompts they earn, and every broadcast they receive all
     leave through this one pipe, so they reach the gateway in the order
-    the room produced them. Hub replies (SAY) ride the same pipe.        */
+    the room produced them. Hub replies (SAY) ride the same pipe.
+
+    Why the room and not the hub writes the room's file: the room makes
+    the line, so it can put it on disk before anyone can receive it, and
+    no other thread ever touches that file.                             */
 #include "room.h"
 #include "clean.h"
 #include "history.h"
 #include "log.h"
 #include "messages.h"
 #include "protocol.h"
+#include "store.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     zsock_t       *pipe;          /* from the hub */
@@ -26,6 +33,11 @@ typedef struct {
     uint64_t       lines;         /* chat lines broadcast */
     stamp_cache_t  stamp;
     buf_t          scratch;
+    size_t         history_size;  /* lines history keeps */
+    char           data_dir [512];    /* "" = nothing on disk */
+    char           path [1024];   /* our file in it, for the log */
+    int            file;          /* open for append once a line came, or -1 */
+    bool           file_failing;  /* the last write failed (logged once) */
 } self_t;
 
 static self_t *
@@ -37,7 +49,13 @@ s_self_new (zsock_t *pipe, room_args_t *args)
     char logname [64];
     snprintf (logname, sizeof logname, "room[%s]", args->name);
     log_init (&self->log, logname, args->log_fd, args->verbose);
+    log_also (&self->log, args->log_file_fd);
     self->history = history_new (args->history);
+    self->history_size = args->history;
+    self->file = -1;
+    snprintf (self->data_dir, sizeof self->data_dir, "%s", args->data_dir);
+    if (*self->data_dir && !store_path (self->data_dir, self->name, self->path, sizeof self->path))
+        snprintf (self->path, sizeof self->path, "%s/?", self->data_dir);
     self->gateway = zsock_new (ZMQ_PAIR);
     //  Deep queues: a room blocks only when the gateway is far behind.
     zsock_set_sndhwm (self->gateway, MSG_PIPE_HWM);
@@ -63,9 +81,54 @@ s_self_destroy (self_t **self_p)
     free (self->ids);
     history_destroy (&self->history);
     buf_free (&self->scratch);
+    if (self->file >= 0)
+        close (self->file);
     zsock_destroy (&self->gateway);
     free (self);
     *self_p = NULL;
+}
+
+//  At start: the last lines of our file become our history.
+static void
+s_load_history (self_t *self)
+{
+    if (!*self->data_dir)
+        return;
+    int lines = store_load (self->data_dir, self->name, self->history_size, self->history);
+    if (lines < 0)
+        log_info (&self->log, "E: cannot read %s: %s (starting without history)",
+                  self->path, strerror (errno));
+    else
+    if (lines > 0)
+        log_info (&self->log, "reloaded %d line%s from %s", lines, lines == 1? "": "s",
+                  self->path);
+}
+
+//  A chat line goes to our file before anyone can receive it. The file is
+//  opened at the first line, so a room nobody spoke in leaves no file.
+//  A failure is logged once, the room carries on, and every next line
+//  tries again: reopening ends any partial line the failure left.
+static void
+s_store_line (self_t *self, const char *line, size_t size)
+{
+    if (!*self->data_dir)
+        return;
+    if (self->file < 0)
+        self->file = store_open (self->data_dir, self->name);
+    if (self->file >= 0 && store_append (self->file, line, size) == 0) {
+        if (self->file_failing)
+            log_info (&self->log, "writing %s again", self->path);
+        self->file_failing = false;
+        return;
+    }
+    int error = errno;
+    if (!self->file_failing)
+        log_info (&self->log, "E: cannot write %s: %s (lines kept in memory only until it works)",
+                  self->path, strerror (error));
+    self->file_failing = true;
+    if (self->file >= 0)
+        close (self->file);
+    self->file = -1;
 }
 
 static ssize_t
@@ -135,7 +198,7 @@ s_handle_join (self_t *self, msg_view_t *view)
     buf_t *out = &self->scratch;
     fmt_joined (out, name);
     s_broadcast (self, buf_head (out), buf_size (out), 0, false);
-    buf_consume (out, buf_size (out));
+    buf_clear (out);
 
     s_member_add (self, view->id, name);
     history_render (self->history, out);
@@ -143,7 +206,7 @@ s_handle_join (self_t *self, msg_view_t *view)
     msg_add_str (msg, name);
     msg_add (msg, buf_head (out), buf_size (out));
     msg_send (&msg, self->gateway);
-    buf_consume (out, buf_size (out));
+    buf_clear (out);
     log_info (&self->log, "%s joined (%zu member%s)", name, self->members,
               self->members == 1? "": "s");
 }
@@ -159,7 +222,7 @@ s_handle_leave (self_t *self, msg_view_t *view)
     buf_t *out = &self->scratch;
     fmt_left (out, name);
     s_broadcast (self, buf_head (out), buf_size (out), 0, false);
-    buf_consume (out, buf_size (out));
+    buf_clear (out);
     bool moving = view->parts > 0 && view->part [0].size == 1 && view->part [0].data [0] == '1';
     if (moving)
         msg_send_id (self->gateway, MSG_RELEASE, view->id);
@@ -185,9 +248,10 @@ s_handle_line (self_t *self, msg_view_t *view)
     fmt_chat_line (out, stamp_now (&self->stamp), self->names [index], text, size);
     //  History keeps the line without the newlines that frame it on screen.
     history_add (self->history, buf_head (out) + 1, buf_size (out) - 1);
+    s_store_line (self, buf_head (out) + 1, buf_size (out) - 1);
     buf_append (out, "\n", 1);
     s_broadcast (self, buf_head (out), buf_size (out), view->id, true);
-    buf_consume (out, buf_size (out));
+    buf_clear (out);
     self->lines++;
     log_debug (&self->log, "line from %s (%zu bytes)", self->names [index], size);
 }
@@ -216,7 +280,7 @@ s_handle_users (self_t *self, msg_view_t *view)
     }
     buf_append (out, "\n", 1);
     s_send_to_one (self, view->id, buf_head (out), buf_size (out));
-    buf_consume (out, buf_size (out));
+    buf_clear (out);
 }
 
 static void
@@ -234,7 +298,7 @@ s_handle_rename (self_t *self, msg_view_t *view)
     //  The renamer sees the same notice as a reply: without the leading
     //  newline, since its cursor is already at the start of a line.
     s_send_to_one (self, view->id, buf_head (out) + 1, buf_size (out) - 1);
-    buf_consume (out, buf_size (out));
+    buf_clear (out);
     log_info (&self->log, "%s is now %s", old_name, new_name);
     free (old_name);
     self->names [index] = new_name;
@@ -290,12 +354,15 @@ room_actor (zsock_t *pipe, void *args)
     }
     log_info (&self->log, "started");
     zsock_signal (pipe, 0);
+    //  After the signal, so the hub does not wait for our disk; whatever
+    //  it sends us meanwhile waits in the pipe until history is in place.
+    s_load_history (self);
 
     //  The hub is our only input, so a blocking receive is our poll loop.
     while (s_self_handle_pipe (self))
         ;
     msg_send_id (self->gateway, MSG_BYE, 0);
-    log_info (&self->log, "stopped (%" PRIu64 " lines, peak %zu member%s)",
-              self->lines, self->peak, self->peak == 1? "": "s");
+    log_info (&self->log, "stopped (%" PRIu64 " line%s, peak %zu member%s)",
+              self->lines, self->lines == 1? "": "s", self->peak, self->peak == 1? "": "s");
     s_self_destroy (&self);
 }

@@ -22,6 +22,9 @@ int    buf_append_str (buf_t *b, const char *s);
 size_t buf_size    (const buf_t *b);           /* unread bytes: len - off */
 const char *buf_head (const buf_t *b);         /* first unread byte (NULL if none) */
 void   buf_consume (buf_t *b, size_t n);       /* drop n unread bytes; frees when empty */
+/*  Drops every unread byte but keeps the storage: for a scratch buffer
+    refilled at once, so it is not freed and allocated again each time.  */
+void   buf_clear   (buf_t *b);
 /*  Makes room so that appends totalling n bytes cannot fail: lets a
     message built from several pieces be queued whole or not at all.
     Returns 0, or -1 on OOM (b unchanged).                                */

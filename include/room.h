@@ -7,7 +7,11 @@
         SAY id text       USERS id           RENAME id name
         $TERM             send BYE to the gateway, log stats, end
     It writes to the gateway over its own PAIR, bound at args->endpoint
-    before the actor signals that it is ready.                            */
+    before the actor signals that it is ready.
+
+    With a data dir, the room owns its file there (store.h): it reloads
+    its history from it as it starts, and appends every chat line to it
+    before broadcasting the line. Without one it touches no file.        */
 #ifndef TCPCHAT_ROOM_H
 #define TCPCHAT_ROOM_H
 
@@ -19,7 +23,9 @@ typedef struct {
     char   endpoint [160];    /* inproc endpoint to bind for the gateway */
     size_t history;           /* lines kept */
     int    log_fd;
+    int    log_file_fd;       /* --log-file, or -1 */
     bool   verbose;
+    char   data_dir [512];    /* --data-dir; "" = keep nothing on disk */
 } room_args_t;
 
 /*  zactor_new (room_actor, args): args is a heap room_args_t the actor

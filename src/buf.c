@@ -76,6 +76,12 @@ s_make_room (buf_t *b, size_t n)
     return 0;
 }
 
+void
+buf_clear (buf_t *b)
+{
+    b->off = b->len = 0;
+}
+
 int
 buf_reserve (buf_t *b, size_t n)
 {

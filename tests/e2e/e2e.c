@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -345,7 +346,8 @@ static void child_environment (const char *const *extra)
 {
     static const char *const own[] = {
         "TCPCHAT_PORT", "TCPCHAT_BIND", "TCPCHAT_MAX_CLIENTS", "TCPCHAT_HISTORY",
-        "TCPCHAT_MAX_ROOMS", "TCPCHAT_VERBOSE", NULL
+        "TCPCHAT_MAX_ROOMS", "TCPCHAT_VERBOSE", "TCPCHAT_MAX_BACKLOG", "TCPCHAT_RATE",
+        "TCPCHAT_NAME_TIMEOUT", "TCPCHAT_DATA_DIR", "TCPCHAT_LOG_FILE", NULL
     };
     for (size_t i = 0; own[i]; i++)
         unsetenv (own[i]);
@@ -465,11 +467,12 @@ static void kill_and_reap (pid_t pid)
     waitpid (pid, NULL, 0);
 }
 
-/*  One attempt on a fresh port. 1: listening, 0: exited early (retry). */
-static int try_start (e2e_server_t *s, const e2e_opts_t *opts, const char *bin,
-                      const char *file, int line)
+/*  One attempt to start the server on port. 1: listening, 0: exited
+    before listening (*status set; its log kept for the caller).          */
+static int launch (e2e_server_t *s, const e2e_opts_t *opts, const char *bin, int port,
+                   int *status, const char *file, int line)
 {
-    s->port = e2e_free_port ();
+    s->port = port;
     int log_fd = make_log_file (s->log_path, sizeof s->log_path);
     if (s->port <= 0 || log_fd < 0)
         e2e_fail_at (file, line, "cannot get a free port or a log file: %s", strerror (errno));
@@ -491,23 +494,26 @@ static int try_start (e2e_server_t *s, const e2e_opts_t *opts, const char *bin,
     s->pid = fork ();
     if (s->pid < 0)
         e2e_fail_at (file, line, "fork: %s", strerror (errno));
-    if (s->pid == 0)
+    if (s->pid == 0) {
+        if (opts->nofile > 0) {
+            struct rlimit limit = { (rlim_t) opts->nofile, (rlim_t) opts->nofile };
+            setrlimit (RLIMIT_NOFILE, &limit);
+        }
         exec_child (bin, argv, env, log_fd, log_fd);
+    }
     close (log_fd);
     register_server (s);
 
-    int status = 0;
-    int rc = wait_listening (s, &status);
+    int rc = wait_listening (s, status);
     if (rc == 1)
         return 1;
+    unregister_server (s);
     if (rc < 0) {
         print_log_tail (s->log_path, "the server did not say it was listening");
-        unregister_server (s);
         kill_and_reap (s->pid);
         e2e_fail_at (file, line, "server on port %d: no \"Listening on the port :%d\" "
                      "within %d ms", s->port, s->port, E2E_START_MS);
     }
-    unregister_server (s);
     return 0;
 }
 
@@ -519,7 +525,8 @@ e2e_server_t *e2e_start_at (const e2e_opts_t *opts, const char *file, int line)
     /*  The port was free when we looked; someone may take it before the
         server binds it. The server then exits: try another port.       */
     for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-        if (try_start (s, opts, bin, file, line))
+        int status = 0;
+        if (launch (s, opts, bin, e2e_free_port (), &status, file, line))
             return s;
         if (attempt == START_ATTEMPTS)
             print_log_tail (s->log_path, "the server exited before listening");
@@ -1144,4 +1151,68 @@ int e2e_teardown (void **state)
     scratch = NULL;
     scratch_count = scratch_cap = 0;
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Restarts and hard kills (persistence)                             */
+
+pid_t e2e_pid (const e2e_server_t *s)
+{
+    return s->pid;
+}
+
+const char *e2e_log_path (const e2e_server_t *s)
+{
+    return s->log_path;
+}
+
+e2e_server_t *e2e_start_on_at (const e2e_opts_t *opts, int port, const char *file, int line)
+{
+    signal (SIGPIPE, SIG_IGN);
+    const char *bin = server_binary (file, line);
+    e2e_server_t *s = keep (calloc (1, sizeof *s));
+    /*  The port was just given up by the server before: it can only be
+        busy if someone else took it meanwhile. Try again for a while.   */
+    int64_t deadline = e2e_now_ms () + E2E_START_MS;
+    for (;;) {
+        int status = 0;
+        if (launch (s, opts, bin, port, &status, file, line))
+            return s;
+        if (e2e_now_ms () >= deadline) {
+            print_log_tail (s->log_path, "the server exited before listening");
+            e2e_fail_at (file, line, "no server could listen on port %d again within %d ms (%s)",
+                         port, E2E_START_MS, describe_status (status));
+        }
+        unlink (s->log_path);
+        e2e_sleep_ms (100);
+    }
+}
+
+void e2e_kill9_at (e2e_server_t *s, const char *file, int line)
+{
+    unregister_server (s);
+    int status = 0;
+    kill (s->pid, SIGKILL);
+    if (!wait_exit (s->pid, &status, E2E_START_MS)) {
+        print_log_tail (s->log_path, "no exit after SIGKILL");
+        e2e_fail_at (file, line, "server not reaped within %d ms of SIGKILL", E2E_START_MS);
+    }
+    if (!WIFSIGNALED (status) || WTERMSIG (status) != SIGKILL) {
+        print_log_tail (s->log_path, "the server was gone before SIGKILL");
+        e2e_fail_at (file, line, "server before SIGKILL: %s", describe_status (status));
+    }
+    unlink (s->log_path);
+}
+
+void e2e_forget_at (e2e_server_t *s, const char *file, int line)
+{
+    unregister_server (s);
+    char *log = read_file (s->log_path, NULL);
+    bool sanitizer = log && log_has_sanitizer_report (log);
+    free (log);
+    if (sanitizer) {
+        print_log_tail (s->log_path, "sanitizer report");
+        e2e_fail_at (file, line, "the server's log holds a sanitizer report");
+    }
+    unlink (s->log_path);
 }

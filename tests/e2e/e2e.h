@@ -53,6 +53,7 @@ typedef struct {
     const char *const *env;    /* extra "NAME=VALUE", NULL terminated (or NULL) */
     const char *bind;          /* NULL: --bind 127.0.0.1; "": no --bind; else its value */
     bool port_in_env;          /* give the port as TCPCHAT_PORT, not as an argument */
+    int  nofile;               /* > 0: the server's RLIMIT_NOFILE, soft and hard */
 } e2e_opts_t;
 
 /*  e2e_start(NULL) or e2e_start("--max-clients", "3"): the usual server. */
@@ -235,5 +236,32 @@ __attribute__((format (printf, 1, 2)))
 char    *e2e_fmt (const char *fmt, ...);
 /*  Bytes shown as a C string literal (for messages); freed at teardown. */
 char    *e2e_escape (const char *p, size_t n);
+
+/* ------------------------------------------------------------------ */
+/*  Restarts and hard kills (persistence)                              */
+
+pid_t       e2e_pid (const e2e_server_t *s);
+/*  The file the server's stdout and stderr go to.                       */
+const char *e2e_log_path (const e2e_server_t *s);
+
+/*  e2e_start_on (port, "--data-dir", dir): a server on the given port (a
+    restart on the port of a server just stopped: the server sets
+    SO_REUSEADDR). Waits a little while the port is still taken.         */
+#define e2e_start_on(port, ...) \
+    e2e_start_on_at (&(e2e_opts_t){ .args = (const char *const[]){ __VA_ARGS__, NULL } }, \
+                     (port), __FILE__, __LINE__)
+e2e_server_t *e2e_start_on_at (const e2e_opts_t *opts, int port, const char *file, int line);
+
+/*  SIGKILL and reap (bounded), as a crash or the OOM killer would: no
+    shutdown at all. Fails if the server had exited before. s is not
+    usable afterwards.                                                   */
+#define e2e_kill9(s)  e2e_kill9_at ((s), __FILE__, __LINE__)
+void e2e_kill9_at (e2e_server_t *s, const char *file, int line);
+
+/*  For a server the test signalled and reaped itself: fails if its log
+    holds a sanitizer report, then forgets it (the teardown leaves it
+    alone). s is not usable afterwards.                                  */
+#define e2e_forget(s)  e2e_forget_at ((s), __FILE__, __LINE__)
+void e2e_forget_at (e2e_server_t *s, const char *file, int line);
 
 #endif

@@ -239,6 +239,27 @@ static void test_reserve_makes_appends_fit (void **state)
     buf_free (&b);
 }
 
+/*  buf_clear empties but keeps the storage, which the next appends reuse. */
+static void test_clear_keeps_storage (void **state)
+{
+    (void) state;
+    buf_t b;
+    buf_init (&b);
+    assert_int_equal (buf_append_str (&b, "hello, world"), 0);
+    char *storage = b.data;
+    size_t cap = b.cap;
+    buf_consume (&b, 5);
+    buf_clear (&b);
+    assert_int_equal (buf_size (&b), 0);
+    assert_ptr_equal (b.data, storage);
+    assert_int_equal (b.cap, cap);
+    assert_int_equal (buf_append_str (&b, "again"), 0);
+    assert_ptr_equal (b.data, storage);
+    assert_memory_equal (buf_head (&b), "again", 5);
+    buf_free (&b);
+    assert_null (b.data);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -254,6 +275,7 @@ int main (void)
         cmocka_unit_test (test_steady_stream_stays_bounded),
         cmocka_unit_test (test_reuses_consumed_space),
         cmocka_unit_test (test_reserve_makes_appends_fit),
+        cmocka_unit_test (test_clear_keeps_storage),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

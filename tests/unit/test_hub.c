@@ -14,9 +14,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "actor_check.h"
 #include "command.h"
@@ -126,9 +128,9 @@ static void expect_bye_at (const char *file, int line, zsock_t *sock)
 
 #define expect_refuse(id, reason) expect_msg (s_hub.hub, MSG_REFUSE, (id), (reason))
 
-/*  Starts a hub with the defaults but history and max_rooms; returns the
-    pipe of room general.                                                */
-static zsock_t *hub_start (int history, int max_rooms)
+/*  Starts a hub with the defaults but history, max_rooms and data_dir
+    ("" for none); returns the pipe of room general.                     */
+static zsock_t *hub_start_in (int history, int max_rooms, const char *data_dir)
 {
     static unsigned seq;
     memset (&s_hub, 0, sizeof s_hub);
@@ -136,6 +138,7 @@ static zsock_t *hub_start (int history, int max_rooms)
     config_defaults (&config);
     config.history = history;
     config.max_rooms = max_rooms;
+    snprintf (config.data_dir, sizeof config.data_dir, "%s", data_dir);
     snprintf (config.endpoint, sizeof config.endpoint, "inproc://test-hub-%d-%u",
               (int) getpid (), ++seq);
     char endpoint [200] = ">";
@@ -153,6 +156,11 @@ static zsock_t *hub_start (int history, int max_rooms)
     return expect_attach ();
 }
 
+static zsock_t *hub_start (int history, int max_rooms)
+{
+    return hub_start_in (history, max_rooms, "");
+}
+
 /*  Stops the hub: each room still running says BYE, nothing else is
     left on any pipe.                                                    */
 static void hub_finish (void)
@@ -166,6 +174,51 @@ static void hub_finish (void)
         }
     expect_nothing_queued (s_hub.hub);
     zsock_destroy (&s_hub.hub);
+}
+
+/*  A test's data dir (mkdtemp under /tmp), removed by the teardown.     */
+static char s_dir [64];
+
+static const char *data_dir_make (void)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/tcpchat-hub-XXXXXX");
+    assert_non_null (mkdtemp (s_dir));
+    return s_dir;
+}
+
+static void data_dir_remove (void)
+{
+    if (!*s_dir)
+        return;
+    DIR *dir = opendir (s_dir);
+    if (dir) {
+        struct dirent *entry;
+        while ((entry = readdir (dir))) {
+            char path [1024];
+            snprintf (path, sizeof path, "%s/%s", s_dir, entry->d_name);
+            struct stat info;
+            if (entry->d_name [0] == '.' && (!entry->d_name [1]
+                || (entry->d_name [1] == '.' && !entry->d_name [2])))
+                continue;
+            if (lstat (path, &info) == 0 && S_ISDIR (info.st_mode))
+                rmdir (path);
+            else
+                unlink (path);
+        }
+        closedir (dir);
+    }
+    rmdir (s_dir);
+    s_dir [0] = 0;
+}
+
+static void data_file (const char *name, const char *text)
+{
+    char path [1024];
+    snprintf (path, sizeof path, "%s/%s", s_dir, name);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs (text, file);
+    fclose (file);
 }
 
 /*  After a failure: connect to any room still announced (a room blocks
@@ -195,6 +248,7 @@ static int hub_teardown (void **state)
     for (size_t i = 0; i < s_hub.nrooms; i++)
         zsock_destroy (&s_hub.rooms [i].sock);
     zsock_destroy (&s_hub.hub);
+    data_dir_remove ();
     check_watchdog_stop ();
     return 0;
 }
@@ -940,6 +994,135 @@ static void test_rooms_sorted (void **state)
     hub_finish ();
 }
 
+
+/* ------------------------------------------------------------------ */
+/*  With a data dir                                                    */
+
+#define L1 "[2024-01-01 10:00:00][alice]:one\n"
+#define L2 "[2024-01-01 10:00:01][bob]:two\n"
+#define L3 "[2024-01-01 10:00:02][carol]:three\n"
+
+/*  Every file with lines comes back as a room, after general, in order
+    of name; general reloads its own. Files that are not rooms' files,
+    that name no valid room, that are empty, or that name a room already
+    there under another case, are left alone.                            */
+static void test_rooms_come_back_from_files (void **state)
+{
+    (void) state;
+    data_dir_make ();
+    data_file ("dev.log", L1 L2);
+    data_file ("Zoo.log", L3);
+    data_file ("general.log", L2);
+    data_file ("GENERAL.log", L3);          /* general is there already */
+    data_file ("ZOO.log", L3);              /* sorts first: Zoo.log loses */
+    data_file ("a%2Fb.log", L1);            /* not a room name */
+    data_file ("%2E%2E.log", L1);
+    data_file ("empty.log", "");            /* nothing to bring back */
+    data_file ("notes.txt", L1);
+    data_file ("dev.log.bak", L1);
+    data_file (".tcpchat-probe-1", "");
+    zsock_t *general = hub_start_in (1000, 64, s_dir);
+    zsock_t *zoo = expect_attach ();        /* ZOO */
+    zsock_t *dev = expect_attach ();
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", L2);
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n  dev (0 members)\n* general (1 member)\n"
+                           "  ZOO (0 members)\n", A);
+    move_at (__FILE__, __LINE__, A, "alice", "DEV", general, dev, NULL, 0, L1 L2, NULL, 0);
+    //  Empty, a restored room is not stopped: it has a past.
+    move_at (__FILE__, __LINE__, A, "alice", "zoo", dev, zoo, NULL, 0, L3, NULL, 0);
+    move_at (__FILE__, __LINE__, A, "alice", "general", zoo, general, NULL, 0, L2, NULL, 0);
+    //  A room with an empty file is made as any new room, and stopped
+    //  as any room without history.
+    zsock_t *empty = move_new (A, "alice", "empty", general);
+    move_at (__FILE__, __LINE__, A, "alice", "general", empty, general, NULL, 0, L2, NULL, 0);
+    expect_bye (empty);
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n  dev (0 members)\n* general (1 member)\n"
+                           "  ZOO (0 members)\n", A);
+    hub_finish ();
+}
+
+/*  No more rooms than --max-rooms come back, general included.         */
+static void test_restore_respects_max_rooms (void **state)
+{
+    (void) state;
+    data_dir_make ();
+    data_file ("a.log", L1);
+    data_file ("b.log", L2);
+    data_file ("c.log", L3);
+    zsock_t *general = hub_start_in (1000, 3, s_dir);
+    expect_attach ();
+    expect_attach ();
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n  a (0 members)\n  b (0 members)\n* general (1 member)\n", A);
+    send_cmd (A, CMD_JOIN, "c", NULL);
+    expect_reply (general, "Too many rooms (max 3). Join an existing one.\n", A);
+    hub_finish ();
+}
+
+/*  A directory with no files: only general, as without a data dir.     */
+static void test_empty_data_dir (void **state)
+{
+    (void) state;
+    data_dir_make ();
+    zsock_t *general = hub_start_in (1000, 64, s_dir);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n* general (1 member)\n", A);
+    hub_finish ();
+}
+
+/*  With a data dir a line is kept in the room's file even with
+    --history 0, so the room stays (one file per room name).            */
+static void test_data_dir_history_zero_room_stays (void **state)
+{
+    (void) state;
+    data_dir_make ();
+    zsock_t *general = hub_start_in (0, 64, s_dir);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    zsock_t *tmp = move_new (A, "alice", "Tmp", general);
+    send_line (A, "hi");
+    expect_out_alone (tmp, "\n[" TS "][alice]:hi\n", A);
+    move_to (A, "alice", "general", tmp, general);
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n* general (1 member)\n  Tmp (0 members)\n", A);
+    //  Blank lines still do not count.
+    zsock_t *blank = move_new (A, "alice", "blank", general);
+    send_line (A, " ");
+    expect_prompt (blank, A);
+    move_to (A, "alice", "general", blank, general);
+    expect_bye (blank);
+    hub_finish ();
+    char path [1024];
+    snprintf (path, sizeof path, "%s/Tmp.log", s_dir);
+    assert_int_equal (access (path, F_OK), 0);
+    snprintf (path, sizeof path, "%s/blank.log", s_dir);
+    assert_int_equal (access (path, F_OK), -1);
+}
+
+/*  A data dir that cannot be listed (gone): general only, still served. */
+static void test_data_dir_unreadable (void **state)
+{
+    (void) state;
+    data_dir_make ();
+    char gone [128];
+    snprintf (gone, sizeof gone, "%s/gone", s_dir);
+    zsock_t *general = hub_start_in (1000, 64, gone);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_line (A, "lost");
+    expect_out_alone (general, "\n[" TS "][alice]:lost\n", A);
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "[" TS "][alice]:lost\n", A);
+    hub_finish ();
+}
+
 int main (void)
 {
 #define HUB_TEST(f) cmocka_unit_test_setup_teardown (f, check_watchdog_setup, hub_teardown)
@@ -969,6 +1152,11 @@ int main (void)
         HUB_TEST (test_history_zero_room_is_stopped),
         HUB_TEST (test_general_is_never_stopped),
         HUB_TEST (test_rooms_sorted),
+        HUB_TEST (test_rooms_come_back_from_files),
+        HUB_TEST (test_restore_respects_max_rooms),
+        HUB_TEST (test_empty_data_dir),
+        HUB_TEST (test_data_dir_history_zero_room_stays),
+        HUB_TEST (test_data_dir_unreadable),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

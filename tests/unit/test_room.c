@@ -12,10 +12,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "actor_check.h"
 #include "messages.h"
@@ -34,7 +36,10 @@ static struct {
     int       log_fd;
 } s_room = { NULL, NULL, -1 };
 
-static void room_start (const char *name, size_t history)
+/*  A room keeping its file in data_dir ("" for none), logging to
+    log_path (NULL: /dev/null).                                          */
+static void room_start_in (const char *name, size_t history, const char *data_dir,
+                           const char *log_path)
 {
     static unsigned seq;
     room_args_t *args = (room_args_t *) calloc (1, sizeof (room_args_t));
@@ -43,9 +48,13 @@ static void room_start (const char *name, size_t history)
     snprintf (args->endpoint, sizeof args->endpoint, "inproc://test-room-%d-%u",
               (int) getpid (), ++seq);
     args->history = history;
-    s_room.log_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+    snprintf (args->data_dir, sizeof args->data_dir, "%s", data_dir);
+    s_room.log_fd = log_path
+        ? open (log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
+        : open ("/dev/null", O_WRONLY | O_CLOEXEC);
     assert_true (s_room.log_fd >= 0);
     args->log_fd = s_room.log_fd;
+    args->log_file_fd = -1;
     args->verbose = true;
 
     char endpoint [sizeof args->endpoint + 1];
@@ -54,6 +63,11 @@ static void room_start (const char *name, size_t history)
     assert_non_null (s_room.actor);
     s_room.gateway = check_socket_new (endpoint);
     assert_non_null (s_room.gateway);
+}
+
+static void room_start (const char *name, size_t history)
+{
+    room_start_in (name, history, "", NULL);
 }
 
 /*  Stops the room: BYE must be the next and last message.               */
@@ -67,6 +81,31 @@ static void room_finish (void)
     s_room.log_fd = -1;
 }
 
+static char s_dir [64];             /* a test's data dir, or "" */
+
+static void remove_tree (const char *path)
+{
+    DIR *dir = opendir (path);
+    if (!dir) {
+        unlink (path);
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+            continue;
+        char child [1024];
+        snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
+        struct stat info;
+        if (lstat (child, &info) == 0 && S_ISDIR (info.st_mode))
+            remove_tree (child);
+        else
+            unlink (child);
+    }
+    closedir (dir);
+    rmdir (path);
+}
+
 /*  After a failure: stop what is left, checking nothing.                 */
 static int room_teardown (void **state)
 {
@@ -76,6 +115,9 @@ static int room_teardown (void **state)
     if (s_room.log_fd >= 0)
         close (s_room.log_fd);
     s_room.log_fd = -1;
+    if (*s_dir)
+        remove_tree (s_dir);
+    s_dir [0] = 0;
     check_watchdog_stop ();
     return 0;
 }
@@ -468,6 +510,256 @@ static void test_term_says_bye (void **state)
     room_finish ();
 }
 
+
+/* ------------------------------------------------------------------ */
+/*  With a data dir                                                    */
+
+static const char *make_dir (void)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/tcpchat-room-XXXXXX");
+    assert_non_null (mkdtemp (s_dir));
+    return s_dir;
+}
+
+static char *path_in (const char *name)
+{
+    static char path [1024];
+    snprintf (path, sizeof path, "%s/%s", s_dir, name);
+    return path;
+}
+
+/*  The whole file as a string (NULL if there is none): the caller frees. */
+static char *read_text (const char *path)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    assert_non_null (out);
+    int c;
+    while ((c = fgetc (file)) != EOF)
+        fputc (c, out);
+    fclose (out);
+    fclose (file);
+    return text;
+}
+
+static size_t count_entries (const char *path)
+{
+    DIR *dir = opendir (path);
+    assert_non_null (dir);
+    size_t n = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir)))
+        if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
+            n++;
+    closedir (dir);
+    return n;
+}
+
+/*  Receives a broadcast and returns the line as history keeps it (the
+    text without its framing newlines): the caller frees.                */
+static char *recv_said (const char *pattern, uint64_t author, const uint64_t *ids, size_t n)
+{
+    check_msg_t got;
+    check_recv_at (__FILE__, __LINE__, s_room.gateway, &got, "a broadcast");
+    check_out_at (__FILE__, __LINE__, &got, pattern, author, ids, n);
+    size_t size = got.v.part [0].size;
+    char *line = strndup (got.v.part [0].data + 1, size - 2);
+    check_msg_free (&got);
+    return line;
+}
+
+/*  Every chat line reaches the file as history keeps it, byte for byte,
+    and before its broadcast: when the broadcast arrives it is there.
+    Blank lines, notices, replies and renames are not chat.              */
+static void test_data_dir_appends_each_line (void **state)
+{
+    (void) state;
+    room_start_in ("dev", 10, make_dir (), NULL);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_join (B, "b\xc3\xb6" "b");
+    expect_join (s_room.gateway, B, "b\xc3\xb6" "b", "", A);
+    //  Nothing said yet: no file.
+    assert_int_equal (count_entries (s_dir), 0);
+
+    const char *texts [] = { "hello", "100%s %n\tcaf\xc3\xa9", "   spaced   " };
+    char expected [1024] = "";
+    for (size_t i = 0; i < 3; i++) {
+        send_line (i == 1? B: A, texts [i]);
+        char pattern [128];
+        snprintf (pattern, sizeof pattern, "\n[" TS "][%s]:%s\n",
+                  i == 1? "b\xc3\xb6" "b": "alice", texts [i]);
+        uint64_t author = i == 1? B: A, other = i == 1? A: B;
+        char *said = recv_said (pattern, author, &other, 1);
+        strcat (expected, said);
+        strcat (expected, "\n");
+        free (said);
+        char *file = read_text (path_in ("dev.log"));
+        assert_non_null (file);
+        assert_string_equal (file, expected);
+        free (file);
+    }
+    send_line (A, "  \t ");
+    expect_prompt (s_room.gateway, A);
+    send_say (A, "a reply\n");
+    expect_reply (s_room.gateway, "a reply\n", A);
+    send_rename (B, "bob");
+    expect_rename (s_room.gateway, B, "b\xc3\xb6" "b", "bob", A);
+    send_leave (B, false);
+    expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, A);
+    room_finish ();
+    char *file = read_text (path_in ("dev.log"));
+    assert_non_null (file);
+    assert_string_equal (file, expected);
+    free (file);
+    assert_int_equal (count_entries (s_dir), 1);
+}
+
+/*  At start the room takes its last lines back from its file (as many
+    as history keeps), says so in its log, and goes on appending.       */
+static void test_data_dir_reloads_at_start (void **state)
+{
+    (void) state;
+    make_dir ();
+    FILE *file = fopen (path_in ("Dev_1.log"), "w");
+    assert_non_null (file);
+    fputs ("[2024-01-01 10:00:00][alice]:one\n[2024-01-01 10:00:01][bob]:two\n"
+           "[2024-01-01 10:00:02][alice]:three\n[2024-01-01 10:00:03][bob]:four\n", file);
+    fclose (file);
+    char log_path [1024];
+    snprintf (log_path, sizeof log_path, "%s/room.txt", s_dir);
+    room_start_in ("Dev_1", 3, s_dir, log_path);
+    send_join (A, "carol");
+    expect_join_alone (s_room.gateway, A, "carol",
+                       "[2024-01-01 10:00:01][bob]:two\n[2024-01-01 10:00:02][alice]:three\n"
+                       "[2024-01-01 10:00:03][bob]:four\n");
+    send_line (A, "five");
+    char *said = recv_said ("\n[" TS "][carol]:five\n", A, NULL, 0);
+    room_finish ();
+
+    char *text = read_text (path_in ("Dev_1.log"));
+    char *want = NULL;
+    assert_true (asprintf (&want, "[2024-01-01 10:00:00][alice]:one\n[2024-01-01 10:00:01][bob]:two\n"
+                           "[2024-01-01 10:00:02][alice]:three\n[2024-01-01 10:00:03][bob]:four\n"
+                           "%s\n", said) > 0);
+    assert_string_equal (text, want);
+    free (text);
+    free (want);
+    free (said);
+
+    char *log = read_text (log_path);
+    assert_non_null (log);
+    char line [1200];
+    snprintf (line, sizeof line, " room[Dev_1] reloaded 3 lines from %s/Dev_1.log\n", s_dir);
+    if (!strstr (log, line)) {
+        print_error ("log has no \"%s\":\n%s", line, log);
+        free (log);
+        fail ();
+    }
+    free (log);
+}
+
+/*  --history 0 keeps nothing in memory, but the file still gets every
+    line, and nothing is reloaded from it.                               */
+static void test_data_dir_history_zero (void **state)
+{
+    (void) state;
+    make_dir ();
+    FILE *file = fopen (path_in ("dev.log"), "w");
+    assert_non_null (file);
+    fputs ("[2024-01-01 10:00:00][alice]:old\n", file);
+    fclose (file);
+    room_start_in ("dev", 0, s_dir, NULL);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_line (A, "new");
+    char *said = recv_said ("\n[" TS "][alice]:new\n", A, NULL, 0);
+    room_finish ();
+    char *text = read_text (path_in ("dev.log"));
+    char *want = NULL;
+    assert_true (asprintf (&want, "[2024-01-01 10:00:00][alice]:old\n%s\n", said) > 0);
+    assert_string_equal (text, want);
+    free (text);
+    free (want);
+    free (said);
+}
+
+/*  No data dir: the room opens no file at all, not even relative to the
+    working directory.                                                   */
+static void test_no_data_dir_no_file (void **state)
+{
+    (void) state;
+    make_dir ();
+    char cwd [1024];
+    assert_non_null (getcwd (cwd, sizeof cwd));
+    assert_int_equal (chdir (s_dir), 0);
+    room_start ("dev", 10);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_line (A, "not on disk");
+    expect_out_alone (s_room.gateway, "\n[" TS "][alice]:not on disk\n", A);
+    room_finish ();
+    assert_int_equal (chdir (cwd), 0);
+    assert_int_equal (count_entries (s_dir), 0);
+}
+
+/*  A file the room cannot write: one log line about it, not one per
+    chat line, and the room keeps serving with history in memory.       */
+static void test_data_dir_write_error_logged_once (void **state)
+{
+    (void) state;
+    make_dir ();
+    //  A directory where the room's file should be: open fails.
+    assert_int_equal (mkdir (path_in ("dev.log"), 0700), 0);
+    char log_path [1024];
+    snprintf (log_path, sizeof log_path, "%s/room.txt", s_dir);
+    room_start_in ("dev", 10, s_dir, log_path);
+    send_join (A, "alice");
+    //  Reading a directory fails too: the room starts without history.
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_join (B, "bob");
+    expect_join (s_room.gateway, B, "bob", "", A);
+    for (int i = 0; i < 3; i++) {
+        send_line (A, "still served");
+        expect_out (s_room.gateway, "\n[" TS "][alice]:still served\n", A, B);
+    }
+    send_join (C, "carol");
+    expect_join (s_room.gateway, C, "carol",
+                 "[" TS "][alice]:still served\n[" TS "][alice]:still served\n"
+                 "[" TS "][alice]:still served\n", A, B);
+    room_finish ();
+    char *log = read_text (log_path);
+    assert_non_null (log);
+    size_t errors = 0;
+    for (const char *p = log; (p = strstr (p, "E: cannot write ")); p++)
+        errors++;
+    if (errors != 1 || !strstr (log, "E: cannot read ")) {
+        print_error ("want one \"E: cannot write\" and one \"E: cannot read\" line, log:\n%s", log);
+        free (log);
+        fail ();
+    }
+    free (log);
+}
+
+/*  A room's name never leads its file out of the directory.            */
+static void test_data_dir_name_stays_inside (void **state)
+{
+    (void) state;
+    make_dir ();
+    room_start_in ("../up", 10, s_dir, NULL);
+    send_join (A, "alice");
+    expect_join_alone (s_room.gateway, A, "alice", "");
+    send_line (A, "x");
+    expect_out_alone (s_room.gateway, "\n[" TS "][alice]:x\n", A);
+    room_finish ();
+    assert_int_equal (count_entries (s_dir), 1);
+    assert_int_equal (access (path_in ("%2E%2E%2Fup.log"), F_OK), 0);
+}
+
 int main (void)
 {
 #define ROOM_TEST(f) cmocka_unit_test_setup_teardown (f, check_watchdog_setup, room_teardown)
@@ -490,6 +782,12 @@ int main (void)
         ROOM_TEST (test_non_members_are_ignored),
         ROOM_TEST (test_malformed_and_unknown_ignored),
         ROOM_TEST (test_term_says_bye),
+        ROOM_TEST (test_data_dir_appends_each_line),
+        ROOM_TEST (test_data_dir_reloads_at_start),
+        ROOM_TEST (test_data_dir_history_zero),
+        ROOM_TEST (test_no_data_dir_no_file),
+        ROOM_TEST (test_data_dir_write_error_logged_once),
+        ROOM_TEST (test_data_dir_name_stays_inside),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,0 +1,68 @@
+/*  store: each room's chat lines on disk, one file per room in --data-dir.
+
+    A room appends every chat line it broadcasts ("[ts][name]:text\n", the
+    form history keeps) with one write(2) before anyone can have received
+    it, so the line survives the server being killed. At start the hub
+    brings back one room per file, and each room reloads its last lines
+    as history. Room names map to file names by percent-encoding every
+    byte that is not a letter, a digit, '-' or '_', so no name can reach
+    outside the directory.
+
+    The functions touch only the paths they are given and keep no state:
+    each room actor calls them for its own file.                         */
+#ifndef TCPCHAT_STORE_H
+#define TCPCHAT_STORE_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "history.h"
+
+/*  Longer lines in a file cannot be ours (a chat line is at most ~12 KB):
+    store_load skips them.                                               */
+#define STORE_LINE_MAX  65536
+
+/*  Creates dir if missing (one level) and proves it can be written to by
+    creating and removing a probe file. false: why, in error.            */
+bool store_prepare_dir (const char *dir, char *error, size_t size);
+
+/*  "<enc>.log" for room: every byte outside [A-Za-z0-9_-] as %XX (upper
+    case hex), so ".", "..", "/" and "%" can never appear raw. false when
+    room is empty or out (size bytes) is too small.                      */
+bool store_file_name (const char *room, char *out, size_t size);
+
+/*  The inverse: the room name a file name stands for. false for anything
+    store_file_name cannot have produced (another suffix, a bad or lower
+    case escape, an escaped byte that needs none, %00, an empty name), or
+    when out is too small.                                               */
+bool store_room_name (const char *file, char *out, size_t size);
+
+/*  "DIR/<enc>.log" into out. false when it does not fit.               */
+bool store_path (const char *dir, const char *room, char *out, size_t size);
+
+/*  Opens room's file for appending (created 0640 if missing): the fd, or
+    -1 with errno set. If the file ends in a partial line (the server was
+    killed in the middle of a write), a '\n' ends it first, so the next
+    line starts on its own.                                              */
+int store_open (const char *dir, const char *room);
+
+/*  Appends line and a '\n' in one write(2). 0, or -1 with errno set.     */
+int store_append (int fd, const char *line, size_t len);
+
+/*  Adds the last max_lines lines of room's file to history, oldest first.
+    Only the tail of the file is read, so a long file costs little. Empty
+    lines and lines over STORE_LINE_MAX are skipped; a last line without
+    its '\n' is kept. Returns the lines added: 0 when there is no file, -1
+    on a read error (errno set).                                         */
+int store_load (const char *dir, const char *room, size_t max_lines, history_t *history);
+
+/*  True when room has a file with something in it.                     */
+bool store_has_lines (const char *dir, const char *room);
+
+/*  The names of the rooms with a file in dir, sorted (strcmp): a zlist_t
+    of strings the caller destroys. Anything that is not a regular file
+    named as store_file_name names them is left out. NULL (errno set) if
+    dir cannot be read.                                                  */
+zlist_t *store_list (const char *dir);
+
+#endif

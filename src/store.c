@@ -1,0 +1,404 @@
+/*  store: each room's chat lines on disk, one file per room. See store.h.
+
+    The file of a room is the history it would have kept with no limit:
+    one "[ts][name]:text" line per chat line, appended as broadcast.
+    Reading it back starts from the end, because only the last --history
+    lines matter and a busy room's file only grows.                      */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define SUFFIX      ".log"
+#define SUFFIX_LEN  4
+#define CHUNK       65536           /* bytes read at a time when loading */
+
+static const char s_hex [] = "0123456789ABCDEF";
+
+bool
+store_prepare_dir (const char *dir, char *error, size_t size)
+{
+    if (mkdir (dir, 0750) != 0 && errno != EEXIST) {
+        snprintf (error, size, "cannot create it: %s", strerror (errno));
+        return false;
+    }
+    struct stat info;
+    if (stat (dir, &info) != 0 || !S_ISDIR (info.st_mode)) {
+        snprintf (error, size, "not a directory");
+        return false;
+    }
+    //  access(2) says yes to root even on a read-only mount: really try.
+    char probe [1024];
+    snprintf (probe, sizeof probe, "%s/.tcpchat-probe-%ld", dir, (long) getpid ());
+    int fd = open (probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf (error, size, "not writable: %s", strerror (errno));
+        return false;
+    }
+    close (fd);
+    unlink (probe);
+    return true;
+}
+
+//  ---------------------------------------------------------------------
+//  Names
+
+//  The bytes that stand for themselves in a file name. Everything else is
+//  escaped, so "." and "/" never appear raw: no "..", no subdirectory,
+//  no hidden file, nothing the shell or another tool reads specially.
+static bool
+s_is_plain (unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+        || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+static int
+s_hex_value (char c)
+{
+    //  Upper case only: one spelling per name, so one file per room.
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool
+store_file_name (const char *room, char *out, size_t size)
+{
+    if (!*room)
+        return false;
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *) room; *p; p++) {
+        if (s_is_plain (*p)) {
+            if (n + 1 >= size)
+                return false;
+            out [n++] = (char) *p;
+        }
+        else {
+            if (n + 3 >= size)
+                return false;
+            out [n++] = '%';
+            out [n++] = s_hex [*p >> 4];
+            out [n++] = s_hex [*p & 15];
+        }
+    }
+    if (n + SUFFIX_LEN >= size)
+        return false;
+    memcpy (out + n, SUFFIX, SUFFIX_LEN + 1);
+    return true;
+}
+
+bool
+store_room_name (const char *file, char *out, size_t size)
+{
+    size_t len = strlen (file);
+    if (len <= SUFFIX_LEN || strcmp (file + len - SUFFIX_LEN, SUFFIX) != 0)
+        return false;
+    len -= SUFFIX_LEN;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) file [i];
+        if (c == '%') {
+            if (i + 2 >= len)
+                return false;
+            int high = s_hex_value (file [i + 1]);
+            int low = s_hex_value (file [i + 2]);
+            if (high < 0 || low < 0)
+                return false;
+            c = (unsigned char) (high * 16 + low);
+            //  A byte that needs no escape, escaped, is a second spelling
+            //  of some name; NUL cannot be in a name at all.
+            if (c == 0 || s_is_plain (c))
+                return false;
+            i += 2;
+        }
+        else
+        if (!s_is_plain (c))
+            return false;
+        if (n + 1 >= size)
+            return false;
+        out [n++] = (char) c;
+    }
+    out [n] = 0;
+    return true;
+}
+
+bool
+store_path (const char *dir, const char *room, char *out, size_t size)
+{
+    char name [256];
+    if (!store_file_name (room, name, sizeof name))
+        return false;
+    int n = snprintf (out, size, "%s/%s", dir, name);
+    return n > 0 && (size_t) n < size;
+}
+
+//  ---------------------------------------------------------------------
+//  Writing
+
+int
+store_open (const char *dir, const char *room)
+{
+    char path [1024];
+    if (!store_path (dir, room, path, sizeof path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    //  Read and write: the last byte is checked below. O_APPEND puts every
+    //  write at the end whatever else happens.
+    int fd = open (path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    struct stat info;
+    char last = '\n';
+    if (fstat (fd, &info) != 0
+    || (info.st_size > 0 && pread (fd, &last, 1, info.st_size - 1) != 1)) {
+        int saved = errno;
+        close (fd);
+        errno = saved;
+        return -1;
+    }
+    //  Killed in the middle of a line: end it, or the next line would be
+    //  glued to it.
+    if (last != '\n' && store_append (fd, "", 0) != 0) {
+        int saved = errno;
+        close (fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int
+store_append (int fd, const char *line, size_t len)
+{
+    //  One writev: the line and its newline reach the file together, so
+    //  a kill can only cut a line if the kernel itself splits the write.
+    struct iovec parts [2] = {
+        { (void *) line, len },
+        { (void *) "\n", 1 }
+    };
+    struct iovec *part = parts;
+    int count = 2;
+    while (count > 0) {
+        ssize_t written = writev (fd, part, count);
+        if (written < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (written == 0) {
+            errno = EIO;
+            return -1;
+        }
+        //  A short write (a full disk, a signal): go on from where it
+        //  stopped, and let the next write say why if it fails.
+        size_t done = (size_t) written;
+        while (count > 0 && done >= part->iov_len) {
+            done -= part->iov_len;
+            part++;
+            count--;
+        }
+        if (count > 0) {
+            part->iov_base = (char *) part->iov_base + done;
+            part->iov_len -= done;
+        }
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Reading
+
+static int
+s_open_room_file (const char *dir, const char *room)
+{
+    char path [1024];
+    if (!store_path (dir, room, path, sizeof path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return open (path, O_RDONLY | O_CLOEXEC);
+}
+
+//  pread that reads all of [offset, offset + size) or fails (-1).
+static int
+s_read_at (int fd, char *into, size_t size, off_t offset)
+{
+    while (size > 0) {
+        ssize_t got = pread (fd, into, size, offset);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            if (got == 0)
+                errno = EIO;            //  Shrunk under us
+            return -1;
+        }
+        into += got;
+        size -= (size_t) got;
+        offset += got;
+    }
+    return 0;
+}
+
+static bool
+s_line_counts (size_t len)
+{
+    return len > 0 && len <= STORE_LINE_MAX;
+}
+
+//  Where in the file the last max_lines lines start: reads backwards from
+//  end, a chunk at a time, counting the lines store_load would keep.
+//  -1 on a read error.
+static off_t
+s_tail_start (int fd, off_t end, size_t max_lines, char *chunk)
+{
+    size_t lines = 0;
+    size_t line_len = 0;                //  Of the line being scanned, so far
+    off_t offset = end;
+    while (offset > 0) {
+        size_t size = offset > CHUNK? CHUNK: (size_t) offset;
+        offset -= (off_t) size;
+        if (s_read_at (fd, chunk, size, offset))
+            return -1;
+        for (size_t i = size; i-- > 0; ) {
+            if (chunk [i] != '\n') {
+                line_len++;
+                continue;
+            }
+            if (s_line_counts (line_len) && ++lines == max_lines)
+                return offset + (off_t) i + 1;
+            line_len = 0;
+        }
+    }
+    return 0;                           //  The whole file, first line included
+}
+
+static void
+s_keep_line (history_t *history, const char *line, size_t len, int *added)
+{
+    if (s_line_counts (len) && history_add (history, line, len) == 0)
+        (*added)++;
+}
+
+int
+store_load (const char *dir, const char *room, size_t max_lines, history_t *history)
+{
+    if (max_lines == 0)
+        return 0;
+    int fd = s_open_room_file (dir, room);
+    if (fd < 0)
+        return errno == ENOENT? 0: -1;
+    struct stat info;
+    if (fstat (fd, &info) != 0) {
+        int saved = errno;
+        close (fd);
+        errno = saved;
+        return -1;
+    }
+    //  The chunk, then room for one whole line carried over from it.
+    char *chunk = (char *) malloc (CHUNK + STORE_LINE_MAX);
+    if (!chunk) {
+        close (fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    char *line = chunk + CHUNK;
+    off_t end = info.st_size;
+    off_t offset = s_tail_start (fd, end, max_lines, chunk);
+
+    //  Forwards from there, line by line: a line split between chunks is
+    //  gathered in `line`; one too long to be ours is skipped to its end.
+    int added = 0;
+    size_t line_len = 0;
+    bool too_long = false;
+    while (offset >= 0 && offset < end) {
+        size_t size = end - offset > CHUNK? CHUNK: (size_t) (end - offset);
+        if (s_read_at (fd, chunk, size, offset)) {
+            offset = -1;
+            break;
+        }
+        offset += (off_t) size;
+        size_t start = 0;
+        while (start < size) {
+            char *newline = (char *) memchr (chunk + start, '\n', size - start);
+            size_t stop = newline? (size_t) (newline - chunk): size;
+            size_t piece = stop - start;
+            if (too_long || line_len + piece > STORE_LINE_MAX)
+                too_long = true;
+            else {
+                memcpy (line + line_len, chunk + start, piece);
+                line_len += piece;
+            }
+            if (!newline)
+                break;
+            if (!too_long)
+                s_keep_line (history, line, line_len, &added);
+            line_len = 0;
+            too_long = false;
+            start = stop + 1;
+        }
+    }
+    //  A last line without its newline: the server died writing it.
+    if (offset >= 0 && !too_long)
+        s_keep_line (history, line, line_len, &added);
+    int saved = errno;
+    free (chunk);
+    close (fd);
+    if (offset < 0) {
+        errno = saved;
+        return -1;
+    }
+    return added;
+}
+
+bool
+store_has_lines (const char *dir, const char *room)
+{
+    char path [1024];
+    struct stat info;
+    return store_path (dir, room, path, sizeof path)
+        && stat (path, &info) == 0 && S_ISREG (info.st_mode) && info.st_size > 0;
+}
+
+static int
+s_compare_names (void *a, void *b)
+{
+    return strcmp ((const char *) a, (const char *) b);
+}
+
+zlist_t *
+store_list (const char *dir)
+{
+    DIR *handle = opendir (dir);
+    if (!handle)
+        return NULL;
+    zlist_t *rooms = zlist_new ();
+    zlist_autofree (rooms);
+    struct dirent *entry;
+    while ((entry = readdir (handle))) {
+        char room [256];
+        if (!store_room_name (entry->d_name, room, sizeof room))
+            continue;
+        //  d_type is not known on every file system: ask when it says so.
+        struct stat info;
+        bool regular = entry->d_type == DT_REG
+            || (entry->d_type == DT_UNKNOWN
+                && fstatat (dirfd (handle), entry->d_name, &info, 0) == 0
+                && S_ISREG (info.st_mode));
+        if (regular)
+            zlist_append (rooms, room);
+    }
+    closedir (handle);
+    zlist_sort (rooms, s_compare_names);
+    return rooms;
+}

@@ -1,0 +1,909 @@
+/*  Unit tests for store: room names as file names, appending, reading
+    the tail of a room's file back, listing a data dir, preparing it.
+
+    Every test works in a fresh directory made with mkdtemp under /tmp and
+    removed by the teardown, whatever happened.                          */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "history.h"
+#include "store.h"
+
+static char s_dir [64];                 /* this test's directory, or "" */
+
+/* ------------------------------------------------------------------ */
+/*  The temporary directory                                            */
+
+static int dir_setup (void **state)
+{
+    (void) state;
+    snprintf (s_dir, sizeof s_dir, "/tmp/tcpchat-store-XXXXXX");
+    if (!mkdtemp (s_dir)) {
+        s_dir [0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/*  Removes path and what is in it (one level of subdirectories is all
+    the tests make, but any depth works).                                */
+static void remove_tree (const char *path)
+{
+    DIR *dir = opendir (path);
+    if (dir) {
+        struct dirent *entry;
+        while ((entry = readdir (dir))) {
+            if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+                continue;
+            char child [1024];
+            snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
+            struct stat info;
+            if (lstat (child, &info) == 0 && S_ISDIR (info.st_mode))
+                remove_tree (child);
+            else
+                unlink (child);
+        }
+        closedir (dir);
+        rmdir (path);
+    }
+    else
+        unlink (path);
+}
+
+static int dir_teardown (void **state)
+{
+    (void) state;
+    if (*s_dir)
+        remove_tree (s_dir);
+    s_dir [0] = 0;
+    return 0;
+}
+
+static char *path_in (const char *name)
+{
+    static char path [1024];
+    snprintf (path, sizeof path, "%s/%s", s_dir, name);
+    return path;
+}
+
+static void write_file (const char *name, const char *bytes, size_t size)
+{
+    int fd = open (path_in (name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, bytes, size), (ssize_t) size);
+    close (fd);
+}
+
+static void write_str (const char *name, const char *text)
+{
+    write_file (name, text, strlen (text));
+}
+
+/*  The whole file, NUL terminated; *size its length.                   */
+static char *read_all (const char *name, size_t *size)
+{
+    FILE *file = fopen (path_in (name), "rb");
+    assert_non_null (file);
+    fseek (file, 0, SEEK_END);
+    long length = ftell (file);
+    fseek (file, 0, SEEK_SET);
+    char *bytes = (char *) malloc ((size_t) length + 1);
+    assert_non_null (bytes);
+    assert_int_equal (fread (bytes, 1, (size_t) length, file), (size_t) length);
+    bytes [length] = 0;
+    fclose (file);
+    if (size)
+        *size = (size_t) length;
+    return bytes;
+}
+
+static void expect_file (const char *name, const char *want)
+{
+    size_t size;
+    char *got = read_all (name, &size);
+    if (size != strlen (want) || memcmp (got, want, size) != 0) {
+        print_error ("%s: got \"%s\", want \"%s\"\n", name, got, want);
+        free (got);
+        fail ();
+    }
+    free (got);
+}
+
+static void expect_line (const history_t *history, size_t i, const char *want)
+{
+    size_t len = 0;
+    const char *line = history_line (history, i, &len);
+    assert_non_null (line);
+    if (len != strlen (want) || memcmp (line, want, len) != 0) {
+        print_error ("history line %zu: got \"%.*s\", want \"%s\"\n", i, (int) len, line, want);
+        fail ();
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/*  Names                                                              */
+
+static void expect_file_name (const char *room, const char *want)
+{
+    char out [256];
+    assert_true (store_file_name (room, out, sizeof out));
+    assert_string_equal (out, want);
+    //  And back.
+    char back [256];
+    assert_true (store_room_name (out, back, sizeof back));
+    assert_string_equal (back, room);
+}
+
+static void test_file_name_plain (void **state)
+{
+    (void) state;
+    expect_file_name ("general", "general.log");
+    expect_file_name ("dev", "dev.log");
+    expect_file_name ("Dev_Room-2", "Dev_Room-2.log");
+    expect_file_name ("-", "-.log");
+    expect_file_name ("_", "_.log");
+}
+
+/*  Path tricks come out as plain file names in the directory.          */
+static void test_file_name_escapes (void **state)
+{
+    (void) state;
+    expect_file_name ("../x", "%2E%2E%2Fx.log");
+    expect_file_name ("..", "%2E%2E.log");
+    expect_file_name (".", "%2E.log");
+    expect_file_name ("a/b", "a%2Fb.log");
+    expect_file_name ("/etc/passwd", "%2Fetc%2Fpasswd.log");
+    expect_file_name ("%", "%25.log");
+    expect_file_name ("%2F", "%252F.log");
+    expect_file_name ("a b\tc", "a%20b%09c.log");
+    expect_file_name ("caf\xc3\xa9", "caf%C3%A9.log");
+    expect_file_name ("x.log", "x%2Elog.log");
+    expect_file_name ("\x01\x7f\xff", "%01%7F%FF.log");
+}
+
+/*  Every byte but NUL, alone and in company, survives the round trip,
+    and no encoded name is ".", "..", hidden, or has a '/'.              */
+static void test_file_name_round_trip_every_byte (void **state)
+{
+    (void) state;
+    for (int c = 1; c < 256; c++) {
+        char room [8];
+        snprintf (room, sizeof room, "%c", c);
+        char twice [8];
+        snprintf (twice, sizeof twice, "a%c%cz", c, c);
+        const char *rooms [] = { room, twice };
+        for (size_t k = 0; k < 2; k++) {
+            char file [64], back [64];
+            assert_true (store_file_name (rooms [k], file, sizeof file));
+            assert_null (strchr (file, '/'));
+            assert_true (file [0] != '.');
+            assert_true (strcmp (file, "..") != 0);
+            assert_true (store_room_name (file, back, sizeof back));
+            assert_string_equal (back, rooms [k]);
+        }
+    }
+}
+
+/*  32 characters, the longest room name, at the worst: 3 bytes each.   */
+static void test_file_name_sizes (void **state)
+{
+    (void) state;
+    char room [33];
+    memset (room, '.', 32);
+    room [32] = 0;
+    char file [101];
+    assert_true (store_file_name (room, file, sizeof file));
+    assert_int_equal (strlen (file), 100);
+    assert_false (store_file_name (room, file, 100));
+    char back [33];
+    assert_true (store_room_name (file, back, sizeof back));
+    assert_string_equal (back, room);
+    assert_false (store_room_name (file, back, 32));
+    memset (room, 'x', 32);
+    expect_file_name (room, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.log");
+    //  Too small for the suffix; an empty name has no file.
+    assert_false (store_file_name ("ab", file, 6));
+    assert_true (store_file_name ("ab", file, 7));
+    assert_string_equal (file, "ab.log");
+    assert_false (store_file_name ("", file, sizeof file));
+}
+
+/*  Only names store_file_name could have made are room files.          */
+static void test_room_name_rejects (void **state)
+{
+    (void) state;
+    const char *bad [] = {
+        "", ".log", "log", "dev", "dev.txt", "dev.LOG", "dev.log.bak", "dev.log~",
+        "..log", "...log", "a.b.log", "a/b.log", "a b.log", ".tcpchat-probe-42",
+        "%2e.log",              /* lower case hex: a second spelling */
+        "%2.log", "%.log", "%G0.log", "%0G.log", "x%.log", "x%2.log",
+        "%41.log",              /* 'A' needs no escape */
+        "%5F.log", "%2D.log", "%30.log",
+        "%00.log",              /* NUL */
+        "caf\xc3\xa9.log",      /* raw UTF-8 */
+        ".", "..",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        char out [64] = "untouched";
+        if (store_room_name (bad [i], out, sizeof out)) {
+            print_error ("store_room_name accepted \"%s\" as \"%s\"\n", bad [i], out);
+            fail ();
+        }
+    }
+    char out [8];
+    assert_true (store_room_name ("%2E%2E.log", out, sizeof out));
+    assert_string_equal (out, "..");
+    assert_true (store_room_name ("abcdefg.log", out, sizeof out));
+    assert_false (store_room_name ("abcdefgh.log", out, sizeof out));
+}
+
+static void test_path (void **state)
+{
+    (void) state;
+    char path [64];
+    assert_true (store_path ("/data", "a/b", path, sizeof path));
+    assert_string_equal (path, "/data/a%2Fb.log");
+    assert_false (store_path ("/data", "a/b", path, 15));
+    assert_true (store_path ("/data", "a/b", path, 16));
+    assert_false (store_path ("/data", "", path, sizeof path));
+}
+
+/* ------------------------------------------------------------------ */
+/*  Appending                                                          */
+
+static void test_append_one_line_each (void **state)
+{
+    (void) state;
+    int fd = store_open (s_dir, "dev");
+    assert_true (fd >= 0);
+    assert_int_equal (store_append (fd, "[ts][a]:one", 11), 0);
+    const char *two = "[ts][b]:two\tand caf\xc3\xa9";
+    assert_int_equal (store_append (fd, two, strlen (two)), 0);
+    //  Only len bytes: not up to a NUL, not beyond.
+    assert_int_equal (store_append (fd, "three and more", 5), 0);
+    close (fd);
+    expect_file ("dev.log", "[ts][a]:one\n[ts][b]:two\tand caf\xc3\xa9\nthree\n");
+    struct stat info;
+    assert_int_equal (stat (path_in ("dev.log"), &info), 0);
+    assert_int_equal (info.st_mode & 0777, 0640);
+    //  Reopening appends.
+    fd = store_open (s_dir, "dev");
+    assert_true (fd >= 0);
+    assert_int_equal (store_append (fd, "four", 4), 0);
+    close (fd);
+    expect_file ("dev.log", "[ts][a]:one\n[ts][b]:two\tand caf\xc3\xa9\nthree\nfour\n");
+}
+
+/*  The descriptor is not inherited by anything the server might exec.  */
+static void test_open_cloexec (void **state)
+{
+    (void) state;
+    int fd = store_open (s_dir, "dev");
+    assert_true (fd >= 0);
+    assert_true (fcntl (fd, F_GETFD) & FD_CLOEXEC);
+    close (fd);
+}
+
+/*  A file cut in the middle of a line (kill -9 during a write): opening
+    ends that line, so the next one is not glued to it.                  */
+static void test_open_ends_a_partial_line (void **state)
+{
+    (void) state;
+    write_str ("dev.log", "[ts][a]:one\n[ts][a]:tw");
+    int fd = store_open (s_dir, "dev");
+    assert_true (fd >= 0);
+    assert_int_equal (store_append (fd, "[ts][b]:three", 13), 0);
+    close (fd);
+    expect_file ("dev.log", "[ts][a]:one\n[ts][a]:tw\n[ts][b]:three\n");
+    //  An empty file, or a whole one, is left as it is.
+    write_str ("e.log", "");
+    fd = store_open (s_dir, "e");
+    assert_true (fd >= 0);
+    close (fd);
+    expect_file ("e.log", "");
+    fd = store_open (s_dir, "dev");
+    assert_true (fd >= 0);
+    close (fd);
+    expect_file ("dev.log", "[ts][a]:one\n[ts][a]:tw\n[ts][b]:three\n");
+}
+
+/*  A hostile name writes a plain file inside the directory.            */
+static void test_open_stays_inside (void **state)
+{
+    (void) state;
+    int fd = store_open (s_dir, "../escaped");
+    assert_true (fd >= 0);
+    assert_int_equal (store_append (fd, "x", 1), 0);
+    close (fd);
+    expect_file ("%2E%2E%2Fescaped.log", "x\n");
+    char outside [128];
+    snprintf (outside, sizeof outside, "%s/../escaped.log", s_dir);
+    assert_int_equal (access (outside, F_OK), -1);
+    fd = store_open (s_dir, "a/b");
+    assert_true (fd >= 0);
+    close (fd);
+    assert_int_equal (access (path_in ("a%2Fb.log"), F_OK), 0);
+}
+
+static void test_open_fails (void **state)
+{
+    (void) state;
+    char missing [128];
+    snprintf (missing, sizeof missing, "%s/no/such/dir", s_dir);
+    errno = 0;
+    assert_int_equal (store_open (missing, "dev"), -1);
+    assert_int_equal (errno, ENOENT);
+    assert_int_equal (store_open (s_dir, ""), -1);
+    //  A directory where the file should be.
+    assert_int_equal (mkdir (path_in ("sub.log"), 0700), 0);
+    assert_int_equal (store_open (s_dir, "sub"), -1);
+}
+
+static void test_append_fails (void **state)
+{
+    (void) state;
+    int fd = open ("/dev/full", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        errno = 0;
+        assert_int_equal (store_append (fd, "line", 4), -1);
+        assert_int_equal (errno, ENOSPC);
+        close (fd);
+    }
+    int pipe_fds [2];
+    assert_int_equal (pipe (pipe_fds), 0);
+    close (pipe_fds [1]);
+    assert_int_equal (store_append (pipe_fds [1], "line", 4), -1);
+    close (pipe_fds [0]);
+}
+
+static volatile sig_atomic_t s_alarms;
+
+/*  A bounded number of interruptions: under valgrind, signals this
+    frequent could otherwise starve the write altogether.                */
+static void s_on_alarm (int sig)
+{
+    (void) sig;
+    if (++s_alarms == 500) {
+        struct itimerval off = { { 0, 0 }, { 0, 0 } };
+        setitimer (ITIMER_REAL, &off, NULL);
+    }
+}
+
+/*  A line far bigger than a pipe's buffer, written while a timer keeps
+    interrupting the write (no SA_RESTART): each interruption after some
+    bytes went through is a short write, and the line must still arrive
+    whole, once, with its newline.                                       */
+static void test_append_short_writes (void **state)
+{
+    (void) state;
+    int pipe_fds [2];
+    assert_int_equal (pipe (pipe_fds), 0);
+    fcntl (pipe_fds [1], F_SETPIPE_SZ, 4096);
+    size_t size = 1 << 20;
+    char *line = (char *) malloc (size);
+    assert_non_null (line);
+    for (size_t i = 0; i < size; i++)
+        line [i] = (char) ('a' + i % 26);
+    fflush (NULL);
+    pid_t child = fork ();
+    assert_true (child >= 0);
+    if (child == 0) {
+        close (pipe_fds [0]);
+        struct sigaction action;
+        memset (&action, 0, sizeof action);
+        action.sa_handler = s_on_alarm;         //  No SA_RESTART
+        sigaction (SIGALRM, &action, NULL);
+        struct itimerval every = { { 0, 500 }, { 0, 500 } };
+        setitimer (ITIMER_REAL, &every, NULL);
+        _exit (store_append (pipe_fds [1], line, size) == 0? 0: 1);
+    }
+    close (pipe_fds [1]);
+    char *got = (char *) malloc (size + 2);
+    assert_non_null (got);
+    size_t have = 0;
+    ssize_t n;
+    size_t room = size + 2;
+    while (have < room
+           && (n = read (pipe_fds [0], got + have, room - have < 4096? room - have: 4096)) > 0) {
+        have += (size_t) n;
+        if (have % (16 * 4096) == 0)
+            usleep (1000);                      //  Let the writer block
+    }
+    close (pipe_fds [0]);
+    int status = 0;
+    assert_int_equal (waitpid (child, &status, 0), child);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    assert_int_equal (have, size + 1);
+    assert_memory_equal (got, line, size);
+    assert_int_equal (got [size], '\n');
+    free (got);
+    free (line);
+}
+
+/*  A write the file system cuts short and then refuses (here the file
+    size limit; a full disk does the same): -1, and the partial line it
+    left is ended by the next store_open, so later lines stay whole.     */
+static void test_append_cut_short (void **state)
+{
+    (void) state;
+    //  The verdict comes back through a pipe, not the exit status: the
+    //  limit also cuts whatever a wrapper (valgrind) writes to a file.
+    int verdict [2];
+    assert_int_equal (pipe (verdict), 0);
+    fflush (NULL);
+    pid_t child = fork ();
+    assert_true (child >= 0);
+    if (child == 0) {
+        close (verdict [0]);
+        signal (SIGXFSZ, SIG_IGN);
+        struct rlimit limit = { 10, 10 };
+        setrlimit (RLIMIT_FSIZE, &limit);
+        int fd = store_open (s_dir, "dev");
+        int rc = store_append (fd, "0123456789abcdef", 16);
+        char ok = fd >= 0 && rc == -1 && errno == EFBIG? 'y': 'n';
+        if (write (verdict [1], &ok, 1) != 1)
+            _exit (2);
+        _exit (0);
+    }
+    close (verdict [1]);
+    char ok = 0;
+    assert_int_equal (read (verdict [0], &ok, 1), 1);
+    close (verdict [0]);
+    assert_int_equal (waitpid (child, NULL, 0), child);
+    assert_int_equal (ok, 'y');
+    expect_file ("dev.log", "0123456789");
+    int fd = store_open (s_dir, "dev");
+    assert_true (fd >= 0);
+    assert_int_equal (store_append (fd, "next", 4), 0);
+    close (fd);
+    expect_file ("dev.log", "0123456789\nnext\n");
+}
+
+/* ------------------------------------------------------------------ */
+/*  Loading                                                            */
+
+static void test_load_all_when_few (void **state)
+{
+    (void) state;
+    write_str ("dev.log", "[ts][a]:one\n[ts][b]:two\n[ts][a]:three\n");
+    history_t *history = history_new (10);
+    assert_int_equal (store_load (s_dir, "dev", 10, history), 3);
+    assert_int_equal (history_count (history), 3);
+    expect_line (history, 0, "[ts][a]:one");
+    expect_line (history, 1, "[ts][b]:two");
+    expect_line (history, 2, "[ts][a]:three");
+    history_destroy (&history);
+}
+
+static void test_load_the_tail (void **state)
+{
+    (void) state;
+    char text [2000] = "";
+    for (int i = 1; i <= 50; i++) {
+        char line [32];
+        snprintf (line, sizeof line, "line %d\n", i);
+        strcat (text, line);
+    }
+    write_str ("dev.log", text);
+    history_t *history = history_new (5);
+    assert_int_equal (store_load (s_dir, "dev", 5, history), 5);
+    assert_int_equal (history_count (history), 5);
+    for (int i = 0; i < 5; i++) {
+        char want [32];
+        snprintf (want, sizeof want, "line %d", 46 + i);
+        expect_line (history, (size_t) i, want);
+    }
+    history_destroy (&history);
+    //  Exactly as many lines as asked for: all of them, the first too.
+    history = history_new (50);
+    assert_int_equal (store_load (s_dir, "dev", 50, history), 50);
+    expect_line (history, 0, "line 1");
+    expect_line (history, 49, "line 50");
+    history_destroy (&history);
+}
+
+static void test_load_capacity_zero (void **state)
+{
+    (void) state;
+    write_str ("dev.log", "one\ntwo\n");
+    history_t *history = history_new (0);
+    assert_int_equal (store_load (s_dir, "dev", 0, history), 0);
+    assert_int_equal (history_count (history), 0);
+    history_destroy (&history);
+}
+
+static void test_load_missing_file (void **state)
+{
+    (void) state;
+    history_t *history = history_new (10);
+    assert_int_equal (store_load (s_dir, "nobody", 10, history), 0);
+    char missing [128];
+    snprintf (missing, sizeof missing, "%s/no/such/dir", s_dir);
+    assert_int_equal (store_load (missing, "dev", 10, history), 0);
+    assert_int_equal (history_count (history), 0);
+    //  An empty file.
+    write_str ("empty.log", "");
+    assert_int_equal (store_load (s_dir, "empty", 10, history), 0);
+    assert_int_equal (history_count (history), 0);
+    history_destroy (&history);
+}
+
+/*  The last line lost its '\n' (killed mid-write): it is kept.          */
+static void test_load_partial_last_line (void **state)
+{
+    (void) state;
+    write_str ("dev.log", "one\ntwo\nthr");
+    history_t *history = history_new (10);
+    assert_int_equal (store_load (s_dir, "dev", 10, history), 3);
+    expect_line (history, 0, "one");
+    expect_line (history, 1, "two");
+    expect_line (history, 2, "thr");
+    history_destroy (&history);
+    history = history_new (2);
+    assert_int_equal (store_load (s_dir, "dev", 2, history), 2);
+    expect_line (history, 0, "two");
+    expect_line (history, 1, "thr");
+    history_destroy (&history);
+    //  No newline at all.
+    write_str ("one.log", "alone");
+    history = history_new (2);
+    assert_int_equal (store_load (s_dir, "one", 2, history), 1);
+    expect_line (history, 0, "alone");
+    history_destroy (&history);
+}
+
+static void test_load_skips_empty_lines (void **state)
+{
+    (void) state;
+    write_str ("dev.log", "\n\none\n\n\ntwo\n\n\n");
+    history_t *history = history_new (10);
+    assert_int_equal (store_load (s_dir, "dev", 10, history), 2);
+    expect_line (history, 0, "one");
+    expect_line (history, 1, "two");
+    history_destroy (&history);
+    //  Empty lines do not count towards the lines asked for.
+    history = history_new (2);
+    assert_int_equal (store_load (s_dir, "dev", 2, history), 2);
+    expect_line (history, 0, "one");
+    expect_line (history, 1, "two");
+    history_destroy (&history);
+    write_str ("blank.log", "\n\n\n");
+    history = history_new (2);
+    assert_int_equal (store_load (s_dir, "blank", 2, history), 0);
+    history_destroy (&history);
+}
+
+/*  Lines too long to be ours are skipped, wherever they are; long lines
+    that are not too long survive being split between reads.            */
+static void test_load_long_lines (void **state)
+{
+    (void) state;
+    size_t longest = STORE_LINE_MAX;
+    size_t size = 5 * (STORE_LINE_MAX + 2) + 100;
+    char *text = (char *) malloc (size);
+    assert_non_null (text);
+    size_t n = 0;
+    n += (size_t) sprintf (text + n, "first\n");
+    memset (text + n, 'x', longest + 1);          /* too long */
+    n += longest + 1;
+    text [n++] = '\n';
+    memset (text + n, 'y', longest);              /* just fits */
+    n += longest;
+    text [n++] = '\n';
+    n += (size_t) sprintf (text + n, "middle\n");
+    memset (text + n, 'z', 40000);                /* crosses a read boundary */
+    n += 40000;
+    text [n++] = '\n';
+    memset (text + n, 'w', longest + 10);         /* too long, and last, no '\n' */
+    n += longest + 10;
+    write_file ("dev.log", text, n);
+
+    history_t *history = history_new (100);
+    assert_int_equal (store_load (s_dir, "dev", 100, history), 4);
+    expect_line (history, 0, "first");
+    size_t len;
+    const char *line = history_line (history, 1, &len);
+    assert_int_equal (len, longest);
+    assert_true (line [0] == 'y' && line [len - 1] == 'y');
+    expect_line (history, 2, "middle");
+    line = history_line (history, 3, &len);
+    assert_int_equal (len, 40000);
+    assert_true (line [0] == 'z' && line [len - 1] == 'z');
+    history_destroy (&history);
+
+    //  Asked for 2: the two last that count.
+    history = history_new (2);
+    assert_int_equal (store_load (s_dir, "dev", 2, history), 2);
+    expect_line (history, 0, "middle");
+    line = history_line (history, 1, &len);
+    assert_int_equal (len, 40000);
+    history_destroy (&history);
+
+    //  One huge line and nothing else.
+    memset (text, 'q', size);
+    write_file ("huge.log", text, size);
+    history = history_new (10);
+    assert_int_equal (store_load (s_dir, "huge", 10, history), 0);
+    assert_int_equal (history_count (history), 0);
+    history_destroy (&history);
+    free (text);
+}
+
+static void test_load_100k_lines (void **state)
+{
+    (void) state;
+    enum { LINES = 100000 };
+    FILE *file = fopen (path_in ("big.log"), "w");
+    assert_non_null (file);
+    for (int i = 0; i < LINES; i++)
+        fprintf (file, "[2024-01-01 10:00:00][user%d]:message number %d\n", i % 7, i);
+    fclose (file);
+    history_t *history = history_new (1000);
+    assert_int_equal (store_load (s_dir, "big", 1000, history), 1000);
+    assert_int_equal (history_count (history), 1000);
+    for (int i = 0; i < 1000; i += 111) {
+        int number = LINES - 1000 + i;
+        char want [80];
+        snprintf (want, sizeof want, "[2024-01-01 10:00:00][user%d]:message number %d",
+                  number % 7, number);
+        expect_line (history, (size_t) i, want);
+    }
+    expect_line (history, 999, "[2024-01-01 10:00:00][user4]:message number 99999");
+    history_destroy (&history);
+    //  All of it, when asked.
+    history = history_new (LINES);
+    assert_int_equal (store_load (s_dir, "big", LINES, history), LINES);
+    expect_line (history, 0, "[2024-01-01 10:00:00][user0]:message number 0");
+    history_destroy (&history);
+}
+
+/*  Only the tail is read: 8 GiB of hole before the last lines would take
+    minutes to read through, and costs nothing when skipped.            */
+static void test_load_reads_only_the_tail (void **state)
+{
+    (void) state;
+    int fd = open (path_in ("sparse.log"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true (fd >= 0);
+    off_t hole = (off_t) 8 << 30;
+    if (ftruncate (fd, hole) != 0) {
+        close (fd);
+        skip ();                        //  No sparse files here
+    }
+    const char *tail = "\nfour\nfive\nsix\n";
+    assert_int_equal (pwrite (fd, tail, strlen (tail), hole), (ssize_t) strlen (tail));
+    close (fd);
+    struct timespec start, end;
+    clock_gettime (CLOCK_MONOTONIC, &start);
+    history_t *history = history_new (3);
+    assert_int_equal (store_load (s_dir, "sparse", 3, history), 3);
+    clock_gettime (CLOCK_MONOTONIC, &end);
+    expect_line (history, 0, "four");
+    expect_line (history, 2, "six");
+    history_destroy (&history);
+    double seconds = (double) (end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
+    assert_true (seconds < 2.0);
+}
+
+static void test_load_read_error (void **state)
+{
+    (void) state;
+    assert_int_equal (mkdir (path_in ("sub.log"), 0700), 0);
+    history_t *history = history_new (10);
+    assert_int_equal (store_load (s_dir, "sub", 10, history), -1);
+    assert_int_equal (history_count (history), 0);
+    history_destroy (&history);
+}
+
+/*  What store_append writes, store_load reads back, byte for byte.     */
+static void test_append_then_load (void **state)
+{
+    (void) state;
+    const char *lines [] = {
+        "[2024-01-01 10:00:00][alice]:hello",
+        "[2024-01-01 10:00:01][b\xc3\xb6" "b]:tab\there, 100%s %n",
+        "[2024-01-01 10:00:02][carol]:   spaced   ",
+    };
+    int fd = store_open (s_dir, "caf\xc3\xa9");
+    assert_true (fd >= 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal (store_append (fd, lines [i], strlen (lines [i])), 0);
+    close (fd);
+    history_t *history = history_new (10);
+    assert_int_equal (store_load (s_dir, "caf\xc3\xa9", 10, history), 3);
+    for (size_t i = 0; i < 3; i++)
+        expect_line (history, i, lines [i]);
+    history_destroy (&history);
+}
+
+static void test_has_lines (void **state)
+{
+    (void) state;
+    assert_false (store_has_lines (s_dir, "dev"));
+    write_str ("dev.log", "");
+    assert_false (store_has_lines (s_dir, "dev"));
+    write_str ("dev.log", "x\n");
+    assert_true (store_has_lines (s_dir, "dev"));
+    assert_int_equal (mkdir (path_in ("sub.log"), 0700), 0);
+    assert_false (store_has_lines (s_dir, "sub"));
+}
+
+/* ------------------------------------------------------------------ */
+/*  Listing                                                            */
+
+static void test_list_rooms_sorted (void **state)
+{
+    (void) state;
+    write_str ("dev.log", "x\n");
+    write_str ("Zoo.log", "x\n");
+    write_str ("general.log", "");
+    write_str ("a%2Fb.log", "x\n");
+    write_str ("%2E%2E.log", "x\n");
+    //  Junk: not ours, or not a spelling store_file_name makes.
+    write_str (".tcpchat-probe-123", "");
+    write_str ("notes.txt", "x\n");
+    write_str ("dev.log.bak", "x\n");
+    write_str ("%2e.log", "x\n");
+    write_str ("%41.log", "x\n");
+    write_str ("a.b.log", "x\n");
+    write_str (".log", "x\n");
+    assert_int_equal (mkdir (path_in ("sub.log"), 0700), 0);
+    assert_int_equal (symlink ("dev.log", path_in ("link.log")), 0);
+
+    zlist_t *rooms = store_list (s_dir);
+    assert_non_null (rooms);
+    const char *want [] = { "..", "Zoo", "a/b", "dev", "general" };
+    assert_int_equal (zlist_size (rooms), 5);
+    size_t i = 0;
+    for (const char *room = (const char *) zlist_first (rooms); room;
+         room = (const char *) zlist_next (rooms))
+        assert_string_equal (room, want [i++]);
+    zlist_destroy (&rooms);
+}
+
+static void test_list_empty_and_missing (void **state)
+{
+    (void) state;
+    zlist_t *rooms = store_list (s_dir);
+    assert_non_null (rooms);
+    assert_int_equal (zlist_size (rooms), 0);
+    zlist_destroy (&rooms);
+    errno = 0;
+    assert_null (store_list (path_in ("missing")));
+    assert_int_equal (errno, ENOENT);
+}
+
+/*  The probe store_prepare_dir leaves behind if killed is not a room.  */
+static void test_list_skips_the_probe (void **state)
+{
+    (void) state;
+    char error [256];
+    assert_true (store_prepare_dir (s_dir, error, sizeof error));
+    char probe [64];
+    snprintf (probe, sizeof probe, ".tcpchat-probe-%ld", (long) getpid ());
+    write_str (probe, "");
+    zlist_t *rooms = store_list (s_dir);
+    assert_non_null (rooms);
+    assert_int_equal (zlist_size (rooms), 0);
+    zlist_destroy (&rooms);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Preparing the directory                                            */
+
+static size_t count_entries (const char *path)
+{
+    DIR *dir = opendir (path);
+    assert_non_null (dir);
+    size_t n = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir)))
+        if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
+            n++;
+    closedir (dir);
+    return n;
+}
+
+static void test_prepare_fresh_dir (void **state)
+{
+    (void) state;
+    char error [256] = "";
+    char *fresh = path_in ("fresh");
+    assert_true (store_prepare_dir (fresh, error, sizeof error));
+    struct stat info;
+    assert_int_equal (stat (fresh, &info), 0);
+    assert_true (S_ISDIR (info.st_mode));
+    assert_int_equal (count_entries (fresh), 0);       /* no probe left */
+}
+
+static void test_prepare_existing_dir (void **state)
+{
+    (void) state;
+    write_str ("dev.log", "kept\n");
+    char error [256] = "";
+    assert_true (store_prepare_dir (s_dir, error, sizeof error));
+    assert_int_equal (count_entries (s_dir), 1);
+    expect_file ("dev.log", "kept\n");
+}
+
+static void test_prepare_refuses (void **state)
+{
+    (void) state;
+    char error [256] = "";
+    write_str ("file", "x");
+    assert_false (store_prepare_dir (path_in ("file"), error, sizeof error));
+    assert_string_equal (error, "not a directory");
+
+    assert_false (store_prepare_dir ("/proc/self/x", error, sizeof error));
+    assert_true (strncmp (error, "cannot create it: ", 18) == 0);
+
+    char deep [128];
+    snprintf (deep, sizeof deep, "%s/no/such", s_dir);
+    assert_false (store_prepare_dir (deep, error, sizeof error));
+    assert_string_equal (error, "cannot create it: No such file or directory");
+
+    //  Read-only for everyone but root, who may write anywhere.
+    if (geteuid () != 0) {
+        char locked [128];
+        snprintf (locked, sizeof locked, "%s/locked", s_dir);
+        assert_int_equal (mkdir (locked, 0500), 0);
+        assert_false (store_prepare_dir (locked, error, sizeof error));
+        assert_true (strncmp (error, "not writable: ", 14) == 0);
+        chmod (locked, 0700);
+    }
+}
+
+int main (void)
+{
+#define STORE_TEST(f) cmocka_unit_test_setup_teardown (f, dir_setup, dir_teardown)
+    const struct CMUnitTest tests [] = {
+        STORE_TEST (test_file_name_plain),
+        STORE_TEST (test_file_name_escapes),
+        STORE_TEST (test_file_name_round_trip_every_byte),
+        STORE_TEST (test_file_name_sizes),
+        STORE_TEST (test_room_name_rejects),
+        STORE_TEST (test_path),
+        STORE_TEST (test_append_one_line_each),
+        STORE_TEST (test_open_cloexec),
+        STORE_TEST (test_open_ends_a_partial_line),
+        STORE_TEST (test_open_stays_inside),
+        STORE_TEST (test_open_fails),
+        STORE_TEST (test_append_fails),
+        STORE_TEST (test_append_short_writes),
+        STORE_TEST (test_append_cut_short),
+        STORE_TEST (test_load_all_when_few),
+        STORE_TEST (test_load_the_tail),
+        STORE_TEST (test_load_capacity_zero),
+        STORE_TEST (test_load_missing_file),
+        STORE_TEST (test_load_partial_last_line),
+        STORE_TEST (test_load_skips_empty_lines),
+        STORE_TEST (test_load_long_lines),
+        STORE_TEST (test_load_100k_lines),
+        STORE_TEST (test_load_reads_only_the_tail),
+        STORE_TEST (test_load_read_error),
+        STORE_TEST (test_append_then_load),
+        STORE_TEST (test_has_lines),
+        STORE_TEST (test_list_rooms_sorted),
+        STORE_TEST (test_list_empty_and_missing),
+        STORE_TEST (test_list_skips_the_probe),
+        STORE_TEST (test_prepare_fresh_dir),
+        STORE_TEST (test_prepare_existing_dir),
+        STORE_TEST (test_prepare_refuses),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
