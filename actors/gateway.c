@@ -49,6 +49,16 @@
 #define ZMQ_BUDGET       256      /* messages per pipe per pass, so no pipe starves the rest */
 #define ACCEPT_BUDGET    64       /* connections accepted per pass */
 #define EPOLL_EVENTS     256
+#define LINE_COST        1000     /* a line, in rate tokens (1 per ms per line/s) */
+#define NAME_CHECK_MS    1000     /* how often the name prompt's clock is read */
+#define KEEPALIVE_IDLE   60       /* s of silence before TCP probes a client */
+#define KEEPALIVE_INTVL  10       /* s between probes */
+#define KEEPALIVE_CNT    6        /* unanswered probes before it is closed */
+#define FLUSH_DELAY_US   1000     /* under load, output waits this long for more */
+#define SPARE_BUFFERS    1024     /* emptied output buffers kept for reuse */
+#define SPARE_MAX_CAP    16384    /*   if no bigger than this */
+#define SHUTDOWN_ROOMS_MS 500     /* at shutdown: for the rooms' last output */
+#define SHUTDOWN_FLUSH_MS 1000    /* at shutdown: for clients to take theirs */
 
 typedef enum {
     CONN_FREE,
@@ -66,11 +76,16 @@ typedef struct {
     bool         writing;         /* EPOLLOUT is in the interest set */
     bool         dirty;           /* on the list to flush this pass */
     bool         stalled;         /* has lines it could not hand on yet */
+    bool         throttled;       /* over --rate: reads again at resume_at */
     bool         eof;             /* the peer is done sending */
     bool         told_hub;        /* the hub may know it: CLOSED must follow */
     bool         hung_up;         /* out of the epoll set: the peer is gone */
     const char  *closing;         /* CONN_CLOSING: why, for the log */
     char        *label;           /* the name its prompts show */
+    int64_t      opened_at;       /* ms clock */
+    int64_t      tokens;          /* rate bucket: LINE_COST per line */
+    int64_t      refilled_at;     /* ms clock of the bucket's last refill */
+    int64_t      resume_at;       /* throttled: when a line's worth is back */
     framer_t     in;
     buf_t        out;
     char         peer [INET6_ADDRSTRLEN + 8];
@@ -89,10 +104,17 @@ typedef struct {
     uint32_t     *free_slots;
     size_t        free_count;
     size_t        open_count;
+    size_t        slots_used;     /* slots below this have been used */
     uint32_t     *dirty;          /* slots to flush at the end of the pass */
     size_t        dirty_count;
+    int64_t       dirty_since;    /* us clock of the first output not flushed */
     uint32_t     *stalled;        /* slots whose input waits for the hub queue */
     size_t        stalled_count;
+    uint32_t     *throttled;      /* slots over --rate, waiting for tokens */
+    size_t        throttled_count;
+    int64_t       next_name_check;  /* ms clock */
+    buf_t        *spare;          /* SPARE_BUFFERS emptied output buffers */
+    size_t        spare_count;
     zlist_t      *hub_queue;      /* messages waiting for room in the hub pipe */
     zsock_t     **rooms;          /* rooms' output pipes; NULL holes are reused */
     bool         *room_busy;      /* stopped on budget: read again next pass */
@@ -101,7 +123,7 @@ typedef struct {
     stamp_cache_t stamp;
     char         *chunk;          /* READ_CHUNK bytes */
     char         *clean_a, *clean_b;
-    uint64_t      accepted, refused, lines_in;
+    uint64_t      accepted, refused, lines_in, evicted, timed_out;
     bool          terminated;
 } self_t;
 
@@ -109,11 +131,24 @@ static void s_conn_close (self_t *self, conn_t *conn, const char *reason);
 static void s_conn_process (self_t *self, conn_t *conn);
 
 static int64_t
-s_clock_ms (void)
+s_clock_us (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+s_clock_ms (void)
+{
+    return s_clock_us () / 1000;
+}
+
+//  Twice the rate: a client may paste a few lines at once.
+static int64_t
+s_rate_burst (self_t *self)
+{
+    return 2 * (int64_t) self->config.rate * LINE_COST;
 }
 
 //  ---------------------------------------------------------------------
@@ -135,17 +170,20 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->config = args->config;
     self->listener = args->listener;
     log_init (&self->log, "gateway", 1, self->config.verbose);
+    log_also (&self->log, self->config.log_fd);
     size_t slots = (size_t) self->config.max_clients;
     self->conns = (conn_t *) calloc (slots, sizeof (conn_t));
     self->free_slots = (uint32_t *) malloc (slots * sizeof (uint32_t));
     self->dirty = (uint32_t *) malloc (slots * sizeof (uint32_t));
     self->stalled = (uint32_t *) malloc (slots * sizeof (uint32_t));
-    assert (self->conns && self->free_slots && self->dirty && self->stalled);
+    self->throttled = (uint32_t *) malloc (slots * sizeof (uint32_t));
+    assert (self->conns && self->free_slots && self->dirty && self->stalled && self->throttled);
     //  Lowest slots first, so a small server touches little memory.
     for (size_t i = 0; i < slots; i++)
         self->free_slots [i] = (uint32_t) (slots - 1 - i);
     self->free_count = slots;
     self->hub_queue = zlist_new ();
+    self->spare = (buf_t *) calloc (SPARE_BUFFERS, sizeof (buf_t));
     self->chunk = (char *) malloc (READ_CHUNK);
     self->clean_a = (char *) malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
     self->clean_b = (char *) malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
@@ -170,7 +208,7 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < (size_t) self->config.max_clients; i++)
+    for (size_t i = 0; i < self->slots_used; i++)
         if (self->conns [i].state != CONN_FREE) {
             self->conns [i].told_hub = false;       //  The hub is gone
             s_conn_close (self, &self->conns [i], "server stopping");
@@ -190,6 +228,10 @@ s_self_destroy (self_t **self_p)
     free (self->free_slots);
     free (self->dirty);
     free (self->stalled);
+    free (self->throttled);
+    while (self->spare_count)
+        buf_free (&self->spare [--self->spare_count]);
+    free (self->spare);
     free (self->chunk);
     free (self->clean_a);
     free (self->clean_b);
@@ -277,15 +319,36 @@ s_conn_set_interest (self_t *self, conn_t *conn, bool reading, bool writing)
 }
 
 static void
-s_conn_queue (self_t *self, conn_t *conn, const char *data, size_t size)
+s_conn_mark_dirty (self_t *self, conn_t *conn)
 {
-    if (size == 0)
-        return;
-    buf_append (&conn->out, data, size);
     if (!conn->dirty) {
+        if (self->dirty_count == 0)
+            self->dirty_since = s_clock_us ();
         conn->dirty = true;
         self->dirty [self->dirty_count++] = (uint32_t) (conn - self->conns);
     }
+}
+
+//  Stops reading; the end of this pass flushes what it is owed and closes.
+static void
+s_conn_finish (self_t *self, conn_t *conn, const char *reason)
+{
+    conn->state = CONN_CLOSING;
+    conn->closing = reason;
+    s_conn_set_interest (self, conn, false, conn->writing);
+    s_conn_mark_dirty (self, conn);
+}
+
+//  Output for one client, written at the end of the pass.
+static void
+s_conn_queue (self_t *self, conn_t *conn, const char *data, size_t size)
+{
+    if (size == 0 || conn->state == CONN_CLOSING)
+        return;
+    if (!conn->out.data && self->spare_count)
+        conn->out = self->spare [--self->spare_count];
+    buf_append (&conn->out, data, size);
+    s_conn_mark_dirty (self, conn);
 }
 
 static void
@@ -314,6 +377,21 @@ s_conn_prompt (self_t *self, conn_t *conn)
     s_conn_queue (self, conn, prompt, stamp_len + label_len + 3);
 }
 
+//  An idle client holds no output buffer; the emptied one is kept for
+//  the next client that needs one, so a busy room does not allocate and
+//  free a buffer per client per flush.
+static void
+s_conn_release_out (self_t *self, conn_t *conn)
+{
+    if (self->spare_count < SPARE_BUFFERS && conn->out.cap <= SPARE_MAX_CAP) {
+        conn->out.off = conn->out.len = 0;
+        self->spare [self->spare_count++] = conn->out;
+        buf_init (&conn->out);
+    }
+    else
+        buf_free (&conn->out);
+}
+
 //  Writes what the client is owed. Returns false if the connection closed.
 static bool
 s_conn_flush (self_t *self, conn_t *conn)
@@ -321,6 +399,9 @@ s_conn_flush (self_t *self, conn_t *conn)
     while (buf_size (&conn->out)) {
         ssize_t sent = send (conn->fd, buf_head (&conn->out), buf_size (&conn->out),
                              MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent > 0 && (size_t) sent == buf_size (&conn->out))
+            s_conn_release_out (self, conn);
+        else
         if (sent > 0)
             buf_consume (&conn->out, (size_t) sent);
         else
@@ -338,6 +419,16 @@ s_conn_flush (self_t *self, conn_t *conn)
     //  does not read would otherwise hold its slot for ever.
     if (conn->state == CONN_CLOSING) {
         s_conn_close (self, conn, conn->closing);
+        return false;
+    }
+    //  What it has not taken after a write is what it owes: a client that
+    //  does not read while others talk would make us hold its share for
+    //  ever. Past --max-backlog it is cut, and its room hears it left.
+    if (buf_size (&conn->out) > (size_t) self->config.max_backlog) {
+        log_info (&self->log, "%s is too slow: %zu bytes unsent, over --max-backlog %d",
+                  conn->peer, buf_size (&conn->out), self->config.max_backlog);
+        self->evicted++;
+        s_conn_close (self, conn, "too slow");
         return false;
     }
     bool pending = buf_size (&conn->out) > 0;
@@ -381,17 +472,22 @@ s_conn_open (self_t *self, int fd)
 {
     uint32_t slot = self->free_slots [--self->free_count];
     conn_t *conn = &self->conns [slot];
+    if (slot >= self->slots_used)
+        self->slots_used = slot + 1;
     uint32_t gen = conn->gen + 1;
     //  The slot may still sit on this pass's lists: keep those marks so
     //  it is never listed twice.
-    bool dirty = conn->dirty, stalled = conn->stalled;
+    bool dirty = conn->dirty, stalled = conn->stalled, throttled = conn->throttled;
     memset (conn, 0, sizeof *conn);
     conn->gen = gen? gen: 1;            //  Ids are never 0
     conn->dirty = dirty;
     conn->stalled = stalled;
+    conn->throttled = throttled;
     conn->fd = fd;
     conn->state = CONN_NAMING;
     conn->reading = true;
+    conn->opened_at = conn->refilled_at = s_clock_ms ();
+    conn->tokens = s_rate_burst (self);
     framer_init (&conn->in);
     buf_init (&conn->out);
     s_socket_name (fd, getpeername, conn->peer, sizeof conn->peer);
@@ -399,6 +495,13 @@ s_conn_open (self_t *self, int fd)
     //  would only hold the next one back until the client's delayed ACK.
     int on = 1;
     setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    //  A peer that vanished without a FIN would hold its slot for ever:
+    //  keepalive finds it within KEEPALIVE_IDLE + CNT * INTVL seconds.
+    int idle = KEEPALIVE_IDLE, interval = KEEPALIVE_INTVL, count = KEEPALIVE_CNT;
+    setsockopt (fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    setsockopt (fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt (fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    setsockopt (fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
     self->open_count++;
     self->accepted++;
     s_epoll_add (self, fd, EPOLLIN, SOURCE_CONN | slot);
@@ -431,19 +534,6 @@ s_conn_close (self_t *self, conn_t *conn, const char *reason)
     self->open_count--;
     log_info (&self->log, "connection closed from %s (%s) (%zu client%s)", conn->peer,
               reason, self->open_count, self->open_count == 1? "": "s");
-}
-
-//  Stops reading; the end of this pass flushes what it is owed and closes.
-static void
-s_conn_finish (self_t *self, conn_t *conn, const char *reason)
-{
-    conn->state = CONN_CLOSING;
-    conn->closing = reason;
-    s_conn_set_interest (self, conn, false, conn->writing);
-    if (!conn->dirty) {
-        conn->dirty = true;
-        self->dirty [self->dirty_count++] = (uint32_t) (conn - self->conns);
-    }
 }
 
 static void
@@ -484,6 +574,30 @@ s_conn_stall (self_t *self, conn_t *conn)
         conn->stalled = true;
         self->stalled [self->stalled_count++] = (uint32_t) (conn - self->conns);
     }
+}
+
+//  --rate: a token bucket per client, refilled by the clock. A client
+//  past its share is not read until a line's worth is back, so TCP makes
+//  it wait: nothing it sent is lost, and the others' lines go first.
+static bool
+s_conn_may_send (self_t *self, conn_t *conn)
+{
+    if (self->config.rate == 0)
+        return true;
+    int64_t now = s_clock_ms ();
+    conn->tokens += (now - conn->refilled_at) * self->config.rate;
+    conn->refilled_at = now;
+    if (conn->tokens > s_rate_burst (self))
+        conn->tokens = s_rate_burst (self);
+    if (conn->tokens >= LINE_COST)
+        return true;
+    int64_t wait = (LINE_COST - conn->tokens + self->config.rate - 1) / self->config.rate;
+    conn->resume_at = now + wait;
+    if (!conn->throttled) {
+        conn->throttled = true;
+        self->throttled [self->throttled_count++] = (uint32_t) (conn - self->conns);
+    }
+    return false;
 }
 
 static void
@@ -573,11 +687,14 @@ s_conn_process (self_t *self, conn_t *conn)
             s_conn_stall (self, conn);
             break;
         }
+        if (!s_conn_may_send (self, conn))
+            break;
         const char *line;
         size_t size;
         frame_result_t result = framer_next (&conn->in, &line, &size);
         if (result == FRAME_NONE)
             break;
+        conn->tokens -= self->config.rate? LINE_COST: 0;
         if (result == FRAME_TOO_LONG)
             s_conn_notice (self, conn, PROTOCOL_TOO_LONG);
         else
@@ -588,13 +705,14 @@ s_conn_process (self_t *self, conn_t *conn)
     }
     if (conn->state == CONN_CLOSING)
         return;
-    if (conn->eof && conn->state != CONN_WAITING && !conn->stalled) {
+    if (conn->eof && conn->state != CONN_WAITING && !conn->stalled && !conn->throttled) {
         //  All it sent before leaving is handed on: a partial last line,
         //  with no newline, is dropped as the peer never finished it.
         s_conn_close (self, conn, "left");
         return;
     }
-    bool reading = !conn->eof && !conn->stalled && framer_buffered (&conn->in) < INPUT_CAP;
+    bool reading = !conn->eof && !conn->stalled && !conn->throttled
+                && framer_buffered (&conn->in) < INPUT_CAP;
     s_conn_set_interest (self, conn, reading, conn->writing);
 }
 
@@ -653,6 +771,44 @@ s_resume_stalled (self_t *self)
         if (self->stalled [i] != UINT32_MAX)
             self->stalled [kept++] = self->stalled [i];
     self->stalled_count = kept;
+}
+
+//  Throttled clients whose tokens are back are read again.
+static void
+s_resume_throttled (self_t *self)
+{
+    if (self->throttled_count == 0)
+        return;
+    int64_t now = s_clock_ms ();
+    size_t count = self->throttled_count;
+    for (size_t i = 0; i < count; i++) {
+        conn_t *conn = &self->conns [self->throttled [i]];
+        if (conn->state != CONN_FREE && conn->resume_at > now)
+            continue;
+        conn->throttled = false;
+        self->throttled [i] = UINT32_MAX;
+        if (conn->state != CONN_FREE)
+            s_conn_process (self, conn);    //  May list it again, at the end
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < self->throttled_count; i++)
+        if (self->throttled [i] != UINT32_MAX)
+            self->throttled [kept++] = self->throttled [i];
+    self->throttled_count = kept;
+}
+
+//  The ms clock at which the first throttled client may go on.
+static int64_t
+s_throttled_due (self_t *self)
+{
+    int64_t due = INT64_MAX;
+    for (size_t i = 0; i < self->throttled_count; i++) {
+        conn_t *conn = &self->conns [self->throttled [i]];
+        int64_t at = conn->state == CONN_FREE? 0: conn->resume_at;
+        if (at < due)
+            due = at;
+    }
+    return due;
 }
 
 //  ---------------------------------------------------------------------
@@ -899,14 +1055,61 @@ s_pipes_busy (self_t *self)
     return false;
 }
 
+//  Output is written when the loop goes idle, or FLUSH_DELAY_US after it
+//  was first queued while work keeps coming. Idle, a line goes out at
+//  once; under load, each send() carries every line a client got over
+//  the last millisecond instead of one, which is what a loopback send
+//  costs most for (the kernel's work per segment, not per byte).
+static bool
+s_flush_due (self_t *self, int events)
+{
+    if (self->dirty_count == 0)
+        return false;
+    if (events == 0 && !s_pipes_busy (self))
+        return true;
+    return s_clock_us () - self->dirty_since >= FLUSH_DELAY_US;
+}
+
+//  Clients at the name prompt for longer than --name-timeout are told
+//  and closed, so idle sockets cannot hold the slots. A second's
+//  precision is plenty for a limit counted in seconds.
+static void
+s_expire_name_prompts (self_t *self)
+{
+    int64_t now = s_clock_ms ();
+    if (self->config.name_timeout == 0 || now < self->next_name_check)
+        return;
+    self->next_name_check = now + NAME_CHECK_MS;
+    int64_t opened_before = now - (int64_t) self->config.name_timeout * 1000;
+    for (size_t i = 0; i < self->slots_used; i++) {
+        conn_t *conn = &self->conns [i];
+        if (conn->state != CONN_NAMING || conn->opened_at > opened_before)
+            continue;
+        char text [128];
+        snprintf (text, sizeof text, PROTOCOL_NAME_TIMEOUT, self->config.name_timeout);
+        s_conn_queue_str (self, conn, text);
+        self->timed_out++;
+        s_conn_finish (self, conn, "no name in time");
+    }
+}
+
+//  Sleeps until the first timed duty at most: a throttled client's turn,
+//  accepting again, the name prompt's clock.
 static int
 s_epoll_timeout (self_t *self)
 {
-    if (s_pipes_busy (self) || (self->stalled_count && !s_hub_is_behind (self)))
+    if (s_pipes_busy (self) || self->dirty_count
+    ||  (self->stalled_count && !s_hub_is_behind (self)))
         return 0;
-    if (!self->accepting)
-        return (int) (self->accept_resume - s_clock_ms () > 0? self->accept_resume - s_clock_ms (): 0);
-    return -1;
+    int64_t due = s_throttled_due (self);
+    if (!self->accepting && self->accept_resume < due)
+        due = self->accept_resume;
+    if (self->config.name_timeout && self->open_count && self->next_name_check < due)
+        due = self->next_name_check;
+    if (due == INT64_MAX)
+        return -1;
+    int64_t wait = due - s_clock_ms ();
+    return wait <= 0? 0: wait > NAME_CHECK_MS? NAME_CHECK_MS: (int) wait;
 }
 
 static void
@@ -916,6 +1119,66 @@ s_resume_accepting (self_t *self)
         return;
     s_epoll_add (self, self->listener, EPOLLIN, SOURCE_LISTENER);
     self->accepting = true;
+}
+
+//  ---------------------------------------------------------------------
+//  Shutdown: main has stopped the hub and the rooms before telling us
+
+static bool
+s_rooms_attached (self_t *self)
+{
+    for (size_t slot = 0; slot < self->room_slots; slot++)
+        if (self->rooms [slot])
+            return true;
+    return false;
+}
+
+static bool
+s_clients_owed (self_t *self)
+{
+    for (size_t i = 0; i < self->slots_used; i++)
+        if (self->conns [i].state != CONN_FREE && buf_size (&self->conns [i].out))
+            return true;
+    return false;
+}
+
+//  Every client hears why the line goes quiet and gets all it is owed:
+//  the rooms' last output first (up to their BYE), then our notice,
+//  written out for as long as SHUTDOWN_FLUSH_MS allows.
+static void
+s_shutdown (self_t *self)
+{
+    int64_t deadline = s_clock_ms () + SHUTDOWN_ROOMS_MS;
+    while (s_rooms_attached (self) && s_clock_ms () < deadline) {
+        for (size_t slot = 0; slot < self->room_slots; slot++)
+            if (self->rooms [slot])
+                s_drain (self, self->rooms [slot], (ssize_t) slot);
+        if (s_rooms_attached (self))
+            zclock_sleep (1);
+    }
+    for (size_t i = 0; i < self->slots_used; i++) {
+        conn_t *conn = &self->conns [i];
+        if (conn->state == CONN_FREE)
+            continue;
+        conn->told_hub = false;         //  The hub is gone
+        s_conn_set_interest (self, conn, false, conn->writing);
+        s_conn_queue_str (self, conn, PROTOCOL_SHUTDOWN);
+    }
+    s_flush_dirty (self);
+    deadline = s_clock_ms () + SHUTDOWN_FLUSH_MS;
+    struct epoll_event events [EPOLL_EVENTS];
+    while (s_clients_owed (self) && s_clock_ms () < deadline) {
+        int count = epoll_wait (self->epoll, events, EPOLL_EVENTS, 10);
+        for (int i = 0; i < count; i++) {
+            if (SOURCE_KIND (events [i].data.u64) != SOURCE_CONN)
+                continue;
+            conn_t *conn = &self->conns [SOURCE_INDEX (events [i].data.u64)];
+            if (conn->state != CONN_FREE && (events [i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+                s_conn_flush (self, conn);
+        }
+    }
+    for (size_t i = 0; i < self->slots_used; i++)
+        s_conn_close (self, &self->conns [i], "server stopping");
 }
 
 void
@@ -945,10 +1208,15 @@ gateway_actor (zsock_t *pipe, void *args)
         s_drain_pipes (self);
         s_hub_flush (self);
         s_resume_stalled (self);
+        s_resume_throttled (self);
         s_resume_accepting (self);
-        s_flush_dirty (self);
+        s_expire_name_prompts (self);
+        if (s_flush_due (self, count))
+            s_flush_dirty (self);
     }
-    log_info (&self->log, "stopped (%" PRIu64 " accepted, %" PRIu64 " refused, %" PRIu64 " lines in)",
-              self->accepted, self->refused, self->lines_in);
+    s_shutdown (self);
+    log_info (&self->log, "stopped (%" PRIu64 " accepted, %" PRIu64 " refused, %" PRIu64
+              " lines in, %" PRIu64 " cut for being too slow, %" PRIu64 " timed out at the name prompt)",
+              self->accepted, self->refused, self->lines_in, self->evicted, self->timed_out);
     s_self_destroy (&self);
 }

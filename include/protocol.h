@@ -17,6 +17,9 @@ extern const char PROTOCOL_BANNER[];
 #define PROTOCOL_FULL          "Chat is full. Try again later.\n"
 #define PROTOCOL_TOO_LONG      "Message too long (max 4096 bytes).\n"
 #define PROTOCOL_USAGE         "[USAGE]: ./TCPChat $port\n"
+/*  Ours. Both start with a newline: the client sits at a prompt.         */
+#define PROTOCOL_SHUTDOWN      "\nServer is shutting down.\n"
+#define PROTOCOL_NAME_TIMEOUT  "\nNo name given within %d s: closing the connection.\n"
 
 /*  "[YYYY-MM-DD HH:MM:SS]" in local time: 21 characters and a NUL.      */
 #define STAMP_SIZE 22

@@ -10,22 +10,62 @@
 #include "hub.h"
 #include "listener.h"
 #include "log.h"
+#include "store.h"
 
 #include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-//  Every connection and every ZeroMQ socket takes a descriptor.
+//  Descriptors the server needs besides one per client: stdio, the log
+//  file, the listener, epoll, ZeroMQ's own, and each room's pipes.
+#define FDS_FIXED     64
+#define FDS_PER_ROOM  8
+
+//  Every connection and every ZeroMQ socket takes a descriptor. Raise the
+//  soft limit as far as allowed, then keep max_clients below it, so the
+//  server refuses with its "full" text instead of running out (EMFILE).
 static void
-s_raise_fd_limit (void)
+s_fit_fd_limit (config_t *config, const log_t *log)
 {
     struct rlimit limit;
-    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+        return;
+    if (limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
-        setrlimit (RLIMIT_NOFILE, &limit);
+        if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+            getrlimit (RLIMIT_NOFILE, &limit);
     }
+    if (limit.rlim_cur == RLIM_INFINITY)
+        return;
+    long reserve = FDS_FIXED + (long) FDS_PER_ROOM * config->max_rooms;
+    long room_for_clients = (long) limit.rlim_cur - reserve;
+    if (room_for_clients < 1)
+        room_for_clients = 1;
+    if (config->max_clients > room_for_clients) {
+        log_info (log, "max-clients lowered from %d to %ld: the descriptor limit "
+                  "(RLIMIT_NOFILE) is %ld", config->max_clients, room_for_clients,
+                  (long) limit.rlim_cur);
+        config->max_clients = (int) room_for_clients;
+    }
+}
+
+//  --log-file: opened once here, appended to by every actor.
+static bool
+s_open_log_file (config_t *config)
+{
+    if (!*config->log_file)
+        return true;
+    config->log_fd = open (config->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (config->log_fd < 0) {
+        fprintf (stderr, "TCPChat: --log-file %s: %s\n", config->log_file, strerror (errno));
+        return false;
+    }
+    return true;
 }
 
 static void
@@ -46,8 +86,16 @@ main (int argc, char **argv)
         case CONFIG_EXIT_USAGE: return 1;
         case CONFIG_EXIT_BAD:   return 2;
     }
+    if (!s_open_log_file (&config))
+        return 2;
+    char error [256];
+    if (*config.data_dir && !store_prepare_dir (config.data_dir, error, sizeof error)) {
+        fprintf (stderr, "TCPChat: --data-dir %s: %s\n", config.data_dir, error);
+        return 2;
+    }
     log_t log;
     log_init (&log, "main", STDOUT_FILENO, config.verbose);
+    log_also (&log, config.log_fd);
 
     sigset_t stop_signals;
     sigemptyset (&stop_signals);
@@ -55,9 +103,8 @@ main (int argc, char **argv)
     sigaddset (&stop_signals, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);   //  Inherited by every actor
     signal (SIGPIPE, SIG_IGN);
-    s_raise_fd_limit ();
+    s_fit_fd_limit (&config, &log);
 
-    char error [256];
     int listener = listener_open (config.bind, config.port, error, sizeof error);
     if (listener < 0) {
         fprintf (stderr, "TCPChat: cannot listen on %s:%d: %s\n",
@@ -94,9 +141,12 @@ main (int argc, char **argv)
     pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
 
     //  The hub first: stopping it stops the rooms, whose last words go
-    //  to the gateway, which is still there to take them.
+    //  to the gateway, which is still there to take them. The gateway
+    //  then tells every client, flushes what they are owed, and closes.
     zactor_destroy (&hub);
     zactor_destroy (&gateway);
     log_info (&log, "stopped");
+    if (config.log_fd >= 0)
+        close (config.log_fd);
     return 0;
 }

@@ -97,9 +97,10 @@ static void s_watchdog (int sig)
 /* ------------------------------------------------------------------ */
 /*  The gateway and the fake hub                                       */
 
-/*  Starts a gateway with the defaults but max_clients, the fake hub
-    bound first.                                                         */
-static void gw_start (int max_clients)
+/*  Sets up the defaults but max_clients, with no --rate limit (the tests
+    that want one set it), for gw_launch; tests may change s_gw.config
+    in between.                                                          */
+static void gw_prepare (int max_clients)
 {
     static unsigned seq;
     alarm (WATCHDOG_S);
@@ -108,9 +109,14 @@ static void gw_start (int max_clients)
         s_gw.fds [i] = -1;
     config_defaults (&s_gw.config);
     s_gw.config.max_clients = max_clients;
+    s_gw.config.rate = 0;
     snprintf (s_gw.config.endpoint, sizeof s_gw.config.endpoint,
               "inproc://test-gw-%d-%u", (int) getpid (), ++seq);
+}
 
+/*  Starts the gateway on s_gw.config, the fake hub bound first.         */
+static void gw_launch (void)
+{
     char endpoint [200] = "@";
     hub_endpoint (&s_gw.config, endpoint + 1, sizeof endpoint - 1);
     assert_true (strlen (endpoint) > strlen (s_gw.config.endpoint));
@@ -138,6 +144,12 @@ static void gw_start (int max_clients)
     assert_non_null (s_gw.actor);
 }
 
+static void gw_start (int max_clients)
+{
+    gw_prepare (max_clients);
+    gw_launch ();
+}
+
 /*  Closes everything, checking nothing: also after a failure.           */
 static int gw_teardown (void **state)
 {
@@ -148,12 +160,17 @@ static int gw_teardown (void **state)
         pthread_join (s_gw.writer, NULL);
         s_gw.writer_running = false;
     }
-    zactor_destroy (&s_gw.actor);
+    //  As when the server stops: the rooms say BYE, then the gateway goes.
+    //  Closed clients spare it waiting to flush what they are owed.
+    for (size_t i = 0; i < MAX_ROOMS; i++)
+        if (s_gw.rooms [i])
+            msg_send_id (s_gw.rooms [i], MSG_BYE, 0);
     for (size_t i = 0; i < MAX_FDS; i++)
         if (s_gw.fds [i] >= 0) {
             close (s_gw.fds [i]);
             s_gw.fds [i] = -1;
         }
+    zactor_destroy (&s_gw.actor);
     for (size_t i = 0; i < MAX_ROOMS; i++)
         zsock_destroy (&s_gw.rooms [i]);
     zsock_destroy (&s_gw.hub);
@@ -1256,7 +1273,9 @@ static void test_reused_slot_has_a_new_id (void **state)
 static void test_slow_reader_gets_everything (void **state)
 {
     (void) state;
-    gw_start (10);
+    gw_prepare (10);
+    s_gw.config.max_backlog = 8 * 1024 * 1024;
+    gw_launch ();
     zsock_t *room = room_new ();
     client_t slow = client_login (room, "slow");
     client_t quick = client_login (room, "quick");
@@ -1529,6 +1548,166 @@ static void test_malformed_messages_are_ignored (void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/*  Limits: --max-backlog, --rate, --name-timeout                      */
+
+/*  Every client socket has TCP keepalive on (60 s idle, every 10 s, 6
+    probes), so a peer that vanished without a FIN is found. The gateway
+    runs in this process: find its end of the connection by address.    */
+static void test_keepalive_finds_vanished_peers (void **state)
+{
+    (void) state;
+    gw_start (10);
+    int fd = client_new ();
+    struct sockaddr_in mine;
+    socklen_t len = sizeof mine;
+    assert_int_equal (getsockname (fd, (struct sockaddr *) &mine, &len), 0);
+    int found = 0;
+    for (int other = 0; other < 4096; other++) {
+        struct sockaddr_in peer;
+        socklen_t peer_len = sizeof peer;
+        if (other == fd || getpeername (other, (struct sockaddr *) &peer, &peer_len) != 0
+            || peer.sin_family != AF_INET || peer.sin_port != mine.sin_port)
+            continue;
+        int on = 0, idle = 0, interval = 0, count = 0;
+        socklen_t size = sizeof (int);
+        getsockopt (other, SOL_SOCKET, SO_KEEPALIVE, &on, &size);
+        getsockopt (other, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &size);
+        getsockopt (other, IPPROTO_TCP, TCP_KEEPINTVL, &interval, &size);
+        getsockopt (other, IPPROTO_TCP, TCP_KEEPCNT, &count, &size);
+        assert_true (on);
+        assert_int_equal (idle, 60);
+        assert_int_equal (interval, 10);
+        assert_int_equal (count, 6);
+        found++;
+    }
+    assert_int_equal (found, 1);
+}
+
+/*  A client that does not read is cut once it is owed more than
+    --max-backlog; the hub hears CLOSED (so its room says it left), and
+    the others are served all along.                                     */
+static void test_backlog_cap_cuts_a_silent_client (void **state)
+{
+    (void) state;
+    gw_prepare (10);
+    s_gw.config.max_backlog = 64 * 1024;
+    gw_launch ();
+    zsock_t *room = room_new ();
+    client_t silent = client_login (room, "silent");
+    //  A small receive window, so the kernel holds little for it.
+    int small = 4096;
+    setsockopt (silent.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    client_t quick = client_login (room, "quick");
+    char *line = repeat ('x', 999, "\n");
+    //  Far more than the kernel's buffers and the cap together.
+    for (int i = 0; i < 20000; i++) {
+        send_out (room, 0, line, 0, silent.id, quick.id);
+        if (i % 1000 == 0) {
+            char marker [32];
+            snprintf (marker, sizeof marker, "marker %d\n", i);
+            send_out (room, 0, marker, 0, quick.id);
+        }
+        //  Keep quick's socket drained as we go.
+        char sink [65536];
+        while (recv (quick.fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+            ;
+    }
+    expect_closed (silent.id);
+    free (line);
+    //  Its slot is free again and the rest goes on.
+    send_out (room, 0, "after\n", 0, quick.id);
+    char sink [65536];
+    int64_t until = now_ms () + WAIT_MS;
+    bool seen = false;
+    char tail [16] = "";
+    while (!seen && now_ms () < until) {
+        ssize_t got = recv (quick.fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (got > 0) {
+            //  "after\n" then the prompt: look for it across reads.
+            char joined [16 + 65536];
+            size_t keep = strlen (tail);
+            memcpy (joined, tail, keep);
+            memcpy (joined + keep, sink, (size_t) got);
+            joined [keep + (size_t) got] = 0;
+            seen = memmem (joined, keep + (size_t) got, "after\n", 6) != NULL;
+            size_t total = keep + (size_t) got, t = total < 15? total: 15;
+            memcpy (tail, joined + total - t, t);
+            tail [t] = 0;
+        }
+        else
+            zclock_sleep (5);
+    }
+    assert_true (seen);
+    client_t next = client_login (room, "next");
+    send_str (next.fd, "hello\n");
+    expect_line (next.id, "hello");
+}
+
+/*  --rate 2: a burst of 4 lines goes at once, the rest at 2 a second;
+    nothing is lost or reordered.                                        */
+static void test_rate_paces_a_flood_without_loss (void **state)
+{
+    (void) state;
+    gw_prepare (10);
+    s_gw.config.rate = 2;
+    gw_launch ();
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");     //  The name took one token
+    char text [256] = "";
+    for (int i = 0; i < 8; i++)
+        snprintf (text + strlen (text), sizeof text - strlen (text), "l%d\n", i);
+    int64_t start = now_ms ();
+    send_str (bob.fd, text);
+    for (int i = 0; i < 8; i++) {
+        char want [8];
+        snprintf (want, sizeof want, "l%d", i);
+        expect_line (bob.id, want);
+        //  A slower machine is only later: this bound cannot flake.
+        if (i == 5 && now_ms () - start < 400)
+            fail_msg ("6 lines passed in %lld ms at --rate 2 (burst 4)",
+                      (long long) (now_ms () - start));
+    }
+    //  An idle client earns its burst back, and no more.
+    zclock_sleep (2500);
+    start = now_ms ();
+    send_str (bob.fd, "a\nb\nc\nd\ne\n");
+    expect_line (bob.id, "a");
+    expect_line (bob.id, "b");
+    expect_line (bob.id, "c");
+    expect_line (bob.id, "d");
+    expect_line (bob.id, "e");
+    if (now_ms () - start < 300)
+        fail_msg ("5 lines passed in %lld ms after a rest (burst 4)",
+                  (long long) (now_ms () - start));
+}
+
+/*  --name-timeout 1: a client still at the prompt is told and closed;
+    named clients stay.                                                  */
+static void test_name_timeout_closes_idle_prompts (void **state)
+{
+    (void) state;
+    gw_prepare (10);
+    s_gw.config.name_timeout = 1;
+    gw_launch ();
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    int idle = client_new ();
+    int64_t start = now_ms ();
+    char want [128];
+    snprintf (want, sizeof want, PROTOCOL_NAME_TIMEOUT, 1);
+    expect_recv (idle, want);
+    expect_eof (idle);
+    int64_t took = now_ms () - start;
+    if (took < 900)
+        fail_msg ("closed after %lld ms, before the 1 s timeout", (long long) took);
+    //  It never named itself: the hub never knew it.
+    expect_hub_quiet ();
+    zclock_sleep (1200);
+    send_str (bob.fd, "still here\n");
+    expect_line (bob.id, "still here");
+}
+
+/* ------------------------------------------------------------------ */
 /*  Stopping                                                           */
 
 static void test_destroy_closes_every_client (void **state)
@@ -1544,9 +1723,17 @@ static void test_destroy_closes_every_client (void **state)
     (void) waiting_id;
     send_str (bob.fd, "last\n");
     expect_line (bob.id, "last");
+    //  As main stops the hub before us: the room's last words, then its
+    //  BYE, are in the pipe when the gateway is told to stop.
+    send_out (room, 0, "last words\n", 0, bob.id, ann.id);
+    assert_int_equal (msg_send_id (room, MSG_BYE, 0), 0);
     int64_t start = now_ms ();
     zactor_destroy (&s_gw.actor);
     int64_t took = now_ms () - start;
+    expect_recv (bob.fd, "last words\n" PROMPT ("bob") PROTOCOL_SHUTDOWN);
+    expect_recv (ann.fd, "last words\n" PROMPT ("ann") PROTOCOL_SHUTDOWN);
+    expect_recv (naming, PROTOCOL_SHUTDOWN);
+    expect_recv (waiting, PROTOCOL_SHUTDOWN);
     expect_eof (bob.fd);
     expect_eof (ann.fd);
     expect_eof (naming);
@@ -1604,6 +1791,10 @@ int main (void)
         GW_TEST (test_hub_is_heard_while_it_is_behind),
         GW_TEST (test_bye_then_attach_again),
         GW_TEST (test_malformed_messages_are_ignored),
+        GW_TEST (test_keepalive_finds_vanished_peers),
+        GW_TEST (test_backlog_cap_cuts_a_silent_client),
+        GW_TEST (test_rate_paces_a_flood_without_loss),
+        GW_TEST (test_name_timeout_closes_idle_prompts),
         GW_TEST (test_destroy_closes_every_client),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
