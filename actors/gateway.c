@@ -54,9 +54,10 @@
 #define KEEPALIVE_IDLE   60       /* s of silence before TCP probes a client */
 #define KEEPALIVE_INTVL  10       /* s between probes */
 #define KEEPALIVE_CNT    6        /* unanswered probes before it is closed */
-#define FLUSH_DELAY_US   1000     /* under load, output waits this long for more */
-#define SPARE_BUFFERS    1024     /* emptied output buffers kept for reuse */
-#define SPARE_MAX_CAP    16384    /*   if no bigger than this */
+#define FLUSH_DELAY_US   1000     /* busy, output waits this long for more */
+#define BATCH_DELAY_US   8000     /* heavy, output waits this long in any case */
+#define BATCH_ABOVE      100000   /* deliveries per second that make it heavy */
+#define LOAD_WINDOW_MS   100      /* over which the delivery rate is counted */
 #define SHUTDOWN_ROOMS_MS 500     /* at shutdown: for the rooms' last output */
 #define SHUTDOWN_FLUSH_MS 1000    /* at shutdown: for clients to take theirs */
 
@@ -108,13 +109,14 @@ typedef struct {
     uint32_t     *dirty;          /* slots to flush at the end of the pass */
     size_t        dirty_count;
     int64_t       dirty_since;    /* us clock of the first output not flushed */
+    bool          batching;       /* heavy load: flush every BATCH_DELAY_US */
+    uint64_t      deliveries;     /* queued in the current load window */
+    int64_t       window_start;   /* ms clock */
     uint32_t     *stalled;        /* slots whose input waits for the hub queue */
     size_t        stalled_count;
     uint32_t     *throttled;      /* slots over --rate, waiting for tokens */
     size_t        throttled_count;
     int64_t       next_name_check;  /* ms clock */
-    buf_t        *spare;          /* SPARE_BUFFERS emptied output buffers */
-    size_t        spare_count;
     zlist_t      *hub_queue;      /* messages waiting for room in the hub pipe */
     zsock_t     **rooms;          /* rooms' output pipes; NULL holes are reused */
     bool         *room_busy;      /* stopped on budget: read again next pass */
@@ -183,7 +185,6 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
         self->free_slots [i] = (uint32_t) (slots - 1 - i);
     self->free_count = slots;
     self->hub_queue = zlist_new ();
-    self->spare = (buf_t *) calloc (SPARE_BUFFERS, sizeof (buf_t));
     self->chunk = (char *) malloc (READ_CHUNK);
     self->clean_a = (char *) malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
     self->clean_b = (char *) malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
@@ -194,6 +195,11 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->hub = zsock_new (ZMQ_PAIR);
     zsock_set_sndhwm (self->hub, MSG_PIPE_HWM);
     zsock_set_rcvhwm (self->hub, MSG_PIPE_HWM);
+    //  We send only when ZMQ_EVENTS says POLLOUT, but at shutdown the hub
+    //  may go between that look and the send, and a PAIR without a peer
+    //  blocks the sender for ever. The gateway must never block: such a
+    //  send fails instead (the hub that would have read it is gone).
+    zsock_set_sndtimeo (self->hub, 0);
     zsock_connect (self->hub, "%s", endpoint);
     s_epoll_add (self, zsock_fd (self->pipe), EPOLLIN, SOURCE_PIPE);
     s_epoll_add (self, zsock_fd (self->hub), EPOLLIN, SOURCE_HUB);
@@ -229,9 +235,6 @@ s_self_destroy (self_t **self_p)
     free (self->dirty);
     free (self->stalled);
     free (self->throttled);
-    while (self->spare_count)
-        buf_free (&self->spare [--self->spare_count]);
-    free (self->spare);
     free (self->chunk);
     free (self->clean_a);
     free (self->clean_b);
@@ -345,8 +348,6 @@ s_conn_queue (self_t *self, conn_t *conn, const char *data, size_t size)
 {
     if (size == 0 || conn->state == CONN_CLOSING)
         return;
-    if (!conn->out.data && self->spare_count)
-        conn->out = self->spare [--self->spare_count];
     buf_append (&conn->out, data, size);
     s_conn_mark_dirty (self, conn);
 }
@@ -377,21 +378,6 @@ s_conn_prompt (self_t *self, conn_t *conn)
     s_conn_queue (self, conn, prompt, stamp_len + label_len + 3);
 }
 
-//  An idle client holds no output buffer; the emptied one is kept for
-//  the next client that needs one, so a busy room does not allocate and
-//  free a buffer per client per flush.
-static void
-s_conn_release_out (self_t *self, conn_t *conn)
-{
-    if (self->spare_count < SPARE_BUFFERS && conn->out.cap <= SPARE_MAX_CAP) {
-        conn->out.off = conn->out.len = 0;
-        self->spare [self->spare_count++] = conn->out;
-        buf_init (&conn->out);
-    }
-    else
-        buf_free (&conn->out);
-}
-
 //  Writes what the client is owed. Returns false if the connection closed.
 static bool
 s_conn_flush (self_t *self, conn_t *conn)
@@ -399,9 +385,6 @@ s_conn_flush (self_t *self, conn_t *conn)
     while (buf_size (&conn->out)) {
         ssize_t sent = send (conn->fd, buf_head (&conn->out), buf_size (&conn->out),
                              MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (sent > 0 && (size_t) sent == buf_size (&conn->out))
-            s_conn_release_out (self, conn);
-        else
         if (sent > 0)
             buf_consume (&conn->out, (size_t) sent);
         else
@@ -829,6 +812,7 @@ s_handle_out (self_t *self, const msg_view_t *view)
         conn_t *conn = s_conn_lookup (self, id);
         if (!conn || conn->state != CONN_CHAT)
             continue;
+        self->deliveries++;
         if (id != view->id)
             s_conn_queue (self, conn, text->data, text->size);
         else
@@ -1055,19 +1039,43 @@ s_pipes_busy (self_t *self)
     return false;
 }
 
-//  Output is written when the loop goes idle, or FLUSH_DELAY_US after it
-//  was first queued while work keeps coming. Idle, a line goes out at
-//  once; under load, each send() carries every line a client got over
-//  the last millisecond instead of one, which is what a loopback send
-//  costs most for (the kernel's work per segment, not per byte).
+//  When to write what clients are owed. Light load: as soon as the loop
+//  goes idle, so a line goes out at once (or FLUSH_DELAY_US after it was
+//  queued, while work keeps coming). Heavy load (over BATCH_ABOVE
+//  deliveries a second): every BATCH_DELAY_US, idle or not. Then each
+//  send() carries every line a client got over those milliseconds, not
+//  one: a loopback send costs the kernel's work per segment, not per
+//  byte, and at that rate sends are what the server spends its time on.
+static void
+s_measure_load (self_t *self)
+{
+    int64_t now = s_clock_ms ();
+    if (now - self->window_start < LOAD_WINDOW_MS)
+        return;
+    uint64_t per_second = self->deliveries * 1000 / (uint64_t) (now - self->window_start);
+    bool batching = per_second >= BATCH_ABOVE;
+    if (batching != self->batching)
+        log_debug (&self->log, "%s batching output (%" PRIu64 " deliveries/s)",
+                   batching? "started": "stopped", per_second);
+    self->batching = batching;
+    self->deliveries = 0;
+    self->window_start = now;
+}
+
+static int64_t
+s_flush_delay_us (self_t *self)
+{
+    return self->batching? BATCH_DELAY_US: FLUSH_DELAY_US;
+}
+
 static bool
 s_flush_due (self_t *self, int events)
 {
     if (self->dirty_count == 0)
         return false;
-    if (events == 0 && !s_pipes_busy (self))
+    if (events == 0 && !s_pipes_busy (self) && !self->batching)
         return true;
-    return s_clock_us () - self->dirty_since >= FLUSH_DELAY_US;
+    return s_clock_us () - self->dirty_since >= s_flush_delay_us (self);
 }
 
 //  Clients at the name prompt for longer than --name-timeout are told
@@ -1098,7 +1106,7 @@ s_expire_name_prompts (self_t *self)
 static int
 s_epoll_timeout (self_t *self)
 {
-    if (s_pipes_busy (self) || self->dirty_count
+    if (s_pipes_busy (self) || (self->dirty_count && !self->batching)
     ||  (self->stalled_count && !s_hub_is_behind (self)))
         return 0;
     int64_t due = s_throttled_due (self);
@@ -1106,6 +1114,11 @@ s_epoll_timeout (self_t *self)
         due = self->accept_resume;
     if (self->config.name_timeout && self->open_count && self->next_name_check < due)
         due = self->next_name_check;
+    if (self->dirty_count) {
+        int64_t flush_at = (self->dirty_since + s_flush_delay_us (self) + 999) / 1000;
+        if (flush_at < due)
+            due = flush_at;
+    }
     if (due == INT64_MAX)
         return -1;
     int64_t wait = due - s_clock_ms ();
@@ -1211,6 +1224,7 @@ gateway_actor (zsock_t *pipe, void *args)
         s_resume_throttled (self);
         s_resume_accepting (self);
         s_expire_name_prompts (self);
+        s_measure_load (self);
         if (s_flush_due (self, count))
             s_flush_dirty (self);
     }

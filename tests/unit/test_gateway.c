@@ -1710,6 +1710,34 @@ static void test_name_timeout_closes_idle_prompts (void **state)
 /* ------------------------------------------------------------------ */
 /*  Stopping                                                           */
 
+/*  main stops the hub before the gateway. A client that leaves in
+    between makes the gateway tell a hub that is gone: that must neither
+    block the gateway (the peer of a PAIR may be gone while ZMQ_EVENTS
+    still says POLLOUT) nor keep it from stopping.                       */
+static void test_client_leaves_after_the_hub_is_gone (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    client_t ann = client_login (room, "ann");
+    zsock_destroy (&s_gw.hub);
+    struct linger reset = { 1, 0 };
+    setsockopt (bob.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    client_close (bob.fd);
+    send_str (ann.fd, "anyone?\n");
+    //  The gateway still serves: output reaches ann.
+    send_out (room, 0, "still here\n", 0, ann.id);
+    expect_recv (ann.fd, "still here\n" PROMPT ("ann"));
+    assert_int_equal (msg_send_id (room, MSG_BYE, 0), 0);
+    int64_t start = now_ms ();
+    zactor_destroy (&s_gw.actor);
+    if (now_ms () - start > 10000)
+        fail_msg ("the gateway took %lld ms to stop", (long long) (now_ms () - start));
+    expect_recv (ann.fd, PROTOCOL_SHUTDOWN);
+    expect_eof (ann.fd);
+}
+
 static void test_destroy_closes_every_client (void **state)
 {
     (void) state;
@@ -1796,6 +1824,7 @@ int main (void)
         GW_TEST (test_rate_paces_a_flood_without_loss),
         GW_TEST (test_name_timeout_closes_idle_prompts),
         GW_TEST (test_destroy_closes_every_client),
+        GW_TEST (test_client_leaves_after_the_hub_is_gone),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
