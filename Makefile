@@ -35,7 +35,7 @@ E2E_BIN   := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(E2E_SRC))
 HEADERS   := $(wildcard include/*.h)
 E2E_HDR   := $(wildcard tests/e2e/*.h)
 
-.PHONY: all test test-build test-unit test-e2e test-valgrind fuzz deps install uninstall clean
+.PHONY: all test test-build test-unit test-e2e test-valgrind fuzz deps install uninstall clean docker-test
 all: TCPChat
 
 TCPChat: $(B)/TCPChat
@@ -106,6 +106,33 @@ build/fuzz/fuzz_input: $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -o $@ $(FUZZ_SRC)
+
+# The image (docker/Dockerfile) and compose.yaml end to end, on 127.0.0.1:
+# build, banner, two clients, actor logs, docker stop -> exit 0 within 3 s.
+# Needs Docker with Compose (here: ../shared/tools/docker-base-image.sh as root).
+docker-test:
+	@bash tests/docker/run.sh
+
+# Benchmarks (bench/, docs/PERFORMANCE.md): `make bench` runs five scenarios
+# against ./TCPChat, ngircd and InspIRCd (installed from Debian if missing),
+# 3 reps interleaved, and prints medians and TCPChat/peer ratios (< 15 min);
+# `make bench-quick` runs TCPChat alone on small scenarios (< 2 min). Both
+# fail only when the tool or TCPChat's setup fails, never on figures.
+.PHONY: bench bench-quick
+BENCH_CFLAGS := -std=c11 -O2 -g $(WARN) -D_GNU_SOURCE
+bench: TCPChat build/bench/loadgen build/bench/report
+	@bash bench/run.sh
+
+bench-quick: TCPChat build/bench/loadgen build/bench/report
+	@bash bench/run.sh --quick
+
+build/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+build/bench/report: bench/report.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
 install: TCPChat
 	install -d $(DESTDIR)$(BINDIR)
