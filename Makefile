@@ -34,6 +34,7 @@ E2E_SRC   := $(wildcard tests/e2e/test_*.c)
 E2E_BIN   := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(E2E_SRC))
 HEADERS   := $(wildcard include/*.h)
 E2E_HDR   := $(wildcard tests/e2e/*.h)
+TEST_HDR  := $(wildcard tests/*.h)
 
 .PHONY: all test test-build test-unit test-e2e test-valgrind fuzz deps install uninstall clean docker-test
 all: TCPChat
@@ -53,11 +54,11 @@ $(B)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/tests/unit/%: tests/unit/%.c $(B)/libtcpchat.a $(HEADERS)
+$(B)/tests/unit/%: tests/unit/%.c $(B)/libtcpchat.a $(HEADERS) $(TEST_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
 
-$(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(B)/libtcpchat.a $(HEADERS) $(E2E_HDR)
+$(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(B)/libtcpchat.a $(HEADERS) $(E2E_HDR) $(TEST_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/e2e $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIB) $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
 

@@ -7,6 +7,7 @@
     Each test works under its own mkdtemp directory in /tmp (the data
     dir is a subdirectory the server creates), removed by the teardown.  */
 #include "e2e.h"
+#include "../remove_tree.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,29 +25,6 @@ static char s_root[64];                 /* this test's directory, or "" */
 
 /* ------------------------------------------------------------------ */
 /*  Directories and files                                             */
-
-static void remove_tree (const char *path)
-{
-    DIR *dir = opendir (path);
-    if (!dir) {
-        unlink (path);
-        return;
-    }
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
-            continue;
-        char child[1024];
-        snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
-        struct stat info;
-        if (lstat (child, &info) == 0 && S_ISDIR (info.st_mode))
-            remove_tree (child);
-        else
-            unlink (child);
-    }
-    closedir (dir);
-    rmdir (path);
-}
 
 static int persist_teardown (void **state)
 {

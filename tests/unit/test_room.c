@@ -22,6 +22,7 @@
 #include "actor_check.h"
 #include "messages.h"
 #include "room.h"
+#include "../remove_tree.h"
 
 #define TS CHECK_TS
 
@@ -82,29 +83,6 @@ static void room_finish (void)
 }
 
 static char s_dir [64];             /* a test's data dir, or "" */
-
-static void remove_tree (const char *path)
-{
-    DIR *dir = opendir (path);
-    if (!dir) {
-        unlink (path);
-        return;
-    }
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
-            continue;
-        char child [1024];
-        snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
-        struct stat info;
-        if (lstat (child, &info) == 0 && S_ISDIR (info.st_mode))
-            remove_tree (child);
-        else
-            unlink (child);
-    }
-    closedir (dir);
-    rmdir (path);
-}
 
 /*  After a failure: stop what is left, checking nothing.                 */
 static int room_teardown (void **state)

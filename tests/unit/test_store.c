@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include "history.h"
 #include "store.h"
+#include "../remove_tree.h"
 
 static char s_dir [64];                 /* this test's directory, or "" */
 
@@ -39,31 +40,6 @@ static int dir_setup (void **state)
         return -1;
     }
     return 0;
-}
-
-/*  Removes path and what is in it (one level of subdirectories is all
-    the tests make, but any depth works).                                */
-static void remove_tree (const char *path)
-{
-    DIR *dir = opendir (path);
-    if (dir) {
-        struct dirent *entry;
-        while ((entry = readdir (dir))) {
-            if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
-                continue;
-            char child [1024];
-            snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
-            struct stat info;
-            if (lstat (child, &info) == 0 && S_ISDIR (info.st_mode))
-                remove_tree (child);
-            else
-                unlink (child);
-        }
-        closedir (dir);
-        rmdir (path);
-    }
-    else
-        unlink (path);
 }
 
 static int dir_teardown (void **state)
