@@ -12,7 +12,9 @@
       NOTICE   id  text          a gateway notice (line too long) for a client in a
                                  room: the hub sends it on as a SAY, so it takes its
                                  place among the room's output
-      CLOSED   id                the connection is gone (EOF, reset, /quit, evicted)
+      CLOSED   id                the client is leaving (EOF, reset, /quit, evicted): after a
+                                 /quit or EOF the gateway keeps writing to it until its
+                                 room's RELEASE id "0" says all its output is out
       RELEASED id                the old room's last output is out: the move can finish
     hub -> room
       JOIN     id  name          a member enters
@@ -28,7 +30,13 @@
       ENTER    id  name history  the client is now in a room under name: history,
                                  then its prompt, and its input flows again
       REFUSE   id  reason        the name was refused: reason, then the name prompt
-      RELEASE  id                from a room: pass RELEASED to the hub (see docs)
+      RELEASE  id  moving        from a room, behind all it sent for id: moving "1":
+                                 pass RELEASED to the hub (see docs); "0": the client
+                                 left, a leaving connection can close now
+    hub -> gateway
+      PAUSE    id                a hub queue for this client is full: hand on none of
+                                 its input (stop reading its socket) until RESUME
+      RESUME   id                hand its input on again
       LABEL    id  name          the name shown in this client's prompts from now on
       ATTACH   0   endpoint      hub: a new room's output pipe to connect to
       BYE      0                 room: last message on this pipe, close it     */
@@ -57,6 +65,8 @@
 #define MSG_LABEL     "LABEL"
 #define MSG_ATTACH    "ATTACH"
 #define MSG_BYE       "BYE"
+#define MSG_PAUSE     "PAUSE"
+#define MSG_RESUME    "RESUME"
 
 #define MSG_PROMPT_SKIP 1     /* OUT flag */
 /*  Messages each end of a data pipe holds before its sender waits: deep
