@@ -6,21 +6,37 @@
     or ESC \ or the end of the text) and two-byte ESC sequences (ESC + one
     byte 0x20-0x7E). An escape sequence cut off by the end of the text is
     removed up to that end.
+    Bidi override and isolate controls (U+202A..U+202E, U+2066..U+2069)
+    are removed: they reorder what other people's terminals show ("Trojan
+    Source").
     Invalid UTF-8 (bad lead or continuation bytes, overlong forms,
-    surrogates, > U+10FFFF, truncated sequences) becomes U+FFFD, one per
-    maximal invalid subpart, as the WHATWG decoder does.                  */
+    surrogates, > U+10FFFF, truncated sequences) becomes U+FFFD, one for a
+    whole run of invalid bytes (bytes removed inside the run do not split
+    it), so that a run of garbage cannot triple in size.
+    The output never exceeds CLEAN_MAX_BYTES: past it the text is cut
+    after the last whole character that fits (nothing marks the cut).
+    Without the cut, alternating valid and invalid bytes would still
+    double a line (one byte + U+FFFD for every two bytes).                */
 #ifndef TCPCHAT_CLEAN_H
 #define TCPCHAT_CLEAN_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "framer.h"
 
-/*  Output can grow: one invalid byte becomes 3 bytes of U+FFFD.          */
-#define CLEAN_MAX_OUT(len) ((len) * 3 + 1)
+/*  A cleaned text is never longer than the longest line a client may
+    send, so whatever is stored or broadcast fits the line limit too.     */
+#define CLEAN_MAX_BYTES LINE_MAX_BYTES
+
+/*  Output capacity for len input bytes: one invalid byte can become the
+    3 bytes of U+FFFD, and the cut caps everything at CLEAN_MAX_BYTES.    */
+#define CLEAN_MAX_OUT(len) \
+    ((len) * 3 < CLEAN_MAX_BYTES? (len) * 3 + 1: CLEAN_MAX_BYTES + 1)
 
 /*  Writes the cleaned text to out (capacity CLEAN_MAX_OUT(len)), adds a
-    terminating NUL, and returns its length (without the NUL).            */
+    terminating NUL, and returns its length (without the NUL), at most
+    CLEAN_MAX_BYTES.                                                      */
 size_t clean_text (const char *in, size_t len, char *out);
 
 /*  True when s holds only spaces and tabs (or nothing).                  */

@@ -123,21 +123,62 @@ s_escape_length (const unsigned char *p, size_t len)
     return 1;           /* ESC before a control or non-ASCII byte: ESC only */
 }
 
+//  Override (LRE RLE PDF LRO RLO) and isolate (LRI RLI FSI PDI) controls.
+static bool
+s_is_bidi_control (int32_t cp)
+{
+    return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+typedef struct {
+    char  *out;
+    size_t size;
+    bool   replaced;            /* the last thing written is our U+FFFD */
+    bool   full;                /* the cut was made: stop */
+} sink_t;
+
+//  Appends one whole character (or a run of ASCII, cut at any byte),
+//  unless it would pass CLEAN_MAX_BYTES.
+static void
+s_put (sink_t *sink, const void *p, size_t n, bool divisible)
+{
+    size_t room = CLEAN_MAX_BYTES - sink->size;
+    if (n > room) {
+        sink->full = true;
+        if (!divisible)
+            return;
+        n = room;
+    }
+    memcpy (sink->out + sink->size, p, n);
+    sink->size += n;
+    sink->replaced = false;
+}
+
+static void
+s_put_replacement (sink_t *sink)
+{
+    if (sink->replaced)
+        return;                 /* one U+FFFD stands for the whole run */
+    s_put (sink, REPLACEMENT, 3, false);
+    sink->replaced = !sink->full;
+}
+
 size_t
 clean_text (const char *in, size_t len, char *out)
 {
     const unsigned char *p = (const unsigned char *) in;
-    size_t i = 0, o = 0;
-    while (i < len) {
+    sink_t sink = { out, 0, false, false };
+    size_t i = 0;
+    while (i < len && !sink.full) {
         size_t run = s_printable_ascii_span (p + i, len - i);
-        memcpy (out + o, p + i, run);
-        i += run;
-        o += run;
-        if (i == len)
-            break;
+        if (run) {
+            s_put (&sink, p + i, run, true);
+            i += run;
+            continue;
+        }
         unsigned char c = p [i];
         if (c == '\t') {
-            out [o++] = '\t';
+            s_put (&sink, "\t", 1, false);
             i++;
         }
         else
@@ -149,20 +190,16 @@ clean_text (const char *in, size_t len, char *out)
         else {
             int32_t cp;
             size_t n = utf8_decode (in + i, len - i, &cp);
-            if (cp < 0) {
-                memcpy (out + o, REPLACEMENT, 3);
-                o += 3;
-            }
+            if (cp < 0)
+                s_put_replacement (&sink);
             else
-            if (cp > 0x9F) {        /* C1 controls are dropped */
-                memcpy (out + o, in + i, n);
-                o += n;
-            }
-            i += n;
+            if (cp > 0x9F && !s_is_bidi_control (cp))
+                s_put (&sink, in + i, n, false);
+            i += n;                 /* C1 and bidi controls are dropped */
         }
     }
-    out [o] = '\0';
-    return o;
+    out [sink.size] = '\0';
+    return sink.size;
 }
 
 bool

@@ -3,7 +3,8 @@
     chunks of any size). Besides crashes and sanitizer reports it checks
     the promises the rest of the server relies on, and aborts if one is
     broken: lines within the limit, cleaned text valid UTF-8 with no
-    control byte but TAB and no ESC, command parts inside their line.   */
+    control byte but TAB, no ESC and no bidi override or isolate, never
+    longer than the line limit, command parts inside their line.   */
 #include "clean.h"
 #include "command.h"
 #include "framer.h"
@@ -31,6 +32,7 @@ s_check_cleaned (const char *text, size_t len)
         size_t n = utf8_decode (text + i, len - i, &cp);
         s_check (n > 0 && cp >= 0);             //  valid UTF-8
         s_check (cp == '\t' || (cp >= 0x20 && cp != 0x7f && (cp < 0x80 || cp > 0x9f)));
+        s_check (!(cp >= 0x202A && cp <= 0x202E) && !(cp >= 0x2066 && cp <= 0x2069));
         i += n;
     }
 }
@@ -50,6 +52,7 @@ s_line (const char *line, size_t len)
     char *cleaned = (char *) malloc (CLEAN_MAX_OUT (len));
     size_t cleaned_len = clean_text (line, len, cleaned);
     s_check (cleaned_len < CLEAN_MAX_OUT (len));
+    s_check (cleaned_len <= CLEAN_MAX_BYTES && cleaned_len <= LINE_MAX_BYTES);
     s_check_cleaned (cleaned, cleaned_len);
     (void) text_is_blank (cleaned, cleaned_len);
     free (cleaned);

@@ -202,46 +202,46 @@ static void test_lone_continuation (void **state)
     (void) state;
     expect_clean ("a\x80" "b", "a" FFFD "b");
     expect_clean ("\xbf", FFFD);
-    expect_clean ("\x80\x80\x80", FFFD FFFD FFFD);
+    expect_clean ("\x80\x80\x80", FFFD);
     expect_clean ("\xc3\xa9\xa9", "\xc3\xa9" FFFD);
 }
 
 static void test_bad_lead_bytes (void **state)
 {
     (void) state;
-    expect_clean ("\xc0\x80", FFFD FFFD);
-    expect_clean ("\xc1\xbf", FFFD FFFD);
+    expect_clean ("\xc0\x80", FFFD);
+    expect_clean ("\xc1\xbf", FFFD);
     expect_clean ("a\xc0" "b", "a" FFFD "b");
     for (int c = 0xF5; c <= 0xFF; c++) {
         char in [] = { (char) c, 'x' };
         expect_clean_n (in, sizeof in, FFFD "x");
         char seq [] = { (char) c, (char) 0x80, (char) 0x80, (char) 0x80 };
-        expect_clean_n (seq, sizeof seq, FFFD FFFD FFFD FFFD);
+        expect_clean_n (seq, sizeof seq, FFFD);
     }
 }
 
 static void test_overlong_forms (void **state)
 {
     (void) state;
-    expect_clean ("\xe0\x80\x80", FFFD FFFD FFFD);
-    expect_clean ("\xe0\x9f\xbf", FFFD FFFD FFFD);
-    expect_clean ("\xf0\x80\x80\x80", FFFD FFFD FFFD FFFD);
-    expect_clean ("\xf0\x8f\xbf\xbf", FFFD FFFD FFFD FFFD);
+    expect_clean ("\xe0\x80\x80", FFFD);
+    expect_clean ("\xe0\x9f\xbf", FFFD);
+    expect_clean ("\xf0\x80\x80\x80", FFFD);
+    expect_clean ("\xf0\x8f\xbf\xbf", FFFD);
 }
 
 static void test_surrogates (void **state)
 {
     (void) state;
-    expect_clean ("\xed\xa0\x80", FFFD FFFD FFFD);
-    expect_clean ("\xed\xbf\xbf", FFFD FFFD FFFD);
-    expect_clean ("\xed\xa0\x80\xed\xb0\x80", FFFD FFFD FFFD FFFD FFFD FFFD);
+    expect_clean ("\xed\xa0\x80", FFFD);
+    expect_clean ("\xed\xbf\xbf", FFFD);
+    expect_clean ("\xed\xa0\x80\xed\xb0\x80", FFFD);
 }
 
 static void test_beyond_unicode (void **state)
 {
     (void) state;
-    expect_clean ("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD);
-    expect_clean ("\xf4\xbf\xbf\xbf", FFFD FFFD FFFD FFFD);
+    expect_clean ("\xf4\x90\x80\x80", FFFD);
+    expect_clean ("\xf4\xbf\xbf\xbf", FFFD);
 }
 
 static void test_truncated_sequences (void **state)
@@ -258,20 +258,96 @@ static void test_truncated_sequences (void **state)
     expect_clean ("\xe2\x82\xe2\x82\xac", FFFD "\xe2\x82\xac");
     expect_clean ("\xf0\x9f\x98 \xf0\x9f\x98\x80", FFFD " \xf0\x9f\x98\x80");
     expect_clean ("\xc3\x1b[1mb", FFFD "b");
-    expect_clean ("\xe1\x80\xc0\x80", FFFD FFFD FFFD);
+    expect_clean ("\xe1\x80\xc0\x80", FFFD);
+}
+
+/*  A run of invalid bytes is one U+FFFD, however long, and bytes that
+    are removed inside the run (controls, escapes) do not split it.      */
+static void test_invalid_run_is_one_replacement (void **state)
+{
+    (void) state;
+    char in [100];
+    memset (in, 0xFF, sizeof in);
+    expect_clean_n (in, sizeof in, FFFD);
+    expect_clean ("a\xff\x80\xc0\xf5" "b\xfe\xfe", "a" FFFD "b" FFFD);
+    expect_clean ("\xff\x07\xff\x1b[0m\xff", FFFD);
+    expect_clean ("\xff\xe2\x80\xae\xff", FFFD);       /* U+202E removed */
+    expect_clean ("\xff" FFFD "\xff", FFFD FFFD FFFD);     /* a typed U+FFFD is text */
+    expect_clean ("\xff \xff", FFFD " " FFFD);
+}
+
+/*  Bidi override and isolate controls are removed; the marks and other
+    format characters are left to the terminal.                          */
+static void test_bidi_controls_removed (void **state)
+{
+    (void) state;
+    expect_clean ("a\xe2\x80\xaa" "b", "ab");                /* U+202A LRE */
+    expect_clean ("a\xe2\x80\xab" "b", "ab");                /* U+202B RLE */
+    expect_clean ("a\xe2\x80\xac" "b", "ab");                /* U+202C PDF */
+    expect_clean ("a\xe2\x80\xad" "b", "ab");                /* U+202D LRO */
+    expect_clean ("evil\xe2\x80\xae" "txt.exe", "eviltxt.exe"); /* U+202E RLO */
+    expect_clean ("a\xe2\x81\xa6" "b", "ab");                /* U+2066 LRI */
+    expect_clean ("a\xe2\x81\xa7" "b", "ab");                /* U+2067 RLI */
+    expect_clean ("a\xe2\x81\xa8" "b", "ab");                /* U+2068 FSI */
+    expect_clean ("a\xe2\x81\xa9" "b", "ab");                /* U+2069 PDI */
+    expect_clean ("\xe2\x80\xae\xe2\x81\xa6", "");
+    /*  Neighbours stay: U+2029, U+202F, U+2065 (unassigned), U+206A.    */
+    expect_clean ("\xe2\x80\xa9\xe2\x80\xaf", "\xe2\x80\xa9\xe2\x80\xaf");
+    expect_clean ("\xe2\x81\xa5\xe2\x81\xaa", "\xe2\x81\xa5\xe2\x81\xaa");
+}
+
+/*  The worst growth at the line limit: whatever the input, the output
+    stays within CLEAN_MAX_BYTES, ends on a whole character and is a
+    prefix of what the uncut cleaning would give.                       */
+static void expect_capped (const char *in, size_t len, const char *unit, size_t unit_len)
+{
+    char *out = malloc (CLEAN_MAX_OUT (len));
+    assert_non_null (out);
+    size_t n = clean_text (in, len, out);
+    assert_true (n <= CLEAN_MAX_BYTES);
+    assert_true (n > CLEAN_MAX_BYTES - unit_len);
+    assert_int_equal (n % unit_len == 0 || unit_len == 0, 1);
+    for (size_t i = 0; i + unit_len <= n; i += unit_len)
+        assert_memory_equal (out + i, unit, unit_len);
+    assert_int_equal (out [n], '\0');
+    free (out);
 }
 
 static void test_worst_case_growth (void **state)
 {
     (void) state;
-    char in [100];
-    memset (in, 0xFF, sizeof in);
-    char *out = malloc (CLEAN_MAX_OUT (sizeof in));
+    char in [LINE_MAX_BYTES];
+    /*  Alternating ASCII and invalid bytes: "a" + U+FFFD per 2 bytes.   */
+    for (size_t i = 0; i < sizeof in; i++)
+        in [i] = i % 2? (char) 0xFF: 'a';
+    expect_capped (in, sizeof in, "a" FFFD, 4);
+    /*  ... and with a stray continuation byte.                          */
+    for (size_t i = 0; i < sizeof in; i++)
+        in [i] = i % 2? (char) 0x80: 'z';
+    expect_capped (in, sizeof in, "z" FFFD, 4);
+    /*  Two-byte characters and invalid bytes: 3 bytes in, 5 out, cut
+        before a character that would not fit whole.                     */
+    for (size_t i = 0; i + 3 <= sizeof in; i += 3)
+        memcpy (in + i, "\xc3\xa9\xff", 3);
+    expect_capped (in, sizeof in - sizeof in % 3, "\xc3\xa9" FFFD, 5);
+    /*  Tabs and invalid bytes.                                          */
+    for (size_t i = 0; i < sizeof in; i++)
+        in [i] = i % 2? (char) 0xC0: '\t';
+    expect_capped (in, sizeof in, "\t" FFFD, 4);
+    /*  Plain ASCII at the limit is untouched; one byte more is cut.     */
+    char *big = malloc (LINE_MAX_BYTES + 2);
+    assert_non_null (big);
+    memset (big, 'x', LINE_MAX_BYTES + 1);
+    big [LINE_MAX_BYTES + 1] = '\0';
+    char *out = malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
     assert_non_null (out);
-    assert_int_equal (clean_text (in, sizeof in, out), 300);
-    for (size_t i = 0; i < 300; i += 3)
-        assert_memory_equal (out + i, FFFD, 3);
+    assert_int_equal (clean_text (big, LINE_MAX_BYTES, out), LINE_MAX_BYTES);
+    assert_int_equal (clean_text (big, LINE_MAX_BYTES + 1, out), LINE_MAX_BYTES);
+    /*  A 4-byte character that would cross the limit is left out whole. */
+    memcpy (big + LINE_MAX_BYTES - 2, "\xf0\x9f\x98\x80", 4);
+    assert_int_equal (clean_text (big, LINE_MAX_BYTES + 2, out), LINE_MAX_BYTES - 2);
     free (out);
+    free (big);
 }
 
 /*  A long mixed line: ASCII runs, escapes and UTF-8 interleaved.       */
@@ -357,6 +433,8 @@ int main (void)
         cmocka_unit_test (test_surrogates),
         cmocka_unit_test (test_beyond_unicode),
         cmocka_unit_test (test_truncated_sequences),
+        cmocka_unit_test (test_invalid_run_is_one_replacement),
+        cmocka_unit_test (test_bidi_controls_removed),
         cmocka_unit_test (test_worst_case_growth),
         cmocka_unit_test (test_long_mixed_text),
         cmocka_unit_test (test_utf8_decode),
