@@ -26,6 +26,9 @@
 #define FDS_FIXED     64
 #define FDS_PER_ROOM  8
 
+//  How long the exit waits for the log writer to write what is left.
+#define LOG_SINK_STOP_MS  2000
+
 //  Every connection and every ZeroMQ socket takes a descriptor. Raise the
 //  soft limit as far as allowed, then keep max_clients below it, so the
 //  server refuses with its "full" text instead of running out (EMFILE).
@@ -54,18 +57,68 @@ s_fit_fd_limit (config_t *config, const log_t *log)
     }
 }
 
-//  --log-file: opened once here, appended to by every actor.
+//  --log-file: opened once here and handed to the log sink, which alone
+//  writes it. Anything but a regular file is refused: a FIFO nobody reads
+//  would hang the start, a device or a directory is a mistake.
 static bool
 s_open_log_file (config_t *config)
 {
     if (!*config->log_file)
         return true;
-    config->log_fd = open (config->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    char error [256];
+    config->log_fd = log_open_file (config->log_file, error, sizeof error);
     if (config->log_fd < 0) {
-        fprintf (stderr, "TCPChat: --log-file %s: %s\n", config->log_file, strerror (errno));
+        fprintf (stderr, "TCPChat: --log-file %s: %s\n", config->log_file, error);
         return false;
     }
     return true;
+}
+
+//  From here on every actor's stdout is the sink's non-blocking pipe, and
+//  the file is the sink's alone: actors get no descriptor of it.
+static log_sink_t *
+s_start_log_sink (config_t *config)
+{
+    log_sink_t *sink = log_sink_start (config->log_file, config->log_fd);
+    if (sink)
+        config->log_fd = -1;
+    else
+        fprintf (stderr, "TCPChat: cannot start the log writer: logging straight to stdout\n");
+    return sink;
+}
+
+static const char *
+s_signal_name (int signal_number)
+{
+    return signal_number == SIGINT?  "SIGINT"
+         : signal_number == SIGTERM? "SIGTERM"
+         : signal_number == SIGQUIT? "SIGQUIT"
+         : signal_number == SIGHUP?  "SIGHUP"
+         : signal_number == SIGUSR1? "SIGUSR1": "signal";
+}
+
+//  SIGHUP reopens --log-file (logrotate), SIGUSR1 has the log sink say
+//  what it has written; SIGINT, SIGTERM and SIGQUIT stop the server, the
+//  stop signal is returned.
+static int
+s_wait_for_stop (const sigset_t *signals, log_sink_t *sink, const log_t *log)
+{
+    for (;;) {
+        int signal_number = 0;
+        if (sigwait (signals, &signal_number) != 0)
+            continue;
+        if (signal_number == SIGHUP) {
+            log_info (log, "SIGHUP received: reopening the log file");
+            log_sink_reopen (sink);
+        }
+        else
+        if (signal_number == SIGUSR1) {
+            log_info (log, "SIGUSR1 received: log statistics follow");
+            log_sink_report (sink);
+        }
+        else
+            return signal_number;
+    }
 }
 
 static void
@@ -88,6 +141,7 @@ main (int argc, char **argv)
     }
     if (!s_open_log_file (&config))
         return 2;
+    log_sink_t *sink = s_start_log_sink (&config);
     char error [256];
     if (*config.data_dir && !store_prepare_dir (config.data_dir, error, sizeof error)) {
         fprintf (stderr, "TCPChat: --data-dir %s: %s\n", config.data_dir, error);
@@ -101,6 +155,9 @@ main (int argc, char **argv)
     sigemptyset (&stop_signals);
     sigaddset (&stop_signals, SIGINT);
     sigaddset (&stop_signals, SIGTERM);
+    sigaddset (&stop_signals, SIGQUIT);
+    sigaddset (&stop_signals, SIGHUP);
+    sigaddset (&stop_signals, SIGUSR1);
     pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);   //  Inherited by every actor
     signal (SIGPIPE, SIG_IGN);
     s_fit_fd_limit (&config, &log);
@@ -131,13 +188,13 @@ main (int argc, char **argv)
     gateway_args->listener = listener;
     zactor_t *gateway = zactor_new (gateway_actor, gateway_args);
 
-    int signal_number = 0;
-    sigwait (&stop_signals, &signal_number);
-    log_info (&log, "%s received: shutting down", signal_number == SIGINT? "SIGINT": "SIGTERM");
+    int signal_number = s_wait_for_stop (&stop_signals, sink, &log);
+    log_info (&log, "%s received: shutting down", s_signal_name (signal_number));
     //  A second signal ends the process at once. A handler, not SIG_DFL:
     //  as PID 1 in a container the kernel drops default-action signals.
     signal (SIGINT, s_exit_now);
     signal (SIGTERM, s_exit_now);
+    signal (SIGQUIT, s_exit_now);
     pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
 
     //  The hub first: stopping it stops the rooms, whose last words go
@@ -148,5 +205,7 @@ main (int argc, char **argv)
     log_info (&log, "stopped");
     if (config.log_fd >= 0)
         close (config.log_fd);
+    //  A stuck stdout reader or disk cannot hold the exit for longer.
+    log_sink_stop (&sink, LOG_SINK_STOP_MS);
     return 0;
 }

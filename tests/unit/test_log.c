@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "log.h"
@@ -286,6 +289,304 @@ static void test_also_writes_to_a_file (void **state)
     free (out);
 }
 
+/* ------------------------------------------------------------------ */
+/*  Escaping: nothing a client typed reaches the log raw.              */
+
+static void expect_escape (const char *in, size_t len, const char *want)
+{
+    char out [256];
+    size_t n = log_escape (in, len, out, sizeof out);
+    if (n != strlen (want) || strcmp (out, want))
+        fail_msg ("escaping gave \"%s\", want \"%s\"", out, want);
+}
+#define expect_esc(lit, want) expect_escape ((lit), sizeof (lit) - 1, (want))
+
+static void test_escape_controls (void **state)
+{
+    (void) state;
+    expect_esc ("plain text, caf\xc3\xa9 \xf0\x9f\x98\x80", "plain text, caf\xc3\xa9 \xf0\x9f\x98\x80");
+    expect_esc ("a\x1b[2Jb", "a\\x1b[2Jb");
+    expect_esc ("\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07");
+    expect_esc ("x\r\n2026-01-01 00:00:00 main fake", "x\\r\\n2026-01-01 00:00:00 main fake");
+    expect_esc ("\t\\", "\\t\\\\");
+    expect_esc ("\x00\x01\x7f", "\\x00\\x01\\x7f");
+    expect_esc ("\xc2\x9b" "31m", "\\xc2\\x9b31m");                  /* C1 CSI */
+    expect_esc ("\xe2\x80\xae" "abc", "\\xe2\\x80\\xaeabc");          /* U+202E */
+    expect_esc ("\xe2\x81\xa6\xe2\x80\x8f", "\\xe2\\x81\\xa6\\xe2\\x80\\x8f");
+    expect_esc ("\xe2\x80\xa8", "\\xe2\\x80\\xa8");                   /* U+2028 */
+    expect_esc ("\xff\xc3", "\\xff\\xc3");                            /* invalid */
+    expect_esc ("\xc2\xa0", "\xc2\xa0");                              /* U+00A0 kept */
+}
+
+/*  Cut before an escape that would not fit, NUL terminated.            */
+static void test_escape_cut (void **state)
+{
+    (void) state;
+    char out [8];
+    assert_int_equal (log_escape ("abcdef\x1b", 7, out, sizeof out), 6);
+    assert_string_equal (out, "abcdef");
+    assert_int_equal (log_escape ("ab\xe2\x80\xae", 5, out, sizeof out), 2);
+    assert_string_equal (out, "ab");
+    assert_int_equal (log_escape ("abcd\xf0\x9f\x98\x80", 8, out, sizeof out), 4);
+}
+
+/*  Whatever the format, client text in a log line is escaped: one line,
+    no raw control byte.                                                */
+static void test_lines_are_escaped (void **state)
+{
+    (void) state;
+    log_t log;
+    log_init (&log, "hub", s_pipe [1], true);
+    log_debug (&log, "%s: /join %s", "mallory\x1b]0;owned\x07",
+               "x\r\n2026-11-29 18:00:00 main fake line\x1b[2J");
+    size_t len;
+    char *data = drain (&len);
+    assert_int_equal (data [len - 1], '\n');
+    assert_true (memchr (data, '\n', len) == data + len - 1);
+    for (size_t i = 0; i + 1 < len; i++)
+        assert_true ((unsigned char) data [i] >= 0x20 && data [i] != 0x7f);
+    assert_non_null (strstr (data, " hub mallory\\x1b]0;owned\\x07: /join x\\r\\n2026-11-29 "
+                                   "18:00:00 main fake line\\x1b[2J\n"));
+    free (data);
+}
+
+/*  A long escaped message stays one line within LOG_LINE_MAX.          */
+static void test_escaped_line_is_bounded (void **state)
+{
+    (void) state;
+    log_t log;
+    log_init (&log, "gateway", s_pipe [1], false);
+    char text [1500];
+    memset (text, 0x1b, sizeof text - 1);
+    text [sizeof text - 1] = 0;
+    log_info (&log, "%s", text);
+    size_t len;
+    char *data = drain (&len);
+    assert_true (len <= LOG_LINE_MAX);
+    assert_int_equal (data [len - 1], '\n');
+    assert_true (memchr (data, '\n', len) == data + len - 1);
+    assert_memory_equal (data + len - 5, "\\x1b\n", 5);
+    free (data);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Never blocking: a full pipe drops lines and says how many.         */
+
+static void test_full_pipe_drops_and_counts (void **state)
+{
+    (void) state;
+    int fds [2];
+    assert_int_equal (pipe2 (fds, O_CLOEXEC | O_NONBLOCK), 0);
+    log_t log;
+    log_init (&log, "room[dev]", fds [1], false);
+    //  Fill the pipe: lines stop getting in, and each one is counted.
+    unsigned long sent = 0;
+    while (log.dropped == 0 && sent < 100000) {
+        log_info (&log, "filler line %lu", sent);
+        sent++;
+    }
+    assert_int_equal (log.dropped, 1);
+    log_info (&log, "lost too");
+    log_info (&log, "and this");
+    assert_int_equal (log.dropped, 3);
+    //  Once it moves again, the next line says what was lost first.
+    char sink [4096];
+    while (read (fds [0], sink, sizeof sink) > 0)
+        ;
+    log_info (&log, "back");
+    assert_int_equal (log.dropped, 0);
+    ssize_t n = read (fds [0], sink, sizeof sink - 1);
+    assert_true (n > 0);
+    sink [n] = 0;
+    const char *first = sink + STAMP_LEN;
+    assert_memory_equal (first, " room[dev] 3 log lines dropped\n", 31);
+    assert_non_null (strstr (sink, " room[dev] back\n"));
+    assert_int_equal (sink [n - 1], '\n');
+    close (fds [0]);
+    close (fds [1]);
+}
+
+/* ------------------------------------------------------------------ */
+/*  --log-file                                                         */
+
+static void test_open_file_regular_only (void **state)
+{
+    (void) state;
+    char dir [] = "/tmp/test_log_dir_XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char path [256], error [256];
+
+    snprintf (path, sizeof path, "%s/fifo", dir);
+    assert_int_equal (mkfifo (path, 0600), 0);
+    assert_int_equal (log_open_file (path, error, sizeof error), -1);
+    assert_string_equal (error, "a FIFO, not a regular file");
+    unlink (path);
+
+    assert_int_equal (log_open_file (dir, error, sizeof error), -1);
+    assert_string_equal (error, "a directory, not a regular file");
+
+    assert_int_equal (log_open_file ("/dev/null", error, sizeof error), -1);
+    assert_string_equal (error, "a character device, not a regular file");
+
+    snprintf (path, sizeof path, "%s/missing/x.log", dir);
+    assert_int_equal (log_open_file (path, error, sizeof error), -1);
+    assert_string_equal (error, "No such file or directory");
+
+    //  A new file is created, an existing one appended to, and a symlink
+    //  to a regular file is followed.
+    snprintf (path, sizeof path, "%s/chat.log", dir);
+    int fd = log_open_file (path, error, sizeof error);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, "one\n", 4), 4);
+    close (fd);
+    char link [256];
+    snprintf (link, sizeof link, "%s/link.log", dir);
+    assert_int_equal (symlink (path, link), 0);
+    fd = log_open_file (link, error, sizeof error);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, "two\n", 4), 4);
+    close (fd);
+    struct stat st;
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_size, 8);
+    assert_int_equal (st.st_mode & 0777, 0640);
+    unlink (link);
+    unlink (path);
+    rmdir (dir);
+}
+
+/* ------------------------------------------------------------------ */
+/*  The sink                                                           */
+
+/*  Reads fd until want shows up or ms pass; returns what arrived.      */
+static char *read_until (int fd, const char *want, int ms)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *data = calloc (1, cap + 1);
+    assert_non_null (data);
+    struct timespec start;
+    clock_gettime (CLOCK_MONOTONIC, &start);
+    while (!strstr (data, want) && n < cap) {
+        struct timespec now;
+        clock_gettime (CLOCK_MONOTONIC, &now);
+        long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (spent >= ms)
+            break;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll (&p, 1, 50) <= 0)
+            continue;
+        ssize_t got = read (fd, data + n, cap - n);
+        if (got <= 0)
+            break;
+        n += (size_t) got;
+    }
+    return data;
+}
+
+static long elapsed_ms (const struct timespec *from)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - from->tv_sec) * 1000 + (now.tv_nsec - from->tv_nsec) / 1000000;
+}
+
+/*  Lines written to descriptor 1 reach the old stdout and the file;
+    a reopen after a rename starts a new file at the old path.          */
+static void test_sink_copies_and_reopens (void **state)
+{
+    (void) state;
+    char dir [] = "/tmp/test_log_sink_XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char path [256], moved [256], error [256];
+    snprintf (path, sizeof path, "%s/chat.log", dir);
+    snprintf (moved, sizeof moved, "%s/chat.log.1", dir);
+    int file = log_open_file (path, error, sizeof error);
+    assert_true (file >= 0);
+
+    fflush (stdout);
+    int saved = dup (STDOUT_FILENO);
+    int out [2];
+    assert_int_equal (pipe2 (out, O_CLOEXEC), 0);
+    dup2 (out [1], STDOUT_FILENO);
+    close (out [1]);
+    log_sink_t *sink = log_sink_start (path, file);
+    assert_non_null (sink);
+    log_t log;
+    log_init (&log, "hub", STDOUT_FILENO, false);
+    log_info (&log, "before the rotation");
+    assert_int_equal (rename (path, moved), 0);
+    log_sink_reopen (sink);
+    //  The reopen is the writer's business, done when it says so.
+    char *seen = read_until (out [0], " reopened\n", 5000);
+    assert_non_null (strstr (seen, " hub before the rotation\n"));
+    assert_non_null (strstr (seen, " log --log-file "));
+    free (seen);
+    log_info (&log, "after the rotation");
+    log_sink_stop (&sink, 5000);
+    dup2 (saved, STDOUT_FILENO);
+    close (saved);
+    assert_null (sink);
+    seen = read_until (out [0], "after the rotation", 5000);
+    close (out [0]);
+    assert_non_null (strstr (seen, " hub after the rotation\n"));
+    free (seen);
+
+    char old_text [4096] = "", new_text [4096] = "";
+    FILE *f = fopen (moved, "r");
+    assert_non_null (f);
+    old_text [fread (old_text, 1, sizeof old_text - 1, f)] = 0;
+    fclose (f);
+    f = fopen (path, "r");
+    assert_non_null (f);
+    new_text [fread (new_text, 1, sizeof new_text - 1, f)] = 0;
+    fclose (f);
+    assert_non_null (strstr (old_text, " hub before the rotation\n"));
+    assert_null (strstr (old_text, "after the rotation"));
+    assert_non_null (strstr (new_text, " reopened\n"));
+    assert_non_null (strstr (new_text, " hub after the rotation\n"));
+    unlink (path);
+    unlink (moved);
+    rmdir (dir);
+}
+
+/*  stdout a pipe nobody reads: writers never wait, lines are dropped
+    and counted, and stopping the sink waits no longer than its bound.  */
+static void test_stuck_sink_never_blocks (void **state)
+{
+    (void) state;
+    signal (SIGPIPE, SIG_IGN);
+    fflush (stdout);
+    int saved = dup (STDOUT_FILENO);
+    int stuck [2];
+    assert_int_equal (pipe2 (stuck, O_CLOEXEC), 0);
+    dup2 (stuck [1], STDOUT_FILENO);
+    close (stuck [1]);
+    log_sink_t *sink = log_sink_start (NULL, -1);
+    assert_non_null (sink);
+    log_t log;
+    log_init (&log, "gateway", STDOUT_FILENO, false);
+    struct timespec start;
+    clock_gettime (CLOCK_MONOTONIC, &start);
+    //  Enough for the kernel pipes (ours up to 1 MiB, the stuck one 64 KiB).
+    unsigned long lines = 0;
+    while (log.dropped < 1000 && lines < 200000) {
+        log_info (&log, "connection opened from 127.0.0.1:%lu (some clients)", lines);
+        lines++;
+    }
+    long spent = elapsed_ms (&start);
+    assert_true (log.dropped >= 1000);
+    clock_gettime (CLOCK_MONOTONIC, &start);
+    log_sink_stop (&sink, 300);
+    long stop_ms = elapsed_ms (&start);
+    dup2 (saved, STDOUT_FILENO);
+    close (saved);
+    //  Generous: the point is "not forever".
+    assert_true (spent < 30000);
+    assert_true (stop_ms >= 250 && stop_ms < 10000);
+    //  The stuck writer gets EPIPE from here on and ends on its own.
+    close (stuck [0]);
+}
+
 int main (void)
 {
     //  A zone far from UTC (no tzdata needed), so that a stamp in UTC
@@ -301,6 +602,14 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_long_name_is_cut, pipe_setup, pipe_teardown),
         cmocka_unit_test (test_unwritable_fd),
         cmocka_unit_test_setup_teardown (test_also_writes_to_a_file, pipe_setup, pipe_teardown),
+        cmocka_unit_test (test_escape_controls),
+        cmocka_unit_test (test_escape_cut),
+        cmocka_unit_test_setup_teardown (test_lines_are_escaped, pipe_setup, pipe_teardown),
+        cmocka_unit_test_setup_teardown (test_escaped_line_is_bounded, pipe_setup, pipe_teardown),
+        cmocka_unit_test (test_full_pipe_drops_and_counts),
+        cmocka_unit_test (test_open_file_regular_only),
+        cmocka_unit_test (test_sink_copies_and_reopens),
+        cmocka_unit_test (test_stuck_sink_never_blocks),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
