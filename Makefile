@@ -8,12 +8,12 @@ BINDIR   ?= $(PREFIX)/bin
 SANITIZE ?=
 comma    := ,
 
-PKGS      := libczmq libzmq
+PKGS      := libczmq libzmq icu-uc icu-i18n
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lczmq -lzmq) -lpthread
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lczmq -lzmq -licui18n -licuuc -licudata) -lpthread
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 ifeq ($(SANITIZE),)
@@ -106,7 +106,7 @@ build/fuzz/fuzz_input: $(FUZZ_SRC) $(HEADERS)
 	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) is not installed (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -o $@ $(FUZZ_SRC)
+	    -fno-sanitize-recover=all -o $@ $(FUZZ_SRC) $(shell pkg-config --libs icu-uc icu-i18n)
 
 # The image (docker/Dockerfile) and compose.yaml end to end, on 127.0.0.1:
 # build, banner, two clients, actor logs, docker stop -> exit 0 within 3 s.

@@ -54,6 +54,8 @@ typedef struct {
     log_t      log;
     zhashx_t  *clients;           /* id -> client_t */
     zhashx_t  *names;             /* folded name -> client_t (not owned) */
+    name_confusables_t *confusables;  /* this thread's ICU spoof checker */
+    zhashx_t  *lookalikes [2];    /* confusable keys -> client_t (not owned) */
     zhashx_t  *rooms;             /* folded name -> room_t */
     unsigned   room_seq;          /* for unique room endpoints */
     room_t    *general;
@@ -142,6 +144,9 @@ s_self_new (zsock_t *pipe, config_t *config)
     zhashx_set_key_destructor (self->clients, NULL);
     zhashx_set_destructor (self->clients, s_client_destroy);
     self->names = zhashx_new ();
+    self->confusables = name_confusables_new ();
+    self->lookalikes [0] = zhashx_new ();
+    self->lookalikes [1] = zhashx_new ();
     self->rooms = zhashx_new ();
     zhashx_set_destructor (self->rooms, s_room_destroy);
 
@@ -169,6 +174,9 @@ s_self_destroy (self_t **self_p)
     if (!self)
         return;
     zhashx_destroy (&self->names);
+    zhashx_destroy (&self->lookalikes [0]);
+    zhashx_destroy (&self->lookalikes [1]);
+    name_confusables_destroy (&self->confusables);
     zhashx_destroy (&self->clients);
     //  Stopping the rooms sends each one's BYE to the gateway.
     zhashx_destroy (&self->rooms);
@@ -351,23 +359,43 @@ s_name_problem (self_t *self, client_t *client, const char *name, size_t size)
     client_t *owner = (client_t *) s_lookup_folded (self->names, name, size);
     if (owner && owner != client)
         return "Name is already taken.";
+    //  "аlice" (Cyrillic а) or "AIice" next to alice: UTS #39 skeletons.
+    for (int which = 0; which < 2; which++) {
+        char key [NAME_KEY_MAX];
+        name_confusable_key (self->confusables, which, name, size, key);
+        owner = (client_t *) zhashx_lookup (self->lookalikes [which], key);
+        if (owner && owner != client)
+            return "Name is too similar to a user's name already here.";
+    }
     return NULL;
 }
 
 static void
 s_name_register (self_t *self, client_t *client)
 {
-    char key [NAME_MAX_BYTES + 1];
-    name_fold (client->name, strlen (client->name), key);
+    size_t size = strlen (client->name);
+    char key [NAME_KEY_MAX];
+    name_fold (client->name, size, key);
     zhashx_insert (self->names, key, client);
+    for (int which = 0; which < 2; which++) {
+        name_confusable_key (self->confusables, which, client->name, size, key);
+        zhashx_insert (self->lookalikes [which], key, client);
+    }
 }
 
 static void
 s_name_free (self_t *self, client_t *client)
 {
-    char key [NAME_MAX_BYTES + 1];
-    name_fold (client->name, strlen (client->name), key);
+    size_t size = strlen (client->name);
+    char key [NAME_KEY_MAX];
+    name_fold (client->name, size, key);
     zhashx_delete (self->names, key);
+    for (int which = 0; which < 2; which++) {
+        name_confusable_key (self->confusables, which, client->name, size, key);
+        //  Only its own: a key is never shared, as registering refuses it.
+        if (zhashx_lookup (self->lookalikes [which], key) == client)
+            zhashx_delete (self->lookalikes [which], key);
+    }
 }
 
 //  ---------------------------------------------------------------------

@@ -2,6 +2,11 @@
 #include "names.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/uspoof.h>
+#include <unicode/ustring.h>
 #include "clean.h"
 
 /*  Invalid UTF-8 (cp < 0) is not printable either.  */
@@ -24,13 +29,23 @@ s_is_space (int32_t cp)
         || cp == 0x3000;
 }
 
+//  Characters that show as nothing, or change how their neighbours show.
+static bool
+s_is_invisible (int32_t cp)
+{
+    return u_charType (cp) == U_FORMAT_CHAR
+        || u_hasBinaryProperty (cp, UCHAR_DEFAULT_IGNORABLE_CODE_POINT)
+        || u_hasBinaryProperty (cp, UCHAR_BIDI_CONTROL)
+        || cp == 0x2800;            /* braille blank: So, yet blank */
+}
+
 const char *
 name_problem (const char *s, size_t len)
 {
     if (len == 0)
         return "Name cannot be empty.";
     size_t chars = 0;
-    bool unprintable = false, spaced = false;
+    bool unprintable = false, spaced = false, invisible = false;
     for (size_t i = 0; i < len; chars++) {
         if (chars == NAME_MAX_CHARS)
             return "Name is too long (max 32 characters).";
@@ -41,11 +56,16 @@ name_problem (const char *s, size_t len)
         else
         if (s_is_space (cp))
             spaced = true;
+        else
+        if (s_is_invisible (cp))
+            invisible = true;
     }
     if (unprintable)
         return "Name can only contain printable characters.";
     if (spaced)
         return "Name cannot contain spaces.";
+    if (invisible)
+        return "Name cannot contain invisible or formatting characters.";
     if (s [0] == '/')
         return "Name cannot start with '/'.";
     return NULL;
@@ -79,6 +99,79 @@ name_fold (const char *s, size_t len, char *out)
         out [i] = c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c;
     }
     out [len] = '\0';
+}
+
+struct name_confusables_t {
+    USpoofChecker *checker;
+};
+
+name_confusables_t *
+name_confusables_new (void)
+{
+    name_confusables_t *self = (name_confusables_t *) calloc (1, sizeof (name_confusables_t));
+    if (!self)
+        return NULL;
+    UErrorCode status = U_ZERO_ERROR;
+    self->checker = uspoof_open (&status);
+    if (U_FAILURE (status)) {
+        uspoof_close (self->checker);
+        self->checker = NULL;       //  keys fall back to name_fold
+    }
+    return self;
+}
+
+void
+name_confusables_destroy (name_confusables_t **self_p)
+{
+    name_confusables_t *self = *self_p;
+    if (!self)
+        return;
+    uspoof_close (self->checker);
+    free (self);
+    *self_p = NULL;
+}
+
+#define KEY_UNITS (NAME_KEY_MAX / 2)
+
+static int32_t
+s_fold (const UChar *in, int32_t len, UChar *out, UErrorCode *status)
+{
+    return u_strFoldCase (out, KEY_UNITS, in, len, U_FOLD_CASE_DEFAULT, status);
+}
+
+static int32_t
+s_skeleton (name_confusables_t *self, const UChar *in, int32_t len, UChar *out,
+            UErrorCode *status)
+{
+    return uspoof_getSkeleton (self->checker, 0, in, len, out, KEY_UNITS, status);
+}
+
+void
+name_confusable_key (name_confusables_t *self, int which,
+                     const char *s, size_t len, char out [NAME_KEY_MAX])
+{
+    UErrorCode status = U_ZERO_ERROR;
+    UChar name [KEY_UNITS], step [KEY_UNITS], key [KEY_UNITS];
+    int32_t n = 0;
+    if (!self || !self->checker || len > NAME_MAX_BYTES)
+        status = U_UNSUPPORTED_ERROR;
+    else {
+        u_strFromUTF8 (name, KEY_UNITS, &n, s, (int32_t) len, &status);
+        if (which == 0) {
+            n = s_fold (name, n, step, &status);
+            n = s_skeleton (self, step, n, key, &status);
+        }
+        else {
+            n = s_skeleton (self, name, n, step, &status);
+            n = s_fold (step, n, key, &status);
+        }
+        if (U_SUCCESS (status))
+            u_strToUTF8 (out, NAME_KEY_MAX, NULL, key, n, &status);
+    }
+    if (U_FAILURE (status) || status == U_STRING_NOT_TERMINATED_WARNING) {
+        size_t keep = len < NAME_KEY_MAX? len: NAME_KEY_MAX - 1;
+        name_fold (s, keep, out);
+    }
 }
 
 static bool

@@ -398,6 +398,58 @@ static void test_name_refused (void **state)
     hub_finish ();
 }
 
+/*  Names that pass for a connected user's: UTS #39 skeletons, either
+    way round with case; free again once that user leaves. Invisible and
+    format characters are refused outright.                              */
+static void test_name_lookalikes (void **state)
+{
+    (void) state;
+    const char *similar = "Name is too similar to a user's name already here.";
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    const char *lookalikes [] = {
+        "\xd0\xb0lice",             /* Cyrillic а */
+        "\xd0\x90LICE",             /* Cyrillic А, upper case */
+        "AIice",                    /* capital I for l */
+        "a1ice",                    /* digit 1 for l */
+        "\xef\xbd\x81lice",         /* fullwidth a */
+    };
+    for (size_t i = 0; i < sizeof lookalikes / sizeof lookalikes [0]; i++) {
+        send_name (B, lookalikes [i]);
+        expect_refuse (B, similar);
+    }
+    const char *hidden [] = {
+        "ali\xe2\x80\x8b" "ce", "alice\xef\xbb\xbf", "\xe2\x80\xae" "ecila",
+        "al\xc2\xad" "ice", "\xe2\x81\xa0", "alice\xe2\x80\x8d",
+    };
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden [0]; i++) {
+        send_name (B, hidden [i]);
+        expect_refuse (B, "Name cannot contain invisible or formatting characters.");
+    }
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    //  /name goes through the same check, both ways.
+    send_cmd (B, CMD_NAME, "\xd0\xb0lice", NULL);
+    expect_reply (general, "Name is too similar to a user's name already here.\n", B);
+    send_cmd (B, CMD_NAME, "b\xe2\x80\x8cob", NULL);
+    expect_reply (general, "Name cannot contain invisible or formatting characters.\n", B);
+    //  A lookalike of one's own name is no impersonation.
+    send_cmd (A, CMD_NAME, "AIice", NULL);
+    expect_rename (general, A, "alice", "AIice", B);
+    send_cmd (A, CMD_NAME, "alice", NULL);
+    expect_rename (general, A, "AIice", "alice", B);
+    //  Once alice has left, the name looks like nobody's.
+    send_closed (A);
+    expect_out (general, "\nalice has left our chat...\n", 0, B);
+    send_name (C, "\xd0\xb0lice");
+    expect_join (general, C, "\xd0\xb0lice", "", B);
+    //  ... and now plain alice is the one refused.
+    send_name (D, "alice");
+    expect_refuse (D, similar);
+    hub_finish ();
+}
+
 /* ------------------------------------------------------------------ */
 /*  Lines and commands in a room                                       */
 
@@ -1130,6 +1182,7 @@ int main (void)
         HUB_TEST (test_start_announces_general),
         HUB_TEST (test_name_accepted),
         HUB_TEST (test_name_refused),
+        HUB_TEST (test_name_lookalikes),
         HUB_TEST (test_lines_reach_the_room),
         HUB_TEST (test_help_and_unknown),
         HUB_TEST (test_notice),

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <string.h>
 #include "names.h"
 
@@ -13,6 +14,7 @@
 #define UNPRINTABLE "Name can only contain printable characters."
 #define SPACES      "Name cannot contain spaces."
 #define SLASH       "Name cannot start with '/'."
+#define INVISIBLE   "Name cannot contain invisible or formatting characters."
 #define ROOM_EMPTY    "Room name cannot be empty."
 #define ROOM_TOO_LONG "Room name is too long (max 32 characters)."
 #define ROOM_CHARSET  "Room name can only contain letters, digits, '_' and '-'."
@@ -58,7 +60,7 @@ static void test_good_names (void **state)
     expect_problem ("\xc3\xa9lodie", NULL);                 /* élodie */
     expect_problem ("\xe6\x97\xa5\xe6\x9c\xac", NULL);      /* 日本 */
     expect_problem ("\xf0\x9f\x98\x80", NULL);              /* 😀 */
-    expect_problem ("zero\xe2\x80\x8bwidth", NULL);         /* U+200B is not listed */
+    expect_problem ("zero\xe2\x80\x8bwidth", INVISIBLE);    /* U+200B hides */
 }
 
 static void test_empty (void **state)
@@ -149,9 +151,99 @@ static void test_spaces (void **state)
         expect_problem_n (s, n + 2, SPACES);        /* trailing */
     }
     /*  Neighbours of the listed ranges are fine.                       */
-    expect_problem ("a\xe2\x80\x8b" "b", NULL);    /* U+200B */
     expect_problem ("a\xe1\x9a\x81" "b", NULL);    /* U+1681 */
     expect_problem ("a\xc2\xa1" "b", NULL);        /* U+00A1 */
+}
+
+/*  Characters that hide, or make one name pass for another.            */
+static void test_invisible_and_format (void **state)
+{
+    (void) state;
+    const char *hidden [] = {
+        "\xe2\x80\x8b",           /* U+200B zero width space */
+        "\xe2\x80\x8c",           /* U+200C ZWNJ */
+        "\xe2\x80\x8d",           /* U+200D ZWJ */
+        "\xe2\x80\x8e",           /* U+200E LRM */
+        "\xe2\x80\x8f",           /* U+200F RLM */
+        "\xe2\x80\xaa",           /* U+202A LRE */
+        "\xe2\x80\xae",           /* U+202E RLO */
+        "\xe2\x81\xa0",           /* U+2060 word joiner */
+        "\xe2\x81\xa6",           /* U+2066 LRI */
+        "\xe2\x81\xa9",           /* U+2069 PDI */
+        "\xe2\x81\xa4",           /* U+2064 invisible plus */
+        "\xef\xbb\xbf",           /* U+FEFF BOM */
+        "\xc2\xad",               /* U+00AD soft hyphen */
+        "\xd8\x9c",               /* U+061C Arabic letter mark */
+        "\xcd\x8f",               /* U+034F combining grapheme joiner */
+        "\xef\xb8\x8f",           /* U+FE0F variation selector 16 */
+        "\xe3\x85\xa4",           /* U+3164 Hangul filler */
+        "\xef\xbe\xa0",           /* U+FFA0 halfwidth Hangul filler */
+        "\xe2\xa0\x80",           /* U+2800 braille blank */
+        "\xf3\xa0\x80\x81",       /* U+E0001 language tag */
+        "\xf0\x9d\x85\xb3",       /* U+1D173 musical begin beam */
+    };
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden [0]; i++) {
+        char s [16];
+        size_t n = strlen (hidden [i]);
+        memcpy (s, "al", 2);
+        memcpy (s + 2, hidden [i], n);
+        memcpy (s + 2 + n, "ice", 3);
+        expect_problem_n (s, n + 5, INVISIBLE);
+        expect_problem_n (s + 2, n, INVISIBLE);     /* nothing but it */
+        expect_problem_n (s + 2, n + 3, INVISIBLE); /* leading */
+    }
+    /*  Visible neighbours are fine: U+00AC, U+2010 hyphen, U+FEFE.     */
+    expect_problem ("a\xc2\xac" "b", NULL);
+    expect_problem ("a\xe2\x80\x90" "b", NULL);
+    expect_problem ("a\xef\xbb\xbe" "b", NULL);
+    /*  Order: spaces are named first, the slash after.                 */
+    expect_problem ("a b\xe2\x80\x8b", SPACES);
+    expect_problem ("/\xe2\x80\x8b", INVISIBLE);
+}
+
+static void expect_confusable (name_confusables_t *c, const char *a, const char *b, bool want)
+{
+    char ka [2][NAME_KEY_MAX], kb [2][NAME_KEY_MAX];
+    bool same = false;
+    for (int which = 0; which < 2; which++) {
+        name_confusable_key (c, which, a, strlen (a), ka [which]);
+        name_confusable_key (c, which, b, strlen (b), kb [which]);
+        same = same || strcmp (ka [which], kb [which]) == 0;
+    }
+    if (same != want)
+        fail_msg ("\"%s\" and \"%s\": confusable %d, want %d (keys \"%s\"/\"%s\", \"%s\"/\"%s\")",
+                  a, b, same, want, ka [0], kb [0], ka [1], kb [1]);
+}
+
+static void test_confusable_names (void **state)
+{
+    (void) state;
+    name_confusables_t *c = name_confusables_new ();
+    assert_non_null (c);
+    expect_confusable (c, "alice", "\xd0\xb0lice", true);           /* Cyrillic а */
+    expect_confusable (c, "alice", "\xd0\x90LICE", true);           /* Cyrillic А, upper */
+    expect_confusable (c, "alice", "AIice", true);                   /* capital I for l */
+    expect_confusable (c, "alice", "a1ice", true);                   /* digit 1 for l */
+    expect_confusable (c, "paypal", "\xd1\x80\xd0\xb0y\xd1\x80\xd0\xb0l", true);
+    expect_confusable (c, "bob", "BOB", true);
+    expect_confusable (c, "rn", "m", true);
+    expect_confusable (c, "\xef\xbd\x81lice", "alice", true);       /* fullwidth a */
+    expect_confusable (c, "alice", "bob", false);
+    expect_confusable (c, "alice", "alicia", false);
+    expect_confusable (c, "\xc3\xa9lodie", "elodie", false);         /* é is not e */
+    name_confusables_destroy (&c);
+    assert_null (c);
+    name_confusables_destroy (&c);
+}
+
+/*  Without a checker the key is the ASCII-folded name: the exact check
+    still holds.                                                         */
+static void test_confusable_key_fallback (void **state)
+{
+    (void) state;
+    char key [NAME_KEY_MAX];
+    name_confusable_key (NULL, 0, "AlIce", 5, key);
+    assert_string_equal (key, "alice");
 }
 
 static void test_spaces_win_over_slash (void **state)
@@ -246,6 +338,9 @@ int main (void)
         cmocka_unit_test (test_invalid_utf8_is_unprintable),
         cmocka_unit_test (test_unprintable_wins_over_spaces),
         cmocka_unit_test (test_spaces),
+        cmocka_unit_test (test_invisible_and_format),
+        cmocka_unit_test (test_confusable_names),
+        cmocka_unit_test (test_confusable_key_fallback),
         cmocka_unit_test (test_spaces_win_over_slash),
         cmocka_unit_test (test_leading_slash),
         cmocka_unit_test (test_room_names),
