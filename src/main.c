@@ -27,7 +27,7 @@
 #define FDS_PER_ROOM  8
 
 //  How long the exit waits for the log writer to write what is left.
-#define LOG_SINK_STOP_MS  2000
+#define LOG_SINK_STOP_MS  1000
 
 //  Every connection and every ZeroMQ socket takes a descriptor. Raise the
 //  soft limit as far as allowed, then keep max_clients below it, so the

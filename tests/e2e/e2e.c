@@ -28,6 +28,9 @@ struct e2e_server {
     pid_t pid;
     int   port;
     char  log_path[256];
+    int   stuck_fd;          /* stdout_stuck: the pipe's read end, else -1 */
+    char  stuck_seen[4096];  /* what was read of it before "Listening" */
+    size_t stuck_len;
 };
 
 struct e2e_client {
@@ -420,6 +423,26 @@ static bool log_has_sanitizer_report (const char *log)
     return strstr (log, "Sanitizer") || strstr (log, "runtime error:");
 }
 
+/*  stdout_stuck: reads what the pipe holds (up to "Listening"), never
+    waiting. True when want has arrived.                                 */
+static bool stuck_has (e2e_server_t *s, const char *want)
+{
+    size_t room = sizeof s->stuck_seen - 1 - s->stuck_len;
+    ssize_t n = room ? read (s->stuck_fd, s->stuck_seen + s->stuck_len, room) : 0;
+    if (n > 0)
+        s->stuck_len += (size_t) n;
+    s->stuck_seen[s->stuck_len] = '\0';
+    return log_has_line_start (s->stuck_seen, want);
+}
+
+/*  Once the server is gone: nobody reads the pipe any more.            */
+static void close_stuck (e2e_server_t *s)
+{
+    if (s->stuck_fd >= 0)
+        close (s->stuck_fd);
+    s->stuck_fd = -1;
+}
+
 static void register_server (e2e_server_t *s)
 {
     for (size_t i = 0; i < MAX_SERVERS; i++)
@@ -449,9 +472,14 @@ static int wait_listening (e2e_server_t *s, int *status)
     snprintf (want, sizeof want, "Listening on the port :%d\n", s->port);
     int64_t deadline = e2e_now_ms () + E2E_START_MS;
     while (e2e_now_ms () < deadline) {
-        char *log = read_file (s->log_path, NULL);
-        bool ready = log && log_has_line_start (log, want);
-        free (log);
+        bool ready;
+        if (s->stuck_fd >= 0)
+            ready = stuck_has (s, want);
+        else {
+            char *log = read_file (s->log_path, NULL);
+            ready = log && log_has_line_start (log, want);
+            free (log);
+        }
         if (ready)
             return 1;
         if (waitpid (s->pid, status, WNOHANG) == s->pid)
@@ -473,6 +501,11 @@ static int launch (e2e_server_t *s, const e2e_opts_t *opts, const char *bin, int
                    int *status, const char *file, int line)
 {
     s->port = port;
+    close_stuck (s);
+    s->stuck_len = 0;
+    int stuck[2] = { -1, -1 };
+    if (opts->stdout_stuck && pipe2 (stuck, O_CLOEXEC | O_NONBLOCK) != 0)
+        e2e_fail_at (file, line, "pipe: %s", strerror (errno));
     int log_fd = make_log_file (s->log_path, sizeof s->log_path);
     if (s->port <= 0 || log_fd < 0)
         e2e_fail_at (file, line, "cannot get a free port or a log file: %s", strerror (errno));
@@ -499,9 +532,15 @@ static int launch (e2e_server_t *s, const e2e_opts_t *opts, const char *bin, int
             struct rlimit limit = { (rlim_t) opts->nofile, (rlim_t) opts->nofile };
             setrlimit (RLIMIT_NOFILE, &limit);
         }
-        exec_child (bin, argv, env, log_fd, log_fd);
+        if (opts->stdout_stuck)
+            fcntl (stuck[1], F_SETFL, 0);      /* the server's end blocks, as a pipe does */
+        exec_child (bin, argv, env, opts->stdout_stuck ? stuck[1] : log_fd, log_fd);
     }
     close (log_fd);
+    if (opts->stdout_stuck) {
+        close (stuck[1]);
+        s->stuck_fd = stuck[0];
+    }
     register_server (s);
 
     int rc = wait_listening (s, status);
@@ -522,6 +561,7 @@ e2e_server_t *e2e_start_at (const e2e_opts_t *opts, const char *file, int line)
     signal (SIGPIPE, SIG_IGN);
     const char *bin = server_binary (file, line);
     e2e_server_t *s = keep (calloc (1, sizeof *s));
+    s->stuck_fd = -1;
     /*  The port was free when we looked; someone may take it before the
         server binds it. The server then exits: try another port.       */
     for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
@@ -573,9 +613,11 @@ void e2e_stop_at (e2e_server_t *s, const char *file, int line)
     kill (s->pid, SIGTERM);
     if (!wait_exit (s->pid, &status, E2E_START_MS)) {
         kill_and_reap (s->pid);
+        close_stuck (s);
         print_log_tail (s->log_path, "no exit after SIGTERM");
         e2e_fail_at (file, line, "server did not exit within %d ms of SIGTERM (killed)", E2E_START_MS);
     }
+    close_stuck (s);
     char *log = read_file (s->log_path, NULL);
     bool sanitizer = log && log_has_sanitizer_report (log);
     free (log);
@@ -1138,6 +1180,7 @@ int e2e_teardown (void **state)
         servers[i] = NULL;
         /*  Only a test that failed before e2e_stop() leaves one behind. */
         kill_and_reap (s->pid);
+        close_stuck (s);
         print_log_tail (s->log_path, "test failed with the server running (killed it)");
     }
     for (size_t i = 0; i < MAX_PROCS; i++)
@@ -1171,6 +1214,7 @@ e2e_server_t *e2e_start_on_at (const e2e_opts_t *opts, int port, const char *fil
     signal (SIGPIPE, SIG_IGN);
     const char *bin = server_binary (file, line);
     e2e_server_t *s = keep (calloc (1, sizeof *s));
+    s->stuck_fd = -1;
     /*  The port was just given up by the server before: it can only be
         busy if someone else took it meanwhile. Try again for a while.   */
     int64_t deadline = e2e_now_ms () + E2E_START_MS;
@@ -1193,7 +1237,9 @@ void e2e_kill9_at (e2e_server_t *s, const char *file, int line)
     unregister_server (s);
     int status = 0;
     kill (s->pid, SIGKILL);
-    if (!wait_exit (s->pid, &status, E2E_START_MS)) {
+    bool reaped = wait_exit (s->pid, &status, E2E_START_MS);
+    close_stuck (s);
+    if (!reaped) {
         print_log_tail (s->log_path, "no exit after SIGKILL");
         e2e_fail_at (file, line, "server not reaped within %d ms of SIGKILL", E2E_START_MS);
     }
@@ -1207,6 +1253,7 @@ void e2e_kill9_at (e2e_server_t *s, const char *file, int line)
 void e2e_forget_at (e2e_server_t *s, const char *file, int line)
 {
     unregister_server (s);
+    close_stuck (s);
     char *log = read_file (s->log_path, NULL);
     bool sanitizer = log && log_has_sanitizer_report (log);
     free (log);

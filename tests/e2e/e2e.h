@@ -54,6 +54,9 @@ typedef struct {
     const char *bind;          /* NULL: --bind 127.0.0.1; "": no --bind; else its value */
     bool port_in_env;          /* give the port as TCPCHAT_PORT, not as an argument */
     int  nofile;               /* > 0: the server's RLIMIT_NOFILE, soft and hard */
+    bool stdout_stuck;         /* stdout a pipe read only up to "Listening on
+                                  the port", then never: a stuck log reader
+                                  (stderr still goes to the log file) */
 } e2e_opts_t;
 
 /*  e2e_start(NULL) or e2e_start("--max-clients", "3"): the usual server. */
