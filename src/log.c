@@ -274,6 +274,8 @@ s_writer_say (writer_t *self, const char *format, ...)
 static void
 s_writer_reopen (writer_t *self)
 {
+    if (!*self->path)
+        return;                     /* no --log-file: nothing to reopen */
     char error [256];
     int fd = log_open_file (self->path, error, sizeof error);
     if (fd < 0) {

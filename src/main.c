@@ -101,14 +101,16 @@ s_signal_name (int signal_number)
 //  what it has written; SIGINT, SIGTERM and SIGQUIT stop the server, the
 //  stop signal is returned.
 static int
-s_wait_for_stop (const sigset_t *signals, log_sink_t *sink, const log_t *log)
+s_wait_for_stop (const sigset_t *signals, log_sink_t *sink, const log_t *log,
+                 const char *log_file)
 {
     for (;;) {
         int signal_number = 0;
         if (sigwait (signals, &signal_number) != 0)
             continue;
         if (signal_number == SIGHUP) {
-            log_info (log, "SIGHUP received: reopening the log file");
+            log_info (log, "SIGHUP received: %s", *log_file? "reopening --log-file"
+                                                            : "no --log-file to reopen");
             log_sink_reopen (sink);
         }
         else
@@ -188,7 +190,7 @@ main (int argc, char **argv)
     gateway_args->listener = listener;
     zactor_t *gateway = zactor_new (gateway_actor, gateway_args);
 
-    int signal_number = s_wait_for_stop (&stop_signals, sink, &log);
+    int signal_number = s_wait_for_stop (&stop_signals, sink, &log, config.log_file);
     log_info (&log, "%s received: shutting down", s_signal_name (signal_number));
     //  A second signal ends the process at once. A handler, not SIG_DFL:
     //  as PID 1 in a container the kernel drops default-action signals.

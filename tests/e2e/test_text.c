@@ -290,6 +290,20 @@ static void sighup_reopens_the_log_file (void **state)
     rmdir (dir);
 }
 
+/*  SIGHUP without --log-file: said, and nothing else happens.          */
+static void sighup_without_log_file_is_harmless (void **state)
+{
+    (void) state;
+    e2e_server_t *srv = e2e_start (NULL);
+    kill (e2e_pid (srv), SIGHUP);
+    char *log = wait_for_text (e2e_log_path (srv), " main SIGHUP received: no --log-file to reopen\n");
+    if (strstr (log, "reopen --log-file"))
+        e2e_fail ("a reopen was tried: %s", e2e_escape (log, strlen (log)));
+    e2e_client_t *alice = e2e_login (srv, "alice");
+    e2e_say (alice, "fine");
+    e2e_stop (srv);
+}
+
 /*  SIGUSR1: the log says what it has written, and the chat goes on.   */
 static void sigusr1_reports_and_serves_on (void **state)
 {
@@ -378,6 +392,7 @@ int main (void)
         E2E_TEST (verbose_log_is_escaped),
         E2E_TEST (log_file_must_be_regular),
         E2E_TEST (sighup_reopens_the_log_file),
+        E2E_TEST (sighup_without_log_file_is_harmless),
         E2E_TEST (sigusr1_reports_and_serves_on),
         E2E_TEST (sigquit_stops_gracefully),
         E2E_TEST (stuck_stdout_never_blocks),
