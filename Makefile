@@ -8,12 +8,12 @@ BINDIR   ?= $(PREFIX)/bin
 SANITIZE ?=
 comma    := ,
 
-PKGS      := libczmq libzmq icu-uc icu-i18n
+PKGS      := libczmq libzmq icu-uc icu-i18n libtelnet
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lczmq -lzmq -licui18n -licuuc -licudata) -lpthread
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lczmq -lzmq -licui18n -licuuc -licudata -ltelnet) -lpthread
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 ifeq ($(SANITIZE),)
@@ -91,12 +91,13 @@ endif
 	@TCPCHAT_VALGRIND_TARGET=$(CURDIR)/$(B)/TCPChat TCPCHAT_BIN=$(CURDIR)/tests/valgrind/server.sh \
 	    sh tests/run.sh $(B) $(E2E_BIN)
 
-# libFuzzer over the input path (framing, cleaning, command parsing, name
-# rules). New inputs it finds stay in build/fuzz/corpus; a crash leaves its
-# input in build/fuzz/ and fails the target.
+# libFuzzer over the input path (telnet filter, framing, cleaning, command
+# parsing, name rules). New inputs it finds stay in build/fuzz/corpus; a
+# crash leaves its input in build/fuzz/ and fails the target.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
-FUZZ_SRC     := tests/fuzz/fuzz_input.c src/framer.c src/buf.c src/clean.c src/command.c src/names.c
+FUZZ_SRC     := tests/fuzz/fuzz_input.c src/framer.c src/buf.c src/clean.c src/command.c src/names.c \
+                src/telnet.c
 fuzz: build/fuzz/fuzz_input
 	@mkdir -p build/fuzz/corpus
 	build/fuzz/fuzz_input -max_total_time=$(FUZZ_SECONDS) -max_len=20000 -print_final_stats=1 \
@@ -106,7 +107,8 @@ build/fuzz/fuzz_input: $(FUZZ_SRC) $(HEADERS)
 	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) is not installed (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -o $@ $(FUZZ_SRC) $(shell pkg-config --libs icu-uc icu-i18n)
+	    -fno-sanitize-recover=all -o $@ $(FUZZ_SRC) $(shell pkg-config --libs icu-uc icu-i18n) \
+	    $(shell pkg-config --libs libtelnet 2>/dev/null || echo -ltelnet)
 
 # The image (docker/Dockerfile) and compose.yaml end to end, on 127.0.0.1:
 # build, banner, two clients, actor logs, docker stop -> exit 0 within 3 s.

@@ -23,6 +23,7 @@
 #include "messages.h"
 #include "names.h"
 #include "protocol.h"
+#include "telnet.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -89,6 +90,7 @@ typedef struct {
     int64_t      resume_at;       /* throttled: when a line's worth is back */
     framer_t     in;
     buf_t        out;
+    telnet_filter_t *telnet;      /* from its first IAC byte on (telnet.h) */
     char         peer [INET6_ADDRSTRLEN + 8];
 } conn_t;
 
@@ -125,6 +127,7 @@ typedef struct {
     stamp_cache_t stamp;
     char         *chunk;          /* READ_CHUNK bytes */
     char         *clean_a, *clean_b;
+    telnet_result_t telnet_out;   /* scratch for telnet_filter_feed */
     uint64_t      accepted, refused, lines_in, evicted, timed_out;
     bool          terminated;
 } self_t;
@@ -238,6 +241,8 @@ s_self_destroy (self_t **self_p)
     free (self->chunk);
     free (self->clean_a);
     free (self->clean_b);
+    buf_free (&self->telnet_out.data);
+    buf_free (&self->telnet_out.reply);
     free (self);
     *self_p = NULL;
 }
@@ -348,7 +353,12 @@ s_conn_queue (self_t *self, conn_t *conn, const char *data, size_t size)
 {
     if (size == 0 || conn->state == CONN_CLOSING)
         return;
-    buf_append (&conn->out, data, size);
+    //  To telnet a 0xFF is a command: sent as data it is doubled. Our text
+    //  is UTF-8, which has none, but a history file may hold anything.
+    if (conn->telnet && memchr (data, TELNET_IAC_BYTE, size))
+        telnet_filter_send (conn->telnet, data, size, &conn->out);
+    else
+        buf_append (&conn->out, data, size);
     s_conn_mark_dirty (self, conn);
 }
 
@@ -509,6 +519,7 @@ s_conn_close (self_t *self, conn_t *conn, const char *reason)
     close (conn->fd);
     framer_free (&conn->in);
     buf_free (&conn->out);
+    telnet_filter_destroy (&conn->telnet);
     free (conn->label);
     conn->label = NULL;
     conn->state = CONN_FREE;
@@ -699,12 +710,45 @@ s_conn_process (self_t *self, conn_t *conn)
     s_conn_set_interest (self, conn, reading, conn->writing);
 }
 
+//  Received bytes go to the framer; from a client's first IAC byte on,
+//  through its telnet filter, whose answers join its output.
+static void
+s_conn_feed (self_t *self, conn_t *conn, const char *data, size_t size)
+{
+    if (!conn->telnet) {
+        const char *iac = (const char *) memchr (data, TELNET_IAC_BYTE, size);
+        if (!iac) {
+            framer_feed (&conn->in, data, size);
+            return;
+        }
+        framer_feed (&conn->in, data, (size_t) (iac - data));
+        size -= (size_t) (iac - data);
+        data = iac;
+        conn->telnet = telnet_filter_new ();
+        if (!conn->telnet) {
+            s_conn_finish (self, conn, "out of memory");
+            return;
+        }
+    }
+    telnet_result_t *out = &self->telnet_out;
+    telnet_filter_feed (conn->telnet, data, size, out);
+    if (out->drop_partial)
+        framer_drop_partial (&conn->in);
+    framer_feed (&conn->in, buf_head (&out->data), buf_size (&out->data));
+    if (buf_size (&out->reply) && conn->state != CONN_CLOSING) {
+        buf_append (&conn->out, buf_head (&out->reply), buf_size (&out->reply));
+        s_conn_mark_dirty (self, conn);
+    }
+    if (out->fatal)
+        s_conn_finish (self, conn, "telnet protocol error");
+}
+
 static void
 s_conn_read (self_t *self, conn_t *conn)
 {
     ssize_t got = recv (conn->fd, self->chunk, READ_CHUNK, MSG_DONTWAIT);
     if (got > 0) {
-        framer_feed (&conn->in, self->chunk, (size_t) got);
+        s_conn_feed (self, conn, self->chunk, (size_t) got);
         s_conn_process (self, conn);
     }
     else

@@ -38,6 +38,11 @@ int  framer_feed (framer_t *f, const char *data, size_t len);
     next call on f.                                                       */
 frame_result_t framer_next (framer_t *f, const char **line, size_t *len);
 
+/*  Drops the unfinished line at the end (what follows the last '\n'):
+    a telnet user interrupted it. Complete lines stay; an over-long line
+    being discarded ends here, so the next byte starts a new line.        */
+void framer_drop_partial (framer_t *f);
+
 /*  Bytes buffered and not yet returned (for flow control decisions).     */
 size_t framer_buffered (const framer_t *f);
 

@@ -80,6 +80,18 @@ framer_next (framer_t *f, const char **line, size_t *len)
     return FRAME_LINE;
 }
 
+void
+framer_drop_partial (framer_t *f)
+{
+    f->discarding = false;
+    const char *head = buf_head (&f->pending);
+    const char *newline = head? memrchr (head, '\n', buf_size (&f->pending)): NULL;
+    if (newline)
+        f->pending.len = (size_t) (newline + 1 - f->pending.data);
+    else
+        buf_free (&f->pending);
+}
+
 size_t
 framer_buffered (const framer_t *f)
 {
