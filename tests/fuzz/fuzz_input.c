@@ -1,14 +1,20 @@
-/*  libFuzzer target for the input path: line framing, cleaning, command
-    parsing and the name rules, fed the way a client's bytes arrive (in
-    chunks of any size). Besides crashes and sanitizer reports it checks
-    the promises the rest of the server relies on, and aborts if one is
-    broken: lines within the limit, cleaned text valid UTF-8 with no
-    control byte but TAB, no ESC and no bidi override or isolate, never
-    longer than the line limit, command parts inside their line.   */
+/*  libFuzzer target for the input path: the telnet filter, line framing,
+    cleaning, command parsing and the name rules, fed the way a client's
+    bytes arrive (in chunks of any size) and the way the gateway takes
+    them (through the telnet filter from the first 0xFF on). Besides
+    crashes and sanitizer reports it checks the promises the rest of the
+    server relies on, and aborts if one is broken: lines within the
+    limit, cleaned text valid UTF-8 with no control byte but TAB, no ESC
+    and no bidi override or isolate, never longer than the line limit,
+    command parts inside their line; the telnet filter never gives more
+    text than it got, answers only with refusals, WILL TIMING-MARK and
+    the AYT text, at most 4 bytes per byte in, and gives the same lines
+    and answers however the stream is cut.                              */
 #include "clean.h"
 #include "command.h"
 #include "framer.h"
 #include "names.h"
+#include "telnet.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -78,24 +84,137 @@ s_line (const char *line, size_t len)
     }
 }
 
+//  One client's input path, as the gateway runs it.
+typedef struct {
+    framer_t         framer;
+    telnet_filter_t *telnet;        //  from the first 0xFF on
+    telnet_result_t  result;
+    size_t           bytes_in;
+    size_t           replied;
+    bool             fatal;
+    uint64_t         lines;         //  hash of the lines, in order
+    uint64_t         replies;       //  hash of the answers, in order
+} path_t;
+
+//  FNV-1a over a stream, however it is cut.
+static void
+s_hash_bytes (uint64_t *hash, const char *data, size_t size)
+{
+    uint64_t h = *hash;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ (uint8_t) data [i]) * 1099511628211ULL;
+    *hash = h;
+}
+
+//  FNV-1a, one separator byte first (so "ab" "c" differs from "a" "bc").
+static void
+s_hash (uint64_t *hash, const char *data, size_t size)
+{
+    uint64_t h = (*hash ^ 0x1f) * 1099511628211ULL;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ (uint8_t) data [i]) * 1099511628211ULL;
+    *hash = h;
+}
+
+//  Each answer whole: IAC DONT x, IAC WONT x, IAC WILL TIMING-MARK, AYT.
+static void
+s_check_replies (const buf_t *reply)
+{
+    const char *r = buf_head (reply);
+    size_t left = buf_size (reply);
+    size_t ayt = strlen (TELNET_AYT_ANSWER);
+    while (left) {
+        if (left >= ayt && memcmp (r, TELNET_AYT_ANSWER, ayt) == 0) {
+            r += ayt;
+            left -= ayt;
+            continue;
+        }
+        s_check (left >= 3 && (uint8_t) r [0] == 0xff);
+        uint8_t verb = (uint8_t) r [1];
+        s_check (verb == 0xfe || verb == 0xfc || (verb == 0xfb && r [2] == 6));
+        r += 3;
+        left -= 3;
+    }
+}
+
+static void
+s_path_lines (path_t *path, bool check)
+{
+    const char *line;
+    size_t line_len;
+    frame_result_t result;
+    while ((result = framer_next (&path->framer, &line, &line_len)) != FRAME_NONE)
+        if (result == FRAME_LINE) {
+            if (check)
+                s_line (line, line_len);
+            s_hash (&path->lines, line, line_len);
+        }
+    s_check (framer_buffered (&path->framer) <= LINE_MAX_BYTES + 1);
+}
+
+static void
+s_path_feed (path_t *path, const char *data, size_t len, bool check)
+{
+    if (path->fatal)
+        return;
+    path->bytes_in += len;
+    if (!path->telnet) {
+        const char *iac = (const char *) memchr (data, 0xff, len);
+        size_t plain = iac? (size_t) (iac - data): len;
+        s_check (framer_feed (&path->framer, data, plain) == 0);
+        if (!iac) {
+            s_path_lines (path, check);
+            return;
+        }
+        path->telnet = telnet_filter_new ();
+        s_check (path->telnet != NULL);
+        data += plain;
+        len -= plain;
+    }
+    telnet_filter_feed (path->telnet, data, len, &path->result);
+    s_check (buf_size (&path->result.data) <= len);
+    s_check_replies (&path->result.reply);
+    path->replied += buf_size (&path->result.reply);
+    s_check (path->replied <= 4 * path->bytes_in);
+    //  Answers are hashed as one stream: a feed's answers may be split
+    //  between feeds when cut elsewhere, never reordered.
+    if (buf_size (&path->result.reply))
+        s_hash_bytes (&path->replies, buf_head (&path->result.reply), buf_size (&path->result.reply));
+    if (path->result.drop_partial)
+        framer_drop_partial (&path->framer);
+    s_check (framer_feed (&path->framer, buf_head (&path->result.data),
+                          buf_size (&path->result.data)) == 0);
+    path->fatal = path->result.fatal;
+    s_path_lines (path, check);
+}
+
+//  The outcome: lines, answers and whether it ended fatally, hashed.
+static uint64_t
+s_path_run (const char *data, size_t size, size_t chunk, bool check)
+{
+    path_t path;
+    memset (&path, 0, sizeof path);
+    path.lines = path.replies = 14695981039346656037ULL;
+    framer_init (&path.framer);
+    for (size_t offset = 0; offset < size; offset += chunk)
+        s_path_feed (&path, data + offset, size - offset < chunk? size - offset: chunk, check);
+    framer_free (&path.framer);
+    telnet_filter_destroy (&path.telnet);
+    buf_free (&path.result.data);
+    buf_free (&path.result.reply);
+    return (path.lines * 31 + path.replies) * 31 + path.fatal;
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+    if (size == 0)
+        return 0;
     //  The first byte picks the chunk size, as reads split a stream.
-    size_t chunk = size? (size_t) data [0] * 37 + 1: 1;
-    framer_t framer;
-    framer_init (&framer);
-    for (size_t offset = 1; offset < size; offset += chunk) {
-        size_t len = size - offset < chunk? size - offset: chunk;
-        s_check (framer_feed (&framer, (const char *) data + offset, len) == 0);
-        const char *line;
-        size_t line_len;
-        frame_result_t result;
-        while ((result = framer_next (&framer, &line, &line_len)) != FRAME_NONE)
-            if (result == FRAME_LINE)
-                s_line (line, line_len);
-        s_check (framer_buffered (&framer) <= LINE_MAX_BYTES + 1);
-    }
-    framer_free (&framer);
+    size_t chunk = (size_t) data [0] * 37 + 1;
+    const char *stream = (const char *) data + 1;
+    uint64_t chunked = s_path_run (stream, size - 1, chunk, true);
+    //  Cut anywhere else (here: not at all), the same lines and answers.
+    s_check (s_path_run (stream, size - 1, size, false) == chunked);
     return 0;
 }
