@@ -32,7 +32,7 @@
 #include "buf.h"
 
 #define TELNET_IAC_BYTE    0xFF
-/*  The visible answer to Are You There, as BSD telnetd words it.          */
+/*  The visible answer to Are You There: BSD telnetd's, with our line ends. */
 #define TELNET_AYT_ANSWER  "\n[Yes]\n"
 
 typedef struct _telnet_filter_t telnet_filter_t;
