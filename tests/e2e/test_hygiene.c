@@ -187,10 +187,10 @@ static const cleaning_t control_cases[] = {
 };
 
 static const cleaning_t utf8_cases[] = {
-    { "a\xff" "b", 0, "a\xef\xbf\xbd" "b" },
+    { "a\xfe" "b", 0, "a\xef\xbf\xbd" "b" },                   /* 0xFF is telnet's */
     { "\x80" "x", 0, "\xef\xbf\xbd" "x" },                      /* lone continuation */
     { "\xc3(", 0, "\xef\xbf\xbd(" },                             /* bad continuation */
-    { "a\xff\xfe" "b", 0, "a\xef\xbf\xbd" "b" },                  /* one per run */
+    { "a\xfe\xc0" "b", 0, "a\xef\xbf\xbd" "b" },                  /* one per run */
     { "end\xc3", 0, "end\xef\xbf\xbd" },                         /* truncated at the end */
 };
 

@@ -74,7 +74,7 @@ static void name_refusals_keep_the_connection (void **state)
         { "bo\x01" "b", PRINT },
         { "bob\x7f", PRINT },
         { "bo\xc2\x85" "b", PRINT },                 /* C1 control U+0085 */
-        { "a\xff" "b", PRINT },                      /* invalid UTF-8 */
+        { "a\xfe" "b", PRINT },                      /* invalid UTF-8 (0xFF is telnet's) */
         { "\xc3", PRINT },                           /* truncated UTF-8 */
         { "\x1b[31mred", PRINT },                    /* refused, never cleaned */
         { "bo b", SPACES },

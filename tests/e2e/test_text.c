@@ -97,7 +97,7 @@ static void garbage_line_stays_within_the_limit (void **state)
     e2e_expect_joined (alice, "bob");
     char *line = e2e_calloc (1, MAX_LINE + 2);
     for (size_t i = 0; i < MAX_LINE; i++)
-        line[i] = i % 2? (char) 0xFF: 'a';
+        line[i] = i % 2? (char) 0xFE: 'a';         /* 0xFF would start telnet */
     line[MAX_LINE] = '\n';
     e2e_send_n (alice, line, MAX_LINE + 1);
     e2e_expect_prompt (alice);
@@ -110,7 +110,7 @@ static void garbage_line_stays_within_the_limit (void **state)
     e2e_expect_joined (alice, "carol");
     e2e_expect_joined (bob, "carol");
     //  A whole run of invalid bytes is one U+FFFD.
-    e2e_send (bob, "x\xff\xfe\xc0\x80y\n");
+    e2e_send (bob, "x\xfe\xc0\x80y\n");
     e2e_expect_prompt (bob);
     e2e_expect_chat (alice, "bob", "x" FFFD "y");
     e2e_stop (srv);
