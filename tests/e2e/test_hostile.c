@@ -505,6 +505,89 @@ static void churn_leaves_no_descriptor_behind (void **state)
     e2e_stop (srv);
 }
 
+/*  Alive and not a zombie: the server has not exited on its own.        */
+static bool server_alive (pid_t pid)
+{
+    char path [64], text [256];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return false;
+    size_t n = fread (text, 1, sizeof text - 1, f);
+    fclose (f);
+    text [n] = 0;
+    const char *p = strrchr (text, ')');
+    return p && p [1] == ' ' && p [2] != 'Z' && p [2] != 'X';
+}
+
+/*  One client reconnecting in a loop at the default options, each time
+    sending a name and 40 lines at once and half-closing: 40 lines is the
+    --rate burst, so every connection ends throttled, and they fill every
+    slot. The old gateway's throttled array (max-clients entries) then
+    overflowed as soon as a resumed client was throttled again in the
+    same pass (ASan: heap-buffer-overflow in s_conn_may_send; the plain
+    build aborted in free() at the latest when stopping). The server must
+    stay up, take a fresh client afterwards and stop cleanly.            */
+static void reconnect_loop_keeps_the_server_up (void **state)
+{
+    (void) state;
+    //  Defaults but --history 0, so the fresh client's login is exact.
+    e2e_server_t *srv = e2e_start ("--history", "0");
+    pid_t pid = e2e_pid (srv);
+    enum { CONNECTIONS = 300, KEPT = 20, LINES = 40, SECONDS = 10 };
+    int kept [KEPT];
+    for (int i = 0; i < KEPT; i++)
+        kept [i] = -1;
+    int64_t deadline = e2e_now_ms () + SECONDS * 1000;
+    int made = 0;
+    for (; made < CONNECTIONS && e2e_now_ms () < deadline && server_alive (pid); made++) {
+        int fd = e2e_try_connect (e2e_port (srv), false);
+        if (fd < 0)
+            break;
+        char data [LINES * 16 + 32];
+        size_t len = (size_t) snprintf (data, sizeof data, "loop%d\n", made);
+        for (int k = 0; k < LINES; k++)
+            len += (size_t) snprintf (data + len, sizeof data - len, "line %d\n", k);
+        //  Refused ones ("full") may be closed already: errors do not matter.
+        (void) !send (fd, data, len, MSG_NOSIGNAL);
+        shutdown (fd, SHUT_WR);
+        //  Keep the last few open (closing one with unread output resets
+        //  it, which would spare the server the throttled tail).
+        int slot = made % KEPT;
+        if (kept [slot] >= 0)
+            close (kept [slot]);
+        kept [slot] = fd;
+        e2e_sleep_ms (2);
+    }
+    for (int i = 0; i < KEPT; i++)
+        if (kept [i] >= 0)
+            close (kept [i]);
+    printf ("reconnect loop: %d connections\n", made);
+    if (!server_alive (pid))
+        e2e_fail ("the server died after %d connections", made);
+    //  The throttled tails drain within a second or so: wait for a slot.
+    e2e_client_t *fresh = NULL;
+    for (int attempt = 0; attempt < 100 && !fresh; attempt++) {
+        e2e_client_t *c = e2e_connect (srv);
+        if (e2e_peek (c, 1, E2E_TIMEOUT_MS) [0] == 'W') {
+            e2e_expect_banner (c);
+            e2e_enter (c, "fresh", "");
+            fresh = c;
+        }
+        else {
+            e2e_close (c);
+            e2e_sleep_ms (100);
+        }
+    }
+    if (!fresh)
+        e2e_fail ("no slot came free after the reconnect loop");
+    e2e_client_t *other = e2e_login (srv, "other");
+    e2e_expect_joined (fresh, "other");
+    e2e_say (other, "still here");
+    e2e_expect_said (fresh, "other", "still here");
+    e2e_stop (srv);
+}
+
 /*  --name-timeout 1: clients idle at the prompt are told and closed, so
     they cannot hold the slots; named clients are never timed out.       */
 static void name_timeout_frees_the_slots (void **state)
@@ -790,6 +873,7 @@ int main (void)
         E2E_TEST (flood_is_paced_and_loses_nothing),
         E2E_TEST (storm_never_exceeds_max_clients),
         E2E_TEST (churn_leaves_no_descriptor_behind),
+        E2E_TEST (reconnect_loop_keeps_the_server_up),
         E2E_TEST (name_timeout_frees_the_slots),
         E2E_TEST (descriptor_limit_caps_max_clients),
         E2E_TEST (shutdown_tells_everyone_and_flushes),
