@@ -94,7 +94,7 @@ typedef struct {
     char         peer [INET6_ADDRSTRLEN + 8];
 } conn_t;
 
-typedef struct {
+struct _gateway_t {
     zsock_t      *pipe;           /* from main */
     zsock_t      *hub;            /* PAIR to the hub */
     config_t      config;
@@ -130,7 +130,10 @@ typedef struct {
     telnet_result_t telnet_out;   /* scratch for telnet_filter_feed */
     uint64_t      accepted, refused, lines_in, evicted, timed_out;
     bool          terminated;
-} self_t;
+    int64_t     (*clock) (void);  /* monotonic us */
+    int64_t       now_us;         /* the clock, read once per loop pass */
+};
+typedef gateway_t self_t;
 
 static void s_conn_close (self_t *self, conn_t *conn, const char *reason);
 static void s_conn_process (self_t *self, conn_t *conn);
@@ -143,10 +146,12 @@ s_clock_us (void)
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+//  The time of this loop pass: every decision in one pass sees the same
+//  instant, and a test can run the gateway on a clock of its own.
 static int64_t
-s_clock_ms (void)
+s_now_ms (self_t *self)
 {
-    return s_clock_us () / 1000;
+    return self->now_us / 1000;
 }
 
 //  Twice the rate: a client may paste a few lines at once.
@@ -174,6 +179,8 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->pipe = pipe;
     self->config = args->config;
     self->listener = args->listener;
+    self->clock = args->clock? args->clock: s_clock_us;
+    self->now_us = self->clock ();
     log_init (&self->log, "gateway", 1, self->config.verbose);
     log_also (&self->log, self->config.log_fd);
     size_t slots = (size_t) self->config.max_clients;
@@ -331,7 +338,7 @@ s_conn_mark_dirty (self_t *self, conn_t *conn)
 {
     if (!conn->dirty) {
         if (self->dirty_count == 0)
-            self->dirty_since = s_clock_us ();
+            self->dirty_since = self->now_us;
         conn->dirty = true;
         self->dirty [self->dirty_count++] = (uint32_t) (conn - self->conns);
     }
@@ -479,7 +486,7 @@ s_conn_open (self_t *self, int fd)
     conn->fd = fd;
     conn->state = CONN_NAMING;
     conn->reading = true;
-    conn->opened_at = conn->refilled_at = s_clock_ms ();
+    conn->opened_at = conn->refilled_at = s_now_ms (self);
     conn->tokens = s_rate_burst (self);
     framer_init (&conn->in);
     buf_init (&conn->out);
@@ -542,7 +549,7 @@ s_accept (self_t *self)
                 log_info (&self->log, "E: accept: %s: pausing accepts for 100 ms", strerror (errno));
                 epoll_ctl (self->epoll, EPOLL_CTL_DEL, self->listener, NULL);
                 self->accepting = false;
-                self->accept_resume = s_clock_ms () + 100;
+                self->accept_resume = s_now_ms (self) + 100;
             }
             return;
         }
@@ -578,7 +585,7 @@ s_conn_may_send (self_t *self, conn_t *conn)
 {
     if (self->config.rate == 0)
         return true;
-    int64_t now = s_clock_ms ();
+    int64_t now = s_now_ms (self);
     conn->tokens += (now - conn->refilled_at) * self->config.rate;
     conn->refilled_at = now;
     if (conn->tokens > s_rate_burst (self))
@@ -806,7 +813,7 @@ s_resume_throttled (self_t *self)
 {
     if (self->throttled_count == 0)
         return;
-    int64_t now = s_clock_ms ();
+    int64_t now = s_now_ms (self);
     size_t count = self->throttled_count;
     for (size_t i = 0; i < count; i++) {
         conn_t *conn = &self->conns [self->throttled [i]];
@@ -1093,7 +1100,7 @@ s_pipes_busy (self_t *self)
 static void
 s_measure_load (self_t *self)
 {
-    int64_t now = s_clock_ms ();
+    int64_t now = s_now_ms (self);
     if (now - self->window_start < LOAD_WINDOW_MS)
         return;
     uint64_t per_second = self->deliveries * 1000 / (uint64_t) (now - self->window_start);
@@ -1119,7 +1126,7 @@ s_flush_due (self_t *self, int events)
         return false;
     if (events == 0 && !s_pipes_busy (self) && !self->batching)
         return true;
-    return s_clock_us () - self->dirty_since >= s_flush_delay_us (self);
+    return self->now_us - self->dirty_since >= s_flush_delay_us (self);
 }
 
 //  Clients at the name prompt for longer than --name-timeout are told
@@ -1128,7 +1135,7 @@ s_flush_due (self_t *self, int events)
 static void
 s_expire_name_prompts (self_t *self)
 {
-    int64_t now = s_clock_ms ();
+    int64_t now = s_now_ms (self);
     if (self->config.name_timeout == 0 || now < self->next_name_check)
         return;
     self->next_name_check = now + NAME_CHECK_MS;
@@ -1165,14 +1172,15 @@ s_epoll_timeout (self_t *self)
     }
     if (due == INT64_MAX)
         return -1;
-    int64_t wait = due - s_clock_ms ();
+    //  The pass took time: measure the wait from now, not its start.
+    int64_t wait = due - self->clock () / 1000;
     return wait <= 0? 0: wait > NAME_CHECK_MS? NAME_CHECK_MS: (int) wait;
 }
 
 static void
 s_resume_accepting (self_t *self)
 {
-    if (self->accepting || s_clock_ms () < self->accept_resume)
+    if (self->accepting || s_now_ms (self) < self->accept_resume)
         return;
     s_epoll_add (self, self->listener, EPOLLIN, SOURCE_LISTENER);
     self->accepting = true;
@@ -1205,8 +1213,8 @@ s_clients_owed (self_t *self)
 static void
 s_shutdown (self_t *self)
 {
-    int64_t deadline = s_clock_ms () + SHUTDOWN_ROOMS_MS;
-    while (s_rooms_attached (self) && s_clock_ms () < deadline) {
+    int64_t deadline = self->clock () / 1000 + SHUTDOWN_ROOMS_MS;
+    while (s_rooms_attached (self) && self->clock () / 1000 < deadline) {
         for (size_t slot = 0; slot < self->room_slots; slot++)
             if (self->rooms [slot])
                 s_drain (self, self->rooms [slot], (ssize_t) slot);
@@ -1222,9 +1230,9 @@ s_shutdown (self_t *self)
         s_conn_queue_str (self, conn, PROTOCOL_SHUTDOWN);
     }
     s_flush_dirty (self);
-    deadline = s_clock_ms () + SHUTDOWN_FLUSH_MS;
+    deadline = self->clock () / 1000 + SHUTDOWN_FLUSH_MS;
     struct epoll_event events [EPOLL_EVENTS];
-    while (s_clients_owed (self) && s_clock_ms () < deadline) {
+    while (s_clients_owed (self) && self->clock () / 1000 < deadline) {
         int count = epoll_wait (self->epoll, events, EPOLL_EVENTS, 10);
         for (int i = 0; i < count; i++) {
             if (SOURCE_KIND (events [i].data.u64) != SOURCE_CONN)
@@ -1238,43 +1246,67 @@ s_shutdown (self_t *self)
         s_conn_close (self, &self->conns [i], "server stopping");
 }
 
-void
-gateway_actor (zsock_t *pipe, void *args)
+gateway_t *
+gateway_new (zsock_t *pipe, gateway_args_t *args)
 {
-    gateway_args_t *gateway_args = (gateway_args_t *) args;
-    self_t *self = s_self_new (pipe, gateway_args);
-    free (gateway_args);
+    self_t *self = s_self_new (pipe, args);
+    free (args);
     char address [INET6_ADDRSTRLEN + 8];
     s_socket_name (self->listener, getsockname, address, sizeof address);
     log_info (&self->log, "listening on %s (%d connection%s at most)", address,
               self->config.max_clients, self->config.max_clients == 1? "": "s");
-    zsock_signal (pipe, 0);
-
-    struct epoll_event events [EPOLL_EVENTS];
     self->hub_busy = true;
-    while (!self->terminated) {
-        int count = epoll_wait (self->epoll, events, EPOLL_EVENTS, s_epoll_timeout (self));
-        if (count < 0 && errno != EINTR) {
-            log_info (&self->log, "E: epoll_wait: %s", strerror (errno));
-            break;
-        }
-        //  The pipe first: $TERM wins over everything else.
-        s_self_handle_pipe (self);
-        for (int i = 0; i < count; i++)
-            s_handle_event (self, &events [i]);
-        s_drain_pipes (self);
-        s_hub_flush (self);
-        s_resume_stalled (self);
-        s_resume_throttled (self);
-        s_resume_accepting (self);
-        s_expire_name_prompts (self);
-        s_measure_load (self);
-        if (s_flush_due (self, count))
-            s_flush_dirty (self);
+    return self;
+}
+
+bool
+gateway_pass (gateway_t *self, int timeout_ms)
+{
+    struct epoll_event events [EPOLL_EVENTS];
+    int count = epoll_wait (self->epoll, events, EPOLL_EVENTS,
+                            timeout_ms < 0? s_epoll_timeout (self): timeout_ms);
+    if (count < 0 && errno != EINTR) {
+        log_info (&self->log, "E: epoll_wait: %s", strerror (errno));
+        return false;
     }
+    if (count < 0)
+        count = 0;
+    self->now_us = self->clock ();
+    //  The pipe first: $TERM wins over everything else.
+    s_self_handle_pipe (self);
+    for (int i = 0; i < count; i++)
+        s_handle_event (self, &events [i]);
+    s_drain_pipes (self);
+    s_hub_flush (self);
+    s_resume_stalled (self);
+    s_resume_throttled (self);
+    s_resume_accepting (self);
+    s_expire_name_prompts (self);
+    s_measure_load (self);
+    if (s_flush_due (self, count))
+        s_flush_dirty (self);
+    return !self->terminated;
+}
+
+void
+gateway_destroy (gateway_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
     s_shutdown (self);
     log_info (&self->log, "stopped (%" PRIu64 " accepted, %" PRIu64 " refused, %" PRIu64
               " lines in, %" PRIu64 " cut for being too slow, %" PRIu64 " timed out at the name prompt)",
               self->accepted, self->refused, self->lines_in, self->evicted, self->timed_out);
-    s_self_destroy (&self);
+    s_self_destroy (self_p);
+}
+
+void
+gateway_actor (zsock_t *pipe, void *args)
+{
+    gateway_t *self = gateway_new (pipe, (gateway_args_t *) args);
+    zsock_signal (pipe, 0);
+    while (gateway_pass (self, -1))
+        ;
+    gateway_destroy (&self);
 }

@@ -14,15 +14,30 @@
 #define TCPCHAT_GATEWAY_H
 
 #include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include "config.h"
 
 typedef struct {
     config_t config;
     int      listener;        /* listening socket, handed over to the actor */
+    int64_t (*clock) (void);  /* monotonic clock in us; NULL: CLOCK_MONOTONIC */
 } gateway_args_t;
 
 /*  zactor_new (gateway_actor, args): args is a heap gateway_args_t the
     actor takes ownership of, listening socket included.                 */
 void gateway_actor (zsock_t *pipe, void *args);
+
+/*  The actor's loop one pass at a time, on the caller's thread: what
+    gateway_actor runs, and what tests/fuzz/fuzz_gateway.c steps over a
+    clock of its own to drive the real connection state machine.
+    gateway_new takes args (as gateway_actor does); gateway_pass waits up
+    to timeout_ms for events (-1: until its next timed duty), handles them
+    and returns false once $TERM came on the pipe; gateway_destroy tells
+    every client the server is stopping, flushes and closes.             */
+typedef struct _gateway_t gateway_t;
+gateway_t *gateway_new     (zsock_t *pipe, gateway_args_t *args);
+bool       gateway_pass    (gateway_t *self, int timeout_ms);
+void       gateway_destroy (gateway_t **self_p);
 
 #endif
