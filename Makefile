@@ -36,7 +36,7 @@ HEADERS   := $(wildcard include/*.h)
 E2E_HDR   := $(wildcard tests/e2e/*.h)
 TEST_HDR  := $(wildcard tests/*.h)
 
-.PHONY: all test test-build test-unit test-e2e test-valgrind fuzz deps install uninstall clean docker-test
+.PHONY: all test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall clean docker-test
 all: TCPChat
 
 TCPChat: $(B)/TCPChat
@@ -91,24 +91,38 @@ endif
 	@TCPCHAT_VALGRIND_TARGET=$(CURDIR)/$(B)/TCPChat TCPCHAT_BIN=$(CURDIR)/tests/valgrind/server.sh \
 	    sh tests/run.sh $(B) $(E2E_BIN)
 
-# libFuzzer over the input path (telnet filter, framing, cleaning, command
-# parsing, name rules). New inputs it finds stay in build/fuzz/corpus; a
-# crash leaves its input in build/fuzz/ and fails the target.
+# libFuzzer, FUZZ_SECONDS each (CI: 60, so two minutes in all):
+#  - fuzz_input: the input path (telnet filter, framing, cleaning, command
+#    parsing, name rules), pure modules;
+#  - fuzz_gateway: the real gateway (actors/gateway.c) stepped pass by pass
+#    on the fuzzer's clock, its connection state machine driven by a script
+#    of client, hub and room operations (tests/fuzz/fuzz_gateway.c).
+# New inputs each finds stay in build/fuzz/corpus-NAME; a crash leaves its
+# input in build/fuzz/ and fails the target.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRC     := tests/fuzz/fuzz_input.c src/framer.c src/buf.c src/clean.c src/command.c src/names.c \
                 src/telnet.c
-fuzz: build/fuzz/fuzz_input
-	@mkdir -p build/fuzz/corpus
-	build/fuzz/fuzz_input -max_total_time=$(FUZZ_SECONDS) -max_len=20000 -print_final_stats=1 \
-	    -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
+FUZZ_GW_SRC  := tests/fuzz/fuzz_gateway.c $(LIB_SRC)
+FUZZ_RUN      = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build/fuzz/
+fuzz: build/fuzz/fuzz_input build/fuzz/fuzz_gateway
+	@mkdir -p build/fuzz/corpus-input build/fuzz/corpus-gateway
+	build/fuzz/fuzz_input $(FUZZ_RUN) -max_len=20000 build/fuzz/corpus-input tests/fuzz/corpus
+	build/fuzz/fuzz_gateway $(FUZZ_RUN) -max_len=4096 build/fuzz/corpus-gateway tests/fuzz/corpus-gateway
 
-build/fuzz/fuzz_input: $(FUZZ_SRC) $(HEADERS)
+fuzz-check-cc:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) is not installed (apt-get install clang libclang-rt-14-dev)"; exit 1; }
+
+build/fuzz/fuzz_input: $(FUZZ_SRC) $(HEADERS) | fuzz-check-cc
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -o $@ $(FUZZ_SRC) $(shell pkg-config --libs icu-uc icu-i18n) \
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRC) $(shell pkg-config --libs icu-uc icu-i18n) \
 	    $(shell pkg-config --libs libtelnet 2>/dev/null || echo -ltelnet)
+
+build/fuzz/fuzz_gateway: $(FUZZ_GW_SRC) $(HEADERS) | fuzz-check-cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+	    -o $@ $(FUZZ_GW_SRC) $(LIBS)
 
 # The image (docker/Dockerfile) and compose.yaml end to end, on 127.0.0.1:
 # build, banner, two clients, actor logs, docker stop -> exit 0 within 3 s.
