@@ -23,6 +23,7 @@
 #include "messages.h"
 #include "names.h"
 #include "protocol.h"
+#include "slotlist.h"
 #include "telnet.h"
 
 #include <arpa/inet.h>
@@ -76,9 +77,6 @@ typedef struct {
     uint8_t      state;
     bool         reading;         /* EPOLLIN is in the interest set */
     bool         writing;         /* EPOLLOUT is in the interest set */
-    bool         dirty;           /* on the list to flush this pass */
-    bool         stalled;         /* has lines it could not hand on yet */
-    bool         throttled;       /* over --rate: reads again at resume_at */
     bool         eof;             /* the peer is done sending */
     bool         told_hub;        /* the hub may know it: CLOSED must follow */
     bool         hung_up;         /* out of the epoll set: the peer is gone */
@@ -108,16 +106,15 @@ struct _gateway_t {
     size_t        free_count;
     size_t        open_count;
     size_t        slots_used;     /* slots below this have been used */
-    uint32_t     *dirty;          /* slots to flush at the end of the pass */
-    size_t        dirty_count;
+    //  Each connection is on each list at most once, and leaves all three
+    //  when it closes, so a reused slot starts on none (slotlist.h).
+    slotlist_t    dirty;          /* to flush at the end of the pass */
     int64_t       dirty_since;    /* us clock of the first output not flushed */
     bool          batching;       /* heavy load: flush every BATCH_DELAY_US */
     uint64_t      deliveries;     /* queued in the current load window */
     int64_t       window_start;   /* ms clock */
-    uint32_t     *stalled;        /* slots whose input waits for the hub queue */
-    size_t        stalled_count;
-    uint32_t     *throttled;      /* slots over --rate, waiting for tokens */
-    size_t        throttled_count;
+    slotlist_t    stalled;        /* input waits for the hub queue to shrink */
+    slotlist_t    throttled;      /* over --rate: read again at resume_at */
     int64_t       next_name_check;  /* ms clock */
     zlist_t      *hub_queue;      /* messages waiting for room in the hub pipe */
     zsock_t     **rooms;          /* rooms' output pipes; NULL holes are reused */
@@ -186,10 +183,9 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     size_t slots = (size_t) self->config.max_clients;
     self->conns = (conn_t *) calloc (slots, sizeof (conn_t));
     self->free_slots = (uint32_t *) malloc (slots * sizeof (uint32_t));
-    self->dirty = (uint32_t *) malloc (slots * sizeof (uint32_t));
-    self->stalled = (uint32_t *) malloc (slots * sizeof (uint32_t));
-    self->throttled = (uint32_t *) malloc (slots * sizeof (uint32_t));
-    assert (self->conns && self->free_slots && self->dirty && self->stalled && self->throttled);
+    int lists = slotlist_init (&self->dirty, slots) | slotlist_init (&self->stalled, slots)
+              | slotlist_init (&self->throttled, slots);
+    assert (self->conns && self->free_slots && lists == 0);
     //  Lowest slots first, so a small server touches little memory.
     for (size_t i = 0; i < slots; i++)
         self->free_slots [i] = (uint32_t) (slots - 1 - i);
@@ -242,9 +238,9 @@ s_self_destroy (self_t **self_p)
     free (self->room_busy);
     free (self->conns);
     free (self->free_slots);
-    free (self->dirty);
-    free (self->stalled);
-    free (self->throttled);
+    slotlist_free (&self->dirty);
+    slotlist_free (&self->stalled);
+    slotlist_free (&self->throttled);
     free (self->chunk);
     free (self->clean_a);
     free (self->clean_b);
@@ -333,15 +329,30 @@ s_conn_set_interest (self_t *self, conn_t *conn, bool reading, bool writing)
     epoll_ctl (self->epoll, EPOLL_CTL_MOD, conn->fd, &event);
 }
 
+static uint32_t
+s_conn_slot (self_t *self, conn_t *conn)
+{
+    return (uint32_t) (conn - self->conns);
+}
+
+static bool
+s_conn_stalled (self_t *self, conn_t *conn)
+{
+    return slotlist_has (&self->stalled, s_conn_slot (self, conn));
+}
+
+static bool
+s_conn_throttled (self_t *self, conn_t *conn)
+{
+    return slotlist_has (&self->throttled, s_conn_slot (self, conn));
+}
+
 static void
 s_conn_mark_dirty (self_t *self, conn_t *conn)
 {
-    if (!conn->dirty) {
-        if (self->dirty_count == 0)
-            self->dirty_since = self->now_us;
-        conn->dirty = true;
-        self->dirty [self->dirty_count++] = (uint32_t) (conn - self->conns);
-    }
+    if (slotlist_size (&self->dirty) == 0)
+        self->dirty_since = self->now_us;
+    slotlist_add (&self->dirty, s_conn_slot (self, conn));
 }
 
 //  Stops reading; the end of this pass flushes what it is owed and closes.
@@ -475,14 +486,8 @@ s_conn_open (self_t *self, int fd)
     if (slot >= self->slots_used)
         self->slots_used = slot + 1;
     uint32_t gen = conn->gen + 1;
-    //  The slot may still sit on this pass's lists: keep those marks so
-    //  it is never listed twice.
-    bool dirty = conn->dirty, stalled = conn->stalled, throttled = conn->throttled;
     memset (conn, 0, sizeof *conn);
     conn->gen = gen? gen: 1;            //  Ids are never 0
-    conn->dirty = dirty;
-    conn->stalled = stalled;
-    conn->throttled = throttled;
     conn->fd = fd;
     conn->state = CONN_NAMING;
     conn->reading = true;
@@ -531,7 +536,13 @@ s_conn_close (self_t *self, conn_t *conn, const char *reason)
     conn->label = NULL;
     conn->state = CONN_FREE;
     conn->fd = -1;
-    self->free_slots [self->free_count++] = (uint32_t) (conn - self->conns);
+    //  Off every list, even in the middle of a pass over it: the slot
+    //  may be reused before that pass ends.
+    uint32_t slot = s_conn_slot (self, conn);
+    slotlist_remove (&self->dirty, slot);
+    slotlist_remove (&self->stalled, slot);
+    slotlist_remove (&self->throttled, slot);
+    self->free_slots [self->free_count++] = slot;
     self->open_count--;
     log_info (&self->log, "connection closed from %s (%s) (%zu client%s)", conn->peer,
               reason, self->open_count, self->open_count == 1? "": "s");
@@ -571,10 +582,7 @@ s_accept (self_t *self)
 static void
 s_conn_stall (self_t *self, conn_t *conn)
 {
-    if (!conn->stalled) {
-        conn->stalled = true;
-        self->stalled [self->stalled_count++] = (uint32_t) (conn - self->conns);
-    }
+    slotlist_add (&self->stalled, s_conn_slot (self, conn));
 }
 
 //  --rate: a token bucket per client, refilled by the clock. A client
@@ -594,10 +602,7 @@ s_conn_may_send (self_t *self, conn_t *conn)
         return true;
     int64_t wait = (LINE_COST - conn->tokens + self->config.rate - 1) / self->config.rate;
     conn->resume_at = now + wait;
-    if (!conn->throttled) {
-        conn->throttled = true;
-        self->throttled [self->throttled_count++] = (uint32_t) (conn - self->conns);
-    }
+    slotlist_add (&self->throttled, s_conn_slot (self, conn));
     return false;
 }
 
@@ -706,13 +711,14 @@ s_conn_process (self_t *self, conn_t *conn)
     }
     if (conn->state == CONN_CLOSING)
         return;
-    if (conn->eof && conn->state != CONN_WAITING && !conn->stalled && !conn->throttled) {
+    bool waiting = s_conn_stalled (self, conn) || s_conn_throttled (self, conn);
+    if (conn->eof && conn->state != CONN_WAITING && !waiting) {
         //  All it sent before leaving is handed on: a partial last line,
         //  with no newline, is dropped as the peer never finished it.
         s_conn_close (self, conn, "left");
         return;
     }
-    bool reading = !conn->eof && !conn->stalled && !conn->throttled
+    bool reading = !conn->eof && !waiting
                 && framer_buffered (&conn->in) < INPUT_CAP;
     s_conn_set_interest (self, conn, reading, conn->writing);
 }
@@ -787,48 +793,40 @@ s_conn_hang_up (self_t *self, conn_t *conn)
     }
 }
 
-//  Clients that waited for the hub queue to shrink get their turn.
+//  Clients that waited for the hub queue to shrink get their turn, in
+//  the order they stalled; one that stalls again goes to the back.
 static void
 s_resume_stalled (self_t *self)
 {
-    size_t count = self->stalled_count;
-    for (size_t i = 0; i < count && !s_hub_is_behind (self); i++) {
-        conn_t *conn = &self->conns [self->stalled [i]];
-        conn->stalled = false;
-        self->stalled [i] = UINT32_MAX;
-        if (conn->state != CONN_FREE)
-            s_conn_process (self, conn);
+    if (slotlist_size (&self->stalled) == 0)
+        return;
+    uint32_t slot;
+    slotlist_begin (&self->stalled);
+    while (!s_hub_is_behind (self) && slotlist_next (&self->stalled, &slot)) {
+        slotlist_remove (&self->stalled, slot);
+        s_conn_process (self, &self->conns [slot]);
     }
-    //  Keep, in order, the ones still waiting (and any added meanwhile).
-    size_t kept = 0;
-    for (size_t i = 0; i < self->stalled_count; i++)
-        if (self->stalled [i] != UINT32_MAX)
-            self->stalled [kept++] = self->stalled [i];
-    self->stalled_count = kept;
+    slotlist_end (&self->stalled);
 }
 
-//  Throttled clients whose tokens are back are read again.
+//  Throttled clients whose tokens are back are read again. One still
+//  over its rate is listed again: the list takes that in its stride.
 static void
 s_resume_throttled (self_t *self)
 {
-    if (self->throttled_count == 0)
+    if (slotlist_size (&self->throttled) == 0)
         return;
     int64_t now = s_now_ms (self);
-    size_t count = self->throttled_count;
-    for (size_t i = 0; i < count; i++) {
-        conn_t *conn = &self->conns [self->throttled [i]];
-        if (conn->state != CONN_FREE && conn->resume_at > now)
+    uint32_t slot;
+    slotlist_begin (&self->throttled);
+    while (slotlist_next (&self->throttled, &slot)) {
+        conn_t *conn = &self->conns [slot];
+        if (conn->resume_at > now)
             continue;
-        conn->throttled = false;
-        self->throttled [i] = UINT32_MAX;
-        if (conn->state != CONN_FREE)
-            s_conn_process (self, conn);    //  May list it again, at the end
+        slotlist_remove (&self->throttled, slot);
+        s_conn_process (self, conn);
     }
-    size_t kept = 0;
-    for (size_t i = 0; i < self->throttled_count; i++)
-        if (self->throttled [i] != UINT32_MAX)
-            self->throttled [kept++] = self->throttled [i];
-    self->throttled_count = kept;
+    slotlist_end (&self->throttled);
 }
 
 //  The ms clock at which the first throttled client may go on.
@@ -836,12 +834,12 @@ static int64_t
 s_throttled_due (self_t *self)
 {
     int64_t due = INT64_MAX;
-    for (size_t i = 0; i < self->throttled_count; i++) {
-        conn_t *conn = &self->conns [self->throttled [i]];
-        int64_t at = conn->state == CONN_FREE? 0: conn->resume_at;
-        if (at < due)
-            due = at;
-    }
+    uint32_t slot;
+    slotlist_begin (&self->throttled);
+    while (slotlist_next (&self->throttled, &slot))
+        if (self->conns [slot].resume_at < due)
+            due = self->conns [slot].resume_at;
+    slotlist_end (&self->throttled);
     return due;
 }
 
@@ -1021,17 +1019,14 @@ s_self_handle_pipe (self_t *self)
 static void
 s_flush_dirty (self_t *self)
 {
-    //  A flush can close a connection, and closing can queue nothing new,
-    //  so the list does not grow while we walk it.
-    for (size_t i = 0; i < self->dirty_count; i++) {
-        conn_t *conn = &self->conns [self->dirty [i]];
-        if (!conn->dirty)
-            continue;
-        conn->dirty = false;
-        if (conn->state != CONN_FREE)
-            s_conn_flush (self, conn);
+    //  A flush may close the connection, which takes it off every list.
+    uint32_t slot;
+    slotlist_begin (&self->dirty);
+    while (slotlist_next (&self->dirty, &slot)) {
+        slotlist_remove (&self->dirty, slot);
+        s_conn_flush (self, &self->conns [slot]);
     }
-    self->dirty_count = 0;
+    slotlist_end (&self->dirty);
 }
 
 static void
@@ -1122,7 +1117,7 @@ s_flush_delay_us (self_t *self)
 static bool
 s_flush_due (self_t *self, int events)
 {
-    if (self->dirty_count == 0)
+    if (slotlist_size (&self->dirty) == 0)
         return false;
     if (events == 0 && !s_pipes_busy (self) && !self->batching)
         return true;
@@ -1157,15 +1152,16 @@ s_expire_name_prompts (self_t *self)
 static int
 s_epoll_timeout (self_t *self)
 {
-    if (s_pipes_busy (self) || (self->dirty_count && !self->batching)
-    ||  (self->stalled_count && !s_hub_is_behind (self)))
+    bool dirty = slotlist_size (&self->dirty) > 0;
+    if (s_pipes_busy (self) || (dirty && !self->batching)
+    ||  (slotlist_size (&self->stalled) && !s_hub_is_behind (self)))
         return 0;
     int64_t due = s_throttled_due (self);
     if (!self->accepting && self->accept_resume < due)
         due = self->accept_resume;
     if (self->config.name_timeout && self->open_count && self->next_name_check < due)
         due = self->next_name_check;
-    if (self->dirty_count) {
+    if (dirty) {
         int64_t flush_at = (self->dirty_since + s_flush_delay_us (self) + 999) / 1000;
         if (flush_at < due)
             due = flush_at;
