@@ -86,6 +86,9 @@ typedef struct {
     int64_t      tokens;          /* rate bucket: LINE_COST per line */
     int64_t      refilled_at;     /* ms clock of the bucket's last refill */
     int64_t      resume_at;       /* throttled: when a line's worth is back */
+    uint64_t     sent;            /* bytes written to it so far */
+    uint64_t     block_from;      /* the history block ENTER pushed at once: */
+    uint64_t     block_to;        /*   its place in the output stream */
     framer_t     in;
     buf_t        out;
     telnet_filter_t *telnet;      /* from its first IAC byte on (telnet.h) */
@@ -406,6 +409,17 @@ s_conn_prompt (self_t *self, conn_t *conn)
     s_conn_queue (self, conn, prompt, stamp_len + label_len + 3);
 }
 
+//  What is left unsent of the history block: an allowance that shrinks as
+//  the client reads the block.
+static size_t
+s_conn_block_unsent (conn_t *conn)
+{
+    uint64_t from = conn->sent > conn->block_from? conn->sent: conn->block_from;
+    size_t unsent = conn->block_to > from? (size_t) (conn->block_to - from): 0;
+    //  Never more than the buffer holds (had an append failed).
+    return unsent < buf_size (&conn->out)? unsent: buf_size (&conn->out);
+}
+
 //  Writes what the client is owed. Returns false if the connection closed.
 static bool
 s_conn_flush (self_t *self, conn_t *conn)
@@ -413,8 +427,10 @@ s_conn_flush (self_t *self, conn_t *conn)
     while (buf_size (&conn->out)) {
         ssize_t sent = send (conn->fd, buf_head (&conn->out), buf_size (&conn->out),
                              MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (sent > 0)
+        if (sent > 0) {
             buf_consume (&conn->out, (size_t) sent);
+            conn->sent += (uint64_t) sent;
+        }
         else
         if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
@@ -435,9 +451,12 @@ s_conn_flush (self_t *self, conn_t *conn)
     //  What it has not taken after a write is what it owes: a client that
     //  does not read while others talk would make us hold its share for
     //  ever. Past --max-backlog it is cut, and its room hears it left.
-    if (buf_size (&conn->out) > (size_t) self->config.max_backlog) {
+    //  The history block is not counted: that much we chose to send at
+    //  once, and a client reading it is not slow.
+    size_t owed = buf_size (&conn->out) - s_conn_block_unsent (conn);
+    if (owed > (size_t) self->config.max_backlog) {
         log_info (&self->log, "%s is too slow: %zu bytes unsent, over --max-backlog %d",
-                  conn->peer, buf_size (&conn->out), self->config.max_backlog);
+                  conn->peer, owed, self->config.max_backlog);
         self->evicted++;
         s_conn_close (self, conn, "too slow");
         return false;
@@ -879,6 +898,12 @@ s_handle_enter (self_t *self, conn_t *conn, const msg_view_t *view)
     free (conn->label);
     conn->label = msg_strdup (view, 0);
     conn->state = CONN_CHAT;
+    //  The room's history goes out in one block, as big as the room made
+    //  it: the backlog cap leaves it out. One block at a time: whatever
+    //  is left of an earlier one (a client hopping between rooms without
+    //  reading) counts against the cap from now on.
+    conn->block_from = conn->sent + buf_size (&conn->out);
+    conn->block_to = conn->block_from + view->part [1].size;
     s_conn_queue (self, conn, view->part [1].data, view->part [1].size);
     s_conn_prompt (self, conn);
     s_conn_process (self, conn);

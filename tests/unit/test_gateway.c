@@ -290,11 +290,16 @@ static void client_close (int fd)
 }
 
 /*  A TCP connection to the gateway (nothing read yet).                  */
-static int client_connect (void)
+/*  rcvbuf > 0: the socket's receive buffer, set before connecting so the
+    window is small from the start (the kernel then holds little of what
+    the gateway sends it).                                               */
+static int client_connect_rcvbuf (int rcvbuf)
 {
     int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true (fd >= 0);
     client_track (fd);
+    if (rcvbuf > 0)
+        setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct timeval tv = { .tv_sec = WAIT_MS / 1000, .tv_usec = 0 };
     setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -305,6 +310,11 @@ static int client_connect (void)
     if (connect (fd, (struct sockaddr *) &addr, sizeof addr) != 0)
         fail_msg ("connect to 127.0.0.1:%d: %s", s_gw.port, strerror (errno));
     return fd;
+}
+
+static int client_connect (void)
+{
+    return client_connect_rcvbuf (0);
 }
 
 static void send_bytes_at (const char *file, int line, int fd, const char *data, size_t len)
@@ -1645,6 +1655,82 @@ static void test_backlog_cap_cuts_a_silent_client (void **state)
 
 /*  --rate 2: a burst of 4 lines goes at once, the rest at 2 a second;
     nothing is lost or reordered.                                        */
+/*  A newcomer given a room's history far over --max-backlog at ENTER,
+    more than the kernel's buffers take (the send buffer grows to 4 MiB
+    here): the history block is an allowance, not a backlog, so a client
+    that reads it is not cut, gets all of it and its prompt, and chats
+    on. (The old rule cut it at once: 8 MiB queued, 4 KiB allowed.)     */
+static void s_login_with_history (zsock_t *room, client_t *c, const char *name,
+                                  const char *history)
+{
+    int fd = client_connect_rcvbuf (4096);
+    size_t banner = strlen (PROTOCOL_BANNER), prompt = strlen (NAME_PROMPT);
+    char *welcome = (char *) malloc (banner + prompt);
+    assert_non_null (welcome);
+    memcpy (welcome, PROTOCOL_BANNER, banner);
+    memcpy (welcome + banner, NAME_PROMPT, prompt);
+    expect_bytes (fd, welcome, banner + prompt);
+    free (welcome);
+    c->fd = fd;
+    c->id = client_name_at (__FILE__, __LINE__, fd, name);
+    send_enter (room, c->id, name, history);
+}
+
+static char *s_history (size_t size)
+{
+    char *history = (char *) malloc (size + 1);
+    assert_non_null (history);
+    for (size_t i = 0; i < size; i++)
+        history [i] = (i + 1) % 100 == 0? '\n': (char) ('a' + i % 26);
+    history [size - 1] = '\n';
+    history [size] = 0;
+    return history;
+}
+
+static void test_history_block_is_not_held_against_a_reader (void **state)
+{
+    (void) state;
+    gw_prepare (10);
+    s_gw.config.max_backlog = 4096;
+    gw_launch ();
+    zsock_t *room = room_new ();
+    size_t size = 8 * 1024 * 1024;
+    char *history = s_history (size);
+    client_t reader;
+    s_login_with_history (room, &reader, "reader", history);
+    expect_bytes (reader.fd, history, size);
+    expect_client_prompt (reader.fd, "reader");
+    free (history);
+    send_str (reader.fd, "read it all\n");
+    expect_line (reader.id, "read it all");
+    send_out (room, 0, "and more\n", 0, reader.id);
+    expect_recv (reader.fd, "and more\n" PROMPT ("reader"));
+}
+
+/*  The same block to a client that never reads: not cut for the block,
+    but cut as soon as what else it is owed passes --max-backlog. Its
+    prompt (34 bytes) and three 1,000-byte lines with theirs stay under
+    4,096; the fourth goes over.                                         */
+static void test_history_block_then_a_silent_client_is_cut (void **state)
+{
+    (void) state;
+    gw_prepare (10);
+    s_gw.config.max_backlog = 4096;
+    gw_launch ();
+    zsock_t *room = room_new ();
+    char *history = s_history (8 * 1024 * 1024);
+    client_t silent;
+    s_login_with_history (room, &silent, "silent", history);
+    free (history);
+    char *line = repeat ('x', 999, "\n");
+    for (int i = 0; i < 3; i++)
+        send_out (room, 0, line, 0, silent.id);
+    expect_hub_quiet ();
+    send_out (room, 0, line, 0, silent.id);
+    expect_closed (silent.id);
+    free (line);
+}
+
 static void test_rate_paces_a_flood_without_loss (void **state)
 {
     (void) state;
@@ -1821,6 +1907,8 @@ int main (void)
         GW_TEST (test_malformed_messages_are_ignored),
         GW_TEST (test_keepalive_finds_vanished_peers),
         GW_TEST (test_backlog_cap_cuts_a_silent_client),
+        GW_TEST (test_history_block_is_not_held_against_a_reader),
+        GW_TEST (test_history_block_then_a_silent_client_is_cut),
         GW_TEST (test_rate_paces_a_flood_without_loss),
         GW_TEST (test_name_timeout_closes_idle_prompts),
         GW_TEST (test_destroy_closes_every_client),
