@@ -307,6 +307,128 @@ static void silent_reader_is_cut_others_get_everything (void **state)
     e2e_stop (srv);
 }
 
+/*  The number of "][from]:" prompts in c's stream so far (consumed).     */
+static int count_prompts (e2e_client_t *c, const char *from, int *carry)
+{
+    char key [64];
+    snprintf (key, sizeof key, "][%s]:", from);
+    size_t key_len = strlen (key), len;
+    e2e_fill (c);
+    const char *data = e2e_buffered (c, &len);
+    int count = 0;
+    size_t keep = 0;
+    for (size_t i = 0; data && i + key_len <= len; i++)
+        if (memcmp (data + i, key, key_len) == 0) {
+            count++;
+            keep = i + key_len;
+        }
+    //  Keep a tail that may hold the start of a key.
+    size_t drop = len > key_len? len - key_len: 0;
+    e2e_consume (c, keep > drop? keep: drop);
+    *carry += count;
+    return *carry;
+}
+
+/*  The room's history (2,000 lines of 4,000 bytes: 8 MB) is far over
+    --max-backlog 4096 and over what the kernel takes at once (its send
+    buffer grows to 4 MiB). A newcomer that reads gets the history block
+    whole and in order, then its prompt, and is not cut: the block is an
+    allowance that shrinks as it reads, not a backlog. A newcomer that
+    never reads is still cut once what else it is owed passes the cap
+    (here: what the writer says next). The old rule cut every newcomer.  */
+static void history_over_the_cap_reaches_a_reader (void **state)
+{
+    (void) state;
+    e2e_server_t *srv = e2e_start ("--max-backlog", "4096", "--rate", "0",
+                                   "--history", "2000");
+    e2e_client_t *writer = e2e_login (srv, "writer");
+    enum { LINES = 2000, SIZE = 4000 };
+    size_t size;
+    char *data = numbered_lines ('H', LINES, SIZE, &size);
+    writer_t w;
+    writer_start (&w, writer, data, size);
+    //  Every line is in the history once the writer has its 2,000 prompts.
+    int prompts = 0;
+    int64_t deadline = e2e_now_ms () + 60000;
+    while (count_prompts (writer, "writer", &prompts) < LINES && e2e_now_ms () < deadline)
+        e2e_sleep_ms (5);
+    writer_join (&w);
+    if (prompts < LINES)
+        e2e_fail ("the writer got %d of %d prompts", prompts, LINES);
+
+    e2e_client_t *reader = e2e_connect (srv);
+    e2e_expect_banner (reader);
+    e2e_send (reader, "reader\n");
+    e2e_set_name (reader, "reader");
+    //  The newest lines, in order, up to the last one (a replay bounded
+    //  in bytes may start later than the first).
+    int first = -1, next = -1;
+    while (next < LINES) {
+        bool eof;
+        char *line = next_line (reader, 30000, &eof);
+        if (!line)
+            e2e_fail ("reader: %s after history line %d", eof? "EOF (cut)": "nothing for 30 s", next);
+        int number = line_number (line, "writer", 'H');
+        if (number < 0)
+            e2e_fail ("reader: not a history line: %.60s", line);
+        if (first < 0)
+            first = next = number;
+        if (number != next)
+            e2e_fail ("reader: history line %d, expected %d", number, next);
+        if (++next == LINES)
+            break;
+    }
+    e2e_expect_prompt (reader);
+    printf ("history: the reader got lines %d to %d (%d bytes) over --max-backlog 4096\n",
+            first, LINES - 1, (LINES - first) * SIZE);
+    if ((LINES - first) * SIZE <= 4096)
+        e2e_fail ("a history of %d bytes proves nothing", (LINES - first) * SIZE);
+    e2e_say (reader, "read it all");
+    bool eof;
+    char *line;
+    do
+        line = next_line (writer, E2E_TIMEOUT_MS, &eof);
+    while (line && !strstr (line, "][reader]:read it all"));
+    if (!line)
+        e2e_fail ("the writer never saw the reader's line");
+    if (log_has (srv, "is too slow:"))
+        e2e_fail ("someone was cut for being too slow");
+
+    //  A newcomer that never reads: the writer talks on until it is cut.
+    e2e_client_t *silent = e2e_connect (srv);
+    int small = 4096;
+    setsockopt (e2e_fd (silent), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    e2e_send (silent, "silent\n");
+    do
+        line = next_line (reader, E2E_TIMEOUT_MS, &eof);
+    while (line && !strstr (line, "silent has joined our chat..."));
+    if (!line)
+        e2e_fail ("the reader never saw the silent client join");
+    char *more = numbered_lines ('M', 5000, 1000, &size);
+    writer_start (&w, writer, more, size);
+    bool cut = false;
+    int prompts_more = 0;
+    deadline = e2e_now_ms () + 60000;
+    while (!cut && e2e_now_ms () < deadline) {
+        count_prompts (writer, "writer", &prompts_more);
+        line = next_line (reader, 100, &eof);
+        if (eof)
+            e2e_fail ("the reader was disconnected");
+        cut = line && strstr (line, "silent has left our chat...");
+    }
+    if (!cut)
+        e2e_fail ("the silent client was never cut");
+    //  Drain the rest so the writer finishes.
+    while (w.finished_ms == 0 && e2e_now_ms () < deadline + 30000) {
+        count_prompts (writer, "writer", &prompts_more);
+        next_line (reader, 10, &eof);
+    }
+    writer_join (&w);
+    if (!log_has (srv, "is too slow:"))
+        e2e_fail ("no log line for the cut client");
+    e2e_stop (srv);
+}
+
 /* ------------------------------------------------------------------ */
 /*  Floods are slowed, not lost                                        */
 
@@ -876,6 +998,7 @@ int main (void)
 {
     const struct CMUnitTest tests [] = {
         E2E_TEST (silent_reader_is_cut_others_get_everything),
+        E2E_TEST (history_over_the_cap_reaches_a_reader),
         E2E_TEST (flood_is_paced_and_loses_nothing),
         E2E_TEST (storm_never_exceeds_max_clients),
         E2E_TEST (churn_leaves_no_descriptor_behind),
