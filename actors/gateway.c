@@ -902,9 +902,10 @@ s_handle_enter (self_t *self, conn_t *conn, const msg_view_t *view)
     //  it: the backlog cap leaves it out. One block at a time: whatever
     //  is left of an earlier one (a client hopping between rooms without
     //  reading) counts against the cap from now on.
+    //  Measured in the buffer: a telnet client's block grows (IAC doubled).
     conn->block_from = conn->sent + buf_size (&conn->out);
-    conn->block_to = conn->block_from + view->part [1].size;
     s_conn_queue (self, conn, view->part [1].data, view->part [1].size);
+    conn->block_to = conn->sent + buf_size (&conn->out);
     s_conn_prompt (self, conn);
     s_conn_process (self, conn);
 }
