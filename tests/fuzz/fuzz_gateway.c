@@ -376,7 +376,7 @@ s_client_op (fuzz_t *self, uint8_t op)
             //  Up to 64 lines, or (from 192) up to 32,768: enough to fill
             //  the hub pipe and the gateway's queue behind it.
             uint8_t count = s_byte (self);
-            size_t lines = count < 192? 1 + count % 64: (size_t) (count - 191) * 512;
+            size_t lines = count < 192? (size_t) (1 + count % 64): (size_t) (count - 191) * 512;
             static char text [2 * 64 * 512];
             for (size_t i = 0; i < lines; i++)
                 memcpy (text + 2 * i, BURST_LINE, 2);
