@@ -147,6 +147,7 @@ main (int argc, char **argv)
     char error [256];
     if (*config.data_dir && !store_prepare_dir (config.data_dir, error, sizeof error)) {
         fprintf (stderr, "TCPChat: --data-dir %s: %s\n", config.data_dir, error);
+        log_sink_stop (&sink, LOG_SINK_STOP_MS);
         return 2;
     }
     log_t log;
@@ -168,6 +169,7 @@ main (int argc, char **argv)
     if (listener < 0) {
         fprintf (stderr, "TCPChat: cannot listen on %s:%d: %s\n",
                  *config.bind? config.bind: "*", config.port, error);
+        log_sink_stop (&sink, LOG_SINK_STOP_MS);
         return 1;
     }
     //  The socket listens from here on: connections wait in its backlog
