@@ -11,7 +11,25 @@
 
     With --data-dir, every room that has a file there comes back as the
     hub starts; each room reads and writes its own file (room.c), the hub
-    only lists the directory and looks at file sizes.                   */
+    only lists the directory and looks at file sizes.
+
+    Why every queue here has a cap, and what happens at it: the hub takes
+    whatever the gateway hands it, so a client that pipelines faster than
+    its moves or its room can go would grow the hub without bound. At a
+    cap the hub tells the gateway PAUSE id, the gateway stops reading that
+    client's socket, and TCP pushes back on the client; RESUME id once the
+    queue has drained. What was already in flight when PAUSE lands is
+    still taken, so the caps are soft by that bounded amount.
+
+    Why the hub never sends to a room with a blocking send: a room stuck
+    for any reason (its disk, its gateway pipe) would stop every login and
+    every command with it. Messages for a room whose pipe is full wait in
+    a queue of its own, and the hub polls that pipe for room to send.
+
+    Why rooms stop when idle: a room with history used to live for ever,
+    so one client could fill --max-rooms for good. An empty room stops
+    after --room-idle seconds; with --data-dir its history comes back from
+    its file when someone joins it again.                               */
 #include "hub.h"
 #include "clean.h"
 #include "command.h"
@@ -27,7 +45,14 @@
 
 #define GENERAL "general"
 
+#define GATEWAY_BUDGET  256     /* gateway messages per pass, so rooms get their turn */
+
+//  Why a client is paused: it is resumed when no reason is left.
+#define PAUSED_DEFERRED 1       /* its own deferred input is at the cap */
+#define PAUSED_ROOM     2       /* its room's queue is at the cap */
+
 typedef struct room_t room_t;
+typedef struct self_t self_t;
 
 typedef struct {
     uint64_t  id;                 /* the gateway's connection id */
@@ -36,6 +61,8 @@ typedef struct {
     bool      in_transit;
     zlist_t  *deferred;           /* in transit: its input, to replay */
     zlist_t  *held;               /* in transit: SAYs for it, to deliver */
+    unsigned  paused;             /* PAUSED_* reasons; PAUSE sent while any */
+    int64_t   room_rate_at;       /* new-room pacing: the earliest next start, less the burst */
 } client_t;
 
 struct room_t {
@@ -43,13 +70,16 @@ struct room_t {
     char      key [ROOM_MAX_CHARS + 1];   /* folded name */
     zactor_t *actor;
     size_t    members;            /* counted here as clients are sent in */
-    bool      has_history;        /* lines in memory or on disk: keep it */
+    bool      has_history;        /* lines in memory or on disk: keep it a while */
+    self_t   *hub;                /* the owner, for sends from any helper */
+    zlist_t  *queue;              /* messages waiting for room in its pipe */
+    bool      full;               /* queue at the cap: its members are paused */
+    int64_t   empty_since;        /* members went to 0 at (mono ms); 0: has members */
 };
 
-typedef struct {
+struct self_t {
     zsock_t   *pipe;              /* from main */
     zsock_t   *gateway;           /* PAIR to the gateway */
-    zpoller_t *poller;
     config_t   config;
     log_t      log;
     zhashx_t  *clients;           /* id -> client_t */
@@ -59,7 +89,12 @@ typedef struct {
     zhashx_t  *rooms;             /* folded name -> room_t */
     unsigned   room_seq;          /* for unique room endpoints */
     room_t    *general;
-} self_t;
+    size_t     rooms_queued;      /* rooms whose queue is not empty */
+    zmq_pollitem_t *items;        /* poll set: pipe, gateway, rooms with a queue */
+    room_t   **polled;            /* the room of each item past the first two */
+    size_t     poll_size;
+    int64_t    idle_check;        /* next look for idle rooms (mono ms); 0: none empty */
+};
 
 static const char s_help [] =
     "Commands:\n"
@@ -123,11 +158,17 @@ s_room_destroy (void **item)
     if (!room)
         return;
     zactor_destroy (&room->actor);
+    zmsg_t *msg;
+    while ((msg = (zmsg_t *) zlist_pop (room->queue)))
+        zmsg_destroy (&msg);
+    zlist_destroy (&room->queue);
     free (room);
     *item = NULL;
 }
 
 static room_t *s_room_new (self_t *self, const char *name, bool restored);
+static int64_t s_room_due (self_t *self, room_t *room);
+static void s_idle_schedule (self_t *self, int64_t at);
 
 static self_t *
 s_self_new (zsock_t *pipe, config_t *config)
@@ -161,9 +202,6 @@ s_self_new (zsock_t *pipe, config_t *config)
         zsock_destroy (&self->gateway);
         return self;
     }
-    self->poller = zpoller_new (self->pipe, self->gateway, NULL);
-    //  main stops us with $TERM, in the order it chooses.
-    zpoller_set_nonstop (self->poller, true);
     return self;
 }
 
@@ -180,8 +218,9 @@ s_self_destroy (self_t **self_p)
     zhashx_destroy (&self->clients);
     //  Stopping the rooms sends each one's BYE to the gateway.
     zhashx_destroy (&self->rooms);
-    zpoller_destroy (&self->poller);
     zsock_destroy (&self->gateway);
+    free (self->items);
+    free (self->polled);
     free (self);
     *self_p = NULL;
 }
@@ -214,6 +253,8 @@ s_room_new (self_t *self, const char *name, bool restored)
     snprintf (room->name, sizeof room->name, "%s", name);
     name_fold (name, strlen (name), room->key);
     room->actor = actor;
+    room->hub = self;
+    room->queue = zlist_new ();
     //  Its file holds lines the room has reloaded (or will show once
     //  --history allows): a room with a past is not stopped when empty.
     room->has_history = *self->config.data_dir
@@ -226,20 +267,160 @@ s_room_new (self_t *self, const char *name, bool restored)
                   self->config.data_dir, rooms, rooms == 1? "": "s");
     else
         log_info (&self->log, "room %s created (%zu room%s)", name, rooms, rooms == 1? "": "s");
+    //  Empty until someone is counted in: a room restored at start and
+    //  never joined idles out like any other.
+    room->empty_since = zclock_mono ();
+    int64_t due = room->has_history? s_room_due (self, room): -1;
+    if (due >= 0)
+        s_idle_schedule (self, due);
     return room;
 }
 
-//  A room with neither members nor history has nothing to show: stop it.
+//  The room's messages all went into its pipe, so stopping it cannot
+//  lose one (its $TERM comes behind them).
 static void
-s_room_release (self_t *self, room_t *room)
+s_room_stop (self_t *self, room_t *room, const char *why)
 {
-    if (room == self->general || room->members > 0 || room->has_history)
-        return;
+    assert (zlist_size (room->queue) == 0);
     char name [sizeof room->name];
     strcpy (name, room->name);
     zhashx_delete (self->rooms, room->key);
-    log_info (&self->log, "room %s stopped (%zu room%s)", name,
+    log_info (&self->log, "room %s stopped%s (%zu room%s)", name, why,
               zhashx_size (self->rooms), zhashx_size (self->rooms) == 1? "": "s");
+}
+
+//  When an empty room is due to stop (mono ms), or -1 for never: at once
+//  with nothing to show, after --room-idle with history.
+static int64_t
+s_room_due (self_t *self, room_t *room)
+{
+    if (room == self->general || room->members > 0)
+        return -1;
+    if (!room->has_history)
+        return room->empty_since;
+    if (self->config.room_idle == 0)
+        return -1;
+    return room->empty_since + (int64_t) self->config.room_idle * 1000;
+}
+
+static void
+s_idle_schedule (self_t *self, int64_t at)
+{
+    if (self->idle_check == 0 || at < self->idle_check)
+        self->idle_check = at;
+}
+
+//  A room nobody is in: stopped now when it has nothing to show and
+//  nothing waiting for its pipe, else looked at again by s_rooms_idle.
+static void
+s_room_release (self_t *self, room_t *room)
+{
+    if (room == self->general || room->members > 0)
+        return;
+    room->empty_since = zclock_mono ();
+    if (!room->has_history && zlist_size (room->queue) == 0)
+        s_room_stop (self, room, "");
+    else {
+        int64_t due = s_room_due (self, room);
+        if (due >= 0)
+            s_idle_schedule (self, due);
+    }
+}
+
+//  Stops the empty rooms whose time has come. Checked when the earliest
+//  is due, so it costs nothing while no room is empty.
+static void
+s_rooms_idle (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (self->idle_check == 0 || now < self->idle_check)
+        return;
+    self->idle_check = 0;
+    zlist_t *due = zlist_new ();
+    for (room_t *room = (room_t *) zhashx_first (self->rooms); room;
+         room = (room_t *) zhashx_next (self->rooms)) {
+        int64_t at = s_room_due (self, room);
+        if (at < 0)
+            continue;
+        if (at <= now && zlist_size (room->queue) == 0)
+            zlist_append (due, room);
+        else
+            //  A queue must reach the room before it stops: look again soon.
+            s_idle_schedule (self, at > now? at: now + 100);
+    }
+    char why [64];
+    snprintf (why, sizeof why, " after %d s without members", self->config.room_idle);
+    for (room_t *room = (room_t *) zlist_first (due); room; room = (room_t *) zlist_next (due))
+        s_room_stop (self, room, room->has_history? why: "");
+    zlist_destroy (&due);
+}
+
+//  ---------------------------------------------------------------------
+//  Pausing a client's input at the gateway
+
+static void
+s_pause (self_t *self, client_t *client, unsigned reason, bool on)
+{
+    unsigned was = client->paused;
+    client->paused = on? was | reason: was & ~reason;
+    if (!was && client->paused)
+        msg_send_id (self->gateway, MSG_PAUSE, client->id);
+    else
+    if (was && !client->paused)
+        msg_send_id (self->gateway, MSG_RESUME, client->id);
+}
+
+//  Every client whose input goes to room (members, and movers on their
+//  way in) is paused while its queue is full, and resumed after.
+static void
+s_room_set_full (self_t *self, room_t *room, bool full)
+{
+    room->full = full;
+    for (client_t *client = (client_t *) zhashx_first (self->clients); client;
+         client = (client_t *) zhashx_next (self->clients))
+        if (client->room == room)
+            s_pause (self, client, PAUSED_ROOM, full);
+    if (full)
+        log_info (&self->log, "room %s is %d messages behind: its members are paused",
+                  room->name, HUB_ROOM_QUEUE_MAX);
+    else
+        log_info (&self->log, "room %s caught up: its members are resumed", room->name);
+}
+
+//  Never blocks: what the pipe cannot take now waits, in order, behind
+//  what waits already.
+static void
+s_room_send (room_t *room, zmsg_t **msg_p)
+{
+    self_t *self = room->hub;
+    zsock_t *sock = zactor_sock (room->actor);
+    size_t waiting = zlist_size (room->queue);
+    if (waiting == 0 && (zsock_events (sock) & ZMQ_POLLOUT)) {
+        msg_send (msg_p, sock);
+        return;
+    }
+    if (waiting == 0)
+        self->rooms_queued++;
+    zlist_append (room->queue, *msg_p);
+    *msg_p = NULL;
+    if (!room->full && waiting + 1 >= HUB_ROOM_QUEUE_MAX)
+        s_room_set_full (self, room, true);
+}
+
+//  The room's pipe has room: send what waited. Resumes its members once
+//  half the cap is free, so they do not flap at the edge.
+static void
+s_room_flush (self_t *self, room_t *room)
+{
+    zsock_t *sock = zactor_sock (room->actor);
+    while (zlist_size (room->queue) && (zsock_events (sock) & ZMQ_POLLOUT)) {
+        zmsg_t *msg = (zmsg_t *) zlist_pop (room->queue);
+        msg_send (&msg, sock);
+    }
+    if (zlist_size (room->queue) == 0)
+        self->rooms_queued--;
+    if (room->full && zlist_size (room->queue) <= HUB_ROOM_QUEUE_MAX / 2)
+        s_room_set_full (self, room, false);
 }
 
 //  Names and rooms are both registered under their folded spelling.
@@ -308,7 +489,17 @@ s_to_room_of (client_t *client, zmsg_t **msg_p)
         *msg_p = NULL;
     }
     else
-        msg_send (msg_p, zactor_sock (client->room->actor));
+        s_room_send (client->room, msg_p);
+}
+
+//  Output from others (/msg) has a cap: what a mover holds, or its
+//  room's queue. The sender is told, nothing is dropped unsaid.
+static bool
+s_can_take (const client_t *client)
+{
+    if (client->in_transit)
+        return !client->held || zlist_size (client->held) < HUB_HELD_MAX;
+    return !client->room->full;
 }
 
 static void
@@ -343,7 +534,7 @@ s_enter (client_t *client, room_t *room)
     client->room = room;
     zmsg_t *msg = msg_new (MSG_JOIN, client->id);
     msg_add_str (msg, client->name);
-    msg_send (&msg, zactor_sock (room->actor));
+    s_room_send (room, &msg);
 }
 
 //  ---------------------------------------------------------------------
@@ -431,6 +622,24 @@ s_cmd_rooms (self_t *self, client_t *client)
     zlistx_destroy (&keys);
 }
 
+//  New rooms a client may start are paced as a cell rate: a burst of
+//  HUB_ROOM_RATE_BURST, then one per HUB_ROOM_RATE_MS. One clock per client is
+//  all it takes. The ms to wait before the next (0: it may now).
+static int64_t
+s_room_rate_wait (const client_t *client, int64_t now)
+{
+    int64_t tolerance = (int64_t) (HUB_ROOM_RATE_BURST - 1) * HUB_ROOM_RATE_MS;
+    int64_t at = client->room_rate_at > now? client->room_rate_at: now;
+    return at - tolerance > now? at - tolerance - now: 0;
+}
+
+static void
+s_room_rate_take (client_t *client, int64_t now)
+{
+    int64_t at = client->room_rate_at > now? client->room_rate_at: now;
+    client->room_rate_at = at + HUB_ROOM_RATE_MS;
+}
+
 static void
 s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
 {
@@ -449,6 +658,13 @@ s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
         return;
     }
     if (!target) {
+        int64_t now = zclock_mono ();
+        int64_t wait = s_room_rate_wait (client, now);
+        if (wait > 0) {
+            s_sayf (client, "You are creating rooms too fast. Try again in %d s.\n",
+                    (int) ((wait + 999) / 1000));
+            return;
+        }
         if ((int) zhashx_size (self->rooms) >= self->config.max_rooms) {
             s_sayf (client, "Too many rooms (max %d). Join an existing one.\n",
                     self->config.max_rooms);
@@ -462,15 +678,17 @@ s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
             s_say (client, "Cannot create that room now.\n");
             return;
         }
+        s_room_rate_take (client, now);
     }
     room_t *old = client->room;
     zmsg_t *msg = msg_new (MSG_LEAVE, client->id);
     msg_add (msg, "1", 1);
-    msg_send (&msg, zactor_sock (old->actor));
+    s_room_send (old, &msg);
     old->members--;
     client->room = target;
     target->members++;
     client->in_transit = true;
+    s_pause (self, client, PAUSED_ROOM, target->full);
     s_room_release (self, old);
 }
 
@@ -516,6 +734,11 @@ s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
     }
     if (target == client) {
         s_say (client, "You cannot message yourself.\n");
+        return;
+    }
+    if (!s_can_take (target)) {
+        s_sayf (client, "%s cannot receive messages right now. Try again later.\n",
+                target->name);
         return;
     }
     stamp_cache_t stamp = { 0 };
@@ -589,6 +812,7 @@ s_handle_name (self_t *self, const msg_view_t *view)
     log_debug (&self->log, "%s registered (%zu named client%s)", client->name,
                zhashx_size (self->clients), zhashx_size (self->clients) == 1? "": "s");
     self->general->members++;
+    s_pause (self, client, PAUSED_ROOM, self->general->full);
     s_enter (client, self->general);
 }
 
@@ -596,8 +820,11 @@ static void
 s_handle_closed (self_t *self, client_t *client)
 {
     room_t *room = client->room;
-    if (!client->in_transit)
-        msg_send_text (zactor_sock (room->actor), MSG_LEAVE, client->id, "0", 1);
+    if (!client->in_transit) {
+        zmsg_t *msg = msg_new (MSG_LEAVE, client->id);
+        msg_add (msg, "0", 1);
+        s_room_send (room, &msg);
+    }
     room->members--;
     s_name_free (self, client);
     log_debug (&self->log, "%s unregistered", client->name);
@@ -617,11 +844,14 @@ s_handle_released (self_t *self, client_t *client)
     s_enter (client, client->room);
     zmsg_t *msg;
     while (client->held && (msg = (zmsg_t *) zlist_pop (client->held)))
-        msg_send (&msg, zactor_sock (client->room->actor));
+        s_room_send (client->room, &msg);
     //  Replaying may start another move: the rest then waits for it.
     while (!client->in_transit && client->deferred
            && (msg = (zmsg_t *) zlist_pop (client->deferred)))
         s_handle_client_input (self, client, &msg);
+    //  Half the cap free, so a client that pipelines moves does not flap.
+    if (!client->deferred || zlist_size (client->deferred) <= HUB_DEFERRED_MAX / 2)
+        s_pause (self, client, PAUSED_DEFERRED, false);
 }
 
 //  LINE, CMD, NOTICE: input from a client in a room, handled in order.
@@ -633,6 +863,10 @@ s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p)
             client->deferred = zlist_new ();
         zlist_append (client->deferred, *msg_p);
         *msg_p = NULL;
+        //  Lines already on their way still come, and are taken: the
+        //  gateway's queue and the pipe bound them.
+        if (zlist_size (client->deferred) >= HUB_DEFERRED_MAX)
+            s_pause (self, client, PAUSED_DEFERRED, true);
         return;
     }
     msg_view_t view;
@@ -643,7 +877,7 @@ s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p)
         if ((self->config.history > 0 || *self->config.data_dir)
             && !text_is_blank (view.part [0].data, view.part [0].size))
             client->room->has_history = true;
-        msg_send (msg_p, zactor_sock (client->room->actor));
+        s_room_send (client->room, msg_p);
     }
     else
     if (msg_is (&view, MSG_CMD) && view.parts == 3)
@@ -704,6 +938,51 @@ s_self_handle_pipe (self_t *self)
     return running;
 }
 
+//  One pass: the pipe first, then rooms whose pipe has room again, then a
+//  budget of gateway messages, then rooms due to stop. Rooms with a queue
+//  are polled for POLLOUT, so a stuck room costs nothing but its queue.
+static bool
+s_self_poll (self_t *self)
+{
+    size_t wanted = 2 + self->rooms_queued;
+    if (wanted > self->poll_size) {
+        self->poll_size = wanted * 2;
+        self->items = (zmq_pollitem_t *) realloc (self->items,
+                                                  self->poll_size * sizeof (zmq_pollitem_t));
+        self->polled = (room_t **) realloc (self->polled, self->poll_size * sizeof (room_t *));
+        assert (self->items && self->polled);
+    }
+    zmq_pollitem_t *items = self->items;
+    items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
+    items [1] = (zmq_pollitem_t) { zsock_resolve (self->gateway), 0, ZMQ_POLLIN, 0 };
+    size_t count = 2;
+    if (self->rooms_queued)
+        for (room_t *room = (room_t *) zhashx_first (self->rooms); room && count < wanted;
+             room = (room_t *) zhashx_next (self->rooms))
+            if (zlist_size (room->queue)) {
+                self->polled [count] = room;
+                items [count++] = (zmq_pollitem_t) {
+                    zsock_resolve (zactor_sock (room->actor)), 0, ZMQ_POLLOUT, 0 };
+            }
+    long timeout = -1;
+    if (self->idle_check) {
+        int64_t left = self->idle_check - zclock_mono ();
+        timeout = left > 0? (long) left: 0;
+    }
+    if (zmq_poll (items, (int) count, timeout) < 0)
+        return errno == EINTR;
+    if ((items [0].revents & ZMQ_POLLIN) && !s_self_handle_pipe (self))
+        return false;
+    for (size_t i = 2; i < count; i++)
+        if (items [i].revents & ZMQ_POLLOUT)
+            s_room_flush (self, self->polled [i]);
+    for (int budget = GATEWAY_BUDGET;
+         budget > 0 && (zsock_events (self->gateway) & ZMQ_POLLIN); budget--)
+        s_self_handle_gateway (self);
+    s_rooms_idle (self);
+    return true;
+}
+
 void
 hub_actor (zsock_t *pipe, void *args)
 {
@@ -725,15 +1004,8 @@ hub_actor (zsock_t *pipe, void *args)
     }
     s_restore_rooms (self);
 
-    bool running = true;
-    while (running) {
-        zsock_t *which = (zsock_t *) zpoller_wait (self->poller, -1);
-        if (which == self->pipe)
-            running = s_self_handle_pipe (self);
-        else
-        if (which == self->gateway)
-            s_self_handle_gateway (self);
-    }
+    while (s_self_poll (self))
+        ;
     log_info (&self->log, "stopped (%zu client%s, %zu room%s)",
               zhashx_size (self->clients), zhashx_size (self->clients) == 1? "": "s",
               zhashx_size (self->rooms), zhashx_size (self->rooms) == 1? "": "s");

@@ -21,6 +21,7 @@ typedef struct {
     int    max_backlog;       /* bytes owed to one client before it is cut */
     int    rate;              /* lines per second per client; 0 = no limit */
     int    name_timeout;      /* seconds at the name prompt; 0 = no limit */
+    int    room_idle;         /* seconds an empty room with history lives; 0 = for ever */
     bool   verbose;
     char   data_dir[512];     /* "" = keep history in memory only */
     char   log_file[512];     /* "" = log to stdout only */

@@ -6,12 +6,24 @@
 
     Commands on its pipe (from main):
         $TERM             stop every room, then end
-    Messages from the gateway: NAME LINE CMD CLOSED RELEASED (messages.h). */
+    Messages from the gateway: NAME LINE CMD CLOSED RELEASED (messages.h).
+    To the gateway, besides REFUSE and ATTACH: PAUSE id when one of its
+    queues for that client is full, RESUME id once it has drained.       */
 #ifndef TCPCHAT_HUB_H
 #define TCPCHAT_HUB_H
 
 #include <czmq.h>
 #include "config.h"
+
+/*  The hub's caps, in messages (each at most one 4 KiB line and its
+    frames). Past them the client is paused at the gateway; what was in
+    flight when PAUSE went out is still taken.                           */
+#define HUB_DEFERRED_MAX    256     /* a mover's input, replayed after the move */
+#define HUB_HELD_MAX        256     /* /msg for a mover; past it the sender is told */
+#define HUB_ROOM_QUEUE_MAX  1024    /* for a room whose pipe is full: its members pause */
+/*  New rooms one client may start: a burst, then one per interval.      */
+#define HUB_ROOM_RATE_BURST 5
+#define HUB_ROOM_RATE_MS    12000
 
 /*  zactor_new (hub_actor, config): config is a heap copy of config_t the
     actor takes ownership of.                                            */

@@ -22,6 +22,7 @@ static const int_option_t s_int_options [] = {
     { "--max-backlog", "TCPCHAT_MAX_BACKLOG", offsetof (config_t, max_backlog), 4096, 1000000000 },
     { "--rate",        "TCPCHAT_RATE",        offsetof (config_t, rate),        0, 1000000 },
     { "--name-timeout","TCPCHAT_NAME_TIMEOUT",offsetof (config_t, name_timeout),0, 86400 },
+    { "--room-idle",   "TCPCHAT_ROOM_IDLE",   offsetof (config_t, room_idle),   0, 86400 },
 };
 #define INT_OPTIONS (sizeof s_int_options / sizeof s_int_options [0])
 
@@ -53,6 +54,9 @@ static const char s_help [] =
     "                      (default 20, bursts of 2N; 0: no limit)\n"
     "  --name-timeout S    seconds allowed at the name prompt   env TCPCHAT_NAME_TIMEOUT\n"
     "                      (default 60; 0: no limit)\n"
+    "  --room-idle S       seconds an empty room with history   env TCPCHAT_ROOM_IDLE\n"
+    "                      runs before it stops (default 300;\n"
+    "                      0: never)\n"
     "  --data-dir DIR      keep each room's chat in DIR, and    env TCPCHAT_DATA_DIR\n"
     "                      reload it at start (default: none)\n"
     "  --log-file PATH     append the log to PATH too           env TCPCHAT_LOG_FILE\n"
@@ -71,6 +75,7 @@ config_defaults (config_t *cfg)
     cfg->max_backlog = 1048576;
     cfg->rate = 20;
     cfg->name_timeout = 60;
+    cfg->room_idle = 300;
     cfg->log_fd = -1;
 }
 

@@ -112,6 +112,7 @@ static void assert_defaults_except_port (const config_t *cfg)
     assert_int_equal (cfg->max_backlog, 1048576);
     assert_int_equal (cfg->rate, 20);
     assert_int_equal (cfg->name_timeout, 60);
+    assert_int_equal (cfg->room_idle, 300);
     assert_string_equal (cfg->data_dir, "");
     assert_string_equal (cfg->log_file, "");
     assert_int_equal (cfg->log_fd, -1);
@@ -134,6 +135,7 @@ static void test_defaults (void **state)
     assert_int_equal (cfg.max_backlog, 1048576);
     assert_int_equal (cfg.rate, 20);
     assert_int_equal (cfg.name_timeout, 60);
+    assert_int_equal (cfg.room_idle, 300);
     assert_string_equal (cfg.data_dir, "");
     assert_string_equal (cfg.log_file, "");
     assert_int_equal (cfg.log_fd, -1);
@@ -282,6 +284,7 @@ static void test_limit_options (void **state)
         { "--max-backlog",  "TCPCHAT_MAX_BACKLOG",  offsetof (config_t, max_backlog),  "4096", "1000000000" },
         { "--rate",         "TCPCHAT_RATE",         offsetof (config_t, rate),         "0", "1000000" },
         { "--name-timeout", "TCPCHAT_NAME_TIMEOUT", offsetof (config_t, name_timeout), "0", "86400" },
+        { "--room-idle",    "TCPCHAT_ROOM_IDLE",    offsetof (config_t, room_idle),    "0", "86400" },
     };
     for (size_t i = 0; i < sizeof opts / sizeof opts [0]; i++) {
         run_t r;
@@ -312,6 +315,8 @@ static void test_limit_options (void **state)
         { "--rate",         "fast" },
         { "--name-timeout", "86401" },
         { "--name-timeout", "1.5" },
+        { "--room-idle",    "86401" },
+        { "--room-idle",    "-5" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         run_t r;

@@ -128,9 +128,10 @@ static void expect_bye_at (const char *file, int line, zsock_t *sock)
 
 #define expect_refuse(id, reason) expect_msg (s_hub.hub, MSG_REFUSE, (id), (reason))
 
-/*  Starts a hub with the defaults but history, max_rooms and data_dir
-    ("" for none); returns the pipe of room general.                     */
-static zsock_t *hub_start_in (int history, int max_rooms, const char *data_dir)
+/*  Starts a hub with the defaults but history, max_rooms, data_dir ("" for
+    none) and room_idle; returns the pipe of room general.               */
+static zsock_t *hub_start_idle (int history, int max_rooms, const char *data_dir,
+                                int room_idle)
 {
     static unsigned seq;
     memset (&s_hub, 0, sizeof s_hub);
@@ -139,6 +140,7 @@ static zsock_t *hub_start_in (int history, int max_rooms, const char *data_dir)
     config.history = history;
     config.max_rooms = max_rooms;
     snprintf (config.data_dir, sizeof config.data_dir, "%s", data_dir);
+    config.room_idle = room_idle;
     snprintf (config.endpoint, sizeof config.endpoint, "inproc://test-hub-%d-%u",
               (int) getpid (), ++seq);
     char endpoint [200] = ">";
@@ -154,6 +156,13 @@ static zsock_t *hub_start_in (int history, int max_rooms, const char *data_dir)
     assert_non_null (s_hub.actor);
     HANDOFF_SEEN ();
     return expect_attach ();
+}
+
+static zsock_t *hub_start_in (int history, int max_rooms, const char *data_dir)
+{
+    config_t defaults;
+    config_defaults (&defaults);
+    return hub_start_idle (history, max_rooms, data_dir, defaults.room_idle);
 }
 
 static zsock_t *hub_start (int history, int max_rooms)
@@ -296,10 +305,11 @@ static void send_unknown_cmd (uint64_t id, const char *typed)
 /*  id, in room `from` and alone there after it leaves unless told, moves
     to a room that exists (to) or is created (to == NULL: returns its new
     pipe). others_left: members of `from` told of the departure.         */
-static zsock_t *move_at (const char *file, int line, uint64_t id, const char *name,
-                         const char *room, zsock_t *from, zsock_t *to,
-                         const uint64_t *others_left, size_t n_left,
-                         const char *history, const uint64_t *others_there, size_t n_there)
+/*  The first half of a move: /join, up to the old room's RELEASE; the
+    test (the gateway) has not sent RELEASED yet, so id is in transit.   */
+static zsock_t *move_begin_at (const char *file, int line, uint64_t id, const char *name,
+                               const char *room, zsock_t *from, zsock_t *to,
+                               const uint64_t *others_left, size_t n_left)
 {
     send_cmd (id, CMD_JOIN, room, NULL);
     if (!to)
@@ -310,6 +320,17 @@ static zsock_t *move_at (const char *file, int line, uint64_t id, const char *na
         expect_out_at (file, line, from, notice, 0, others_left, n_left);
     }
     expect_msg_at (file, line, from, MSG_RELEASE, id, NULL);
+    return to;
+}
+#define move_begin(id, name, room, from, to) \
+    move_begin_at (__FILE__, __LINE__, (id), (name), (room), (from), (to), NULL, 0)
+
+static zsock_t *move_at (const char *file, int line, uint64_t id, const char *name,
+                         const char *room, zsock_t *from, zsock_t *to,
+                         const uint64_t *others_left, size_t n_left,
+                         const char *history, const uint64_t *others_there, size_t n_there)
+{
+    to = move_begin_at (file, line, id, name, room, from, to, others_left, n_left);
     send_released (id);
     expect_join_at (file, line, to, id, name, history, others_there, n_there);
     return to;
@@ -1175,6 +1196,317 @@ static void test_data_dir_unreadable (void **state)
     hub_finish ();
 }
 
+/* ------------------------------------------------------------------ */
+/*  Caps, PAUSE and RESUME, a stuck room, idle rooms, new-room pacing   */
+
+/*  The next message from the hub itself, if one comes within ms: true
+    when it is `type` for id; any other message fails the test.          */
+static bool hub_got (const char *type, uint64_t id, int ms)
+{
+    zsock_set_rcvtimeo (s_hub.hub, ms);
+    zmsg_t *msg = msg_recv (s_hub.hub);
+    zsock_set_rcvtimeo (s_hub.hub, CHECK_WAIT_MS);
+    if (!msg)
+        return false;
+    msg_view_t v;
+    if (!msg_parse (msg, &v) || !msg_is (&v, type) || v.id != id || v.parts != 0)
+        check_fail_unexpected (__FILE__, __LINE__, type, msg);
+    zmsg_destroy (&msg);
+    return true;
+}
+
+/*  A mover's deferred input reaches its cap: PAUSE, once. Lines in flight
+    after it are still taken; the move replays all of them, in order,
+    then RESUME.                                                          */
+static void test_deferred_input_pauses (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    zsock_t *dev = move_begin_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL,
+                                  CHECK_IDS (B));
+    const int lines = HUB_DEFERRED_MAX + 20;
+    char text [32];
+    for (int i = 0; i < lines; i++) {
+        snprintf (text, sizeof text, "line %d", i);
+        send_line (A, text);
+        if (i == HUB_DEFERRED_MAX - 2)
+            //  One short of the cap: not yet.
+            assert_false (hub_got (MSG_PAUSE, A, 200));
+    }
+    expect_bare (s_hub.hub, MSG_PAUSE, A);
+    //  The hub has taken everything (bob's reply comes after), and paused
+    //  alice once only.
+    send_cmd (B, CMD_USERS, NULL, NULL);
+    expect_reply (general, "Users in general (1): bob\n", B);
+    expect_nothing_queued (s_hub.hub);
+    send_released (A);
+    expect_join_alone (dev, A, "alice", "");
+    for (int i = 0; i < lines; i++) {
+        char pattern [64];
+        snprintf (pattern, sizeof pattern, "\n[" TS "][alice]:line %d\n", i);
+        expect_out_alone (dev, pattern, A);
+    }
+    expect_bare (s_hub.hub, MSG_RESUME, A);
+    hub_finish ();
+}
+
+/*  /msg for a mover is held up to a cap; past it the sender is told so,
+    and nothing is dropped unsaid. The held ones arrive after the move.  */
+static void test_held_output_has_a_cap (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    zsock_t *dev = move_begin_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL,
+                                  CHECK_IDS (B));
+    for (int i = 0; i < HUB_HELD_MAX; i++) {
+        char text [32];
+        snprintf (text, sizeof text, "psst %d", i);
+        send_cmd (B, CMD_MSG, "alice", text);
+        expect_prompt (general, B);
+    }
+    send_cmd (B, CMD_MSG, "ALICE", "one too many");
+    expect_reply (general, "alice cannot receive messages right now. Try again later.\n", B);
+    send_released (A);
+    expect_join_alone (dev, A, "alice", "");
+    for (int i = 0; i < HUB_HELD_MAX; i++) {
+        char pattern [64];
+        snprintf (pattern, sizeof pattern, "\n[" TS "][bob -> alice]:psst %d\n", i);
+        expect_reply (dev, pattern, A);
+    }
+    //  Moved in, alice takes messages again.
+    send_cmd (B, CMD_MSG, "alice", "welcome");
+    expect_prompt (general, B);
+    expect_reply (dev, "\n[" TS "][bob -> alice]:welcome\n", A);
+    expect_nothing_queued (s_hub.hub);
+    hub_finish ();
+}
+
+/*  A room that stops reading (here: its output pipe, which the test does
+    not drain, fills up and the room blocks on it) does not block the hub:
+    its members are paused once its queue is full, everyone else is
+    served (commands, logins, new rooms), and when it reads again it gets
+    every line in order and its members are resumed.                      */
+static void test_stuck_room_does_not_block_the_hub (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    zsock_t *dev = move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL,
+                            CHECK_IDS (B), "", NULL, 0);
+    //  Enough to fill the room's output pipe, its input pipe and the
+    //  hub's queue for it. Sent as a gateway would: nothing while alice
+    //  is paused. The room may catch up (RESUME) before it is stuck;
+    //  stuck, it stays paused. Bounded in lines.
+    const int most = 60000;
+    int sent = 0;
+    bool paused = false, stuck = false;
+    while (!stuck && sent < most) {
+        if (!paused) {
+            for (int i = 0; i < 100; i++) {
+                char text [32];
+                snprintf (text, sizeof text, "l%d", sent++);
+                send_line (A, text);
+            }
+            paused = hub_got (MSG_PAUSE, A, 0);
+        }
+        else
+        if (hub_got (MSG_RESUME, A, 1000))
+            paused = false;
+        else
+            stuck = true;
+    }
+    if (!stuck)
+        fail_msg ("alice not paused for good after %d lines to a stuck room", sent);
+    //  The hub serves the others: a command, a login, a new room.
+    send_cmd (B, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n  dev (1 member)\n* general (1 member)\n", B);
+    send_name (C, "carol");
+    expect_join (general, C, "carol", "", B);
+    zsock_t *ops = move_at (__FILE__, __LINE__, C, "carol", "ops", general, NULL,
+                            CHECK_IDS (B), "", NULL, 0);
+    send_line (C, "still here");
+    expect_out_alone (ops, "\n[" TS "][carol]:still here\n", C);
+    //  /msg to a member of the stuck room: the sender is told.
+    send_cmd (B, CMD_MSG, "alice", "hello?");
+    expect_reply (general, "alice cannot receive messages right now. Try again later.\n", B);
+    //  The room reads again: every line, in order, then RESUME.
+    int got = 0;
+    bool resumed = false;
+    int64_t deadline = zclock_mono () + 60000;
+    zsock_set_rcvtimeo (dev, 10);
+    while ((got < sent || !resumed) && zclock_mono () < deadline) {
+        zmsg_t *msg = msg_recv (dev);
+        if (msg) {
+            msg_view_t v;
+            char want [32];
+            snprintf (want, sizeof want, "\n[" TS "][alice]:l%d\n", got);
+            if (!msg_parse (msg, &v) || !check_out_ok (&v, want, NULL, 0, A))
+                check_fail_unexpected (__FILE__, __LINE__, want, msg);
+            zmsg_destroy (&msg);
+            got++;
+        }
+        if (!resumed)
+            resumed = hub_got (MSG_RESUME, A, 0);
+    }
+    zsock_set_rcvtimeo (dev, CHECK_WAIT_MS);
+    if (got != sent || !resumed)
+        fail_msg ("after the room read again: %d of %d lines, %s", got, sent,
+                  resumed? "resumed": "no RESUME");
+    send_line (A, "back");
+    expect_out_alone (dev, "\n[" TS "][alice]:back\n", A);
+    expect_nothing_queued (s_hub.hub);
+    hub_finish ();
+}
+
+/*  An empty room with history stops after --room-idle; without a data
+    dir its history goes with it. general never stops.                   */
+static void test_idle_room_stops (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start_idle (1000, 64, "", 1);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    zsock_t *dev = move_new (A, "alice", "dev", general);
+    send_line (A, "hello");
+    expect_out_alone (dev, "\n[" TS "][alice]:hello\n", A);
+    move_to (A, "alice", "general", dev, general);
+    //  Still there right away (it has history) ...
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n  dev (0 members)\n* general (1 member)\n", A);
+    //  ... gone after the idle time.
+    expect_bye (dev);
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n* general (1 member)\n", A);
+    //  Joined again: a new room, its history gone with the old one.
+    dev = move_new (A, "alice", "dev", general);
+    send_line (A, "again");
+    expect_out_alone (dev, "\n[" TS "][alice]:again\n", A);
+    hub_finish ();
+}
+
+/*  A member keeps a room alive however long; it idles out once left.    */
+static void test_room_with_members_does_not_idle (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start_idle (1000, 64, "", 1);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    zsock_t *dev = move_new (A, "alice", "dev", general);
+    send_line (A, "hello");
+    expect_out_alone (dev, "\n[" TS "][alice]:hello\n", A);
+    //  Well past the idle time, the room still answers.
+    zclock_sleep (1500);
+    send_cmd (A, CMD_USERS, NULL, NULL);
+    expect_reply (dev, "Users in dev (1): alice\n", A);
+    send_closed (A);
+    expect_bye (dev);
+    hub_finish ();
+}
+
+/*  With a data dir, a stopped room's history comes back when it is
+    joined again; rooms restored at start idle out like any other.       */
+static void test_idle_room_comes_back_from_its_file (void **state)
+{
+    (void) state;
+    data_dir_make ();
+    data_file ("old.log", "[2026-01-02 03:04:05][zed]:from before\n");
+    zsock_t *general = hub_start_idle (1000, 64, s_dir, 1);
+    zsock_t *old = expect_attach ();
+    expect_bye (old);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    zsock_t *dev = move_new (A, "alice", "dev", general);
+    send_line (A, "kept");
+    expect_out_alone (dev, "\n[" TS "][alice]:kept\n", A);
+    move_to (A, "alice", "general", dev, general);
+    expect_bye (dev);
+    dev = move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, NULL, 0,
+                   "[" TS "][alice]:kept\n", NULL, 0);
+    move_at (__FILE__, __LINE__, A, "alice", "old", dev, NULL, NULL, 0,
+             "[2026-01-02 03:04:05][zed]:from before\n", NULL, 0);
+    expect_bye (dev);
+    hub_finish ();
+}
+
+/*  --room-idle 0: a room with history never stops (the old behaviour).  */
+static void test_room_idle_zero_keeps_rooms (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start_idle (1000, 64, "", 0);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    zsock_t *dev = move_new (A, "alice", "dev", general);
+    send_line (A, "hello");
+    expect_out_alone (dev, "\n[" TS "][alice]:hello\n", A);
+    move_to (A, "alice", "general", dev, general);
+    zclock_sleep (1500);
+    expect_nothing_queued (dev);
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n  dev (0 members)\n* general (1 member)\n", A);
+    hub_finish ();
+}
+
+/*  One client starts a burst of new rooms, then is told to wait; joining
+    rooms that exist is not limited, and other clients have their own.  */
+static void test_room_creation_is_paced (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    zsock_t *from = general;
+    for (int i = 0; i < HUB_ROOM_RATE_BURST; i++) {
+        char name [16];
+        snprintf (name, sizeof name, "r%d", i);
+        zsock_t *to;
+        if (from == general)
+            to = move_at (__FILE__, __LINE__, A, "alice", name, from, NULL,
+                          CHECK_IDS (B), "", NULL, 0);
+        else {
+            to = move_new (A, "alice", name, from);
+            expect_bye (from);          //  Empty and without history
+        }
+        from = to;
+    }
+    send_cmd (A, CMD_JOIN, "one-more", NULL);
+    check_msg_t got;
+    check_recv_at (__FILE__, __LINE__, from, &got, "the too-fast reply");
+    const char *head = "You are creating rooms too fast. Try again in ";
+    char text [128] = "";
+    if (msg_is (&got.v, MSG_OUT) && got.v.parts == 3 && got.v.part [0].size < sizeof text)
+        memcpy (text, got.v.part [0].data, got.v.part [0].size);
+    int seconds = 0;
+    char tail [8] = "";
+    if (strncmp (text, head, strlen (head)) != 0
+        || sscanf (text + strlen (head), "%d%7s", &seconds, tail) != 2
+        || seconds < 1 || seconds > HUB_ROOM_RATE_MS / 1000 || strcmp (tail, "s.") != 0
+        || text [strlen (text) - 1] != '\n') {
+        check_print_msg (&got.v);
+        check_msg_free (&got);
+        fail_msg ("expected \"%s<1..%d> s.\\n\"", head, HUB_ROOM_RATE_MS / 1000);
+    }
+    check_msg_free (&got);
+    //  Rooms that exist: fine. Bob: his own burst.
+    move_at (__FILE__, __LINE__, A, "alice", "general", from, general, NULL, 0, "",
+             CHECK_IDS (B));
+    expect_bye (from);
+    move_at (__FILE__, __LINE__, B, "bob", "bobs", general, NULL, CHECK_IDS (A), "", NULL, 0);
+    hub_finish ();
+}
+
 int main (void)
 {
 #define HUB_TEST(f) cmocka_unit_test_setup_teardown (f, check_watchdog_setup, hub_teardown)
@@ -1210,6 +1542,14 @@ int main (void)
         HUB_TEST (test_empty_data_dir),
         HUB_TEST (test_data_dir_history_zero_room_stays),
         HUB_TEST (test_data_dir_unreadable),
+        HUB_TEST (test_deferred_input_pauses),
+        HUB_TEST (test_held_output_has_a_cap),
+        HUB_TEST (test_stuck_room_does_not_block_the_hub),
+        HUB_TEST (test_idle_room_stops),
+        HUB_TEST (test_room_with_members_does_not_idle),
+        HUB_TEST (test_idle_room_comes_back_from_its_file),
+        HUB_TEST (test_room_idle_zero_keeps_rooms),
+        HUB_TEST (test_room_creation_is_paced),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
