@@ -46,6 +46,8 @@
 #define GENERAL "general"
 
 #define GATEWAY_BUDGET  256     /* gateway messages per pass, so rooms get their turn */
+#define BEHIND_LOG_MS   10000   /* a room falling behind is logged once per this */
+#define SHUTDOWN_MS     1000    /* at shutdown: for rooms to take what waits for them */
 
 //  Why a client is paused: it is resumed when no reason is left.
 #define PAUSED_DEFERRED 1       /* its own deferred input is at the cap */
@@ -74,6 +76,8 @@ struct room_t {
     self_t   *hub;                /* the owner, for sends from any helper */
     zlist_t  *queue;              /* messages waiting for room in its pipe */
     bool      full;               /* queue at the cap: its members are paused */
+    bool      behind_logged;      /* this time it fell behind was logged */
+    int64_t   behind_log_at;      /* mono ms of that log line */
     int64_t   empty_since;        /* members went to 0 at (mono ms); 0: has members */
 };
 
@@ -380,11 +384,20 @@ s_room_set_full (self_t *self, room_t *room, bool full)
          client = (client_t *) zhashx_next (self->clients))
         if (client->room == room)
             s_pause (self, client, PAUSED_ROOM, full);
-    if (full)
+    //  A room at the edge under a flood flips often: the log says so once
+    //  in a while, not every time.
+    int64_t now = zclock_mono ();
+    if (full && (room->behind_log_at == 0 || now - room->behind_log_at >= BEHIND_LOG_MS)) {
         log_info (&self->log, "room %s is %d messages behind: its members are paused",
                   room->name, HUB_ROOM_QUEUE_MAX);
+        room->behind_log_at = now;
+        room->behind_logged = true;
+    }
     else
+    if (!full && room->behind_logged) {
         log_info (&self->log, "room %s caught up: its members are resumed", room->name);
+        room->behind_logged = false;
+    }
 }
 
 //  Never blocks: what the pipe cannot take now waits, in order, behind
@@ -938,6 +951,38 @@ s_self_handle_pipe (self_t *self)
     return running;
 }
 
+//  At shutdown each room must get its $TERM, which zactor_destroy sends
+//  without waiting: a room whose pipe is full would be left running. The
+//  gateway still reads the rooms, so they drain: give each what waits for
+//  it, for up to SHUTDOWN_MS in all, and say so if one does not.
+static void
+s_rooms_drain (self_t *self)
+{
+    int64_t deadline = zclock_mono () + SHUTDOWN_MS;
+    for (room_t *room = (room_t *) zhashx_first (self->rooms); room;
+         room = (room_t *) zhashx_next (self->rooms)) {
+        zsock_t *sock = zactor_sock (room->actor);
+        for (;;) {
+            bool room_for_one = (zsock_events (sock) & ZMQ_POLLOUT) != 0;
+            if (room_for_one && zlist_size (room->queue) == 0)
+                break;
+            if (room_for_one) {
+                zmsg_t *msg = (zmsg_t *) zlist_pop (room->queue);
+                msg_send (&msg, sock);
+                continue;
+            }
+            int64_t left = deadline - zclock_mono ();
+            if (left <= 0) {
+                log_info (&self->log, "E: room %s is not reading: stopping it anyway",
+                          room->name);
+                break;
+            }
+            zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLOUT, 0 };
+            zmq_poll (&item, 1, (long) left);
+        }
+    }
+}
+
 //  One pass: the pipe first, then rooms whose pipe has room again, then a
 //  budget of gateway messages, then rooms due to stop. Rooms with a queue
 //  are polled for POLLOUT, so a stuck room costs nothing but its queue.
@@ -1006,6 +1051,7 @@ hub_actor (zsock_t *pipe, void *args)
 
     while (s_self_poll (self))
         ;
+    s_rooms_drain (self);
     log_info (&self->log, "stopped (%zu client%s, %zu room%s)",
               zhashx_size (self->clients), zhashx_size (self->clients) == 1? "": "s",
               zhashx_size (self->rooms), zhashx_size (self->rooms) == 1? "": "s");

@@ -1289,6 +1289,71 @@ static void test_held_output_has_a_cap (void **state)
     hub_finish ();
 }
 
+/*  id, alone in a room whose output pipe the test does not read, sends
+    lines "l0", "l1"... until that room is stuck: the room's output pipe,
+    its input pipe and the hub's queue for it are full. Sent as a gateway
+    would, nothing while id is paused; the room may catch up (RESUME)
+    before it is stuck, and stuck, id stays paused. Returns the count.  */
+static int fill_until_stuck (uint64_t id)
+{
+    const int most = 60000;
+    int sent = 0;
+    bool paused = false, stuck = false;
+    while (!stuck && sent < most) {
+        if (!paused) {
+            for (int i = 0; i < 100; i++) {
+                char text [32];
+                snprintf (text, sizeof text, "l%d", sent++);
+                send_line (id, text);
+            }
+            paused = hub_got (MSG_PAUSE, id, 0);
+        }
+        else
+        if (hub_got (MSG_RESUME, id, 1000))
+            paused = false;
+        else
+            stuck = true;
+    }
+    if (!stuck)
+        fail_msg ("not paused for good after %d lines to a stuck room", sent);
+    return sent;
+}
+
+/*  Reads a stuck room's pipe again: every line fill_until_stuck sent, in
+    order, while watching the hub for RESUME id (*resumed); until_bye: then
+    the room's BYE too. Bounded in time. Returns the lines read.         */
+static int drain_lines (zsock_t *room, uint64_t id, const char *name, int sent,
+                        bool *resumed, bool until_bye)
+{
+    int got = 0;
+    bool bye = false;
+    int64_t deadline = zclock_mono () + 60000;
+    zsock_set_rcvtimeo (room, 10);
+    while ((got < sent || (!until_bye && !*resumed) || (until_bye && !bye))
+           && zclock_mono () < deadline) {
+        zmsg_t *msg = msg_recv (room);
+        if (msg) {
+            msg_view_t v;
+            char want [64];
+            snprintf (want, sizeof want, "\n[" TS "][%s]:l%d\n", name, got);
+            if (until_bye && got == sent && msg_parse (msg, &v) && msg_is (&v, MSG_BYE))
+                bye = true;
+            else {
+                if (!msg_parse (msg, &v) || !check_out_ok (&v, want, NULL, 0, id))
+                    check_fail_unexpected (__FILE__, __LINE__, want, msg);
+                got++;
+            }
+            zmsg_destroy (&msg);
+        }
+        if (!until_bye && !*resumed)
+            *resumed = hub_got (MSG_RESUME, id, 0);
+    }
+    zsock_set_rcvtimeo (room, CHECK_WAIT_MS);
+    if (until_bye && !bye)
+        fail_msg ("%d of %d lines, and no BYE", got, sent);
+    return got;
+}
+
 /*  A room that stops reading (here: its output pipe, which the test does
     not drain, fills up and the room blocks on it) does not block the hub:
     its members are paused once its queue is full, everyone else is
@@ -1304,30 +1369,7 @@ static void test_stuck_room_does_not_block_the_hub (void **state)
     expect_join (general, B, "bob", "", A);
     zsock_t *dev = move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL,
                             CHECK_IDS (B), "", NULL, 0);
-    //  Enough to fill the room's output pipe, its input pipe and the
-    //  hub's queue for it. Sent as a gateway would: nothing while alice
-    //  is paused. The room may catch up (RESUME) before it is stuck;
-    //  stuck, it stays paused. Bounded in lines.
-    const int most = 60000;
-    int sent = 0;
-    bool paused = false, stuck = false;
-    while (!stuck && sent < most) {
-        if (!paused) {
-            for (int i = 0; i < 100; i++) {
-                char text [32];
-                snprintf (text, sizeof text, "l%d", sent++);
-                send_line (A, text);
-            }
-            paused = hub_got (MSG_PAUSE, A, 0);
-        }
-        else
-        if (hub_got (MSG_RESUME, A, 1000))
-            paused = false;
-        else
-            stuck = true;
-    }
-    if (!stuck)
-        fail_msg ("alice not paused for good after %d lines to a stuck room", sent);
+    int sent = fill_until_stuck (A);
     //  The hub serves the others: a command, a login, a new room.
     send_cmd (B, CMD_ROOMS, NULL, NULL);
     expect_reply (general, "Rooms:\n  dev (1 member)\n* general (1 member)\n", B);
@@ -1341,31 +1383,36 @@ static void test_stuck_room_does_not_block_the_hub (void **state)
     send_cmd (B, CMD_MSG, "alice", "hello?");
     expect_reply (general, "alice cannot receive messages right now. Try again later.\n", B);
     //  The room reads again: every line, in order, then RESUME.
-    int got = 0;
     bool resumed = false;
-    int64_t deadline = zclock_mono () + 60000;
-    zsock_set_rcvtimeo (dev, 10);
-    while ((got < sent || !resumed) && zclock_mono () < deadline) {
-        zmsg_t *msg = msg_recv (dev);
-        if (msg) {
-            msg_view_t v;
-            char want [32];
-            snprintf (want, sizeof want, "\n[" TS "][alice]:l%d\n", got);
-            if (!msg_parse (msg, &v) || !check_out_ok (&v, want, NULL, 0, A))
-                check_fail_unexpected (__FILE__, __LINE__, want, msg);
-            zmsg_destroy (&msg);
-            got++;
-        }
-        if (!resumed)
-            resumed = hub_got (MSG_RESUME, A, 0);
-    }
-    zsock_set_rcvtimeo (dev, CHECK_WAIT_MS);
+    int got = drain_lines (dev, A, "alice", sent, &resumed, false);
     if (got != sent || !resumed)
         fail_msg ("after the room read again: %d of %d lines, %s", got, sent,
                   resumed? "resumed": "no RESUME");
     send_line (A, "back");
     expect_out_alone (dev, "\n[" TS "][alice]:back\n", A);
     expect_nothing_queued (s_hub.hub);
+    hub_finish ();
+}
+
+/*  The hub stops while a room's pipe is full: the room still gets every
+    line and then its $TERM (zactor_destroy would not wait for room in the
+    pipe, and the room would be left running), and says BYE.            */
+static void test_stuck_room_is_stopped_at_shutdown (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    zsock_t *dev = move_new (A, "alice", "dev", general);
+    int sent = fill_until_stuck (A);
+    //  Stop the hub without waiting, and read the room meanwhile.
+    assert_int_equal (zstr_send (s_hub.actor, "$TERM"), 0);
+    bool resumed = false;
+    drain_lines (dev, A, "alice", sent, &resumed, true);
+    for (size_t i = 0; i < s_hub.nrooms; i++)
+        if (s_hub.rooms [i].sock == dev)
+            zsock_destroy (&s_hub.rooms [i].sock);
+    //  The hub has ended: its exit signal waits in the pipe for this.
     hub_finish ();
 }
 
@@ -1545,6 +1592,7 @@ int main (void)
         HUB_TEST (test_deferred_input_pauses),
         HUB_TEST (test_held_output_has_a_cap),
         HUB_TEST (test_stuck_room_does_not_block_the_hub),
+        HUB_TEST (test_stuck_room_is_stopped_at_shutdown),
         HUB_TEST (test_idle_room_stops),
         HUB_TEST (test_room_with_members_does_not_idle),
         HUB_TEST (test_idle_room_comes_back_from_its_file),
