@@ -81,6 +81,13 @@ struct room_t {
     int64_t   empty_since;        /* members went to 0 at (mono ms); 0: has members */
 };
 
+//  A room told to stop: its thread ends once it has read its pipe, and
+//  zactor_destroy, which waits for that, is only called when it has.
+typedef struct {
+    zactor_t *actor;
+    bool      term_sent;          /* $TERM is in its pipe */
+} stopping_t;
+
 struct self_t {
     zsock_t   *pipe;              /* from main */
     zsock_t   *gateway;           /* PAIR to the gateway */
@@ -95,7 +102,9 @@ struct self_t {
     room_t    *general;
     size_t     rooms_queued;      /* rooms whose queue is not empty */
     zmq_pollitem_t *items;        /* poll set: pipe, gateway, rooms with a queue */
-    room_t   **polled;            /* the room of each item past the first two */
+    room_t   **polled;            /* the room of each item past the first two ... */
+    stopping_t **polled_stop;     /* ... then the stopping room of each */
+    zlist_t   *stopping;          /* stopping_t: rooms told to stop, not yet ended */
     size_t     poll_size;
     int64_t    idle_check;        /* next look for idle rooms (mono ms); 0: none empty */
 };
@@ -194,6 +203,7 @@ s_self_new (zsock_t *pipe, config_t *config)
     self->lookalikes [1] = zhashx_new ();
     self->rooms = zhashx_new ();
     zhashx_set_destructor (self->rooms, s_room_destroy);
+    self->stopping = zlist_new ();
 
     char endpoint [160];
     hub_endpoint (config, endpoint, sizeof endpoint);
@@ -222,9 +232,16 @@ s_self_destroy (self_t **self_p)
     zhashx_destroy (&self->clients);
     //  Stopping the rooms sends each one's BYE to the gateway.
     zhashx_destroy (&self->rooms);
+    stopping_t *stop;
+    while ((stop = (stopping_t *) zlist_pop (self->stopping))) {
+        zactor_destroy (&stop->actor);
+        free (stop);
+    }
+    zlist_destroy (&self->stopping);
     zsock_destroy (&self->gateway);
     free (self->items);
     free (self->polled);
+    free (self->polled_stop);
     free (self);
     *self_p = NULL;
 }
@@ -280,14 +297,30 @@ s_room_new (self_t *self, const char *name, bool restored)
     return room;
 }
 
+//  $TERM goes only when the pipe has room for it: never a wait.
+static void
+s_stop_send_term (stopping_t *stop)
+{
+    zsock_t *sock = zactor_sock (stop->actor);
+    if (!stop->term_sent && (zsock_events (sock) & ZMQ_POLLOUT))
+        stop->term_sent = zstr_send (sock, "$TERM") == 0;
+}
+
 //  The room's messages all went into its pipe, so stopping it cannot
-//  lose one (its $TERM comes behind them).
+//  lose one (its $TERM comes behind them). It leaves the registry now;
+//  its thread is collected when it has ended (s_self_poll), since
+//  zactor_destroy would wait for it to read everything in its pipe.
 static void
 s_room_stop (self_t *self, room_t *room, const char *why)
 {
     assert (zlist_size (room->queue) == 0);
     char name [sizeof room->name];
     strcpy (name, room->name);
+    stopping_t *stop = (stopping_t *) zmalloc (sizeof (stopping_t));
+    stop->actor = room->actor;
+    room->actor = NULL;
+    s_stop_send_term (stop);
+    zlist_append (self->stopping, stop);
     zhashx_delete (self->rooms, room->key);
     log_info (&self->log, "room %s stopped%s (%zu room%s)", name, why,
               zhashx_size (self->rooms), zhashx_size (self->rooms) == 1? "": "s");
@@ -981,6 +1014,13 @@ s_rooms_drain (self_t *self)
             zmq_poll (&item, 1, (long) left);
         }
     }
+    for (stopping_t *stop = (stopping_t *) zlist_first (self->stopping); stop;
+         stop = (stopping_t *) zlist_next (self->stopping))
+        while (!stop->term_sent && zclock_mono () < deadline) {
+            zmq_pollitem_t item = { zsock_resolve (zactor_sock (stop->actor)), 0, ZMQ_POLLOUT, 0 };
+            zmq_poll (&item, 1, (long) (deadline - zclock_mono ()));
+            s_stop_send_term (stop);
+        }
 }
 
 //  One pass: the pipe first, then rooms whose pipe has room again, then a
@@ -989,13 +1029,15 @@ s_rooms_drain (self_t *self)
 static bool
 s_self_poll (self_t *self)
 {
-    size_t wanted = 2 + self->rooms_queued;
+    size_t wanted = 2 + self->rooms_queued + zlist_size (self->stopping);
     if (wanted > self->poll_size) {
         self->poll_size = wanted * 2;
         self->items = (zmq_pollitem_t *) realloc (self->items,
                                                   self->poll_size * sizeof (zmq_pollitem_t));
         self->polled = (room_t **) realloc (self->polled, self->poll_size * sizeof (room_t *));
-        assert (self->items && self->polled);
+        self->polled_stop = (stopping_t **) realloc (self->polled_stop,
+                                                     self->poll_size * sizeof (stopping_t *));
+        assert (self->items && self->polled && self->polled_stop);
     }
     zmq_pollitem_t *items = self->items;
     items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
@@ -1009,6 +1051,14 @@ s_self_poll (self_t *self)
                 items [count++] = (zmq_pollitem_t) {
                     zsock_resolve (zactor_sock (room->actor)), 0, ZMQ_POLLOUT, 0 };
             }
+    //  Stopping rooms: room for their $TERM, then their end signal.
+    size_t first_stop = count;
+    for (stopping_t *stop = (stopping_t *) zlist_first (self->stopping); stop;
+         stop = (stopping_t *) zlist_next (self->stopping)) {
+        self->polled_stop [count] = stop;
+        items [count++] = (zmq_pollitem_t) { zsock_resolve (zactor_sock (stop->actor)), 0,
+                                             stop->term_sent? ZMQ_POLLIN: ZMQ_POLLOUT, 0 };
+    }
     long timeout = -1;
     if (self->idle_check) {
         int64_t left = self->idle_check - zclock_mono ();
@@ -1018,9 +1068,21 @@ s_self_poll (self_t *self)
         return errno == EINTR;
     if ((items [0].revents & ZMQ_POLLIN) && !s_self_handle_pipe (self))
         return false;
-    for (size_t i = 2; i < count; i++)
+    for (size_t i = 2; i < first_stop; i++)
         if (items [i].revents & ZMQ_POLLOUT)
             s_room_flush (self, self->polled [i]);
+    for (size_t i = first_stop; i < count; i++) {
+        stopping_t *stop = self->polled_stop [i];
+        if (items [i].revents & ZMQ_POLLOUT)
+            s_stop_send_term (stop);
+        else
+        if (items [i].revents & ZMQ_POLLIN) {
+            //  Its end signal is waiting: zactor_destroy returns at once.
+            zlist_remove (self->stopping, stop);
+            zactor_destroy (&stop->actor);
+            free (stop);
+        }
+    }
     for (int budget = GATEWAY_BUDGET;
          budget > 0 && (zsock_events (self->gateway) & ZMQ_POLLIN); budget--)
         s_self_handle_gateway (self);

@@ -1416,6 +1416,70 @@ static void test_stuck_room_is_stopped_at_shutdown (void **state)
     hub_finish ();
 }
 
+/*  A room that is behind stops (its last member left, it has no history)
+    without the hub waiting for it: zactor_destroy would wait until the
+    room has read its whole pipe, and the room waits for its output to be
+    read. The hub answers others all along, and the room still gets every
+    message, then $TERM, and says BYE.                                   */
+static void test_stopping_a_room_that_is_behind_does_not_block (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (0, 64);       //  No history: dev stops when left
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    send_name (B, "bob");
+    expect_join (general, B, "bob", "", A);
+    zsock_t *dev = move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL,
+                            CHECK_IDS (B), "", NULL, 0);
+    int sent = fill_until_stuck (A);
+    //  Leaving empties dev: its LEAVE waits behind the rest. Out of that
+    //  room's queue, alice is resumed.
+    send_cmd (A, CMD_JOIN, "general", NULL);
+    expect_bare (s_hub.hub, MSG_RESUME, A);
+    int got = 0;
+    bool released = false, bye = false;
+    int64_t deadline = zclock_mono () + 60000;
+    zsock_set_rcvtimeo (dev, 10);
+    while (!bye && zclock_mono () < deadline) {
+        for (int i = 0; i < 20 && !bye; i++) {
+            zmsg_t *msg = msg_recv (dev);
+            if (!msg)
+                break;
+            msg_view_t v;
+            char want [32];
+            snprintf (want, sizeof want, "\n[" TS "][alice]:l%d\n", got);
+            if (!msg_parse (msg, &v))
+                check_fail_unexpected (__FILE__, __LINE__, "a message", msg);
+            if (check_is_empty_out (&v))
+                ;
+            else
+            if (got < sent && check_out_ok (&v, want, NULL, 0, A))
+                got++;
+            else
+            if (got == sent && !released && msg_is (&v, MSG_RELEASE) && v.id == A)
+                released = true;
+            else
+            if (released && msg_is (&v, MSG_BYE))
+                bye = true;
+            else
+                check_fail_unexpected (__FILE__, __LINE__, want, msg);
+            zmsg_destroy (&msg);
+        }
+        //  Whatever dev is doing, the hub answers.
+        send_cmd (B, CMD_USERS, NULL, NULL);
+        expect_reply (general, "Users in general (1): bob\n", B);
+    }
+    zsock_set_rcvtimeo (dev, CHECK_WAIT_MS);
+    if (!bye)
+        fail_msg ("dev: %d of %d lines, %s, no BYE", got, sent,
+                  released? "released": "not released");
+    expect_nothing_queued (dev);
+    for (size_t i = 0; i < s_hub.nrooms; i++)
+        if (s_hub.rooms [i].sock == dev)
+            zsock_destroy (&s_hub.rooms [i].sock);
+    hub_finish ();
+}
+
 /*  An empty room with history stops after --room-idle; without a data
     dir its history goes with it. general never stops.                   */
 static void test_idle_room_stops (void **state)
@@ -1593,6 +1657,7 @@ int main (void)
         HUB_TEST (test_held_output_has_a_cap),
         HUB_TEST (test_stuck_room_does_not_block_the_hub),
         HUB_TEST (test_stuck_room_is_stopped_at_shutdown),
+        HUB_TEST (test_stopping_a_room_that_is_behind_does_not_block),
         HUB_TEST (test_idle_room_stops),
         HUB_TEST (test_room_with_members_does_not_idle),
         HUB_TEST (test_idle_room_comes_back_from_its_file),
