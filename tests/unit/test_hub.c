@@ -1520,7 +1520,7 @@ static void test_room_with_members_does_not_idle (void **state)
     zclock_sleep (1500);
     send_cmd (A, CMD_USERS, NULL, NULL);
     expect_reply (dev, "Users in dev (1): alice\n", A);
-    send_closed (A);
+    move_to (A, "alice", "general", dev, general);
     expect_bye (dev);
     hub_finish ();
 }
