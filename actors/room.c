@@ -224,8 +224,9 @@ s_handle_leave (self_t *self, msg_view_t *view)
     s_broadcast (self, buf_head (out), buf_size (out), 0, false);
     buf_clear (out);
     bool moving = view->parts > 0 && view->part [0].size == 1 && view->part [0].data [0] == '1';
-    if (moving)
-        msg_send_id (self->gateway, MSG_RELEASE, view->id);
+    //  Behind all we sent it: a mover's next room may speak now, and a
+    //  client that left may be closed, its last line written.
+    msg_send_text (self->gateway, MSG_RELEASE, view->id, moving? "1": "0", 1);
     log_info (&self->log, "%s left%s (%zu member%s)", name, moving? " for another room": "",
               self->members, self->members == 1? "": "s");
     free (name);

@@ -438,6 +438,31 @@ static inline void expect_join_at (const char *file, int line, zsock_t *sock,
 #define expect_join_alone(sock, id, name, history) \
     expect_join_at (__FILE__, __LINE__, (sock), (id), (name), (history), NULL, 0)
 
+/*  RELEASE id moving: the room is done with id ("1": it moves on, "0":
+    it left, its connection may close).                                  */
+#define expect_release(sock, id, moving) \
+    expect_msg ((sock), MSG_RELEASE, (id), (moving)? "1": "0")
+
+/*  A LEAVE's effects, in order: "\nNAME has left our chat...\n" to the
+    others (no notice when there are none), then RELEASE id moving.      */
+static inline void expect_leave_at (const char *file, int line, zsock_t *sock,
+                                    uint64_t id, const char *name, bool moving,
+                                    const uint64_t *others, size_t n)
+{
+    if (n) {
+        char notice [256];
+        snprintf (notice, sizeof notice, "\n%s has left our chat...\n", name);
+        expect_out_at (file, line, sock, notice, 0, others, n);
+    }
+    const char *const parts [] = { moving? "1": "0", NULL };
+    expect_msg_at (file, line, sock, MSG_RELEASE, id, parts);
+}
+/*  expect_leave (sock, id, name, moving, other, other...)               */
+#define expect_leave(sock, id, name, moving, ...) \
+    expect_leave_at (__FILE__, __LINE__, (sock), (id), (name), (moving), CHECK_IDS (__VA_ARGS__))
+#define expect_leave_alone(sock, id, name, moving) \
+    expect_leave_at (__FILE__, __LINE__, (sock), (id), (name), (moving), NULL, 0)
+
 /*  A RENAME's effects: "\nOLD changed their name to NEW\n" to the others,
     LABEL id NEW, then "OLD changed their name to NEW\n" to the renamer
     (the LABEL first, so that its prompt shows the new name). The notice

@@ -234,7 +234,7 @@ static void test_history_oldest_first_and_capped (void **state)
                  "[" TS "][alice]:three\n[" TS "][alice]:four\n[" TS "][bob]:five\n", A, B);
     //  Leaving does not touch history; nor does the one who spoke leaving.
     send_leave (A, false);
-    expect_out (s_room.gateway, "\nalice has left our chat...\n", 0, B, C);
+    expect_leave (s_room.gateway, A, "alice", false, B, C);
     send_join (A, "alice");
     expect_join (s_room.gateway, A, "alice",
                  "[" TS "][alice]:three\n[" TS "][alice]:four\n[" TS "][bob]:five\n", B, C);
@@ -288,7 +288,7 @@ static void test_say_goes_to_one (void **state)
     expect_prompt (s_room.gateway, A);
     //  SAY is not chat: nothing of it is kept.
     send_leave (C, false);
-    expect_out (s_room.gateway, "\ncarol has left our chat...\n", 0, A, B);
+    expect_leave (s_room.gateway, C, "carol", false, A, B);
     send_join (C, "carol");
     expect_join (s_room.gateway, C, "carol", "", A, B);
     room_finish ();
@@ -309,7 +309,7 @@ static void test_users_in_order_of_entry (void **state)
     send_users (B);
     expect_reply (s_room.gateway, "Users in Dev_Room-2 (3): alice, bob, carol\n", B);
     send_leave (B, false);
-    expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, A, C);
+    expect_leave (s_room.gateway, B, "bob", false, A, C);
     send_users (C);
     expect_reply (s_room.gateway, "Users in Dev_Room-2 (2): alice, carol\n", C);
     send_join (B, "bob");
@@ -355,10 +355,14 @@ static void test_many_members (void **state)
         send_leave (ids [i], false);
         send_leave (ids [N - i], false);
     }
+    //  Each leaver: a left notice to the rest, then its RELEASE "0".
     for (size_t i = 1; i < N; i++) {
         check_msg_t got;
         check_recv_at (__FILE__, __LINE__, s_room.gateway, &got, "a left notice");
         assert_true (msg_is (&got.v, MSG_OUT));
+        check_msg_free (&got);
+        check_recv_at (__FILE__, __LINE__, s_room.gateway, &got, "a RELEASE");
+        assert_true (msg_is (&got.v, MSG_RELEASE) && check_part_is (&got.v, 0, "0"));
         check_msg_free (&got);
     }
     send_users (ids [0]);
@@ -379,10 +383,10 @@ static void test_rename (void **state)
     send_users (B);
     expect_reply (s_room.gateway, "Users in lobby (3): alicia, bob, carol\n", B);
     send_leave (A, false);
-    expect_out (s_room.gateway, "\nalicia has left our chat...\n", 0, B, C);
+    expect_leave (s_room.gateway, A, "alicia", false, B, C);
     //  Alone, a rename tells nobody else.
     send_leave (B, false);
-    expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, C);
+    expect_leave (s_room.gateway, B, "bob", false, C);
     send_rename (C, "Carol");
     expect_rename_alone (s_room.gateway, C, "carol", "Carol");
     send_users (C);
@@ -400,8 +404,7 @@ static void test_leave_moving_releases (void **state)
     send_say (A, "last words for alice\n");
     send_leave (A, true);
     expect_reply (s_room.gateway, "last words for alice\n", A);
-    expect_out (s_room.gateway, "\nalice has left our chat...\n", 0, B, C);
-    expect_bare (s_room.gateway, MSG_RELEASE, A);
+    expect_leave (s_room.gateway, A, "alice", true, B, C);
     //  Gone: not listed, nothing more for it.
     send_users (B);
     expect_reply (s_room.gateway, "Users in lobby (2): bob, carol\n", B);
@@ -411,9 +414,9 @@ static void test_leave_moving_releases (void **state)
     expect_out (s_room.gateway, "\n[" TS "][carol]:still here\n", C, B);
     //  The last member moving out: RELEASE all the same.
     send_leave (B, false);
-    expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, C);
+    expect_leave (s_room.gateway, B, "bob", false, C);
     send_leave (C, true);
-    expect_bare (s_room.gateway, MSG_RELEASE, C);
+    expect_leave_alone (s_room.gateway, C, "carol", true);
     room_finish ();
 }
 
@@ -422,15 +425,19 @@ static void test_leave_not_moving (void **state)
     (void) state;
     room_start ("lobby", 10);
     join_three ();
+    //  RELEASE "0" comes behind all the room sent the leaver: then the
+    //  gateway may close its connection.
+    send_say (B, "last words for bob\n");
     send_leave (B, false);
-    expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, A, C);
-    //  No RELEASE: the next message is the answer to what comes next.
+    expect_reply (s_room.gateway, "last words for bob\n", B);
+    expect_leave (s_room.gateway, B, "bob", false, A, C);
     send_say (A, "barrier\n");
     expect_reply (s_room.gateway, "barrier\n", A);
     send_leave (A, false);
-    expect_out (s_room.gateway, "\nalice has left our chat...\n", 0, C);
+    expect_leave (s_room.gateway, A, "alice", false, C);
     send_leave (C, false);
-    room_finish ();                     /* BYE next: still no RELEASE */
+    expect_leave_alone (s_room.gateway, C, "carol", false);
+    room_finish ();
 }
 
 static void test_non_members_are_ignored (void **state)
@@ -588,7 +595,7 @@ static void test_data_dir_appends_each_line (void **state)
     send_rename (B, "bob");
     expect_rename (s_room.gateway, B, "b\xc3\xb6" "b", "bob", A);
     send_leave (B, false);
-    expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, A);
+    expect_leave (s_room.gateway, B, "bob", false, A);
     room_finish ();
     char *file = read_text (path_in ("dev.log"));
     assert_non_null (file);
