@@ -61,6 +61,7 @@ typedef struct {
     char     *name;
     room_t   *room;               /* in transit: the room it is moving to */
     bool      in_transit;
+    bool      closed;             /* in transit: CLOSED came, leave once there */
     zlist_t  *deferred;           /* in transit: its input, to replay */
     zlist_t  *held;               /* in transit: SAYs for it, to deliver */
     unsigned  paused;             /* PAUSED_* reasons; PAUSE sent while any */
@@ -862,15 +863,19 @@ s_handle_name (self_t *self, const msg_view_t *view)
     s_enter (client, self->general);
 }
 
+//  A client that goes while moving still completes the move: what it
+//  sent before it went reaches the room it moved to (s_handle_released).
 static void
 s_handle_closed (self_t *self, client_t *client)
 {
-    room_t *room = client->room;
-    if (!client->in_transit) {
-        zmsg_t *msg = msg_new (MSG_LEAVE, client->id);
-        msg_add (msg, "0", 1);
-        s_room_send (room, &msg);
+    if (client->in_transit) {
+        client->closed = true;
+        return;
     }
+    room_t *room = client->room;
+    zmsg_t *msg = msg_new (MSG_LEAVE, client->id);
+    msg_add (msg, "0", 1);
+    s_room_send (room, &msg);
     room->members--;
     s_name_free (self, client);
     log_debug (&self->log, "%s unregistered", client->name);
@@ -898,6 +903,8 @@ s_handle_released (self_t *self, client_t *client)
     //  Half the cap free, so a client that pipelines moves does not flap.
     if (!client->deferred || zlist_size (client->deferred) <= HUB_DEFERRED_MAX / 2)
         s_pause (self, client, PAUSED_DEFERRED, false);
+    if (!client->in_transit && client->closed)
+        s_handle_closed (self, client);
 }
 
 //  LINE, CMD, NOTICE: input from a client in a room, handled in order.

@@ -314,12 +314,7 @@ static zsock_t *move_begin_at (const char *file, int line, uint64_t id, const ch
     send_cmd (id, CMD_JOIN, room, NULL);
     if (!to)
         to = expect_attach_at (file, line);
-    if (n_left) {
-        char notice [128];
-        snprintf (notice, sizeof notice, "\n%s has left our chat...\n", name);
-        expect_out_at (file, line, from, notice, 0, others_left, n_left);
-    }
-    expect_msg_at (file, line, from, MSG_RELEASE, id, NULL);
+    expect_leave_at (file, line, from, id, name, true, others_left, n_left);
     return to;
 }
 #define move_begin(id, name, room, from, to) \
@@ -573,8 +568,7 @@ static void test_join_moves_the_client (void **state)
     //  new room takes the mover in.
     send_cmd (A, CMD_JOIN, "lobby", NULL);
     zsock_t *lobby = expect_attach ();
-    expect_out (general, "\nalice has left our chat...\n", 0, B);
-    expect_bare (general, MSG_RELEASE, A);
+    expect_leave (general, A, "alice", true, B);
     send_released (A);
     expect_join_alone (lobby, A, "alice", "");
     send_cmd (A, CMD_ROOMS, NULL, NULL);
@@ -584,7 +578,7 @@ static void test_join_moves_the_client (void **state)
 
     //  An existing room, named in another case: no new room.
     send_cmd (B, CMD_JOIN, "LOBBY", NULL);
-    expect_bare (general, MSG_RELEASE, B);
+    expect_release (general, B, true);
     send_released (B);
     expect_join (lobby, B, "bob", "[" TS "][alice]:in the lobby\n", A);
     send_cmd (B, CMD_ROOMS, NULL, NULL);
@@ -594,8 +588,7 @@ static void test_join_moves_the_client (void **state)
 
     //  Back to general, which exists even when empty.
     send_cmd (A, CMD_JOIN, "General", NULL);
-    expect_out (lobby, "\nalice has left our chat...\n", 0, B);
-    expect_bare (lobby, MSG_RELEASE, A);
+    expect_leave (lobby, A, "alice", true, B);
     send_released (A);
     expect_join_alone (general, A, "alice", "");
     hub_finish ();
@@ -645,7 +638,7 @@ static void test_input_in_transit_waits (void **state)
     send_notice (A, "Message too long (max 4096 bytes).\n");
     send_line (A, "   ");
     send_cmd (A, CMD_HELP, NULL, NULL);
-    expect_bare (general, MSG_RELEASE, A);
+    expect_release (general, A, true);
     //  Nothing of alice's reached the lobby yet.
     send_cmd (C, CMD_USERS, NULL, NULL);
     expect_reply (lobby, "Users in lobby (1): carol\n", C);
@@ -678,13 +671,12 @@ static void test_move_within_move (void **state)
     send_cmd (A, CMD_JOIN, "two", NULL);
     send_line (A, "where am I");
     zsock_t *one = expect_attach ();
-    expect_out (general, "\nalice has left our chat...\n", 0, B);
-    expect_bare (general, MSG_RELEASE, A);
+    expect_leave (general, A, "alice", true, B);
     send_released (A);
     expect_join_alone (one, A, "alice", "");
     //  The waiting /join two runs now: "one" is left, empty: it stops.
     zsock_t *two = expect_attach ();
-    expect_bare (one, MSG_RELEASE, A);
+    expect_release (one, A, true);
     expect_bye (one);
     send_released (A);
     expect_join_alone (two, A, "alice", "");
@@ -705,8 +697,7 @@ static void test_private_message_in_transit_is_held (void **state)
     expect_join (general, B, "bob", "", A);
     send_cmd (A, CMD_JOIN, "lobby", NULL);
     zsock_t *lobby = expect_attach ();
-    expect_out (general, "\nalice has left our chat...\n", 0, B);
-    expect_bare (general, MSG_RELEASE, A);
+    expect_leave (general, A, "alice", true, B);
     send_cmd (B, CMD_MSG, "ALICE", "psst");
     expect_prompt (general, B);
     send_released (A);
@@ -873,8 +864,8 @@ static void test_closed_frees_the_name (void **state)
     send_name (B, "bob");
     expect_join (general, B, "bob", "", A);
     send_closed (A);
-    expect_out (general, "\nalice has left our chat...\n", 0, B);
-    //  Not moving: no RELEASE; the name is free.
+    //  Not moving: RELEASE "0" (its connection may close); the name is free.
+    expect_leave (general, A, "alice", false, B);
     send_name (C, "ALICE");
     expect_join (general, C, "ALICE", "", B);
     //  The closed client is forgotten.
@@ -888,8 +879,10 @@ static void test_closed_frees_the_name (void **state)
     hub_finish ();
 }
 
-/*  A client that goes while moving: its name is freed, the room it was
-    moving to (new, empty) is stopped, a late RELEASED is ignored.       */
+/*  A client that goes while moving (`/join tmp`, a line and `/quit` in
+    one packet): the move completes, what it sent reaches the room it
+    moved to, in order, and then it leaves that room; only then is its
+    name free.                                                           */
 static void test_closed_in_transit (void **state)
 {
     (void) state;
@@ -898,18 +891,57 @@ static void test_closed_in_transit (void **state)
     expect_join_alone (general, A, "alice", "");
     send_name (D, "dave");
     expect_join (general, D, "dave", "", A);
+    zsock_t *tmp = move_at (__FILE__, __LINE__, A, "alice", "tmp", general, NULL,
+                            CHECK_IDS (D), "", NULL, 0);
     send_cmd (D, CMD_JOIN, "tmp", NULL);
-    zsock_t *tmp = expect_attach ();
-    expect_out (general, "\ndave has left our chat...\n", 0, A);
-    expect_bare (general, MSG_RELEASE, D);
-    send_line (D, "never said");
+    expect_leave_alone (general, D, "dave", true);
+    send_line (D, "said on the way");
+    send_cmd (D, CMD_USERS, NULL, NULL);
     send_closed (D);
-    expect_bye (tmp);
-    send_released (D);
+    //  Not free yet: dave is still on his way.
     send_name (E, "DAVE");
-    expect_join (general, E, "DAVE", "", A);
+    expect_refuse (E, "Name is already taken.");
+    send_released (D);
+    expect_join (tmp, D, "dave", "", A);
+    expect_out (tmp, "\n[" TS "][dave]:said on the way\n", D, A);
+    expect_reply (tmp, "Users in tmp (2): alice, dave\n", D);
+    expect_leave (tmp, D, "dave", false, A);
+    send_name (E, "DAVE");
+    expect_join_alone (general, E, "DAVE", "");
     send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n* general (2 members)\n", A);
+    expect_reply (tmp, "Rooms:\n  general (1 member)\n* tmp (1 member)\n", A);
+    //  Into a new room, saying nothing: it leaves, and the room, empty
+    //  and without history, stops.
+    send_cmd (E, CMD_JOIN, "brief", NULL);
+    zsock_t *brief = expect_attach ();
+    expect_leave_alone (general, E, "DAVE", true);
+    send_closed (E);
+    send_released (E);
+    expect_join_alone (brief, E, "DAVE", "");
+    expect_leave_alone (brief, E, "DAVE", false);
+    expect_bye (brief);
+    //  A move within the move (a /join waiting behind the first) also
+    //  completes before the leave.
+    send_name (B, "bob");
+    expect_join_alone (general, B, "bob", "");
+    send_cmd (B, CMD_JOIN, "one", NULL);
+    send_cmd (B, CMD_JOIN, "tmp", NULL);
+    send_line (B, "in tmp");
+    send_closed (B);
+    zsock_t *one = expect_attach ();
+    expect_leave_alone (general, B, "bob", true);
+    send_released (B);
+    expect_join_alone (one, B, "bob", "");
+    expect_leave_alone (one, B, "bob", true);
+    expect_bye (one);
+    send_released (B);
+    expect_join (tmp, B, "bob", "[" TS "][dave]:said on the way\n", A);
+    expect_out (tmp, "\n[" TS "][bob]:in tmp\n", B, A);
+    expect_leave (tmp, B, "bob", false, A);
+    //  A late RELEASED for a client gone is ignored.
+    send_released (B);
+    send_cmd (A, CMD_USERS, NULL, NULL);
+    expect_reply (tmp, "Users in tmp (1): alice\n", A);
     hub_finish ();
 }
 
@@ -982,6 +1014,7 @@ static void test_empty_room_is_stopped (void **state)
     //  Closing the last connection stops it too.
     tmp = move_new (A, "alice", "tmp", general);
     send_closed (A);
+    expect_leave_alone (tmp, A, "alice", false);
     expect_bye (tmp);
     send_name (B, "bob");
     expect_join_alone (general, B, "bob", "");
@@ -1034,6 +1067,7 @@ static void test_general_is_never_stopped (void **state)
     send_name (A, "alice");
     expect_join_alone (general, A, "alice", "");
     send_closed (A);
+    expect_leave_alone (general, A, "alice", false);
     send_name (B, "bob");
     expect_join_alone (general, B, "bob", "");
     zsock_t *x = move_new (B, "bob", "x", general);
