@@ -62,12 +62,15 @@
 #define LOAD_WINDOW_MS   100      /* over which the delivery rate is counted */
 #define SHUTDOWN_ROOMS_MS 500     /* at shutdown: for the rooms' last output */
 #define SHUTDOWN_FLUSH_MS 1000    /* at shutdown: for clients to take theirs */
+#define LEAVE_WAIT_MS    5000     /* a leaver's room has this long to say RELEASE */
+#define CLOSE_DRAIN_READS 4       /* unread input dropped at close, at most */
 
 typedef enum {
     CONN_FREE,
     CONN_NAMING,                  /* at the name prompt */
     CONN_WAITING,                 /* a name went to the hub: wait for its verdict */
     CONN_CHAT,                    /* in a room */
+    CONN_LEAVING,                 /* gone from the hub: written to until RELEASE "0" */
     CONN_CLOSING                  /* closes after this pass's flush */
 } conn_state_t;
 
@@ -77,10 +80,11 @@ typedef struct {
     uint8_t      state;
     bool         reading;         /* EPOLLIN is in the interest set */
     bool         writing;         /* EPOLLOUT is in the interest set */
+    bool         paused;          /* the hub said PAUSE: hand on nothing until RESUME */
     bool         eof;             /* the peer is done sending */
     bool         told_hub;        /* the hub may know it: CLOSED must follow */
     bool         hung_up;         /* out of the epoll set: the peer is gone */
-    const char  *closing;         /* CONN_CLOSING: why, for the log */
+    const char  *closing;         /* CONN_LEAVING, CONN_CLOSING: why, for the log */
     char        *label;           /* the name its prompts show */
     int64_t      opened_at;       /* ms clock */
     int64_t      tokens;          /* rate bucket: LINE_COST per line */
@@ -89,6 +93,7 @@ typedef struct {
     uint64_t     sent;            /* bytes written to it so far */
     uint64_t     block_from;      /* the history block ENTER pushed at once: */
     uint64_t     block_to;        /*   its place in the output stream */
+    int64_t      leave_by;        /* CONN_LEAVING: closed then, RELEASE or not */
     framer_t     in;
     buf_t        out;
     telnet_filter_t *telnet;      /* from its first IAC byte on (telnet.h) */
@@ -118,7 +123,8 @@ struct _gateway_t {
     int64_t       window_start;   /* ms clock */
     slotlist_t    stalled;        /* input waits for the hub queue to shrink */
     slotlist_t    throttled;      /* over --rate: read again at resume_at */
-    int64_t       next_name_check;  /* ms clock */
+    int64_t       next_name_check;  /* ms clock: name prompts and leavers */
+    size_t        leaving_count;  /* connections in CONN_LEAVING */
     zlist_t      *hub_queue;      /* messages waiting for room in the hub pipe */
     zsock_t     **rooms;          /* rooms' output pipes; NULL holes are reused */
     bool         *room_busy;      /* stopped on budget: read again next pass */
@@ -362,10 +368,28 @@ s_conn_mark_dirty (self_t *self, conn_t *conn)
 static void
 s_conn_finish (self_t *self, conn_t *conn, const char *reason)
 {
+    if (conn->state == CONN_LEAVING)
+        self->leaving_count--;
     conn->state = CONN_CLOSING;
     conn->closing = reason;
     s_conn_set_interest (self, conn, false, conn->writing);
     s_conn_mark_dirty (self, conn);
+}
+
+//  The hub knows it, so it is told at once; the connection stays open,
+//  reading nothing, while the replies to what it sent before it left
+//  come through its room. The room's RELEASE "0", behind the last of
+//  them, closes it (s_handle_release), or LEAVE_WAIT_MS if none comes.
+static void
+s_conn_leave (self_t *self, conn_t *conn, const char *reason)
+{
+    s_to_hub_id (self, MSG_CLOSED, s_conn_id (self, conn));
+    conn->told_hub = false;
+    conn->state = CONN_LEAVING;
+    conn->closing = reason;
+    conn->leave_by = s_now_ms (self) + LEAVE_WAIT_MS;
+    self->leaving_count++;
+    s_conn_set_interest (self, conn, false, conn->writing);
 }
 
 //  Output for one client, written at the end of the pass.
@@ -392,7 +416,7 @@ s_conn_queue_str (self_t *self, conn_t *conn, const char *text)
 static void
 s_conn_prompt (self_t *self, conn_t *conn)
 {
-    if (conn->state != CONN_CHAT) {
+    if (conn->state != CONN_CHAT && conn->state != CONN_LEAVING) {
         s_conn_queue_str (self, conn, PROTOCOL_NAME_PROMPT);
         return;
     }
@@ -540,6 +564,8 @@ s_conn_close (self_t *self, conn_t *conn, const char *reason)
 {
     if (conn->state == CONN_FREE)
         return;
+    if (conn->state == CONN_LEAVING)
+        self->leaving_count--;
     if (conn->told_hub)
         s_to_hub_id (self, MSG_CLOSED, s_conn_id (self, conn));
     //  One last try to deliver what it is owed, without waiting: if that
@@ -547,6 +573,11 @@ s_conn_close (self_t *self, conn_t *conn, const char *reason)
     if (buf_size (&conn->out))
         (void) !send (conn->fd, buf_head (&conn->out), buf_size (&conn->out),
                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    //  Input we never read would make close() send a reset, which can
+    //  destroy the last output before the peer reads it: drop it first.
+    for (int reads = 0; reads < CLOSE_DRAIN_READS; reads++)
+        if (recv (conn->fd, self->chunk, READ_CHUNK, MSG_DONTWAIT) <= 0)
+            break;
     close (conn->fd);
     framer_free (&conn->in);
     buf_free (&conn->out);
@@ -689,7 +720,7 @@ s_conn_chat_line (self_t *self, conn_t *conn, const char *line, size_t size)
     command_t cmd;
     command_kind_t kind = command_parse (line, size, &cmd);
     if (kind == CMD_QUIT)
-        s_conn_finish (self, conn, "quit");
+        s_conn_leave (self, conn, "quit");
     else
     if (kind != CMD_NONE)
         s_conn_command (self, conn, &cmd);
@@ -708,6 +739,8 @@ static void
 s_conn_process (self_t *self, conn_t *conn)
 {
     while (conn->state == CONN_NAMING || conn->state == CONN_CHAT) {
+        if (conn->paused)
+            break;
         if (s_hub_is_behind (self)) {
             s_conn_stall (self, conn);
             break;
@@ -728,13 +761,17 @@ s_conn_process (self_t *self, conn_t *conn)
         else
             s_conn_chat_line (self, conn, line, size);
     }
-    if (conn->state == CONN_CLOSING)
+    if (conn->state == CONN_CLOSING || conn->state == CONN_LEAVING)
         return;
-    bool waiting = s_conn_stalled (self, conn) || s_conn_throttled (self, conn);
+    bool waiting = s_conn_stalled (self, conn) || s_conn_throttled (self, conn) || conn->paused;
     if (conn->eof && conn->state != CONN_WAITING && !waiting) {
         //  All it sent before leaving is handed on: a partial last line,
         //  with no newline, is dropped as the peer never finished it.
-        s_conn_close (self, conn, "left");
+        //  A peer that only half-closed still reads: it gets the replies.
+        if (conn->state == CONN_CHAT && !conn->hung_up)
+            s_conn_leave (self, conn, "left");
+        else
+            s_conn_close (self, conn, "left");
         return;
     }
     bool reading = !conn->eof && !waiting
@@ -878,7 +915,7 @@ s_handle_out (self_t *self, const msg_view_t *view)
         uint64_t id;
         memcpy (&id, ids + i * sizeof id, sizeof id);
         conn_t *conn = s_conn_lookup (self, id);
-        if (!conn || conn->state != CONN_CHAT)
+        if (!conn || (conn->state != CONN_CHAT && conn->state != CONN_LEAVING))
             continue;
         self->deliveries++;
         if (id != view->id)
@@ -893,10 +930,18 @@ s_handle_out (self_t *self, const msg_view_t *view)
 static void
 s_handle_enter (self_t *self, conn_t *conn, const msg_view_t *view)
 {
-    if (view->parts < 2 || (conn->state != CONN_WAITING && conn->state != CONN_CHAT))
+    if (view->parts < 2 || (conn->state != CONN_WAITING && conn->state != CONN_CHAT
+                            && conn->state != CONN_LEAVING))
         return;
     free (conn->label);
     conn->label = msg_strdup (view, 0);
+    if (conn->state == CONN_LEAVING) {
+        //  It left on its way to this room: the move completes and its
+        //  last words reach it here, but it reads no more input.
+        s_conn_queue (self, conn, view->part [1].data, view->part [1].size);
+        s_conn_prompt (self, conn);
+        return;
+    }
     conn->state = CONN_CHAT;
     //  The room's history goes out in one block, as big as the room made
     //  it: the backlog cap leaves it out. One block at a time: whatever
@@ -919,6 +964,36 @@ s_handle_refuse (self_t *self, conn_t *conn, const msg_view_t *view)
     s_conn_queue (self, conn, view->part [0].data, view->part [0].size);
     s_conn_queue (self, conn, "\n", 1);
     s_conn_prompt (self, conn);
+    s_conn_process (self, conn);
+}
+
+//  RELEASE id moving, a room's last word for id. "1": the mover's old
+//  room is done, so the hub may let it in the next one (passed on even
+//  if the client has gone: the hub sorts that out). "0": it left, and
+//  all its room had for it is queued: a leaving connection can close.
+static void
+s_handle_release (self_t *self, const msg_view_t *view)
+{
+    if (view->parts < 1 || view->part [0].size != 1)
+        return;
+    if (view->part [0].data [0] == '1') {
+        s_to_hub_id (self, MSG_RELEASED, view->id);
+        return;
+    }
+    conn_t *conn = s_conn_lookup (self, view->id);
+    if (conn && conn->state == CONN_LEAVING)
+        s_conn_finish (self, conn, conn->closing);
+}
+
+//  PAUSE: a hub queue for this client is full. Its lines wait in its
+//  socket, so TCP pushes back on it, until RESUME. Output, the backlog
+//  cap and leaving go on as usual.
+static void
+s_handle_pause (self_t *self, conn_t *conn, bool paused)
+{
+    if (conn->paused == paused)
+        return;
+    conn->paused = paused;
     s_conn_process (self, conn);
 }
 
@@ -984,8 +1059,7 @@ s_handle_message (self_t *self, zmsg_t *msg, ssize_t room_slot)
         return;
     }
     if (msg_is (&view, MSG_RELEASE)) {
-        //  Passed on even if the client has gone: the hub sorts that out.
-        s_to_hub_id (self, MSG_RELEASED, view.id);
+        s_handle_release (self, &view);
         return;
     }
     conn_t *conn = s_conn_lookup (self, view.id);
@@ -1001,6 +1075,12 @@ s_handle_message (self_t *self, zmsg_t *msg, ssize_t room_slot)
         free (conn->label);
         conn->label = msg_strdup (&view, 0);
     }
+    else
+    if (msg_is (&view, MSG_PAUSE))
+        s_handle_pause (self, conn, true);
+    else
+    if (msg_is (&view, MSG_RESUME))
+        s_handle_pause (self, conn, false);
     else
         log_info (&self->log, "E: unknown message %s", view.type);
 }
@@ -1067,6 +1147,9 @@ s_handle_event (self_t *self, struct epoll_event *event)
                 break;
             if ((event->events & EPOLLOUT) && !s_conn_flush (self, conn))
                 break;
+            if ((event->events & (EPOLLHUP | EPOLLERR)) && conn->state == CONN_LEAVING)
+                s_conn_close (self, conn, conn->closing);   //  Nobody reads its replies
+            else
             if (event->events & (EPOLLHUP | EPOLLERR))
                 s_conn_hang_up (self, conn);
             else
@@ -1153,17 +1236,25 @@ s_flush_due (self_t *self, int events)
 //  Clients at the name prompt for longer than --name-timeout are told
 //  and closed, so idle sockets cannot hold the slots. A second's
 //  precision is plenty for a limit counted in seconds.
+//  Leavers whose room never said RELEASE "0" (it stopped, or the hub
+//  lost them) are closed too, LEAVE_WAIT_MS after they left.
 static void
 s_expire_name_prompts (self_t *self)
 {
     int64_t now = s_now_ms (self);
-    if (self->config.name_timeout == 0 || now < self->next_name_check)
+    if ((self->config.name_timeout == 0 && self->leaving_count == 0)
+    ||  now < self->next_name_check)
         return;
     self->next_name_check = now + NAME_CHECK_MS;
     int64_t opened_before = now - (int64_t) self->config.name_timeout * 1000;
     for (size_t i = 0; i < self->slots_used; i++) {
         conn_t *conn = &self->conns [i];
-        if (conn->state != CONN_NAMING || conn->opened_at > opened_before)
+        if (conn->state == CONN_LEAVING && conn->leave_by <= now) {
+            s_conn_finish (self, conn, conn->closing);
+            continue;
+        }
+        if (self->config.name_timeout == 0
+        ||  conn->state != CONN_NAMING || conn->opened_at > opened_before)
             continue;
         char text [128];
         snprintf (text, sizeof text, PROTOCOL_NAME_TIMEOUT, self->config.name_timeout);
@@ -1185,7 +1276,8 @@ s_epoll_timeout (self_t *self)
     int64_t due = s_throttled_due (self);
     if (!self->accepting && self->accept_resume < due)
         due = self->accept_resume;
-    if (self->config.name_timeout && self->open_count && self->next_name_check < due)
+    if (((self->config.name_timeout && self->open_count) || self->leaving_count)
+    &&  self->next_name_check < due)
         due = self->next_name_check;
     if (dirty) {
         int64_t flush_at = (self->dirty_since + s_flush_delay_us (self) + 999) / 1000;

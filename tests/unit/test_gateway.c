@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -267,6 +268,12 @@ static void send_out_ids (zsock_t *sock, uint64_t skip, const char *text,
     send_out_ids ((sock), (skip), (text), CHECK_IDS (__VA_ARGS__), (flags))
 
 #define send_refuse(id, reason) send_text (s_gw.hub, MSG_REFUSE, (id), (reason))
+
+/*  A room's last word for id: "1" it moves on, "0" it left.             */
+static void send_release (zsock_t *room, uint64_t id, bool moving)
+{
+    send_text (room, MSG_RELEASE, id, moving? "1": "0");
+}
 
 /* ------------------------------------------------------------------ */
 /*  Clients                                                            */
@@ -731,6 +738,7 @@ static void test_lines_typed_before_the_verdict (void **state)
     send_enter (room, cid.id, "cid", "");
     expect_closed (cid.id);
     expect_recv (cid.fd, PROMPT ("cid"));
+    send_release (room, cid.id, false);
     expect_eof (cid.fd);
     expect_hub_nothing_before_line (bob);
 }
@@ -919,7 +927,7 @@ static void test_enter_again_moves_the_client (void **state)
     expect_cmd (bob.id, "join", "dev", "");
     send_out (general, 0, "last from general\n", 0, bob.id);
     expect_recv (bob.fd, "last from general\n" PROMPT ("bob"));
-    send_id (general, MSG_RELEASE, bob.id);
+    send_release (general, bob.id, true);
     expect_hub_bare (MSG_RELEASED, bob.id);
     send_enter (dev, bob.id, "bob", "[2020-01-02 03:04:05][x]:dev1\n[2020-01-02 03:04:06][y]:dev2\n");
     expect_recv (bob.fd, "[2020-01-02 03:04:05][x]:dev1\n[2020-01-02 03:04:06][y]:dev2\n"
@@ -935,13 +943,18 @@ static void test_release_becomes_released (void **state)
     gw_start (10);
     zsock_t *room = room_new ();
     client_t bob = client_login (room, "bob");
-    send_id (room, MSG_RELEASE, bob.id);
+    send_release (room, bob.id, true);
     expect_hub_bare (MSG_RELEASED, bob.id);
     //  Passed on even for an id that is gone: the hub sorts that out.
     uint64_t gone = 0x7700000005ULL;
-    send_id (room, MSG_RELEASE, gone);
+    send_release (room, gone, true);
     expect_hub_bare (MSG_RELEASED, gone);
+    //  "0" for a client in a room (not leaving), or no flag at all:
+    //  nothing happens.
+    send_release (room, bob.id, false);
+    send_id (room, MSG_RELEASE, bob.id);
     expect_nothing_before_marker (room, bob, "bob");
+    expect_hub_quiet ();
 }
 
 static void test_label_changes_the_prompt (void **state)
@@ -1126,8 +1139,13 @@ static void test_eof_of_a_named_client_is_closed (void **state)
     zsock_t *room = room_new ();
     client_t bob = client_login (room, "bob");
     shutdown (bob.fd, SHUT_WR);
-    expect_eof (bob.fd);
     expect_closed (bob.id);
+    //  It may still read: its room's last output reaches it, and the
+    //  room's RELEASE "0" behind it closes the connection.
+    send_out (room, 0, "last words\n", 0, bob.id);
+    expect_recv (bob.fd, "last words\n" PROMPT ("bob"));
+    send_release (room, bob.id, false);
+    expect_eof (bob.fd);
     //  Messages for it now go nowhere.
     client_t ann = client_login (room, "ann");
     send_out (room, 0, "late\n", 0, bob.id);
@@ -1148,6 +1166,7 @@ static void test_partial_last_line_is_dropped (void **state)
     shutdown (bob.fd, SHUT_WR);
     expect_line (bob.id, "hi");
     expect_closed (bob.id);
+    send_release (room, bob.id, false);
     expect_eof (bob.fd);
 }
 
@@ -1175,11 +1194,13 @@ static void test_quit (void **state)
     send_str (bob.fd, "bye\n/quit\n");
     expect_line (bob.id, "bye");
     expect_closed (bob.id);
+    send_release (room, bob.id, false);
     expect_eof (bob.fd);
     //  Case and what follows the verb do not matter.
     client_t cid = client_login (room, "cid");
     send_str (cid.fd, "/QUIT now\n");
     expect_closed (cid.id);
+    send_release (room, cid.id, false);
     expect_eof (cid.fd);
     //  At the name prompt: closed, and the hub never knew it.
     int fd = client_new ();
@@ -1214,6 +1235,7 @@ static void test_eof_while_waiting_for_the_verdict (void **state)
     send_enter (room, cid.id, "cid", "[2020-01-02 03:04:05][x]:old\n");
     expect_closed (cid.id);
     expect_recv (cid.fd, "[2020-01-02 03:04:05][x]:old\n" PROMPT ("cid"));
+    send_release (room, cid.id, false);
     expect_eof (cid.fd);
 }
 
@@ -1229,6 +1251,182 @@ static void test_reset_is_closed (void **state)
     client_close (bob.fd);
     expect_closed (bob.id);
     client_t ann = client_login (room, "ann");
+    expect_hub_nothing_before_line (ann);
+}
+
+/*  /quit: the hub is told at once, but the connection stays open for
+    the replies to what came before it, and what follows it is not
+    read; the room's RELEASE "0", behind its last output, closes it.     */
+static void test_quit_keeps_writing_until_release (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t ann = client_login (room, "ann");
+    client_t bob = client_login (room, "bob");
+    send_str (bob.fd, "/users\n/quit\nafter the quit\n");
+    expect_cmd (bob.id, "users", "", "");
+    expect_closed (bob.id);
+    send_str (bob.fd, "still typing\n");
+    //  The replies come, the connection open all along.
+    send_out (room, 0, "Users in general (2): ann, bob\n", 0, bob.id);
+    send_out (room, 0, "\nbob has left our chat...\n", 0, ann.id);
+    expect_recv (bob.fd, "Users in general (2): ann, bob\n" PROMPT ("bob"));
+    expect_recv (ann.fd, "\nbob has left our chat...\n" PROMPT ("ann"));
+    expect_quiet (bob.fd);
+    //  A RELEASE "1" is not its end: it is passed on as ever.
+    send_release (room, bob.id, true);
+    expect_hub_bare (MSG_RELEASED, bob.id);
+    send_release (room, bob.id, false);
+    expect_eof (bob.fd);
+    //  Nothing it typed after /quit reached the hub.
+    expect_hub_nothing_before_line (ann);
+}
+
+/*  A leaver whose room never says RELEASE "0" is closed all the same,
+    after a few seconds (LEAVE_WAIT_MS, 5 s).                            */
+static void test_leaving_without_release_is_closed_in_time (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    send_str (bob.fd, "/quit\n");
+    expect_closed (bob.id);
+    int64_t start = now_ms ();
+    char buf [64];
+    bool eof;
+    int error;
+    size_t got = recv_upto (bob.fd, buf, sizeof buf, 20000, &eof, &error);
+    int64_t took = now_ms () - start;
+    if (got || !eof || error)
+        fail_msg ("expected EOF alone within 20 s, got %zu bytes%s", got, eof? " then EOF": "");
+    if (took < 2000)
+        fail_msg ("closed %lld ms after /quit, without waiting for its room",
+                  (long long) took);
+    expect_hub_quiet ();
+}
+
+/*  A leaver that resets is closed at once: its slot is free for the
+    next client, and the hub, told already, hears nothing more.          */
+static void test_leaving_reset_closes_at_once (void **state)
+{
+    (void) state;
+    gw_start (1);
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");
+    send_str (bob.fd, "/quit\n");
+    expect_closed (bob.id);
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    setsockopt (bob.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    client_close (bob.fd);
+    //  Well before LEAVE_WAIT_MS, the one slot takes a newcomer.
+    int64_t deadline = now_ms () + 2000;
+    bool welcomed = false;
+    while (!welcomed && now_ms () < deadline) {
+        int fd = client_connect ();
+        char c = 0;
+        bool eof;
+        int error;
+        recv_upto (fd, &c, 1, WAIT_MS, &eof, &error);
+        welcomed = c == PROTOCOL_BANNER [0];
+        client_close (fd);
+        if (!welcomed)
+            zclock_sleep (50);
+    }
+    if (!welcomed)
+        fail_msg ("the slot of a leaver that reset was still taken after 2 s");
+    expect_hub_quiet ();
+}
+
+/*  /join, a line and /quit in one packet: the hub completes the move, so
+    the new room's ENTER and output still reach the leaver, which reads
+    nothing more; RELEASE "0" from the new room closes it.                */
+static void test_leaving_on_the_way_gets_the_new_room (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *general = room_new ();
+    zsock_t *dev = room_new ();
+    client_t bob = client_login (general, "bob");
+    send_str (bob.fd, "/join dev\nline\n/quit\n");
+    expect_cmd (bob.id, "join", "dev", "");
+    expect_line (bob.id, "line");
+    expect_closed (bob.id);
+    send_release (general, bob.id, true);
+    expect_hub_bare (MSG_RELEASED, bob.id);
+    send_enter (dev, bob.id, "bob", "[2020-01-02 03:04:05][x]:old\n");
+    send_out (dev, bob.id, "\n[2020-01-02 03:04:05][bob]:line\n", MSG_PROMPT_SKIP, bob.id);
+    expect_recv (bob.fd, "[2020-01-02 03:04:05][x]:old\n" PROMPT ("bob") PROMPT ("bob"));
+    send_release (dev, bob.id, false);
+    expect_eof (bob.fd);
+    expect_hub_quiet ();
+}
+
+/*  The gateway's end of client fd (the gateway runs in this process).   */
+static int server_end_of (int fd)
+{
+    struct sockaddr_in mine;
+    socklen_t len = sizeof mine;
+    assert_int_equal (getsockname (fd, (struct sockaddr *) &mine, &len), 0);
+    for (int other = 0; other < 4096; other++) {
+        struct sockaddr_in peer;
+        socklen_t peer_len = sizeof peer;
+        if (other != fd && getpeername (other, (struct sockaddr *) &peer, &peer_len) == 0
+            && peer.sin_family == AF_INET && peer.sin_port == mine.sin_port)
+            return other;
+    }
+    fail_msg ("no server end for client fd %d", fd);
+    return -1;
+}
+
+/*  Bytes waiting unread in a socket's receive queue.                    */
+static int unread_bytes (int fd)
+{
+    int bytes = -1;
+    assert_int_equal (ioctl (fd, FIONREAD, &bytes), 0);
+    return bytes;
+}
+
+/*  PAUSE: none of the client's lines are handed on and its socket is not
+    read (its bytes wait in the kernel, so TCP pushes back), while its
+    output, and everyone else, go on. RESUME: all of it, in order.       */
+static void test_pause_holds_input_until_resume (void **state)
+{
+    (void) state;
+    gw_start (10);
+    zsock_t *room = room_new ();
+    client_t ann = client_login (room, "ann");
+    client_t bob = client_login (room, "bob");
+    int bob_end = server_end_of (bob.fd);
+    send_id (s_gw.hub, MSG_PAUSE, bob.id);
+    send_out (room, 0, "after the pause\n", 0, bob.id);
+    expect_recv (bob.fd, "after the pause\n" PROMPT ("bob"));
+    send_str (bob.fd, "one\ntwo\n");
+    expect_hub_nothing_before_line (ann);
+    expect_hub_quiet ();
+    assert_int_equal (unread_bytes (bob_end), 8);
+    //  Still written to while paused.
+    send_out (room, ann.id, "\n[2020-01-02 03:04:05][ann]:hi\n", MSG_PROMPT_SKIP, ann.id, bob.id);
+    expect_recv (bob.fd, "\n[2020-01-02 03:04:05][ann]:hi\n" PROMPT ("bob"));
+    expect_recv (ann.fd, PROMPT ("ann"));
+    send_id (s_gw.hub, MSG_RESUME, bob.id);
+    expect_line (bob.id, "one");
+    expect_line (bob.id, "two");
+    //  A pause outlasts the client's EOF: it leaves once resumed.
+    send_id (s_gw.hub, MSG_PAUSE, bob.id);
+    send_id (s_gw.hub, MSG_PAUSE, bob.id);      //  Twice is once
+    send_str (bob.fd, "three\n");
+    shutdown (bob.fd, SHUT_WR);
+    expect_hub_nothing_before_line (ann);
+    send_id (s_gw.hub, MSG_RESUME, bob.id);
+    expect_line (bob.id, "three");
+    expect_closed (bob.id);
+    send_release (room, bob.id, false);
+    expect_eof (bob.fd);
+    //  For ids that are gone, or never were: nothing.
+    send_id (s_gw.hub, MSG_PAUSE, bob.id);
+    send_id (s_gw.hub, MSG_RESUME, 0x7700000005ULL);
     expect_hub_nothing_before_line (ann);
 }
 
@@ -1267,8 +1465,9 @@ static void test_reused_slot_has_a_new_id (void **state)
     zsock_t *room = room_new ();
     client_t old = client_login (room, "old");
     shutdown (old.fd, SHUT_WR);
-    expect_eof (old.fd);
     expect_closed (old.id);
+    send_release (room, old.id, false);
+    expect_eof (old.fd);
     client_t fresh = client_login (room, "new");
     assert_true (fresh.id != old.id);
     assert_true ((fresh.id & 0xffffffffULL) == (old.id & 0xffffffffULL));
@@ -1495,7 +1694,7 @@ static void test_bye_then_attach_again (void **state)
     }
     //  Half of them stop; what they sent before BYE is handled.
     for (int i = 0; i < 20; i += 2) {
-        send_id (rooms [i], MSG_RELEASE, bob.id);
+        send_release (rooms [i], bob.id, true);
         room_bye (rooms [i], bob.id);
         expect_hub_bare (MSG_RELEASED, bob.id);
     }
@@ -1908,6 +2107,11 @@ int main (void)
         GW_TEST (test_quit),
         GW_TEST (test_eof_while_waiting_for_the_verdict),
         GW_TEST (test_reset_is_closed),
+        GW_TEST (test_quit_keeps_writing_until_release),
+        GW_TEST (test_leaving_without_release_is_closed_in_time),
+        GW_TEST (test_leaving_reset_closes_at_once),
+        GW_TEST (test_leaving_on_the_way_gets_the_new_room),
+        GW_TEST (test_pause_holds_input_until_resume),
         GW_TEST (test_full),
         GW_TEST (test_reused_slot_has_a_new_id),
         GW_TEST (test_slow_reader_gets_everything),
