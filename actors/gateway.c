@@ -84,6 +84,7 @@ typedef struct {
     bool         eof;             /* the peer is done sending */
     bool         told_hub;        /* the hub may know it: CLOSED must follow */
     bool         hung_up;         /* out of the epoll set: the peer is gone */
+    const char  *gone;            /* hung_up: why, for the log */
     const char  *closing;         /* CONN_LEAVING, CONN_CLOSING: why, for the log */
     char        *label;           /* the name its prompts show */
     int64_t      opened_at;       /* ms clock */
@@ -396,7 +397,7 @@ s_conn_leave (self_t *self, conn_t *conn, const char *reason)
 static void
 s_conn_queue (self_t *self, conn_t *conn, const char *data, size_t size)
 {
-    if (size == 0 || conn->state == CONN_CLOSING)
+    if (size == 0 || conn->state == CONN_CLOSING || conn->hung_up)
         return;
     //  To telnet a 0xFF is a command: sent as data it is doubled. Our text
     //  is UTF-8, which has none, but a history file may hold anything.
@@ -771,7 +772,7 @@ s_conn_process (self_t *self, conn_t *conn)
         if (conn->state == CONN_CHAT && !conn->hung_up)
             s_conn_leave (self, conn, "left");
         else
-            s_conn_close (self, conn, "left");
+            s_conn_close (self, conn, conn->gone? conn->gone: "left");
         return;
     }
     bool reading = !conn->eof && !waiting
@@ -804,12 +805,33 @@ s_conn_feed (self_t *self, conn_t *conn, const char *data, size_t size)
     if (out->drop_partial)
         framer_drop_partial (&conn->in);
     framer_feed (&conn->in, buf_head (&out->data), buf_size (&out->data));
-    if (buf_size (&out->reply) && conn->state != CONN_CLOSING) {
+    if (buf_size (&out->reply) && conn->state != CONN_CLOSING && !conn->hung_up) {
         buf_append (&conn->out, buf_head (&out->reply), buf_size (&out->reply));
         s_conn_mark_dirty (self, conn);
     }
     if (out->fatal)
         s_conn_finish (self, conn, "telnet protocol error");
+}
+
+//  The peer is gone (a reset, or shut both ways): nothing more can be
+//  written to it, and epoll would report it on every pass, so it leaves
+//  the set. The lines it sent before still go to the hub, as its state
+//  and --rate allow (s_conn_process), then it is closed; a leaver, with
+//  nothing left to hand on, at once.
+static void
+s_conn_gone (self_t *self, conn_t *conn, const char *reason)
+{
+    if (conn->state == CONN_LEAVING || conn->state == CONN_CLOSING) {
+        s_conn_close (self, conn, conn->closing);
+        return;
+    }
+    epoll_ctl (self->epoll, EPOLL_CTL_DEL, conn->fd, NULL);
+    conn->hung_up = true;
+    conn->gone = reason;
+    conn->reading = conn->writing = false;
+    buf_clear (&conn->out);
+    conn->eof = true;
+    s_conn_process (self, conn);
 }
 
 static void
@@ -827,7 +849,7 @@ s_conn_read (self_t *self, conn_t *conn)
     }
     else
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        s_conn_close (self, conn, errno == ECONNRESET? "reset": strerror (errno));
+        s_conn_gone (self, conn, errno == ECONNRESET? "reset": strerror (errno));
 }
 
 //  The peer is gone both ways. epoll would report that on every pass, so
@@ -835,18 +857,14 @@ s_conn_read (self_t *self, conn_t *conn)
 static void
 s_conn_hang_up (self_t *self, conn_t *conn)
 {
-    for (int reads = 0; reads < 64 && !conn->eof; reads++) {
+    bool reading = conn->state != CONN_LEAVING && conn->state != CONN_CLOSING;
+    for (int reads = 0; reading && reads < 64 && !conn->eof; reads++) {
         s_conn_read (self, conn);
         if (conn->state == CONN_FREE)
             return;
     }
-    epoll_ctl (self->epoll, EPOLL_CTL_DEL, conn->fd, NULL);
-    conn->hung_up = true;
-    conn->reading = conn->writing = false;
-    if (!conn->eof) {
-        conn->eof = true;
-        s_conn_process (self, conn);
-    }
+    if (!conn->hung_up)
+        s_conn_gone (self, conn, "left");
 }
 
 //  Clients that waited for the hub queue to shrink get their turn, in
@@ -1147,9 +1165,6 @@ s_handle_event (self_t *self, struct epoll_event *event)
                 break;
             if ((event->events & EPOLLOUT) && !s_conn_flush (self, conn))
                 break;
-            if ((event->events & (EPOLLHUP | EPOLLERR)) && conn->state == CONN_LEAVING)
-                s_conn_close (self, conn, conn->closing);   //  Nobody reads its replies
-            else
             if (event->events & (EPOLLHUP | EPOLLERR))
                 s_conn_hang_up (self, conn);
             else

@@ -1307,6 +1307,29 @@ static void test_leaving_without_release_is_closed_in_time (void **state)
     expect_hub_quiet ();
 }
 
+/*  A reset closes the socket, but the lines already read from it still
+    go to the hub (here paced by --rate), then CLOSED.                    */
+static void test_reset_still_hands_on_what_was_read (void **state)
+{
+    (void) state;
+    gw_prepare (10);
+    s_gw.config.rate = 2;
+    gw_launch ();
+    zsock_t *room = room_new ();
+    client_t bob = client_login (room, "bob");     //  The name took a token
+    send_str (bob.fd, "a\nb\nc\nd\ne\n");
+    expect_line (bob.id, "a");
+    expect_line (bob.id, "b");
+    expect_line (bob.id, "c");
+    //  d and e are read (one packet, one read) but wait for tokens.
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    setsockopt (bob.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    client_close (bob.fd);
+    expect_line (bob.id, "d");
+    expect_line (bob.id, "e");
+    expect_closed (bob.id);
+}
+
 /*  A leaver that resets is closed at once: its slot is free for the
     next client, and the hub, told already, hears nothing more.          */
 static void test_leaving_reset_closes_at_once (void **state)
@@ -2110,6 +2133,7 @@ int main (void)
         GW_TEST (test_quit_keeps_writing_until_release),
         GW_TEST (test_leaving_without_release_is_closed_in_time),
         GW_TEST (test_leaving_reset_closes_at_once),
+        GW_TEST (test_reset_still_hands_on_what_was_read),
         GW_TEST (test_leaving_on_the_way_gets_the_new_room),
         GW_TEST (test_pause_holds_input_until_resume),
         GW_TEST (test_full),
