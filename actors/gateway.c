@@ -15,6 +15,7 @@
     the hub's pipe is full, and clients' input waits in their sockets
     (TCP pushes back on them) while that queue is long.                  */
 #include "gateway.h"
+#include "addrs.h"
 #include "clean.h"
 #include "command.h"
 #include "framer.h"
@@ -32,6 +33,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,6 +97,7 @@ typedef struct {
     uint64_t     block_from;      /* the history block ENTER pushed at once: */
     uint64_t     block_to;        /*   its place in the output stream */
     int64_t      leave_by;        /* CONN_LEAVING: closed then, RELEASE or not */
+    int32_t      addr;            /* its address's entry in self->addrs, or -1 */
     framer_t     in;
     buf_t        out;
     telnet_filter_t *telnet;      /* from its first IAC byte on (telnet.h) */
@@ -132,6 +135,7 @@ struct _gateway_t {
     size_t        room_slots;
     bool          hub_busy;
     stamp_cache_t stamp;
+    addrs_t      *addrs;          /* --connect-rate, --max-per-address */
     char         *chunk;          /* READ_CHUNK bytes */
     char         *clean_a, *clean_b;
     telnet_result_t telnet_out;   /* scratch for telnet_filter_feed */
@@ -201,6 +205,11 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
         self->free_slots [i] = (uint32_t) (slots - 1 - i);
     self->free_count = slots;
     self->hub_queue = zlist_new ();
+    uint64_t seed = 0;
+    if (getrandom (&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
+        seed = (uint64_t) s_clock_us () ^ ((uint64_t) getpid () << 32);
+    self->addrs = addrs_new (self->config.connect_rate, self->config.max_per_address,
+                             slots, seed);
     self->chunk = (char *) malloc (READ_CHUNK);
     self->clean_a = (char *) malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
     self->clean_b = (char *) malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
@@ -241,6 +250,7 @@ s_self_destroy (self_t **self_p)
     while ((msg = (zmsg_t *) zlist_pop (self->hub_queue)))
         zmsg_destroy (&msg);
     zlist_destroy (&self->hub_queue);
+    addrs_destroy (&self->addrs);
     zsock_destroy (&self->hub);
     close (self->listener);
     close (self->epoll);
@@ -523,7 +533,7 @@ s_socket_name (int fd, int (*which) (int, struct sockaddr *, socklen_t *),
 }
 
 static void
-s_conn_open (self_t *self, int fd)
+s_conn_open (self_t *self, int fd, int32_t addr)
 {
     uint32_t slot = self->free_slots [--self->free_count];
     conn_t *conn = &self->conns [slot];
@@ -533,6 +543,7 @@ s_conn_open (self_t *self, int fd)
     memset (conn, 0, sizeof *conn);
     conn->gen = gen? gen: 1;            //  Ids are never 0
     conn->fd = fd;
+    conn->addr = addr;
     conn->state = CONN_NAMING;
     conn->reading = true;
     conn->opened_at = conn->refilled_at = s_now_ms (self);
@@ -569,6 +580,8 @@ s_conn_close (self_t *self, conn_t *conn, const char *reason)
         self->leaving_count--;
     if (conn->told_hub)
         s_to_hub_id (self, MSG_CLOSED, s_conn_id (self, conn));
+    addrs_release (self->addrs, conn->addr);
+    conn->addr = -1;
     //  One last try to deliver what it is owed, without waiting: if that
     //  fails, it is going anyway.
     if (buf_size (&conn->out))
@@ -599,11 +612,52 @@ s_conn_close (self_t *self, conn_t *conn, const char *reason)
               reason, self->open_count, self->open_count == 1? "": "s");
 }
 
+//  A refused newcomer gets its one line and is closed at once; whether
+//  or not the text gets through, it is refused either way.
+static void
+s_refuse (self_t *self, int fd, const char *text)
+{
+    (void) !send (fd, text, strlen (text), MSG_NOSIGNAL | MSG_DONTWAIT);
+    close (fd);
+    self->refused++;
+}
+
+//  Over an address's budget: one log line for the first refusal, then at
+//  most one a minute with the count, so a reconnect loop cannot flood
+//  the log either.
+static void
+s_refuse_address (self_t *self, int fd, const struct sockaddr *addr, int32_t handle,
+                  addrs_verdict_t verdict)
+{
+    char text [128];
+    if (verdict == ADDRS_TOO_MANY)
+        snprintf (text, sizeof text, PROTOCOL_TOO_MANY, self->config.max_per_address);
+    else
+        snprintf (text, sizeof text, "%s", PROTOCOL_TOO_FAST);
+    s_refuse (self, fd, text);
+    uint32_t count;
+    if (!addrs_log_refusal (self->addrs, handle, s_now_ms (self), &count))
+        return;
+    char who [INET6_ADDRSTRLEN + 8];
+    addrs_format (addr, who, sizeof who);
+    char why [96];
+    if (verdict == ADDRS_TOO_MANY)
+        snprintf (why, sizeof why, "%d open, --max-per-address", self->config.max_per_address);
+    else
+        snprintf (why, sizeof why, "over --connect-rate %d, bursts of %d",
+                  self->config.connect_rate, self->config.connect_rate * ADDRS_BURST_SECONDS);
+    log_info (&self->log, "%" PRIu32 " connection%s from %s refused (%s); next report in %d s at most",
+              count, count == 1? "": "s", who, why, ADDRS_LOG_EVERY_MS / 1000);
+}
+
 static void
 s_accept (self_t *self)
 {
     for (int budget = ACCEPT_BUDGET; budget > 0; budget--) {
-        int fd = accept4 (self->listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage addr;
+        socklen_t addr_len = sizeof addr;
+        int fd = accept4 (self->listener, (struct sockaddr *) &addr, &addr_len,
+                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 //  Out of descriptors: the backlog holds the newcomers until
@@ -615,15 +669,25 @@ s_accept (self_t *self)
             }
             return;
         }
-        if (self->free_count == 0) {
-            //  Refused either way, whether or not the text gets through.
-            (void) !send (fd, PROTOCOL_FULL, strlen (PROTOCOL_FULL), MSG_NOSIGNAL | MSG_DONTWAIT);
-            close (fd);
-            self->refused++;
-            log_info (&self->log, "connection refused: chat is full (%zu clients)", self->open_count);
+        //  The address's budget first: a reconnect loop is turned away
+        //  (and logged) by it before it can fill the slots or the log.
+        int32_t handle = -1;
+        addrs_verdict_t verdict = addrs_admit (self->addrs, (struct sockaddr *) &addr,
+                                               s_now_ms (self), &handle);
+        if (verdict != ADDRS_OK) {
+            s_refuse_address (self, fd, (struct sockaddr *) &addr, handle, verdict);
             continue;
         }
-        s_conn_open (self, fd);
+        if (self->free_count == 0) {
+            addrs_release (self->addrs, handle);
+            char peer [INET6_ADDRSTRLEN + 8];
+            s_socket_name (fd, getpeername, peer, sizeof peer);
+            s_refuse (self, fd, PROTOCOL_FULL);
+            log_info (&self->log, "connection from %s refused: chat is full (%zu clients)",
+                      peer, self->open_count);
+            continue;
+        }
+        s_conn_open (self, fd, handle);
     }
 }
 

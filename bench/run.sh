@@ -146,6 +146,8 @@ TCPCHAT_ARGS=(--bind 127.0.0.1 --max-clients 20000 --max-rooms 1000 --history 0)
 # --rate (lines/s per client, 0: unlimited) where this build has it
 TCPCHAT_HELP=$(./TCPChat --help 2>&1)
 case $TCPCHAT_HELP in *--rate*) TCPCHAT_ARGS+=(--rate 0) ;; esac
+# every load generator connects from 127.0.0.1: no per-address connect budget
+case $TCPCHAT_HELP in *--connect-rate*) TCPCHAT_ARGS+=(--connect-rate 0) ;; esac
 
 # true when something listens on 127.0.0.1:$1 (from /proc: no ss/netstat needed)
 listening() {

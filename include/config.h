@@ -22,6 +22,8 @@ typedef struct {
     int    rate;              /* lines per second per client; 0 = no limit */
     int    name_timeout;      /* seconds at the name prompt; 0 = no limit */
     int    room_idle;         /* seconds an empty room with history lives; 0 = for ever */
+    int    connect_rate;      /* new connections a second per address; 0 = no limit */
+    int    max_per_address;   /* connections open per address; 0 = no limit */
     bool   verbose;
     char   data_dir[512];     /* "" = keep history in memory only */
     char   log_file[512];     /* "" = log to stdout only */

@@ -20,6 +20,9 @@ extern const char PROTOCOL_BANNER[];
 /*  Ours. Both start with a newline: the client sits at a prompt.         */
 #define PROTOCOL_SHUTDOWN      "\nServer is shutting down.\n"
 #define PROTOCOL_NAME_TIMEOUT  "\nNo name given within %d s: closing the connection.\n"
+/*  Refusals at connect, like PROTOCOL_FULL: a line, then the close.      */
+#define PROTOCOL_TOO_FAST      "Too many new connections from your address. Try again later.\n"
+#define PROTOCOL_TOO_MANY      "Too many connections from your address (max %d). Try again later.\n"
 
 /*  "[YYYY-MM-DD HH:MM:SS]" in local time: 21 characters and a NUL.      */
 #define STAMP_SIZE 22

@@ -23,6 +23,8 @@ static const int_option_t s_int_options [] = {
     { "--rate",        "TCPCHAT_RATE",        offsetof (config_t, rate),        0, 1000000 },
     { "--name-timeout","TCPCHAT_NAME_TIMEOUT",offsetof (config_t, name_timeout),0, 86400 },
     { "--room-idle",   "TCPCHAT_ROOM_IDLE",   offsetof (config_t, room_idle),   0, 86400 },
+    { "--connect-rate","TCPCHAT_CONNECT_RATE",offsetof (config_t, connect_rate),0, 1000000 },
+    { "--max-per-address", "TCPCHAT_MAX_PER_ADDRESS", offsetof (config_t, max_per_address), 0, 1000000 },
 };
 #define INT_OPTIONS (sizeof s_int_options / sizeof s_int_options [0])
 
@@ -57,6 +59,11 @@ static const char s_help [] =
     "  --room-idle S       seconds an empty room with history   env TCPCHAT_ROOM_IDLE\n"
     "                      runs before it stops (default 300;\n"
     "                      0: never)\n"
+    "  --connect-rate N    new connections a second from one    env TCPCHAT_CONNECT_RATE\n"
+    "                      address (an IPv6 /64), bursts of 60N\n"
+    "                      (default 1; 0: no limit)\n"
+    "  --max-per-address N connections open at once from one    env TCPCHAT_MAX_PER_ADDRESS\n"
+    "                      address (default 0: no limit)\n"
     "  --data-dir DIR      keep each room's chat in DIR, and    env TCPCHAT_DATA_DIR\n"
     "                      reload it at start (default: none)\n"
     "  --log-file PATH     append the log to PATH too           env TCPCHAT_LOG_FILE\n"
@@ -76,6 +83,7 @@ config_defaults (config_t *cfg)
     cfg->rate = 20;
     cfg->name_timeout = 60;
     cfg->room_idle = 300;
+    cfg->connect_rate = 1;
     cfg->log_fd = -1;
 }
 

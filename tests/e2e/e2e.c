@@ -350,7 +350,8 @@ static void child_environment (const char *const *extra)
     static const char *const own[] = {
         "TCPCHAT_PORT", "TCPCHAT_BIND", "TCPCHAT_MAX_CLIENTS", "TCPCHAT_HISTORY",
         "TCPCHAT_MAX_ROOMS", "TCPCHAT_VERBOSE", "TCPCHAT_MAX_BACKLOG", "TCPCHAT_RATE",
-        "TCPCHAT_NAME_TIMEOUT", "TCPCHAT_DATA_DIR", "TCPCHAT_LOG_FILE", NULL
+        "TCPCHAT_NAME_TIMEOUT", "TCPCHAT_DATA_DIR", "TCPCHAT_LOG_FILE",
+        "TCPCHAT_CONNECT_RATE", "TCPCHAT_MAX_PER_ADDRESS", NULL
     };
     for (size_t i = 0; own[i]; i++)
         unsetenv (own[i]);

@@ -113,6 +113,8 @@ static void assert_defaults_except_port (const config_t *cfg)
     assert_int_equal (cfg->rate, 20);
     assert_int_equal (cfg->name_timeout, 60);
     assert_int_equal (cfg->room_idle, 300);
+    assert_int_equal (cfg->connect_rate, 1);
+    assert_int_equal (cfg->max_per_address, 0);
     assert_string_equal (cfg->data_dir, "");
     assert_string_equal (cfg->log_file, "");
     assert_int_equal (cfg->log_fd, -1);
@@ -136,6 +138,8 @@ static void test_defaults (void **state)
     assert_int_equal (cfg.rate, 20);
     assert_int_equal (cfg.name_timeout, 60);
     assert_int_equal (cfg.room_idle, 300);
+    assert_int_equal (cfg.connect_rate, 1);
+    assert_int_equal (cfg.max_per_address, 0);
     assert_string_equal (cfg.data_dir, "");
     assert_string_equal (cfg.log_file, "");
     assert_int_equal (cfg.log_fd, -1);
@@ -285,6 +289,8 @@ static void test_limit_options (void **state)
         { "--rate",         "TCPCHAT_RATE",         offsetof (config_t, rate),         "0", "1000000" },
         { "--name-timeout", "TCPCHAT_NAME_TIMEOUT", offsetof (config_t, name_timeout), "0", "86400" },
         { "--room-idle",    "TCPCHAT_ROOM_IDLE",    offsetof (config_t, room_idle),    "0", "86400" },
+        { "--connect-rate", "TCPCHAT_CONNECT_RATE", offsetof (config_t, connect_rate), "0", "1000000" },
+        { "--max-per-address", "TCPCHAT_MAX_PER_ADDRESS", offsetof (config_t, max_per_address), "0", "1000000" },
     };
     for (size_t i = 0; i < sizeof opts / sizeof opts [0]; i++) {
         run_t r;
