@@ -683,8 +683,8 @@ s_accept (self_t *self)
             char peer [INET6_ADDRSTRLEN + 8];
             s_socket_name (fd, getpeername, peer, sizeof peer);
             s_refuse (self, fd, PROTOCOL_FULL);
-            log_info (&self->log, "connection from %s refused: chat is full (%zu clients)",
-                      peer, self->open_count);
+            log_info (&self->log, "connection from %s refused: chat is full (%zu client%s)",
+                      peer, self->open_count, self->open_count == 1? "": "s");
             continue;
         }
         s_conn_open (self, fd, handle);
