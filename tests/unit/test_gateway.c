@@ -1403,13 +1403,35 @@ static int server_end_of (int fd)
     return -1;
 }
 
-/*  Bytes waiting unread in a socket's receive queue.                    */
-static int unread_bytes (int fd)
+/*  Waits (bounded) until fd's receive queue holds want unread bytes.    */
+static void expect_unread_at (const char *file, int line, int fd, int want)
 {
     int bytes = -1;
-    assert_int_equal (ioctl (fd, FIONREAD, &bytes), 0);
-    return bytes;
+    int64_t deadline = now_ms () + WAIT_MS;
+    do {
+        assert_int_equal (ioctl (fd, FIONREAD, &bytes), 0);
+        if (bytes != want)
+            zclock_sleep (5);
+    } while (bytes != want && now_ms () < deadline);
+    if (bytes != want)
+        check_fail_at (file, line, "%d bytes unread by the gateway, want %d", bytes, want);
 }
+#define expect_unread(fd, want) expect_unread_at (__FILE__, __LINE__, (fd), (want))
+
+/*  A message from the hub, then an OUT behind it on the same pipe: once
+    the client has the OUT, the gateway has handled the message.         */
+static void hub_says_at (const char *file, int line, const char *type, const client_t *c,
+                         const char *name)
+{
+    static unsigned seq;
+    send_id (s_gw.hub, type, c->id);
+    char text [64];
+    snprintf (text, sizeof text, "after %s %u\n", type, ++seq);
+    send_out (s_gw.hub, 0, text, 0, c->id);
+    expect_bytes_at (file, line, c->fd, text, strlen (text));
+    expect_client_prompt_at (file, line, c->fd, name);
+}
+#define hub_says(type, c, name) hub_says_at (__FILE__, __LINE__, (type), &(c), (name))
 
 /*  PAUSE: none of the client's lines are handed on and its socket is not
     read (its bytes wait in the kernel, so TCP pushes back), while its
@@ -1422,13 +1444,12 @@ static void test_pause_holds_input_until_resume (void **state)
     client_t ann = client_login (room, "ann");
     client_t bob = client_login (room, "bob");
     int bob_end = server_end_of (bob.fd);
-    send_id (s_gw.hub, MSG_PAUSE, bob.id);
-    send_out (room, 0, "after the pause\n", 0, bob.id);
-    expect_recv (bob.fd, "after the pause\n" PROMPT ("bob"));
+    hub_says (MSG_PAUSE, bob, "bob");
     send_str (bob.fd, "one\ntwo\n");
+    expect_unread (bob_end, 8);
     expect_hub_nothing_before_line (ann);
     expect_hub_quiet ();
-    assert_int_equal (unread_bytes (bob_end), 8);
+    expect_unread (bob_end, 8);
     //  Still written to while paused.
     send_out (room, ann.id, "\n[2020-01-02 03:04:05][ann]:hi\n", MSG_PROMPT_SKIP, ann.id, bob.id);
     expect_recv (bob.fd, "\n[2020-01-02 03:04:05][ann]:hi\n" PROMPT ("bob"));
@@ -1436,11 +1457,13 @@ static void test_pause_holds_input_until_resume (void **state)
     send_id (s_gw.hub, MSG_RESUME, bob.id);
     expect_line (bob.id, "one");
     expect_line (bob.id, "two");
+    expect_unread (bob_end, 0);
     //  A pause outlasts the client's EOF: it leaves once resumed.
     send_id (s_gw.hub, MSG_PAUSE, bob.id);
-    send_id (s_gw.hub, MSG_PAUSE, bob.id);      //  Twice is once
+    hub_says (MSG_PAUSE, bob, "bob");           //  Twice is once
     send_str (bob.fd, "three\n");
     shutdown (bob.fd, SHUT_WR);
+    expect_unread (bob_end, 6);
     expect_hub_nothing_before_line (ann);
     send_id (s_gw.hub, MSG_RESUME, bob.id);
     expect_line (bob.id, "three");
