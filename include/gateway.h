@@ -9,7 +9,7 @@
     Commands on its pipe (from main):
         $TERM             close every connection, then end
     Messages from the hub and rooms: OUT ENTER REFUSE RELEASE LABEL ATTACH
-    BYE (messages.h).                                             */
+    BYE PAUSE RESUME (messages.h).                                */
 #ifndef TCPCHAT_GATEWAY_H
 #define TCPCHAT_GATEWAY_H
 
