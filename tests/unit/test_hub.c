@@ -457,7 +457,7 @@ static void test_name_lookalikes (void **state)
     expect_rename (general, A, "AIice", "alice", B);
     //  Once alice has left, the name looks like nobody's.
     send_closed (A);
-    expect_out (general, "\nalice has left our chat...\n", 0, B);
+    expect_leave (general, A, "alice", false, B);
     send_name (C, "\xd0\xb0lice");
     expect_join (general, C, "\xd0\xb0lice", "", B);
     //  ... and now plain alice is the one refused.
