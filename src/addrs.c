@@ -171,7 +171,9 @@ addrs_verdict_t
 addrs_admit (addrs_t *self, const struct sockaddr *addr, int64_t now_ms, int32_t *handle)
 {
     *handle = -1;
-    if (!addrs_enabled (self))
+    //  Only IP peers have an address to budget (a test may use AF_UNIX).
+    if (!addrs_enabled (self)
+    ||  (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
         return ADDRS_OK;
     uint8_t key [16];
     s_key (addr, key);

@@ -11,12 +11,14 @@
                 burst of lines, send an over-long line, read what it is
                 owed, half-close, close, close unread (a reset)
       hub       answer the oldest name with ENTER (from a room) or REFUSE,
-                move a member (ENTER again), LABEL, stop or start reading
+                move a member (ENTER again), LABEL, PAUSE or RESUME one
+                client's input, stop or start reading
                 the gateway's messages (so its queue fills and clients
                 stall)
       rooms     OUT to members (stale and unknown ids mixed in, the author
                 skipped or given a bare prompt), a flood of OUT to one
-                member (its backlog), RELEASE, ATTACH a room, BYE
+                member (its backlog), RELEASE "1" or "0" (a leaver's
+                end), ATTACH a room, BYE
       gateway   one loop pass; the clock moves forward
 
     Clients are AF_UNIX stream sockets accepted from an AF_UNIX listener:
@@ -583,15 +585,21 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                     s_enter (self, room, member->id);
                 break;
             }
-            case 15: {
+            case 15: {                  //  A room's last word: moving on, or left
                 zsock_t *room = s_room (self);
+                const char *moving = s_byte (self) & 1? "1": "0";
                 if (room)
-                    msg_send_text (room, MSG_RELEASE, s_some_id (self), "1", 1);
+                    msg_send_text (room, MSG_RELEASE, s_some_id (self), moving, 1);
                 break;
             }
-            case 16:
-                msg_send_text (self->hub, MSG_LABEL, s_some_id (self), "renamed", 7);
+            case 16: {
+                uint8_t which = s_byte (self) % 3;
+                if (which == 0)
+                    msg_send_text (self->hub, MSG_LABEL, s_some_id (self), "renamed", 7);
+                else
+                    msg_send_id (self->hub, which == 1? MSG_PAUSE: MSG_RESUME, s_some_id (self));
                 break;
+            }
             case 17:
                 self->hub_deaf = !self->hub_deaf;
                 s_hub_read (self);

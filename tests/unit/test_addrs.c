@@ -97,6 +97,20 @@ static void test_off (void **state)
     addrs_destroy (&addrs);
 }
 
+/*  Peers that are not IP (a test's AF_UNIX socket) are not budgeted.    */
+static void test_non_ip_is_not_tracked (void **state)
+{
+    (void) state;
+    addrs_t *addrs = addrs_new (1, 1, 10, 42);
+    struct sockaddr unix_peer = { .sa_family = AF_UNIX };
+    for (int i = 0; i < 1000; i++) {
+        int32_t handle = 7;
+        assert_int_equal (addrs_admit (addrs, &unix_peer, 0, &handle), ADDRS_OK);
+        assert_int_equal (handle, -1);
+    }
+    addrs_destroy (&addrs);
+}
+
 /*  An IPv6 /64 is one address; the next /64 is another; an IPv4 client
     of a dual-stack socket (::ffff:a.b.c.d) is its IPv4 address.          */
 static void test_ipv6_counts_by_64 (void **state)
@@ -194,6 +208,7 @@ int main (void)
         cmocka_unit_test (test_rate_burst_then_steady),
         cmocka_unit_test (test_max_open),
         cmocka_unit_test (test_off),
+        cmocka_unit_test (test_non_ip_is_not_tracked),
         cmocka_unit_test (test_ipv6_counts_by_64),
         cmocka_unit_test (test_format),
         cmocka_unit_test (test_spraying_is_bounded),
