@@ -1017,14 +1017,10 @@ s_handle_enter (self_t *self, conn_t *conn, const msg_view_t *view)
         return;
     free (conn->label);
     conn->label = msg_strdup (view, 0);
-    if (conn->state == CONN_LEAVING) {
-        //  It left on its way to this room: the move completes and its
-        //  last words reach it here, but it reads no more input.
-        s_conn_queue (self, conn, view->part [1].data, view->part [1].size);
-        s_conn_prompt (self, conn);
-        return;
-    }
-    conn->state = CONN_CHAT;
+    //  A leaver too may enter: it left on its way to this room, the move
+    //  completes and its last words reach it here, but it reads no more.
+    if (conn->state != CONN_LEAVING)
+        conn->state = CONN_CHAT;
     //  The room's history goes out in one block, as big as the room made
     //  it: the backlog cap leaves it out. One block at a time: whatever
     //  is left of an earlier one (a client hopping between rooms without
@@ -1034,7 +1030,7 @@ s_handle_enter (self_t *self, conn_t *conn, const msg_view_t *view)
     s_conn_queue (self, conn, view->part [1].data, view->part [1].size);
     conn->block_to = conn->sent + buf_size (&conn->out);
     s_conn_prompt (self, conn);
-    s_conn_process (self, conn);
+    s_conn_process (self, conn);        //  Nothing for a leaver
 }
 
 static void
