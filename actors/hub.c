@@ -31,6 +31,7 @@
     after --room-idle seconds; with --data-dir its history comes back from
     its file when someone joins it again.                               */
 #include "hub.h"
+#include "actor.h"
 #include "clean.h"
 #include "command.h"
 #include "log.h"
@@ -71,7 +72,7 @@ typedef struct {
 struct room_t {
     char      name [ROOM_MAX_CHARS + 1];
     char      key [ROOM_MAX_CHARS + 1];   /* folded name */
-    zactor_t *actor;
+    actor_t  *actor;              /* the room's actor (actor.h) */
     size_t    members;            /* counted here as clients are sent in */
     bool      has_history;        /* lines in memory or on disk: keep it a while */
     self_t   *hub;                /* the owner, for sends from any helper */
@@ -83,9 +84,9 @@ struct room_t {
 };
 
 //  A room told to stop: its thread ends once it has read its pipe, and
-//  zactor_destroy, which waits for that, is only called when it has.
+//  actor_destroy, which waits for that, is only called when it has.
 typedef struct {
-    zactor_t *actor;
+    actor_t  *actor;
     bool      term_sent;          /* $TERM is in its pipe */
 } stopping_t;
 
@@ -171,7 +172,9 @@ s_room_destroy (void **item)
     room_t *room = (room_t *) *item;
     if (!room)
         return;
-    zactor_destroy (&room->actor);
+    //  A room waits at most ROOM_STORE_STOP_MS for its disk: one that does
+    //  not end even then is left to end on its own.
+    actor_stop (&room->actor, ROOM_STORE_STOP_MS + 1000);
     zmsg_t *msg;
     while ((msg = (zmsg_t *) zlist_pop (room->queue)))
         zmsg_destroy (&msg);
@@ -231,11 +234,17 @@ s_self_destroy (self_t **self_p)
     zhashx_destroy (&self->lookalikes [1]);
     name_confusables_destroy (&self->confusables);
     zhashx_destroy (&self->clients);
-    //  Stopping the rooms sends each one's BYE to the gateway.
+    //  Stopping the rooms sends each one's BYE to the gateway. All are
+    //  told first, so their waits for the disk overlap: the whole stop
+    //  takes one ROOM_STORE_STOP_MS at most, not one per room.
+    if (self->rooms)
+        for (room_t *room = (room_t *) zhashx_first (self->rooms); room;
+             room = (room_t *) zhashx_next (self->rooms))
+            actor_term (room->actor);
     zhashx_destroy (&self->rooms);
     stopping_t *stop;
     while ((stop = (stopping_t *) zlist_pop (self->stopping))) {
-        zactor_destroy (&stop->actor);
+        actor_stop (&stop->actor, ROOM_STORE_STOP_MS + 1000);
         free (stop);
     }
     zlist_destroy (&self->stopping);
@@ -259,6 +268,8 @@ s_room_new (self_t *self, const char *name, bool restored)
     snprintf (args->endpoint, sizeof args->endpoint, "%s/room-%u",
               self->config.endpoint, ++self->room_seq);
     args->history = (size_t) self->config.history;
+    //  What one joiner's replay can cost: the gateway holds it whole.
+    args->history_bytes = ROOM_REPLAY_MAX;
     args->log_fd = self->log.fd;
     args->log_file_fd = self->log.file_fd;
     args->verbose = self->config.verbose;
@@ -266,9 +277,12 @@ s_room_new (self_t *self, const char *name, bool restored)
     char endpoint [sizeof args->endpoint];
     strcpy (endpoint, args->endpoint);
 
-    zactor_t *actor = zactor_new (room_actor, args);
+    //  Out of threads or descriptors, this is an answer, not a wait or
+    //  an abort: the caller says "Cannot create that room now."
+    actor_t *actor = actor_new (room_actor, args);
     if (!actor) {
-        log_info (&self->log, "E: cannot start room %s", name);
+        log_info (&self->log, "E: cannot start room %s: %s", name,
+                  errno == ECHILD? "it failed to start (see its log)": strerror (errno));
         return NULL;
     }
     room_t *room = (room_t *) zmalloc (sizeof (room_t));
@@ -302,7 +316,7 @@ s_room_new (self_t *self, const char *name, bool restored)
 static void
 s_stop_send_term (stopping_t *stop)
 {
-    zsock_t *sock = zactor_sock (stop->actor);
+    zsock_t *sock = actor_sock (stop->actor);
     if (!stop->term_sent && (zsock_events (sock) & ZMQ_POLLOUT))
         stop->term_sent = zstr_send (sock, "$TERM") == 0;
 }
@@ -310,7 +324,7 @@ s_stop_send_term (stopping_t *stop)
 //  The room's messages all went into its pipe, so stopping it cannot
 //  lose one (its $TERM comes behind them). It leaves the registry now;
 //  its thread is collected when it has ended (s_self_poll), since
-//  zactor_destroy would wait for it to read everything in its pipe.
+//  actor_destroy would wait for it to read everything in its pipe.
 static void
 s_room_stop (self_t *self, room_t *room, const char *why)
 {
@@ -440,7 +454,7 @@ static void
 s_room_send (room_t *room, zmsg_t **msg_p)
 {
     self_t *self = room->hub;
-    zsock_t *sock = zactor_sock (room->actor);
+    zsock_t *sock = actor_sock (room->actor);
     size_t waiting = zlist_size (room->queue);
     if (waiting == 0 && (zsock_events (sock) & ZMQ_POLLOUT)) {
         msg_send (msg_p, sock);
@@ -459,7 +473,7 @@ s_room_send (room_t *room, zmsg_t **msg_p)
 static void
 s_room_flush (self_t *self, room_t *room)
 {
-    zsock_t *sock = zactor_sock (room->actor);
+    zsock_t *sock = actor_sock (room->actor);
     while (zlist_size (room->queue) && (zsock_events (sock) & ZMQ_POLLOUT)) {
         zmsg_t *msg = (zmsg_t *) zlist_pop (room->queue);
         msg_send (&msg, sock);
@@ -490,7 +504,16 @@ s_restore_rooms (self_t *self)
     const char *dir = self->config.data_dir;
     if (!*dir)
         return;
-    zlist_t *names = store_list (dir);
+    zlist_t *names = store_list_refused (dir);
+    for (const char *name = names? (const char *) zlist_first (names): NULL; name;
+         name = (const char *) zlist_next (names)) {
+        char file [256];
+        if (store_file_name (name, file, sizeof file))
+            log_info (&self->log, "E: %s/%s ignored: %s", dir, file,
+                      store_strerror (STORE_NOT_REGULAR));
+    }
+    zlist_destroy (&names);
+    names = store_list (dir);
     if (!names) {
         log_info (&self->log, "E: cannot list %s: %s (no room restored)", dir, strerror (errno));
         return;
@@ -991,7 +1014,7 @@ s_self_handle_pipe (self_t *self)
     return running;
 }
 
-//  At shutdown each room must get its $TERM, which zactor_destroy sends
+//  At shutdown each room must get its $TERM, which actor_term sends
 //  without waiting: a room whose pipe is full would be left running. The
 //  gateway still reads the rooms, so they drain: give each what waits for
 //  it, for up to SHUTDOWN_MS in all, and say so if one does not.
@@ -1001,7 +1024,7 @@ s_rooms_drain (self_t *self)
     int64_t deadline = zclock_mono () + SHUTDOWN_MS;
     for (room_t *room = (room_t *) zhashx_first (self->rooms); room;
          room = (room_t *) zhashx_next (self->rooms)) {
-        zsock_t *sock = zactor_sock (room->actor);
+        zsock_t *sock = actor_sock (room->actor);
         for (;;) {
             bool room_for_one = (zsock_events (sock) & ZMQ_POLLOUT) != 0;
             if (room_for_one && zlist_size (room->queue) == 0)
@@ -1024,7 +1047,7 @@ s_rooms_drain (self_t *self)
     for (stopping_t *stop = (stopping_t *) zlist_first (self->stopping); stop;
          stop = (stopping_t *) zlist_next (self->stopping))
         while (!stop->term_sent && zclock_mono () < deadline) {
-            zmq_pollitem_t item = { zsock_resolve (zactor_sock (stop->actor)), 0, ZMQ_POLLOUT, 0 };
+            zmq_pollitem_t item = { zsock_resolve (actor_sock (stop->actor)), 0, ZMQ_POLLOUT, 0 };
             zmq_poll (&item, 1, (long) (deadline - zclock_mono ()));
             s_stop_send_term (stop);
         }
@@ -1056,14 +1079,14 @@ s_self_poll (self_t *self)
             if (zlist_size (room->queue)) {
                 self->polled [count] = room;
                 items [count++] = (zmq_pollitem_t) {
-                    zsock_resolve (zactor_sock (room->actor)), 0, ZMQ_POLLOUT, 0 };
+                    zsock_resolve (actor_sock (room->actor)), 0, ZMQ_POLLOUT, 0 };
             }
     //  Stopping rooms: room for their $TERM, then their end signal.
     size_t first_stop = count;
     for (stopping_t *stop = (stopping_t *) zlist_first (self->stopping); stop;
          stop = (stopping_t *) zlist_next (self->stopping)) {
         self->polled_stop [count] = stop;
-        items [count++] = (zmq_pollitem_t) { zsock_resolve (zactor_sock (stop->actor)), 0,
+        items [count++] = (zmq_pollitem_t) { zsock_resolve (actor_sock (stop->actor)), 0,
                                              stop->term_sent? ZMQ_POLLIN: ZMQ_POLLOUT, 0 };
     }
     long timeout = -1;
@@ -1084,9 +1107,9 @@ s_self_poll (self_t *self)
             s_stop_send_term (stop);
         else
         if (items [i].revents & ZMQ_POLLIN) {
-            //  Its end signal is waiting: zactor_destroy returns at once.
+            //  Its end signal is waiting: actor_destroy returns at once.
             zlist_remove (self->stopping, stop);
-            zactor_destroy (&stop->actor);
+            actor_destroy (&stop->actor);
             free (stop);
         }
     }

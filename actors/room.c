@@ -5,16 +5,21 @@
     leave through this one pipe, so they reach the gateway in the order
     the room produced them. Hub replies (SAY) ride the same pipe.
 
-    Why the room and not the hub writes the room's file: the room makes
-    the line, so it can put it on disk before anyone can receive it, and
-    no other thread ever touches that file.                             */
+    Why the room and not the hub owns the room's file: the room makes the
+    line, so it can have it on disk before anyone can receive it. The
+    write itself happens in the room's writer thread (writer.c), because
+    a write to a sick disk can block for as long as the disk likes: the
+    room waits for it at most ROOM_STORE_WAIT_MS, then broadcasts anyway
+    and stops waiting until the writer has caught up.                   */
 #include "room.h"
+#include "actor.h"
 #include "clean.h"
 #include "history.h"
 #include "log.h"
 #include "messages.h"
 #include "protocol.h"
 #include "store.h"
+#include "writer.h"
 
 #include <errno.h>
 #include <string.h>
@@ -34,10 +39,17 @@ typedef struct {
     stamp_cache_t  stamp;
     buf_t          scratch;
     size_t         history_size;  /* lines history keeps */
+    size_t         history_bytes; /* replayed at most */
     char           data_dir [512];    /* "" = nothing on disk */
     char           path [1024];   /* our file in it, for the log */
-    int            file;          /* open for append once a line came, or -1 */
-    bool           file_failing;  /* the last write failed (logged once) */
+    int            log_fd, log_file_fd;
+    bool           verbose;
+    actor_t       *writer;        /* started at the first line, or NULL */
+    uint64_t       handed;        /* lines handed to the writer */
+    uint64_t       done;          /* of which it said it is done with */
+    uint64_t       unwritten;     /* lines never handed to it */
+    bool           behind;        /* it kept a line waiting: do not wait */
+    bool           dropping;      /* its queue is full (logged once) */
 } self_t;
 
 static self_t *
@@ -52,11 +64,20 @@ s_self_new (zsock_t *pipe, room_args_t *args)
     log_also (&self->log, args->log_file_fd);
     self->history = history_new (args->history);
     self->history_size = args->history;
-    self->file = -1;
+    self->history_bytes = args->history_bytes? args->history_bytes: ROOM_REPLAY_MAX;
+    self->log_fd = args->log_fd;
+    self->log_file_fd = args->log_file_fd;
+    self->verbose = args->verbose;
     snprintf (self->data_dir, sizeof self->data_dir, "%s", args->data_dir);
     if (*self->data_dir && !store_path (self->data_dir, self->name, self->path, sizeof self->path))
         snprintf (self->path, sizeof self->path, "%s/?", self->data_dir);
+    buf_init (&self->scratch);
     self->gateway = zsock_new (ZMQ_PAIR);
+    if (!self->gateway || !self->history) {
+        log_info (&self->log, "E: cannot start: %s", strerror (self->gateway? ENOMEM: errno));
+        zsock_destroy (&self->gateway);
+        return self;
+    }
     //  Deep queues: a room blocks only when the gateway is far behind.
     zsock_set_sndhwm (self->gateway, MSG_PIPE_HWM);
     //  Our BYE must reach the gateway even though we close right after it.
@@ -65,7 +86,6 @@ s_self_new (zsock_t *pipe, room_args_t *args)
         log_info (&self->log, "cannot bind %s: %s", args->endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->gateway);
     }
-    buf_init (&self->scratch);
     return self;
 }
 
@@ -81,8 +101,7 @@ s_self_destroy (self_t **self_p)
     free (self->ids);
     history_destroy (&self->history);
     buf_free (&self->scratch);
-    if (self->file >= 0)
-        close (self->file);
+    assert (!self->writer);
     zsock_destroy (&self->gateway);
     free (self);
     *self_p = NULL;
@@ -97,38 +116,126 @@ s_load_history (self_t *self)
     int lines = store_load (self->data_dir, self->name, self->history_size, self->history);
     if (lines < 0)
         log_info (&self->log, "E: cannot read %s: %s (starting without history)",
-                  self->path, strerror (errno));
+                  self->path, store_strerror (errno));
     else
     if (lines > 0)
         log_info (&self->log, "reloaded %d line%s from %s", lines, lines == 1? "": "s",
                   self->path);
 }
 
-//  A chat line goes to our file before anyone can receive it. The file is
-//  opened at the first line, so a room nobody spoke in leaves no file.
-//  A failure is logged once, the room carries on, and every next line
-//  tries again: reopening ends any partial line the failure left.
+//  What the writer has said it is done with, without waiting.
+static void
+s_writer_drain (self_t *self)
+{
+    zsock_t *pipe = actor_sock (self->writer);
+    zmsg_t *msg;
+    while ((zsock_events (pipe) & ZMQ_POLLIN) && (msg = msg_recv (pipe))) {
+        msg_view_t view;
+        if (msg_parse (msg, &view) && msg_is (&view, MSG_STORED) && view.id > self->done)
+            self->done = view.id;
+        zmsg_destroy (&msg);
+    }
+}
+
+//  Waits at most ms for the writer to be done with every line handed.
+static void
+s_writer_wait (self_t *self, int ms)
+{
+    zsock_t *pipe = actor_sock (self->writer);
+    int64_t deadline = zclock_mono () + ms;
+    while (self->done < self->handed) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            break;
+        zsock_set_rcvtimeo (pipe, (int) left);
+        zmsg_t *msg = msg_recv (pipe);
+        if (!msg)
+            break;                      //  Timed out
+        msg_view_t view;
+        if (msg_parse (msg, &view) && msg_is (&view, MSG_STORED) && view.id > self->done)
+            self->done = view.id;
+        zmsg_destroy (&msg);
+    }
+    zsock_set_rcvtimeo (pipe, -1);
+}
+
+static bool
+s_writer_start (self_t *self)
+{
+    writer_args_t *args = (writer_args_t *) zmalloc (sizeof (writer_args_t));
+    snprintf (args->name, sizeof args->name, "%s", self->name);
+    snprintf (args->data_dir, sizeof args->data_dir, "%s", self->data_dir);
+    args->log_fd = self->log_fd;
+    args->log_file_fd = self->log_file_fd;
+    args->verbose = self->verbose;
+    self->writer = actor_new_capped (writer_actor, args, WRITER_QUEUE);
+    if (!self->writer)
+        return false;
+    //  Handing a line over never waits: a full queue is an answer.
+    zsock_set_sndtimeo (actor_sock (self->writer), 0);
+    return true;
+}
+
+//  A chat line goes to our file before anyone receives it while the disk
+//  answers within ROOM_STORE_WAIT_MS. Once it has not, lines are handed
+//  over without waiting (broadcast first) until the writer has caught
+//  up; once its queue is full they are not handed over at all: kept in
+//  memory history only, counted, and logged once.
 static void
 s_store_line (self_t *self, const char *line, size_t size)
 {
     if (!*self->data_dir)
         return;
-    if (self->file < 0)
-        self->file = store_open (self->data_dir, self->name);
-    if (self->file >= 0 && store_append (self->file, line, size) == 0) {
-        if (self->file_failing)
-            log_info (&self->log, "writing %s again", self->path);
-        self->file_failing = false;
+    if (!self->writer && !s_writer_start (self)) {
+        if (!self->dropping)
+            log_info (&self->log, "E: cannot start a writer for %s: %s (lines kept in memory "
+                      "only until one starts)", self->path, strerror (errno));
+        self->dropping = true;
+        self->unwritten++;
         return;
     }
-    int error = errno;
-    if (!self->file_failing)
-        log_info (&self->log, "E: cannot write %s: %s (lines kept in memory only until it works)",
-                  self->path, strerror (error));
-    self->file_failing = true;
-    if (self->file >= 0)
-        close (self->file);
-    self->file = -1;
+    s_writer_drain (self);
+    if (self->behind && self->done == self->handed) {
+        log_info (&self->log, "%s answers again: every line handed to it is done", self->path);
+        self->behind = false;
+        self->dropping = false;
+    }
+    zmsg_t *msg = msg_new (MSG_STORE, 0);
+    msg_add (msg, line, size);
+    if (msg_send (&msg, actor_sock (self->writer)) != 0) {
+        if (!self->dropping)
+            log_info (&self->log, "E: %s is not keeping up (%" PRIu64 " lines waiting): lines "
+                      "kept in memory only until it does", self->path, self->handed - self->done);
+        self->dropping = true;
+        self->unwritten++;
+        return;
+    }
+    self->handed++;
+    if (self->behind)
+        return;
+    s_writer_wait (self, ROOM_STORE_WAIT_MS);
+    if (self->done < self->handed) {
+        log_info (&self->log, "E: %s did not answer within %d ms: lines are broadcast "
+                  "without waiting for it until it does", self->path, ROOM_STORE_WAIT_MS);
+        self->behind = true;
+    }
+}
+
+//  The writer gets ROOM_STORE_STOP_MS to finish; a writer stuck in the
+//  kernel is left behind (detached), and what it had not done is said.
+static void
+s_writer_stop (self_t *self)
+{
+    uint64_t lost = self->unwritten;
+    if (self->writer) {
+        s_writer_drain (self);
+        uint64_t pending = self->handed - self->done;
+        if (!actor_stop (&self->writer, ROOM_STORE_STOP_MS))
+            lost += pending;
+    }
+    if (lost)
+        log_info (&self->log, "E: %" PRIu64 " line%s not written to %s", lost,
+                  lost == 1? "": "s", self->path);
 }
 
 static ssize_t
@@ -201,7 +308,7 @@ s_handle_join (self_t *self, msg_view_t *view)
     buf_clear (out);
 
     s_member_add (self, view->id, name);
-    history_render (self->history, out);
+    history_render_newest (self->history, self->history_bytes, out);
     zmsg_t *msg = msg_new (MSG_ENTER, view->id);
     msg_add_str (msg, name);
     msg_add (msg, buf_head (out), buf_size (out));
@@ -362,6 +469,7 @@ room_actor (zsock_t *pipe, void *args)
     //  The hub is our only input, so a blocking receive is our poll loop.
     while (s_self_handle_pipe (self))
         ;
+    s_writer_stop (self);
     msg_send_id (self->gateway, MSG_BYE, 0);
     log_info (&self->log, "stopped (%" PRIu64 " line%s, peak %zu member%s)",
               self->lines, self->lines == 1? "": "s", self->peak, self->peak == 1? "": "s");

@@ -18,5 +18,8 @@ size_t      history_count   (const history_t *self);
 const char *history_line    (const history_t *self, size_t i, size_t *len);
 /*  Appends every line, oldest first, each followed by '\n'. 0 or -1.    */
 int         history_render  (const history_t *self, buf_t *out);
+/*  The same for the newest lines whose rendering (each line and its '\n')
+    fits in max_bytes, oldest of them first; 0 or -1.                     */
+int         history_render_newest (const history_t *self, size_t max_bytes, buf_t *out);
 
 #endif

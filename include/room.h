@@ -10,8 +10,13 @@
     before the actor signals that it is ready.
 
     With a data dir, the room owns its file there (store.h): it reloads
-    its history from it as it starts, and appends every chat line to it
-    before broadcasting the line. Without one it touches no file.        */
+    its history from it as it starts, and hands every chat line to its
+    writer thread (writer.h), waiting for it to be written before the
+    broadcast while the disk answers within ROOM_STORE_WAIT_MS, and no
+    longer once it does not. Without one it touches no file.
+
+    A room that cannot start (no descriptor for its socket, its endpoint
+    taken) signals failure (status 1): actor_new returns NULL.           */
 #ifndef TCPCHAT_ROOM_H
 #define TCPCHAT_ROOM_H
 
@@ -22,14 +27,24 @@ typedef struct {
     char   name [40];         /* as first spelled */
     char   endpoint [160];    /* inproc endpoint to bind for the gateway */
     size_t history;           /* lines kept */
+    size_t history_bytes;     /* at most this much of it replayed to a joiner */
     int    log_fd;
     int    log_file_fd;       /* --log-file, or -1 */
     bool   verbose;
     char   data_dir [512];    /* --data-dir; "" = keep nothing on disk */
 } room_args_t;
 
-/*  zactor_new (room_actor, args): args is a heap room_args_t the actor
-    takes ownership of.                                                  */
+/*  How long a line waits for the disk before it is broadcast anyway; from
+    then on lines do not wait until the writer has caught up.            */
+#define ROOM_STORE_WAIT_MS  500
+/*  How long a stopping room waits for its writer to finish; what it has
+    not written by then is logged as not written.                         */
+#define ROOM_STORE_STOP_MS  2000
+/*  History replayed to a joiner, at most (the newest lines that fit).   */
+#define ROOM_REPLAY_MAX     (256 * 1024)
+
+/*  actor_new (room_actor, args) (actor.h): args is a heap room_args_t
+    the actor takes ownership of.                                        */
 void room_actor (zsock_t *pipe, void *args);
 
 #endif

@@ -14,6 +14,7 @@
 #define TCPCHAT_STORE_H
 
 #include <czmq.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include "history.h"
@@ -21,6 +22,13 @@
 /*  Longer lines in a file cannot be ours (a chat line is at most ~12 KB):
     store_load skips them.                                               */
 #define STORE_LINE_MAX  65536
+
+/*  errno when a room's file is a symlink, FIFO, device or directory: it
+    is refused, never opened for reading or writing.                     */
+#define STORE_NOT_REGULAR  EMEDIUMTYPE
+
+/*  strerror, with a text for STORE_NOT_REGULAR.                         */
+const char *store_strerror (int error);
 
 /*  Creates dir if missing (one level) and proves it can be written to by
     creating and removing a probe file. false: why, in error.            */
@@ -41,22 +49,27 @@ bool store_room_name (const char *file, char *out, size_t size);
 bool store_path (const char *dir, const char *room, char *out, size_t size);
 
 /*  Opens room's file for appending (created 0640 if missing): the fd, or
-    -1 with errno set. If the file ends in a partial line (the server was
-    killed in the middle of a write), a '\n' ends it first, so the next
-    line starts on its own.                                              */
+    -1 with errno set (STORE_NOT_REGULAR for anything but a regular file:
+    never follows a symlink, never waits on a FIFO). If the file ends in
+    a partial line (the server was killed in the middle of a write, the
+    disk filled up), that partial line is cut off, so it can never later
+    read back as a whole line. May block on a sick disk: writer.c only.  */
 int store_open (const char *dir, const char *room);
 
 /*  Appends line and a '\n' in one write(2). 0, or -1 with errno set.     */
 int store_append (int fd, const char *line, size_t len);
 
-/*  Adds the last max_lines lines of room's file to history, oldest first.
-    Only the tail of the file is read, so a long file costs little. Empty
-    lines and lines over STORE_LINE_MAX are skipped; a last line without
-    its '\n' is kept. Returns the lines added: 0 when there is no file, -1
-    on a read error (errno set).                                         */
+/*  Adds the last max_lines lines of room's file to history, oldest first,
+    each cleaned as a typed line is (clean.h). Only the tail of the file is
+    read, so a long file costs little. Empty lines and lines over
+    STORE_LINE_MAX are skipped; a last line without its '\n' (torn) is
+    dropped. Returns the lines added: 0 when there is no file, -1 on a read
+    error or when the file is not a regular file (errno set,
+    STORE_NOT_REGULAR for a symlink, FIFO or device).                    */
 int store_load (const char *dir, const char *room, size_t max_lines, history_t *history);
 
-/*  True when room has a file with something in it.                     */
+/*  True when room has a regular file with something in it (a symlink is
+    not followed).                                                       */
 bool store_has_lines (const char *dir, const char *room);
 
 /*  The names of the rooms with a file in dir, sorted (strcmp): a zlist_t

@@ -103,16 +103,30 @@ history_line (const history_t *self, size_t i, size_t *len)
     return self->entries [slot].text;
 }
 
-/*  Reserving the total first makes the output all or nothing.           */
 int
 history_render (const history_t *self, buf_t *out)
 {
+    return history_render_newest (self, SIZE_MAX, out);
+}
+
+/*  Counting back from the newest line finds the first line that fits;
+    reserving the total first makes the output all or nothing.           */
+int
+history_render_newest (const history_t *self, size_t max_bytes, buf_t *out)
+{
     size_t total = 0;
-    for (size_t i = 0; i < self->count; i++)
-        total += self->entries [i].len + 1;
+    size_t first = self->count;
+    while (first > 0) {
+        size_t len = 0;
+        history_line (self, first - 1, &len);
+        if (len + 1 > max_bytes - total)
+            break;
+        total += len + 1;
+        first--;
+    }
     if (buf_reserve (out, total))
         return -1;
-    for (size_t i = 0; i < self->count; i++) {
+    for (size_t i = first; i < self->count; i++) {
         size_t len;
         const char *line = history_line (self, i, &len);
         if (buf_append (out, line, len) || buf_append (out, "\n", 1))

@@ -22,16 +22,22 @@
 #include <unistd.h>
 
 //  Descriptors the server needs besides one per client: stdio, the log
-//  file, the listener, epoll, ZeroMQ's own, and each room's pipes.
+//  file, the listener, epoll, ZeroMQ's own, and each room's pipes (its
+//  actor pipe, its output pipe, its writer's pipe and its file).
 #define FDS_FIXED     64
 #define FDS_PER_ROOM  8
+//  Rooms are lowered first, but not below this many (nor below what was
+//  asked): a server must have somewhere to talk besides general.
+#define ROOMS_KEPT    16
 
 //  How long the exit waits for the log writer to write what is left.
 #define LOG_SINK_STOP_MS  1000
 
 //  Every connection and every ZeroMQ socket takes a descriptor. Raise the
-//  soft limit as far as allowed, then keep max_clients below it, so the
-//  server refuses with its "full" text instead of running out (EMFILE).
+//  soft limit as far as allowed, then keep max_rooms and max_clients
+//  below it, so the server answers with "Too many rooms" or its "full"
+//  text instead of running out (EMFILE). Rooms give way first: each
+//  costs FDS_PER_ROOM descriptors, a client one.
 static void
 s_fit_fd_limit (config_t *config, const log_t *log)
 {
@@ -45,14 +51,26 @@ s_fit_fd_limit (config_t *config, const log_t *log)
     }
     if (limit.rlim_cur == RLIM_INFINITY)
         return;
-    long reserve = FDS_FIXED + (long) FDS_PER_ROOM * config->max_rooms;
-    long room_for_clients = (long) limit.rlim_cur - reserve;
+    long total = (long) limit.rlim_cur;
+    long spare = total - FDS_FIXED - (long) FDS_PER_ROOM * config->max_rooms
+               - config->max_clients;
+    if (spare < 0) {
+        long floor = config->max_rooms < ROOMS_KEPT? config->max_rooms: ROOMS_KEPT;
+        long rooms = (total - FDS_FIXED - config->max_clients) / FDS_PER_ROOM;
+        if (rooms < floor)
+            rooms = floor;
+        if (rooms < config->max_rooms) {
+            log_info (log, "max-rooms lowered from %d to %ld: the descriptor limit "
+                      "(RLIMIT_NOFILE) is %ld", config->max_rooms, rooms, total);
+            config->max_rooms = (int) rooms;
+        }
+    }
+    long room_for_clients = total - FDS_FIXED - (long) FDS_PER_ROOM * config->max_rooms;
     if (room_for_clients < 1)
         room_for_clients = 1;
     if (config->max_clients > room_for_clients) {
         log_info (log, "max-clients lowered from %d to %ld: the descriptor limit "
-                  "(RLIMIT_NOFILE) is %ld", config->max_clients, room_for_clients,
-                  (long) limit.rlim_cur);
+                  "(RLIMIT_NOFILE) is %ld", config->max_clients, room_for_clients, total);
         config->max_clients = (int) room_for_clients;
     }
 }

@@ -5,6 +5,7 @@
     Reading it back starts from the end, because only the last --history
     lines matter and a busy room's file only grows.                      */
 #include "store.h"
+#include "clean.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +22,48 @@
 #define CHUNK       65536           /* bytes read at a time when loading */
 
 static const char s_hex [] = "0123456789ABCDEF";
+
+const char *
+store_strerror (int error)
+{
+    if (error == STORE_NOT_REGULAR)
+        return "not a regular file (a symlink, FIFO or device): refused";
+    return strerror (error);
+}
+
+//  Opens DIR/<room>.log with flags, never following a symlink and never
+//  waiting for a FIFO's other end, and keeps it only if it is a regular
+//  file: a link would let the room read and append to a file outside the
+//  directory, a FIFO would hang whoever opens or reads it.
+static int
+s_open_regular (const char *dir, const char *room, int flags)
+{
+    char path [1024];
+    if (!store_path (dir, room, path, sizeof path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open (path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0640);
+    if (fd < 0) {
+        //  O_NOFOLLOW on a symlink; ENXIO: a FIFO nobody reads (O_WRONLY)
+        if (errno == ELOOP || errno == ENXIO)
+            errno = STORE_NOT_REGULAR;
+        return -1;
+    }
+    struct stat info;
+    int error = fstat (fd, &info) != 0? errno
+              : !S_ISREG (info.st_mode)? STORE_NOT_REGULAR: 0;
+    if (error) {
+        close (fd);
+        errno = error;
+        return -1;
+    }
+    //  Regular files ignore O_NONBLOCK, but say what we mean.
+    int status = fcntl (fd, F_GETFL);
+    if (status >= 0)
+        fcntl (fd, F_SETFL, status & ~O_NONBLOCK);
+    return fd;
+}
 
 bool
 store_prepare_dir (const char *dir, char *error, size_t size)
@@ -145,31 +188,49 @@ store_path (const char *dir, const char *room, char *out, size_t size)
 //  ---------------------------------------------------------------------
 //  Writing
 
+//  Where the last '\n' of the file's first size bytes ends (0: none),
+//  or -1 on a read error.
+static off_t
+s_whole_lines_end (int fd, off_t size)
+{
+    char chunk [4096];
+    off_t offset = size;
+    while (offset > 0) {
+        size_t piece = offset > (off_t) sizeof chunk? sizeof chunk: (size_t) offset;
+        offset -= (off_t) piece;
+        ssize_t got = pread (fd, chunk, piece, offset);
+        if (got != (ssize_t) piece) {
+            if (got >= 0)
+                errno = EIO;
+            return -1;
+        }
+        for (size_t i = piece; i-- > 0; )
+            if (chunk [i] == '\n')
+                return offset + (off_t) i + 1;
+    }
+    return 0;
+}
+
 int
 store_open (const char *dir, const char *room)
 {
-    char path [1024];
-    if (!store_path (dir, room, path, sizeof path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    //  Read and write: the last byte is checked below. O_APPEND puts every
+    //  Read and write: the tail is checked below. O_APPEND puts every
     //  write at the end whatever else happens.
-    int fd = open (path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    int fd = s_open_regular (dir, room, O_RDWR | O_APPEND | O_CREAT);
     if (fd < 0)
         return -1;
     struct stat info;
-    char last = '\n';
+    off_t whole = 0;
     if (fstat (fd, &info) != 0
-    || (info.st_size > 0 && pread (fd, &last, 1, info.st_size - 1) != 1)) {
+    || (info.st_size > 0 && (whole = s_whole_lines_end (fd, info.st_size)) < 0)) {
         int saved = errno;
         close (fd);
         errno = saved;
         return -1;
     }
-    //  Killed in the middle of a line: end it, or the next line would be
-    //  glued to it.
-    if (last != '\n' && store_append (fd, "", 0) != 0) {
+    //  A torn last line (killed mid-write, disk full): cut it off. Ended
+    //  with a '\n' instead it would read back as a whole line later.
+    if (whole < info.st_size && ftruncate (fd, whole) != 0) {
         int saved = errno;
         close (fd);
         errno = saved;
@@ -219,17 +280,6 @@ store_append (int fd, const char *line, size_t len)
 //  ---------------------------------------------------------------------
 //  Reading
 
-static int
-s_open_room_file (const char *dir, const char *room)
-{
-    char path [1024];
-    if (!store_path (dir, room, path, sizeof path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    return open (path, O_RDONLY | O_CLOEXEC);
-}
-
 //  pread that reads all of [offset, offset + size) or fails (-1).
 static int
 s_read_at (int fd, char *into, size_t size, off_t offset)
@@ -257,8 +307,8 @@ s_line_counts (size_t len)
 }
 
 //  Where in the file the last max_lines lines start: reads backwards from
-//  end, a chunk at a time, counting the lines store_load would keep.
-//  -1 on a read error.
+//  end (just past the last '\n'), a chunk at a time, counting the lines
+//  store_load would keep. -1 on a read error.
 static off_t
 s_tail_start (int fd, off_t end, size_t max_lines, char *chunk)
 {
@@ -283,10 +333,17 @@ s_tail_start (int fd, off_t end, size_t max_lines, char *chunk)
     return 0;                           //  The whole file, first line included
 }
 
+//  A line from disk is shown like a line typed now: cleaned the same
+//  way, so a file edited by hand (or by anyone who can write there)
+//  cannot put escapes on a joiner's terminal. clean is CLEAN_MAX_OUT
+//  (STORE_LINE_MAX) bytes.
 static void
-s_keep_line (history_t *history, const char *line, size_t len, int *added)
+s_keep_line (history_t *history, const char *line, size_t len, char *clean, int *added)
 {
-    if (s_line_counts (len) && history_add (history, line, len) == 0)
+    if (!s_line_counts (len))
+        return;
+    size_t size = clean_text (line, len, clean);
+    if (size > 0 && history_add (history, clean, size) == 0)
         (*added)++;
 }
 
@@ -295,7 +352,7 @@ store_load (const char *dir, const char *room, size_t max_lines, history_t *hist
 {
     if (max_lines == 0)
         return 0;
-    int fd = s_open_room_file (dir, room);
+    int fd = s_open_regular (dir, room, O_RDONLY);
     if (fd < 0)
         return errno == ENOENT? 0: -1;
     struct stat info;
@@ -305,16 +362,20 @@ store_load (const char *dir, const char *room, size_t max_lines, history_t *hist
         errno = saved;
         return -1;
     }
-    //  The chunk, then room for one whole line carried over from it.
-    char *chunk = (char *) malloc (CHUNK + STORE_LINE_MAX);
+    //  The chunk, room for one whole line carried over from it, and room
+    //  for that line cleaned.
+    char *chunk = (char *) malloc (CHUNK + STORE_LINE_MAX + CLEAN_MAX_OUT (STORE_LINE_MAX));
     if (!chunk) {
         close (fd);
         errno = ENOMEM;
         return -1;
     }
     char *line = chunk + CHUNK;
-    off_t end = info.st_size;
-    off_t offset = s_tail_start (fd, end, max_lines, chunk);
+    char *clean = line + STORE_LINE_MAX;
+    //  Only whole lines count: a last line without its '\n' was torn
+    //  (the server killed mid-write, the disk full) and is never shown.
+    off_t end = s_whole_lines_end (fd, info.st_size);
+    off_t offset = end < 0? -1: s_tail_start (fd, end, max_lines, chunk);
 
     //  Forwards from there, line by line: a line split between chunks is
     //  gathered in `line`; one too long to be ours is skipped to its end.
@@ -342,15 +403,12 @@ store_load (const char *dir, const char *room, size_t max_lines, history_t *hist
             if (!newline)
                 break;
             if (!too_long)
-                s_keep_line (history, line, line_len, &added);
+                s_keep_line (history, line, line_len, clean, &added);
             line_len = 0;
             too_long = false;
             start = stop + 1;
         }
     }
-    //  A last line without its newline: the server died writing it.
-    if (offset >= 0 && !too_long)
-        s_keep_line (history, line, line_len, &added);
     int saved = errno;
     free (chunk);
     close (fd);
@@ -366,8 +424,9 @@ store_has_lines (const char *dir, const char *room)
 {
     char path [1024];
     struct stat info;
+    //  lstat: a symlink or FIFO is no room's file, and stat never waits.
     return store_path (dir, room, path, sizeof path)
-        && stat (path, &info) == 0 && S_ISREG (info.st_mode) && info.st_size > 0;
+        && lstat (path, &info) == 0 && S_ISREG (info.st_mode) && info.st_size > 0;
 }
 
 static int
@@ -393,7 +452,7 @@ store_list (const char *dir)
         struct stat info;
         bool regular = entry->d_type == DT_REG
             || (entry->d_type == DT_UNKNOWN
-                && fstatat (dirfd (handle), entry->d_name, &info, 0) == 0
+                && fstatat (dirfd (handle), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) == 0
                 && S_ISREG (info.st_mode));
         if (regular)
             zlist_append (rooms, room);

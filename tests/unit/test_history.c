@@ -181,6 +181,33 @@ static void test_add_copies (void **state)
     history_destroy (&h);
 }
 
+/*  A byte budget keeps the newest lines that fit whole, oldest first;
+    a newest line bigger than the budget leaves nothing.                 */
+static void test_render_newest_in_bytes (void **state)
+{
+    (void) state;
+    history_t *h = history_new (4);
+    add_str (h, "one");                  /* 4 bytes rendered */
+    add_str (h, "three");                /* 6 */
+    add_str (h, "fiftyfive");            /* 10 */
+    add_str (h, "x");                    /* 2 */
+    add_str (h, "last");                 /* 5; "one" is gone */
+    buf_t out;
+    buf_init (&out);
+    size_t budgets [] = { 0, 4, 5, 6, 16, 17, 23, 1000 };
+    const char *wants [] = { "", "", "last\n", "last\n", "x\nlast\n",
+                             "fiftyfive\nx\nlast\n", "three\nfiftyfive\nx\nlast\n",
+                             "three\nfiftyfive\nx\nlast\n" };
+    for (size_t i = 0; i < sizeof budgets / sizeof budgets [0]; i++) {
+        buf_clear (&out);
+        assert_int_equal (history_render_newest (h, budgets [i], &out), 0);
+        assert_int_equal (buf_size (&out), strlen (wants [i]));
+        assert_memory_equal (buf_head (&out), wants [i], buf_size (&out));
+    }
+    buf_free (&out);
+    history_destroy (&h);
+}
+
 static void test_destroy_null (void **state)
 {
     (void) state;
@@ -200,6 +227,7 @@ int main (void)
         cmocka_unit_test (test_render_exact),
         cmocka_unit_test (test_long_lines),
         cmocka_unit_test (test_add_copies),
+        cmocka_unit_test (test_render_newest_in_bytes),
         cmocka_unit_test (test_destroy_null),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

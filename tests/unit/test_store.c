@@ -278,7 +278,9 @@ static void test_open_cloexec (void **state)
 
 /*  A file cut in the middle of a line (kill -9 during a write): opening
     ends that line, so the next one is not glued to it.                  */
-static void test_open_ends_a_partial_line (void **state)
+/*  A torn last line is cut off, never ended: ended, it would read back
+    later as a whole line nobody ever saw.                               */
+static void test_open_cuts_a_torn_line (void **state)
 {
     (void) state;
     write_str ("dev.log", "[ts][a]:one\n[ts][a]:tw");
@@ -286,7 +288,13 @@ static void test_open_ends_a_partial_line (void **state)
     assert_true (fd >= 0);
     assert_int_equal (store_append (fd, "[ts][b]:three", 13), 0);
     close (fd);
-    expect_file ("dev.log", "[ts][a]:one\n[ts][a]:tw\n[ts][b]:three\n");
+    expect_file ("dev.log", "[ts][a]:one\n[ts][b]:three\n");
+    //  Nothing whole at all: the file starts again.
+    write_str ("torn.log", "[ts][a]:no newline");
+    fd = store_open (s_dir, "torn");
+    assert_true (fd >= 0);
+    close (fd);
+    expect_file ("torn.log", "");
     //  An empty file, or a whole one, is left as it is.
     write_str ("e.log", "");
     fd = store_open (s_dir, "e");
@@ -296,7 +304,7 @@ static void test_open_ends_a_partial_line (void **state)
     fd = store_open (s_dir, "dev");
     assert_true (fd >= 0);
     close (fd);
-    expect_file ("dev.log", "[ts][a]:one\n[ts][a]:tw\n[ts][b]:three\n");
+    expect_file ("dev.log", "[ts][a]:one\n[ts][b]:three\n");
 }
 
 /*  A hostile name writes a plain file inside the directory.            */
@@ -448,7 +456,7 @@ static void test_append_cut_short (void **state)
     assert_true (fd >= 0);
     assert_int_equal (store_append (fd, "next", 4), 0);
     close (fd);
-    expect_file ("dev.log", "0123456789\nnext\n");
+    expect_file ("dev.log", "next\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -521,27 +529,98 @@ static void test_load_missing_file (void **state)
 }
 
 /*  The last line lost its '\n' (killed mid-write): it is kept.          */
-static void test_load_partial_last_line (void **state)
+/*  A last line without its newline was torn (killed mid-write, disk
+    full): it is never shown, and does not take a place in the tail.     */
+static void test_load_drops_torn_last_line (void **state)
 {
     (void) state;
     write_str ("dev.log", "one\ntwo\nthr");
     history_t *history = history_new (10);
-    assert_int_equal (store_load (s_dir, "dev", 10, history), 3);
+    assert_int_equal (store_load (s_dir, "dev", 10, history), 2);
     expect_line (history, 0, "one");
     expect_line (history, 1, "two");
-    expect_line (history, 2, "thr");
     history_destroy (&history);
     history = history_new (2);
     assert_int_equal (store_load (s_dir, "dev", 2, history), 2);
+    expect_line (history, 0, "one");
+    expect_line (history, 1, "two");
+    history_destroy (&history);
+    history = history_new (1);
+    assert_int_equal (store_load (s_dir, "dev", 1, history), 1);
     expect_line (history, 0, "two");
-    expect_line (history, 1, "thr");
     history_destroy (&history);
     //  No newline at all.
     write_str ("one.log", "alone");
     history = history_new (2);
-    assert_int_equal (store_load (s_dir, "one", 2, history), 1);
-    expect_line (history, 0, "alone");
+    assert_int_equal (store_load (s_dir, "one", 2, history), 0);
+    assert_int_equal (history_count (history), 0);
     history_destroy (&history);
+}
+
+/*  Lines from disk are cleaned as typed lines are: a file written by
+    anyone cannot put escapes or control bytes on a joiner's terminal.   */
+static void test_load_cleans_lines (void **state)
+{
+    (void) state;
+    write_str ("dev.log", "[ts][a]:\033[2J\033]0;owned\007wiped\n"
+                          "[ts][b]:bell\007\r\bok\n"
+                          "[ts][c]:bad \xff byte\n"
+                          "\033[H\n");
+    history_t *history = history_new (10);
+    assert_int_equal (store_load (s_dir, "dev", 10, history), 3);
+    expect_line (history, 0, "[ts][a]:wiped");
+    expect_line (history, 1, "[ts][b]:bellok");
+    expect_line (history, 2, "[ts][c]:bad \xef\xbf\xbd byte");
+    history_destroy (&history);
+}
+
+/*  A symlink named like a room's file is refused, for reading and for
+    writing: following it would show clients a file from outside the
+    directory, and append to it.                                         */
+static void test_symlink_refused (void **state)
+{
+    (void) state;
+    write_str ("outside.txt", "secret\n");
+    char target [1024];
+    snprintf (target, sizeof target, "%s", path_in ("outside.txt"));
+    assert_int_equal (symlink (target, path_in ("dev.log")), 0);
+    history_t *history = history_new (10);
+    errno = 0;
+    assert_int_equal (store_load (s_dir, "dev", 10, history), -1);
+    assert_int_equal (errno, STORE_NOT_REGULAR);
+    assert_int_equal (history_count (history), 0);
+    history_destroy (&history);
+    errno = 0;
+    assert_int_equal (store_open (s_dir, "dev"), -1);
+    assert_int_equal (errno, STORE_NOT_REGULAR);
+    assert_false (store_has_lines (s_dir, "dev"));
+    expect_file ("outside.txt", "secret\n");
+    assert_string_equal (store_strerror (STORE_NOT_REGULAR),
+                         "not a regular file (a symlink, FIFO or device): refused");
+}
+
+/*  A FIFO named like a room's file: refused at once, never waited on
+    (the test would hang here on the old code: an alarm fails it).       */
+static void test_fifo_refused (void **state)
+{
+    (void) state;
+    assert_int_equal (mkfifo (path_in ("dev.log"), 0600), 0);
+    signal (SIGALRM, SIG_DFL);
+    alarm (10);
+    history_t *history = history_new (10);
+    errno = 0;
+    assert_int_equal (store_load (s_dir, "dev", 10, history), -1);
+    assert_int_equal (errno, STORE_NOT_REGULAR);
+    history_destroy (&history);
+    errno = 0;
+    assert_int_equal (store_open (s_dir, "dev"), -1);
+    assert_int_equal (errno, STORE_NOT_REGULAR);
+    assert_false (store_has_lines (s_dir, "dev"));
+    zlist_t *rooms = store_list (s_dir);
+    assert_non_null (rooms);
+    assert_int_equal (zlist_size (rooms), 0);
+    zlist_destroy (&rooms);
+    alarm (0);
 }
 
 static void test_load_skips_empty_lines (void **state)
@@ -856,7 +935,7 @@ int main (void)
         STORE_TEST (test_path),
         STORE_TEST (test_append_one_line_each),
         STORE_TEST (test_open_cloexec),
-        STORE_TEST (test_open_ends_a_partial_line),
+        STORE_TEST (test_open_cuts_a_torn_line),
         STORE_TEST (test_open_stays_inside),
         STORE_TEST (test_open_fails),
         STORE_TEST (test_append_fails),
@@ -866,7 +945,10 @@ int main (void)
         STORE_TEST (test_load_the_tail),
         STORE_TEST (test_load_capacity_zero),
         STORE_TEST (test_load_missing_file),
-        STORE_TEST (test_load_partial_last_line),
+        STORE_TEST (test_load_drops_torn_last_line),
+        STORE_TEST (test_load_cleans_lines),
+        STORE_TEST (test_symlink_refused),
+        STORE_TEST (test_fifo_refused),
         STORE_TEST (test_load_skips_empty_lines),
         STORE_TEST (test_load_long_lines),
         STORE_TEST (test_load_100k_lines),

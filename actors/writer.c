@@ -1,0 +1,107 @@
+/*  writer: a room's file, written in a thread that may block. See writer.h.
+
+    Nothing but this thread ever waits for the room's file. It holds no
+    other socket than its pipe, and sends on it with a zero timeout, so
+    even stuck in write(2) forever it holds up nobody: its room stops
+    waiting for it after a bound and says how many lines are not on
+    disk.                                                                */
+#include "writer.h"
+#include "log.h"
+#include "messages.h"
+#include "store.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    zsock_t  *pipe;
+    log_t     log;
+    char      name [40];
+    char      data_dir [512];
+    char      path [1024];      /* for the log */
+    int       file;             /* open once a line came, or -1 */
+    bool      failing;          /* the last line failed (logged once) */
+    uint64_t  done;             /* lines handled */
+    uint64_t  failed;           /* of which not written */
+} self_t;
+
+static self_t *
+s_self_new (zsock_t *pipe, writer_args_t *args)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    snprintf (self->name, sizeof self->name, "%s", args->name);
+    snprintf (self->data_dir, sizeof self->data_dir, "%s", args->data_dir);
+    char logname [64];
+    snprintf (logname, sizeof logname, "room[%s]", args->name);
+    log_init (&self->log, logname, args->log_fd, args->verbose);
+    log_also (&self->log, args->log_file_fd);
+    if (!store_path (self->data_dir, self->name, self->path, sizeof self->path))
+        snprintf (self->path, sizeof self->path, "%s/?", self->data_dir);
+    self->file = -1;
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (self->file >= 0)
+        close (self->file);
+    free (self);
+    *self_p = NULL;
+}
+
+//  The file is opened at the first line, so a room nobody spoke in
+//  leaves no file. A failure is logged once, and every next line tries
+//  again: reopening cuts any partial line the failure left.
+static void
+s_store (self_t *self, const char *line, size_t size)
+{
+    if (self->file < 0)
+        self->file = store_open (self->data_dir, self->name);
+    if (self->file >= 0 && store_append (self->file, line, size) == 0) {
+        if (self->failing)
+            log_info (&self->log, "writing %s again", self->path);
+        self->failing = false;
+        return;
+    }
+    int error = errno;
+    self->failed++;
+    if (!self->failing)
+        log_info (&self->log, "E: cannot write %s: %s (lines kept in memory only until it works)",
+                  self->path, store_strerror (error));
+    self->failing = true;
+    if (self->file >= 0)
+        close (self->file);
+    self->file = -1;
+}
+
+void
+writer_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (writer_args_t *) args);
+    free (args);
+    zsock_signal (pipe, 0);
+    //  Answers are cumulative: when the room's end is full, skip one.
+    zsock_set_sndtimeo (pipe, 0);
+    zmsg_t *msg;
+    while ((msg = msg_recv (pipe))) {
+        msg_view_t view;
+        bool parsed = msg_parse (msg, &view);
+        bool stop = parsed && msg_is (&view, "$TERM");
+        if (parsed && msg_is (&view, MSG_STORE) && view.parts == 1) {
+            s_store (self, view.part [0].data, view.part [0].size);
+            self->done++;
+            msg_send_id (pipe, MSG_STORED, self->done);
+        }
+        zmsg_destroy (&msg);
+        if (stop)
+            break;
+    }
+    if (self->failed)
+        log_info (&self->log, "E: %" PRIu64 " line%s could not be written to %s",
+                  self->failed, self->failed == 1? "": "s", self->path);
+    s_self_destroy (&self);
+}
