@@ -1,0 +1,406 @@
+/*  End-to-end: rooms and the disk, descriptors and threads.
+
+    - Under a low RLIMIT_NOFILE, --max-rooms is lowered at start and new
+      rooms are refused with a clear text; the server stays up.
+    - At the thread limit (RLIMIT_NPROC, as an unprivileged user; root
+      only), a room that cannot start is "Cannot create that room now.";
+      logins, commands and SIGTERM still work.
+    - A symlink or a FIFO named ROOM.log is refused and logged: nothing
+      outside the directory is shown or written, nobody hangs.
+    - Lines read back from disk are cleaned; a torn last line is dropped.
+    - A joiner's history replay is bounded in bytes.
+    - With the data dir's file system frozen (fsfreeze on a loop-mounted
+      ext4 image; root only), other rooms, logins and commands keep
+      working, the room that writes still broadcasts, and SIGTERM ends
+      the service within its bound, naming the room whose lines were not
+      written. The mount is always thawed and removed by the teardown.   */
+#include "e2e.h"
+#include "../remove_tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char s_root[64];                 /* this test's directory, or "" */
+static char s_mount[128];               /* a mounted loop image, or "" */
+static char s_loop[64];                 /* its loop device, or "" */
+static bool s_frozen;
+
+/* ------------------------------------------------------------------ */
+/*  Directories, files, commands                                      */
+
+static int run_quiet (const char *command)
+{
+    char *line = e2e_fmt ("%s >/dev/null 2>&1", command);
+    return system (line);
+}
+
+/*  Thaw first, whatever happened: a frozen mount left behind would hang
+    whatever writes there next.                                           */
+static int disk_teardown (void **state)
+{
+    if (s_frozen)
+        run_quiet (e2e_fmt ("fsfreeze -u %s", s_mount));
+    s_frozen = false;
+    e2e_teardown (state);
+    if (*s_mount)
+        run_quiet (e2e_fmt ("umount %s", s_mount));
+    if (*s_loop)
+        run_quiet (e2e_fmt ("losetup -d %s", s_loop));
+    s_mount[0] = s_loop[0] = '\0';
+    if (*s_root)
+        remove_tree (s_root);
+    s_root[0] = '\0';
+    return 0;
+}
+
+#define DISK_TEST(f) cmocka_unit_test_teardown (f, disk_teardown)
+
+static const char *make_root (void)
+{
+    snprintf (s_root, sizeof s_root, "/tmp/tcpchat-disk-XXXXXX");
+    if (!mkdtemp (s_root)) {
+        s_root[0] = '\0';
+        e2e_fail ("mkdtemp: %s", strerror (errno));
+    }
+    return s_root;
+}
+
+static void write_text (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "wb");
+    if (!file || fwrite (text, 1, strlen (text), file) != strlen (text) || fclose (file) != 0)
+        e2e_fail ("cannot write %s: %s", path, strerror (errno));
+}
+
+static char *read_text (const char *path)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    size_t size = 1 << 20;
+    char *text = e2e_calloc (size + 1, 1);
+    size_t len = fread (text, 1, size, file);
+    text[len] = '\0';
+    fclose (file);
+    return text;
+}
+
+/*  The server's log holds a line ending in `text`, within ms.            */
+static bool logged_within (const e2e_server_t *s, const char *text, int ms)
+{
+    int64_t deadline = e2e_now_ms () + ms;
+    for (;;) {
+        char *log = read_text (e2e_log_path (s));
+        if (log && strstr (log, e2e_fmt (" %s\n", text)))
+            return true;
+        if (e2e_now_ms () >= deadline)
+            return false;
+        e2e_sleep_ms (20);
+    }
+}
+
+static void expect_logged (const e2e_server_t *s, const char *text)
+{
+    if (!logged_within (s, text, E2E_TIMEOUT_MS))
+        e2e_fail ("the server's log has no line \"... %s\"; log:\n%s", text,
+                  read_text (e2e_log_path (s)));
+}
+
+static void command (e2e_client_t *c, const char *line, const char *reply)
+{
+    e2e_send (c, e2e_fmt ("%s\n", line));
+    e2e_expect_reply (c, reply);
+}
+
+static bool have_tool (const char *name)
+{
+    return run_quiet (e2e_fmt ("command -v %s", name)) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Descriptors and threads                                           */
+
+/*  RLIMIT_NOFILE 256: --max-rooms 64 would need ~600 descriptors. It is
+    lowered at start (rooms first, clients keep their 10) and the log
+    says so; rooms are created up to it, then refused with the usual
+    text, and the server goes on. (Old code: an unchecked zsock_new
+    aborted the process at about the 50th room.)                          */
+static void rooms_fit_a_low_descriptor_limit (void **state)
+{
+    (void) state;
+    e2e_opts_t opts = { .nofile = 256 };
+    e2e_server_t *srv = e2e_start_opts (&opts);
+    expect_logged (srv, "main max-rooms lowered from 64 to 22: the descriptor limit "
+                        "(RLIMIT_NOFILE) is 256");
+    e2e_client_t *alice = e2e_login (srv, "alice");
+    /*  A line in each keeps it (it has history) when alice moves on.    */
+    for (int i = 1; i < 22; i++) {
+        e2e_send (alice, e2e_fmt ("/join room%d\n", i));
+        e2e_expect_prompt (alice);
+        e2e_say (alice, "keep this room");
+    }
+    command (alice, "/join one-too-many", "Too many rooms (max 22). Join an existing one.");
+    /*  Everyone else is served as before.                               */
+    e2e_client_t *clients[9];
+    for (int i = 0; i < 9; i++)
+        clients[i] = e2e_login (srv, e2e_fmt ("user%d", i));
+    e2e_send (clients[8], "/join room5\n");
+    e2e_expect (clients[8], E2E_TS "[alice]:keep this room\n");
+    e2e_expect_prompt (clients[8]);
+    command (clients[8], "/users", "Users in room5 (1): user8");
+    e2e_stop (srv);
+}
+
+/*  As "nobody" with RLIMIT_NPROC just above what the server needs to
+    start, room threads cannot start: "Cannot create that room now.", and
+    the server goes on (old code: zactor_new waited forever for a thread
+    that never started, freezing logins and SIGTERM).                    */
+static void rooms_at_the_thread_limit (void **state)
+{
+    (void) state;
+    if (geteuid () != 0 || !have_tool ("setpriv") || !have_tool ("prlimit")) {
+        print_message ("skipped: needs root, setpriv and prlimit\n");
+        skip ();
+    }
+    /*  Threads of uid 65534 anywhere count: do not run if it has any.   */
+    if (run_quiet ("test -z \"$(ps -u 65534 -L -o lwp= 2>/dev/null)\"") != 0) {
+        print_message ("skipped: uid 65534 already runs processes\n");
+        skip ();
+    }
+    make_root ();
+    chmod (s_root, 0755);
+    const char *real = getenv ("TCPCHAT_BIN");
+    const char *wrapper = e2e_fmt ("%s/nproc.sh", s_root);
+    /*  main, ZeroMQ's I/O thread and reaper, hub, gateway, general: 6;
+        8 leaves room for 2 more.                                        */
+    write_text (wrapper, e2e_fmt ("#!/bin/sh\nexec prlimit --nproc=8 setpriv --reuid=65534 "
+                                  "--regid=65534 --clear-groups -- %s \"$@\"\n", real));
+    chmod (wrapper, 0755);
+    setenv ("TCPCHAT_BIN", wrapper, 1);
+    e2e_server_t *srv = e2e_start (NULL);
+    setenv ("TCPCHAT_BIN", real, 1);
+    e2e_client_t *alice = e2e_login (srv, "alice");
+    bool refused = false;
+    for (int i = 1; i <= 8 && !refused; i++) {
+        e2e_send (alice, e2e_fmt ("/join room%d\n", i));
+        const char *refusal = "Cannot create that room now.\n";
+        const char *got = e2e_peek (alice, 1, E2E_TIMEOUT_MS);
+        if (*got == 'C') {
+            e2e_expect (alice, refusal);
+            e2e_expect_prompt (alice);
+            refused = true;
+        }
+        else {
+            e2e_expect_prompt (alice);
+            e2e_say (alice, "keep this room");
+        }
+    }
+    if (!refused)
+        e2e_fail ("8 rooms started under RLIMIT_NPROC 8");
+    expect_logged (srv, "hub E: cannot start room room3: Resource temporarily unavailable");
+    e2e_client_t *bob = e2e_login (srv, "bob");
+    command (bob, "/users", "Users in general (1): bob");
+    e2e_stop (srv);
+}
+
+/* ------------------------------------------------------------------ */
+/*  What is in the data dir                                           */
+
+/*  general.log a symlink to a file outside, dev.log a FIFO: both refused
+    and logged; nothing from outside is shown or appended to; joining dev
+    and stopping the server do not hang.                                 */
+static void symlink_and_fifo_refused (void **state)
+{
+    (void) state;
+    make_root ();
+    const char *dir = e2e_fmt ("%s/data", s_root);
+    const char *outside = e2e_fmt ("%s/outside.txt", s_root);
+    mkdir (dir, 0700);
+    write_text (outside, "[2026-01-01 00:00:00][root]:secret\n");
+    if (symlink (outside, e2e_fmt ("%s/general.log", dir)) != 0
+    ||  mkfifo (e2e_fmt ("%s/dev.log", dir), 0600) != 0)
+        e2e_fail ("cannot make the link and the FIFO: %s", strerror (errno));
+    e2e_server_t *srv = e2e_start ("--data-dir", dir);
+    expect_logged (srv, e2e_fmt ("room[general] E: cannot read %s/general.log: not a regular "
+                                 "file (a symlink, FIFO or device): refused (starting without "
+                                 "history)", dir));
+    e2e_client_t *alice = e2e_login (srv, "alice");        /* no history */
+    e2e_say (alice, "not through the link");
+    expect_logged (srv, e2e_fmt ("room[general] E: cannot write %s/general.log: not a regular "
+                                 "file (a symlink, FIFO or device): refused (lines kept in "
+                                 "memory only until it works)", dir));
+    e2e_send (alice, "/join dev\n");
+    e2e_expect_prompt (alice);
+    expect_logged (srv, e2e_fmt ("room[dev] E: cannot read %s/dev.log: not a regular file (a "
+                                 "symlink, FIFO or device): refused (starting without history)",
+                                 dir));
+    e2e_say (alice, "not into the fifo");
+    e2e_client_t *bob = e2e_login_history (srv, "bob", E2E_TS "[alice]:not through the link\n");
+    e2e_stop (srv);
+    (void) bob;
+    char *text = read_text (outside);
+    if (!text || strcmp (text, "[2026-01-01 00:00:00][root]:secret\n") != 0)
+        e2e_fail ("the file outside changed: %s", text? e2e_escape (text, strlen (text)): "gone");
+}
+
+/*  Escapes written into a file are cleaned on replay; a torn last line
+    (no '\n': the disk filled up mid-write) is not replayed.              */
+static void file_lines_cleaned_torn_line_dropped (void **state)
+{
+    (void) state;
+    make_root ();
+    const char *dir = e2e_fmt ("%s/data", s_root);
+    mkdir (dir, 0700);
+    write_text (e2e_fmt ("%s/general.log", dir),
+                "[2026-01-01 00:00:00][eve]:\033[2J\033]0;title\007wiped \033[31mred\n"
+                "[2026-01-01 00:00:01][eve]:bell\007 and\r return\n"
+                "[2026-01-01 00:00:02][bob]:torn in the midd");
+    e2e_server_t *srv = e2e_start ("--data-dir", dir);
+    e2e_login_history (srv, "alice", "[2026-01-01 00:00:00][eve]:wiped red\n"
+                                     "[2026-01-01 00:00:01][eve]:bell and return\n");
+    e2e_stop (srv);
+}
+
+/*  --max-backlog 65536: a joiner's replay is at most half that, the
+    newest lines that fit, so the replay alone can never get it cut.      */
+static void replay_bounded_in_bytes (void **state)
+{
+    (void) state;
+    make_root ();
+    const char *dir = e2e_fmt ("%s/data", s_root);
+    mkdir (dir, 0700);
+    /*  20 lines of 4000 bytes + '\n': 8 fit in 32768.                   */
+    char *file = e2e_fmt ("%s", "");
+    char *want = e2e_fmt ("%s", "");
+    for (int i = 0; i < 20; i++) {
+        char *line = e2e_fmt ("[2026-01-01 00:00:%02d][a]:%02d%s\n", i, i, e2e_repeat ('x', 3973));
+        file = e2e_fmt ("%s%s", file, line);
+        if (i >= 12)
+            want = e2e_fmt ("%s%s", want, line);
+    }
+    write_text (e2e_fmt ("%s/general.log", dir), file);
+    e2e_server_t *srv = e2e_start ("--data-dir", dir, "--max-backlog", "65536");
+    e2e_login_history (srv, "alice", want);
+    e2e_stop (srv);
+}
+
+/* ------------------------------------------------------------------ */
+/*  A frozen disk                                                     */
+
+/*  A 32 MiB ext4 image, loop-mounted under the test's directory.        */
+static bool mount_image (void)
+{
+    const char *image = e2e_fmt ("%s/disk.img", s_root);
+    const char *mount = e2e_fmt ("%s/mnt", s_root);
+    mkdir (mount, 0700);
+    if (run_quiet (e2e_fmt ("truncate -s 32M %s && mkfs.ext4 -q -F %s", image, image)) != 0)
+        return false;
+    FILE *pipe = popen (e2e_fmt ("losetup -f --show %s 2>/dev/null", image), "r");
+    if (!pipe)
+        return false;
+    char device[64] = "";
+    if (!fgets (device, sizeof device, pipe))
+        device[0] = '\0';
+    pclose (pipe);
+    device[strcspn (device, "\n")] = '\0';
+    if (!*device)
+        return false;
+    snprintf (s_loop, sizeof s_loop, "%s", device);
+    if (run_quiet (e2e_fmt ("mount %s %s", s_loop, mount)) != 0)
+        return false;
+    snprintf (s_mount, sizeof s_mount, "%s", mount);
+    return true;
+}
+
+static void frozen_disk_stalls_only_its_writers (void **state)
+{
+    (void) state;
+    if (geteuid () != 0 || !have_tool ("losetup") || !have_tool ("fsfreeze")
+    ||  !have_tool ("mkfs.ext4")) {
+        print_message ("skipped: needs root, losetup, mkfs.ext4 and fsfreeze\n");
+        skip ();
+    }
+    make_root ();
+    if (!mount_image ()) {
+        print_message ("skipped: cannot loop-mount an ext4 image here\n");
+        skip ();
+    }
+    const char *dir = e2e_fmt ("%s/data", s_mount);
+    e2e_server_t *srv = e2e_start ("--data-dir", dir);
+    e2e_client_t *alice = e2e_login (srv, "alice");
+    e2e_client_t *bob = e2e_login (srv, "bob");
+    e2e_expect_joined (alice, "bob");
+    e2e_send (alice, "/join busy\n");
+    e2e_expect_prompt (alice);
+    e2e_expect_left (bob, "alice");
+    e2e_say (alice, "written");
+
+    if (run_quiet (e2e_fmt ("fsfreeze -f %s", s_mount)) != 0)
+        e2e_fail ("fsfreeze -f %s failed", s_mount);
+    s_frozen = true;
+    /*  The room that writes: its line still goes out, late at most by the
+        room's wait for the disk (0.5 s).                                 */
+    e2e_say (alice, "while frozen");
+    expect_logged (srv, e2e_fmt ("room[busy] E: %s/busy.log did not answer within 500 ms: lines "
+                                 "are broadcast without waiting for it until it does", dir));
+    e2e_say (alice, "and again");
+    /*  Logins, commands and a room that never wrote: as usual.          */
+    e2e_client_t *carol = e2e_login (srv, "carol");
+    e2e_expect_joined (bob, "carol");
+    command (carol, "/rooms", "Rooms:\n  busy (1 member)\n* general (2 members)");
+    e2e_send (bob, "/join busy\n");
+    e2e_expect (bob, E2E_TS "[alice]:written\n" E2E_TS "[alice]:while frozen\n"
+                     E2E_TS "[alice]:and again\n");
+    e2e_expect_prompt (bob);
+    e2e_expect_joined (alice, "bob");
+    e2e_say (bob, "also frozen");
+    e2e_expect_said (alice, "bob", "also frozen");
+
+    /*  SIGTERM: the service ends within its bound (the rooms' 2 s wait for
+        the disk, then the gateway's 1.5 s), clients told and closed.   */
+    int64_t start = e2e_now_ms ();
+    kill (e2e_pid (srv), SIGTERM);
+    e2e_expect (alice, "\nServer is shutting down.\n");
+    e2e_expect_eof (alice);
+    if (!logged_within (srv, "main stopped", 8000))
+        e2e_fail ("no \"main stopped\" within 8 s of SIGTERM; log:\n%s",
+                  read_text (e2e_log_path (srv)));
+    int64_t took = e2e_now_ms () - start;
+    expect_logged (srv, e2e_fmt ("room[busy] E: 3 lines not written to %s/busy.log", dir));
+    print_message ("stopped %lld ms after SIGTERM with the disk frozen\n", (long long) took);
+    /*  The kernel lets no thread out of a write to a frozen file system,
+        so the process itself is reaped only after the thaw: at once.   */
+    run_quiet (e2e_fmt ("fsfreeze -u %s", s_mount));
+    s_frozen = false;
+    int status = 0;
+    pid_t pid = e2e_pid (srv);
+    int64_t deadline = e2e_now_ms () + E2E_START_MS;
+    pid_t got;
+    while ((got = waitpid (pid, &status, WNOHANG)) == 0 && e2e_now_ms () < deadline)
+        e2e_sleep_ms (20);
+    if (got != pid)
+        e2e_fail ("the server did not end after the thaw");
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        e2e_fail ("the server ended with status 0x%x", status);
+    e2e_forget (srv);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        DISK_TEST (rooms_fit_a_low_descriptor_limit),
+        DISK_TEST (rooms_at_the_thread_limit),
+        DISK_TEST (symlink_and_fifo_refused),
+        DISK_TEST (file_lines_cleaned_torn_line_dropped),
+        DISK_TEST (replay_bounded_in_bytes),
+        DISK_TEST (frozen_disk_stalls_only_its_writers),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
