@@ -1,9 +1,11 @@
 /*  actor: a zactor started and stopped with every failure checked.
 
     CZMQ 4.2.1's zactor_new ignores pthread_create's result and asserts
-    that its pipe's sockets were made, so at the thread limit it waits
-    forever for a signal that never comes, and out of descriptors it
-    aborts. actor_new keeps zactor's pipe protocol (the actor function
+    that its pipe's sockets were made (zsock_new itself asserts), so at
+    the thread limit it waits forever for a signal that never comes, and
+    out of descriptors it aborts. actor_new first checks that a few
+    descriptors are free (EMFILE if not), then keeps zactor's pipe
+    protocol (the actor function
     gets a PAIR pipe, signals when ready, ends on "$TERM"; a last signal
     follows when it returns) and reports each failure instead:
 

@@ -78,4 +78,9 @@ bool store_has_lines (const char *dir, const char *room);
     dir cannot be read.                                                  */
 zlist_t *store_list (const char *dir);
 
+/*  The names of the rooms whose file in dir is there but is not a regular
+    file (a symlink, FIFO, device or directory): refused, for the log.
+    As store_list otherwise.                                             */
+zlist_t *store_list_refused (const char *dir);
+
 #endif

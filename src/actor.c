@@ -11,8 +11,14 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+
+//  Checked free before a start: the pipe's two sockets, two sockets of
+//  the actor's own (a room's output pipe and the gateway's end of it).
+#define ACTOR_FDS  4
 
 struct actor_t {
     zsock_t *pipe;              /* our end */
@@ -36,6 +42,29 @@ s_thread (void *arg)
     zsock_destroy (&shim->pipe);
     free (shim);
     return NULL;
+}
+
+//  CZMQ 4.2.1's zsock_new asserts that it got a socket, and each ZeroMQ
+//  socket takes a descriptor (its mailbox's eventfd). So first check that
+//  count descriptors are there: an eventfd each, closed at once (close is
+//  synchronous; a ZeroMQ socket's is not). Another thread can still take
+//  them between this check and the sockets; the server's descriptor
+//  budget (main.c) is what keeps that from happening.
+static bool
+s_descriptors_free (int count)
+{
+    int fds [ACTOR_FDS];
+    int made = 0;
+    while (made < count && (fds [made] = eventfd (0, EFD_CLOEXEC)) >= 0)
+        made++;
+    int error = errno;
+    for (int i = 0; i < made; i++)
+        close (fds [i]);
+    if (made < count) {
+        errno = error;
+        return false;
+    }
+    return true;
 }
 
 //  Both ends, or neither (errno set).
@@ -78,7 +107,7 @@ actor_t *
 actor_new_capped (zactor_fn fn, void *args, int hwm)
 {
     zsock_t *ours, *theirs;
-    if (!s_pipe_new (&ours, &theirs, hwm)) {
+    if (!s_descriptors_free (ACTOR_FDS) || !s_pipe_new (&ours, &theirs, hwm)) {
         free (args);
         return NULL;
     }

@@ -435,8 +435,10 @@ s_compare_names (void *a, void *b)
     return strcmp ((const char *) a, (const char *) b);
 }
 
-zlist_t *
-store_list (const char *dir)
+//  The rooms named by the *.log entries of dir that are regular files
+//  (regular true) or that are not (false).
+static zlist_t *
+s_list (const char *dir, bool regular)
 {
     DIR *handle = opendir (dir);
     if (!handle)
@@ -448,16 +450,29 @@ store_list (const char *dir)
         char room [256];
         if (!store_room_name (entry->d_name, room, sizeof room))
             continue;
-        //  d_type is not known on every file system: ask when it says so.
+        //  d_type is not known on every file system: ask when it says so,
+        //  never following a link (lstat does not wait on a FIFO either).
         struct stat info;
-        bool regular = entry->d_type == DT_REG
+        bool is_regular = entry->d_type == DT_REG
             || (entry->d_type == DT_UNKNOWN
                 && fstatat (dirfd (handle), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) == 0
                 && S_ISREG (info.st_mode));
-        if (regular)
+        if (is_regular == regular)
             zlist_append (rooms, room);
     }
     closedir (handle);
     zlist_sort (rooms, s_compare_names);
     return rooms;
+}
+
+zlist_t *
+store_list (const char *dir)
+{
+    return s_list (dir, true);
+}
+
+zlist_t *
+store_list_refused (const char *dir)
+{
+    return s_list (dir, false);
 }

@@ -228,6 +228,10 @@ static void symlink_and_fifo_refused (void **state)
     ||  mkfifo (e2e_fmt ("%s/dev.log", dir), 0600) != 0)
         e2e_fail ("cannot make the link and the FIFO: %s", strerror (errno));
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
+    expect_logged (srv, e2e_fmt ("hub E: %s/dev.log ignored: not a regular file (a symlink, "
+                                 "FIFO or device): refused", dir));
+    expect_logged (srv, e2e_fmt ("hub E: %s/general.log ignored: not a regular file (a symlink, "
+                                 "FIFO or device): refused", dir));
     expect_logged (srv, e2e_fmt ("room[general] E: cannot read %s/general.log: not a regular "
                                  "file (a symlink, FIFO or device): refused (starting without "
                                  "history)", dir));

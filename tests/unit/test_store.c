@@ -620,6 +620,11 @@ static void test_fifo_refused (void **state)
     assert_non_null (rooms);
     assert_int_equal (zlist_size (rooms), 0);
     zlist_destroy (&rooms);
+    rooms = store_list_refused (s_dir);
+    assert_non_null (rooms);
+    assert_int_equal (zlist_size (rooms), 1);
+    assert_string_equal ((const char *) zlist_first (rooms), "dev");
+    zlist_destroy (&rooms);
     alarm (0);
 }
 
@@ -828,6 +833,13 @@ static void test_list_rooms_sorted (void **state)
     for (const char *room = (const char *) zlist_first (rooms); room;
          room = (const char *) zlist_next (rooms))
         assert_string_equal (room, want [i++]);
+    zlist_destroy (&rooms);
+    //  The link and the directory are refused, for the log.
+    rooms = store_list_refused (s_dir);
+    assert_non_null (rooms);
+    assert_int_equal (zlist_size (rooms), 2);
+    assert_string_equal ((const char *) zlist_first (rooms), "link");
+    assert_string_equal ((const char *) zlist_next (rooms), "sub");
     zlist_destroy (&rooms);
 }
 
