@@ -333,16 +333,42 @@ s_tail_start (int fd, off_t end, size_t max_lines, char *chunk)
     return 0;                           //  The whole file, first line included
 }
 
+//  clean_text caps what it returns at a typed line's length, and a stored
+//  line is longer (its stamp and name come first): clean it a piece at a
+//  time, each cut at a character's start. An escape sequence cut in two
+//  leaves some of its bytes as plain text, never a control byte. out is
+//  CLEAN_STORED_MAX bytes.
+#define CLEAN_PIECE       1024
+#define CLEAN_STORED_MAX  (STORE_LINE_MAX * 3 + 1)
+
+static size_t
+s_clean_line (const char *in, size_t len, char *out)
+{
+    size_t size = 0;
+    while (len > 0) {
+        size_t piece = len;
+        if (piece > CLEAN_PIECE) {
+            piece = CLEAN_PIECE;
+            for (int back = 0; back < 3 && ((unsigned char) in [piece] & 0xC0) == 0x80; back++)
+                piece--;
+        }
+        size += clean_text (in, piece, out + size);
+        in += piece;
+        len -= piece;
+    }
+    out [size] = 0;
+    return size;
+}
+
 //  A line from disk is shown like a line typed now: cleaned the same
 //  way, so a file edited by hand (or by anyone who can write there)
-//  cannot put escapes on a joiner's terminal. clean is CLEAN_MAX_OUT
-//  (STORE_LINE_MAX) bytes.
+//  cannot put escapes on a joiner's terminal.
 static void
 s_keep_line (history_t *history, const char *line, size_t len, char *clean, int *added)
 {
     if (!s_line_counts (len))
         return;
-    size_t size = clean_text (line, len, clean);
+    size_t size = s_clean_line (line, len, clean);
     if (size > 0 && history_add (history, clean, size) == 0)
         (*added)++;
 }
@@ -364,7 +390,7 @@ store_load (const char *dir, const char *room, size_t max_lines, history_t *hist
     }
     //  The chunk, room for one whole line carried over from it, and room
     //  for that line cleaned.
-    char *chunk = (char *) malloc (CHUNK + STORE_LINE_MAX + CLEAN_MAX_OUT (STORE_LINE_MAX));
+    char *chunk = (char *) malloc (CHUNK + STORE_LINE_MAX + CLEAN_STORED_MAX);
     if (!chunk) {
         close (fd);
         errno = ENOMEM;

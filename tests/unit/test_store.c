@@ -572,6 +572,28 @@ static void test_load_cleans_lines (void **state)
     expect_line (history, 1, "[ts][b]:bellok");
     expect_line (history, 2, "[ts][c]:bad \xef\xbf\xbd byte");
     history_destroy (&history);
+    //  A long line (past the length a typed line is cut at) stays whole,
+    //  a character across a piece boundary included.
+    char *long_line = malloc (12001);
+    assert_non_null (long_line);
+    memset (long_line, 'a', 12000);
+    memcpy (long_line + 1023, "\xc3\xa9", 2);
+    memcpy (long_line + 5000, "\033[31m", 5);
+    long_line [12000] = 0;
+    char *file = malloc (12002);
+    assert_non_null (file);
+    snprintf (file, 12002, "%s\n", long_line);
+    write_str ("long.log", file);
+    history = history_new (10);
+    assert_int_equal (store_load (s_dir, "long", 10, history), 1);
+    size_t len = 0;
+    const char *got = history_line (history, 0, &len);
+    assert_int_equal (len, 12000 - 5);
+    assert_memory_equal (got + 1023, "\xc3\xa9", 2);
+    assert_null (memchr (got, '\033', len));
+    history_destroy (&history);
+    free (long_line);
+    free (file);
 }
 
 /*  A symlink named like a room's file is refused, for reading and for
