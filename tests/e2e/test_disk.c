@@ -8,7 +8,7 @@
     - A symlink or a FIFO named ROOM.log is refused and logged: nothing
       outside the directory is shown or written, nobody hangs.
     - Lines read back from disk are cleaned; a torn last line is dropped.
-    - A joiner's history replay is bounded in bytes.
+    - A joiner's history replay is bounded in bytes (256 KiB).
     - With the data dir's file system frozen (fsfreeze on a loop-mounted
       ext4 image; root only), other rooms, logins and commands keep
       working, the room that writes still broadcasts, and SIGTERM ends
@@ -294,25 +294,27 @@ static void file_lines_cleaned_torn_line_dropped (void **state)
     e2e_stop (srv);
 }
 
-/*  --max-backlog 65536: a joiner's replay is at most half that, the
-    newest lines that fit, so the replay alone can never get it cut.      */
+/*  A joiner's replay is at most 256 KiB, the newest lines that fit, so
+    one joiner's history block costs the gateway a bounded amount
+    whatever --history allows.                                           */
 static void replay_bounded_in_bytes (void **state)
 {
     (void) state;
     make_root ();
     const char *dir = e2e_fmt ("%s/data", s_root);
     mkdir (dir, 0700);
-    /*  20 lines of 4000 bytes + '\n': 8 fit in 32768.                   */
+    /*  80 lines of 4000 bytes + '\n': the last 65 fit in 262144.        */
     char *file = e2e_fmt ("%s", "");
     char *want = e2e_fmt ("%s", "");
-    for (int i = 0; i < 20; i++) {
-        char *line = e2e_fmt ("[2026-01-01 00:00:%02d][a]:%02d%s\n", i, i, e2e_repeat ('x', 3973));
+    for (int i = 0; i < 80; i++) {
+        char *line = e2e_fmt ("[2026-01-01 00:%02d:%02d][a]:%02d%s\n", i / 60, i % 60, i,
+                              e2e_repeat ('x', 3973));
         file = e2e_fmt ("%s%s", file, line);
-        if (i >= 12)
+        if (i >= 15)
             want = e2e_fmt ("%s%s", want, line);
     }
     write_text (e2e_fmt ("%s/general.log", dir), file);
-    e2e_server_t *srv = e2e_start ("--data-dir", dir, "--max-backlog", "65536");
+    e2e_server_t *srv = e2e_start ("--data-dir", dir);
     e2e_login_history (srv, "alice", want);
     e2e_stop (srv);
 }
