@@ -1,19 +1,21 @@
 # TCPChat: `make`, `make test`, `make install PREFIX=... DESTDIR=...`, `make clean`.
 # Sanitizer builds live beside the plain one: `make test SANITIZE=address,undefined`,
-# `make test SANITIZE=thread`.
+# `make test SANITIZE=thread`. `make help` lists every target.
 
 CC       ?= cc
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 SANITIZE ?=
 comma    := ,
 
-PKGS      := libczmq libzmq icu-uc icu-i18n libtelnet
+PKGS      := libczmq libzmq icu-uc icu-i18n libtelnet libsystemd
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lczmq -lzmq -licui18n -licuuc -licudata -ltelnet) -lpthread
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lczmq -lzmq -licui18n -licuuc -licudata -ltelnet -lsystemd) -lpthread
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 ifeq ($(SANITIZE),)
@@ -36,52 +38,78 @@ HEADERS   := $(wildcard include/*.h)
 E2E_HDR   := $(wildcard tests/e2e/*.h)
 TEST_HDR  := $(wildcard tests/*.h)
 
-.PHONY: all test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall clean docker-test
+# The version --version prints: `git describe` in a clone, else the VERSION
+# file (a release tarball has no .git). Only config.o sees it, so a new
+# commit recompiles one file.
+VERSION := $(shell sh scripts/version.sh)
+
+.PHONY: all check test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall clean \
+        docker-test help check-man check-units FORCE
 all: TCPChat
 
-TCPChat: $(B)/TCPChat
+# `make help`: every target with its line (the `##` comments below).
+help:
+	@echo "TCPChat $(VERSION): make [TARGET] [CC=...] [CFLAGS=...] [SANITIZE=...] [PREFIX=...]"
+	@sed -n 's/^\([a-zA-Z0-9_.-]*\):.*## \(.*\)/  \1|\2/p' $(MAKEFILE_LIST) | awk -F'|' '{ printf "%-24s %s\n", $$1, $$2 }'
+
+# Objects depend on the exact compile and link command: `make CC=clang` or
+# `make CFLAGS=-O0` rebuilds instead of saying "up to date". Rewritten only
+# when it changes.
+FLAGS_TEXT = $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) $(LIBS)
+$(B)/flags: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(subst ','\'',$(FLAGS_TEXT))' | cmp -s - $@ || echo '$(subst ','\'',$(FLAGS_TEXT))' > $@
+$(B)/version: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(B)/src/config.o: $(B)/version
+$(B)/src/config.o: CPPFLAGS += -DTCPCHAT_VERSION='"$(VERSION)"'
+
+TCPChat: $(B)/TCPChat ## the server, ./TCPChat
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(B)/TCPChat: $(B)/src/main.o $(B)/libtcpchat.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(B)/TCPChat: $(B)/src/main.o $(B)/libtcpchat.a $(B)/flags
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(B)/src/main.o $(B)/libtcpchat.a $(LIBS)
 
 # Built aside and renamed, so a concurrent or interrupted build never
 # leaves a half-written archive behind.
 $(B)/libtcpchat.a: $(LIB_OBJ)
 	rm -f $@.tmp && $(AR) rcs $@.tmp $^ && mv -f $@.tmp $@
 
-$(B)/%.o: %.c $(HEADERS)
+$(B)/%.o: %.c $(HEADERS) $(B)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/tests/unit/%: tests/unit/%.c $(B)/libtcpchat.a $(HEADERS) $(TEST_HDR)
+$(B)/tests/unit/%: tests/unit/%.c $(B)/libtcpchat.a $(HEADERS) $(TEST_HDR) $(B)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
 
-$(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(B)/libtcpchat.a $(HEADERS) $(E2E_HDR) $(TEST_HDR)
+$(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(B)/libtcpchat.a $(HEADERS) $(E2E_HDR) $(TEST_HDR) $(B)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/e2e $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIB) $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
 
 # Installs missing build dependencies on Debian/Ubuntu (and says so).
-deps:
+deps: ## install missing build dependencies (Debian/Ubuntu)
 	@sh scripts/ensure-deps.sh
 
-test: deps
+test: deps ## build and run every unit and end-to-end test
 	@$(MAKE) --no-print-directory test-build
 	@sh tests/run.sh $(B) $(UNIT_BIN) $(E2E_BIN)
 
-test-build: $(B)/TCPChat $(UNIT_BIN) $(E2E_BIN)
+check: test ## the same as make test
 
-test-unit: $(UNIT_BIN)
+test-build: $(B)/TCPChat $(UNIT_BIN) $(E2E_BIN) ## build the server and every test, run none
+
+test-unit: $(UNIT_BIN) ## the unit tests only
 	@sh tests/run.sh $(B) $(UNIT_BIN)
 
-test-e2e: $(B)/TCPChat $(E2E_BIN)
+test-e2e: $(B)/TCPChat $(E2E_BIN) ## the end-to-end tests only
 	@sh tests/run.sh $(B) $(E2E_BIN)
 
 # valgrind memcheck: every unit test binary, and the end-to-end suite with
 # the server under valgrind. Plain build only (sanitizers and valgrind clash).
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
-test-valgrind: deps
+test-valgrind: deps ## memcheck: unit tests, and the server under the e2e suite
 ifneq ($(SANITIZE),)
 	$(error test-valgrind runs the plain build: leave SANITIZE unset)
 endif
@@ -109,7 +137,7 @@ FUZZ_SRC     := tests/fuzz/fuzz_input.c src/framer.c src/buf.c src/clean.c src/c
                 src/telnet.c
 FUZZ_GW_SRC  := tests/fuzz/fuzz_gateway.c $(LIB_SRC)
 FUZZ_RUN      = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build/fuzz/
-fuzz: build/fuzz/fuzz_input build/fuzz/fuzz_gateway
+fuzz: build/fuzz/fuzz_input build/fuzz/fuzz_gateway ## libFuzzer: the input path, then the gateway (FUZZ_SECONDS each)
 	@mkdir -p build/fuzz/corpus-input build/fuzz/corpus-gateway
 	build/fuzz/fuzz_input $(FUZZ_RUN) -max_len=20000 build/fuzz/corpus-input tests/fuzz/corpus
 	build/fuzz/fuzz_gateway $(FUZZ_RUN) -max_len=4096 -detect_leaks=0 \
@@ -131,7 +159,7 @@ build/fuzz/fuzz_gateway: $(FUZZ_GW_SRC) $(HEADERS) | fuzz-check-cc
 # The image (docker/Dockerfile) and compose.yaml end to end, on 127.0.0.1:
 # build, banner, two clients, actor logs, docker stop -> exit 0 within 3 s.
 # Needs Docker with Compose (here: ../shared/tools/docker-base-image.sh as root).
-docker-test:
+docker-test: ## the image and compose.yaml end to end (needs Docker)
 	@bash tests/docker/run.sh
 
 # Benchmarks (bench/, docs/PERFORMANCE.md): `make bench` runs five scenarios
@@ -141,10 +169,10 @@ docker-test:
 # fail only when the tool or TCPChat's setup fails, never on figures.
 .PHONY: bench bench-quick
 BENCH_CFLAGS := -std=c11 -O2 -g $(WARN) -D_GNU_SOURCE
-bench: TCPChat build/bench/loadgen build/bench/report
+bench: TCPChat build/bench/loadgen build/bench/report ## TCPChat beside ngircd and InspIRCd (< 15 min)
 	@bash bench/run.sh
 
-bench-quick: TCPChat build/bench/loadgen build/bench/report
+bench-quick: TCPChat build/bench/loadgen build/bench/report ## TCPChat alone, small scenarios (< 2 min)
 	@bash bench/run.sh --quick
 
 build/bench/loadgen: bench/loadgen.c
@@ -155,12 +183,38 @@ build/bench/report: bench/report.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
-install: TCPChat
-	install -d $(DESTDIR)$(BINDIR)
+# The man page, and the systemd units with ExecStart pointing at BINDIR.
+install: TCPChat ## install the binary, the man page and the systemd units (PREFIX, DESTDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)
 	install -m 755 TCPChat $(DESTDIR)$(BINDIR)/TCPChat
+	install -m 644 docs/TCPChat.1 $(DESTDIR)$(MANDIR)/man1/TCPChat.1
+	sed 's|/usr/local/bin/TCPChat|$(BINDIR)/TCPChat|' contrib/tcpchat.service > $(DESTDIR)$(UNITDIR)/tcpchat.service
+	install -m 644 contrib/tcpchat.socket $(DESTDIR)$(UNITDIR)/tcpchat.socket
+	chmod 644 $(DESTDIR)$(UNITDIR)/tcpchat.service
 
-uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/TCPChat
+uninstall: ## remove what install installed
+	rm -f $(DESTDIR)$(BINDIR)/TCPChat $(DESTDIR)$(MANDIR)/man1/TCPChat.1 \
+	      $(DESTDIR)$(UNITDIR)/tcpchat.service $(DESTDIR)$(UNITDIR)/tcpchat.socket
 
-clean:
-	rm -rf build TCPChat
+# The man page renders without a warning (what `man -l docs/TCPChat.1` shows).
+check-man: ## groff -ww -z over docs/TCPChat.1: no warnings
+	@out=$$(groff -ww -z -man docs/TCPChat.1 2>&1); \
+	    if [ -n "$$out" ]; then echo "$$out"; echo "check-man: docs/TCPChat.1 has warnings"; exit 1; fi; \
+	    echo "check-man: docs/TCPChat.1 renders without warnings"
+
+# systemd-analyze verify over the unit pair, ExecStart on the built binary.
+check-units: TCPChat ## systemd-analyze verify contrib/tcpchat.service and .socket
+	@sh scripts/check-units.sh $(CURDIR)/TCPChat
+
+# For clangd and other tools: every compile command of the plain build,
+# recorded by bear from a fresh build in a scratch tree.
+compile_commands.json: $(LIB_SRC) src/main.c $(UNIT_SRC) $(E2E_SRC) $(E2E_LIB) $(HEADERS) Makefile ## for clangd (uses bear)
+	@command -v bear >/dev/null || { echo "compile_commands.json: bear is not installed (apt-get install bear)"; exit 1; }
+	rm -rf build/compdb
+	bear --output $(CURDIR)/$@.tmp -- $(MAKE) --no-print-directory B=build/compdb \
+	    build/compdb/TCPChat $(patsubst $(B)/%,build/compdb/%,$(UNIT_BIN) $(E2E_BIN)) >/dev/null
+	rm -rf build/compdb
+	mv -f $@.tmp $@
+
+clean: ## remove every build, ./TCPChat and compile_commands.json
+	rm -rf build TCPChat compile_commands.json

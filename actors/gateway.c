@@ -20,6 +20,7 @@
 #include "command.h"
 #include "framer.h"
 #include "hub.h"
+#include "listener.h"
 #include "log.h"
 #include "messages.h"
 #include "names.h"
@@ -668,6 +669,15 @@ s_accept (self_t *self)
                 self->accept_resume = s_now_ms (self) + 100;
             }
             return;
+        }
+        if (listener_is_probe (fd)) {
+            //  The health probe (TCPChat --health): answered even when
+            //  full, never a slot, never the address's budget, never a
+            //  log line every 30 s.
+            (void) !send (fd, LISTENER_PROBE_REPLY, strlen (LISTENER_PROBE_REPLY),
+                          MSG_NOSIGNAL | MSG_DONTWAIT);
+            close (fd);
+            continue;
         }
         //  The address's budget first: a reconnect loop is turned away
         //  (and logged) by it before it can fill the slots or the log.

@@ -10,11 +10,21 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define TCPCHAT_VERSION "1.0.0"
+//  The Makefile passes the version from `git describe` (or the VERSION
+//  file of a release tarball).
+#ifndef TCPCHAT_VERSION
+#   define TCPCHAT_VERSION "unknown"
+#endif
+
+//  Exit statuses (docs/PROTOCOL.md, "Command line"; docs/TCPChat.1).
+#define TCPCHAT_EXIT_USAGE      1   /* net-cat usage line; --health: no answer */
+#define TCPCHAT_EXIT_BAD_OPTION 2   /* a bad option value, --bind that does not resolve */
+#define TCPCHAT_EXIT_PORT_BUSY  3   /* another socket holds the port */
+#define TCPCHAT_EXIT_NO_LISTEN  4   /* cannot listen otherwise (permission, socket activation) */
 
 typedef struct {
     int    port;
-    char   bind[64];          /* "" = every interface, dual stack */
+    char   bind[256];         /* "" = every interface, dual stack; IP or host name */
     int    max_clients;
     int    history;           /* chat lines kept per room */
     int    max_rooms;
@@ -34,14 +44,20 @@ typedef struct {
 typedef enum {
     CONFIG_RUN,               /* start the server */
     CONFIG_EXIT_OK,           /* --help / --version printed: exit 0 */
+    CONFIG_HEALTH,            /* --health: probe a running server */
     CONFIG_EXIT_USAGE,        /* net-cat usage line printed: exit 1 */
     CONFIG_EXIT_BAD           /* bad option value explained: exit 2 */
 } config_result_t;
 
 void config_defaults (config_t *cfg);
 
+/*  The version --version prints.                                        */
+const char *config_version (void);
+
 /*  Reads the environment (through getenv_fn, normally getenv) and then
-    argv; flags win. Messages go to out (usage, help) and err (errors).  */
+    argv; a flag wins over its variable, even an invalid one, and --help
+    and --version answer whatever else is wrong. Messages go to out
+    (usage, help) and err (errors).                                      */
 config_result_t config_parse (config_t *cfg, int argc, char **argv,
                               char *(*getenv_fn) (const char *),
                               FILE *out, FILE *err);

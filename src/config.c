@@ -46,7 +46,8 @@ static const char s_help [] =
     "A net-cat compatible chat server: connect with `nc HOST PORT`.\n"
     "\n"
     "  PORT                TCP port (default 8989)              env TCPCHAT_PORT\n"
-    "  --bind ADDR         listen on ADDR only (default: all)   env TCPCHAT_BIND\n"
+    "  --bind ADDR         listen on ADDR only: an IP address   env TCPCHAT_BIND\n"
+    "                      or a host name (default: all)\n"
     "  --max-clients N     connections at once (default 10)     env TCPCHAT_MAX_CLIENTS\n"
     "  --history N         chat lines kept per room (1000)      env TCPCHAT_HISTORY\n"
     "  --max-rooms N       rooms at once (default 64)           env TCPCHAT_MAX_ROOMS\n"
@@ -68,8 +69,17 @@ static const char s_help [] =
     "                      reload it at start (default: none)\n"
     "  --log-file PATH     append the log to PATH too           env TCPCHAT_LOG_FILE\n"
     "  --verbose           log every message                    env TCPCHAT_VERBOSE=1\n"
+    "  --health            probe the server on PORT (or --bind) and\n"
+    "                      exit 0 if it answers, 1 if not (for\n"
+    "                      Docker's HEALTHCHECK; never logged)\n"
     "  --help              show this help\n"
     "  --version           show the version\n";
+
+const char *
+config_version (void)
+{
+    return TCPCHAT_VERSION;
+}
 
 void
 config_defaults (config_t *cfg)
@@ -121,7 +131,7 @@ static bool
 s_set_bind (config_t *cfg, const char *text, const char *source, FILE *err)
 {
     if (!text || !*text || strlen (text) >= sizeof cfg->bind) {
-        fprintf (err, "TCPChat: %s: expects an IP address\n", source);
+        fprintf (err, "TCPChat: %s: expects an IP address or a host name\n", source);
         return false;
     }
     strcpy (cfg->bind, text);
@@ -155,33 +165,20 @@ s_env (char *(*getenv_fn) (const char *), const char *name)
     return value && *value? value: NULL;
 }
 
-static bool
-s_read_environment (config_t *cfg, char *(*getenv_fn) (const char *), FILE *err)
+//  "--flag=value" is split into flag and value; anything else is the
+//  flag itself, value NULL.
+static void
+s_split (const char *arg, char *flag, size_t size, const char **value)
 {
-    for (size_t i = 0; i < INT_OPTIONS; i++) {
-        const char *value = s_env (getenv_fn, s_int_options [i].env);
-        if (value && !s_set_int (cfg, &s_int_options [i], value, s_int_options [i].env, err))
-            return false;
+    const char *eq = strchr (arg, '=');
+    *value = NULL;
+    if (arg [0] == '-' && arg [1] == '-' && eq && (size_t) (eq - arg) < size) {
+        memcpy (flag, arg, eq - arg);
+        flag [eq - arg] = 0;
+        *value = eq + 1;
     }
-    for (size_t i = 0; i < PATH_OPTIONS; i++) {
-        const char *value = s_env (getenv_fn, s_path_options [i].env);
-        if (value && !s_set_path (cfg, &s_path_options [i], value, s_path_options [i].env, err))
-            return false;
-    }
-    const char *port = s_env (getenv_fn, "TCPCHAT_PORT");
-    long v;
-    if (port) {
-        if (!s_parse_number (port, 1, 65535, &v)) {
-            fprintf (err, "TCPChat: TCPCHAT_PORT: '%s' is not a port from 1 to 65535\n", port);
-            return false;
-        }
-        cfg->port = (int) v;
-    }
-    const char *bind = s_env (getenv_fn, "TCPCHAT_BIND");
-    if (bind && !s_set_bind (cfg, bind, "TCPCHAT_BIND", err))
-        return false;
-    cfg->verbose = s_truthy (s_env (getenv_fn, "TCPCHAT_VERBOSE"));
-    return true;
+    else
+        snprintf (flag, size, "%s", arg);
 }
 
 static const int_option_t *
@@ -202,28 +199,112 @@ s_find_path_option (const char *flag)
     return NULL;
 }
 
+static bool
+s_takes_value (const char *flag)
+{
+    return s_find_int_option (flag) || s_find_path_option (flag) || !strcmp (flag, "--bind");
+}
+
+static bool
+s_is_option (const char *arg)
+{
+    return arg [0] == '-' && arg [1] != 0 && !isdigit ((unsigned char) arg [1]);
+}
+
+//  Whether argv sets `flag` ("" for the positional port), walking it as
+//  config_parse does, so a value is never taken for a flag.
+static bool
+s_given (int argc, char **argv, const char *flag)
+{
+    for (int i = 1; i < argc; i++) {
+        char name [32];
+        const char *value;
+        s_split (argv [i], name, sizeof name, &value);
+        if (*flag? !strcmp (name, flag): !s_is_option (argv [i]))
+            return true;
+        if (s_takes_value (name) && !value)
+            i++;
+    }
+    return false;
+}
+
+//  The variable of each option the command line does not set: a flag
+//  wins over its variable, even over one that would be an error.
+static bool
+s_read_environment (config_t *cfg, int argc, char **argv,
+                    char *(*getenv_fn) (const char *), FILE *err)
+{
+    for (size_t i = 0; i < INT_OPTIONS; i++) {
+        const int_option_t *opt = &s_int_options [i];
+        const char *value = s_given (argc, argv, opt->flag)? NULL: s_env (getenv_fn, opt->env);
+        if (value && !s_set_int (cfg, opt, value, opt->env, err))
+            return false;
+    }
+    for (size_t i = 0; i < PATH_OPTIONS; i++) {
+        const path_option_t *opt = &s_path_options [i];
+        const char *value = s_given (argc, argv, opt->flag)? NULL: s_env (getenv_fn, opt->env);
+        if (value && !s_set_path (cfg, opt, value, opt->env, err))
+            return false;
+    }
+    const char *port = s_given (argc, argv, "")? NULL: s_env (getenv_fn, "TCPCHAT_PORT");
+    long v;
+    if (port) {
+        if (!s_parse_number (port, 1, 65535, &v)) {
+            fprintf (err, "TCPChat: TCPCHAT_PORT: '%s' is not a port from 1 to 65535\n", port);
+            return false;
+        }
+        cfg->port = (int) v;
+    }
+    const char *bind = s_given (argc, argv, "--bind")? NULL: s_env (getenv_fn, "TCPCHAT_BIND");
+    if (bind && !s_set_bind (cfg, bind, "TCPCHAT_BIND", err))
+        return false;
+    cfg->verbose = s_truthy (s_env (getenv_fn, "TCPCHAT_VERBOSE"));
+    return true;
+}
+
+//  --help and --version work whatever else the line or the environment
+//  holds: the first one on the line answers, before anything is parsed.
+static bool
+s_answer_info (int argc, char **argv, FILE *out)
+{
+    for (int i = 1; i < argc; i++) {
+        char flag [32];
+        const char *value;
+        s_split (argv [i], flag, sizeof flag, &value);
+        if (s_takes_value (flag) && !value)
+            i++;
+        else
+        if (!strcmp (argv [i], "--help") || !strcmp (argv [i], "-h")) {
+            fputs (s_help, out);
+            return true;
+        }
+        else
+        if (!strcmp (argv [i], "--version")) {
+            fprintf (out, "TCPChat %s\n", TCPCHAT_VERSION);
+            return true;
+        }
+    }
+    return false;
+}
+
 config_result_t
 config_parse (config_t *cfg, int argc, char **argv,
               char *(*getenv_fn) (const char *), FILE *out, FILE *err)
 {
-    if (!s_read_environment (cfg, getenv_fn, err))
+    if (s_answer_info (argc, argv, out))
+        return CONFIG_EXIT_OK;
+    if (!s_read_environment (cfg, argc, argv, getenv_fn, err))
         return CONFIG_EXIT_BAD;
 
     const char *port = NULL;
     int positional = 0;
+    bool health = false;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         //  "--flag=value" and "--flag value" are both accepted
         char flag [32];
-        const char *value = NULL;
-        const char *eq = strchr (arg, '=');
-        if (arg [0] == '-' && arg [1] == '-' && eq && (size_t) (eq - arg) < sizeof flag) {
-            memcpy (flag, arg, eq - arg);
-            flag [eq - arg] = 0;
-            value = eq + 1;
-        }
-        else
-            snprintf (flag, sizeof flag, "%s", arg);
+        const char *value;
+        s_split (arg, flag, sizeof flag, &value);
 
         const int_option_t *opt = s_find_int_option (flag);
         const path_option_t *path = s_find_path_option (flag);
@@ -244,17 +325,10 @@ config_parse (config_t *cfg, int argc, char **argv,
         if (!strcmp (arg, "--verbose"))
             cfg->verbose = true;
         else
-        if (!strcmp (arg, "--help") || !strcmp (arg, "-h")) {
-            fputs (s_help, out);
-            return CONFIG_EXIT_OK;
-        }
+        if (!strcmp (arg, "--health"))
+            health = true;
         else
-        if (!strcmp (arg, "--version")) {
-            fprintf (out, "TCPChat %s\n", TCPCHAT_VERSION);
-            return CONFIG_EXIT_OK;
-        }
-        else
-        if (arg [0] == '-' && arg [1] != 0 && !isdigit ((unsigned char) arg [1])) {
+        if (s_is_option (arg)) {
             fprintf (err, "TCPChat: unknown option '%s' (see --help)\n", arg);
             return CONFIG_EXIT_BAD;
         }
@@ -270,5 +344,5 @@ config_parse (config_t *cfg, int argc, char **argv,
     }
     if (port)
         cfg->port = (int) v;
-    return CONFIG_RUN;
+    return health? CONFIG_HEALTH: CONFIG_RUN;
 }

@@ -1,13 +1,25 @@
 /*  listener: opens the server's listening TCP socket.  */
 #include "listener.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
+
+//  DSCP LE, "lower effort" (RFC 8622), in the IPv4 TOS / IPv6 traffic
+//  class byte: a mark a health check may fairly carry.
+#define PROBE_DSCP   1
+#define PROBE_TOS    (PROBE_DSCP << 2)
 
 static int
 s_listen_on (const struct sockaddr *addr, socklen_t addrlen, char *error, size_t size)
@@ -15,19 +27,91 @@ s_listen_on (const struct sockaddr *addr, socklen_t addrlen, char *error, size_t
     int fd = socket (addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf (error, size, "socket: %s", strerror (errno));
-        return -1;
+        return LISTENER_FAILED;
     }
     int on = 1, off = 0;
     setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    //  Best effort: without it probes are merely treated as clients.
+    setsockopt (fd, IPPROTO_TCP, TCP_SAVE_SYN, &on, sizeof on);
     if (addr->sa_family == AF_INET6)
         //  One socket for both families, whatever the system default is.
         setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     if (bind (fd, addr, addrlen) < 0 || listen (fd, LISTEN_BACKLOG) < 0) {
-        snprintf (error, size, "%s", strerror (errno));
+        int cause = errno;
+        snprintf (error, size, "%s", strerror (cause));
         close (fd);
-        return -1;
+        errno = cause;
+        return cause == EADDRINUSE? LISTENER_IN_USE
+             : cause == EADDRNOTAVAIL? LISTENER_BAD_ADDRESS
+             : LISTENER_FAILED;
     }
     return fd;
+}
+
+//  "[::1]" -> "::1", as addresses are written in URLs. False if it does
+//  not fit.
+static bool
+s_unbracket (const char *address, char *host, size_t size)
+{
+    size_t len = strlen (address);
+    if (address [0] == '[' && len > 2 && address [len - 1] == ']') {
+        if (len - 2 >= size)
+            return false;
+        memcpy (host, address + 1, len - 2);
+        host [len - 2] = 0;
+        return true;
+    }
+    return (size_t) snprintf (host, size, "%s", address) < size;
+}
+
+//  Only digits and dots, or a colon: meant as an IP literal. Never sent
+//  to DNS, so "999.1.1.1" is refused at once instead of looked up.
+static bool
+s_looks_numeric (const char *host)
+{
+    if (strchr (host, ':'))
+        return true;
+    for (const char *p = host; *p; p++)
+        if (*p != '.' && (*p < '0' || *p > '9'))
+            return false;
+    return true;
+}
+
+//  The addresses address stands for, IPv4 first; NULL with the reason.
+static struct addrinfo *
+s_resolve (const char *address, int port, bool passive, char *error, size_t size)
+{
+    char host [256];
+    if (!s_unbracket (address, host, sizeof host) || !*host) {
+        snprintf (error, size, "'%s' is not an IP address or host name", address);
+        return NULL;
+    }
+    bool numeric = s_looks_numeric (host);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_NUMERICSERV | (passive? AI_PASSIVE: 0)
+                                        | (numeric? AI_NUMERICHOST: 0) };
+    char service [8];
+    snprintf (service, sizeof service, "%d", port);
+    struct addrinfo *found = NULL;
+    int rc = getaddrinfo (host, service, &hints, &found);
+    if (rc != 0) {
+        if (numeric)
+            snprintf (error, size, "'%s' is not an IP address", address);
+        else
+            snprintf (error, size, "'%s' does not resolve: %s", address, gai_strerror (rc));
+        return NULL;
+    }
+    //  Stable partition: IPv4 entries first. Every nc, old or new, tries
+    //  IPv4 for a name; not all of them go on to IPv6.
+    struct addrinfo *v4 = NULL, **v4_tail = &v4, *rest = NULL, **rest_tail = &rest;
+    for (struct addrinfo *ai = found, *next; ai; ai = next) {
+        next = ai->ai_next;
+        ai->ai_next = NULL;
+        if (ai->ai_family == AF_INET) { *v4_tail = ai; v4_tail = &ai->ai_next; }
+        else                          { *rest_tail = ai; rest_tail = &ai->ai_next; }
+    }
+    *v4_tail = rest;
+    return v4;
 }
 
 int
@@ -43,26 +127,194 @@ listener_open (const char *address, int port, char *error, size_t size)
                                     .sin_addr.s_addr = htonl (INADDR_ANY) };
         return s_listen_on ((struct sockaddr *) &any4, sizeof any4, error, size);
     }
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
-    struct addrinfo *found;
-    char service [8];
-    snprintf (service, sizeof service, "%d", port);
-    //  IPv6 literals may come bracketed, as in URLs: [::1]
-    char host [64];
-    size_t len = strlen (address);
-    if (address [0] == '[' && len > 2 && address [len - 1] == ']' && len - 2 < sizeof host) {
-        memcpy (host, address + 1, len - 2);
-        host [len - 2] = 0;
+    struct addrinfo *found = s_resolve (address, port, true, error, size);
+    if (!found)
+        return LISTENER_BAD_ADDRESS;
+    //  The first address that takes the socket. A busy port is final: the
+    //  next family would listen where the user did not ask.
+    int fd = LISTENER_BAD_ADDRESS;
+    for (struct addrinfo *ai = found; ai; ai = ai->ai_next) {
+        fd = s_listen_on (ai->ai_addr, ai->ai_addrlen, error, size);
+        if (fd >= 0 || fd == LISTENER_IN_USE)
+            break;
     }
-    else
-        snprintf (host, sizeof host, "%s", address);
-    int rc = getaddrinfo (host, service, &hints, &found);
-    if (rc != 0) {
-        snprintf (error, size, "'%s' is not an IP address", address);
-        return -1;
-    }
-    int fd = s_listen_on (found->ai_addr, found->ai_addrlen, error, size);
     freeaddrinfo (found);
+    if (fd == LISTENER_BAD_ADDRESS) {
+        char reason [128];
+        snprintf (reason, sizeof reason, "%s", error);
+        snprintf (error, size, "'%s': %s", address, reason);
+    }
     return fd;
+}
+
+int
+listener_from_systemd (char *error, size_t size)
+{
+    int count = sd_listen_fds (1);
+    if (count == 0)
+        return 0;
+    if (count < 0) {
+        snprintf (error, size, "socket activation: %s", strerror (-count));
+        return LISTENER_FAILED;
+    }
+    int fd = SD_LISTEN_FDS_START;
+    if (count != 1) {
+        snprintf (error, size, "socket activation: %d sockets passed, expected 1", count);
+        return LISTENER_FAILED;
+    }
+    if (sd_is_socket (fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+        snprintf (error, size, "socket activation: fd %d is not a listening TCP socket", fd);
+        return LISTENER_FAILED;
+    }
+    int family = 0;
+    socklen_t len = sizeof family;
+    if (getsockopt (fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0
+    ||  (family != AF_INET && family != AF_INET6)) {
+        snprintf (error, size, "socket activation: fd %d is not a TCP/IP socket", fd);
+        return LISTENER_FAILED;
+    }
+    int flags = fcntl (fd, F_GETFL);
+    fcntl (fd, F_SETFL, flags | O_NONBLOCK);
+    fcntl (fd, F_SETFD, FD_CLOEXEC);
+    int on = 1;
+    setsockopt (fd, IPPROTO_TCP, TCP_SAVE_SYN, &on, sizeof on);
+    return fd;
+}
+
+int
+listener_port (int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname (fd, (struct sockaddr *) &ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs (((struct sockaddr_in *) &ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs (((struct sockaddr_in6 *) &ss)->sin6_port);
+    return -1;
+}
+
+static bool
+s_peer_is_loopback (int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername (fd, (struct sockaddr *) &ss, &len) != 0)
+        return false;
+    if (ss.ss_family == AF_INET)
+        return (ntohl (((struct sockaddr_in *) &ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss.ss_family != AF_INET6)
+        return false;
+    const struct in6_addr *a = &((struct sockaddr_in6 *) &ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK (a) || (IN6_IS_ADDR_V4MAPPED (a) && a->s6_addr [12] == 127);
+}
+
+bool
+listener_is_probe (int fd)
+{
+    uint8_t syn [256];
+    socklen_t len = sizeof syn;
+    if (getsockopt (fd, IPPROTO_TCP, TCP_SAVED_SYN, syn, &len) != 0 || len < 2)
+        return false;
+    int traffic_class = (syn [0] >> 4) == 4? syn [1]
+                      : (syn [0] >> 4) == 6? ((syn [0] & 0x0F) << 4) | (syn [1] >> 4)
+                      : -1;
+    //  DSCP only: the two ECN bits are the network's to set.
+    return traffic_class >= 0 && (traffic_class >> 2) == PROBE_DSCP && s_peer_is_loopback (fd);
+}
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Waits for events on fd until deadline; false on timeout or error.
+static bool
+s_wait (int fd, short events, int64_t deadline)
+{
+    for (int rounds = 0; rounds < 1000; rounds++) {
+        int64_t left = deadline - s_now_ms ();
+        if (left <= 0)
+            return false;
+        struct pollfd p = { .fd = fd, .events = events };
+        int rc = poll (&p, 1, (int) left);
+        if (rc > 0)
+            return true;
+        if (rc < 0 && errno != EINTR)
+            return false;
+    }
+    return false;
+}
+
+//  One marked connection to ai, and the reply read. True on the reply.
+static bool
+s_probe_one (const struct addrinfo *ai, int64_t deadline, char *error, size_t size)
+{
+    int fd = socket (ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf (error, size, "socket: %s", strerror (errno));
+        return false;
+    }
+    int tos = PROBE_TOS;
+    if (ai->ai_family == AF_INET)
+        setsockopt (fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+    else
+        setsockopt (fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+    bool ok = false;
+    if (connect (fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
+        snprintf (error, size, "connect: %s", strerror (errno));
+    else {
+        char reply [64];
+        size_t got = 0, want = strlen (LISTENER_PROBE_REPLY);
+        int cause = 0;
+        while (got < want && s_wait (fd, POLLIN, deadline)) {
+            ssize_t r = recv (fd, reply + got, want - got, 0);
+            if (r <= 0) {
+                if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                    continue;
+                cause = r < 0? errno: 0;
+                break;
+            }
+            got += (size_t) r;
+        }
+        ok = got == want && memcmp (reply, LISTENER_PROBE_REPLY, want) == 0;
+        if (!ok) {
+            if (cause)
+                snprintf (error, size, "%s", strerror (cause));
+            else
+            if (got == 0)
+                snprintf (error, size, "no answer");
+            else
+                snprintf (error, size, "unexpected answer (not TCPChat's probe reply)");
+        }
+    }
+    close (fd);
+    return ok;
+}
+
+bool
+listener_probe (const char *address, int port, int timeout_ms, char *error, size_t size)
+{
+    bool wildcard = !address || !*address || !strcmp (address, "0.0.0.0")
+                 || !strcmp (address, "::") || !strcmp (address, "[::]");
+    const char *targets [2] = { address, NULL };
+    if (wildcard) {
+        targets [0] = "127.0.0.1";
+        targets [1] = "::1";
+    }
+    int64_t deadline = s_now_ms () + timeout_ms;
+    for (size_t i = 0; i < 2 && targets [i]; i++) {
+        struct addrinfo *found = s_resolve (targets [i], port, false, error, size);
+        if (!found)
+            continue;
+        bool ok = s_probe_one (found, deadline, error, size);
+        freeaddrinfo (found);
+        if (ok)
+            return true;
+    }
+    return false;
 }

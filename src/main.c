@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 //  Descriptors the server needs besides one per client: stdio, the log
@@ -141,6 +142,46 @@ s_wait_for_stop (const sigset_t *signals, log_sink_t *sink, const log_t *log,
     }
 }
 
+//  --health: Docker's HEALTHCHECK. One marked connection the gateway
+//  answers without logging it or giving it a client slot.
+static int
+s_health (const config_t *config)
+{
+    char error [256] = "";
+    if (listener_probe (config->bind, config->port, 3000, error, sizeof error)) {
+        printf ("TCPChat on port %d: OK\n", config->port);
+        return 0;
+    }
+    printf ("TCPChat on port %d: %s\n", config->port, error);
+    return TCPCHAT_EXIT_USAGE;
+}
+
+//  The socket systemd passed (socket activation), else our own. Exits
+//  with the documented status when neither works.
+static int
+s_open_listener (config_t *config, int *exit_code)
+{
+    char error [256] = "";
+    int fd = listener_from_systemd (error, sizeof error);
+    if (fd > 0) {
+        config->port = listener_port (fd);
+        return fd;
+    }
+    if (fd == 0)
+        fd = listener_open (config->bind, config->port, error, sizeof error);
+    if (fd >= 0)
+        return fd;
+    if (fd == LISTENER_FAILED && strncmp (error, "socket activation", 17) == 0)
+        fprintf (stderr, "TCPChat: %s\n", error);
+    else
+        fprintf (stderr, "TCPChat: cannot listen on %s:%d: %s\n",
+                 *config->bind? config->bind: "*", config->port, error);
+    *exit_code = fd == LISTENER_BAD_ADDRESS? TCPCHAT_EXIT_BAD_OPTION
+               : fd == LISTENER_IN_USE?      TCPCHAT_EXIT_PORT_BUSY
+               :                             TCPCHAT_EXIT_NO_LISTEN;
+    return -1;
+}
+
 static void
 s_exit_now (int signal_number)
 {
@@ -156,17 +197,18 @@ main (int argc, char **argv)
     switch (config_parse (&config, argc, argv, getenv, stdout, stderr)) {
         case CONFIG_RUN:        break;
         case CONFIG_EXIT_OK:    return 0;
-        case CONFIG_EXIT_USAGE: return 1;
-        case CONFIG_EXIT_BAD:   return 2;
+        case CONFIG_HEALTH:     return s_health (&config);
+        case CONFIG_EXIT_USAGE: return TCPCHAT_EXIT_USAGE;
+        case CONFIG_EXIT_BAD:   return TCPCHAT_EXIT_BAD_OPTION;
     }
     if (!s_open_log_file (&config))
-        return 2;
+        return TCPCHAT_EXIT_BAD_OPTION;
     log_sink_t *sink = s_start_log_sink (&config);
     char error [256];
     if (*config.data_dir && !store_prepare_dir (config.data_dir, error, sizeof error)) {
         fprintf (stderr, "TCPChat: --data-dir %s: %s\n", config.data_dir, error);
         log_sink_stop (&sink, LOG_SINK_STOP_MS);
-        return 2;
+        return TCPCHAT_EXIT_BAD_OPTION;
     }
     log_t log;
     log_init (&log, "main", STDOUT_FILENO, config.verbose);
@@ -183,12 +225,11 @@ main (int argc, char **argv)
     signal (SIGPIPE, SIG_IGN);
     s_fit_fd_limit (&config, &log);
 
-    int listener = listener_open (config.bind, config.port, error, sizeof error);
+    int exit_code = 0;
+    int listener = s_open_listener (&config, &exit_code);
     if (listener < 0) {
-        fprintf (stderr, "TCPChat: cannot listen on %s:%d: %s\n",
-                 *config.bind? config.bind: "*", config.port, error);
         log_sink_stop (&sink, LOG_SINK_STOP_MS);
-        return 1;
+        return exit_code;
     }
     //  The socket listens from here on: connections wait in its backlog
     //  until the gateway takes them.
@@ -209,9 +250,13 @@ main (int argc, char **argv)
     gateway_args->config = config;
     gateway_args->listener = listener;
     zactor_t *gateway = zactor_new (gateway_actor, gateway_args);
+    //  Under systemd (Type=notify): ready once the gateway takes clients.
+    //  Without NOTIFY_SOCKET this does nothing.
+    sd_notifyf (0, "READY=1\nSTATUS=Listening on port %d", config.port);
 
     int signal_number = s_wait_for_stop (&stop_signals, sink, &log, config.log_file);
     log_info (&log, "%s received: shutting down", s_signal_name (signal_number));
+    sd_notify (0, "STOPPING=1");
     //  A second signal ends the process at once. A handler, not SIG_DFL:
     //  as PID 1 in a container the kernel drops default-action signals.
     signal (SIGINT, s_exit_now);

@@ -236,10 +236,10 @@ static void test_bind_option (void **state)
     assert_string_equal (r.err, "");
     run_free (&r);
 
-    //  The longest address that fits (63 bytes).
-    char longest [64];
-    memset (longest, '1', 63);
-    longest [63] = 0;
+    //  The longest address or host name that fits (255 bytes).
+    char longest [256];
+    memset (longest, 'h', 255);
+    longest [255] = 0;
     run_env (&r, NO_ENV, ARGS ("--bind", longest));
     assert_int_equal (r.result, CONFIG_RUN);
     assert_string_equal (r.cfg.bind, longest);
@@ -449,10 +449,10 @@ static void test_bad_option_values (void **state)
         assert_one_error_line (&r);
         run_free (&r);
     }
-    //  An address that cannot fit the 64-byte field is refused, not cut.
-    char too_long [80];
-    memset (too_long, '1', 64);
-    too_long [64] = 0;
+    //  An address that cannot fit the 256-byte field is refused, not cut.
+    char too_long [300];
+    memset (too_long, '1', 256);
+    too_long [256] = 0;
     run_t r;
     run_env (&r, NO_ENV, ARGS ("--bind", too_long));
     assert_int_equal (r.result, CONFIG_EXIT_BAD);
@@ -513,8 +513,116 @@ static void test_help_and_version (void **state)
 
     run_env (&r, NO_ENV, ARGS ("--version"));
     assert_int_equal (r.result, CONFIG_EXIT_OK);
-    assert_string_equal (r.out, "TCPChat " TCPCHAT_VERSION "\n");
+    char want [128];
+    snprintf (want, sizeof want, "TCPChat %s\n", config_version ());
+    assert_string_equal (r.out, want);
+    assert_true (strlen (config_version ()) > 0);
     assert_string_equal (r.err, "");
+    run_free (&r);
+}
+
+
+/*  Issue 12: --help and --version answer whatever the environment holds
+    (each bad variable in turn), and whatever else is on the line.       */
+static void test_help_and_version_despite_bad_environment (void **state)
+{
+    (void) state;
+    char too_long [600];
+    memset (too_long, 'd', 599);
+    too_long [599] = 0;
+    const char *const bad_env [][2] = {
+        { "TCPCHAT_RATE", "fast" }, { "TCPCHAT_PORT", "abc" },
+        { "TCPCHAT_MAX_CLIENTS", "0" }, { "TCPCHAT_BIND", too_long },
+        { "TCPCHAT_DATA_DIR", too_long }, { "TCPCHAT_NAME_TIMEOUT", "-1" },
+    };
+    for (size_t i = 0; i < sizeof bad_env / sizeof bad_env [0]; i++) {
+        run_t r;
+        run_env (&r, ENV (bad_env [i][0], bad_env [i][1]), ARGS ("--help"));
+        if (r.result != CONFIG_EXIT_OK || !strstr (r.out, "Usage: ./TCPChat") || *r.err)
+            fail_msg ("%s with --help: result %d, err \"%s\"", bad_env [i][0], (int) r.result, r.err);
+        run_free (&r);
+
+        run_env (&r, ENV (bad_env [i][0], bad_env [i][1]), ARGS ("--version"));
+        if (r.result != CONFIG_EXIT_OK || strncmp (r.out, "TCPChat ", 8) != 0 || *r.err)
+            fail_msg ("%s with --version: result %d, err \"%s\"", bad_env [i][0], (int) r.result, r.err);
+        run_free (&r);
+    }
+    //  Before a bad value or an unknown option on the line, or after it.
+    const char *const *lines [] = {
+        ARGS ("--rate", "fast", "--help"), ARGS ("--bogus", "--help"),
+        ARGS ("1", "2", "3", "--help"), ARGS ("--version", "--max-clients", "x"),
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines [0]; i++) {
+        run_t r;
+        run_env (&r, NO_ENV, lines [i]);
+        if (r.result != CONFIG_EXIT_OK || *r.err || !*r.out)
+            fail_msg ("line %zu: result %d, err \"%s\"", i, (int) r.result, r.err);
+        run_free (&r);
+    }
+    //  A value is a value: --data-dir --help names a directory.
+    run_t r;
+    run_env (&r, NO_ENV, ARGS ("--data-dir", "--help"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.data_dir, "--help");
+    assert_string_equal (r.out, "");
+    run_free (&r);
+}
+
+/*  Issue 12: a flag wins over its variable even when the variable would
+    be an error (TCPCHAT_RATE=fast ./TCPChat --rate 5 runs).             */
+static void test_flag_wins_over_invalid_environment (void **state)
+{
+    (void) state;
+    char too_long [600];
+    memset (too_long, 'd', 599);
+    too_long [599] = 0;
+    run_t r;
+    run_env (&r, ENV ("TCPCHAT_RATE", "fast", "TCPCHAT_PORT", "abc",
+                      "TCPCHAT_MAX_CLIENTS", "0", "TCPCHAT_DATA_DIR", too_long,
+                      "TCPCHAT_BIND", too_long),
+             ARGS ("--rate", "5", "--max-clients=3", "--data-dir", "/d",
+                   "--bind", "::1", "2525"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_int_equal (r.cfg.rate, 5);
+    assert_int_equal (r.cfg.max_clients, 3);
+    assert_int_equal (r.cfg.port, 2525);
+    assert_string_equal (r.cfg.data_dir, "/d");
+    assert_string_equal (r.cfg.bind, "::1");
+    assert_string_equal (r.err, "");
+    run_free (&r);
+
+    //  Without the flag the bad variable is still an error.
+    run_env (&r, ENV ("TCPCHAT_RATE", "fast"), ARGS ("--max-clients", "3"));
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
+    assert_one_error_line (&r);
+    run_free (&r);
+    //  A flag's value that looks like the port is not the port.
+    run_env (&r, ENV ("TCPCHAT_PORT", "abc"), ARGS ("--history", "5"));
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
+    assert_one_error_line (&r);
+    run_free (&r);
+}
+
+/*  --health: the probe, on the port and address the server would use.  */
+static void test_health_option (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, ENV ("TCPCHAT_PORT", "2600"), ARGS ("--health"));
+    assert_int_equal (r.result, CONFIG_HEALTH);
+    assert_int_equal (r.cfg.port, 2600);
+    assert_string_equal (r.out, "");
+    assert_string_equal (r.err, "");
+    run_free (&r);
+
+    run_env (&r, NO_ENV, ARGS ("--bind", "localhost", "--health", "7000"));
+    assert_int_equal (r.result, CONFIG_HEALTH);
+    assert_int_equal (r.cfg.port, 7000);
+    assert_string_equal (r.cfg.bind, "localhost");
+    run_free (&r);
+
+    run_env (&r, NO_ENV, ARGS ("--health", "--history", "x"));
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
     run_free (&r);
 }
 
@@ -629,6 +737,9 @@ int main (void)
         cmocka_unit_test (test_missing_value),
         cmocka_unit_test (test_unknown_option),
         cmocka_unit_test (test_help_and_version),
+        cmocka_unit_test (test_help_and_version_despite_bad_environment),
+        cmocka_unit_test (test_flag_wins_over_invalid_environment),
+        cmocka_unit_test (test_health_option),
         cmocka_unit_test (test_environment_is_honoured),
         cmocka_unit_test (test_environment_each_variable),
         cmocka_unit_test (test_flags_win_over_environment),

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "listener.h"
 
@@ -216,12 +217,14 @@ static void test_default_is_dual_stack (void **state)
     }
 }
 
+/*  Bad addresses are LISTENER_BAD_ADDRESS (exit status 2), numeric ones
+    at once, without asking DNS. ".invalid" never resolves (RFC 6761).  */
 static void test_bad_addresses (void **state)
 {
     (void) state;
     const char *bad [] = {
-        "not-an-ip", "localhost", "999.1.1.1", "1.2.3.4.5", "[::1", "::1]", "[]",
-        "127.0.0.1:80", " 127.0.0.1", "::g",
+        "no-such-host.invalid", "999.1.1.1", "1.2.3.4.5", "[::1", "::1]", "[]",
+        "127.0.0.1:80", "::g", "256.0.0.1", "[localhost]x",
     };
     int port = free_port (AF_INET);
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
@@ -232,10 +235,30 @@ static void test_bad_addresses (void **state)
             close (fd);
             fail_msg ("listener_open (\"%s\") succeeded", bad [i]);
         }
-        assert_int_equal (fd, -1);
+        if (fd != LISTENER_BAD_ADDRESS)
+            fail_msg ("listener_open (\"%s\"): %d, want LISTENER_BAD_ADDRESS (%s)", bad [i], fd, error);
         if (strlen (error) == 0)
             fail_msg ("listener_open (\"%s\"): no reason given", bad [i]);
     }
+}
+
+/*  Issue 9 #11: host names resolve. localhost listens on 127.0.0.1 (the
+    IPv4 address first: every nc tries it), and accepts there.           */
+static void test_host_name_localhost (void **state)
+{
+    (void) state;
+    int port;
+    int fd = open_on_free_port ("localhost", AF_INET, &port);
+    assert_listening_socket (fd);
+    assert_bound_to (fd, AF_INET, "127.0.0.1", port);
+    assert_accepts (fd, AF_INET, port);
+    assert_int_equal (listener_port (fd), port);
+    close (fd);
+
+    //  Bracketed, as a URL would have it, a name is still a name.
+    fd = open_on_free_port ("[localhost]", AF_INET, &port);
+    assert_bound_to (fd, AF_INET, "127.0.0.1", port);
+    close (fd);
 }
 
 /*  An address this machine does not have (TEST-NET-1).                  */
@@ -246,7 +269,7 @@ static void test_foreign_address (void **state)
     int fd = listener_open ("192.0.2.1", free_port (AF_INET), error, sizeof error);
     if (fd >= 0)
         close (fd);
-    assert_int_equal (fd, -1);
+    assert_int_equal (fd, LISTENER_BAD_ADDRESS);
     assert_true (strlen (error) > 0);
 }
 
@@ -257,8 +280,8 @@ static void test_error_fits_the_buffer (void **state)
     char *error = malloc (8);           /* exact size: ASan sees overflows */
     assert_non_null (error);
     memset (error, 'Z', 8);
-    int fd = listener_open ("not-an-ip-at-all-and-quite-long", 8989, error, 8);
-    assert_int_equal (fd, -1);
+    int fd = listener_open ("999.999.999.999.999.999", 8989, error, 8);
+    assert_int_equal (fd, LISTENER_BAD_ADDRESS);
     assert_true (memchr (error, 0, 8) != NULL);
     assert_true (strlen (error) > 0);
     free (error);
@@ -273,15 +296,22 @@ static void test_port_in_use (void **state)
     int second = listener_open ("127.0.0.1", port, error, sizeof error);
     if (second >= 0)
         close (second);
-    assert_int_equal (second, -1);
+    assert_int_equal (second, LISTENER_IN_USE);
     assert_true (strlen (error) > 0);
+
+    //  By name too: a busy port is final, not a reason to try ::1.
+    error [0] = 0;
+    second = listener_open ("localhost", port, error, sizeof error);
+    if (second >= 0)
+        close (second);
+    assert_int_equal (second, LISTENER_IN_USE);
 
     //  The default (every interface) conflicts with it too.
     error [0] = 0;
     second = listener_open ("", port, error, sizeof error);
     if (second >= 0)
         close (second);
-    assert_int_equal (second, -1);
+    assert_int_equal (second, LISTENER_IN_USE);
     assert_true (strlen (error) > 0);
     close (first);
 
@@ -291,14 +321,14 @@ static void test_port_in_use (void **state)
     second = listener_open ("127.0.0.1", port, error, sizeof error);
     if (second >= 0)
         close (second);
-    assert_int_equal (second, -1);
+    assert_int_equal (second, LISTENER_IN_USE);
     assert_true (strlen (error) > 0);
     if (have_ipv6 ()) {
         error [0] = 0;
         second = listener_open ("::1", port, error, sizeof error);
         if (second >= 0)
             close (second);
-        assert_int_equal (second, -1);
+        assert_int_equal (second, LISTENER_IN_USE);
         assert_true (strlen (error) > 0);
     }
     close (first);
@@ -336,6 +366,177 @@ static void test_reopen_after_close (void **state)
     close (fd);
 }
 
+
+/* ------------------------------------------------------------------ */
+/*  The health probe                                                   */
+
+/*  Runs listener_probe (address, port) in a child process (it blocks);
+    returns the child's pid. The child exits 0 when the probe succeeded. */
+static pid_t spawn_probe (const char *address, int port)
+{
+    fflush (NULL);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        char error [256] = "";
+        bool ok = listener_probe (address, port, WAIT_MS, error, sizeof error);
+        _exit (ok? 0: 1);
+    }
+    return pid;
+}
+
+static int reap (pid_t pid)
+{
+    int status = 0;
+    for (int i = 0; i < WAIT_MS / 10; i++) {
+        if (waitpid (pid, &status, WNOHANG) == pid)
+            return WIFEXITED (status)? WEXITSTATUS (status): 128;
+        usleep (10000);
+    }
+    kill (pid, SIGKILL);
+    waitpid (pid, &status, 0);
+    fail_msg ("the probe did not end within %d ms", WAIT_MS);
+    return -1;
+}
+
+static int accept_one (int listener)
+{
+    struct pollfd pfd = { .fd = listener, .events = POLLIN };
+    assert_int_equal (poll (&pfd, 1, WAIT_MS), 1);
+    int fd = accept (listener, NULL, NULL);
+    assert_true (fd >= 0);
+    return fd;
+}
+
+/*  The probe's SYN is marked; the listener recognises it at accept, and
+    the probe succeeds on the reply alone.                               */
+static void test_probe_is_recognised (void **state)
+{
+    (void) state;
+    const char *addresses [] = { "127.0.0.1", "", "localhost" };
+    for (size_t i = 0; i < 3; i++) {
+        int port;
+        int listener = open_on_free_port (addresses [i], have_ipv6 () && !*addresses [i]?
+                                          AF_INET6: AF_INET, &port);
+        pid_t probe = spawn_probe (addresses [i], port);
+        int fd = accept_one (listener);
+        if (!listener_is_probe (fd))
+            fail_msg ("a probe to \"%s\" was not recognised", addresses [i]);
+        assert_int_equal (send (fd, LISTENER_PROBE_REPLY, strlen (LISTENER_PROBE_REPLY), 0),
+                          (ssize_t) strlen (LISTENER_PROBE_REPLY));
+        close (fd);
+        assert_int_equal (reap (probe), 0);
+        close (listener);
+    }
+}
+
+/*  An ordinary client is not a probe; a probe that gets anything but the
+    reply (a chat banner: another server) fails.                         */
+static void test_plain_client_is_not_a_probe (void **state)
+{
+    (void) state;
+    int port;
+    int listener = open_on_free_port ("127.0.0.1", AF_INET, &port);
+    int client = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port),
+                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    assert_int_equal (connect (client, (struct sockaddr *) &sin, sizeof sin), 0);
+    int fd = accept_one (listener);
+    assert_false (listener_is_probe (fd));
+    close (fd);
+    close (client);
+
+    pid_t probe = spawn_probe ("127.0.0.1", port);
+    fd = accept_one (listener);
+    assert_true (listener_is_probe (fd));
+    const char *banner = "Welcome to TCP-Chat!\n";
+    assert_int_equal (send (fd, banner, strlen (banner), 0), (ssize_t) strlen (banner));
+    close (fd);
+    assert_int_equal (reap (probe), 1);
+    close (listener);
+}
+
+/*  Nothing listening: the probe fails at once, with the reason.         */
+static void test_probe_without_server (void **state)
+{
+    (void) state;
+    char error [256] = "";
+    assert_false (listener_probe ("127.0.0.1", free_port (AF_INET), WAIT_MS, error, sizeof error));
+    assert_non_null (strstr (error, "refused"));
+    assert_false (listener_probe ("no-such-host.invalid", 8989, WAIT_MS, error, sizeof error));
+    assert_true (strlen (error) > 0);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Socket activation                                                  */
+
+static void test_systemd_none (void **state)
+{
+    (void) state;
+    char error [256] = "";
+    unsetenv ("LISTEN_FDS");
+    unsetenv ("LISTEN_PID");
+    assert_int_equal (listener_from_systemd (error, sizeof error), 0);
+    //  Meant for another process: not ours.
+    setenv ("LISTEN_FDS", "1", 1);
+    setenv ("LISTEN_PID", "1", 1);
+    assert_int_equal (listener_from_systemd (error, sizeof error), 0);
+    assert_null (getenv ("LISTEN_FDS"));
+}
+
+static void set_listen_env (const char *count)
+{
+    char pid [32];
+    snprintf (pid, sizeof pid, "%ld", (long) getpid ());
+    setenv ("LISTEN_PID", pid, 1);
+    setenv ("LISTEN_FDS", count, 1);
+}
+
+/*  One listening socket as fd 3: taken, made non-blocking. A socket
+    that does not listen, or two sockets, are refused with a reason.     */
+static void test_systemd_socket (void **state)
+{
+    (void) state;
+    //  Whatever this process holds as fd 3 (the runner's), put back after.
+    int saved = fcntl (3, F_DUPFD_CLOEXEC, 10);
+    int port;
+    int listener = open_on_free_port ("127.0.0.1", AF_INET, &port);
+    //  As systemd passes it: blocking.
+    fcntl (listener, F_SETFL, fcntl (listener, F_GETFL) & ~O_NONBLOCK);
+    if (listener != 3) {
+        assert_int_equal (dup2 (listener, 3), 3);
+        close (listener);
+    }
+    char error [256] = "";
+    set_listen_env ("1");
+    int got = listener_from_systemd (error, sizeof error);
+    if (got != 3)
+        fail_msg ("listener_from_systemd: %d (%s)", got, error);
+    assert_null (getenv ("LISTEN_FDS"));
+    assert_listening_socket (3);
+    assert_int_equal (listener_port (3), port);
+    assert_accepts (3, AF_INET, port);
+    close (3);
+
+    int idle = socket (AF_INET, SOCK_STREAM, 0);
+    if (idle != 3) {
+        assert_int_equal (dup2 (idle, 3), 3);
+        close (idle);
+    }
+    set_listen_env ("1");
+    assert_int_equal (listener_from_systemd (error, sizeof error), LISTENER_FAILED);
+    assert_non_null (strstr (error, "not a listening TCP socket"));
+
+    set_listen_env ("2");
+    assert_int_equal (listener_from_systemd (error, sizeof error), LISTENER_FAILED);
+    assert_non_null (strstr (error, "socket activation"));
+    close (3);
+    if (saved >= 0) {
+        dup2 (saved, 3);
+        close (saved);
+    }
+}
+
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -343,10 +544,16 @@ int main (void)
         cmocka_unit_test (test_ipv6_loopback),
         cmocka_unit_test (test_default_is_dual_stack),
         cmocka_unit_test (test_bad_addresses),
+        cmocka_unit_test (test_host_name_localhost),
         cmocka_unit_test (test_foreign_address),
         cmocka_unit_test (test_error_fits_the_buffer),
         cmocka_unit_test (test_port_in_use),
         cmocka_unit_test (test_reopen_after_close),
+        cmocka_unit_test (test_probe_is_recognised),
+        cmocka_unit_test (test_plain_client_is_not_a_probe),
+        cmocka_unit_test (test_probe_without_server),
+        cmocka_unit_test (test_systemd_none),
+        cmocka_unit_test (test_systemd_socket),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
