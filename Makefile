@@ -92,6 +92,9 @@ $(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(B)/libtcpchat.a $(HEADERS) $(E2E_HD
 deps: ## install missing build dependencies (Debian/Ubuntu)
 	@sh scripts/ensure-deps.sh
 
+# The e2e suite checks that --version prints what this build was given.
+export TCPCHAT_EXPECT_VERSION := $(VERSION)
+
 test: deps ## build and run every unit and end-to-end test
 	@$(MAKE) --no-print-directory test-build
 	@sh tests/run.sh $(B) $(UNIT_BIN) $(E2E_BIN)

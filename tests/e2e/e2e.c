@@ -355,6 +355,12 @@ static void child_environment (const char *const *extra)
     };
     for (size_t i = 0; own[i]; i++)
         unsetenv (own[i]);
+    /*  Nor may a systemd around the test runner reach the server.       */
+    static const char *const systemd[] = {
+        "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", NULL
+    };
+    for (size_t i = 0; systemd[i]; i++)
+        unsetenv (systemd[i]);
     for (size_t i = 0; extra && extra[i]; i++)
         putenv ((char *) extra[i]);
 }
@@ -501,6 +507,13 @@ static void kill_and_reap (pid_t pid)
 static int launch (e2e_server_t *s, const e2e_opts_t *opts, const char *bin, int port,
                    int *status, const char *file, int line)
 {
+    if (opts->listen_fd > 0) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        if (getsockname (opts->listen_fd, (struct sockaddr *) &ss, &len) == 0)
+            port = ntohs (ss.ss_family == AF_INET ? ((struct sockaddr_in *) &ss)->sin_port
+                                                  : ((struct sockaddr_in6 *) &ss)->sin6_port);
+    }
     s->port = port;
     close_stuck (s);
     s->stuck_len = 0;
@@ -518,7 +531,7 @@ static int launch (e2e_server_t *s, const e2e_opts_t *opts, const char *bin, int
     build_argv (argv, 64, bin, opts, port_text);
     const char *env[64];
     size_t n = 0;
-    for (size_t i = 0; opts->env && opts->env[i] && n < 62; i++)
+    for (size_t i = 0; opts->env && opts->env[i] && n < 60; i++)
         env[n++] = opts->env[i];
     if (opts->port_in_env)
         env[n++] = env_port;
@@ -532,6 +545,17 @@ static int launch (e2e_server_t *s, const e2e_opts_t *opts, const char *bin, int
         if (opts->nofile > 0) {
             struct rlimit limit = { (rlim_t) opts->nofile, (rlim_t) opts->nofile };
             setrlimit (RLIMIT_NOFILE, &limit);
+        }
+        char listen_pid[48];
+        if (opts->listen_fd > 0) {
+            /*  As systemd does: the socket as fd 3, for this pid only.  */
+            if (opts->listen_fd != 3)
+                dup2 (opts->listen_fd, 3);
+            fcntl (3, F_SETFD, 0);
+            snprintf (listen_pid, sizeof listen_pid, "LISTEN_PID=%ld", (long) getpid ());
+            env[n++] = "LISTEN_FDS=1";
+            env[n++] = listen_pid;
+            env[n] = NULL;
         }
         if (opts->stdout_stuck)
             fcntl (stuck[1], F_SETFL, 0);      /* the server's end blocks, as a pipe does */

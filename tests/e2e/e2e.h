@@ -57,6 +57,10 @@ typedef struct {
     bool stdout_stuck;         /* stdout a pipe read only up to "Listening on
                                   the port", then never: a stuck log reader
                                   (stderr still goes to the log file) */
+    int  listen_fd;            /* > 0: a listening socket passed as systemd does
+                                  (fd 3, LISTEN_FDS=1, LISTEN_PID=the server);
+                                  the server's port is that socket's (not
+                                  with stdout_stuck) */
 } e2e_opts_t;
 
 /*  e2e_start(NULL) or e2e_start("--max-clients", "3"): the usual server. */

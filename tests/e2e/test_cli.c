@@ -2,11 +2,17 @@
     "Command line").                                                     */
 #include "e2e.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -376,6 +382,313 @@ static void default_bind_dual_stack (void **state)
     e2e_stop (srv);
 }
 
+
+/*  Issue 12: `TCPCHAT_RATE=fast ./TCPChat --help` exited 2 with no help.
+    --help and --version answer whatever the environment holds.         */
+static void help_and_version_despite_environment (void **state)
+{
+    (void) state;
+    const char *const *envs[] = {
+        ARGS ("TCPCHAT_RATE=fast"), ARGS ("TCPCHAT_PORT=abc"),
+        ARGS ("TCPCHAT_MAX_CLIENTS=0", "TCPCHAT_HISTORY=-1"),
+    };
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        e2e_run_t r;
+        e2e_run (&r, ARGS ("--help"), envs[i]);
+        expect_exit (&r, 0, e2e_fmt ("%s --help", envs[i][0]));
+        if (!strstr (r.out, "Usage: ./TCPChat") || r.err[0])
+            e2e_fail ("%s --help: stdout %s stderr %s", envs[i][0],
+                      e2e_escape (r.out, strlen (r.out)), e2e_escape (r.err, strlen (r.err)));
+        e2e_run_free (&r);
+        e2e_run (&r, ARGS ("--version"), envs[i]);
+        expect_exit (&r, 0, e2e_fmt ("%s --version", envs[i][0]));
+        if (strncmp (r.out, "TCPChat ", 8) != 0 || r.err[0])
+            e2e_fail ("%s --version: stdout %s", envs[i][0], e2e_escape (r.out, strlen (r.out)));
+        e2e_run_free (&r);
+    }
+}
+
+/*  A flag wins over its variable, even an invalid one: the server runs
+    with the flag's value.                                               */
+static void flag_beats_invalid_env (void **state)
+{
+    (void) state;
+    e2e_opts_t opts = { .env = ARGS ("TCPCHAT_MAX_CLIENTS=lots"), .args = ARGS ("--max-clients", "1") };
+    e2e_server_t *srv = e2e_start_opts (&opts);
+    fill_to (srv, 1);
+    expect_full (srv);
+    e2e_stop (srv);
+}
+
+/*  The version is the build's (git describe or VERSION), the same that
+    the Makefile's scripts/version.sh prints, when the test knows it.    */
+static void version_is_the_builds (void **state)
+{
+    (void) state;
+    const char *want = getenv ("TCPCHAT_EXPECT_VERSION");
+    if (!want || !*want)
+        skip ();
+    e2e_run_t r;
+    e2e_run (&r, ARGS ("--version"), NULL);
+    if (strcmp (r.out, e2e_fmt ("TCPChat %s\n", want)) != 0)
+        e2e_fail ("--version printed %s, want \"TCPChat %s\\n\"", e2e_escape (r.out, strlen (r.out)), want);
+    e2e_run_free (&r);
+}
+
+/* ------------------------------------------------------------------ */
+/*  Exit codes (issue 9 #11, issue 12)                                 */
+
+/*  Exit `code` with one "TCPChat: ..." line on stderr, and no listening
+    line on stdout.                                                      */
+static void expect_start_failure (const char *const *args, int code, const char *what)
+{
+    e2e_run_t r;
+    e2e_run (&r, args, NULL);
+    expect_exit (&r, code, what);
+    size_t n = strlen (r.err);
+    bool one_line = n > 0 && r.err[n - 1] == '\n' && strchr (r.err, '\n') == r.err + n - 1;
+    if (strncmp (r.err, "TCPChat: ", 9) != 0 || !one_line || strstr (r.out, "Listening"))
+        e2e_fail ("%s: stderr %s stdout %s, want one line \"TCPChat: ...\" on stderr", what,
+                  e2e_escape (r.err, n), e2e_escape (r.out, strlen (r.out)));
+    e2e_run_free (&r);
+}
+
+/*  A --bind value that is no address of this machine is a bad option
+    value: exit 2, as PROTOCOL.md says (it was 1).                       */
+static void bad_bind_exits_2 (void **state)
+{
+    (void) state;
+    char *port = e2e_fmt ("%d", e2e_free_port ());
+    expect_start_failure (ARGS ("--bind", "999.1.1.1", port), 2, "--bind 999.1.1.1");
+    expect_start_failure (ARGS ("--bind", "1.2.3", "--max-clients", "2", port), 2, "--bind 1.2.3");
+    expect_start_failure (ARGS ("--bind", "no-such-host.invalid", port), 2, "--bind no-such-host.invalid");
+    /*  TEST-NET-1: a fine address, but not this machine's.             */
+    expect_start_failure (ARGS ("--bind", "192.0.2.1", port), 2, "--bind 192.0.2.1");
+}
+
+/*  A busy port has its own status, 3.                                  */
+static void busy_port_exits_3 (void **state)
+{
+    (void) state;
+    e2e_server_t *srv = e2e_start (NULL);
+    char *port = e2e_fmt ("%d", e2e_port (srv));
+    expect_start_failure (ARGS ("--bind", "127.0.0.1", port), 3, "a second server on the port");
+    expect_start_failure (ARGS (port), 3, "every interface, port taken on 127.0.0.1");
+    expect_start_failure (ARGS ("--bind", "localhost", port), 3, "localhost, port taken");
+    e2e_login (srv, "alice");             /* the first server is unharmed */
+    e2e_stop (srv);
+}
+
+/*  Issue 9 #11: --bind localhost resolves (to 127.0.0.1).              */
+static void bind_localhost (void **state)
+{
+    (void) state;
+    e2e_opts_t opts = { .bind = "localhost" };
+    e2e_server_t *srv = e2e_start_opts (&opts);
+    e2e_login (srv, "alice");
+    e2e_stop (srv);
+
+    opts.bind = "";
+    opts.env = ARGS ("TCPCHAT_BIND=localhost");
+    srv = e2e_start_opts (&opts);
+    e2e_login (srv, "bob");
+    e2e_stop (srv);
+}
+
+/* ------------------------------------------------------------------ */
+/*  The health probe (Docker's HEALTHCHECK)                            */
+
+static void expect_healthy (int port, const char *what)
+{
+    e2e_run_t r;
+    e2e_run (&r, ARGS ("--health", "--bind", "127.0.0.1", e2e_fmt ("%d", port)), NULL);
+    expect_exit (&r, 0, what);
+    char *want = e2e_fmt ("TCPChat on port %d: OK\n", port);
+    if (strcmp (r.out, want) != 0)
+        e2e_fail ("%s: stdout %s, want %s", what, e2e_escape (r.out, strlen (r.out)),
+                  e2e_escape (want, strlen (want)));
+    e2e_run_free (&r);
+}
+
+/*  The probe gets its answer without a log line and without a client
+    slot: it answers even when the chat is full, and the client holding
+    the only slot sees nothing of it.                                    */
+static void health_probe_is_quiet (void **state)
+{
+    (void) state;
+    e2e_server_t *srv = e2e_start ("--max-clients", "1");
+    for (int i = 0; i < 3; i++)
+        expect_healthy (e2e_port (srv), "--health on a running server");
+    e2e_client_t *alice = e2e_login (srv, "alice");         /* now full */
+    expect_healthy (e2e_port (srv), "--health on a full server");
+    e2e_expect_silence (alice, E2E_QUIET_MS);
+    e2e_say (alice, "still here");
+    expect_full (srv);
+    e2e_close (alice);
+    /*  Exactly one opened line: alice's. The probes left none.          */
+    FILE *f = fopen (e2e_log_path (srv), "r");
+    int opened = 0;
+    char line[1024];
+    for (int i = 0; f && i < 100000 && fgets (line, sizeof line, f); i++)
+        opened += strstr (line, "connection opened") != NULL;
+    if (f)
+        fclose (f);
+    if (opened != 1)
+        e2e_fail ("%d \"connection opened\" lines in the log, want 1 (alice's only)", opened);
+    e2e_stop (srv);
+}
+
+/*  No server: exit 1 and the reason, within the probe's 3 s.            */
+static void health_probe_without_server (void **state)
+{
+    (void) state;
+    int port = e2e_free_port ();
+    e2e_run_t r;
+    int64_t t0 = e2e_now_ms ();
+    e2e_run (&r, ARGS ("--health", "--bind", "127.0.0.1", e2e_fmt ("%d", port)), NULL);
+    expect_exit (&r, 1, "--health with nothing listening");
+    if (strncmp (r.out, e2e_fmt ("TCPChat on port %d: ", port), 20) != 0)
+        e2e_fail ("--health: stdout %s", e2e_escape (r.out, strlen (r.out)));
+    if (e2e_now_ms () - t0 > 8000)
+        e2e_fail ("--health took %lld ms", (long long) (e2e_now_ms () - t0));
+    e2e_run_free (&r);
+}
+
+/* ------------------------------------------------------------------ */
+/*  systemd: sd_notify and socket activation                           */
+
+/*  A unix datagram socket standing in for systemd's NOTIFY_SOCKET.      */
+static int notify_socket (char *path, size_t size)
+{
+    const char *dir = getenv ("TMPDIR");
+    snprintf (path, size, "%s/tcpchat-notify-%ld-%lld", dir && *dir ? dir : "/tmp",
+              (long) getpid (), (long long) e2e_now_ms ());
+    int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf (addr.sun_path, sizeof addr.sun_path, "%s", path);
+    if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) != 0)
+        e2e_fail ("notify socket %s: %s", path, strerror (errno));
+    return fd;
+}
+
+/*  The next datagram, or "" after timeout_ms.                           */
+static char *next_notification (int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    char *text = e2e_calloc (1, 4096);
+    if (poll (&p, 1, timeout_ms) == 1) {
+        ssize_t n = recv (fd, text, 4095, 0);
+        if (n > 0)
+            text[n] = '\0';
+    }
+    return text;
+}
+
+static bool has_field (const char *text, const char *field)
+{
+    size_t n = strlen (field);
+    for (const char *p = text; (p = strstr (p, field)); p += n)
+        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+/*  Type=notify: READY=1 once clients are taken, STOPPING=1 at SIGTERM.  */
+static void systemd_notify (void **state)
+{
+    (void) state;
+    char path[sizeof ((struct sockaddr_un *) 0)->sun_path];
+    int fd = notify_socket (path, sizeof path);
+    e2e_opts_t opts = { .env = ARGS (e2e_fmt ("NOTIFY_SOCKET=%s", path)) };
+    e2e_server_t *srv = e2e_start_opts (&opts);
+    char *ready = next_notification (fd, E2E_START_MS);
+    if (!has_field (ready, "READY=1"))
+        e2e_fail ("notification %s, want READY=1", e2e_escape (ready, strlen (ready)));
+    e2e_login (srv, "alice");               /* ready meant ready */
+    pid_t pid = e2e_pid (srv);
+    kill (pid, SIGTERM);
+    char *stopping = next_notification (fd, E2E_START_MS);
+    if (!has_field (stopping, "STOPPING=1"))
+        e2e_fail ("notification %s after SIGTERM, want STOPPING=1",
+                  e2e_escape (stopping, strlen (stopping)));
+    int status = 0;
+    for (int i = 0; i < E2E_START_MS / 10 && waitpid (pid, &status, WNOHANG) != pid; i++)
+        e2e_sleep_ms (10);
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        e2e_fail ("after SIGTERM: %s, want exit 0", status_text (status));
+    e2e_forget (srv);
+    close (fd);
+    unlink (path);
+}
+
+/*  A listening socket on 127.0.0.1, port chosen by the kernel.          */
+static int loopback_listener (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    if (fd < 0 || bind (fd, (struct sockaddr *) &a, sizeof a) != 0 || listen (fd, 16) != 0)
+        e2e_fail ("listener: %s", strerror (errno));
+    return fd;
+}
+
+/*  Socket activation: the server takes the socket it was given (fd 3,
+    LISTEN_FDS=1, LISTEN_PID=its pid). It never binds its own: the test
+    keeps the port, so a server that tried would find it busy and exit. */
+static void systemd_socket_activation (void **state)
+{
+    (void) state;
+    int fd = loopback_listener ();
+    e2e_opts_t opts = { .listen_fd = fd };
+    e2e_server_t *srv = e2e_start_opts (&opts);
+    close (fd);
+    e2e_client_t *alice = e2e_login (srv, "alice");
+    e2e_client_t *bob = e2e_login (srv, "bob");
+    e2e_expect_joined (alice, "bob");
+    e2e_say (bob, "activated");
+    e2e_expect_said (alice, "bob", "activated");
+    e2e_stop (srv);
+}
+
+/*  Given something that is not a listening TCP socket: exit 4, a reason. */
+static void systemd_socket_not_listening (void **state)
+{
+    (void) state;
+    /*  No "Listening" line will come: started by hand, not e2e_start. */
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    pid_t pid = fork ();
+    if (pid < 0)
+        e2e_fail ("fork: %s", strerror (errno));
+    if (pid == 0) {
+        int null_fd = open ("/dev/null", O_WRONLY);
+        dup2 (null_fd, 1);
+        dup2 (null_fd, 2);
+        if (fd != 3)
+            dup2 (fd, 3);
+        fcntl (3, F_SETFD, 0);
+        char pid_text[32];
+        snprintf (pid_text, sizeof pid_text, "%ld", (long) getpid ());
+        setenv ("LISTEN_PID", pid_text, 1);
+        setenv ("LISTEN_FDS", "1", 1);
+        unsetenv ("NOTIFY_SOCKET");
+        execl (getenv ("TCPCHAT_BIN"), "TCPChat", "--bind", "127.0.0.1",
+               e2e_fmt ("%d", e2e_free_port ()), (char *) NULL);
+        _exit (127);
+    }
+    close (fd);
+    int status = 0;
+    int64_t deadline = e2e_now_ms () + E2E_START_MS;
+    while (waitpid (pid, &status, WNOHANG) != pid) {
+        if (e2e_now_ms () > deadline) {
+            kill (pid, SIGKILL);
+            waitpid (pid, &status, 0);
+            e2e_fail ("the server ran with a socket that does not listen");
+        }
+        e2e_sleep_ms (10);
+    }
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 4)
+        e2e_fail ("with a socket that does not listen: %s, want exit 4", status_text (status));
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +709,17 @@ int main (void)
         E2E_TEST (bind_from_env),
         E2E_TEST (bind_ipv4_loopback_only),
         E2E_TEST (default_bind_dual_stack),
+        E2E_TEST (help_and_version_despite_environment),
+        E2E_TEST (flag_beats_invalid_env),
+        E2E_TEST (version_is_the_builds),
+        E2E_TEST (bad_bind_exits_2),
+        E2E_TEST (busy_port_exits_3),
+        E2E_TEST (bind_localhost),
+        E2E_TEST (health_probe_is_quiet),
+        E2E_TEST (health_probe_without_server),
+        E2E_TEST (systemd_notify),
+        E2E_TEST (systemd_socket_activation),
+        E2E_TEST (systemd_socket_not_listening),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
