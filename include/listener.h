@@ -8,8 +8,8 @@
     listen at once; a deep backlog so bursts of connects are not dropped.
 
     It also takes a socket from systemd (socket activation), and carries
-    the health probe (`TCPChat --health`): a loopback connection whose SYN
-    is marked DSCP LE (RFC 8622). The listening socket keeps each SYN
+    the health probe (`TCPChat --health`): a connection from this machine
+    whose SYN is marked DSCP LE (RFC 8622). The listening socket keeps each SYN
     (TCP_SAVE_SYN), so the gateway knows a probe the moment it accepts
     it: answered with one line, never logged, never given a client slot.  */
 #ifndef TCPCHAT_LISTENER_H
@@ -43,7 +43,7 @@ int  listener_from_systemd (char *error, size_t size);
 int  listener_port (int fd);
 
 /*  For a socket accept() just returned: true when it is a health probe
-    (marked SYN from a loopback address). Reading the saved SYN also
+    (marked SYN from this machine). Reading the saved SYN also
     frees it, so call it once for every accepted socket.                 */
 bool listener_is_probe (int fd);
 

@@ -4,7 +4,7 @@
 set -eu
 missing=""
 pkg-config --version >/dev/null 2>&1 || missing="$missing pkg-config"
-for pair in libzmq:libzmq3-dev libczmq:libczmq-dev libtelnet:libtelnet-dev cmocka:libcmocka-dev icu-i18n:libicu-dev; do
+for pair in libzmq:libzmq3-dev libczmq:libczmq-dev libtelnet:libtelnet-dev cmocka:libcmocka-dev icu-i18n:libicu-dev libsystemd:libsystemd-dev; do
     mod=${pair%%:*}; deb=${pair#*:}
     pkg-config --exists "$mod" 2>/dev/null || missing="$missing $deb"
 done

@@ -196,18 +196,37 @@ listener_port (int fd)
 }
 
 static bool
-s_peer_is_loopback (int fd)
+s_is_loopback (const struct sockaddr_storage *ss)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (getpeername (fd, (struct sockaddr *) &ss, &len) != 0)
+    if (ss->ss_family == AF_INET)
+        return (ntohl (((const struct sockaddr_in *) ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family != AF_INET6)
         return false;
-    if (ss.ss_family == AF_INET)
-        return (ntohl (((struct sockaddr_in *) &ss)->sin_addr.s_addr) >> 24) == 127;
-    if (ss.ss_family != AF_INET6)
-        return false;
-    const struct in6_addr *a = &((struct sockaddr_in6 *) &ss)->sin6_addr;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *) ss)->sin6_addr;
     return IN6_IS_ADDR_LOOPBACK (a) || (IN6_IS_ADDR_V4MAPPED (a) && a->s6_addr [12] == 127);
+}
+
+//  The peer is this machine: a loopback address, or the very address it
+//  connected to (a probe to --bind 192.0.2.7 comes from 192.0.2.7). The
+//  kernel drops packets from outside that claim a local source.
+static bool
+s_peer_is_local (int fd)
+{
+    struct sockaddr_storage peer, self;
+    socklen_t peer_len = sizeof peer, self_len = sizeof self;
+    if (getpeername (fd, (struct sockaddr *) &peer, &peer_len) != 0
+    ||  getsockname (fd, (struct sockaddr *) &self, &self_len) != 0)
+        return false;
+    if (s_is_loopback (&peer))
+        return true;
+    if (peer.ss_family != self.ss_family)
+        return false;
+    if (peer.ss_family == AF_INET)
+        return ((struct sockaddr_in *) &peer)->sin_addr.s_addr
+            == ((struct sockaddr_in *) &self)->sin_addr.s_addr;
+    return peer.ss_family == AF_INET6
+        && !memcmp (&((struct sockaddr_in6 *) &peer)->sin6_addr,
+                    &((struct sockaddr_in6 *) &self)->sin6_addr, sizeof (struct in6_addr));
 }
 
 bool
@@ -221,7 +240,7 @@ listener_is_probe (int fd)
                       : (syn [0] >> 4) == 6? ((syn [0] & 0x0F) << 4) | (syn [1] >> 4)
                       : -1;
     //  DSCP only: the two ECN bits are the network's to set.
-    return traffic_class >= 0 && (traffic_class >> 2) == PROBE_DSCP && s_peer_is_loopback (fd);
+    return traffic_class >= 0 && (traffic_class >> 2) == PROBE_DSCP && s_peer_is_local (fd);
 }
 
 static int64_t

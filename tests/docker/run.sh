@@ -8,6 +8,8 @@
 # lines reach `docker logs` while the server runs, `docker stop -t 3` ends it
 # with exit code 0 within 3 s and connected clients get EOF, and (once the
 # binary has --data-dir) history survives `docker compose down` / `up`.
+# The healthcheck (TCPChat --health) must leave no line in docker logs, and
+# the image must carry its OCI labels and the VERSION file's version.
 # Removes every container, volume and image it made, pass or fail.
 #
 # Environment: DOCKER_TEST_PORT (host port; default 18989 if free, else any free
@@ -143,9 +145,11 @@ fi
 export TCPCHAT_PORT=$PORT
 export TCPCHAT_BUILD_NETWORK=${TCPCHAT_BUILD_NETWORK:-host}   # apt in the build: host network
 # The test's own settings, whatever the caller's shell has: defaults for the rest.
-for v in MAX_CLIENTS HISTORY MAX_ROOMS VERBOSE MAX_BACKLOG RATE NAME_TIMEOUT CONNECT_RATE MAX_PER_ADDRESS; do
+for v in MAX_CLIENTS HISTORY MAX_ROOMS VERBOSE MAX_BACKLOG RATE NAME_TIMEOUT CONNECT_RATE MAX_PER_ADDRESS BIND LOG_FILE; do
     export "TCPCHAT_$v="
 done
+TCPCHAT_VERSION=$(sh scripts/version.sh)
+export TCPCHAT_VERSION                   # the image's version label
 echo "compose project $PROJECT, host port $PORT, only 127.0.0.1"
 dc config -q || die "compose.yaml + docker/compose.test.yaml do not validate"
 pass "compose config validates"
@@ -177,6 +181,32 @@ uid=$(docker exec "$cid" id -u)
 if [ "$uid" != 0 ]; then pass "runs as non-root (uid $uid)"; else fail "runs as root"; fi
 nofile=$(docker exec "$cid" sh -c 'ulimit -n')
 if [ "$nofile" -gt 1024 ]; then pass "nofile raised ($nofile)"; else fail "nofile is $nofile"; fi
+
+# The healthcheck (TCPChat --health, every 1 s here) is answered without a
+# client slot and without a log line: a few probes later, no client has
+# connected yet, so the gateway must have logged no connection at all.
+step "healthcheck probes leave no log lines"
+probes() { docker inspect -f '{{len .State.Health.Log}}' "$cid"; }
+enough_probes() { [ "$(probes)" -ge 3 ]; }
+wait_for 20 enough_probes || true
+if logs_have 'gateway connection (opened|closed|refused)'; then
+    fail "healthcheck probes show in docker logs: $(docker logs "$cid" 2>&1 | grep -E 'gateway connection' | head -n 3)"
+else
+    pass "$(probes) healthcheck probes, no connection lines in docker logs"
+fi
+if [ "$(docker inspect -f '{{(index .State.Health.Log 0).ExitCode}}' "$cid")" = 0 ]; then
+    pass "healthcheck: TCPChat --health exits 0"
+else
+    fail "healthcheck: $(docker inspect -f '{{json .State.Health.Log}}' "$cid")"
+fi
+
+step "version and labels"
+label=$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.version"}}' "$image")
+if [ "$label" = "$TCPCHAT_VERSION" ]; then pass "label org.opencontainers.image.version=$label"; else fail "version label '$label', want '$TCPCHAT_VERSION'"; fi
+license=$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.licenses"}}' "$image")
+if [ "$license" = MIT ]; then pass "label org.opencontainers.image.licenses=MIT"; else fail "licenses label '$license'"; fi
+in_image=$(docker run --rm "$image" --version 2>&1 || true)
+if [ "$in_image" = "TCPChat $(sed -n 1p VERSION)" ]; then pass "--version in the image: $in_image"; else fail "--version in the image: '$in_image', want 'TCPChat $(sed -n 1p VERSION)'"; fi
 
 step "clients on 127.0.0.1:$PORT"
 python3 tests/docker/client.py session "$PORT" tests/data/banner.txt >"$WORK/client.out" 2>&1 &
