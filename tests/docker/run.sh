@@ -98,7 +98,7 @@ start_server() {
     fi
     pass "docker logs: Listening on the port :$PORT"
     wait_for 30 is_healthy || die "healthcheck: not healthy within 30 s ($(docker inspect -f '{{json .State.Health}}' "$cid"))"
-    pass "healthcheck: healthy (the server answered with its banner)"
+    pass "healthcheck: healthy (TCPChat --health got its answer)"
 }
 
 # --- Docker and Compose ----------------------------------------------------------
@@ -194,8 +194,12 @@ if logs_have 'gateway connection (opened|closed|refused)'; then
 else
     pass "$(probes) healthcheck probes, no connection lines in docker logs"
 fi
-if [ "$(docker inspect -f '{{(index .State.Health.Log 0).ExitCode}}' "$cid")" = 0 ]; then
-    pass "healthcheck: TCPChat --health exits 0"
+# The last probe (the first ones may have run before the server listened).
+codes=$(docker inspect -f '{{range .State.Health.Log}}{{.ExitCode}} {{end}}' "$cid")
+codes=${codes% }
+if [ "${codes##* }" = 0 ] && docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$cid" \
+        | grep -F "TCPChat on port $PORT: OK" >/dev/null; then
+    pass "healthcheck: TCPChat --health says OK and exits 0 (exit codes: $codes)"
 else
     fail "healthcheck: $(docker inspect -f '{{json .State.Health.Log}}' "$cid")"
 fi
