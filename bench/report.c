@@ -252,9 +252,10 @@ print_scenario (const char *scen)
         }
     char offered [32];
     fmt_value (offered, sizeof offered, 0, any->offered);
-    printf ("### %s: %d clients in %d room%s, %g lines/s each, %d lines each"
-            " (offered %s deliveries/s)\n\n", scen, any->clients, any->rooms,
-            any->rooms == 1? "": "s", any->rate, any->lines, offered);
+    printf ("### %s: %d client%s in %d room%s, %g lines/s each, %d line%s each"
+            " (offered %s deliveries/s)\n\n", scen, any->clients, any->clients == 1? "": "s",
+            any->rooms, any->rooms == 1? "": "s", any->rate, any->lines,
+            any->lines == 1? "": "s", offered);
     printf ("| server | runs |");
     for (int f = 0; f < F_COUNT; f++)
         printf (" %s |", figures [f].title);
