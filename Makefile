@@ -43,8 +43,8 @@ TEST_HDR  := $(wildcard tests/*.h)
 # commit recompiles one file.
 VERSION := $(shell sh scripts/version.sh)
 
-.PHONY: all check test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall clean \
-        docker-test help check-man check-units FORCE
+.PHONY: all check test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall \
+        clean docker-test help check-man check-units check-docs FORCE
 all: TCPChat
 
 # `make help`: every target with its line (the `##` comments below).
@@ -204,6 +204,11 @@ check-man: ## groff -ww -z over docs/TCPChat.1: no warnings
 	@out=$$(groff -ww -z -man docs/TCPChat.1 2>&1); \
 	    if [ -n "$$out" ]; then echo "$$out"; echo "check-man: docs/TCPChat.1 has warnings"; exit 1; fi; \
 	    echo "check-man: docs/TCPChat.1 renders without warnings"
+
+# Every option and variable of --help in the man page, PROTOCOL.md and the
+# README; every variable in compose.yaml and the e2e harness.
+check-docs: TCPChat ## every --help option documented, every variable passed through
+	@sh scripts/check-docs.sh ./TCPChat
 
 # systemd-analyze verify over the unit pair, ExecStart on the built binary.
 check-units: TCPChat ## systemd-analyze verify contrib/tcpchat.service and .socket
