@@ -156,26 +156,29 @@ s_health (const config_t *config)
     return TCPCHAT_EXIT_USAGE;
 }
 
-//  The socket systemd passed (socket activation), else our own. Exits
-//  with the documented status when neither works.
+//  The socket systemd passed (socket activation), else our own. On
+//  failure, says why and sets the documented exit status.
 static int
-s_open_listener (config_t *config, int *exit_code)
+s_open_listener (config_t *config, const log_t *log, int *exit_code)
 {
     char error [256] = "";
     int fd = listener_from_systemd (error, sizeof error);
     if (fd > 0) {
         config->port = listener_port (fd);
+        log_info (log, "serving on the socket systemd passed (port %d): --bind and PORT "
+                  "are not used", config->port);
         return fd;
     }
-    if (fd == 0)
-        fd = listener_open (config->bind, config->port, error, sizeof error);
+    if (fd < 0) {
+        fprintf (stderr, "TCPChat: %s\n", error);
+        *exit_code = TCPCHAT_EXIT_NO_LISTEN;
+        return -1;
+    }
+    fd = listener_open (config->bind, config->port, error, sizeof error);
     if (fd >= 0)
         return fd;
-    if (fd == LISTENER_FAILED && strncmp (error, "socket activation", 17) == 0)
-        fprintf (stderr, "TCPChat: %s\n", error);
-    else
-        fprintf (stderr, "TCPChat: cannot listen on %s:%d: %s\n",
-                 *config->bind? config->bind: "*", config->port, error);
+    fprintf (stderr, "TCPChat: cannot listen on %s:%d: %s\n",
+             *config->bind? config->bind: "*", config->port, error);
     *exit_code = fd == LISTENER_BAD_ADDRESS? TCPCHAT_EXIT_BAD_OPTION
                : fd == LISTENER_IN_USE?      TCPCHAT_EXIT_PORT_BUSY
                :                             TCPCHAT_EXIT_NO_LISTEN;
@@ -226,7 +229,7 @@ main (int argc, char **argv)
     s_fit_fd_limit (&config, &log);
 
     int exit_code = 0;
-    int listener = s_open_listener (&config, &exit_code);
+    int listener = s_open_listener (&config, &log, &exit_code);
     if (listener < 0) {
         log_sink_stop (&sink, LOG_SINK_STOP_MS);
         return exit_code;

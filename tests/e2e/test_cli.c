@@ -641,6 +641,18 @@ static void systemd_socket_activation (void **state)
     e2e_opts_t opts = { .listen_fd = fd };
     e2e_server_t *srv = e2e_start_opts (&opts);
     close (fd);
+    size_t len = 0;
+    const char *log = NULL;
+    FILE *f = fopen (e2e_log_path (srv), "r");
+    char *text = e2e_calloc (1, 65536);
+    if (f) {
+        len = fread (text, 1, 65535, f);
+        fclose (f);
+        log = text;
+    }
+    if (!log || !strstr (log, "main serving on the socket systemd passed"))
+        e2e_fail ("no \"serving on the socket systemd passed\" line in the log: %s",
+                  e2e_escape (text, len));
     e2e_client_t *alice = e2e_login (srv, "alice");
     e2e_client_t *bob = e2e_login (srv, "bob");
     e2e_expect_joined (alice, "bob");
