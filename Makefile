@@ -44,7 +44,7 @@ TEST_HDR  := $(wildcard tests/*.h)
 VERSION := $(shell sh scripts/version.sh)
 
 .PHONY: all check test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall \
-        clean docker-test help check-man check-units check-docs FORCE
+        clean docker-test help check-man check-units check-docs dist FORCE
 all: TCPChat
 
 # `make help`: every target with its line (the `##` comments below).
@@ -198,6 +198,20 @@ install: TCPChat ## install the binary, the man page and the systemd units (PREF
 uninstall: ## remove what install installed
 	rm -f $(DESTDIR)$(BINDIR)/TCPChat $(DESTDIR)$(MANDIR)/man1/TCPChat.1 \
 	      $(DESTDIR)$(UNITDIR)/tcpchat.service $(DESTDIR)$(UNITDIR)/tcpchat.socket
+
+# A release tarball: `git archive` of HEAD, with VERSION holding this
+# build's version (a tarball has no .git to describe).
+dist: ## build/tcpchat-VERSION.tar.gz from HEAD, VERSION file included
+	@command -v git >/dev/null && [ -e .git ] || { echo "dist: needs a git clone"; exit 1; }
+	rm -rf build/dist && mkdir -p build/dist/tcpchat-$(VERSION)
+	echo '$(VERSION)' > build/dist/tcpchat-$(VERSION)/VERSION
+	git archive --format=tar --prefix=tcpchat-$(VERSION)/ HEAD > build/dist/tcpchat-$(VERSION).tar
+	tar --delete -f build/dist/tcpchat-$(VERSION).tar tcpchat-$(VERSION)/VERSION
+	tar -rf build/dist/tcpchat-$(VERSION).tar -C build/dist tcpchat-$(VERSION)/VERSION
+	gzip -9f build/dist/tcpchat-$(VERSION).tar
+	mv -f build/dist/tcpchat-$(VERSION).tar.gz build/
+	rm -rf build/dist
+	@echo "dist: build/tcpchat-$(VERSION).tar.gz"
 
 # The man page renders without a warning (what `man -l docs/TCPChat.1` shows).
 check-man: ## groff -ww -z over docs/TCPChat.1: no warnings
