@@ -45,10 +45,10 @@ VERSION := $(shell sh scripts/version.sh)
 
 .PHONY: all check test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall \
         clean docker-test help check-man check-units check-docs dist FORCE
-all: TCPChat
+all: TCPChat ## the default: ./TCPChat
 
 # `make help`: every target with its line (the `##` comments below).
-help:
+help: ## this list
 	@echo "TCPChat $(VERSION): make [TARGET] [CC=...] [CFLAGS=...] [SANITIZE=...] [PREFIX=...]"
 	@sed -n 's/^\([a-zA-Z0-9_.-]*\):.*## \(.*\)/  \1|\2/p' $(MAKEFILE_LIST) | awk -F'|' '{ printf "%-24s %s\n", $$1, $$2 }'
 
