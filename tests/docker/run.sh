@@ -145,7 +145,8 @@ fi
 export TCPCHAT_PORT=$PORT
 export TCPCHAT_BUILD_NETWORK=${TCPCHAT_BUILD_NETWORK:-host}   # apt in the build: host network
 # The test's own settings, whatever the caller's shell has: defaults for the rest.
-for v in MAX_CLIENTS HISTORY MAX_ROOMS VERBOSE MAX_BACKLOG RATE NAME_TIMEOUT CONNECT_RATE MAX_PER_ADDRESS BIND LOG_FILE; do
+for v in MAX_CLIENTS HISTORY MAX_ROOMS VERBOSE MAX_BACKLOG RATE NAME_TIMEOUT CONNECT_RATE MAX_PER_ADDRESS ROOM_IDLE \
+         BIND LOG_FILE; do
     export "TCPCHAT_$v="
 done
 TCPCHAT_VERSION=$(sh scripts/version.sh)

@@ -351,7 +351,7 @@ static void child_environment (const char *const *extra)
         "TCPCHAT_PORT", "TCPCHAT_BIND", "TCPCHAT_MAX_CLIENTS", "TCPCHAT_HISTORY",
         "TCPCHAT_MAX_ROOMS", "TCPCHAT_VERBOSE", "TCPCHAT_MAX_BACKLOG", "TCPCHAT_RATE",
         "TCPCHAT_NAME_TIMEOUT", "TCPCHAT_DATA_DIR", "TCPCHAT_LOG_FILE",
-        "TCPCHAT_CONNECT_RATE", "TCPCHAT_MAX_PER_ADDRESS", NULL
+        "TCPCHAT_CONNECT_RATE", "TCPCHAT_MAX_PER_ADDRESS", "TCPCHAT_ROOM_IDLE", NULL
     };
     for (size_t i = 0; own[i]; i++)
         unsetenv (own[i]);
