@@ -511,19 +511,23 @@ static void expect_healthy (int port, const char *what)
 }
 
 /*  The probe gets its answer without a log line and without a client
-    slot: it answers even when the chat is full, and the client holding
-    the only slot sees nothing of it.                                    */
+    slot: it answers even when the chat is full (and its address at its
+    --max-per-address), and the client holding the only slot sees
+    nothing of it.                                                       */
 static void health_probe_is_quiet (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start ("--max-clients", "1");
+    e2e_server_t *srv = e2e_start ("--max-clients", "1", "--max-per-address", "1");
     for (int i = 0; i < 3; i++)
         expect_healthy (e2e_port (srv), "--health on a running server");
     e2e_client_t *alice = e2e_login (srv, "alice");         /* now full */
     expect_healthy (e2e_port (srv), "--health on a full server");
     e2e_expect_silence (alice, E2E_QUIET_MS);
     e2e_say (alice, "still here");
-    expect_full (srv);
+    /*  An ordinary newcomer is turned away: the limits hold for clients. */
+    e2e_client_t *late = e2e_connect (srv);
+    e2e_expect (late, "Too many connections from your address (max 1). Try again later.\n");
+    e2e_expect_eof (late);
     e2e_close (alice);
     /*  Exactly one opened line: alice's. The probes left none.          */
     FILE *f = fopen (e2e_log_path (srv), "r");
