@@ -38,7 +38,9 @@
 //  soft limit as far as allowed, then keep max_rooms and max_clients
 //  below it, so the server answers with "Too many rooms" or its "full"
 //  text instead of running out (EMFILE). Rooms give way first: each
-//  costs FDS_PER_ROOM descriptors, a client one.
+//  costs FDS_PER_ROOM descriptors, a client one. But only down to what
+//  half the budget affords: a big --max-clients must not squeeze the
+//  rooms down to a handful while most of the descriptors sit unused.
 static void
 s_fit_fd_limit (config_t *config, const log_t *log)
 {
@@ -56,8 +58,11 @@ s_fit_fd_limit (config_t *config, const log_t *log)
     long spare = total - FDS_FIXED - (long) FDS_PER_ROOM * config->max_rooms
                - config->max_clients;
     if (spare < 0) {
+        long budget = total - FDS_FIXED;
         long floor = config->max_rooms < ROOMS_KEPT? config->max_rooms: ROOMS_KEPT;
-        long rooms = (total - FDS_FIXED - config->max_clients) / FDS_PER_ROOM;
+        long rooms = (budget - config->max_clients) / FDS_PER_ROOM;
+        if (rooms < budget / 2 / FDS_PER_ROOM)
+            rooms = budget / 2 / FDS_PER_ROOM;
         if (rooms < floor)
             rooms = floor;
         if (rooms < config->max_rooms) {
