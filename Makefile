@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # TCPChat: `make`, `make test`, `make install PREFIX=... DESTDIR=...`, `make clean`.
 # Sanitizer builds live beside the plain one: `make test SANITIZE=address,undefined`,
 # `make test SANITIZE=thread`. `make help` lists every target.
@@ -43,7 +44,7 @@ TEST_HDR  := $(wildcard tests/*.h)
 # commit recompiles one file.
 VERSION := $(shell sh scripts/version.sh)
 
-.PHONY: all check test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall \
+.PHONY: all check check-spdx test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall \
         clean docker-test help check-man check-units check-docs dist FORCE
 all: TCPChat ## the default: ./TCPChat
 
@@ -218,6 +219,14 @@ check-man: ## groff -ww -z over docs/TCPChat.1: no warnings
 	@out=$$(groff -ww -z -man docs/TCPChat.1 2>&1); \
 	    if [ -n "$$out" ]; then echo "$$out"; echo "check-man: docs/TCPChat.1 has warnings"; exit 1; fi; \
 	    echo "check-man: docs/TCPChat.1 renders without warnings"
+
+# Every source, script and build file says its license (SPDX), so a file
+# copied out of the tree still does.
+check-spdx: ## every source, script and build file has an SPDX license line
+	@missing=$$(git ls-files '*.c' '*.h' '*.sh' '*.py' Makefile .ci/run docker/Dockerfile 'compose*.yaml' \
+	    | while read -r f; do grep -q 'SPDX-License-Identifier: MIT' "$$f" || echo "$$f"; done); \
+	    if [ -n "$$missing" ]; then echo "check-spdx: no SPDX line in:"; echo "$$missing"; exit 1; fi; \
+	    echo "check-spdx: every file has its SPDX line"
 
 # Every option and variable of --help in the man page, PROTOCOL.md and the
 # README; every variable in compose.yaml and the e2e harness.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  gateway: owns every TCP connection.
 
     Why our own epoll loop and not a ZMQ_STREAM socket: with our own
@@ -1495,8 +1496,9 @@ gateway_destroy (gateway_t **self_p)
         return;
     s_shutdown (self);
     log_info (&self->log, "stopped (%" PRIu64 " accepted, %" PRIu64 " refused, %" PRIu64
-              " lines in, %" PRIu64 " cut for being too slow, %" PRIu64 " timed out at the name prompt)",
-              self->accepted, self->refused, self->lines_in, self->evicted, self->timed_out);
+              " line%s in, %" PRIu64 " cut for being too slow, %" PRIu64 " timed out at the name prompt)",
+              self->accepted, self->refused, self->lines_in, self->lines_in == 1? "": "s",
+              self->evicted, self->timed_out);
     s_self_destroy (self_p);
 }
 

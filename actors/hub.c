@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  hub: the one source of truth for names and rooms.
 
     Moving a client between rooms is the one delicate part. The old room

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  room: one actor per chat room.
 
     Why the room and not the hub sequences a member's output: a member's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  writer: a room's file, written in a thread that may block. See writer.h.
 
     Nothing but this thread ever waits for the room's file. It holds no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  bench/loadgen.c: one-process, epoll-driven load generator for TCPChat and
     for IRC servers (ngircd, InspIRCd), so that both run the same scenario.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  bench/report.c: turns the JSON lines that loadgen appends (one per run)
     into Markdown tables: per scenario, one row per server with the median
     of its runs and their min-max, then one row per peer with the ratio

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/run.sh: TCPChat side by side with ngircd and InspIRCd (`make bench`),
 # or TCPChat alone on small scenarios (`make bench-quick`).
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  actor: a zactor started and stopped with every failure checked.
 
     CZMQ 4.2.1's zactor_new ignores pthread_create's result and asserts

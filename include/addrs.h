@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  addrs: what each remote address may still open, for the gateway.
 
     Two budgets per address: new connections (--connect-rate N: N a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  buf: a growable byte buffer with a read offset.
 
     Used for every per-client byte queue (pending input, pending output).

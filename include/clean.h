@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  clean: makes client text safe to show on other people's terminals.
 
     Removed: C0 control bytes except TAB (so NUL, BEL, BS, CR, ...), DEL,

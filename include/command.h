@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  command: parses a chat line that starts with '/'.
 
     The verb is the text after '/' up to the first space or TAB, matched

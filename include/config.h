@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  config: the command line and its TCPCHAT_* environment variables.
 
     Parsed once by main; each actor then gets its own copy (config_t holds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  framer: splits a TCP byte stream into lines.
 
     A line ends at '\n'; one trailing '\r' is removed (telnet, nc -C).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  gateway: owns every TCP connection.
 
     It accepts clients, frames and cleans their input, parses commands,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  history: a room's last N chat lines, oldest first (a ring).
 
     Lines are stored as given (the "[ts][name]:text" form, no '\n').

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  hub: the one source of truth for names and rooms.
 
     It registers and frees names, creates, finds and stops room actors,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  listener: opens the server's listening TCP socket.
 
     With no address: one dual-stack socket on [::] (IPv4 and IPv6), or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  log: one line per event, under the actor's own name.
 
     "2026-11-29 18:03:36 room[general] alice joined (2 members)"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  messages: every message the actors exchange, defined in one place.
 
     Each message is [type][id][payload...]: type a short string frame, id

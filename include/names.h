@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  names: the rules for user names and room names.
 
     User name (judged as typed, after the caller trimmed it): 1 to 32

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  protocol: every text a client sees, in one place.
 
     The net-cat texts are mandated byte for byte (docs/PROTOCOL.md); the

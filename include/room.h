@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  room: one actor per chat room. It owns the room's members, its history
     and the formatting of its broadcasts, and it is the one that orders all
     output to its members (hub replies for a member come through it).

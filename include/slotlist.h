@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  slotlist: a set of connection slots kept in the order they joined it.
 
     The gateway keeps three: the clients to flush at the end of the pass,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  store: each room's chat lines on disk, one file per room in --data-dir.
 
     A room appends every chat line it broadcasts ("[ts][name]:text\n", the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  telnet: takes the telnet protocol out of a client's byte stream.
 
     A thin policy over libtelnet (which parses: IAC escapes, commands,

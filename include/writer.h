@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  writer: one thread per room that writes the room's chat lines to its
     file in --data-dir, so that the room itself never waits for the disk.
 

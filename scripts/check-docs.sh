@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make check-docs: whatever `TCPChat --help` lists is documented and wired up.
 #   every option and variable  -> docs/TCPChat.1, docs/PROTOCOL.md, README.md
 #   every TCPCHAT_* variable   -> compose.yaml (passed through to the server)

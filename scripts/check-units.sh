@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make check-units: systemd-analyze verify over contrib/tcpchat.service and
 # contrib/tcpchat.socket. verify wants ExecStart's binary to exist, so the
 # units are checked as copies in a scratch directory with ExecStart on the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs TCPChat's build dependencies on Debian/Ubuntu when they are missing.
 # Quiet when everything is there; says what it installs otherwise.
 set -eu

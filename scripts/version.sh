@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Prints the version TCPChat is built as (the Makefile calls it):
 #   in a git clone  `git describe --tags --dirty` (v1.1.0, v1.1.0-3-gabc1234,
 #                   ...-dirty); with no release tag yet, VERSION plus the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  actor: zactor with every failure checked. See actor.h.
 
     The pipe is made exactly as zsys_create_pipe makes it (two PAIRs over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  addrs: what each remote address may still open. See addrs.h.  */
 #include "addrs.h"
 

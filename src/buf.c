@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  buf: a growable byte buffer with a read offset. See buf.h.  */
 #include "buf.h"
 

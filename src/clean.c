@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  clean: makes client text safe to show on other people's terminals.
     See clean.h for the rules.  */
 #include "clean.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  command: parses a chat line that starts with '/'. See command.h.  */
 #include "command.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  config: the command line and its TCPCHAT_* environment variables.  */
 #include "config.h"
 #include "protocol.h"

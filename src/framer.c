@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  framer: splits a TCP byte stream into lines. See framer.h.
 
     Lines are found in framer_next, which is where an over-long line is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  history: a room's last N chat lines, oldest first. See history.h.
 
     The slot array grows geometrically up to the capacity, so that a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  listener: opens the server's listening TCP socket.  */
 #include "listener.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  log: one line per event, under the actor's own name. See log.h.  */
 #include "log.h"
 #include "clean.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  TCPChat: a net-cat compatible chat server, built as ZeroMQ actors.
 
     main parses the configuration, opens the listening socket, starts the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  messages: building and reading the actors' messages.  */
 #include "messages.h"
 

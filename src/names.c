@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  names: the rules for user names and room names. See names.h.  */
 #include "names.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  protocol: every text a client sees, in one place. See protocol.h
     and docs/PROTOCOL.md.  */
 #include "protocol.h"

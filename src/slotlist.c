@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  slotlist: a set of connection slots in order of joining. See slotlist.h.
 
     Every member's entry index is kept in where[], so add, remove and has

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  store: each room's chat lines on disk, one file per room. See store.h.
 
     The file of a room is the history it would have kept with no limit:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  telnet: takes the telnet protocol out of a client's byte stream. See
     telnet.h for what happens to each command.
 

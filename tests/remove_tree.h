@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  remove_tree: removes a test's temporary directory and all it holds
     (any depth; symlinks are removed, never followed). Shared by the unit
     and end-to-end tests that make data directories.                     */

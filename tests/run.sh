@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs cmocka test binaries one after another and sums their results.
 # Usage: tests/run.sh BUILD_DIR BINARY...
 # End-to-end binaries find the server under test through TCPCHAT_BIN.

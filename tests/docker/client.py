@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Real TCP clients for tests/docker/run.sh: they talk to 127.0.0.1 only.
 
     client.py session PORT BANNER_FILE   banner bytes, two clients exchange lines,

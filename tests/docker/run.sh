@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make docker-test: the image and compose.yaml, end to end, on 127.0.0.1 only.
 #
 # Builds the image through compose.yaml + docker/compose.test.yaml (host

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  e2e: the end-to-end test harness (see e2e.h).  */
 #include "e2e.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  e2e: the end-to-end test harness.
 
     Starts the real server binary ($TCPCHAT_BIN) on a free port of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: the budgets of one remote address (docs/OPERATIONS.md,
     "One address, many connections"). Every client here comes from
     127.0.0.1, which the server budgets like any other address:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: the command line and the environment (docs/PROTOCOL.md,
     "Command line").                                                     */
 #include "e2e.h"

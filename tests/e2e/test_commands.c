@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: commands and rooms (docs/PROTOCOL.md, "Commands"), and the
     ordering promises around entering and moving between rooms.         */
 #include "e2e.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: rooms and the disk, descriptors and threads.
 
     - Under a low RLIMIT_NOFILE, --max-rooms is lowered at start and new

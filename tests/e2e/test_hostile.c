@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: hostile and unlucky clients, and stopping (docs/OPERATIONS.md).
 
     Slow readers are cut (--max-backlog), floods are paced (--rate), idle

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: the hub's limits (docs/OPERATIONS.md, "Queues and
     pausing", "Rooms that stop when idle", "New rooms per client").
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: input hygiene (docs/PROTOCOL.md, "Input hygiene"): the
     byte stream is framed into lines whatever the chunking, over-long
     lines are refused, and text is cleaned before anyone else sees it.  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: what a client sent before it left is delivered, and the
     replies to it reach it before the close (docs/OPERATIONS.md,
     "Leaving"). A packet that moves a client, says two lines and leaves

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: connection limits and a busy room (docs/PROTOCOL.md,
     "--max-clients", "Connecting").                                      */
 #include "e2e.h"

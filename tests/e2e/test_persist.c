@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: --data-dir. Chat lines survive a restart (SIGTERM) and a
     crash (SIGKILL) once any client has received them; rooms with lines
     come back; --history bounds what is reloaded; a directory that cannot

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: a session from connect to leave (docs/PROTOCOL.md,
     "Connecting", "Choosing a name", "In a room").                       */
 #include "e2e.h"

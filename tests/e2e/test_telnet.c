@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: telnet clients (docs/PROTOCOL.md, "Telnet clients").
 
     Two kinds of test. Scripted transcripts send, over a plain socket,

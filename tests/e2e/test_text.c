@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  End-to-end: text that cannot hurt. Cleaning never grows a line past
     the limit and strips bidi overrides; names that hide characters or
     pass for a connected user's are refused; the log never blocks the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  libFuzzer target for the gateway's connection state machine: the real
     actors/gateway.c, stepped pass by pass (gateway_pass) on a clock the
     fuzzer moves, with the fuzzer playing every client, the hub and the

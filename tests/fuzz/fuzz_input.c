@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  libFuzzer target for the input path: the telnet filter, line framing,
     cleaning, command parsing and the name rules, fed the way a client's
     bytes arrive (in chunks of any size) and the way the gateway takes

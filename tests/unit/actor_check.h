@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  actor_check: expectations on the messages an actor sends to its
     (fake) gateway, for test_room.c and test_hub.c.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for actor: zactor's pipe protocol with every failure checked.
 
     - an actor starts, answers on its pipe and stops on $TERM;

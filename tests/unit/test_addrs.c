@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for addrs: the per-address budgets (--connect-rate,
     --max-per-address). The clock is passed in, so nothing here waits.   */
 #include <stdarg.h>

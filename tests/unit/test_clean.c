@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for clean.  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for config: the command line and TCPCHAT_* variables.
 
     config_parse writes to two FILE *s: each test hands it memory streams

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for the gateway actor, driven directly.
 
     The test plays the hub and the rooms. It binds a PAIR at the hub's

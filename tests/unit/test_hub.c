@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for the hub actor, driven directly.
 
     The test plays the gateway. It connects a PAIR to the hub's endpoint

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for listener: the listening TCP socket.
 
     Ports: the kernel picks a free one when we bind port 0 ourselves; we

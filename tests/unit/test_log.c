@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for log: one line per event, "YYYY-MM-DD HH:MM:SS NAME text\n",
     in a single write. The tests log into a pipe and read what arrived.  */
 #include <stdarg.h>

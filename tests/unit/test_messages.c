@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for messages: building, sending and reading [type][id][...]
     messages through a real inproc PAIR pair.                            */
 #include <stdarg.h>

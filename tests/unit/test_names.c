@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for names.  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for protocol.  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for the room actor, driven directly.
 
     Each test starts one room (zactor_new (room_actor, args)) on a unique

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for slotlist: the gateway's dirty, stalled and throttled
     lists. The case that broke the old arrays: every slot listed, and each
     one listed again by the handler while the pass runs (a throttled

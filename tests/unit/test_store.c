@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for store: room names as file names, appending, reading
     the tail of a room's file back, listing a data dir, preparing it.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*  Unit tests for the telnet filter (src/telnet.c).  */
 #include <stdarg.h>
 #include <stddef.h>

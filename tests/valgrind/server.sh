@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs the server under valgrind memcheck for the end-to-end suite
 # (`make test-valgrind` points TCPCHAT_BIN here). Any memory error or
 # definite leak makes the server exit 99, which the harness reports as a
