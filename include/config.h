@@ -3,8 +3,8 @@
 
     Parsed once by main; each actor then gets its own copy (config_t holds
     no pointers), so no thread ever reads another thread's memory. The one
-    descriptor in it, log_fd, is only ever written whole lines with
-    write(2), which the kernel keeps apart.                              */
+    descriptor in it, log_fd, is main's: it hands the file to the log sink
+    (log.h) and actors get -1; they write whole lines to stdout only.    */
 #ifndef TCPCHAT_CONFIG_H
 #define TCPCHAT_CONFIG_H
 
@@ -38,7 +38,7 @@ typedef struct {
     bool   verbose;
     char   data_dir[512];     /* "" = keep history in memory only */
     char   log_file[512];     /* "" = log to stdout only */
-    int    log_fd;            /* log_file opened by main, or -1 */
+    int    log_fd;            /* log_file opened by main for the sink; -1 in actors */
     char   endpoint[96];      /* inproc:// prefix unique to this server */
 } config_t;
 
