@@ -124,18 +124,25 @@ s_load_history (self_t *self)
                   self->path);
 }
 
+//  The one place a writer's answer is read: STORED n says it is done
+//  with every line up to the n-th it was handed.
+static void
+s_writer_take (self_t *self, zmsg_t **msg_p)
+{
+    msg_view_t view;
+    if (msg_parse (*msg_p, &view) && msg_is (&view, MSG_STORED) && view.id > self->done)
+        self->done = view.id;
+    zmsg_destroy (msg_p);
+}
+
 //  What the writer has said it is done with, without waiting.
 static void
 s_writer_drain (self_t *self)
 {
     zsock_t *pipe = actor_sock (self->writer);
     zmsg_t *msg;
-    while ((zsock_events (pipe) & ZMQ_POLLIN) && (msg = msg_recv (pipe))) {
-        msg_view_t view;
-        if (msg_parse (msg, &view) && msg_is (&view, MSG_STORED) && view.id > self->done)
-            self->done = view.id;
-        zmsg_destroy (&msg);
-    }
+    while ((zsock_events (pipe) & ZMQ_POLLIN) && (msg = msg_recv (pipe)))
+        s_writer_take (self, &msg);
 }
 
 //  Waits at most ms for the writer to be done with every line handed.
@@ -152,10 +159,7 @@ s_writer_wait (self_t *self, int ms)
         zmsg_t *msg = msg_recv (pipe);
         if (!msg)
             break;                      //  Timed out
-        msg_view_t view;
-        if (msg_parse (msg, &view) && msg_is (&view, MSG_STORED) && view.id > self->done)
-            self->done = view.id;
-        zmsg_destroy (&msg);
+        s_writer_take (self, &msg);
     }
     zsock_set_rcvtimeo (pipe, -1);
 }
