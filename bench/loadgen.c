@@ -290,41 +290,41 @@ rng_unit (void)
 
 /* ------------------------------------------------------------ /proc/PID */
 
+/* Reads /proc/PID/WHAT into text (NUL-terminated); false if unknown. */
+static bool
+proc_read (int pid, const char *what, char *text, size_t size)
+{
+    if (pid <= 0)
+        return false;
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/%s", pid, what);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return false;
+    size_t n = fread (text, 1, size - 1, f);
+    fclose (f);
+    text [n] = 0;
+    return true;
+}
+
 static long
 proc_rss_kib (int pid)
 {
-    if (pid <= 0)
+    char text [4096];
+    if (!proc_read (pid, "status", text, sizeof text))
         return -1;
-    char path [64], line [256];
-    snprintf (path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen (path, "r");
-    if (!f)
-        return -1;
-    long kib = -1;
-    while (fgets (line, sizeof line, f))
-        if (strncmp (line, "VmRSS:", 6) == 0) {
-            kib = strtol (line + 6, NULL, 10);
-            break;
-        }
-    fclose (f);
-    return kib;
+    const char *line = strstr (text, "\nVmRSS:");
+    return line? strtol (line + 7, NULL, 10): -1;
 }
 
 /* utime + stime of every thread of the process, in seconds; -1 if unknown */
 static double
 proc_cpu_s (int pid)
 {
-    if (pid <= 0)
+    char text [1024];
+    if (!proc_read (pid, "stat", text, sizeof text))
         return -1;
-    char path [64], buf [1024];
-    snprintf (path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen (path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread (buf, 1, sizeof buf - 1, f);
-    fclose (f);
-    buf [n] = 0;
-    char *p = strrchr (buf, ')');       /* the command name may hold spaces */
+    char *p = strrchr (text, ')');      /* the command name may hold spaces */
     if (!p)
         return -1;
     p += 2;                             /* field 3, state */
