@@ -9,38 +9,38 @@
 #include <string.h>
 #include <strings.h>
 
+typedef enum { OPTION_INT, OPTION_PATH, OPTION_BIND } option_kind_t;
+
+//  Every option that takes a value, with its variable: one table, so a
+//  flag and its variable are read, checked and documented alike.
 typedef struct {
-    const char *flag;         /* "--max-clients" */
-    const char *env;          /* "TCPCHAT_MAX_CLIENTS" */
-    size_t      offset;       /* of the int in config_t */
-    long        min, max;
-} int_option_t;
+    const char   *flag;         /* "--max-clients" */
+    const char   *env;          /* "TCPCHAT_MAX_CLIENTS" */
+    option_kind_t kind;
+    size_t        offset;       /* of the int or char array in config_t */
+    long          min, max;     /* an int's range; a path's size is max */
+} option_t;
 
-static const int_option_t s_int_options [] = {
-    { "--max-clients", "TCPCHAT_MAX_CLIENTS", offsetof (config_t, max_clients), 1, 1000000 },
-    { "--history",     "TCPCHAT_HISTORY",     offsetof (config_t, history),     0, 1000000 },
-    { "--max-rooms",   "TCPCHAT_MAX_ROOMS",   offsetof (config_t, max_rooms),   1, 100000 },
-    { "--max-backlog", "TCPCHAT_MAX_BACKLOG", offsetof (config_t, max_backlog), 4096, 1000000000 },
-    { "--rate",        "TCPCHAT_RATE",        offsetof (config_t, rate),        0, 1000000 },
-    { "--name-timeout","TCPCHAT_NAME_TIMEOUT",offsetof (config_t, name_timeout),0, 86400 },
-    { "--room-idle",   "TCPCHAT_ROOM_IDLE",   offsetof (config_t, room_idle),   0, 86400 },
-    { "--connect-rate","TCPCHAT_CONNECT_RATE",offsetof (config_t, connect_rate),0, 1000000 },
-    { "--max-per-address", "TCPCHAT_MAX_PER_ADDRESS", offsetof (config_t, max_per_address), 0, 1000000 },
+#define INT_OPTION(flag, env, field, min, max) \
+    { flag, env, OPTION_INT, offsetof (config_t, field), min, max }
+#define TEXT_OPTION(flag, env, kind, field) \
+    { flag, env, kind, offsetof (config_t, field), 1, sizeof ((config_t *) 0)->field }
+
+static const option_t s_options [] = {
+    INT_OPTION ("--max-clients", "TCPCHAT_MAX_CLIENTS", max_clients, 1, 1000000),
+    INT_OPTION ("--history", "TCPCHAT_HISTORY", history, 0, 1000000),
+    INT_OPTION ("--max-rooms", "TCPCHAT_MAX_ROOMS", max_rooms, 1, 100000),
+    INT_OPTION ("--max-backlog", "TCPCHAT_MAX_BACKLOG", max_backlog, 4096, 1000000000),
+    INT_OPTION ("--rate", "TCPCHAT_RATE", rate, 0, 1000000),
+    INT_OPTION ("--name-timeout", "TCPCHAT_NAME_TIMEOUT", name_timeout, 0, 86400),
+    INT_OPTION ("--room-idle", "TCPCHAT_ROOM_IDLE", room_idle, 0, 86400),
+    INT_OPTION ("--connect-rate", "TCPCHAT_CONNECT_RATE", connect_rate, 0, 1000000),
+    INT_OPTION ("--max-per-address", "TCPCHAT_MAX_PER_ADDRESS", max_per_address, 0, 1000000),
+    TEXT_OPTION ("--data-dir", "TCPCHAT_DATA_DIR", OPTION_PATH, data_dir),
+    TEXT_OPTION ("--log-file", "TCPCHAT_LOG_FILE", OPTION_PATH, log_file),
+    TEXT_OPTION ("--bind", "TCPCHAT_BIND", OPTION_BIND, bind),
 };
-#define INT_OPTIONS (sizeof s_int_options / sizeof s_int_options [0])
-
-typedef struct {
-    const char *flag;         /* "--data-dir" */
-    const char *env;          /* "TCPCHAT_DATA_DIR" */
-    size_t      offset;       /* of the char array in config_t */
-    size_t      size;
-} path_option_t;
-
-static const path_option_t s_path_options [] = {
-    { "--data-dir", "TCPCHAT_DATA_DIR", offsetof (config_t, data_dir), sizeof ((config_t *) 0)->data_dir },
-    { "--log-file", "TCPCHAT_LOG_FILE", offsetof (config_t, log_file), sizeof ((config_t *) 0)->log_file },
-};
-#define PATH_OPTIONS (sizeof s_path_options / sizeof s_path_options [0])
+#define OPTIONS (sizeof s_options / sizeof s_options [0])
 
 static const char s_help [] =
     "Usage: ./TCPChat [OPTIONS] [PORT]\n"
@@ -115,7 +115,7 @@ s_parse_number (const char *text, long min, long max, long *value)
 }
 
 static bool
-s_set_int (config_t *cfg, const int_option_t *opt, const char *text,
+s_set_int (config_t *cfg, const option_t *opt, const char *text,
            const char *source, FILE *err)
 {
     long v;
@@ -129,26 +129,27 @@ s_set_int (config_t *cfg, const int_option_t *opt, const char *text,
 }
 
 static bool
-s_set_bind (config_t *cfg, const char *text, const char *source, FILE *err)
-{
-    if (!text || !*text || strlen (text) >= sizeof cfg->bind) {
-        fprintf (err, "TCPChat: %s: expects an IP address or a host name\n", source);
-        return false;
-    }
-    strcpy (cfg->bind, text);
-    return true;
-}
-
-static bool
-s_set_path (config_t *cfg, const path_option_t *opt, const char *text,
+s_set_text (config_t *cfg, const option_t *opt, const char *text,
             const char *source, FILE *err)
 {
-    if (!text || !*text || strlen (text) >= opt->size) {
-        fprintf (err, "TCPChat: %s: expects a path of 1 to %zu bytes\n", source, opt->size - 1);
+    if (!text || !*text || strlen (text) >= (size_t) opt->max) {
+        if (opt->kind == OPTION_BIND)
+            fprintf (err, "TCPChat: %s: expects an IP address or a host name\n", source);
+        else
+            fprintf (err, "TCPChat: %s: expects a path of 1 to %ld bytes\n", source,
+                     opt->max - 1);
         return false;
     }
     strcpy ((char *) cfg + opt->offset, text);
     return true;
+}
+
+static bool
+s_set_option (config_t *cfg, const option_t *opt, const char *text,
+              const char *source, FILE *err)
+{
+    return opt->kind == OPTION_INT? s_set_int (cfg, opt, text, source, err)
+                                  : s_set_text (cfg, opt, text, source, err);
 }
 
 static bool
@@ -182,28 +183,13 @@ s_split (const char *arg, char *flag, size_t size, const char **value)
         snprintf (flag, size, "%s", arg);
 }
 
-static const int_option_t *
-s_find_int_option (const char *flag)
+static const option_t *
+s_find_option (const char *flag)
 {
-    for (size_t i = 0; i < INT_OPTIONS; i++)
-        if (!strcmp (flag, s_int_options [i].flag))
-            return &s_int_options [i];
+    for (size_t i = 0; i < OPTIONS; i++)
+        if (!strcmp (flag, s_options [i].flag))
+            return &s_options [i];
     return NULL;
-}
-
-static const path_option_t *
-s_find_path_option (const char *flag)
-{
-    for (size_t i = 0; i < PATH_OPTIONS; i++)
-        if (!strcmp (flag, s_path_options [i].flag))
-            return &s_path_options [i];
-    return NULL;
-}
-
-static bool
-s_takes_value (const char *flag)
-{
-    return s_find_int_option (flag) || s_find_path_option (flag) || !strcmp (flag, "--bind");
 }
 
 static bool
@@ -223,7 +209,7 @@ s_given (int argc, char **argv, const char *flag)
         s_split (argv [i], name, sizeof name, &value);
         if (*flag? !strcmp (name, flag): !s_is_option (argv [i]))
             return true;
-        if (s_takes_value (name) && !value)
+        if (s_find_option (name) && !value)
             i++;
     }
     return false;
@@ -235,16 +221,10 @@ static bool
 s_read_environment (config_t *cfg, int argc, char **argv,
                     char *(*getenv_fn) (const char *), FILE *err)
 {
-    for (size_t i = 0; i < INT_OPTIONS; i++) {
-        const int_option_t *opt = &s_int_options [i];
+    for (size_t i = 0; i < OPTIONS; i++) {
+        const option_t *opt = &s_options [i];
         const char *value = s_given (argc, argv, opt->flag)? NULL: s_env (getenv_fn, opt->env);
-        if (value && !s_set_int (cfg, opt, value, opt->env, err))
-            return false;
-    }
-    for (size_t i = 0; i < PATH_OPTIONS; i++) {
-        const path_option_t *opt = &s_path_options [i];
-        const char *value = s_given (argc, argv, opt->flag)? NULL: s_env (getenv_fn, opt->env);
-        if (value && !s_set_path (cfg, opt, value, opt->env, err))
+        if (value && !s_set_option (cfg, opt, value, opt->env, err))
             return false;
     }
     const char *port = s_given (argc, argv, "")? NULL: s_env (getenv_fn, "TCPCHAT_PORT");
@@ -256,9 +236,6 @@ s_read_environment (config_t *cfg, int argc, char **argv,
         }
         cfg->port = (int) v;
     }
-    const char *bind = s_given (argc, argv, "--bind")? NULL: s_env (getenv_fn, "TCPCHAT_BIND");
-    if (bind && !s_set_bind (cfg, bind, "TCPCHAT_BIND", err))
-        return false;
     cfg->verbose = s_truthy (s_env (getenv_fn, "TCPCHAT_VERBOSE"));
     return true;
 }
@@ -272,7 +249,7 @@ s_answer_info (int argc, char **argv, FILE *out)
         char flag [32];
         const char *value;
         s_split (argv [i], flag, sizeof flag, &value);
-        if (s_takes_value (flag) && !value)
+        if (s_find_option (flag) && !value)
             i++;
         else
         if (!strcmp (argv [i], "--help") || !strcmp (argv [i], "-h")) {
@@ -307,19 +284,15 @@ config_parse (config_t *cfg, int argc, char **argv,
         const char *value;
         s_split (arg, flag, sizeof flag, &value);
 
-        const int_option_t *opt = s_find_int_option (flag);
-        const path_option_t *path = s_find_path_option (flag);
-        if (opt || path || !strcmp (flag, "--bind")) {
+        const option_t *opt = s_find_option (flag);
+        if (opt) {
             if (!value && i + 1 < argc)
                 value = argv [++i];
             if (!value) {
                 fprintf (err, "TCPChat: %s needs a value\n", flag);
                 return CONFIG_EXIT_BAD;
             }
-            bool ok = opt?  s_set_int (cfg, opt, value, flag, err)
-                    : path? s_set_path (cfg, path, value, flag, err)
-                    :       s_set_bind (cfg, value, flag, err);
-            if (!ok)
+            if (!s_set_option (cfg, opt, value, flag, err))
                 return CONFIG_EXIT_BAD;
         }
         else
