@@ -35,6 +35,24 @@ s_printable_ascii_span (const unsigned char *p, size_t len)
     return i;
 }
 
+/*  Well-formed UTF-8 byte sequences (Unicode, Table 3-7): the range of
+    each lead byte's second byte. It rules out overlong forms (E0, F0),
+    surrogates (ED) and code points past U+10FFFF (F4); every later byte
+    is 80..BF.                                                            */
+static const struct {
+    unsigned char first, last;      /* lead bytes */
+    unsigned char low, high;        /* their second byte */
+} s_utf8_leads [] = {
+    { 0xC2, 0xDF, 0x80, 0xBF },
+    { 0xE0, 0xE0, 0xA0, 0xBF },
+    { 0xE1, 0xEC, 0x80, 0xBF },
+    { 0xED, 0xED, 0x80, 0x9F },
+    { 0xEE, 0xEF, 0x80, 0xBF },
+    { 0xF0, 0xF0, 0x90, 0xBF },
+    { 0xF1, 0xF3, 0x80, 0xBF },
+    { 0xF4, 0xF4, 0x80, 0x8F },
+};
+
 size_t
 utf8_decode (const char *s, size_t len, int32_t *cp)
 {
@@ -44,37 +62,16 @@ utf8_decode (const char *s, size_t len, int32_t *cp)
         *cp = lead;
         return 1;
     }
-    /*  The second byte's range also rules out overlong forms (E0, F0),
-        surrogates (ED) and code points past U+10FFFF (F4).               */
-    size_t tail;
-    unsigned char low = 0x80, high = 0xBF;
-    int32_t value;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        tail = 1;
-        value = lead & 0x1F;
-    }
-    else
-    if (lead >= 0xE0 && lead <= 0xEF) {
-        tail = 2;
-        value = lead & 0x0F;
-        if (lead == 0xE0)
-            low = 0xA0;
-        if (lead == 0xED)
-            high = 0x9F;
-    }
-    else
-    if (lead >= 0xF0 && lead <= 0xF4) {
-        tail = 3;
-        value = lead & 0x07;
-        if (lead == 0xF0)
-            low = 0x90;
-        if (lead == 0xF4)
-            high = 0x8F;
-    }
-    else {
+    size_t row = 0, rows = sizeof s_utf8_leads / sizeof s_utf8_leads [0];
+    while (row < rows && lead > s_utf8_leads [row].last)
+        row++;
+    if (row == rows || lead < s_utf8_leads [row].first) {
         *cp = -1;                   /* continuation byte, C0, C1, F5..FF */
         return 1;
     }
+    size_t tail = lead >= 0xF0? 3: lead >= 0xE0? 2: 1;
+    unsigned char low = s_utf8_leads [row].low, high = s_utf8_leads [row].high;
+    int32_t value = lead & (0x3F >> tail);
     /*  The maximal invalid subpart stops before the first byte that does
         not fit; that byte starts the next character.                     */
     size_t i;
