@@ -2,6 +2,8 @@
 /*  listener: opens the server's listening TCP socket.  */
 #include "listener.h"
 
+#include <czmq.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,14 +24,22 @@
 #define PROBE_DSCP   1
 #define PROBE_TOS    (PROBE_DSCP << 2)
 
+//  A non-blocking TCP socket; -1 with the reason in error.
+static int
+s_socket (int family, char *error, size_t size)
+{
+    int fd = socket (family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        snprintf (error, size, "socket: %s", strerror (errno));
+    return fd;
+}
+
 static int
 s_listen_on (const struct sockaddr *addr, socklen_t addrlen, char *error, size_t size)
 {
-    int fd = socket (addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf (error, size, "socket: %s", strerror (errno));
+    int fd = s_socket (addr->sa_family, error, size);
+    if (fd < 0)
         return LISTENER_FAILED;
-    }
     int on = 1, off = 0;
     setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     //  Best effort: without it probes are merely treated as clients.
@@ -244,20 +254,12 @@ listener_is_probe (int fd)
     return traffic_class >= 0 && (traffic_class >> 2) == PROBE_DSCP && s_peer_is_local (fd);
 }
 
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 //  Waits for events on fd until deadline; false on timeout or error.
 static bool
 s_wait (int fd, short events, int64_t deadline)
 {
     for (int rounds = 0; rounds < 1000; rounds++) {
-        int64_t left = deadline - s_now_ms ();
+        int64_t left = deadline - zclock_mono ();
         if (left <= 0)
             return false;
         struct pollfd p = { .fd = fd, .events = events };
@@ -274,11 +276,9 @@ s_wait (int fd, short events, int64_t deadline)
 static bool
 s_probe_one (const struct addrinfo *ai, int64_t deadline, char *error, size_t size)
 {
-    int fd = socket (ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf (error, size, "socket: %s", strerror (errno));
+    int fd = s_socket (ai->ai_family, error, size);
+    if (fd < 0)
         return false;
-    }
     int tos = PROBE_TOS;
     if (ai->ai_family == AF_INET)
         setsockopt (fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
@@ -326,7 +326,7 @@ listener_probe (const char *address, int port, int timeout_ms, char *error, size
         targets [0] = "127.0.0.1";
         targets [1] = "::1";
     }
-    int64_t deadline = s_now_ms () + timeout_ms;
+    int64_t deadline = zclock_mono () + timeout_ms;
     for (size_t i = 0; i < 2 && targets [i]; i++) {
         struct addrinfo *found = s_resolve (targets [i], port, false, error, size);
         if (!found)
