@@ -44,7 +44,7 @@ TEST_HDR  := $(wildcard tests/*.h)
 # commit recompiles one file.
 VERSION := $(shell sh scripts/version.sh)
 
-.PHONY: all check check-spdx test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall \
+.PHONY: all check check-spdx format check-format test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall \
         clean docker-test help check-man check-units check-docs dist FORCE
 all: TCPChat ## the default: ./TCPChat
 
@@ -227,6 +227,18 @@ check-spdx: ## every source, script and build file has an SPDX license line
 	    | while read -r f; do grep -q 'SPDX-License-Identifier: MIT' "$$f" || echo "$$f"; done); \
 	    if [ -n "$$missing" ]; then echo "check-spdx: no SPDX line in:"; echo "$$missing"; exit 1; fi; \
 	    echo "check-spdx: every file has its SPDX line"
+
+# One house style, CZMQ's, written down in .clang-format: `make format`
+# applies it, `make check-format` (in CI) fails on any file that drifts.
+CLANG_FORMAT ?= clang-format
+FORMAT_FILES = $(shell git ls-files 'src/*.[ch]' 'actors/*.[ch]' 'include/*.h' 'tests/*.[ch]' 2>/dev/null)
+format: ## apply .clang-format to src/, actors/, include/ and tests/
+	@command -v $(CLANG_FORMAT) >/dev/null || { echo "format: $(CLANG_FORMAT) is not installed (apt-get install clang-format)"; exit 1; }
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+check-format: ## every C file formatted as .clang-format says
+	@command -v $(CLANG_FORMAT) >/dev/null || { echo "check-format: $(CLANG_FORMAT) is not installed (apt-get install clang-format)"; exit 1; }
+	@$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_FILES) && echo "check-format: every file follows .clang-format"
 
 # Every option and variable of --help in the man page, PROTOCOL.md and the
 # README; every variable in compose.yaml and the e2e harness.
