@@ -85,6 +85,12 @@ $(B)/tests/unit/%: tests/unit/%.c $(B)/libtcpchat.a $(HEADERS) $(TEST_HDR) $(B)/
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
 
+# test_protocol reads docs/PROTOCOL.md and include/protocol.h from the tree
+# (TCPCHAT_TREE in the environment wins): the doc may never drift from the
+# texts.
+$(B)/tests/unit/test_protocol: CPPFLAGS += -DTCPCHAT_TREE='"$(CURDIR)"'
+$(B)/tests/unit/test_protocol: docs/PROTOCOL.md
+
 $(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(B)/libtcpchat.a $(HEADERS) $(E2E_HDR) $(TEST_HDR) $(B)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/e2e $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIB) $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)

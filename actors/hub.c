@@ -112,16 +112,6 @@ struct self_t {
     int64_t    idle_check;        /* next look for idle rooms (mono ms); 0: none empty */
 };
 
-static const char s_help [] =
-    "Commands:\n"
-    "  /help            show this list\n"
-    "  /rooms           list the rooms and how many are in each\n"
-    "  /join ROOM       move to ROOM, creating it if needed\n"
-    "  /users           list the users in your room\n"
-    "  /name NEW        change your name\n"
-    "  /msg NAME TEXT   send TEXT to NAME only\n"
-    "  /quit            leave the chat\n";
-
 void
 hub_endpoint (const config_t *config, char *out, size_t size)
 {
@@ -620,14 +610,14 @@ s_name_problem (self_t *self, client_t *client, const char *name, size_t size)
         return problem;
     client_t *owner = (client_t *) s_lookup_folded (self->names, name, size);
     if (owner && owner != client)
-        return "Name is already taken.";
+        return PROTOCOL_NAME_TAKEN;
     //  "аlice" (Cyrillic а) or "AIice" next to alice: UTS #39 skeletons.
     for (int which = 0; which < 2; which++) {
         char key [NAME_KEY_MAX];
         name_confusable_key (self->confusables, which, name, size, key);
         owner = (client_t *) zhashx_lookup (self->lookalikes [which], key);
         if (owner && owner != client)
-            return "Name is too similar to a user's name already here.";
+            return PROTOCOL_NAME_LOOKALIKE;
     }
     return NULL;
 }
@@ -677,15 +667,11 @@ s_cmd_rooms (self_t *self, client_t *client)
     zlistx_sort (keys);
     buf_t out;
     buf_init (&out);
-    buf_append_str (&out, "Rooms:\n");
+    buf_append_str (&out, PROTOCOL_ROOMS);
     for (const char *key = (const char *) zlistx_first (keys); key;
          key = (const char *) zlistx_next (keys)) {
         room_t *room = (room_t *) zhashx_lookup (self->rooms, key);
-        char line [128];
-        snprintf (line, sizeof line, "%s %s (%zu member%s)\n",
-                  room == client->room? "*": " ", room->name,
-                  room->members, room->members == 1? "": "s");
-        buf_append_str (&out, line);
+        fmt_room_entry (&out, room == client->room, room->name, room->members);
     }
     buf_append (&out, "", 1);           //  NUL for s_say
     s_say (client, buf_head (&out));
@@ -715,7 +701,7 @@ static void
 s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
 {
     if (size == 0) {
-        s_say (client, "Usage: /join ROOM\n");
+        s_say (client, PROTOCOL_JOIN_USAGE);
         return;
     }
     const char *problem = room_name_problem (name, size);
@@ -725,20 +711,18 @@ s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
     }
     room_t *target = (room_t *) s_lookup_folded (self->rooms, name, size);
     if (target == client->room) {
-        s_sayf (client, "You are already in %s.\n", target->name);
+        s_sayf (client, PROTOCOL_JOIN_ALREADY, target->name);
         return;
     }
     if (!target) {
         int64_t now = zclock_mono ();
         int64_t wait = s_room_rate_wait (client, now);
         if (wait > 0) {
-            s_sayf (client, "You are creating rooms too fast. Try again in %d s.\n",
-                    (int) ((wait + 999) / 1000));
+            s_sayf (client, PROTOCOL_JOIN_TOO_FAST, (int) ((wait + 999) / 1000));
             return;
         }
         if ((int) zhashx_size (self->rooms) >= self->config.max_rooms) {
-            s_sayf (client, "Too many rooms (max %d). Join an existing one.\n",
-                    self->config.max_rooms);
+            s_sayf (client, PROTOCOL_JOIN_TOO_MANY, self->config.max_rooms);
             return;
         }
         char display [ROOM_MAX_CHARS + 1];
@@ -746,7 +730,7 @@ s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
         display [size] = 0;
         target = s_room_new (self, display, false);
         if (!target) {
-            s_say (client, "Cannot create that room now.\n");
+            s_say (client, PROTOCOL_JOIN_CANNOT);
             return;
         }
         s_room_rate_take (client, now);
@@ -767,11 +751,11 @@ static void
 s_cmd_name (self_t *self, client_t *client, const char *name, size_t size)
 {
     if (size == 0) {
-        s_say (client, "Usage: /name NEW\n");
+        s_say (client, PROTOCOL_RENAME_USAGE);
         return;
     }
     if (strlen (client->name) == size && memcmp (client->name, name, size) == 0) {
-        s_sayf (client, "You are already %s.\n", client->name);
+        s_sayf (client, PROTOCOL_RENAME_ALREADY, client->name);
         return;
     }
     const char *problem = s_name_problem (self, client, name, size);
@@ -794,22 +778,21 @@ s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
     const msg_part_t *target_name = &view->part [1];
     const msg_part_t *text = &view->part [2];
     if (target_name->size == 0 || text_is_blank (text->data, text->size)) {
-        s_say (client, "Usage: /msg NAME TEXT\n");
+        s_say (client, PROTOCOL_MSG_USAGE);
         return;
     }
     client_t *target = (client_t *) s_lookup_folded (self->names, target_name->data,
                                                      target_name->size);
     if (!target) {
-        s_sayf (client, "No such user: %.*s.\n", (int) target_name->size, target_name->data);
+        s_sayf (client, PROTOCOL_MSG_NO_USER, (int) target_name->size, target_name->data);
         return;
     }
     if (target == client) {
-        s_say (client, "You cannot message yourself.\n");
+        s_say (client, PROTOCOL_MSG_SELF);
         return;
     }
     if (!s_can_take (target)) {
-        s_sayf (client, "%s cannot receive messages right now. Try again later.\n",
-                target->name);
+        s_sayf (client, PROTOCOL_MSG_BUSY, target->name);
         return;
     }
     stamp_cache_t stamp = { 0 };
@@ -833,7 +816,7 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
                (int) arg->size, arg->data);
     switch (command_from_name (verb)) {
         case CMD_HELP:
-            s_say (client, s_help);
+            s_say (client, PROTOCOL_HELP);
             break;
         case CMD_ROOMS:
             s_cmd_rooms (self, client);
@@ -854,8 +837,7 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
             break;
         default:
             //  The gateway sends what was typed, cleaned, as arg.
-            s_sayf (client, "Unknown command: %.*s. Type /help for the list.\n",
-                    (int) arg->size, arg->data);
+            s_sayf (client, PROTOCOL_UNKNOWN, (int) arg->size, arg->data);
             break;
     }
 }

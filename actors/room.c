@@ -383,15 +383,7 @@ s_handle_users (self_t *self, msg_view_t *view)
     if (s_member_index (self, view->id) < 0)
         return;
     buf_t *out = &self->scratch;
-    char head [96];
-    snprintf (head, sizeof head, "Users in %s (%zu): ", self->name, self->members);
-    buf_append_str (out, head);
-    for (size_t i = 0; i < self->members; i++) {
-        if (i)
-            buf_append (out, ", ", 2);
-        buf_append_str (out, self->names [i]);
-    }
-    buf_append (out, "\n", 1);
+    fmt_users (out, self->name, self->names, self->members);
     s_send_to_one (self, view->id, buf_head (out), buf_size (out));
     buf_clear (out);
 }

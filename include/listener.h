@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "protocol.h"
 
 #define LISTEN_BACKLOG 4096
 
@@ -28,7 +29,7 @@
 #define LISTENER_IN_USE       -3    /* another socket holds the port */
 
 /*  What the gateway sends a probe, and the probe waits for.             */
-#define LISTENER_PROBE_REPLY  "TCPChat OK\n"
+#define LISTENER_PROBE_REPLY  PROTOCOL_PROBE_REPLY
 
 /*  A non-blocking listening socket, or a LISTENER_* code with the reason
     in error.                                                            */

@@ -23,17 +23,13 @@
 #define NAME_MAX_BYTES   (NAME_MAX_CHARS * 4)
 #define ROOM_MAX_CHARS   32
 
-/*  NULL when acceptable, else a one-line reason for the user (no '\n').
-    Checked in this order, first problem wins:
-      name_problem:      "Name cannot be empty."
-                         "Name is too long (max 32 characters)."
-                         "Name can only contain printable characters."
-                         "Name cannot contain spaces."
-                         "Name cannot contain invisible or formatting characters."
-                         "Name cannot start with '/'."
-      room_name_problem: "Room name cannot be empty."
-                         "Room name is too long (max 32 characters)."
-                         "Room name can only contain letters, digits, '_' and '-'."  */
+/*  NULL when acceptable, else a one-line reason for the user (no '\n'),
+    one of protocol.h's texts. Checked in this order, first problem wins:
+      name_problem:      PROTOCOL_NAME_EMPTY, PROTOCOL_NAME_TOO_LONG,
+                         PROTOCOL_NAME_UNPRINTABLE, PROTOCOL_NAME_SPACES,
+                         PROTOCOL_NAME_INVISIBLE, PROTOCOL_NAME_SLASH
+      room_name_problem: PROTOCOL_ROOM_EMPTY, PROTOCOL_ROOM_TOO_LONG,
+                         PROTOCOL_ROOM_CHARS                              */
 const char *name_problem      (const char *s, size_t len);
 const char *room_name_problem (const char *s, size_t len);
 

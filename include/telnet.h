@@ -31,10 +31,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "buf.h"
+#include "protocol.h"
 
 #define TELNET_IAC_BYTE    0xFF
 /*  The visible answer to Are You There: BSD telnetd's, with our line ends. */
-#define TELNET_AYT_ANSWER  "\n[Yes]\n"
+#define TELNET_AYT_ANSWER  PROTOCOL_AYT_ANSWER
 
 typedef struct _telnet_filter_t telnet_filter_t;
 

@@ -11,6 +11,7 @@
 #include "hub.h"
 #include "listener.h"
 #include "log.h"
+#include "protocol.h"
 #include "store.h"
 
 #include <czmq.h>
@@ -242,7 +243,7 @@ main (int argc, char **argv)
     }
     //  The socket listens from here on: connections wait in its backlog
     //  until the gateway takes them.
-    printf ("Listening on the port :%d\n", config.port);
+    printf (PROTOCOL_LISTENING, config.port);
 
     zsys_handler_set (NULL);            //  Our sigwait takes the signals
     zsys_set_max_sockets (0);           //  One room is one socket pair: no 1024 cap

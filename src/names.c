@@ -9,6 +9,7 @@
 #include <unicode/uspoof.h>
 #include <unicode/ustring.h>
 #include "clean.h"
+#include "protocol.h"
 
 /*  Invalid UTF-8 (cp < 0) is not printable either.  */
 static bool
@@ -44,12 +45,12 @@ const char *
 name_problem (const char *s, size_t len)
 {
     if (len == 0)
-        return "Name cannot be empty.";
+        return PROTOCOL_NAME_EMPTY;
     size_t chars = 0;
     bool unprintable = false, spaced = false, invisible = false;
     for (size_t i = 0; i < len; chars++) {
         if (chars == NAME_MAX_CHARS)
-            return "Name is too long (max 32 characters).";
+            return PROTOCOL_NAME_TOO_LONG;
         int32_t cp;
         i += utf8_decode (s + i, len - i, &cp);
         if (!s_is_printable (cp))
@@ -62,13 +63,13 @@ name_problem (const char *s, size_t len)
             invisible = true;
     }
     if (unprintable)
-        return "Name can only contain printable characters.";
+        return PROTOCOL_NAME_UNPRINTABLE;
     if (spaced)
-        return "Name cannot contain spaces.";
+        return PROTOCOL_NAME_SPACES;
     if (invisible)
-        return "Name cannot contain invisible or formatting characters.";
+        return PROTOCOL_NAME_INVISIBLE;
     if (s [0] == '/')
-        return "Name cannot start with '/'.";
+        return PROTOCOL_NAME_SLASH;
     return NULL;
 }
 
@@ -83,12 +84,12 @@ const char *
 room_name_problem (const char *s, size_t len)
 {
     if (len == 0)
-        return "Room name cannot be empty.";
+        return PROTOCOL_ROOM_EMPTY;
     if (len > ROOM_MAX_CHARS)
-        return "Room name is too long (max 32 characters).";
+        return PROTOCOL_ROOM_TOO_LONG;
     for (size_t i = 0; i < len; i++)
         if (!s_is_room_char (s [i]))
-            return "Room name can only contain letters, digits, '_' and '-'.";
+            return PROTOCOL_ROOM_CHARS;
     return NULL;
 }
 

@@ -3,6 +3,7 @@
     and docs/PROTOCOL.md.  */
 #include "protocol.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /*  tests/data/banner.txt, byte for byte (a unit test compares them).    */
@@ -123,4 +124,40 @@ fmt_renamed (buf_t *out, const char *old_name, const char *new_name)
         TEXT (new_name), TEXT ("\n")
     };
     return s_append_pieces (out, pieces, COUNT (pieces));
+}
+
+int
+fmt_room_entry (buf_t *out, bool mine, const char *name, size_t members)
+{
+    char count [24];
+    snprintf (count, sizeof count, "%zu", members);
+    piece_t pieces [] = {
+        TEXT (mine? "* ": "  "), TEXT (name), TEXT (" ("), TEXT (count),
+        TEXT (members == 1? " member)\n": " members)\n")
+    };
+    return s_append_pieces (out, pieces, COUNT (pieces));
+}
+
+int
+fmt_users (buf_t *out, const char *room, char *const *names, size_t count)
+{
+    char members [24];
+    snprintf (members, sizeof members, "%zu", count);
+    piece_t head [] = {
+        TEXT ("Users in "), TEXT (room), TEXT (" ("), TEXT (members), TEXT ("): ")
+    };
+    size_t total = 1;                   //  The '\n'
+    for (size_t i = 0; i < COUNT (head); i++)
+        total += head [i].len;
+    for (size_t i = 0; i < count; i++)
+        total += strlen (names [i]) + (i? 2: 0);
+    if (buf_reserve (out, total))
+        return -1;
+    s_append_pieces (out, head, COUNT (head));
+    for (size_t i = 0; i < count; i++) {
+        if (i)
+            buf_append (out, ", ", 2);
+        buf_append_str (out, names [i]);
+    }
+    return buf_append (out, "\n", 1);  //  None can fail after the reserve
 }
