@@ -498,10 +498,9 @@ s_restore_rooms (self_t *self)
     zlist_t *names = store_list_refused (dir);
     for (const char *name = names? (const char *) zlist_first (names): NULL; name;
          name = (const char *) zlist_next (names)) {
-        char file [256];
-        if (store_file_name (name, file, sizeof file))
-            log_info (&self->log, "E: %s/%s ignored: %s", dir, file,
-                      store_strerror (STORE_NOT_REGULAR));
+        char path [1024];
+        if (store_path (dir, name, path, sizeof path))
+            log_info (&self->log, "E: %s ignored: %s", path, store_strerror (STORE_NOT_REGULAR));
     }
     zlist_destroy (&names);
     names = store_list (dir);
@@ -511,22 +510,14 @@ s_restore_rooms (self_t *self)
     }
     for (const char *name = (const char *) zlist_first (names); name;
          name = (const char *) zlist_next (names)) {
-        if (streq (name, GENERAL) || !store_has_lines (dir, name))
+        //  store_list gives room names only: nothing else is a room's file.
+        char path [1024];
+        if (streq (name, GENERAL) || !store_path (dir, name, path, sizeof path)
+        ||  !store_has_lines (dir, name))
             continue;
-        //  Logged by its file name: the name itself may hold any byte
-        //  but NUL. Encoding gives back the name readdir gave (<= 255).
-        char file [256];
-        if (!store_file_name (name, file, sizeof file))
-            continue;
-        size_t size = strlen (name);
-        bool valid = room_name_problem (name, size) == NULL;
-        room_t *same = valid? (room_t *) s_lookup_folded (self->rooms, name, size): NULL;
-        if (!valid)
-            log_info (&self->log, "%s/%s ignored: not a room name", dir, file);
-        else
+        room_t *same = (room_t *) s_lookup_folded (self->rooms, name, strlen (name));
         if (same)
-            log_info (&self->log, "%s/%s ignored: room %s is already there", dir, file,
-                      same->name);
+            log_info (&self->log, "%s ignored: room %s is already there", path, same->name);
         else
         if ((int) zhashx_size (self->rooms) >= self->config.max_rooms)
             log_info (&self->log, "room %s not restored: too many rooms (max %d)",

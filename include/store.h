@@ -5,9 +5,10 @@
     form history keeps) with one write(2) before anyone can have received
     it, so the line survives the server being killed. At start the hub
     brings back one room per file, and each room reloads its last lines
-    as history. Room names map to file names by percent-encoding every
-    byte that is not a letter, a digit, '-' or '_', so no name can reach
-    outside the directory.
+    as history. A room's file is "<room>.log": a room name (names.h) is
+    only letters, digits, '_' and '-', so it is a file name as it is and
+    cannot reach outside the directory; a name that is not a room name
+    has no file.
 
     The functions touch only the paths they are given and keep no state:
     each room actor calls them for its own file.                         */
@@ -35,22 +36,12 @@ const char *store_strerror (int error);
     creating and removing a probe file. false: why, in error.            */
 bool store_prepare_dir (const char *dir, char *error, size_t size);
 
-/*  "<enc>.log" for room: every byte outside [A-Za-z0-9_-] as %XX (upper
-    case hex), so ".", "..", "/" and "%" can never appear raw. false when
-    room is empty or out (size bytes) is too small.                      */
-bool store_file_name (const char *room, char *out, size_t size);
-
-/*  The inverse: the room name a file name stands for. false for anything
-    store_file_name cannot have produced (another suffix, a bad or lower
-    case escape, an escaped byte that needs none, %00, an empty name), or
-    when out is too small.                                               */
-bool store_room_name (const char *file, char *out, size_t size);
-
-/*  "DIR/<enc>.log" into out. false when it does not fit.               */
+/*  "DIR/<room>.log" into out. false, errno set, when room is not a room
+    name (EINVAL) or the path does not fit in size bytes (ENAMETOOLONG). */
 bool store_path (const char *dir, const char *room, char *out, size_t size);
 
 /*  Opens room's file for appending (created 0640 if missing): the fd, or
-    -1 with errno set (STORE_NOT_REGULAR for anything but a regular file:
+    -1 with errno set (EINVAL for a name that is no room's, STORE_NOT_REGULAR for anything but a regular file:
     never follows a symlink, never waits on a FIFO). If the file ends in
     a partial line (the server was killed in the middle of a write, the
     disk filled up), that partial line is cut off, so it can never later
@@ -74,9 +65,9 @@ int store_load (const char *dir, const char *room, size_t max_lines, history_t *
 bool store_has_lines (const char *dir, const char *room);
 
 /*  The names of the rooms with a file in dir, sorted (strcmp): a zlist_t
-    of strings the caller destroys. Anything that is not a regular file
-    named as store_file_name names them is left out. NULL (errno set) if
-    dir cannot be read.                                                  */
+    of strings the caller destroys. Only regular files named "<room>.log"
+    for a valid room name count: anything else is left out. NULL (errno
+    set) if dir cannot be read.                                          */
 zlist_t *store_list (const char *dir);
 
 /*  The names of the rooms whose file in dir is there but is not a regular

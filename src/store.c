@@ -7,6 +7,7 @@
     lines matter and a busy room's file only grows.                      */
 #include "store.h"
 #include "clean.h"
+#include "names.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,8 +22,6 @@
 #define SUFFIX      ".log"
 #define SUFFIX_LEN  4
 #define CHUNK       65536           /* bytes read at a time when loading */
-
-static const char s_hex [] = "0123456789ABCDEF";
 
 const char *
 store_strerror (int error)
@@ -40,10 +39,8 @@ static int
 s_open_regular (const char *dir, const char *room, int flags)
 {
     char path [1024];
-    if (!store_path (dir, room, path, sizeof path)) {
-        errno = ENAMETOOLONG;
+    if (!store_path (dir, room, path, sizeof path))
         return -1;
-    }
     int fd = open (path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0640);
     if (fd < 0) {
         //  O_NOFOLLOW on a symlink; ENXIO: a FIFO nobody reads (O_WRONLY)
@@ -94,96 +91,38 @@ store_prepare_dir (const char *dir, char *error, size_t size)
 //  ---------------------------------------------------------------------
 //  Names
 
-//  The bytes that stand for themselves in a file name. Everything else is
-//  escaped, so "." and "/" never appear raw: no "..", no subdirectory,
-//  no hidden file, nothing the shell or another tool reads specially.
-static bool
-s_is_plain (unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-        || (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-static int
-s_hex_value (char c)
-{
-    //  Upper case only: one spelling per name, so one file per room.
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool
-store_file_name (const char *room, char *out, size_t size)
+store_path (const char *dir, const char *room, char *out, size_t size)
 {
-    if (!*room)
+    //  A room name is [A-Za-z0-9_-]{1,32}: a file name as it is, with no
+    //  '.' or '/' to reach outside the directory. Anything else is no
+    //  room's, and has no file.
+    if (room_name_problem (room, strlen (room))) {
+        errno = EINVAL;
         return false;
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *) room; *p; p++) {
-        if (s_is_plain (*p)) {
-            if (n + 1 >= size)
-                return false;
-            out [n++] = (char) *p;
-        }
-        else {
-            if (n + 3 >= size)
-                return false;
-            out [n++] = '%';
-            out [n++] = s_hex [*p >> 4];
-            out [n++] = s_hex [*p & 15];
-        }
     }
-    if (n + SUFFIX_LEN >= size)
+    int n = snprintf (out, size, "%s/%s" SUFFIX, dir, room);
+    if (n < 0 || (size_t) n >= size) {
+        errno = ENAMETOOLONG;
         return false;
-    memcpy (out + n, SUFFIX, SUFFIX_LEN + 1);
+    }
     return true;
 }
 
-bool
-store_room_name (const char *file, char *out, size_t size)
+//  The room whose file name is file ("<room>.log"), into room; false for
+//  anything else in the directory: the probe, a backup, "..".
+static bool
+s_room_of (const char *file, char room [ROOM_MAX_CHARS + 1])
 {
     size_t len = strlen (file);
     if (len <= SUFFIX_LEN || strcmp (file + len - SUFFIX_LEN, SUFFIX) != 0)
         return false;
     len -= SUFFIX_LEN;
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) file [i];
-        if (c == '%') {
-            if (i + 2 >= len)
-                return false;
-            int high = s_hex_value (file [i + 1]);
-            int low = s_hex_value (file [i + 2]);
-            if (high < 0 || low < 0)
-                return false;
-            c = (unsigned char) (high * 16 + low);
-            //  A byte that needs no escape, escaped, is a second spelling
-            //  of some name; NUL cannot be in a name at all.
-            if (c == 0 || s_is_plain (c))
-                return false;
-            i += 2;
-        }
-        else
-        if (!s_is_plain (c))
-            return false;
-        if (n + 1 >= size)
-            return false;
-        out [n++] = (char) c;
-    }
-    out [n] = 0;
-    return true;
-}
-
-bool
-store_path (const char *dir, const char *room, char *out, size_t size)
-{
-    char name [256];
-    if (!store_file_name (room, name, sizeof name))
+    if (room_name_problem (file, len))
         return false;
-    int n = snprintf (out, size, "%s/%s", dir, name);
-    return n > 0 && (size_t) n < size;
+    memcpy (room, file, len);
+    room [len] = 0;
+    return true;
 }
 
 //  ---------------------------------------------------------------------
@@ -474,8 +413,8 @@ s_list (const char *dir, bool regular)
     zlist_autofree (rooms);
     struct dirent *entry;
     while ((entry = readdir (handle))) {
-        char room [256];
-        if (!store_room_name (entry->d_name, room, sizeof room))
+        char room [ROOM_MAX_CHARS + 1];
+        if (!s_room_of (entry->d_name, room))
             continue;
         //  d_type is not known on every file system: ask when it says so,
         //  never following a link (lstat does not wait on a FIFO either).

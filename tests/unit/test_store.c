@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*  Unit tests for store: room names as file names, appending, reading
+/*  Unit tests for store: room files' names, appending, reading
     the tail of a room's file back, listing a data dir, preparing it.
 
     Every test works in a fresh directory made with mkdtemp under /tmp and
@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "history.h"
+#include "names.h"
 #include "store.h"
 #include "../remove_tree.h"
 
@@ -113,132 +114,65 @@ static void expect_line (const history_t *history, size_t i, const char *want)
     }
 }
 
+static size_t count_entries (const char *path)
+{
+    DIR *dir = opendir (path);
+    assert_non_null (dir);
+    size_t n = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir)))
+        if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
+            n++;
+    closedir (dir);
+    return n;
+}
+
 /* ------------------------------------------------------------------ */
 /*  Names                                                              */
 
-static void expect_file_name (const char *room, const char *want)
-{
-    char out [256];
-    assert_true (store_file_name (room, out, sizeof out));
-    assert_string_equal (out, want);
-    //  And back.
-    char back [256];
-    assert_true (store_room_name (out, back, sizeof back));
-    assert_string_equal (back, room);
-}
-
-static void test_file_name_plain (void **state)
-{
-    (void) state;
-    expect_file_name ("general", "general.log");
-    expect_file_name ("dev", "dev.log");
-    expect_file_name ("Dev_Room-2", "Dev_Room-2.log");
-    expect_file_name ("-", "-.log");
-    expect_file_name ("_", "_.log");
-}
-
-/*  Path tricks come out as plain file names in the directory.          */
-static void test_file_name_escapes (void **state)
-{
-    (void) state;
-    expect_file_name ("../x", "%2E%2E%2Fx.log");
-    expect_file_name ("..", "%2E%2E.log");
-    expect_file_name (".", "%2E.log");
-    expect_file_name ("a/b", "a%2Fb.log");
-    expect_file_name ("/etc/passwd", "%2Fetc%2Fpasswd.log");
-    expect_file_name ("%", "%25.log");
-    expect_file_name ("%2F", "%252F.log");
-    expect_file_name ("a b\tc", "a%20b%09c.log");
-    expect_file_name ("caf\xc3\xa9", "caf%C3%A9.log");
-    expect_file_name ("x.log", "x%2Elog.log");
-    expect_file_name ("\x01\x7f\xff", "%01%7F%FF.log");
-}
-
-/*  Every byte but NUL, alone and in company, survives the round trip,
-    and no encoded name is ".", "..", hidden, or has a '/'.              */
-static void test_file_name_round_trip_every_byte (void **state)
-{
-    (void) state;
-    for (int c = 1; c < 256; c++) {
-        char room [8];
-        snprintf (room, sizeof room, "%c", c);
-        char twice [8];
-        snprintf (twice, sizeof twice, "a%c%cz", c, c);
-        const char *rooms [] = { room, twice };
-        for (size_t k = 0; k < 2; k++) {
-            char file [64], back [64];
-            assert_true (store_file_name (rooms [k], file, sizeof file));
-            assert_null (strchr (file, '/'));
-            assert_true (file [0] != '.');
-            assert_true (strcmp (file, "..") != 0);
-            assert_true (store_room_name (file, back, sizeof back));
-            assert_string_equal (back, rooms [k]);
-        }
-    }
-}
-
-/*  32 characters, the longest room name, at the worst: 3 bytes each.   */
-static void test_file_name_sizes (void **state)
-{
-    (void) state;
-    char room [33];
-    memset (room, '.', 32);
-    room [32] = 0;
-    char file [101];
-    assert_true (store_file_name (room, file, sizeof file));
-    assert_int_equal (strlen (file), 100);
-    assert_false (store_file_name (room, file, 100));
-    char back [33];
-    assert_true (store_room_name (file, back, sizeof back));
-    assert_string_equal (back, room);
-    assert_false (store_room_name (file, back, 32));
-    memset (room, 'x', 32);
-    expect_file_name (room, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.log");
-    //  Too small for the suffix; an empty name has no file.
-    assert_false (store_file_name ("ab", file, 6));
-    assert_true (store_file_name ("ab", file, 7));
-    assert_string_equal (file, "ab.log");
-    assert_false (store_file_name ("", file, sizeof file));
-}
-
-/*  Only names store_file_name could have made are room files.          */
-static void test_room_name_rejects (void **state)
-{
-    (void) state;
-    const char *bad [] = {
-        "", ".log", "log", "dev", "dev.txt", "dev.LOG", "dev.log.bak", "dev.log~",
-        "..log", "...log", "a.b.log", "a/b.log", "a b.log", ".tcpchat-probe-42",
-        "%2e.log",              /* lower case hex: a second spelling */
-        "%2.log", "%.log", "%G0.log", "%0G.log", "x%.log", "x%2.log",
-        "%41.log",              /* 'A' needs no escape */
-        "%5F.log", "%2D.log", "%30.log",
-        "%00.log",              /* NUL */
-        "caf\xc3\xa9.log",      /* raw UTF-8 */
-        ".", "..",
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
-        char out [64] = "untouched";
-        if (store_room_name (bad [i], out, sizeof out)) {
-            print_error ("store_room_name accepted \"%s\" as \"%s\"\n", bad [i], out);
-            fail ();
-        }
-    }
-    char out [8];
-    assert_true (store_room_name ("%2E%2E.log", out, sizeof out));
-    assert_string_equal (out, "..");
-    assert_true (store_room_name ("abcdefg.log", out, sizeof out));
-    assert_false (store_room_name ("abcdefgh.log", out, sizeof out));
-}
-
+/*  A room's file is its name and ".log", nothing escaped.              */
 static void test_path (void **state)
 {
     (void) state;
     char path [64];
-    assert_true (store_path ("/data", "a/b", path, sizeof path));
-    assert_string_equal (path, "/data/a%2Fb.log");
-    assert_false (store_path ("/data", "a/b", path, 15));
-    assert_true (store_path ("/data", "a/b", path, 16));
-    assert_false (store_path ("/data", "", path, sizeof path));
+    assert_true (store_path ("/data", "general", path, sizeof path));
+    assert_string_equal (path, "/data/general.log");
+    assert_true (store_path ("/data", "Dev_Room-2", path, sizeof path));
+    assert_string_equal (path, "/data/Dev_Room-2.log");
+    assert_true (store_path ("/data", "-", path, sizeof path));
+    assert_string_equal (path, "/data/-.log");
+    char longest [ROOM_MAX_CHARS + 1];
+    memset (longest, 'x', ROOM_MAX_CHARS);
+    longest [ROOM_MAX_CHARS] = 0;
+    assert_true (store_path ("/data", longest, path, sizeof path));
+    assert_string_equal (path, "/data/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.log");
+    //  "/data/ab.log" is 12 bytes and its NUL.
+    errno = 0;
+    assert_false (store_path ("/data", "ab", path, 12));
+    assert_int_equal (errno, ENAMETOOLONG);
+    assert_true (store_path ("/data", "ab", path, 13));
+}
+
+/*  A name that is no room's has no file: no path leads outside, to a
+    hidden file, or into a subdirectory.                                 */
+static void test_path_refuses_non_room_names (void **state)
+{
+    (void) state;
+    char longer [ROOM_MAX_CHARS + 2];
+    memset (longer, 'x', ROOM_MAX_CHARS + 1);
+    longer [ROOM_MAX_CHARS + 1] = 0;
+    const char *bad [] = {
+        "", ".", "..", "../x", "a/b", "/etc/passwd", ".hidden", "x.log", "a b",
+        "%2F", "caf\xc3\xa9", "\x01", longer
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        char path [256] = "untouched";
+        errno = 0;
+        if (store_path ("/data", bad [i], path, sizeof path) || errno != EINVAL) {
+            print_error ("store_path took \"%s\" as \"%s\"\n", bad [i], path);
+            fail ();
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -308,22 +242,23 @@ static void test_open_cuts_a_torn_line (void **state)
     expect_file ("dev.log", "[ts][a]:one\n[ts][b]:three\n");
 }
 
-/*  A hostile name writes a plain file inside the directory.            */
+/*  A hostile name opens nothing, creates nothing, inside or out.     */
 static void test_open_stays_inside (void **state)
 {
     (void) state;
-    int fd = store_open (s_dir, "../escaped");
-    assert_true (fd >= 0);
-    assert_int_equal (store_append (fd, "x", 1), 0);
-    close (fd);
-    expect_file ("%2E%2E%2Fescaped.log", "x\n");
+    errno = 0;
+    assert_int_equal (store_open (s_dir, "../escaped"), -1);
+    assert_int_equal (errno, EINVAL);
     char outside [128];
     snprintf (outside, sizeof outside, "%s/../escaped.log", s_dir);
     assert_int_equal (access (outside, F_OK), -1);
-    fd = store_open (s_dir, "a/b");
-    assert_true (fd >= 0);
-    close (fd);
-    assert_int_equal (access (path_in ("a%2Fb.log"), F_OK), 0);
+    assert_int_equal (store_open (s_dir, "a/b"), -1);
+    history_t *history = history_new (10);
+    assert_int_equal (store_load (s_dir, "..", 10, history), -1);
+    assert_int_equal (errno, EINVAL);
+    history_destroy (&history);
+    assert_false (store_has_lines (s_dir, ".."));
+    assert_int_equal (count_entries (s_dir), 0);
 }
 
 static void test_open_fails (void **state)
@@ -802,13 +737,13 @@ static void test_append_then_load (void **state)
         "[2024-01-01 10:00:01][b\xc3\xb6" "b]:tab\there, 100%s %n",
         "[2024-01-01 10:00:02][carol]:   spaced   ",
     };
-    int fd = store_open (s_dir, "caf\xc3\xa9");
+    int fd = store_open (s_dir, "Dev_Room-2");
     assert_true (fd >= 0);
     for (size_t i = 0; i < 3; i++)
         assert_int_equal (store_append (fd, lines [i], strlen (lines [i])), 0);
     close (fd);
     history_t *history = history_new (10);
-    assert_int_equal (store_load (s_dir, "caf\xc3\xa9", 10, history), 3);
+    assert_int_equal (store_load (s_dir, "Dev_Room-2", 10, history), 3);
     for (size_t i = 0; i < 3; i++)
         expect_line (history, i, lines [i]);
     history_destroy (&history);
@@ -835,29 +770,39 @@ static void test_list_rooms_sorted (void **state)
     write_str ("dev.log", "x\n");
     write_str ("Zoo.log", "x\n");
     write_str ("general.log", "");
-    write_str ("a%2Fb.log", "x\n");
-    write_str ("%2E%2E.log", "x\n");
-    //  Junk: not ours, or not a spelling store_file_name makes.
+    write_str ("Dev_Room-2.log", "x\n");
+    write_str ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.log", "x\n");
+    //  Junk: not ours, or named for no valid room.
     write_str (".tcpchat-probe-123", "");
     write_str ("notes.txt", "x\n");
     write_str ("dev.log.bak", "x\n");
-    write_str ("%2e.log", "x\n");
-    write_str ("%41.log", "x\n");
+    write_str ("dev.LOG", "x\n");
+    write_str ("a%2Fb.log", "x\n");
+    write_str ("%2E%2E.log", "x\n");
     write_str ("a.b.log", "x\n");
+    write_str ("a b.log", "x\n");
+    write_str ("caf\xc3\xa9.log", "x\n");
+    write_str ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.log", "x\n");    /* 33 */
     write_str (".log", "x\n");
+    write_str ("..log", "x\n");
     assert_int_equal (mkdir (path_in ("sub.log"), 0700), 0);
+    assert_int_equal (mkdir (path_in ("a.b.log.d"), 0700), 0);
     assert_int_equal (symlink ("dev.log", path_in ("link.log")), 0);
+    assert_int_equal (symlink ("dev.log", path_in ("a%2Fb-link.log")), 0);
 
     zlist_t *rooms = store_list (s_dir);
     assert_non_null (rooms);
-    const char *want [] = { "..", "Zoo", "a/b", "dev", "general" };
+    const char *want [] = {
+        "Dev_Room-2", "Zoo", "dev", "general", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+    };
     assert_int_equal (zlist_size (rooms), 5);
     size_t i = 0;
     for (const char *room = (const char *) zlist_first (rooms); room;
          room = (const char *) zlist_next (rooms))
         assert_string_equal (room, want [i++]);
     zlist_destroy (&rooms);
-    //  The link and the directory are refused, for the log.
+    //  The link and the directory are refused, for the log; what is named
+    //  for no room is not even that.
     rooms = store_list_refused (s_dir);
     assert_non_null (rooms);
     assert_int_equal (zlist_size (rooms), 2);
@@ -895,19 +840,6 @@ static void test_list_skips_the_probe (void **state)
 
 /* ------------------------------------------------------------------ */
 /*  Preparing the directory                                            */
-
-static size_t count_entries (const char *path)
-{
-    DIR *dir = opendir (path);
-    assert_non_null (dir);
-    size_t n = 0;
-    struct dirent *entry;
-    while ((entry = readdir (dir)))
-        if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
-            n++;
-    closedir (dir);
-    return n;
-}
 
 static void test_prepare_fresh_dir (void **state)
 {
@@ -962,12 +894,8 @@ int main (void)
 {
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown (f, dir_setup, dir_teardown)
     const struct CMUnitTest tests [] = {
-        STORE_TEST (test_file_name_plain),
-        STORE_TEST (test_file_name_escapes),
-        STORE_TEST (test_file_name_round_trip_every_byte),
-        STORE_TEST (test_file_name_sizes),
-        STORE_TEST (test_room_name_rejects),
         STORE_TEST (test_path),
+        STORE_TEST (test_path_refuses_non_room_names),
         STORE_TEST (test_append_one_line_each),
         STORE_TEST (test_open_cloexec),
         STORE_TEST (test_open_cuts_a_torn_line),
