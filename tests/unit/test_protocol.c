@@ -471,8 +471,14 @@ static void expect_all_checked (const doc_check_t *ctx)
             fail_msg ("%.*s is not checked against docs/PROTOCOL.md", (int) len, name);
         seen++;
     }
-    for (const char *p = header; (p = strstr (p, "\nint fmt_")); p++) {
-        const char *name = p + strlen ("\nint ");
+    //  A declaration starts a line with its return type.
+    for (const char *p = header; (p = strstr (p, " fmt_")); p++) {
+        const char *start = p;
+        while (start > header && start [-1] != '\n')
+            start--;
+        if (start [0] < 'a' || start [0] > 'z')     /* a comment, not code */
+            continue;
+        const char *name = p + 1;
         size_t len = identifier_length (name);
         if (!was_checked (ctx, name, len))
             fail_msg ("%.*s is not checked against docs/PROTOCOL.md", (int) len, name);
