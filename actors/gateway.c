@@ -19,8 +19,8 @@
 #include "addrs.h"
 #include "clean.h"
 #include "command.h"
+#include "endpoints.h"
 #include "framer.h"
-#include "hub.h"
 #include "listener.h"
 #include "log.h"
 #include "messages.h"
@@ -185,6 +185,10 @@ s_epoll_add (self_t *self, int fd, uint32_t events, uint64_t source)
         log_info (&self->log, "E: epoll_ctl add: %s", strerror (errno));
 }
 
+static void s_self_destroy (self_t **self_p);
+
+//  NULL (logged) when the gateway cannot start: no descriptor for epoll,
+//  or the hub's endpoint cannot be connected to.
 static self_t *
 s_self_new (zsock_t *pipe, gateway_args_t *args)
 {
@@ -194,8 +198,7 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->listener = args->listener;
     self->clock = args->clock? args->clock: s_clock_us;
     self->now_us = self->clock ();
-    log_init (&self->log, "gateway", 1, self->config.verbose);
-    log_also (&self->log, self->config.log_fd);
+    log_setup (&self->log, &self->config, "gateway");
     size_t slots = (size_t) self->config.max_clients;
     self->conns = (conn_t *) calloc (slots, sizeof (conn_t));
     self->free_slots = (uint32_t *) malloc (slots * sizeof (uint32_t));
@@ -217,17 +220,24 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->clean_b = (char *) malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
 
     self->epoll = epoll_create1 (EPOLL_CLOEXEC);
-    char endpoint [160];
-    hub_endpoint (&self->config, endpoint, sizeof endpoint);
-    self->hub = zsock_new (ZMQ_PAIR);
-    zsock_set_sndhwm (self->hub, MSG_PIPE_HWM);
-    zsock_set_rcvhwm (self->hub, MSG_PIPE_HWM);
+    if (self->epoll < 0) {
+        log_info (&self->log, "E: cannot start: epoll_create1: %s", strerror (errno));
+        s_self_destroy (&self);
+        return NULL;
+    }
+    char endpoint [ENDPOINT_MAX];
+    endpoint_hub (&self->config, endpoint);
+    self->hub = msg_pipe_new (endpoint, false);
+    if (!self->hub) {
+        log_info (&self->log, "E: cannot connect to %s: %s", endpoint, strerror (errno));
+        s_self_destroy (&self);
+        return NULL;
+    }
     //  We send only when ZMQ_EVENTS says POLLOUT, but at shutdown the hub
     //  may go between that look and the send, and a PAIR without a peer
     //  blocks the sender for ever. The gateway must never block: such a
     //  send fails instead (the hub that would have read it is gone).
     zsock_set_sndtimeo (self->hub, 0);
-    zsock_connect (self->hub, "%s", endpoint);
     s_epoll_add (self, zsock_fd (self->pipe), EPOLLIN, SOURCE_PIPE);
     s_epoll_add (self, zsock_fd (self->hub), EPOLLIN, SOURCE_HUB);
     s_epoll_add (self, self->listener, EPOLLIN, SOURCE_LISTENER);
@@ -255,7 +265,8 @@ s_self_destroy (self_t **self_p)
     addrs_destroy (&self->addrs);
     zsock_destroy (&self->hub);
     close (self->listener);
-    close (self->epoll);
+    if (self->epoll >= 0)
+        close (self->epoll);
     free (self->rooms);
     free (self->room_busy);
     free (self->conns);
@@ -1090,11 +1101,9 @@ static void
 s_handle_attach (self_t *self, const msg_view_t *view)
 {
     char *endpoint = msg_strdup (view, 0);
-    zsock_t *room = zsock_new (ZMQ_PAIR);
-    zsock_set_rcvhwm (room, MSG_PIPE_HWM);
-    if (zsock_connect (room, "%s", endpoint) != 0) {
+    zsock_t *room = msg_pipe_new (endpoint, false);
+    if (!room) {
         log_info (&self->log, "E: cannot connect to %s", endpoint);
-        zsock_destroy (&room);
         free (endpoint);
         return;
     }
@@ -1451,6 +1460,8 @@ gateway_new (zsock_t *pipe, gateway_args_t *args)
 {
     self_t *self = s_self_new (pipe, args);
     free (args);
+    if (!self)
+        return NULL;
     char address [INET6_ADDRSTRLEN + 8];
     s_socket_name (self->listener, getsockname, address, sizeof address);
     log_info (&self->log, "listening on %s (%d connection%s at most)", address,
@@ -1506,7 +1517,9 @@ void
 gateway_actor (zsock_t *pipe, void *args)
 {
     gateway_t *self = gateway_new (pipe, (gateway_args_t *) args);
-    zsock_signal (pipe, 0);
+    zsock_signal (pipe, self? 0: 1);
+    if (!self)
+        return;
     while (gateway_pass (self, -1))
         ;
     gateway_destroy (&self);

@@ -35,6 +35,7 @@
 #include "actor.h"
 #include "clean.h"
 #include "command.h"
+#include "endpoints.h"
 #include "log.h"
 #include "messages.h"
 #include "names.h"
@@ -74,6 +75,7 @@ struct room_t {
     char      name [ROOM_MAX_CHARS + 1];
     char      key [ROOM_MAX_CHARS + 1];   /* folded name */
     actor_t  *actor;              /* the room's actor (actor.h) */
+    unsigned  seq;                /* its endpoint's (endpoint_room) */
     size_t    members;            /* counted here as clients are sent in */
     bool      has_history;        /* lines in memory or on disk: keep it a while */
     self_t   *hub;                /* the owner, for sends from any helper */
@@ -112,11 +114,6 @@ struct self_t {
     int64_t    idle_check;        /* next look for idle rooms (mono ms); 0: none empty */
 };
 
-void
-hub_endpoint (const config_t *config, char *out, size_t size)
-{
-    snprintf (out, size, "%s/hub", config->endpoint);
-}
 
 //  Client ids are 64-bit integers used directly as zhashx keys.
 static size_t
@@ -178,14 +175,16 @@ static room_t *s_room_new (self_t *self, const char *name, bool restored);
 static int64_t s_room_due (self_t *self, room_t *room);
 static void s_idle_schedule (self_t *self, int64_t at);
 
+static void s_self_destroy (self_t **self_p);
+
+//  NULL (logged) when the hub cannot bind its pipe to the gateway.
 static self_t *
-s_self_new (zsock_t *pipe, config_t *config)
+s_self_new (zsock_t *pipe, hub_args_t *args)
 {
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
-    self->config = *config;
-    log_init (&self->log, "hub", 1, config->verbose);
-    log_also (&self->log, config->log_fd);
+    self->config = args->config;
+    log_setup (&self->log, &self->config, "hub");
     self->clients = zhashx_new ();
     zhashx_set_key_hasher (self->clients, s_id_hash);
     zhashx_set_key_comparator (self->clients, s_id_compare);
@@ -200,16 +199,14 @@ s_self_new (zsock_t *pipe, config_t *config)
     zhashx_set_destructor (self->rooms, s_room_destroy);
     self->stopping = zlist_new ();
 
-    char endpoint [160];
-    hub_endpoint (config, endpoint, sizeof endpoint);
-    self->gateway = zsock_new (ZMQ_PAIR);
-    //  Deep queues both ways, so bursts pass without anyone waiting.
-    zsock_set_sndhwm (self->gateway, MSG_PIPE_HWM);
-    zsock_set_rcvhwm (self->gateway, MSG_PIPE_HWM);
-    if (zsock_bind (self->gateway, "%s", endpoint) != 0) {
-        log_info (&self->log, "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
-        zsock_destroy (&self->gateway);
-        return self;
+    //  Bound before main starts the gateway, which connects to it.
+    char endpoint [ENDPOINT_MAX];
+    endpoint_hub (&self->config, endpoint);
+    self->gateway = msg_pipe_new (endpoint, true);
+    if (!self->gateway) {
+        log_info (&self->log, "E: cannot bind %s: %s", endpoint, strerror (errno));
+        s_self_destroy (&self);
+        return NULL;
     }
     return self;
 }
@@ -250,23 +247,18 @@ s_self_destroy (self_t **self_p)
 //  ---------------------------------------------------------------------
 //  Rooms
 
-//  restored: brought back from its file at start (said so in the log).
+//  Starts a room's actor and registers it; s_room_announce tells the
+//  gateway. NULL (logged) when the room cannot start.
 static room_t *
-s_room_new (self_t *self, const char *name, bool restored)
+s_room_start (self_t *self, const char *name)
 {
     room_args_t *args = (room_args_t *) zmalloc (sizeof (room_args_t));
+    args->config = self->config;
     snprintf (args->name, sizeof args->name, "%s", name);
-    snprintf (args->endpoint, sizeof args->endpoint, "%s/room-%u",
-              self->config.endpoint, ++self->room_seq);
-    args->history = (size_t) self->config.history;
+    unsigned seq = ++self->room_seq;
+    endpoint_room (&self->config, seq, args->endpoint);
     //  What one joiner's replay can cost: the gateway holds it whole.
     args->history_bytes = ROOM_REPLAY_MAX;
-    args->log_fd = self->log.fd;
-    args->log_file_fd = self->log.file_fd;
-    args->verbose = self->config.verbose;
-    snprintf (args->data_dir, sizeof args->data_dir, "%s", self->config.data_dir);
-    char endpoint [sizeof args->endpoint];
-    strcpy (endpoint, args->endpoint);
 
     //  Out of threads or descriptors, this is an answer, not a wait or
     //  an abort: the caller says "Cannot create that room now."
@@ -280,6 +272,7 @@ s_room_new (self_t *self, const char *name, bool restored)
     snprintf (room->name, sizeof room->name, "%s", name);
     name_fold (name, strlen (name), room->key);
     room->actor = actor;
+    room->seq = seq;
     room->hub = self;
     room->queue = zlist_new ();
     //  Its file holds lines the room has reloaded (or will show once
@@ -287,19 +280,39 @@ s_room_new (self_t *self, const char *name, bool restored)
     room->has_history = *self->config.data_dir
                      && store_has_lines (self->config.data_dir, name);
     zhashx_insert (self->rooms, room->key, room);
+    return room;
+}
+
+//  The gateway connects to the room's pipe; from now on the room is
+//  counted and may idle out. restored: brought back from its file at
+//  start (said so in the log).
+static void
+s_room_announce (self_t *self, room_t *room, bool restored)
+{
+    char endpoint [ENDPOINT_MAX];
+    endpoint_room (&self->config, room->seq, endpoint);
     msg_send_text (self->gateway, MSG_ATTACH, 0, endpoint, strlen (endpoint));
     size_t rooms = zhashx_size (self->rooms);
     if (restored)
-        log_info (&self->log, "room %s restored from %s (%zu room%s)", name,
+        log_info (&self->log, "room %s restored from %s (%zu room%s)", room->name,
                   self->config.data_dir, rooms, rooms == 1? "": "s");
     else
-        log_info (&self->log, "room %s created (%zu room%s)", name, rooms, rooms == 1? "": "s");
+        log_info (&self->log, "room %s created (%zu room%s)", room->name, rooms,
+                  rooms == 1? "": "s");
     //  Empty until someone is counted in: a room restored at start and
     //  never joined idles out like any other.
     room->empty_since = zclock_mono ();
     int64_t due = room->has_history? s_room_due (self, room): -1;
     if (due >= 0)
         s_idle_schedule (self, due);
+}
+
+static room_t *
+s_room_new (self_t *self, const char *name, bool restored)
+{
+    room_t *room = s_room_start (self, name);
+    if (room)
+        s_room_announce (self, room, restored);
     return room;
 }
 
@@ -1094,25 +1107,58 @@ s_self_poll (self_t *self)
     return true;
 }
 
+//  Our sends to the gateway would block until it has connected, so wait
+//  for that here, watching our pipe too. false: $TERM came first (main
+//  stops a hub whose gateway failed to start).
+static bool
+s_gateway_wait (self_t *self)
+{
+    zmq_pollitem_t items [] = {
+        { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->gateway), 0, ZMQ_POLLOUT, 0 } };
+    while (!(zsock_events (self->gateway) & ZMQ_POLLOUT)) {
+        if (zmq_poll (items, 2, -1) < 0 && errno != EINTR)
+            return false;
+        if ((items [0].revents & ZMQ_POLLIN) && !s_self_handle_pipe (self))
+            return false;
+    }
+    return true;
+}
+
+//  No gateway came: general's BYE would wait for a reader for ever and
+//  hold up its stop, so the hub reads its pipe instead while it stops.
+static zsock_t *
+s_gateway_stand_in (self_t *self)
+{
+    char endpoint [ENDPOINT_MAX];
+    endpoint_room (&self->config, self->general->seq, endpoint);
+    return msg_pipe_new (endpoint, false);
+}
+
 void
 hub_actor (zsock_t *pipe, void *args)
 {
-    config_t *config = (config_t *) args;
-    self_t *self = s_self_new (pipe, config);
-    free (config);
+    self_t *self = s_self_new (pipe, (hub_args_t *) args);
+    free (args);
+    if (self)
+        log_info (&self->log, "started");
+    //  General before the signal, so a hub without it does not start; it
+    //  is announced once the gateway, which main starts next, is there.
+    if (self)
+        self->general = s_room_start (self, GENERAL);
+    if (!self || !self->general) {
+        s_self_destroy (&self);
+        zsock_signal (pipe, 1);
+        return;
+    }
     zsock_signal (pipe, 0);
-    if (!self->gateway) {
+    if (!s_gateway_wait (self)) {
+        zsock_t *stand_in = s_gateway_stand_in (self);
         s_self_destroy (&self);
+        zsock_destroy (&stand_in);
         return;
     }
-    log_info (&self->log, "started");
-    //  Announcing general to the gateway waits until the gateway, which
-    //  main starts next, has connected: hence after the signal.
-    self->general = s_room_new (self, GENERAL, false);
-    if (!self->general) {
-        s_self_destroy (&self);
-        return;
-    }
+    s_room_announce (self, self->general, false);
     s_restore_rooms (self);
 
     while (s_self_poll (self))

@@ -30,7 +30,8 @@ typedef struct {
     zsock_t       *pipe;          /* from the hub */
     zsock_t       *gateway;       /* our output pipe to the gateway */
     log_t          log;
-    char           name [40];
+    config_t       config;        /* the server's; its writer gets a copy */
+    char           name [ROOM_MAX_CHARS + 1];
     history_t     *history;
     uint64_t      *ids;           /* members' ids, in order of entry: */
     char         **names;         /*   sent as is in every OUT */
@@ -41,10 +42,7 @@ typedef struct {
     buf_t          scratch;
     size_t         history_size;  /* lines history keeps */
     size_t         history_bytes; /* replayed at most */
-    char           data_dir [512];    /* "" = nothing on disk */
     char           path [1024];   /* our file in it, for the log */
-    int            log_fd, log_file_fd;
-    bool           verbose;
     actor_t       *writer;        /* started at the first line, or NULL */
     uint64_t       handed;        /* lines handed to the writer */
     uint64_t       done;          /* of which it said it is done with */
@@ -53,39 +51,37 @@ typedef struct {
     bool           dropping;      /* its queue is full (logged once) */
 } self_t;
 
+static void s_self_destroy (self_t **self_p);
+
+//  NULL (logged) when the room cannot start: no memory for its history,
+//  or its output pipe cannot be bound.
 static self_t *
 s_self_new (zsock_t *pipe, room_args_t *args)
 {
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
+    self->config = args->config;
     snprintf (self->name, sizeof self->name, "%s", args->name);
-    char logname [64];
-    snprintf (logname, sizeof logname, "room[%s]", args->name);
-    log_init (&self->log, logname, args->log_fd, args->verbose);
-    log_also (&self->log, args->log_file_fd);
-    self->history = history_new (args->history);
-    self->history_size = args->history;
+    log_setup (&self->log, &self->config, "room[%s]", args->name);
+    self->history_size = (size_t) self->config.history;
+    self->history = history_new (self->history_size);
     self->history_bytes = args->history_bytes? args->history_bytes: ROOM_REPLAY_MAX;
-    self->log_fd = args->log_fd;
-    self->log_file_fd = args->log_file_fd;
-    self->verbose = args->verbose;
-    snprintf (self->data_dir, sizeof self->data_dir, "%s", args->data_dir);
-    if (*self->data_dir && !store_path (self->data_dir, self->name, self->path, sizeof self->path))
-        snprintf (self->path, sizeof self->path, "%s/?", self->data_dir);
+    const char *data_dir = self->config.data_dir;
+    if (*data_dir && !store_path (data_dir, self->name, self->path, sizeof self->path))
+        snprintf (self->path, sizeof self->path, "%s/?", data_dir);
     buf_init (&self->scratch);
-    self->gateway = zsock_new (ZMQ_PAIR);
-    if (!self->gateway || !self->history) {
-        log_info (&self->log, "E: cannot start: %s", strerror (self->gateway? ENOMEM: errno));
-        zsock_destroy (&self->gateway);
-        return self;
+    if (!self->history) {
+        log_info (&self->log, "E: cannot start: %s", strerror (ENOMEM));
+        s_self_destroy (&self);
+        return NULL;
     }
-    //  Deep queues: a room blocks only when the gateway is far behind.
-    zsock_set_sndhwm (self->gateway, MSG_PIPE_HWM);
-    //  Our BYE must reach the gateway even though we close right after it.
-    zsock_set_linger (self->gateway, 2000);
-    if (zsock_bind (self->gateway, "%s", args->endpoint) != 0) {
-        log_info (&self->log, "cannot bind %s: %s", args->endpoint, zmq_strerror (zmq_errno ()));
-        zsock_destroy (&self->gateway);
+    //  Our BYE must reach the gateway even though we close right after
+    //  it: the pipe's linger (messages.h) sees to that.
+    self->gateway = msg_pipe_new (args->endpoint, true);
+    if (!self->gateway) {
+        log_info (&self->log, "E: cannot bind %s: %s", args->endpoint, strerror (errno));
+        s_self_destroy (&self);
+        return NULL;
     }
     return self;
 }
@@ -112,9 +108,9 @@ s_self_destroy (self_t **self_p)
 static void
 s_load_history (self_t *self)
 {
-    if (!*self->data_dir)
+    if (!*self->config.data_dir)
         return;
-    int lines = store_load (self->data_dir, self->name, self->history_size, self->history);
+    int lines = store_load (self->config.data_dir, self->name, self->history_size, self->history);
     if (lines < 0)
         log_info (&self->log, "E: cannot read %s: %s (starting without history)",
                   self->path, store_strerror (errno));
@@ -168,11 +164,8 @@ static bool
 s_writer_start (self_t *self)
 {
     writer_args_t *args = (writer_args_t *) zmalloc (sizeof (writer_args_t));
+    args->config = self->config;
     snprintf (args->name, sizeof args->name, "%s", self->name);
-    snprintf (args->data_dir, sizeof args->data_dir, "%s", self->data_dir);
-    args->log_fd = self->log_fd;
-    args->log_file_fd = self->log_file_fd;
-    args->verbose = self->verbose;
     self->writer = actor_new_capped (writer_actor, args, WRITER_QUEUE);
     if (!self->writer)
         return false;
@@ -189,7 +182,7 @@ s_writer_start (self_t *self)
 static void
 s_store_line (self_t *self, const char *line, size_t size)
 {
-    if (!*self->data_dir)
+    if (!*self->config.data_dir)
         return;
     if (!self->writer && !s_writer_start (self)) {
         if (!self->dropping)
@@ -449,11 +442,9 @@ s_self_handle_pipe (self_t *self)
 void
 room_actor (zsock_t *pipe, void *args)
 {
-    room_args_t *room_args = (room_args_t *) args;
-    self_t *self = s_self_new (pipe, room_args);
-    free (room_args);
-    if (!self->gateway) {
-        s_self_destroy (&self);
+    self_t *self = s_self_new (pipe, (room_args_t *) args);
+    free (args);
+    if (!self) {
         zsock_signal (pipe, 1);
         return;
     }

@@ -18,8 +18,8 @@
 typedef struct {
     zsock_t  *pipe;
     log_t     log;
-    char      name [40];
-    char      data_dir [512];
+    char      name [ROOM_MAX_CHARS + 1];
+    char      data_dir [sizeof ((config_t *) 0)->data_dir];
     char      path [1024];      /* for the log */
     int       file;             /* open once a line came, or -1 */
     bool      failing;          /* the last line failed (logged once) */
@@ -33,11 +33,8 @@ s_self_new (zsock_t *pipe, writer_args_t *args)
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
     snprintf (self->name, sizeof self->name, "%s", args->name);
-    snprintf (self->data_dir, sizeof self->data_dir, "%s", args->data_dir);
-    char logname [64];
-    snprintf (logname, sizeof logname, "room[%s]", args->name);
-    log_init (&self->log, logname, args->log_fd, args->verbose);
-    log_also (&self->log, args->log_file_fd);
+    snprintf (self->data_dir, sizeof self->data_dir, "%s", args->config.data_dir);
+    log_setup (&self->log, &args->config, "room[%s]", args->name);
     if (!store_path (self->data_dir, self->name, self->path, sizeof self->path))
         snprintf (self->path, sizeof self->path, "%s/?", self->data_dir);
     self->file = -1;

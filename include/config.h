@@ -22,6 +22,7 @@
 #define TCPCHAT_EXIT_BAD_OPTION 2   /* a bad option value, --bind that does not resolve */
 #define TCPCHAT_EXIT_PORT_BUSY  3   /* another socket holds the port */
 #define TCPCHAT_EXIT_NO_LISTEN  4   /* cannot listen otherwise (permission, socket activation) */
+#define TCPCHAT_EXIT_START      5   /* the hub or the gateway did not start */
 
 typedef struct {
     int    port;

@@ -7,6 +7,10 @@
     listening socket, every client socket and every ZeroMQ pipe (joined
     through ZMQ_FD), so one thread moves all bytes.
 
+    Starting (actor_new, actor.h): it connects to the hub's endpoint
+    (endpoints.h; the hub has bound it) and signals 0, or logs why it
+    cannot (no descriptor for epoll, the endpoint invalid) and signals 1.
+
     Commands on its pipe (from main):
         $TERM             close every connection, then end
     Messages from the hub and rooms: OUT ENTER REFUSE RELEASE LABEL ATTACH
@@ -25,14 +29,16 @@ typedef struct {
     int64_t (*clock) (void);  /* monotonic clock in us; NULL: CLOCK_MONOTONIC */
 } gateway_args_t;
 
-/*  zactor_new (gateway_actor, args): args is a heap gateway_args_t the
-    actor takes ownership of, listening socket included.                 */
+/*  actor_new (gateway_actor, args) (actor.h): args is a heap
+    gateway_args_t the actor takes ownership of, listening socket
+    included (closed by the actor, even when it fails to start).         */
 void gateway_actor (zsock_t *pipe, void *args);
 
 /*  The actor's loop one pass at a time, on the caller's thread: what
     gateway_actor runs, and what tests/fuzz/fuzz_gateway.c steps over a
     clock of its own to drive the real connection state machine.
-    gateway_new takes args (as gateway_actor does); gateway_pass waits up
+    gateway_new takes args (as gateway_actor does) and is NULL when the
+    gateway cannot start (logged, listener closed); gateway_pass waits up
     to timeout_ms for events (-1: until its next timed duty), handles them
     and returns false once $TERM came on the pipe; gateway_destroy tells
     every client the server is stopping, flushes and closes.             */

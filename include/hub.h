@@ -3,7 +3,13 @@
 
     It registers and frees names, creates, finds and stops room actors,
     moves clients between rooms, and routes each client's lines to its
-    room. It binds its PAIR to the gateway at CONFIG.endpoint "/hub".
+    room. It binds its PAIR to the gateway at endpoint_hub (endpoints.h).
+
+    Starting (actor_new, actor.h): the hub binds its pipe and starts room
+    general, then signals 0; if either fails it logs why and signals 1.
+    It then waits for the gateway to connect (or for $TERM: main stops a
+    hub whose gateway failed to start) before it announces general with
+    ATTACH and restores the rooms of --data-dir.
 
     Commands on its pipe (from main):
         $TERM             stop every room, then end
@@ -26,11 +32,12 @@
 #define HUB_ROOM_RATE_BURST 5
 #define HUB_ROOM_RATE_MS    12000
 
-/*  zactor_new (hub_actor, config): config is a heap copy of config_t the
-    actor takes ownership of.                                            */
-void hub_actor (zsock_t *pipe, void *config);
+typedef struct {
+    config_t config;          /* the server's; the hub has nothing else */
+} hub_args_t;
 
-/*  The endpoint the hub binds for the gateway: CONFIG.endpoint "/hub".  */
-void hub_endpoint (const config_t *config, char *out, size_t size);
+/*  actor_new (hub_actor, args) (actor.h): args is a heap hub_args_t the
+    actor takes ownership of.                                            */
+void hub_actor (zsock_t *pipe, void *args);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "config.h"
 
 #define LOG_LINE_MAX 2048
 
@@ -31,6 +32,14 @@ typedef struct {
     unsigned long dropped;    /* lines not written since the last that was */
 } log_t;
 
+/*  An actor's log, the one way every actor sets it up: named from format
+    ("room[%s]"), on stdout (the log sink's pipe, once main started it)
+    and on config->log_fd when main left one to the actors (-1: none),
+    with config->verbose.                                                */
+void log_setup (log_t *log, const config_t *config, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+/*  The parts log_setup is made of, for main's own log and the tests.    */
 void log_init  (log_t *log, const char *name, int fd, bool verbose);
 /*  Every line also goes to file_fd (an O_APPEND file; -1: none).        */
 void log_also  (log_t *log, int file_fd);

@@ -107,4 +107,14 @@ bool    msg_is        (const msg_view_t *view, const char *type);
 /*  Copies part i into a new NUL-terminated string (caller frees).       */
 char   *msg_strdup    (const msg_view_t *view, size_t i);
 
+/*  A data pipe between two actors (not an actor's own pipe: actor.h): a
+    PAIR bound (bind true) or connected to endpoint, with the same options
+    at every end: MSG_PIPE_HWM messages queued each way, and
+    MSG_PIPE_LINGER_MS for what is still queued when it closes, so a last
+    message (a room's BYE) reaches a peer that is still reading. Binds
+    before its peer connects (endpoints.h names them). NULL, with errno,
+    when the socket cannot be made or the endpoint is taken or invalid.  */
+#define MSG_PIPE_LINGER_MS  2000
+zsock_t *msg_pipe_new (const char *endpoint, bool bind);
+
 #endif

@@ -7,8 +7,8 @@
         JOIN id name      LEAVE id moving    LINE id text
         SAY id text       USERS id           RENAME id name
         $TERM             send BYE to the gateway, log stats, end
-    It writes to the gateway over its own PAIR, bound at args->endpoint
-    before the actor signals that it is ready.
+    It writes to the gateway over its own PAIR (msg_pipe_new), bound at
+    args->endpoint before the actor signals that it is ready.
 
     With a data dir, the room owns its file there (store.h): it reloads
     its history from it as it starts, and hands every chat line to its
@@ -16,23 +16,24 @@
     broadcast while the disk answers within ROOM_STORE_WAIT_MS, and no
     longer once it does not. Without one it touches no file.
 
-    A room that cannot start (no descriptor for its socket, its endpoint
-    taken) signals failure (status 1): actor_new returns NULL.           */
+    A room that cannot start (no memory for its history, no descriptor
+    for its socket, its endpoint taken) logs why and signals failure
+    (status 1): actor_new returns NULL.                                  */
 #ifndef TCPCHAT_ROOM_H
 #define TCPCHAT_ROOM_H
 
 #include <czmq.h>
 #include <stdbool.h>
+#include "config.h"
+#include "endpoints.h"
+#include "names.h"
 
 typedef struct {
-    char   name [40];         /* as first spelled */
-    char   endpoint [160];    /* inproc endpoint to bind for the gateway */
-    size_t history;           /* lines kept */
-    size_t history_bytes;     /* at most this much of it replayed to a joiner */
-    int    log_fd;
-    int    log_file_fd;       /* --log-file, or -1 */
-    bool   verbose;
-    char   data_dir [512];    /* --data-dir; "" = keep nothing on disk */
+    config_t config;          /* the server's: history, data_dir, log, verbose */
+    char     name [ROOM_MAX_CHARS + 1];   /* as first spelled */
+    char     endpoint [ENDPOINT_MAX];     /* to bind for the gateway (endpoint_room) */
+    size_t   history_bytes;   /* at most this much history replayed to a joiner;
+                                 0: ROOM_REPLAY_MAX */
 } room_args_t;
 
 /*  How long a line waits for the disk before it is broadcast anyway; from

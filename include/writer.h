@@ -23,6 +23,8 @@
 
 #include <czmq.h>
 #include <stdbool.h>
+#include "config.h"
+#include "names.h"
 
 #define MSG_STORE     "STORE"
 #define MSG_STORED    "STORED"
@@ -32,11 +34,8 @@
 #define WRITER_QUEUE  256
 
 typedef struct {
-    char name [40];           /* the room's */
-    char data_dir [512];
-    int  log_fd;
-    int  log_file_fd;
-    bool verbose;
+    config_t config;          /* the server's: data_dir, log, verbose */
+    char     name [ROOM_MAX_CHARS + 1];   /* the room's */
 } writer_args_t;
 
 /*  actor_new (writer_actor, args): args is a heap writer_args_t the

@@ -34,6 +34,18 @@ log_also (log_t *log, int file_fd)
     log->file_fd = file_fd;
 }
 
+void
+log_setup (log_t *log, const config_t *config, const char *format, ...)
+{
+    char name [sizeof log->name];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (name, sizeof name, format, args);
+    va_end (args);
+    log_init (log, name, STDOUT_FILENO, config->verbose);
+    log_also (log, config->log_fd);
+}
+
 //  Characters that reorder or break what a terminal or a log viewer shows.
 static bool
 s_escaped_char (int32_t cp)

@@ -6,6 +6,7 @@
     SIGTERM. Signals are blocked in every thread and taken here with
     sigwait(), so no actor is ever interrupted and main decides the order
     in which they stop.                                                  */
+#include "actor.h"
 #include "config.h"
 #include "gateway.h"
 #include "hub.h"
@@ -192,6 +193,44 @@ s_open_listener (config_t *config, const log_t *log, int *exit_code)
     return -1;
 }
 
+//  One line for a failed start: the actor's own log line says why when it
+//  gave up itself (ECHILD), else what kept it from running.
+static void
+s_start_failed (const char *actor, int error)
+{
+    if (error == ECHILD)
+        fprintf (stderr, "TCPChat: the %s did not start (its log says why)\n", actor);
+    else
+        fprintf (stderr, "TCPChat: cannot start the %s: %s\n", actor, strerror (error));
+}
+
+//  The hub first: it binds the endpoint the gateway connects to, and
+//  starts room general. Both or neither: a failed start is one error and
+//  TCPCHAT_EXIT_START, never a server that listens with nothing behind it.
+static bool
+s_start_actors (const config_t *config, int listener, actor_t **hub, actor_t **gateway)
+{
+    hub_args_t *hub_args = (hub_args_t *) zmalloc (sizeof (hub_args_t));
+    hub_args->config = *config;
+    *hub = actor_new (hub_actor, hub_args);
+    if (!*hub) {
+        s_start_failed ("hub", errno);
+        close (listener);
+        return false;
+    }
+    gateway_args_t *gateway_args = (gateway_args_t *) zmalloc (sizeof (gateway_args_t));
+    gateway_args->config = *config;
+    gateway_args->listener = listener;
+    *gateway = actor_new (gateway_actor, gateway_args);
+    if (!*gateway) {
+        s_start_failed ("gateway", errno);
+        //  It waits for the gateway, watching its pipe: it stops at once.
+        actor_destroy (hub);
+        return false;
+    }
+    return true;
+}
+
 static void
 s_exit_now (int signal_number)
 {
@@ -221,8 +260,7 @@ main (int argc, char **argv)
         return TCPCHAT_EXIT_BAD_OPTION;
     }
     log_t log;
-    log_init (&log, "main", STDOUT_FILENO, config.verbose);
-    log_also (&log, config.log_fd);
+    log_setup (&log, &config, "main");
 
     sigset_t stop_signals;
     sigemptyset (&stop_signals);
@@ -252,14 +290,11 @@ main (int argc, char **argv)
     snprintf (config.endpoint, sizeof config.endpoint, "inproc://tcpchat-%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
 
-    //  The hub first: it binds the endpoint the gateway connects to.
-    config_t *hub_config = (config_t *) zmalloc (sizeof (config_t));
-    *hub_config = config;
-    zactor_t *hub = zactor_new (hub_actor, hub_config);
-    gateway_args_t *gateway_args = (gateway_args_t *) zmalloc (sizeof (gateway_args_t));
-    gateway_args->config = config;
-    gateway_args->listener = listener;
-    zactor_t *gateway = zactor_new (gateway_actor, gateway_args);
+    actor_t *hub, *gateway;
+    if (!s_start_actors (&config, listener, &hub, &gateway)) {
+        log_sink_stop (&sink, LOG_SINK_STOP_MS);
+        return TCPCHAT_EXIT_START;
+    }
     //  Under systemd (Type=notify): ready once the gateway takes clients.
     //  Without NOTIFY_SOCKET this does nothing.
     sd_notifyf (0, "READY=1\nSTATUS=Listening on port %d", config.port);
@@ -277,8 +312,8 @@ main (int argc, char **argv)
     //  The hub first: stopping it stops the rooms, whose last words go
     //  to the gateway, which is still there to take them. The gateway
     //  then tells every client, flushes what they are owed, and closes.
-    zactor_destroy (&hub);
-    zactor_destroy (&gateway);
+    actor_destroy (&hub);
+    actor_destroy (&gateway);
     log_info (&log, "stopped");
     if (config.log_fd >= 0)
         close (config.log_fd);

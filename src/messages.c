@@ -108,3 +108,24 @@ msg_strdup (const msg_view_t *view, size_t i)
         return strdup ("");
     return strndup (view->part [i].data, view->part [i].size);
 }
+
+zsock_t *
+msg_pipe_new (const char *endpoint, bool bind)
+{
+    zsock_t *sock = zsock_new (ZMQ_PAIR);
+    if (!sock) {
+        errno = EMFILE;
+        return NULL;
+    }
+    zsock_set_sndhwm (sock, MSG_PIPE_HWM);
+    zsock_set_rcvhwm (sock, MSG_PIPE_HWM);
+    zsock_set_linger (sock, MSG_PIPE_LINGER_MS);
+    int rc = bind? zsock_bind (sock, "%s", endpoint): zsock_connect (sock, "%s", endpoint);
+    if (rc != 0) {
+        int error = zmq_errno ();
+        zsock_destroy (&sock);
+        errno = error;
+        return NULL;
+    }
+    return sock;
+}

@@ -35,7 +35,7 @@
       - --rate: no client hands on more lines than its bucket allows
         (the burst, plus the rate times the time elapsed).             */
 #include "gateway.h"
-#include "hub.h"
+#include "endpoints.h"
 #include "messages.h"
 
 #include <czmq.h>
@@ -270,8 +270,8 @@ s_setup (fuzz_t *self, const uint8_t *data, size_t size)
     s_now_us = 1000000;
     s_stopping = false;
 
-    char endpoint [200] = "@";
-    hub_endpoint (&self->config, endpoint + 1, sizeof endpoint - 1);
+    char endpoint [ENDPOINT_MAX + 1] = "@";
+    endpoint_hub (&self->config, endpoint + 1);
     //  A shallow pipe: a deaf hub backs the gateway up sooner.
     self->hub = s_pair (endpoint, 1);
 
@@ -291,6 +291,7 @@ s_setup (fuzz_t *self, const uint8_t *data, size_t size)
     args->listener = listener;
     args->clock = s_clock;
     self->gateway = gateway_new (self->backend, args);
+    s_check (self->gateway != NULL);
     s_room_attach (self);
 }
 

@@ -43,9 +43,9 @@
 #include <unistd.h>
 #include "actor_check.h"
 #include "config.h"
+#include "endpoints.h"
 #include "framer.h"
 #include "gateway.h"
-#include "hub.h"
 #include "listener.h"
 #include "messages.h"
 #include "protocol.h"
@@ -119,8 +119,8 @@ static void gw_prepare (int max_clients)
 /*  Starts the gateway on s_gw.config, the fake hub bound first.         */
 static void gw_launch (void)
 {
-    char endpoint [200] = "@";
-    hub_endpoint (&s_gw.config, endpoint + 1, sizeof endpoint - 1);
+    char endpoint [ENDPOINT_MAX + 1] = "@";
+    endpoint_hub (&s_gw.config, endpoint + 1);
     assert_true (strlen (endpoint) > strlen (s_gw.config.endpoint));
     s_gw.hub = check_socket_new (endpoint);
     assert_non_null (s_gw.hub);

@@ -24,6 +24,7 @@
 #include "actor_check.h"
 #include "command.h"
 #include "config.h"
+#include "endpoints.h"
 #include "hub.h"
 #include "messages.h"
 
@@ -144,16 +145,16 @@ static zsock_t *hub_start_idle (int history, int max_rooms, const char *data_dir
     config.room_idle = room_idle;
     snprintf (config.endpoint, sizeof config.endpoint, "inproc://test-hub-%d-%u",
               (int) getpid (), ++seq);
-    char endpoint [200] = ">";
-    hub_endpoint (&config, endpoint + 1, sizeof endpoint - 1);
+    char endpoint [ENDPOINT_MAX + 1] = ">";
+    endpoint_hub (&config, endpoint + 1);
     assert_true (strlen (endpoint) > strlen (config.endpoint));
     s_hub.hub = check_socket_new (endpoint);
     assert_non_null (s_hub.hub);
 
-    config_t *copy = (config_t *) malloc (sizeof *copy);
-    assert_non_null (copy);
-    *copy = config;
-    s_hub.actor = zactor_new (hub_actor, copy);         /* takes copy */
+    hub_args_t *args = (hub_args_t *) malloc (sizeof *args);
+    assert_non_null (args);
+    args->config = config;
+    s_hub.actor = zactor_new (hub_actor, args);         /* takes args */
     assert_non_null (s_hub.actor);
     HANDOFF_SEEN ();
     return expect_attach ();

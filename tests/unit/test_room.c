@@ -46,18 +46,19 @@ static void room_start_in (const char *name, size_t history, const char *data_di
     static unsigned seq;
     room_args_t *args = (room_args_t *) calloc (1, sizeof (room_args_t));
     assert_non_null (args);
+    config_defaults (&args->config);
     snprintf (args->name, sizeof args->name, "%s", name);
     snprintf (args->endpoint, sizeof args->endpoint, "inproc://test-room-%d-%u",
               (int) getpid (), ++seq);
-    args->history = history;
-    snprintf (args->data_dir, sizeof args->data_dir, "%s", data_dir);
+    args->config.history = (int) history;
+    snprintf (args->config.data_dir, sizeof args->config.data_dir, "%s", data_dir);
     s_room.log_fd = log_path
         ? open (log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
         : open ("/dev/null", O_WRONLY | O_CLOEXEC);
     assert_true (s_room.log_fd >= 0);
-    args->log_fd = s_room.log_fd;
-    args->log_file_fd = -1;
-    args->verbose = true;
+    //  The room logs to stdout and to this, as to --log-file.
+    args->config.log_fd = s_room.log_fd;
+    args->config.verbose = true;
 
     char endpoint [sizeof args->endpoint + 1];
     snprintf (endpoint, sizeof endpoint, ">%s", args->endpoint);

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*  endpoints: every inproc endpoint an actor binds or connects, named in
+    one place, so an actor learns where a peer listens from here and not
+    from the peer's header.
+
+    Each is CONFIG.endpoint (main makes it unique to this server, so two
+    servers or two tests in one process never meet) plus a suffix. A
+    buffer of ENDPOINT_MAX bytes always holds one.                        */
+#ifndef TCPCHAT_ENDPOINTS_H
+#define TCPCHAT_ENDPOINTS_H
+
+#include "config.h"
+
+#define ENDPOINT_MAX  160
+
+/*  The hub's end of the hub-gateway pipe: the hub binds, the gateway
+    connects.                                                            */
+void endpoint_hub  (const config_t *config, char buf [ENDPOINT_MAX]);
+
+/*  A room's output pipe to the gateway: the room binds, the gateway
+    connects when the hub sends ATTACH. seq is the hub's count of rooms
+    started: a room started again under the same name gets a new
+    endpoint, so it never meets the old one still stopping.               */
+void endpoint_room (const config_t *config, unsigned seq, char buf [ENDPOINT_MAX]);
+
+#endif
