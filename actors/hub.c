@@ -1153,6 +1153,7 @@ hub_actor (zsock_t *pipe, void *args)
     }
     zsock_signal (pipe, 0);
     if (!s_gateway_wait (self)) {
+        log_info (&self->log, "stopped before the gateway came");
         zsock_t *stand_in = s_gateway_stand_in (self);
         s_self_destroy (&self);
         zsock_destroy (&stand_in);

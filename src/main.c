@@ -210,6 +210,16 @@ s_start_failed (const char *actor, int error)
 static bool
 s_start_actors (const config_t *config, int listener, actor_t **hub, actor_t **gateway)
 {
+    //  libzmq starts its own threads, and takes their descriptors, at the
+    //  first socket: take them here, where running out is an error, not
+    //  inside an actor's first zsock_new, which would abort.
+    void *first = zmq_socket (zsys_init (), ZMQ_PAIR);
+    if (!first) {
+        s_start_failed ("ZeroMQ context", zmq_errno ());
+        close (listener);
+        return false;
+    }
+    zmq_close (first);
     hub_args_t *hub_args = (hub_args_t *) zmalloc (sizeof (hub_args_t));
     hub_args->config = *config;
     *hub = actor_new (hub_actor, hub_args);

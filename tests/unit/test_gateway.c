@@ -41,6 +41,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "actor.h"
 #include "actor_check.h"
 #include "config.h"
 #include "endpoints.h"
@@ -2125,12 +2126,42 @@ static void test_destroy_closes_every_client (void **state)
     assert_int_equal (error, ECONNREFUSED);
 }
 
+/*  It cannot reach the hub (an endpoint ZeroMQ refuses): the gateway
+    says it did not start, and closes the listener it was handed.        */
+static void test_start_fails_without_the_hub (void **state)
+{
+    (void) state;
+    gw_prepare (4);
+    snprintf (s_gw.config.endpoint, sizeof s_gw.config.endpoint, "no-such-transport");
+    char error [256] = "";
+    int listener = listener_open ("127.0.0.1", 0, error, sizeof error);
+    if (listener < 0)
+        fail_msg ("listener_open: %s", error);
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    assert_int_equal (getsockname (listener, (struct sockaddr *) &addr, &len), 0);
+    gateway_args_t *args = (gateway_args_t *) zmalloc (sizeof *args);
+    args->config = s_gw.config;
+    args->listener = listener;
+    errno = 0;
+    actor_t *gateway = actor_new (gateway_actor, args);    /* takes args */
+    assert_null (gateway);
+    assert_int_equal (errno, ECHILD);
+    //  Nothing listens on its port any more.
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true (fd >= 0);
+    assert_int_equal (connect (fd, (struct sockaddr *) &addr, len), -1);
+    assert_int_equal (errno, ECONNREFUSED);
+    close (fd);
+}
+
 int main (void)
 {
     signal (SIGALRM, s_watchdog);
     signal (SIGPIPE, SIG_IGN);
 #define GW_TEST(f) cmocka_unit_test_teardown (f, gw_teardown)
     const struct CMUnitTest tests [] = {
+        GW_TEST (test_start_fails_without_the_hub),
         GW_TEST (test_welcome_is_banner_then_prompt),
         GW_TEST (test_name_is_trimmed_and_waits_for_the_verdict),
         GW_TEST (test_pipelined_names_one_at_a_time),

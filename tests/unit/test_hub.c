@@ -21,12 +21,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "actor.h"
 #include "actor_check.h"
 #include "command.h"
 #include "config.h"
 #include "endpoints.h"
 #include "hub.h"
 #include "messages.h"
+#include "room.h"
 
 #define TS CHECK_TS
 
@@ -338,6 +340,67 @@ static zsock_t *move_at (const char *file, int line, uint64_t id, const char *na
     move_at (__FILE__, __LINE__, (id), (name), (room), (from), NULL, NULL, 0, "", NULL, 0)
 #define move_to(id, name, room, from, to) \
     move_at (__FILE__, __LINE__, (id), (name), (room), (from), (to), NULL, 0, "", NULL, 0)
+
+/* ------------------------------------------------------------------ */
+/*  Starting                                                           */
+
+/*  A config on an endpoint prefix of its own, as a heap hub_args_t.     */
+static hub_args_t *start_args (void)
+{
+    static unsigned seq;
+    hub_args_t *args = (hub_args_t *) malloc (sizeof *args);
+    assert_non_null (args);
+    config_defaults (&args->config);
+    snprintf (args->config.endpoint, sizeof args->config.endpoint,
+              "inproc://test-hub-start-%d-%u", (int) getpid (), ++seq);
+    return args;
+}
+
+/*  Its endpoint taken: the hub says it did not start (it used to signal
+    success and leave the gateway talking to nobody).                   */
+static void test_start_fails_on_a_taken_endpoint (void **state)
+{
+    (void) state;
+    hub_args_t *args = start_args ();
+    char endpoint [ENDPOINT_MAX + 1] = "@";
+    endpoint_hub (&args->config, endpoint + 1);
+    zsock_t *squatter = zsock_new_pair (endpoint);
+    assert_non_null (squatter);
+    errno = 0;
+    actor_t *hub = actor_new (hub_actor, args);         /* takes args */
+    assert_null (hub);
+    assert_int_equal (errno, ECHILD);
+    zsock_destroy (&squatter);
+}
+
+/*  Room general cannot start (its endpoint taken): no hub either.       */
+static void test_start_fails_without_general (void **state)
+{
+    (void) state;
+    hub_args_t *args = start_args ();
+    char endpoint [ENDPOINT_MAX + 1] = "@";
+    endpoint_room (&args->config, 1, endpoint + 1);     /* the first room's */
+    zsock_t *squatter = zsock_new_pair (endpoint);
+    assert_non_null (squatter);
+    errno = 0;
+    actor_t *hub = actor_new (hub_actor, args);
+    assert_null (hub);
+    assert_int_equal (errno, ECHILD);
+    zsock_destroy (&squatter);
+}
+
+/*  Started, but no gateway ever comes (main could not start it): $TERM
+    still stops the hub and general (it used to block for ever sending
+    ATTACH to nobody, and general its BYE).                              */
+static void test_stops_when_no_gateway_came (void **state)
+{
+    (void) state;
+    actor_t *hub = actor_new (hub_actor, start_args ());
+    assert_non_null (hub);
+    //  In milliseconds normally; a general stuck on its BYE would hold
+    //  the hub ROOM_STORE_STOP_MS + 1 s, a hub stuck on ATTACH for ever.
+    assert_true (actor_stop (&hub, ROOM_STORE_STOP_MS));
+}
 
 /* ------------------------------------------------------------------ */
 /*  Names                                                              */
@@ -1658,6 +1721,9 @@ int main (void)
 {
 #define HUB_TEST(f) cmocka_unit_test_setup_teardown (f, check_watchdog_setup, hub_teardown)
     const struct CMUnitTest tests [] = {
+        HUB_TEST (test_start_fails_on_a_taken_endpoint),
+        HUB_TEST (test_start_fails_without_general),
+        HUB_TEST (test_stops_when_no_gateway_came),
         HUB_TEST (test_start_announces_general),
         HUB_TEST (test_name_accepted),
         HUB_TEST (test_name_refused),

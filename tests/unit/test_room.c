@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "actor.h"
 #include "actor_check.h"
 #include "messages.h"
 #include "room.h"
@@ -750,10 +751,33 @@ static void test_data_dir_name_stays_inside (void **state)
     assert_int_equal (access (outside, F_OK), -1);
 }
 
+/*  Its endpoint taken: the room says it did not start, and actor_new is
+    NULL (the hub then answers "Cannot create that room now.").         */
+static void test_start_fails_on_a_taken_endpoint (void **state)
+{
+    (void) state;
+    room_args_t *args = (room_args_t *) calloc (1, sizeof (room_args_t));
+    assert_non_null (args);
+    config_defaults (&args->config);
+    snprintf (args->name, sizeof args->name, "dev");
+    snprintf (args->endpoint, sizeof args->endpoint, "inproc://test-room-taken-%d",
+              (int) getpid ());
+    char bind [sizeof args->endpoint + 1];
+    snprintf (bind, sizeof bind, "@%s", args->endpoint);
+    zsock_t *squatter = zsock_new_pair (bind);
+    assert_non_null (squatter);
+    errno = 0;
+    actor_t *room = actor_new (room_actor, args);       /* takes args */
+    assert_null (room);
+    assert_int_equal (errno, ECHILD);
+    zsock_destroy (&squatter);
+}
+
 int main (void)
 {
 #define ROOM_TEST(f) cmocka_unit_test_setup_teardown (f, check_watchdog_setup, room_teardown)
     const struct CMUnitTest tests [] = {
+        ROOM_TEST (test_start_fails_on_a_taken_endpoint),
         ROOM_TEST (test_join_alone),
         ROOM_TEST (test_join_tells_the_others),
         ROOM_TEST (test_line_goes_to_everyone_else),
