@@ -2,7 +2,8 @@
 /*  TCPChat: a net-cat compatible chat server, built as ZeroMQ actors.
 
     main parses the configuration, opens the listening socket, starts the
-    gateway and the hub (which starts the rooms), and waits for SIGINT or
+    hub (which starts the rooms) and the gateway, each of which says
+    whether it started (a failed start is exit 5), and waits for SIGINT or
     SIGTERM. Signals are blocked in every thread and taken here with
     sigwait(), so no actor is ever interrupted and main decides the order
     in which they stop.                                                  */
