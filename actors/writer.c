@@ -81,6 +81,8 @@ writer_actor (zsock_t *pipe, void *args)
 {
     self_t *self = s_self_new (pipe, (writer_args_t *) args);
     free (args);
+    //  Nothing above can fail: the file is opened, and its failures
+    //  logged, at the first line (s_store).
     zsock_signal (pipe, 0);
     //  Answers are cumulative: when the room's end is full, skip one.
     zsock_set_sndtimeo (pipe, 0);
