@@ -684,6 +684,31 @@ static void test_join_refusals (void **state)
     hub_finish ();
 }
 
+/*  A room that cannot start (its endpoint taken): the joiner is told and
+    stays where it was, and the hub carries on: the next try works.      */
+static void test_join_a_room_that_cannot_start (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_join_alone (general, A, "alice", "");
+    //  General's endpoint is the hub's first room's: take its second.
+    const char *first = s_hub.rooms [0].endpoint;
+    size_t prefix = strlen (first) - strlen ("/room-1");
+    assert_string_equal (first + prefix, "/room-1");
+    char taken [sizeof s_hub.rooms [0].endpoint + 1];
+    snprintf (taken, sizeof taken, "@%.*s/room-2", (int) prefix, first);
+    zsock_t *squatter = zsock_new_pair (taken);
+    assert_non_null (squatter);
+    send_cmd (A, CMD_JOIN, "dev", NULL);
+    expect_reply (general, "Cannot create that room now.\n", A);
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_reply (general, "Rooms:\n* general (1 member)\n", A);
+    move_new (A, "alice", "dev", general);
+    zsock_destroy (&squatter);
+    hub_finish ();
+}
+
 /*  While a client moves (between RELEASE and RELEASED) its input waits,
     and reaches the new room in order, after its ENTER.                  */
 static void test_input_in_transit_waits (void **state)
@@ -1734,6 +1759,7 @@ int main (void)
         HUB_TEST (test_users),
         HUB_TEST (test_join_moves_the_client),
         HUB_TEST (test_join_refusals),
+        HUB_TEST (test_join_a_room_that_cannot_start),
         HUB_TEST (test_input_in_transit_waits),
         HUB_TEST (test_move_within_move),
         HUB_TEST (test_private_message_in_transit_is_held),
