@@ -114,7 +114,6 @@ struct self_t {
     int64_t    idle_check;        /* next look for idle rooms (mono ms); 0: none empty */
 };
 
-
 //  Client ids are 64-bit integers used directly as zhashx keys.
 static size_t
 s_id_hash (const void *key)
