@@ -93,7 +93,7 @@ static void expect_refused (int fd, const char *text)
 /*  At the default (1 a second, bursts of 60): 60 newcomers at once are
     all welcomed (a classroom behind one NAT), the next is refused with
     one exact line, and however many follow, the log says so once.      */
-static void connect_burst_then_one_clear_line (void **state)
+static void test_connect_burst_then_one_clear_line (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "100");
@@ -217,7 +217,7 @@ static bool reconnect_once (int port, int index)
     has spent its burst of connections, the lines it gets through stay
     near the nominal rate: at most 4 times it here (about 2 is expected:
     one connection a second, each with its 40-line burst).               */
-static void reconnect_loop_stays_near_the_nominal_rate (void **state)
+static void test_reconnect_loop_stays_near_the_nominal_rate (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "50");
@@ -261,7 +261,7 @@ static void reconnect_loop_stays_near_the_nominal_rate (void **state)
 /* ------------------------------------------------------------------ */
 /*  --max-per-address, and the full log line                           */
 
-static void max_per_address_refuses_the_excess (void **state)
+static void test_max_per_address_refuses_the_excess (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-per-address", "2");
@@ -285,7 +285,7 @@ static void max_per_address_refuses_the_excess (void **state)
     e2e_stop (srv);
 }
 
-static void full_log_line_names_the_address (void **state)
+static void test_full_log_line_names_the_address (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "1");
@@ -306,10 +306,10 @@ static void full_log_line_names_the_address (void **state)
 int main (void)
 {
     const struct CMUnitTest tests [] = {
-        E2E_TEST (connect_burst_then_one_clear_line),
-        E2E_TEST (reconnect_loop_stays_near_the_nominal_rate),
-        E2E_TEST (max_per_address_refuses_the_excess),
-        E2E_TEST (full_log_line_names_the_address),
+        E2E_TEST (test_connect_burst_then_one_clear_line),
+        E2E_TEST (test_reconnect_loop_stays_near_the_nominal_rate),
+        E2E_TEST (test_max_per_address_refuses_the_excess),
+        E2E_TEST (test_full_log_line_names_the_address),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

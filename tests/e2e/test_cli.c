@@ -65,7 +65,7 @@ static void expect_usage (const char *const *args, const char *what)
     e2e_run_free (&r);
 }
 
-static void usage_on_two_ports (void **state)
+static void test_usage_on_two_ports (void **state)
 {
     (void) state;
     char *p1 = e2e_fmt ("%d", e2e_free_port ());
@@ -80,7 +80,7 @@ static void usage_on_two_ports (void **state)
     }
 }
 
-static void usage_on_bad_port (void **state)
+static void test_usage_on_bad_port (void **state)
 {
     (void) state;
     const char *bad[] = { "abc", "0", "65536", "70000", "12ab", "1.5", "", "99999999999999999999" };
@@ -102,7 +102,7 @@ static void expect_bad_option (const char *const *args, const char *what)
     e2e_run_free (&r);
 }
 
-static void bad_option_values (void **state)
+static void test_bad_option_values (void **state)
 {
     (void) state;
     char *port = e2e_fmt ("%d", e2e_free_port ());
@@ -114,7 +114,7 @@ static void bad_option_values (void **state)
     expect_bad_option (ARGS (port, "--bind"), "--bind without a value");
 }
 
-static void unknown_option (void **state)
+static void test_unknown_option (void **state)
 {
     (void) state;
     char *port = e2e_fmt ("%d", e2e_free_port ());
@@ -122,7 +122,7 @@ static void unknown_option (void **state)
     expect_bad_option (ARGS ("--max-client", "3", port), "--max-client (a typo)");
 }
 
-static void version_and_help (void **state)
+static void test_version_and_help (void **state)
 {
     (void) state;
     e2e_run_t r;
@@ -181,7 +181,7 @@ static char *read_until_line (int fd, const char *line, bool *closed)
 /*  "Listening on the port :PORT" is a line of stdout, and it arrives
     while the server runs although stdout is a pipe (line buffered, not
     held until exit); by then the port accepts clients.                 */
-static void listening_line_on_stdout (void **state)
+static void test_listening_line_on_stdout (void **state)
 {
     (void) state;
     for (int attempt = 0; attempt < 5; attempt++) {
@@ -226,7 +226,7 @@ static void expect_full (e2e_server_t *srv)
     e2e_expect_eof (c);
 }
 
-static void env_max_clients (void **state)
+static void test_env_max_clients (void **state)
 {
     (void) state;
     e2e_opts_t opts = { .env = ARGS ("TCPCHAT_MAX_CLIENTS=2") };
@@ -236,7 +236,7 @@ static void env_max_clients (void **state)
     e2e_stop (srv);
 }
 
-static void flag_beats_env_max_clients (void **state)
+static void test_flag_beats_env_max_clients (void **state)
 {
     (void) state;
     e2e_opts_t opts = { .env = ARGS ("TCPCHAT_MAX_CLIENTS=2"), .args = ARGS ("--max-clients", "3") };
@@ -246,7 +246,7 @@ static void flag_beats_env_max_clients (void **state)
     e2e_stop (srv);
 }
 
-static void env_port (void **state)
+static void test_env_port (void **state)
 {
     (void) state;
     e2e_opts_t opts = { .port_in_env = true };
@@ -255,7 +255,7 @@ static void env_port (void **state)
     e2e_stop (srv);
 }
 
-static void argument_beats_env_port (void **state)
+static void test_argument_beats_env_port (void **state)
 {
     (void) state;
     int env_port_number = e2e_free_port ();
@@ -270,7 +270,7 @@ static void argument_beats_env_port (void **state)
     e2e_stop (srv);
 }
 
-static void env_history_and_flag (void **state)
+static void test_env_history_and_flag (void **state)
 {
     (void) state;
     e2e_opts_t opts = { .env = ARGS ("TCPCHAT_HISTORY=1") };
@@ -292,7 +292,7 @@ static void env_history_and_flag (void **state)
     e2e_stop (srv);
 }
 
-static void env_max_rooms (void **state)
+static void test_env_max_rooms (void **state)
 {
     (void) state;
     e2e_opts_t opts = { .env = ARGS ("TCPCHAT_MAX_ROOMS=1") };
@@ -303,7 +303,7 @@ static void env_max_rooms (void **state)
     e2e_stop (srv);
 }
 
-static void verbose_runs (void **state)
+static void test_verbose_runs (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--verbose");
@@ -327,7 +327,7 @@ static void expect_refused (int port, bool ipv6)
     }
 }
 
-static void bind_ipv6_loopback (void **state)
+static void test_bind_ipv6_loopback (void **state)
 {
     (void) state;
     if (!e2e_have_ipv6 ())
@@ -341,7 +341,7 @@ static void bind_ipv6_loopback (void **state)
     e2e_stop (srv);
 }
 
-static void bind_from_env (void **state)
+static void test_bind_from_env (void **state)
 {
     (void) state;
     if (!e2e_have_ipv6 ())
@@ -353,7 +353,7 @@ static void bind_from_env (void **state)
     e2e_stop (srv);
 }
 
-static void bind_ipv4_loopback_only (void **state)
+static void test_bind_ipv4_loopback_only (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);           /* --bind 127.0.0.1 */
@@ -364,7 +364,7 @@ static void bind_ipv4_loopback_only (void **state)
 }
 
 /*  Without --bind: dual stack, both loopbacks reach the same chat.      */
-static void default_bind_dual_stack (void **state)
+static void test_default_bind_dual_stack (void **state)
 {
     (void) state;
     if (!e2e_have_ipv6 ())
@@ -386,7 +386,7 @@ static void default_bind_dual_stack (void **state)
 
 /*  Issue 12: `TCPCHAT_RATE=fast ./TCPChat --help` exited 2 with no help.
     --help and --version answer whatever the environment holds.         */
-static void help_and_version_despite_environment (void **state)
+static void test_help_and_version_despite_environment (void **state)
 {
     (void) state;
     const char *const *envs[] = {
@@ -411,7 +411,7 @@ static void help_and_version_despite_environment (void **state)
 
 /*  A flag wins over its variable, even an invalid one: the server runs
     with the flag's value.                                               */
-static void flag_beats_invalid_env (void **state)
+static void test_flag_beats_invalid_env (void **state)
 {
     (void) state;
     e2e_opts_t opts = { .env = ARGS ("TCPCHAT_MAX_CLIENTS=lots"), .args = ARGS ("--max-clients", "1") };
@@ -423,7 +423,7 @@ static void flag_beats_invalid_env (void **state)
 
 /*  The version is the build's (git describe or VERSION), the same that
     the Makefile's scripts/version.sh prints, when the test knows it.    */
-static void version_is_the_builds (void **state)
+static void test_version_is_the_builds (void **state)
 {
     (void) state;
     const char *want = getenv ("TCPCHAT_EXPECT_VERSION");
@@ -456,7 +456,7 @@ static void expect_start_failure (const char *const *args, int code, const char 
 
 /*  A --bind value that is no address of this machine is a bad option
     value: exit 2, as PROTOCOL.md says (it was 1).                       */
-static void bad_bind_exits_2 (void **state)
+static void test_bad_bind_exits_2 (void **state)
 {
     (void) state;
     char *port = e2e_fmt ("%d", e2e_free_port ());
@@ -468,7 +468,7 @@ static void bad_bind_exits_2 (void **state)
 }
 
 /*  A busy port has its own status, 3.                                  */
-static void busy_port_exits_3 (void **state)
+static void test_busy_port_exits_3 (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -481,7 +481,7 @@ static void busy_port_exits_3 (void **state)
 }
 
 /*  Issue 9 #11: --bind localhost resolves (to 127.0.0.1).              */
-static void bind_localhost (void **state)
+static void test_bind_localhost (void **state)
 {
     (void) state;
     e2e_opts_t opts = { .bind = "localhost" };
@@ -515,7 +515,7 @@ static void expect_healthy (int port, const char *what)
     slot: it answers even when the chat is full (and its address at its
     --max-per-address), and the client holding the only slot sees
     nothing of it.                                                       */
-static void health_probe_is_quiet (void **state)
+static void test_health_probe_is_quiet (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "1", "--max-per-address", "1");
@@ -544,7 +544,7 @@ static void health_probe_is_quiet (void **state)
 }
 
 /*  No server: exit 1 and the reason, within the probe's 3 s.            */
-static void health_probe_without_server (void **state)
+static void test_health_probe_without_server (void **state)
 {
     (void) state;
     int port = e2e_free_port ();
@@ -599,7 +599,7 @@ static bool has_field (const char *text, const char *field)
 }
 
 /*  Type=notify: READY=1 once clients are taken, STOPPING=1 at SIGTERM.  */
-static void systemd_notify (void **state)
+static void test_systemd_notify (void **state)
 {
     (void) state;
     char path[sizeof ((struct sockaddr_un *) 0)->sun_path];
@@ -639,7 +639,7 @@ static int loopback_listener (void)
 /*  Socket activation: the server takes the socket it was given (fd 3,
     LISTEN_FDS=1, LISTEN_PID=its pid). It never binds its own: the test
     keeps the port, so a server that tried would find it busy and exit. */
-static void systemd_socket_activation (void **state)
+static void test_systemd_socket_activation (void **state)
 {
     (void) state;
     int fd = loopback_listener ();
@@ -667,7 +667,7 @@ static void systemd_socket_activation (void **state)
 }
 
 /*  Given something that is not a listening TCP socket: exit 4, a reason. */
-static void systemd_socket_not_listening (void **state)
+static void test_systemd_socket_not_listening (void **state)
 {
     (void) state;
     /*  No "Listening" line will come: started by hand, not e2e_start. */
@@ -710,7 +710,7 @@ static void systemd_socket_not_listening (void **state)
     server listening with no hub behind it before): here a descriptor
     limit that lets the server listen but not start its actors (between
     ZeroMQ's own threads, taken first, and the gateway's pipes).         */
-static void failed_start_exits_5 (void **state)
+static void test_failed_start_exits_5 (void **state)
 {
     (void) state;
     //  valgrind keeps descriptors of its own under the limit it emulates.
@@ -754,35 +754,35 @@ static void failed_start_exits_5 (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        E2E_TEST (usage_on_two_ports),
-        E2E_TEST (usage_on_bad_port),
-        E2E_TEST (bad_option_values),
-        E2E_TEST (unknown_option),
-        E2E_TEST (version_and_help),
-        E2E_TEST (listening_line_on_stdout),
-        E2E_TEST (env_max_clients),
-        E2E_TEST (flag_beats_env_max_clients),
-        E2E_TEST (env_port),
-        E2E_TEST (argument_beats_env_port),
-        E2E_TEST (env_history_and_flag),
-        E2E_TEST (env_max_rooms),
-        E2E_TEST (verbose_runs),
-        E2E_TEST (bind_ipv6_loopback),
-        E2E_TEST (bind_from_env),
-        E2E_TEST (bind_ipv4_loopback_only),
-        E2E_TEST (default_bind_dual_stack),
-        E2E_TEST (help_and_version_despite_environment),
-        E2E_TEST (flag_beats_invalid_env),
-        E2E_TEST (version_is_the_builds),
-        E2E_TEST (bad_bind_exits_2),
-        E2E_TEST (busy_port_exits_3),
-        E2E_TEST (bind_localhost),
-        E2E_TEST (health_probe_is_quiet),
-        E2E_TEST (health_probe_without_server),
-        E2E_TEST (systemd_notify),
-        E2E_TEST (systemd_socket_activation),
-        E2E_TEST (systemd_socket_not_listening),
-        E2E_TEST (failed_start_exits_5),
+        E2E_TEST (test_usage_on_two_ports),
+        E2E_TEST (test_usage_on_bad_port),
+        E2E_TEST (test_bad_option_values),
+        E2E_TEST (test_unknown_option),
+        E2E_TEST (test_version_and_help),
+        E2E_TEST (test_listening_line_on_stdout),
+        E2E_TEST (test_env_max_clients),
+        E2E_TEST (test_flag_beats_env_max_clients),
+        E2E_TEST (test_env_port),
+        E2E_TEST (test_argument_beats_env_port),
+        E2E_TEST (test_env_history_and_flag),
+        E2E_TEST (test_env_max_rooms),
+        E2E_TEST (test_verbose_runs),
+        E2E_TEST (test_bind_ipv6_loopback),
+        E2E_TEST (test_bind_from_env),
+        E2E_TEST (test_bind_ipv4_loopback_only),
+        E2E_TEST (test_default_bind_dual_stack),
+        E2E_TEST (test_help_and_version_despite_environment),
+        E2E_TEST (test_flag_beats_invalid_env),
+        E2E_TEST (test_version_is_the_builds),
+        E2E_TEST (test_bad_bind_exits_2),
+        E2E_TEST (test_busy_port_exits_3),
+        E2E_TEST (test_bind_localhost),
+        E2E_TEST (test_health_probe_is_quiet),
+        E2E_TEST (test_health_probe_without_server),
+        E2E_TEST (test_systemd_notify),
+        E2E_TEST (test_systemd_socket_activation),
+        E2E_TEST (test_systemd_socket_not_listening),
+        E2E_TEST (test_failed_start_exits_5),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

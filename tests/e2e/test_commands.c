@@ -46,7 +46,7 @@ static void move (e2e_client_t *c, const char *room, const char *history,
 /* ------------------------------------------------------------------ */
 /*  /help, unknown commands, verbs                                    */
 
-static void help_text (void **state)
+static void test_help_text (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -63,7 +63,7 @@ static void help_text (void **state)
     e2e_stop (srv);
 }
 
-static void unknown_command (void **state)
+static void test_unknown_command (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -80,7 +80,7 @@ static void unknown_command (void **state)
 }
 
 /*  Commands are never broadcast nor stored in history.                 */
-static void commands_not_broadcast_nor_stored (void **state)
+static void test_commands_not_broadcast_nor_stored (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -105,7 +105,7 @@ static void commands_not_broadcast_nor_stored (void **state)
 /* ------------------------------------------------------------------ */
 /*  /rooms and /users                                                 */
 
-static void rooms_single (void **state)
+static void test_rooms_single (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -120,7 +120,7 @@ static void rooms_single (void **state)
 }
 
 /*  Sorted by name, the caller's room marked, counts right.              */
-static void rooms_sorted_marked_counted (void **state)
+static void test_rooms_sorted_marked_counted (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -154,7 +154,7 @@ static void rooms_sorted_marked_counted (void **state)
     e2e_stop (srv);
 }
 
-static void users_in_entry_order (void **state)
+static void test_users_in_entry_order (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -177,7 +177,7 @@ static void users_in_entry_order (void **state)
 /* ------------------------------------------------------------------ */
 /*  /join                                                             */
 
-static void join_creates_and_moves (void **state)
+static void test_join_creates_and_moves (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -198,7 +198,7 @@ static void join_creates_and_moves (void **state)
 }
 
 /*  Lines stay in their room.                                            */
-static void rooms_are_isolated (void **state)
+static void test_rooms_are_isolated (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -224,7 +224,7 @@ static void rooms_are_isolated (void **state)
     e2e_stop (srv);
 }
 
-static void join_receives_room_history (void **state)
+static void test_join_receives_room_history (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -242,7 +242,7 @@ static void join_receives_room_history (void **state)
 }
 
 /*  Room names: first spelling shown, compared ignoring case.            */
-static void room_names_ignore_case (void **state)
+static void test_room_names_ignore_case (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -262,7 +262,7 @@ static void room_names_ignore_case (void **state)
     e2e_stop (srv);
 }
 
-static void join_errors (void **state)
+static void test_join_errors (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -284,7 +284,7 @@ static void join_errors (void **state)
     e2e_stop (srv);
 }
 
-static void join_max_rooms (void **state)
+static void test_join_max_rooms (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-rooms", "2");
@@ -307,7 +307,7 @@ static void join_max_rooms (void **state)
 
 /*  general always exists; an empty room without history disappears,
     one with history stays (0 members).                                  */
-static void empty_rooms_listing (void **state)
+static void test_empty_rooms_listing (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -341,7 +341,7 @@ static void empty_rooms_listing (void **state)
 #define TOO_LONG "Name is too long (max 32 characters)."
 #define PRINT    "Name can only contain printable characters."
 
-static void name_change (void **state)
+static void test_name_change (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -378,7 +378,7 @@ static void name_change (void **state)
     e2e_stop (srv);
 }
 
-static void name_change_errors (void **state)
+static void test_name_change_errors (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -410,7 +410,7 @@ static void name_change_errors (void **state)
 /* ------------------------------------------------------------------ */
 /*  /msg                                                              */
 
-static void msg_reaches_any_room (void **state)
+static void test_msg_reaches_any_room (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -442,7 +442,7 @@ static void msg_reaches_any_room (void **state)
 
 /*  NAME is matched ignoring case; the stamp and text are as usual.
     Which spelling the target sees is not specified: accept either.      */
-static void msg_name_ignores_case (void **state)
+static void test_msg_name_ignores_case (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -463,7 +463,7 @@ static void msg_name_ignores_case (void **state)
     e2e_stop (srv);
 }
 
-static void msg_errors (void **state)
+static void test_msg_errors (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -482,7 +482,7 @@ static void msg_errors (void **state)
 /* ------------------------------------------------------------------ */
 /*  /quit                                                             */
 
-static void quit_closes_and_tells_the_room (void **state)
+static void test_quit_closes_and_tells_the_room (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -548,7 +548,7 @@ static void expect_prompts_and_notice (e2e_client_t *c, int prompts, const char 
 /*  While one client talks, another logs in: it gets the lines stored
     before it entered as history, then its prompt, then every later line
     live: in order, none lost, none twice.                               */
-static void joiner_history_then_live_seamless (void **state)
+static void test_joiner_history_then_live_seamless (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -575,7 +575,7 @@ static void joiner_history_then_live_seamless (void **state)
 /*  While one client talks in general, another moves to beta: it gets
     some first lines of general (in order, none skipped), then beta's
     history and its prompt, and never a general line after that.        */
-static void mover_old_room_then_new_history (void **state)
+static void test_mover_old_room_then_new_history (void **state)
 {
     (void) state;
     for (int round = 0; round < 3; round++) {
@@ -608,27 +608,27 @@ static void mover_old_room_then_new_history (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        E2E_TEST (help_text),
-        E2E_TEST (unknown_command),
-        E2E_TEST (commands_not_broadcast_nor_stored),
-        E2E_TEST (rooms_single),
-        E2E_TEST (rooms_sorted_marked_counted),
-        E2E_TEST (users_in_entry_order),
-        E2E_TEST (join_creates_and_moves),
-        E2E_TEST (rooms_are_isolated),
-        E2E_TEST (join_receives_room_history),
-        E2E_TEST (room_names_ignore_case),
-        E2E_TEST (join_errors),
-        E2E_TEST (join_max_rooms),
-        E2E_TEST (empty_rooms_listing),
-        E2E_TEST (name_change),
-        E2E_TEST (name_change_errors),
-        E2E_TEST (msg_reaches_any_room),
-        E2E_TEST (msg_name_ignores_case),
-        E2E_TEST (msg_errors),
-        E2E_TEST (quit_closes_and_tells_the_room),
-        E2E_TEST (joiner_history_then_live_seamless),
-        E2E_TEST (mover_old_room_then_new_history),
+        E2E_TEST (test_help_text),
+        E2E_TEST (test_unknown_command),
+        E2E_TEST (test_commands_not_broadcast_nor_stored),
+        E2E_TEST (test_rooms_single),
+        E2E_TEST (test_rooms_sorted_marked_counted),
+        E2E_TEST (test_users_in_entry_order),
+        E2E_TEST (test_join_creates_and_moves),
+        E2E_TEST (test_rooms_are_isolated),
+        E2E_TEST (test_join_receives_room_history),
+        E2E_TEST (test_room_names_ignore_case),
+        E2E_TEST (test_join_errors),
+        E2E_TEST (test_join_max_rooms),
+        E2E_TEST (test_empty_rooms_listing),
+        E2E_TEST (test_name_change),
+        E2E_TEST (test_name_change_errors),
+        E2E_TEST (test_msg_reaches_any_room),
+        E2E_TEST (test_msg_name_ignores_case),
+        E2E_TEST (test_msg_errors),
+        E2E_TEST (test_quit_closes_and_tells_the_room),
+        E2E_TEST (test_joiner_history_then_live_seamless),
+        E2E_TEST (test_mover_old_room_then_new_history),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

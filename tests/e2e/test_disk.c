@@ -133,7 +133,7 @@ static bool have_tool (const char *name)
     says so; rooms are created up to it, then refused with the usual
     text, and the server goes on. (Old code: an unchecked zsock_new
     aborted the process at about the 50th room.)                          */
-static void rooms_fit_a_low_descriptor_limit (void **state)
+static void test_rooms_fit_a_low_descriptor_limit (void **state)
 {
     (void) state;
     e2e_opts_t opts = { .nofile = 256 };
@@ -179,7 +179,7 @@ static void rooms_fit_a_low_descriptor_limit (void **state)
     start, room threads cannot start: "Cannot create that room now.", and
     the server goes on (old code: zactor_new waited forever for a thread
     that never started, freezing logins and SIGTERM).                    */
-static void rooms_at_the_thread_limit (void **state)
+static void test_rooms_at_the_thread_limit (void **state)
 {
     (void) state;
     if (geteuid () != 0 || !have_tool ("setpriv") || !have_tool ("prlimit")) {
@@ -243,7 +243,7 @@ static void rooms_at_the_thread_limit (void **state)
 /*  general.log a symlink to a file outside, dev.log a FIFO: both refused
     and logged; nothing from outside is shown or appended to; joining dev
     and stopping the server do not hang.                                 */
-static void symlink_and_fifo_refused (void **state)
+static void test_symlink_and_fifo_refused (void **state)
 {
     (void) state;
     make_root ();
@@ -283,7 +283,7 @@ static void symlink_and_fifo_refused (void **state)
 
 /*  Escapes written into a file are cleaned on replay; a torn last line
     (no '\n': the disk filled up mid-write) is not replayed.              */
-static void file_lines_cleaned_torn_line_dropped (void **state)
+static void test_file_lines_cleaned_torn_line_dropped (void **state)
 {
     (void) state;
     make_root ();
@@ -302,7 +302,7 @@ static void file_lines_cleaned_torn_line_dropped (void **state)
 /*  A joiner's replay is at most 256 KiB, the newest lines that fit, so
     one joiner's history block costs the gateway a bounded amount
     whatever --history allows.                                           */
-static void replay_bounded_in_bytes (void **state)
+static void test_replay_bounded_in_bytes (void **state)
 {
     (void) state;
     make_root ();
@@ -352,7 +352,7 @@ static bool mount_image (void)
     return true;
 }
 
-static void frozen_disk_stalls_only_its_writers (void **state)
+static void test_frozen_disk_stalls_only_its_writers (void **state)
 {
     (void) state;
     if (geteuid () != 0 || !have_tool ("losetup") || !have_tool ("fsfreeze")
@@ -428,12 +428,12 @@ static void frozen_disk_stalls_only_its_writers (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        DISK_TEST (rooms_fit_a_low_descriptor_limit),
-        DISK_TEST (rooms_at_the_thread_limit),
-        DISK_TEST (symlink_and_fifo_refused),
-        DISK_TEST (file_lines_cleaned_torn_line_dropped),
-        DISK_TEST (replay_bounded_in_bytes),
-        DISK_TEST (frozen_disk_stalls_only_its_writers),
+        DISK_TEST (test_rooms_fit_a_low_descriptor_limit),
+        DISK_TEST (test_rooms_at_the_thread_limit),
+        DISK_TEST (test_symlink_and_fifo_refused),
+        DISK_TEST (test_file_lines_cleaned_torn_line_dropped),
+        DISK_TEST (test_replay_bounded_in_bytes),
+        DISK_TEST (test_frozen_disk_stalls_only_its_writers),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

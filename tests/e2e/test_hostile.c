@@ -241,7 +241,7 @@ static int line_number (const char *line, const char *from, char tag)
     20,000 lines of 200 bytes: a third client gets every line, in order,
     promptly; the silent one is cut (its room hears that it left), and a
     newcomer can still join.                                             */
-static void silent_reader_is_cut_others_get_everything (void **state)
+static void test_silent_reader_is_cut_others_get_everything (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "0", "--history", "0");
@@ -337,7 +337,7 @@ static int count_prompts (e2e_client_t *c, const char *from, int *carry)
     allowance that shrinks as it reads, not a backlog. A newcomer that
     never reads is still cut once what else it is owed passes the cap
     (here: what the writer says next). The old rule cut every newcomer.  */
-static void history_over_the_cap_reaches_a_reader (void **state)
+static void test_history_over_the_cap_reaches_a_reader (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-backlog", "4096", "--rate", "0",
@@ -439,7 +439,7 @@ static void history_over_the_cap_reaches_a_reader (void **state)
     within a second of its sending, and in the end every line of the
     flooder, in order. Unpaced, the flood would sit in front of the
     talker's lines for seconds (or get the reader cut).                  */
-static void flood_is_paced_and_loses_nothing (void **state)
+static void test_flood_is_paced_and_loses_nothing (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "400", "--max-backlog", "4194304");
@@ -553,7 +553,7 @@ static void read_to_eof (int fd)
 
 /*  120 connections at once against --max-clients 20: exactly 20 get the
     banner and the rest the "full" text; afterwards all is as before.    */
-static void storm_never_exceeds_max_clients (void **state)
+static void test_storm_never_exceeds_max_clients (void **state)
 {
     (void) state;
     //  120 connects from 127.0.0.1 at once are over the address's budget
@@ -599,7 +599,7 @@ static void storm_never_exceeds_max_clients (void **state)
 /*  300 connections opened and closed quickly, some at the prompt, some
     named, some mid-name, some reset: the server's descriptors return to
     their baseline and a new client chats.                               */
-static void churn_leaves_no_descriptor_behind (void **state)
+static void test_churn_leaves_no_descriptor_behind (void **state)
 {
     (void) state;
     //  300 connects from one address: over --connect-rate's burst of 60.
@@ -672,7 +672,7 @@ static bool server_alive (pid_t pid)
     same pass (ASan: heap-buffer-overflow in s_conn_may_send; the plain
     build aborted in free() at the latest when stopping). The server must
     stay up, take a fresh client afterwards and stop cleanly.            */
-static void reconnect_loop_keeps_the_server_up (void **state)
+static void test_reconnect_loop_keeps_the_server_up (void **state)
 {
     (void) state;
     //  Defaults but --history 0, so the fresh client's login is exact, and
@@ -742,7 +742,7 @@ static void reconnect_loop_keeps_the_server_up (void **state)
 
 /*  --name-timeout 1: clients idle at the prompt are told and closed, so
     they cannot hold the slots; named clients are never timed out.       */
-static void name_timeout_frees_the_slots (void **state)
+static void test_name_timeout_frees_the_slots (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "3", "--name-timeout", "1");
@@ -771,7 +771,7 @@ static void name_timeout_frees_the_slots (void **state)
 /*  With 128 descriptors allowed (and not raisable), --max-clients 1000
     is lowered to what fits, so connections beyond it get the "full"
     text instead of EMFILE; the server does not spin meanwhile.          */
-static void descriptor_limit_caps_max_clients (void **state)
+static void test_descriptor_limit_caps_max_clients (void **state)
 {
     (void) state;
     e2e_opts_t opts = {
@@ -847,7 +847,7 @@ static int wait_status (pid_t pid, int timeout_ms)
 
 /*  SIGTERM: every client, named or at the prompt, gets the notice after
     all it was owed (a backlog included), then EOF; exit 0 within 2 s.   */
-static void shutdown_tells_everyone_and_flushes (void **state)
+static void test_shutdown_tells_everyone_and_flushes (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "0");
@@ -918,7 +918,7 @@ static void shutdown_tells_everyone_and_flushes (void **state)
 }
 
 /*  A second signal ends a slow shutdown at once (exit 128 + signal).    */
-static void second_signal_exits_at_once (void **state)
+static void test_second_signal_exits_at_once (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "0", "--max-backlog", "67108864");
@@ -954,7 +954,7 @@ static void second_signal_exits_at_once (void **state)
 /*  --log-file                                                         */
 
 /*  Every actor's lines go to the file as to stdout, appended.           */
-static void log_file_gets_every_actor_line (void **state)
+static void test_log_file_gets_every_actor_line (void **state)
 {
     (void) state;
     char path [] = "/tmp/tcpchat-log-XXXXXX";
@@ -1008,7 +1008,7 @@ static void log_file_gets_every_actor_line (void **state)
 }
 
 /*  A log file that cannot be opened: a clear error, exit 2.             */
-static void log_file_unwritable_is_an_error (void **state)
+static void test_log_file_unwritable_is_an_error (void **state)
 {
     (void) state;
     e2e_run_t res;
@@ -1023,18 +1023,18 @@ static void log_file_unwritable_is_an_error (void **state)
 int main (void)
 {
     const struct CMUnitTest tests [] = {
-        E2E_TEST (silent_reader_is_cut_others_get_everything),
-        E2E_TEST (history_over_the_cap_reaches_a_reader),
-        E2E_TEST (flood_is_paced_and_loses_nothing),
-        E2E_TEST (storm_never_exceeds_max_clients),
-        E2E_TEST (churn_leaves_no_descriptor_behind),
-        E2E_TEST (reconnect_loop_keeps_the_server_up),
-        E2E_TEST (name_timeout_frees_the_slots),
-        E2E_TEST (descriptor_limit_caps_max_clients),
-        E2E_TEST (shutdown_tells_everyone_and_flushes),
-        E2E_TEST (second_signal_exits_at_once),
-        E2E_TEST (log_file_gets_every_actor_line),
-        E2E_TEST (log_file_unwritable_is_an_error),
+        E2E_TEST (test_silent_reader_is_cut_others_get_everything),
+        E2E_TEST (test_history_over_the_cap_reaches_a_reader),
+        E2E_TEST (test_flood_is_paced_and_loses_nothing),
+        E2E_TEST (test_storm_never_exceeds_max_clients),
+        E2E_TEST (test_churn_leaves_no_descriptor_behind),
+        E2E_TEST (test_reconnect_loop_keeps_the_server_up),
+        E2E_TEST (test_name_timeout_frees_the_slots),
+        E2E_TEST (test_descriptor_limit_caps_max_clients),
+        E2E_TEST (test_shutdown_tells_everyone_and_flushes),
+        E2E_TEST (test_second_signal_exits_at_once),
+        E2E_TEST (test_log_file_gets_every_actor_line),
+        E2E_TEST (test_log_file_unwritable_is_an_error),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -63,7 +63,7 @@ static void drain (e2e_client_t *c)
     as fast as the socket takes them, with --rate 0, for a few seconds.
     Before the caps the hub's deferred input grew by gigabytes in seconds;
     now each client is paused at its cap and TCP pushes back.             */
-static void pipelined_moves_keep_memory_bounded (void **state)
+static void test_pipelined_moves_keep_memory_bounded (void **state)
 {
     (void) state;
     //  No history: each move would replay it, and that is not what is
@@ -153,7 +153,7 @@ static void pipelined_moves_keep_memory_bounded (void **state)
 /*  Issue 5: a client fills every --max-rooms slot with rooms that have
     history, and leaves. Before, those rooms lived for ever and nobody
     could create a room again; now they stop after --room-idle.          */
-static void idle_rooms_free_their_slots (void **state)
+static void test_idle_rooms_free_their_slots (void **state)
 {
     (void) state;
     //  By its variable (the flag is the same option).
@@ -190,7 +190,7 @@ static void idle_rooms_free_their_slots (void **state)
 }
 
 /*  New rooms per client: a burst of five, then the exact reply.        */
-static void new_rooms_are_paced (void **state)
+static void test_new_rooms_are_paced (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -220,9 +220,9 @@ static void new_rooms_are_paced (void **state)
 int main (void)
 {
     const struct CMUnitTest tests [] = {
-        E2E_TEST (pipelined_moves_keep_memory_bounded),
-        E2E_TEST (idle_rooms_free_their_slots),
-        E2E_TEST (new_rooms_are_paced),
+        E2E_TEST (test_pipelined_moves_keep_memory_bounded),
+        E2E_TEST (test_idle_rooms_free_their_slots),
+        E2E_TEST (test_new_rooms_are_paced),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

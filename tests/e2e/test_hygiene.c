@@ -27,7 +27,7 @@ static pair_t start_pair (void)
 /* ------------------------------------------------------------------ */
 /*  Framing                                                           */
 
-static void crlf_lines (void **state)
+static void test_crlf_lines (void **state)
 {
     (void) state;
     pair_t p = start_pair ();
@@ -43,7 +43,7 @@ static void crlf_lines (void **state)
     e2e_stop (p.srv);
 }
 
-static void line_split_byte_by_byte (void **state)
+static void test_line_split_byte_by_byte (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -66,7 +66,7 @@ static void line_split_byte_by_byte (void **state)
 }
 
 /*  A write may end in the middle of a line, or of a "\r\n".             */
-static void lines_across_writes (void **state)
+static void test_lines_across_writes (void **state)
 {
     (void) state;
     pair_t p = start_pair ();
@@ -84,7 +84,7 @@ static void lines_across_writes (void **state)
     e2e_stop (p.srv);
 }
 
-static void many_lines_in_one_write (void **state)
+static void test_many_lines_in_one_write (void **state)
 {
     (void) state;
     pair_t p = start_pair ();
@@ -103,7 +103,7 @@ static void many_lines_in_one_write (void **state)
 /* ------------------------------------------------------------------ */
 /*  Line length                                                       */
 
-static void too_long_line_refused (void **state)
+static void test_too_long_line_refused (void **state)
 {
     (void) state;
     pair_t p = start_pair ();
@@ -120,7 +120,7 @@ static void too_long_line_refused (void **state)
 
 /*  The over-long line is dropped up to its newline, even when that
     newline comes several writes later; only one error is sent.        */
-static void too_long_remainder_discarded_across_writes (void **state)
+static void test_too_long_remainder_discarded_across_writes (void **state)
 {
     (void) state;
     pair_t p = start_pair ();
@@ -142,7 +142,7 @@ static void too_long_remainder_discarded_across_writes (void **state)
     e2e_stop (p.srv);
 }
 
-static void exactly_max_bytes_accepted (void **state)
+static void test_exactly_max_bytes_accepted (void **state)
 {
     (void) state;
     pair_t p = start_pair ();
@@ -213,13 +213,13 @@ static void check_cleaning (const cleaning_t *cases, size_t n)
     e2e_stop (p.srv);
 }
 
-static void control_bytes_and_escapes_removed (void **state)
+static void test_control_bytes_and_escapes_removed (void **state)
 {
     (void) state;
     check_cleaning (control_cases, sizeof control_cases / sizeof control_cases[0]);
 }
 
-static void invalid_utf8_replaced (void **state)
+static void test_invalid_utf8_replaced (void **state)
 {
     (void) state;
     check_cleaning (utf8_cases, sizeof utf8_cases / sizeof utf8_cases[0]);
@@ -227,7 +227,7 @@ static void invalid_utf8_replaced (void **state)
 
 /*  A line that is empty once cleaned is an empty line: not broadcast,
     not stored, the sender gets a fresh prompt.                         */
-static void only_control_bytes_is_empty (void **state)
+static void test_only_control_bytes_is_empty (void **state)
 {
     (void) state;
     pair_t p = start_pair ();
@@ -246,16 +246,16 @@ static void only_control_bytes_is_empty (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        E2E_TEST (crlf_lines),
-        E2E_TEST (line_split_byte_by_byte),
-        E2E_TEST (lines_across_writes),
-        E2E_TEST (many_lines_in_one_write),
-        E2E_TEST (too_long_line_refused),
-        E2E_TEST (too_long_remainder_discarded_across_writes),
-        E2E_TEST (exactly_max_bytes_accepted),
-        E2E_TEST (control_bytes_and_escapes_removed),
-        E2E_TEST (invalid_utf8_replaced),
-        E2E_TEST (only_control_bytes_is_empty),
+        E2E_TEST (test_crlf_lines),
+        E2E_TEST (test_line_split_byte_by_byte),
+        E2E_TEST (test_lines_across_writes),
+        E2E_TEST (test_many_lines_in_one_write),
+        E2E_TEST (test_too_long_line_refused),
+        E2E_TEST (test_too_long_remainder_discarded_across_writes),
+        E2E_TEST (test_exactly_max_bytes_accepted),
+        E2E_TEST (test_control_bytes_and_escapes_removed),
+        E2E_TEST (test_invalid_utf8_replaced),
+        E2E_TEST (test_only_control_bytes_is_empty),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -51,7 +51,7 @@ static void expect_moved_and_said_two (e2e_client_t *mover)
     e2e_expect_prompt (mover);
 }
 
-static void quit_packet_reaches_the_room_it_moved_to (void **state)
+static void test_quit_packet_reaches_the_room_it_moved_to (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -64,7 +64,7 @@ static void quit_packet_reaches_the_room_it_moved_to (void **state)
     e2e_stop (srv);
 }
 
-static void half_close_packet_reaches_the_room_it_moved_to (void **state)
+static void test_half_close_packet_reaches_the_room_it_moved_to (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -83,7 +83,7 @@ static void half_close_packet_reaches_the_room_it_moved_to (void **state)
 /*  A reset after the server has read the lines: with --rate 1 they still
     wait in the server (the name and /join took the burst), so the reset
     lands while line1 and line2 are read but not yet handed on.          */
-static void reset_after_the_read_still_delivers (void **state)
+static void test_reset_after_the_read_still_delivers (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "1");
@@ -99,7 +99,7 @@ static void reset_after_the_read_still_delivers (void **state)
 
 /*  The same packet as the first test, /quit included, then a reset a
     moment later: nothing it sent is lost to the reset.                  */
-static void reset_after_quit_still_delivers (void **state)
+static void test_reset_after_quit_still_delivers (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -114,7 +114,7 @@ static void reset_after_quit_still_delivers (void **state)
 
 /*  Commands before /quit in one packet: every reply, then EOF; the room
     hears the leave after the replies.                                  */
-static void replies_before_quit_arrive_before_the_close (void **state)
+static void test_replies_before_quit_arrive_before_the_close (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -133,7 +133,7 @@ static void replies_before_quit_arrive_before_the_close (void **state)
 }
 
 /*  The same at EOF: a client that sends commands and half-closes.       */
-static void replies_before_eof_arrive_before_the_close (void **state)
+static void test_replies_before_eof_arrive_before_the_close (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -152,12 +152,12 @@ static void replies_before_eof_arrive_before_the_close (void **state)
 int main (void)
 {
     const struct CMUnitTest tests [] = {
-        E2E_TEST (quit_packet_reaches_the_room_it_moved_to),
-        E2E_TEST (half_close_packet_reaches_the_room_it_moved_to),
-        E2E_TEST (reset_after_the_read_still_delivers),
-        E2E_TEST (reset_after_quit_still_delivers),
-        E2E_TEST (replies_before_quit_arrive_before_the_close),
-        E2E_TEST (replies_before_eof_arrive_before_the_close),
+        E2E_TEST (test_quit_packet_reaches_the_room_it_moved_to),
+        E2E_TEST (test_half_close_packet_reaches_the_room_it_moved_to),
+        E2E_TEST (test_reset_after_the_read_still_delivers),
+        E2E_TEST (test_reset_after_quit_still_delivers),
+        E2E_TEST (test_replies_before_quit_arrive_before_the_close),
+        E2E_TEST (test_replies_before_eof_arrive_before_the_close),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -38,7 +38,7 @@ static e2e_client_t *connect_when_free (e2e_server_t *srv)
 
 /*  The default limit is 10 open connections, those at the name prompt
     included; a named client leaving frees its slot.                    */
-static void default_limit_is_ten (void **state)
+static void test_default_limit_is_ten (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -64,7 +64,7 @@ static void default_limit_is_ten (void **state)
 
 /*  --max-clients 3; the turned-away attempts tell nobody anything, and a
     client leaving at the name prompt frees its slot too.                */
-static void limit_three (void **state)
+static void test_limit_three (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "3");
@@ -201,7 +201,7 @@ static void log_in_crowd (e2e_server_t *srv, member_t *crowd)
             e2e_expect_joined (crowd[i].c, crowd_name (j));
 }
 
-static void fifty_clients_every_line_once_in_order (void **state)
+static void test_fifty_clients_every_line_once_in_order (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "60");
@@ -236,9 +236,9 @@ static void fifty_clients_every_line_once_in_order (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        E2E_TEST (default_limit_is_ten),
-        E2E_TEST (limit_three),
-        E2E_TEST (fifty_clients_every_line_once_in_order),
+        E2E_TEST (test_default_limit_is_ten),
+        E2E_TEST (test_limit_three),
+        E2E_TEST (test_fifty_clients_every_line_once_in_order),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -184,7 +184,7 @@ static void command (e2e_client_t *c, const char *line, const char *reply)
 
 /*  3 lines, SIGTERM, a restart on the same directory and port: a new
     client gets the 3 lines as history, byte for byte.                  */
-static void sigterm_restart_keeps_lines (void **state)
+static void test_sigterm_restart_keeps_lines (void **state)
 {
     (void) state;
     make_root ();
@@ -214,7 +214,7 @@ static void sigterm_restart_keeps_lines (void **state)
 
 /*  The same with kill -9 right after another client received the lines:
     nothing of what anyone saw is lost.                                   */
-static void sigkill_after_receipt_keeps_lines (void **state)
+static void test_sigkill_after_receipt_keeps_lines (void **state)
 {
     (void) state;
     make_root ();
@@ -237,7 +237,7 @@ static void sigkill_after_receipt_keeps_lines (void **state)
 
 /*  Killed again and again, each time right after a line was received:
     every line is there, in order, once.                                 */
-static void repeated_kills_lose_nothing (void **state)
+static void test_repeated_kills_lose_nothing (void **state)
 {
     (void) state;
     make_root ();
@@ -263,7 +263,7 @@ static void repeated_kills_lose_nothing (void **state)
 
 /*  A room with lines comes back: listed by /rooms with nobody in it,
     its history shown to whoever joins.                                  */
-static void rooms_come_back (void **state)
+static void test_rooms_come_back (void **state)
 {
     (void) state;
     make_root ();
@@ -297,7 +297,7 @@ static void rooms_come_back (void **state)
 }
 
 /*  --history 2 with 5 lines on disk: the last 2 come back.              */
-static void history_bounds_what_is_reloaded (void **state)
+static void test_history_bounds_what_is_reloaded (void **state)
 {
     (void) state;
     make_root ();
@@ -330,7 +330,7 @@ static void history_bounds_what_is_reloaded (void **state)
 }
 
 /*  TCPCHAT_DATA_DIR does what --data-dir does.                           */
-static void data_dir_from_environment (void **state)
+static void test_data_dir_from_environment (void **state)
 {
     (void) state;
     make_root ();
@@ -374,7 +374,7 @@ static void expect_refused (const char *dir, const char *want_err)
 }
 
 /*  A data dir that cannot be used: one clear line, exit 2, no server.   */
-static void data_dir_not_usable (void **state)
+static void test_data_dir_not_usable (void **state)
 {
     (void) state;
     make_root ();
@@ -399,7 +399,7 @@ static void data_dir_not_usable (void **state)
 
 /*  Room names that try to leave the directory are refused before they
     reach it; what is accepted is a plain file inside it.               */
-static void room_names_stay_inside (void **state)
+static void test_room_names_stay_inside (void **state)
 {
     (void) state;
     make_root ();
@@ -423,7 +423,7 @@ static void room_names_stay_inside (void **state)
 /*  Without --data-dir the server writes no file: none in its working
     directory or HOME, and no regular file open for writing but its own
     stdout and stderr.                                                   */
-static void no_data_dir_writes_nothing (void **state)
+static void test_no_data_dir_writes_nothing (void **state)
 {
     (void) state;
     make_root ();
@@ -489,15 +489,15 @@ int main (void)
     /*  The developer's own setting must not reach the servers under test. */
     unsetenv ("TCPCHAT_DATA_DIR");
     const struct CMUnitTest tests[] = {
-        PERSIST_TEST (sigterm_restart_keeps_lines),
-        PERSIST_TEST (sigkill_after_receipt_keeps_lines),
-        PERSIST_TEST (repeated_kills_lose_nothing),
-        PERSIST_TEST (rooms_come_back),
-        PERSIST_TEST (history_bounds_what_is_reloaded),
-        PERSIST_TEST (data_dir_from_environment),
-        PERSIST_TEST (data_dir_not_usable),
-        PERSIST_TEST (room_names_stay_inside),
-        PERSIST_TEST (no_data_dir_writes_nothing),
+        PERSIST_TEST (test_sigterm_restart_keeps_lines),
+        PERSIST_TEST (test_sigkill_after_receipt_keeps_lines),
+        PERSIST_TEST (test_repeated_kills_lose_nothing),
+        PERSIST_TEST (test_rooms_come_back),
+        PERSIST_TEST (test_history_bounds_what_is_reloaded),
+        PERSIST_TEST (test_data_dir_from_environment),
+        PERSIST_TEST (test_data_dir_not_usable),
+        PERSIST_TEST (test_room_names_stay_inside),
+        PERSIST_TEST (test_no_data_dir_writes_nothing),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 /* ------------------------------------------------------------------ */
 /*  Connecting and naming                                             */
 
-static void banner_then_name_prompt (void **state)
+static void test_banner_then_name_prompt (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -20,7 +20,7 @@ static void banner_then_name_prompt (void **state)
     e2e_stop (srv);
 }
 
-static void banner_over_ipv6 (void **state)
+static void test_banner_over_ipv6 (void **state)
 {
     (void) state;
     if (!e2e_have_ipv6 ())
@@ -62,7 +62,7 @@ static void expect_refusal (e2e_client_t *c, const char *typed, const char *repl
 
 /*  Every refusal on one connection: each gets its line and the name
     prompt again, and the connection stays usable for a good name.      */
-static void name_refusals_keep_the_connection (void **state)
+static void test_name_refusals_keep_the_connection (void **state)
 {
     (void) state;
     const refusal_t cases[] = {
@@ -94,7 +94,7 @@ static void name_refusals_keep_the_connection (void **state)
     e2e_stop (srv);
 }
 
-static void name_limits_are_code_points (void **state)
+static void test_name_limits_are_code_points (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -106,7 +106,7 @@ static void name_limits_are_code_points (void **state)
 
 /*  The name is judged as typed: a control byte refuses it, it is not
     stripped into "bob" (which then stays free).                         */
-static void control_byte_name_refused_not_cleaned (void **state)
+static void test_control_byte_name_refused_not_cleaned (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -120,7 +120,7 @@ static void control_byte_name_refused_not_cleaned (void **state)
     e2e_stop (srv);
 }
 
-static void taken_name_ignores_case (void **state)
+static void test_taken_name_ignores_case (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -138,7 +138,7 @@ static void taken_name_ignores_case (void **state)
 }
 
 /*  Blanks around the name and a trailing \r (nc -C) are not part of it. */
-static void name_trimmed_and_crlf (void **state)
+static void test_name_trimmed_and_crlf (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -155,7 +155,7 @@ static void name_trimmed_and_crlf (void **state)
 /* ------------------------------------------------------------------ */
 /*  In a room                                                         */
 
-static void join_notice_to_others_only (void **state)
+static void test_join_notice_to_others_only (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -171,7 +171,7 @@ static void join_notice_to_others_only (void **state)
     e2e_stop (srv);
 }
 
-static void chat_line_to_others_no_echo (void **state)
+static void test_chat_line_to_others_no_echo (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -197,7 +197,7 @@ static void chat_line_to_others_no_echo (void **state)
 
 /*  The stamp of a chat line is the time it was sent: check that it is
     today's clock, not only well shaped.                                 */
-static void chat_stamp_is_local_time (void **state)
+static void test_chat_stamp_is_local_time (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -223,7 +223,7 @@ static void chat_stamp_is_local_time (void **state)
     e2e_stop (srv);
 }
 
-static void history_for_newcomers (void **state)
+static void test_history_for_newcomers (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -247,7 +247,7 @@ static void history_for_newcomers (void **state)
     e2e_stop (srv);
 }
 
-static void history_keeps_the_last_n (void **state)
+static void test_history_keeps_the_last_n (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--history", "2");
@@ -260,7 +260,7 @@ static void history_keeps_the_last_n (void **state)
     e2e_stop (srv);
 }
 
-static void history_zero_keeps_nothing (void **state)
+static void test_history_zero_keeps_nothing (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--history", "0");
@@ -274,7 +274,7 @@ static void history_zero_keeps_nothing (void **state)
 
 /*  Empty and blank lines: a fresh prompt for the sender, nothing for the
     others, nothing in history.                                          */
-static void empty_lines_are_dropped (void **state)
+static void test_empty_lines_are_dropped (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -296,7 +296,7 @@ static void empty_lines_are_dropped (void **state)
 /* ------------------------------------------------------------------ */
 /*  Leaving                                                           */
 
-static void leave_notice_on_eof (void **state)
+static void test_leave_notice_on_eof (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -309,7 +309,7 @@ static void leave_notice_on_eof (void **state)
     e2e_stop (srv);
 }
 
-static void leave_notice_on_reset (void **state)
+static void test_leave_notice_on_reset (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -322,7 +322,7 @@ static void leave_notice_on_reset (void **state)
     e2e_stop (srv);
 }
 
-static void leave_notice_on_quit (void **state)
+static void test_leave_notice_on_quit (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -338,7 +338,7 @@ static void leave_notice_on_quit (void **state)
 
 /*  A client with a half-written line still leaves cleanly on EOF; the
     fragment is not broadcast.                                           */
-static void leave_with_partial_line (void **state)
+static void test_leave_with_partial_line (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -355,7 +355,7 @@ static void leave_with_partial_line (void **state)
 
 /*  Complete lines sent just before leaving still reach the room, before
     the leave notice: the close does not overtake them.                 */
-static void lines_before_eof_delivered_first (void **state)
+static void test_lines_before_eof_delivered_first (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -383,7 +383,7 @@ static void lines_before_eof_delivered_first (void **state)
     e2e_stop (srv);
 }
 
-static void quit_at_name_prompt_closes_silently (void **state)
+static void test_quit_at_name_prompt_closes_silently (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -396,7 +396,7 @@ static void quit_at_name_prompt_closes_silently (void **state)
     e2e_stop (srv);
 }
 
-static void leaving_at_name_prompt_causes_no_notice (void **state)
+static void test_leaving_at_name_prompt_causes_no_notice (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -420,7 +420,7 @@ static void leaving_at_name_prompt_causes_no_notice (void **state)
 }
 
 /*  A client at the name prompt is in no room: it sees no chat.          */
-static void name_prompt_client_sees_no_chat (void **state)
+static void test_name_prompt_client_sees_no_chat (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -440,7 +440,7 @@ static void name_prompt_client_sees_no_chat (void **state)
     e2e_stop (srv);
 }
 
-static void name_free_after_leave (void **state)
+static void test_name_free_after_leave (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -460,7 +460,7 @@ static void name_free_after_leave (void **state)
 }
 
 /*  The server shuts down cleanly with clients in every state.           */
-static void stop_with_clients_connected (void **state)
+static void test_stop_with_clients_connected (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -474,30 +474,30 @@ static void stop_with_clients_connected (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        E2E_TEST (banner_then_name_prompt),
-        E2E_TEST (banner_over_ipv6),
-        E2E_TEST (name_refusals_keep_the_connection),
-        E2E_TEST (name_limits_are_code_points),
-        E2E_TEST (control_byte_name_refused_not_cleaned),
-        E2E_TEST (taken_name_ignores_case),
-        E2E_TEST (name_trimmed_and_crlf),
-        E2E_TEST (join_notice_to_others_only),
-        E2E_TEST (chat_line_to_others_no_echo),
-        E2E_TEST (chat_stamp_is_local_time),
-        E2E_TEST (history_for_newcomers),
-        E2E_TEST (history_keeps_the_last_n),
-        E2E_TEST (history_zero_keeps_nothing),
-        E2E_TEST (empty_lines_are_dropped),
-        E2E_TEST (leave_notice_on_eof),
-        E2E_TEST (leave_notice_on_reset),
-        E2E_TEST (leave_notice_on_quit),
-        E2E_TEST (leave_with_partial_line),
-        E2E_TEST (lines_before_eof_delivered_first),
-        E2E_TEST (quit_at_name_prompt_closes_silently),
-        E2E_TEST (leaving_at_name_prompt_causes_no_notice),
-        E2E_TEST (name_prompt_client_sees_no_chat),
-        E2E_TEST (name_free_after_leave),
-        E2E_TEST (stop_with_clients_connected),
+        E2E_TEST (test_banner_then_name_prompt),
+        E2E_TEST (test_banner_over_ipv6),
+        E2E_TEST (test_name_refusals_keep_the_connection),
+        E2E_TEST (test_name_limits_are_code_points),
+        E2E_TEST (test_control_byte_name_refused_not_cleaned),
+        E2E_TEST (test_taken_name_ignores_case),
+        E2E_TEST (test_name_trimmed_and_crlf),
+        E2E_TEST (test_join_notice_to_others_only),
+        E2E_TEST (test_chat_line_to_others_no_echo),
+        E2E_TEST (test_chat_stamp_is_local_time),
+        E2E_TEST (test_history_for_newcomers),
+        E2E_TEST (test_history_keeps_the_last_n),
+        E2E_TEST (test_history_zero_keeps_nothing),
+        E2E_TEST (test_empty_lines_are_dropped),
+        E2E_TEST (test_leave_notice_on_eof),
+        E2E_TEST (test_leave_notice_on_reset),
+        E2E_TEST (test_leave_notice_on_quit),
+        E2E_TEST (test_leave_with_partial_line),
+        E2E_TEST (test_lines_before_eof_delivered_first),
+        E2E_TEST (test_quit_at_name_prompt_closes_silently),
+        E2E_TEST (test_leaving_at_name_prompt_causes_no_notice),
+        E2E_TEST (test_name_prompt_client_sees_no_chat),
+        E2E_TEST (test_name_free_after_leave),
+        E2E_TEST (test_stop_with_clients_connected),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

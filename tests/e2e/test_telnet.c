@@ -112,7 +112,7 @@ static e2e_client_t *telnet_login (e2e_server_t *srv, const char *name)
 /*  Scripted transcripts                                              */
 
 /*  The issue: in negotiating mode the first name was "too long".        */
-static void negotiation_is_refused_and_the_name_is_clean (void **state)
+static void test_negotiation_is_refused_and_the_name_is_clean (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -125,7 +125,7 @@ static void negotiation_is_refused_and_the_name_is_clean (void **state)
 }
 
 /*  The same bytes one at a time: the same answers.                       */
-static void negotiation_split_byte_by_byte (void **state)
+static void test_negotiation_split_byte_by_byte (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -146,7 +146,7 @@ static void negotiation_split_byte_by_byte (void **state)
     "[bob]:\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdafter ctrl-c", into
     history and the file, and telnet showed nothing more, waiting for the
     TIMING-MARK answer.                                                   */
-static void ctrl_c_then_a_clean_line (void **state)
+static void test_ctrl_c_then_a_clean_line (void **state)
 {
     (void) state;
     const char *dir = e2e_fmt ("%s/data", make_root ());
@@ -183,7 +183,7 @@ static void ctrl_c_then_a_clean_line (void **state)
 /*  IP drops what was typed on the line so far (character mode sends it
     as typed); AYT is answered; commands inside a line vanish; IAC IAC is
     the byte 0xFF, which is not UTF-8: U+FFFD like any such byte.         */
-static void commands_inside_lines (void **state)
+static void test_commands_inside_lines (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -212,7 +212,7 @@ static void commands_inside_lines (void **state)
 /*  CR NUL, telnet's Enter in character mode, ends a line for a telnet
     client; an nc client's bytes are never read as telnet: its CR and NUL
     are control bytes, cleaned out of the one line.                      */
-static void cr_nul_for_telnet_only (void **state)
+static void test_cr_nul_for_telnet_only (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -234,7 +234,7 @@ static void cr_nul_for_telnet_only (void **state)
 
 /*  A history file may hold a 0xFF: a telnet client must not take it for a
     command, so it gets it doubled (or cleaned); nc gets what is stored.  */
-static void output_never_holds_a_bare_iac (void **state)
+static void test_output_never_holds_a_bare_iac (void **state)
 {
     (void) state;
     const char *dir = e2e_fmt ("%s/data", make_root ());
@@ -267,7 +267,7 @@ static void output_never_holds_a_bare_iac (void **state)
 
 /*  A client may not compress what it sends (libtelnet would inflate it):
     it is disconnected, and its room told.                               */
-static void client_compression_is_refused (void **state)
+static void test_client_compression_is_refused (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -413,7 +413,7 @@ static void real_telnet_session (bool negotiate)
     e2e_stop (srv);
 }
 
-static void real_telnet_negotiating (void **state)
+static void test_real_telnet_negotiating (void **state)
 {
     (void) state;
     if (!have_telnet ())
@@ -421,7 +421,7 @@ static void real_telnet_negotiating (void **state)
     real_telnet_session (true);
 }
 
-static void real_telnet_line_mode (void **state)
+static void test_real_telnet_line_mode (void **state)
 {
     (void) state;
     if (!have_telnet ())
@@ -432,15 +432,15 @@ static void real_telnet_line_mode (void **state)
 int main (void)
 {
     const struct CMUnitTest tests [] = {
-        TELNET_TEST (negotiation_is_refused_and_the_name_is_clean),
-        TELNET_TEST (negotiation_split_byte_by_byte),
-        TELNET_TEST (ctrl_c_then_a_clean_line),
-        TELNET_TEST (commands_inside_lines),
-        TELNET_TEST (cr_nul_for_telnet_only),
-        TELNET_TEST (output_never_holds_a_bare_iac),
-        TELNET_TEST (client_compression_is_refused),
-        TELNET_TEST (real_telnet_negotiating),
-        TELNET_TEST (real_telnet_line_mode),
+        TELNET_TEST (test_negotiation_is_refused_and_the_name_is_clean),
+        TELNET_TEST (test_negotiation_split_byte_by_byte),
+        TELNET_TEST (test_ctrl_c_then_a_clean_line),
+        TELNET_TEST (test_commands_inside_lines),
+        TELNET_TEST (test_cr_nul_for_telnet_only),
+        TELNET_TEST (test_output_never_holds_a_bare_iac),
+        TELNET_TEST (test_client_compression_is_refused),
+        TELNET_TEST (test_real_telnet_negotiating),
+        TELNET_TEST (test_real_telnet_line_mode),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -89,7 +89,7 @@ static int wait_status (pid_t pid, int ms)
 /*  4096 bytes of alternating ASCII and invalid bytes: cleaned, the text
     stays within the line limit, cut on a character boundary, for the
     room and for a newcomer's history.                                  */
-static void garbage_line_stays_within_the_limit (void **state)
+static void test_garbage_line_stays_within_the_limit (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -118,7 +118,7 @@ static void garbage_line_stays_within_the_limit (void **state)
 }
 
 /*  Bidi override and isolate controls never reach the others.          */
-static void bidi_controls_stripped_from_chat (void **state)
+static void test_bidi_controls_stripped_from_chat (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -145,7 +145,7 @@ static void expect_refusal (e2e_client_t *c, const char *typed, const char *repl
     e2e_expect (c, e2e_fmt ("%s\n" E2E_NAME_PROMPT, reply));
 }
 
-static void invisible_names_refused (void **state)
+static void test_invisible_names_refused (void **state)
 {
     (void) state;
     const char *names[] = {
@@ -173,7 +173,7 @@ static void invisible_names_refused (void **state)
 
 /*  "аlice" (Cyrillic а) and friends are refused while alice is here,
     and free once she has left (then plain alice is the one refused).  */
-static void lookalike_names_refused_while_connected (void **state)
+static void test_lookalike_names_refused_while_connected (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -207,7 +207,7 @@ static void lookalike_names_refused_while_connected (void **state)
 
 /*  --verbose: what clients typed reaches the log escaped, so no client
     can write a fake line or retitle the operator's terminal.           */
-static void verbose_log_is_escaped (void **state)
+static void test_verbose_log_is_escaped (void **state)
 {
     (void) state;
     char *dir = temp_dir ();
@@ -237,7 +237,7 @@ static void verbose_log_is_escaped (void **state)
 
 /*  --log-file must be a regular file: a FIFO (which used to hang the
     start), a directory or a device is refused at once, exit 2.         */
-static void log_file_must_be_regular (void **state)
+static void test_log_file_must_be_regular (void **state)
 {
     (void) state;
     char *dir = temp_dir ();
@@ -266,7 +266,7 @@ static void log_file_must_be_regular (void **state)
 }
 
 /*  SIGHUP: the file is reopened (logrotate's rename, then SIGHUP).     */
-static void sighup_reopens_the_log_file (void **state)
+static void test_sighup_reopens_the_log_file (void **state)
 {
     (void) state;
     char *dir = temp_dir ();
@@ -292,7 +292,7 @@ static void sighup_reopens_the_log_file (void **state)
 }
 
 /*  SIGHUP without --log-file: said, and nothing else happens.          */
-static void sighup_without_log_file_is_harmless (void **state)
+static void test_sighup_without_log_file_is_harmless (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -306,7 +306,7 @@ static void sighup_without_log_file_is_harmless (void **state)
 }
 
 /*  SIGUSR1: the log says what it has written, and the chat goes on.   */
-static void sigusr1_reports_and_serves_on (void **state)
+static void test_sigusr1_reports_and_serves_on (void **state)
 {
     (void) state;
     char *dir = temp_dir ();
@@ -326,7 +326,7 @@ static void sigusr1_reports_and_serves_on (void **state)
 }
 
 /*  SIGQUIT stops the server as SIGTERM does: notice, EOF, exit 0.      */
-static void sigquit_stops_gracefully (void **state)
+static void test_sigquit_stops_gracefully (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -346,7 +346,7 @@ static void sigquit_stops_gracefully (void **state)
 /*  stdout a pipe nobody reads: the log fills (over 1 MB of it), yet
     commands are answered, 500 logins go through, chat works and
     SIGTERM ends the server within its bound.                           */
-static void stuck_stdout_never_blocks (void **state)
+static void test_stuck_stdout_never_blocks (void **state)
 {
     (void) state;
     e2e_opts_t opts = {
@@ -387,17 +387,17 @@ static void stuck_stdout_never_blocks (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        E2E_TEST (garbage_line_stays_within_the_limit),
-        E2E_TEST (bidi_controls_stripped_from_chat),
-        E2E_TEST (invisible_names_refused),
-        E2E_TEST (lookalike_names_refused_while_connected),
-        E2E_TEST (verbose_log_is_escaped),
-        E2E_TEST (log_file_must_be_regular),
-        E2E_TEST (sighup_reopens_the_log_file),
-        E2E_TEST (sighup_without_log_file_is_harmless),
-        E2E_TEST (sigusr1_reports_and_serves_on),
-        E2E_TEST (sigquit_stops_gracefully),
-        E2E_TEST (stuck_stdout_never_blocks),
+        E2E_TEST (test_garbage_line_stays_within_the_limit),
+        E2E_TEST (test_bidi_controls_stripped_from_chat),
+        E2E_TEST (test_invisible_names_refused),
+        E2E_TEST (test_lookalike_names_refused_while_connected),
+        E2E_TEST (test_verbose_log_is_escaped),
+        E2E_TEST (test_log_file_must_be_regular),
+        E2E_TEST (test_sighup_reopens_the_log_file),
+        E2E_TEST (test_sighup_without_log_file_is_harmless),
+        E2E_TEST (test_sigusr1_reports_and_serves_on),
+        E2E_TEST (test_sigquit_stops_gracefully),
+        E2E_TEST (test_stuck_stdout_never_blocks),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
