@@ -38,6 +38,7 @@ E2E_BIN   := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(E2E_SRC))
 HEADERS   := $(wildcard include/*.h)
 E2E_HDR   := $(wildcard tests/e2e/*.h)
 TEST_HDR  := $(wildcard tests/*.h)
+TEST_LIB  := tests/client_check.c
 
 # The version --version prints: `git describe` in a clone, else the VERSION
 # file (a release tarball has no .git). Only config.o sees it, so a new
@@ -81,9 +82,9 @@ $(B)/%.o: %.c $(HEADERS) $(B)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/tests/unit/%: tests/unit/%.c $(B)/libtcpchat.a $(HEADERS) $(TEST_HDR) $(B)/flags
+$(B)/tests/unit/%: tests/unit/%.c $(TEST_LIB) $(B)/libtcpchat.a $(HEADERS) $(TEST_HDR) $(B)/flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIB) $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
 
 # test_protocol reads docs/PROTOCOL.md and include/protocol.h from the tree
 # (TCPCHAT_TREE in the environment wins): the doc may never drift from the
@@ -91,9 +92,9 @@ $(B)/tests/unit/%: tests/unit/%.c $(B)/libtcpchat.a $(HEADERS) $(TEST_HDR) $(B)/
 $(B)/tests/unit/test_protocol: CPPFLAGS += -DTCPCHAT_TREE='"$(CURDIR)"'
 $(B)/tests/unit/test_protocol: docs/PROTOCOL.md
 
-$(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(B)/libtcpchat.a $(HEADERS) $(E2E_HDR) $(TEST_HDR) $(B)/flags
+$(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(TEST_LIB) $(B)/libtcpchat.a $(HEADERS) $(E2E_HDR) $(TEST_HDR) $(B)/flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/e2e $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIB) $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
+	$(CC) $(CPPFLAGS) -Itests/e2e $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIB) $(TEST_LIB) $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
 
 # Installs missing build dependencies on Debian/Ubuntu (and says so).
 deps: ## install missing build dependencies (Debian/Ubuntu)
@@ -257,7 +258,7 @@ check-units: TCPChat ## systemd-analyze verify contrib/tcpchat.service and .sock
 
 # For clangd and other tools: every compile command of the plain build,
 # recorded by bear from a fresh build in a scratch tree.
-compile_commands.json: $(LIB_SRC) src/main.c $(UNIT_SRC) $(E2E_SRC) $(E2E_LIB) $(HEADERS) Makefile ## for clangd (uses bear)
+compile_commands.json: $(LIB_SRC) src/main.c $(UNIT_SRC) $(E2E_SRC) $(E2E_LIB) $(TEST_LIB) $(HEADERS) Makefile ## for clangd (uses bear)
 	@command -v bear >/dev/null || { echo "compile_commands.json: bear is not installed (apt-get install bear)"; exit 1; }
 	rm -rf build/compdb
 	bear --output $(CURDIR)/$@.tmp -- $(MAKE) --no-print-directory B=build/compdb \

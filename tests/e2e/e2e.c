@@ -19,11 +19,9 @@
 #include <unistd.h>
 
 #define MAX_SERVERS     8
-#define MAX_CLIENTS     256
 #define MAX_PROCS       8
 #define START_ATTEMPTS  5
 #define LOG_TAIL_BYTES  8000
-#define SHOW_BYTES      320     /* how much of a mismatch a message shows */
 
 struct e2e_server {
     pid_t pid;
@@ -35,21 +33,15 @@ struct e2e_server {
 };
 
 struct e2e_client {
-    int    fd;
+    tcp_client_t *tcp;       /* the connection and what it received */
     char   name[512];        /* for the prompt: "[TS][name]:" */
-    char   label[64];        /* for messages */
-    char  *buf;              /* received, not yet consumed */
-    size_t len, cap;
-    bool   eof;
 };
 
 /*  What a test opened, so that the teardown can clean up after a failure. */
 static e2e_server_t *servers[MAX_SERVERS];
-static e2e_client_t *clients[MAX_CLIENTS];
 static pid_t         procs[MAX_PROCS];
 static void        **scratch;         /* freed at teardown */
 static size_t        scratch_count, scratch_cap;
-static int           client_serial;
 
 /* ------------------------------------------------------------------ */
 /*  Small utilities                                                   */
@@ -65,33 +57,6 @@ static void emit (const char *fmt, ...)
     vfprintf (stderr, fmt, ap);
     va_end (ap);
     fflush (stderr);
-}
-
-void e2e_fail_at (const char *file, int line, const char *fmt, ...)
-{
-    va_list ap;
-    fflush (stdout);
-    va_start (ap, fmt);
-    vfprintf (stderr, fmt, ap);
-    va_end (ap);
-    fputc ('\n', stderr);
-    fflush (stderr);
-    _fail (file, line);
-    abort ();                   /* _fail jumps out of the test */
-}
-
-int64_t e2e_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void e2e_sleep_ms (int ms)
-{
-    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
-    while (nanosleep (&ts, &ts) == -1 && errno == EINTR)
-        ;
 }
 
 static void *keep (void *p)
@@ -133,41 +98,9 @@ char *e2e_fmt (const char *fmt, ...)
     return keep (s);
 }
 
-static void escape_into (FILE *f, const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = p[i];
-        if (ch == '\n')       fputs ("\\n", f);
-        else if (ch == '\r')  fputs ("\\r", f);
-        else if (ch == '\t')  fputs ("\\t", f);
-        else if (ch == '\\')  fputs ("\\\\", f);
-        else if (ch == '"')   fputs ("\\\"", f);
-        else if (ch >= 0x20 && ch < 0x7f)  fputc (ch, f);
-        else  fprintf (f, "\\x%02x", ch);
-    }
-}
-
 char *e2e_escape (const char *p, size_t n)
 {
-    char *s = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream (&s, &size);
-    if (!f)
-        abort ();
-    fputc ('"', f);
-    escape_into (f, (const unsigned char *) p, n);
-    fputc ('"', f);
-    fclose (f);
-    return keep (s);
-}
-
-/*  A window of at most SHOW_BYTES around `at`, escaped, with "..." marks. */
-static char *escape_window (const char *p, size_t n, size_t at)
-{
-    size_t from = at > SHOW_BYTES / 2 ? at - SHOW_BYTES / 2 : 0;
-    size_t to = from + SHOW_BYTES < n ? from + SHOW_BYTES : n;
-    return e2e_fmt ("%s%s%s (%zu bytes)", from > 0 ? "..." : "",
-                    e2e_escape (p + from, to - from), to < n ? "..." : "", n);
+    return keep (check_escape (p, n));
 }
 
 static char *read_file (const char *path, size_t *len_out)
@@ -199,123 +132,6 @@ static char *read_file (const char *path, size_t *len_out)
 }
 
 /* ------------------------------------------------------------------ */
-/*  Patterns                                                          */
-
-/*  "[YYYY-MM-DD HH:MM:SS]": 'd' is a digit, anything else itself.      */
-static const char stamp_shape[] = "[dddd-dd-dd dd:dd:dd]";
-
-static bool stamp_char_ok (size_t i, char ch)
-{
-    if (stamp_shape[i] == 'd')
-        return ch >= '0' && ch <= '9';
-    return ch == stamp_shape[i];
-}
-
-static int two_digits (const char *s)
-{
-    return (s[0] - '0') * 10 + (s[1] - '0');
-}
-
-bool e2e_is_stamp (const char *s)
-{
-    for (size_t i = 0; i < E2E_TS_LEN; i++)
-        if (!stamp_char_ok (i, s[i]))
-            return false;
-    int month = two_digits (s + 6), day = two_digits (s + 9);
-    int hour = two_digits (s + 12), min = two_digits (s + 15), sec = two_digits (s + 18);
-    return month >= 1 && month <= 12 && day >= 1 && day <= 31
-        && hour <= 23 && min <= 59 && sec <= 60;
-}
-
-static bool is_ts_marker (const char *p)
-{
-    return p[0] == '\033' && p[1] == 'T' && p[2] == 'S';
-}
-
-size_t e2e_pattern_len (const char *pattern)
-{
-    size_t n = 0;
-    for (const char *p = pattern; *p; ) {
-        if (is_ts_marker (p)) { n += E2E_TS_LEN; p += 3; }
-        else                  { n++; p++; }
-    }
-    return n;
-}
-
-/*  An expanded pattern: the bytes to expect, and for each byte its
-    position inside a timestamp (-1 when it is not part of one).        */
-typedef struct {
-    char        *bytes;
-    signed char *stamp_at;
-    size_t       len;
-} expected_t;
-
-static expected_t new_expected (size_t len)
-{
-    expected_t e;
-    e.len = len;
-    e.bytes = keep (malloc (len + 1));
-    e.stamp_at = keep (malloc (len + 1));
-    memset (e.stamp_at, -1, len + 1);
-    e.bytes[len] = '\0';
-    return e;
-}
-
-static expected_t expand (const char *pattern)
-{
-    expected_t e = new_expected (e2e_pattern_len (pattern));
-    size_t n = 0;
-    for (const char *p = pattern; *p; ) {
-        if (is_ts_marker (p)) {
-            for (size_t i = 0; i < E2E_TS_LEN; i++, n++) {
-                e.bytes[n] = stamp_shape[i];
-                e.stamp_at[n] = (signed char) i;
-            }
-            p += 3;
-        }
-        else
-            e.bytes[n++] = *p++;
-    }
-    return e;
-}
-
-static expected_t raw_expected (const void *p, size_t n)
-{
-    expected_t e = new_expected (n);
-    memcpy (e.bytes, p, n);
-    return e;
-}
-
-/*  Index of the first byte of s[0..n) that breaks e, or n if none does. */
-static size_t first_mismatch (const expected_t *e, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n && i < e->len; i++) {
-        int at = e->stamp_at[i];
-        if (at < 0) {
-            if (s[i] != e->bytes[i])
-                return i;
-        }
-        else if (!stamp_char_ok ((size_t) at, s[i]))
-            return i;
-        else if (at == E2E_TS_LEN - 1 && !e2e_is_stamp (s + i - at))
-            return i - (size_t) at;     /* well shaped, impossible values */
-    }
-    return n;
-}
-
-bool e2e_match (const char *pattern, const char *s, size_t n)
-{
-    expected_t e = expand (pattern);
-    return n == e.len && first_mismatch (&e, s, n) == n;
-}
-
-/*  The pattern as a readable string: stamps show as [dddd-dd-dd dd:dd:dd]. */
-static char *show_expected (const expected_t *e, size_t at)
-{
-    return escape_window (e->bytes, e->len, at);
-}
-
-/* ------------------------------------------------------------------ */
 /*  Server                                                            */
 
 static const char *server_binary (const char *file, int line)
@@ -326,22 +142,6 @@ static const char *server_binary (const char *file, int line)
     if (access (bin, X_OK) != 0)
         e2e_fail_at (file, line, "TCPCHAT_BIN=%s is not an executable: %s", bin, strerror (errno));
     return bin;
-}
-
-int e2e_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
-    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t alen = sizeof a;
-    int port = -1;
-    if (bind (fd, (struct sockaddr *) &a, sizeof a) == 0
-    &&  getsockname (fd, (struct sockaddr *) &a, &alen) == 0)
-        port = ntohs (a.sin_port);
-    close (fd);
-    return port;
 }
 
 /*  Our environment, minus the server's own variables (so that whatever
@@ -656,101 +456,19 @@ void e2e_stop_at (e2e_server_t *s, const char *file, int line)
 }
 
 /* ------------------------------------------------------------------ */
-/*  Clients: connecting and closing                                  */
-
-static void register_client (e2e_client_t *c)
-{
-    for (size_t i = 0; i < MAX_CLIENTS; i++)
-        if (!clients[i]) { clients[i] = c; return; }
-    abort ();
-}
-
-static void free_client (e2e_client_t *c)
-{
-    for (size_t i = 0; i < MAX_CLIENTS; i++)
-        if (clients[i] == c)
-            clients[i] = NULL;
-    if (c->fd >= 0)
-        close (c->fd);
-    free (c->buf);
-    free (c);
-}
-
-bool e2e_have_ipv6 (void)
-{
-    int fd = socket (AF_INET6, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-    bool ok = bind (fd, (struct sockaddr *) &a, sizeof a) == 0;
-    close (fd);
-    return ok;
-}
-
-/*  A non-blocking connect waited for with poll: bounded even if the
-    server's backlog is full.                                            */
-int e2e_try_connect (int port, bool ipv6)
-{
-    struct sockaddr_storage ss;
-    memset (&ss, 0, sizeof ss);
-    socklen_t alen;
-    if (ipv6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *) &ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_addr = in6addr_loopback;
-        a->sin6_port = htons ((uint16_t) port);
-        alen = sizeof *a;
-    }
-    else {
-        struct sockaddr_in *a = (struct sockaddr_in *) &ss;
-        a->sin_family = AF_INET;
-        a->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        a->sin_port = htons ((uint16_t) port);
-        alen = sizeof *a;
-    }
-    int fd = socket (ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (connect (fd, (struct sockaddr *) &ss, alen) == 0)
-        return fd;
-    if (errno == EINPROGRESS) {
-        struct pollfd p = { .fd = fd, .events = POLLOUT };
-        if (poll (&p, 1, E2E_TIMEOUT_MS) == 1) {
-            int err = 0;
-            socklen_t elen = sizeof err;
-            getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &elen);
-            if (err == 0)
-                return fd;
-            errno = err;
-        }
-        else
-            errno = ETIMEDOUT;
-    }
-    int saved = errno;
-    close (fd);
-    errno = saved;
-    return -1;
-}
+/*  Clients: the shared TCP client (client_check), plus a name        */
 
 e2e_client_t *e2e_connect_at (const e2e_server_t *s, bool ipv6, const char *file, int line)
 {
-    int fd = e2e_try_connect (s->port, ipv6);
-    if (fd < 0)
-        e2e_fail_at (file, line, "connect to %s port %d: %s", ipv6 ? "[::1]" : "127.0.0.1",
-                     s->port, strerror (errno));
-    e2e_client_t *c = calloc (1, sizeof *c);
-    if (!c)
-        abort ();
-    c->fd = fd;
-    snprintf (c->label, sizeof c->label, "client #%d", ++client_serial);
-    register_client (c);
+    e2e_client_t *c = keep (calloc (1, sizeof *c));
+    c->tcp = tcp_connect_at (s->port, ipv6, 0, file, line);
     return c;
 }
 
 void e2e_set_name (e2e_client_t *c, const char *name)
 {
     snprintf (c->name, sizeof c->name, "%s", name);
-    snprintf (c->label, sizeof c->label, "client '%.40s'", name);
+    tcp_set_label (c->tcp, e2e_fmt ("client '%.40s'", name));
 }
 
 const char *e2e_name (const e2e_client_t *c)
@@ -760,43 +478,24 @@ const char *e2e_name (const e2e_client_t *c)
 
 int e2e_fd (const e2e_client_t *c)
 {
-    return c->fd;
+    return tcp_fd (c->tcp);
 }
 
 void e2e_close (e2e_client_t *c)
 {
-    free_client (c);
+    tcp_close (c->tcp);
+    c->tcp = NULL;
 }
 
 void e2e_reset (e2e_client_t *c)
 {
-    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-    setsockopt (c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    free_client (c);
+    tcp_reset (c->tcp);
+    c->tcp = NULL;
 }
-
-/* ------------------------------------------------------------------ */
-/*  Clients: sending                                                  */
 
 void e2e_send_at (e2e_client_t *c, const void *p, size_t n, const char *file, int line)
 {
-    const char *bytes = p;
-    size_t done = 0;
-    int64_t deadline = e2e_now_ms () + E2E_TIMEOUT_MS;
-    while (done < n) {
-        ssize_t w = send (c->fd, bytes + done, n - done, MSG_NOSIGNAL);
-        if (w > 0) {
-            done += (size_t) w;
-            continue;
-        }
-        if (w < 0 && errno != EAGAIN && errno != EINTR)
-            e2e_fail_at (file, line, "%s: send: %s", c->label, strerror (errno));
-        int left = (int) (deadline - e2e_now_ms ());
-        struct pollfd pf = { .fd = c->fd, .events = POLLOUT };
-        if (left <= 0 || poll (&pf, 1, left) == 0)
-            e2e_fail_at (file, line, "%s: send blocked for %d ms (%zu of %zu bytes sent)",
-                         c->label, E2E_TIMEOUT_MS, done, n);
-    }
+    tcp_send_at (c->tcp, p, n, file, line);
 }
 
 void e2e_send_split_at (e2e_client_t *c, const void *p, size_t n, size_t chunk,
@@ -812,126 +511,48 @@ void e2e_send_split_at (e2e_client_t *c, const void *p, size_t n, size_t chunk,
     }
 }
 
-/* ------------------------------------------------------------------ */
-/*  Clients: receiving                                                */
-
-static void reserve (e2e_client_t *c, size_t more)
-{
-    if (c->cap - c->len >= more)
-        return;
-    size_t cap = c->cap ? c->cap : 4096;
-    while (cap - c->len < more)
-        cap *= 2;
-    c->buf = realloc (c->buf, cap);
-    if (!c->buf)
-        abort ();
-    c->cap = cap;
-}
-
-/*  Reads what is there: bytes read, 0 at EOF, -1 if nothing (errno). */
 ssize_t e2e_fill (e2e_client_t *c)
 {
-    if (c->eof)
-        return 0;
-    reserve (c, 65536);
-    ssize_t r = recv (c->fd, c->buf + c->len, c->cap - c->len, 0);
-    if (r > 0)
-        c->len += (size_t) r;
-    else if (r == 0)
-        c->eof = true;
-    return r;
-}
-
-/*  Waits up to timeout_ms for more bytes. >0 read, 0 EOF, -1 timeout,
-    -2 socket error (errno).                                             */
-static ssize_t receive_more (e2e_client_t *c, int timeout_ms)
-{
-    int64_t deadline = e2e_now_ms () + timeout_ms;
-    for (;;) {
-        ssize_t r = e2e_fill (c);
-        if (r >= 0)
-            return r;
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return -2;
-        int left = (int) (deadline - e2e_now_ms ());
-        if (left <= 0)
-            return -1;
-        struct pollfd pf = { .fd = c->fd, .events = POLLIN };
-        poll (&pf, 1, left);
-    }
+    return tcp_fill (c->tcp);
 }
 
 const char *e2e_buffered (const e2e_client_t *c, size_t *len)
 {
-    *len = c->len;
-    return c->buf;
+    return tcp_buffered (c->tcp, len);
 }
 
 void e2e_consume (e2e_client_t *c, size_t n)
 {
-    if (n > c->len)
-        n = c->len;
-    memmove (c->buf, c->buf + n, c->len - n);
-    c->len -= n;
-}
-
-static const char *why_short (ssize_t r)
-{
-    if (r == 0)
-        return "the server closed the connection";
-    if (r == -1)
-        return "timed out";
-    return e2e_fmt ("socket error: %s", strerror (errno));
+    tcp_consume (c->tcp, n);
 }
 
 const char *e2e_peek_at (e2e_client_t *c, size_t n, int timeout_ms, const char *file, int line)
 {
-    int64_t deadline = e2e_now_ms () + timeout_ms;
-    while (c->len < n) {
-        int left = (int) (deadline - e2e_now_ms ());
-        ssize_t r = receive_more (c, left > 0 ? left : 0);
-        if (r <= 0)
-            e2e_fail_at (file, line, "%s: waiting for %zu bytes: %s; got %s", c->label, n,
-                         why_short (r), escape_window (c->buf, c->len, 0));
-    }
-    return c->buf;
-}
-
-/*  Reads until the buffer holds e->len bytes, failing as soon as what
-    arrived cannot match (so a wrong reply fails at once, not after the
-    timeout). Consumes the matched bytes.                                */
-static void expect_expanded (e2e_client_t *c, const expected_t *e, const char *file, int line)
-{
-    int64_t deadline = e2e_now_ms () + E2E_TIMEOUT_MS;
-    for (;;) {
-        size_t have = c->len < e->len ? c->len : e->len;
-        size_t bad = first_mismatch (e, c->buf, have);
-        if (bad < have)
-            e2e_fail_at (file, line, "%s: wrong bytes at offset %zu\n  expected %s\n  got      %s",
-                         c->label, bad, show_expected (e, bad), escape_window (c->buf, c->len, bad));
-        if (have == e->len)
-            break;
-        int left = (int) (deadline - e2e_now_ms ());
-        ssize_t r = receive_more (c, left > 0 ? left : 0);
-        if (r <= 0)
-            e2e_fail_at (file, line, "%s: %s after %zu of %zu bytes\n  expected %s\n  got      %s",
-                         c->label, why_short (r), c->len, e->len, show_expected (e, c->len),
-                         escape_window (c->buf, c->len, c->len));
-    }
-    e2e_consume (c, e->len);
+    return tcp_peek_at (c->tcp, n, timeout_ms, file, line);
 }
 
 void e2e_expect_at (e2e_client_t *c, const char *pattern, const char *file, int line)
 {
-    expected_t e = expand (pattern);
-    expect_expanded (c, &e, file, line);
+    tcp_expect_at (c->tcp, pattern, file, line);
 }
 
 void e2e_expect_n_at (e2e_client_t *c, const void *p, size_t n, const char *file, int line)
 {
-    expected_t e = raw_expected (p, n);
-    expect_expanded (c, &e, file, line);
+    tcp_expect_n_at (c->tcp, p, n, file, line);
 }
+
+void e2e_expect_silence_at (e2e_client_t *c, int ms, const char *file, int line)
+{
+    tcp_expect_silence_at (c->tcp, ms, file, line);
+}
+
+void e2e_expect_eof_at (e2e_client_t *c, const char *file, int line)
+{
+    tcp_expect_eof_at (c->tcp, file, line);
+}
+
+/* ------------------------------------------------------------------ */
+/*  The protocol's building blocks                                    */
 
 void e2e_expect_prompt_at (e2e_client_t *c, const char *file, int line)
 {
@@ -991,39 +612,6 @@ void e2e_say_at (e2e_client_t *c, const char *text, const char *file, int line)
     e2e_expect_prompt_at (c, file, line);
 }
 
-void e2e_expect_silence_at (e2e_client_t *c, int ms, const char *file, int line)
-{
-    if (c->len > 0)
-        e2e_fail_at (file, line, "%s: expected nothing, but unread bytes are waiting: %s",
-                     c->label, escape_window (c->buf, c->len, 0));
-    ssize_t r = receive_more (c, ms);
-    if (r == 0)
-        e2e_fail_at (file, line, "%s: expected nothing, but the server closed the connection", c->label);
-    if (r == -2)
-        e2e_fail_at (file, line, "%s: expected nothing, got a socket error: %s", c->label, strerror (errno));
-    if (r > 0) {
-        receive_more (c, 100);      /* a little more, to show the whole message */
-        e2e_fail_at (file, line, "%s: expected nothing for %d ms, got %s",
-                     c->label, ms, escape_window (c->buf, c->len, 0));
-    }
-}
-
-void e2e_expect_eof_at (e2e_client_t *c, const char *file, int line)
-{
-    if (c->len > 0)
-        e2e_fail_at (file, line, "%s: expected the connection to close, but unread bytes are waiting: %s",
-                     c->label, escape_window (c->buf, c->len, 0));
-    ssize_t r = receive_more (c, E2E_TIMEOUT_MS);
-    if (r == -1)
-        e2e_fail_at (file, line, "%s: the connection was not closed within %d ms",
-                     c->label, E2E_TIMEOUT_MS);
-    if (r == -2)
-        e2e_fail_at (file, line, "%s: expected a clean close (EOF), got: %s", c->label, strerror (errno));
-    if (r > 0)
-        e2e_fail_at (file, line, "%s: expected the connection to close, got %s",
-                     c->label, escape_window (c->buf, c->len, 0));
-}
-
 /* ------------------------------------------------------------------ */
 /*  Login                                                             */
 
@@ -1045,6 +633,16 @@ e2e_client_t *e2e_login_at (const e2e_server_t *s, const char *name, const char 
     e2e_expect_banner_at (c, file, line);
     e2e_enter_at (c, name, history, file, line);
     return c;
+}
+
+e2e_server_t *e2e_start_two_at (e2e_client_t **alice, e2e_client_t **bob,
+                                const char *file, int line)
+{
+    e2e_server_t *s = e2e_start_at (&(e2e_opts_t){ .args = NULL }, file, line);
+    *alice = e2e_login_at (s, "alice", "", file, line);
+    *bob = e2e_login_at (s, "bob", "", file, line);
+    e2e_expect_notice_at (*alice, "bob", "joined", file, line);
+    return s;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1193,12 +791,18 @@ int e2e_proc_stop_at (e2e_proc_t *proc, const char *file, int line)
 /* ------------------------------------------------------------------ */
 /*  Teardown                                                          */
 
+int e2e_setup (void **state)
+{
+    (void) state;
+    check_watchdog_arm (E2E_WATCHDOG_S);
+    return 0;
+}
+
 int e2e_teardown (void **state)
 {
     (void) state;
-    for (size_t i = 0; i < MAX_CLIENTS; i++)
-        if (clients[i])
-            free_client (clients[i]);
+    check_watchdog_stop ();
+    tcp_close_all ();
     for (size_t i = 0; i < MAX_SERVERS; i++) {
         e2e_server_t *s = servers[i];
         if (!s)

@@ -5,16 +5,17 @@
     127.0.0.1, talks to it over TCP as clients do, and stops it, checking
     that it exits cleanly (status 0, no sanitizer report).
 
-    Expected bytes are written as patterns: E2E_TS stands for a timestamp
-    "[YYYY-MM-DD HH:MM:SS]" (21 bytes, checked digit by digit); every other
-    byte must match exactly. E2E_TS holds an ESC, which the server never
-    sends (it strips escapes), so a pattern cannot be ambiguous.
+    Clients, patterns and the watchdog are the ones unit tests use too
+    (tests/client_check.h): expected bytes are patterns where CHECK_TS
+    stands for one timestamp; E2E_TS is the stamp as the server writes it,
+    in brackets. Every other byte must match exactly.
 
-    Every wait is bounded (E2E_TIMEOUT_MS unless told otherwise). A failed
-    expectation prints what was expected and what arrived, marks the cmocka
-    test failed at the caller's line and jumps out of the test; register
-    tests with E2E_TEST() so that e2e_teardown() then closes the clients
-    and kills the server, printing the tail of its log.
+    Every wait is bounded (E2E_TIMEOUT_MS unless told otherwise), and the
+    watchdog bounds a whole test (E2E_WATCHDOG_S). A failed expectation
+    prints what was expected and what arrived, marks the cmocka test
+    failed at the caller's line and jumps out of the test; register tests
+    with E2E_TEST() so that e2e_teardown() then closes the clients and
+    kills the server, printing the tail of its log.
 
     Only 127.0.0.1 and ::1 are ever contacted.                            */
 #ifndef TCPCHAT_E2E_H
@@ -27,10 +28,12 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <cmocka.h>
+#include "../client_check.h"
 
-#define E2E_TS            "\033TS"  /* pattern: one "[YYYY-MM-DD HH:MM:SS]" */
-#define E2E_TS_LEN        21
-#define E2E_TIMEOUT_MS    5000      /* for bytes we expect: generous, never flaky */
+#define E2E_TS            "[" CHECK_TS "]"      /* "[YYYY-MM-DD HH:MM:SS]" */
+#define E2E_TS_LEN        (CHECK_TS_LEN + 2)
+#define E2E_TIMEOUT_MS    CHECK_WAIT_MS
+#define E2E_WATCHDOG_S    600       /* the slowest test, under valgrind, takes far less */
 #define E2E_QUIET_MS      400       /* how long "nothing arrives" is watched */
 #define E2E_START_MS      10000     /* server start and stop */
 
@@ -41,7 +44,8 @@
 
 /*  Registers a test whose leftovers (server, clients) are cleaned up even
     when it fails half way.                                               */
-#define E2E_TEST(f) cmocka_unit_test_teardown(f, e2e_teardown)
+#define E2E_TEST(f) cmocka_unit_test_setup_teardown(f, e2e_setup, e2e_teardown)
+int e2e_setup (void **state);
 int e2e_teardown (void **state);
 
 /* ------------------------------------------------------------------ */
@@ -91,9 +95,9 @@ e2e_client_t *e2e_connect_at (const e2e_server_t *s, bool ipv6,
                               const char *file, int line);
 /*  A raw connect to 127.0.0.1 or ::1: the socket, or -1 with errno set.
     The caller closes it.                                                 */
-int e2e_try_connect (int port, bool ipv6);
+#define e2e_try_connect(port, ipv6)  tcp_try_connect ((port), (ipv6), 0)
 /*  True when ::1 can be used on this machine.                            */
-bool e2e_have_ipv6 (void);
+#define e2e_have_ipv6()  tcp_have_ipv6 ()
 
 /*  Connects, reads the banner and name prompt, sends name + "\n", reads
     history (a pattern, "" for none) then the own prompt.                */
@@ -102,6 +106,11 @@ bool e2e_have_ipv6 (void);
     e2e_login_at ((s), (name), (history), __FILE__, __LINE__)
 e2e_client_t *e2e_login_at (const e2e_server_t *s, const char *name,
                             const char *history, const char *file, int line);
+/*  The usual start: e2e_start(NULL), then alice and bob log in to
+    general and alice reads that bob joined.                             */
+#define e2e_start_two(alice, bob)  e2e_start_two_at ((alice), (bob), __FILE__, __LINE__)
+e2e_server_t *e2e_start_two_at (e2e_client_t **alice, e2e_client_t **bob,
+                                const char *file, int line);
 /*  The part of the login after the banner and name prompt were read:
     sends name + "\n", reads history (a pattern) and the prompt. Sets the
     client's name.                                                       */
@@ -185,12 +194,10 @@ void        e2e_consume (e2e_client_t *c, size_t n);
 const char *e2e_buffered (const e2e_client_t *c, size_t *len);
 ssize_t     e2e_fill (e2e_client_t *c);
 
-/*  True when s[0..n) matches the pattern exactly (E2E_TS for stamps).   */
-bool   e2e_match (const char *pattern, const char *s, size_t n);
-/*  The length a pattern matches.                                        */
-size_t e2e_pattern_len (const char *pattern);
-/*  True when s starts with a well formed "[YYYY-MM-DD HH:MM:SS]".        */
-bool   e2e_is_stamp (const char *s);
+/*  True when s[0..n) matches the pattern exactly; the length a pattern
+    matches.                                                             */
+#define e2e_match(pattern, s, n)  check_match ((pattern), (s), (n))
+#define e2e_pattern_len(pattern)  check_pattern_len (pattern)
 
 /* ------------------------------------------------------------------ */
 /*  Running the binary as a command (usage errors, --help, ...)        */
@@ -223,18 +230,17 @@ void e2e_spawn_at (e2e_proc_t *proc, const char *const *args, const char *const 
 #define e2e_proc_stop(proc)  e2e_proc_stop_at ((proc), __FILE__, __LINE__)
 int  e2e_proc_stop_at (e2e_proc_t *proc, const char *file, int line);
 /*  A port nothing listens on right now (bound to 127.0.0.1:0 and freed). */
-int  e2e_free_port (void);
+#define e2e_free_port()  tcp_free_port (false)
 
 /* ------------------------------------------------------------------ */
 /*  Misc                                                              */
 
 /*  Fails the test at file:line with a printf-style message.             */
-__attribute__((noreturn, format (printf, 3, 4)))
-void e2e_fail_at (const char *file, int line, const char *fmt, ...);
-#define e2e_fail(...)  e2e_fail_at (__FILE__, __LINE__, __VA_ARGS__)
+#define e2e_fail_at    check_fail_at
+#define e2e_fail(...)  check_fail_at (__FILE__, __LINE__, __VA_ARGS__)
 
-void     e2e_sleep_ms (int ms);
-int64_t  e2e_now_ms (void);
+#define e2e_sleep_ms(ms)  check_sleep_ms (ms)
+#define e2e_now_ms()      check_now_ms ()
 /*  Zeroed memory freed at teardown.                                     */
 void    *e2e_calloc (size_t n, size_t size);
 /*  A string of n copies of ch, NUL terminated; freed at teardown.       */

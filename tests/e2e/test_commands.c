@@ -49,10 +49,8 @@ static void move (e2e_client_t *c, const char *room, const char *history,
 static void test_help_text (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_send (alice, "/help\n");
     e2e_expect (alice, HELP_TEXT);
     e2e_expect_prompt (alice);
@@ -66,10 +64,8 @@ static void test_help_text (void **state)
 static void test_unknown_command (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     command (alice, "/foo bar", "Unknown command: /foo. Type /help for the list.");
     command (alice, "/FoO", "Unknown command: /FoO. Type /help for the list.");
     command (alice, "/f\x01o\x1b[31mo", "Unknown command: /foo. Type /help for the list.");
@@ -83,10 +79,8 @@ static void test_unknown_command (void **state)
 static void test_commands_not_broadcast_nor_stored (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_send (alice, "/help\n");
     e2e_expect (alice, HELP_TEXT);
     e2e_expect_prompt (alice);
@@ -123,10 +117,8 @@ static void test_rooms_single (void **state)
 static void test_rooms_sorted_marked_counted (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     move (bob, "zulu", "", MEMBERS (alice), NULL);
     e2e_client_t *carol = e2e_login (srv, "carol");
     e2e_expect_joined (alice, "carol");
@@ -180,10 +172,8 @@ static void test_users_in_entry_order (void **state)
 static void test_join_creates_and_moves (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_client_t *carol = e2e_login (srv, "carol");
     e2e_expect_joined (alice, "carol");
     e2e_expect_joined (bob, "carol");
@@ -201,10 +191,8 @@ static void test_join_creates_and_moves (void **state)
 static void test_rooms_are_isolated (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_client_t *carol = e2e_login (srv, "carol");
     e2e_expect_joined (alice, "carol");
     e2e_expect_joined (bob, "carol");
@@ -245,10 +233,8 @@ static void test_join_receives_room_history (void **state)
 static void test_room_names_ignore_case (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_client_t *carol = e2e_login (srv, "carol");
     e2e_expect_joined (alice, "carol");
     e2e_expect_joined (bob, "carol");
@@ -265,10 +251,8 @@ static void test_room_names_ignore_case (void **state)
 static void test_join_errors (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     command (alice, "/join", "Usage: /join ROOM");
     command (alice, "/join bad!name", ROOM_CHARS);
     command (alice, "/join two words", ROOM_CHARS);
@@ -310,10 +294,8 @@ static void test_join_max_rooms (void **state)
 static void test_empty_rooms_listing (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     move (alice, "tmp", "", MEMBERS (bob), NULL);
     command (bob, "/rooms", "Rooms:\n* general (1 member)\n  tmp (1 member)");
     move (alice, "general", "", NULL, MEMBERS (bob));
@@ -344,10 +326,8 @@ static void test_empty_rooms_listing (void **state)
 static void test_name_change (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_client_t *carol = e2e_login (srv, "carol");
     e2e_expect_joined (alice, "carol");
     e2e_expect_joined (bob, "carol");
@@ -381,10 +361,8 @@ static void test_name_change (void **state)
 static void test_name_change_errors (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     command (alice, "/name", "Usage: /name NEW");
     command (alice, "/name alice", "You are already alice.");
     command (alice, "/name bob", TAKEN);
@@ -413,10 +391,8 @@ static void test_name_change_errors (void **state)
 static void test_msg_reaches_any_room (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_client_t *carol = e2e_login (srv, "carol");
     e2e_expect_joined (alice, "carol");
     e2e_expect_joined (bob, "carol");
@@ -445,10 +421,8 @@ static void test_msg_reaches_any_room (void **state)
 static void test_msg_name_ignores_case (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_send (alice, "/msg BOB psst\n");
     e2e_expect_prompt (alice);
     const char *pattern = "\n" E2E_TS "[alice -> bob]:psst\n";
@@ -466,10 +440,8 @@ static void test_msg_name_ignores_case (void **state)
 static void test_msg_errors (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     command (alice, "/msg", "Usage: /msg NAME TEXT");
     command (alice, "/msg bob", "Usage: /msg NAME TEXT");
     command (alice, "/msg nobody hello", "No such user: nobody.");
@@ -485,10 +457,8 @@ static void test_msg_errors (void **state)
 static void test_quit_closes_and_tells_the_room (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_client_t *carol = e2e_login (srv, "carol");
     e2e_expect_joined (alice, "carol");
     e2e_expect_joined (bob, "carol");

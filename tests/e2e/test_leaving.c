@@ -117,10 +117,8 @@ static void test_reset_after_quit_still_delivers (void **state)
 static void test_replies_before_quit_arrive_before_the_close (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_send (bob, "/rooms\n/users\n/help\n/quit\n");
     e2e_expect_reply (bob, "Rooms:\n* general (2 members)");
     e2e_expect_reply (bob, "Users in general (2): alice, bob");

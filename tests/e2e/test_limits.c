@@ -120,7 +120,7 @@ static bool parse_chat (const char *p, size_t len, int *sender, int *k)
 {
     const size_t head = 1 + E2E_TS_LEN;
     char text[64];
-    if (len < head + 6 || len - head >= sizeof text || p[0] != '\n' || !e2e_is_stamp (p + 1))
+    if (len < head + 6 || len - head >= sizeof text || p[0] != '\n' || !e2e_match (E2E_TS, p + 1, E2E_TS_LEN))
         return false;
     memcpy (text, p + head, len - head);        /* NUL terminated for sscanf */
     text[len - head] = '\0';

@@ -158,10 +158,8 @@ static void test_name_trimmed_and_crlf (void **state)
 static void test_join_notice_to_others_only (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_client_t *carol = e2e_login (srv, "carol");
     e2e_expect_joined (alice, "carol");
     e2e_expect_joined (bob, "carol");
@@ -174,10 +172,8 @@ static void test_join_notice_to_others_only (void **state)
 static void test_chat_line_to_others_no_echo (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_client_t *carol = e2e_login (srv, "carol");
     e2e_expect_joined (alice, "carol");
     e2e_expect_joined (bob, "carol");
@@ -200,10 +196,8 @@ static void test_chat_line_to_others_no_echo (void **state)
 static void test_chat_stamp_is_local_time (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     time_t before = time (NULL);
     e2e_say (alice, "tick");
     const char *got = e2e_peek (bob, 1 + E2E_TS_LEN, E2E_TIMEOUT_MS);
@@ -277,10 +271,8 @@ static void test_history_zero_keeps_nothing (void **state)
 static void test_empty_lines_are_dropped (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     const char *blanks[] = { "", " ", "   ", "\t", " \t \t", "\r" };
     for (size_t i = 0; i < sizeof blanks / sizeof blanks[0]; i++) {
         e2e_send (alice, e2e_fmt ("%s\n", blanks[i]));
@@ -299,10 +291,8 @@ static void test_empty_lines_are_dropped (void **state)
 static void test_leave_notice_on_eof (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_close (bob);
     e2e_expect_left (alice, "bob");
     e2e_expect_silence (alice, E2E_QUIET_MS);
@@ -312,10 +302,8 @@ static void test_leave_notice_on_eof (void **state)
 static void test_leave_notice_on_reset (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_reset (bob);
     e2e_expect_left (alice, "bob");
     e2e_expect_silence (alice, E2E_QUIET_MS);
@@ -325,10 +313,8 @@ static void test_leave_notice_on_reset (void **state)
 static void test_leave_notice_on_quit (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_send (bob, "/quit\n");
     e2e_expect_eof (bob);               /* no reply bytes, just the close */
     e2e_expect_left (alice, "bob");
@@ -341,10 +327,8 @@ static void test_leave_notice_on_quit (void **state)
 static void test_leave_with_partial_line (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_send (bob, "no newline here");
     e2e_sleep_ms (100);
     e2e_close (bob);
@@ -358,10 +342,8 @@ static void test_leave_with_partial_line (void **state)
 static void test_lines_before_eof_delivered_first (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_send (bob, "last words\nreally last\n");
     e2e_close (bob);
     e2e_expect_said (alice, "bob", "last words");
@@ -423,10 +405,8 @@ static void test_leaving_at_name_prompt_causes_no_notice (void **state)
 static void test_name_prompt_client_sees_no_chat (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_client_t *waiting = e2e_connect (srv);
     e2e_expect_banner (waiting);
     e2e_say (alice, "secret");
@@ -443,10 +423,8 @@ static void test_name_prompt_client_sees_no_chat (void **state)
 static void test_name_free_after_leave (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_close (bob);
     e2e_expect_left (alice, "bob");
     bob = e2e_login (srv, "BOB");

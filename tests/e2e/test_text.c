@@ -92,10 +92,8 @@ static int wait_status (pid_t pid, int ms)
 static void test_garbage_line_stays_within_the_limit (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     char *line = e2e_calloc (1, MAX_LINE + 2);
     for (size_t i = 0; i < MAX_LINE; i++)
         line[i] = i % 2? (char) 0xFE: 'a';         /* 0xFF would start telnet */
@@ -121,10 +119,8 @@ static void test_garbage_line_stays_within_the_limit (void **state)
 static void test_bidi_controls_stripped_from_chat (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_send (alice, "see evil\xe2\x80\xae" "fdp.exe and \xe2\x81\xa6" "x\xe2\x81\xa9 "
                      "\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad\xe2\x81\xa7\xe2\x81\xa8" "end\n");
     e2e_expect_prompt (alice);
@@ -176,10 +172,8 @@ static void test_invisible_names_refused (void **state)
 static void test_lookalike_names_refused_while_connected (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_client_t *c = e2e_connect (srv);
     e2e_expect_banner (c);
     expect_refusal (c, "\xd0\xb0lice", SIMILAR);            /* Cyrillic а */

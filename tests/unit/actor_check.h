@@ -11,9 +11,8 @@
     output at the gateway, so receiving skips them: a room may or may not
     send "X has joined" to an empty room.
 
-    Text patterns: CHECK_TS stands for one "YYYY-MM-DD HH:MM:SS" (19 bytes,
-    checked digit by digit); every other byte must match. It holds an ESC,
-    which the actors never send.
+    Text patterns are client_check's (tests/client_check.h): CHECK_TS
+    stands for one "YYYY-MM-DD HH:MM:SS"; so is the watchdog.
 
     Include after <cmocka.h>.                                            */
 #ifndef TCPCHAT_TEST_ACTOR_CHECK_H
@@ -28,10 +27,7 @@
 #include <unistd.h>
 #include <czmq.h>
 #include "messages.h"
-
-#define CHECK_WAIT_MS  5000     /* for messages we expect: generous */
-#define CHECK_TS       "\033TS"
-#define CHECK_TS_LEN   19
+#include "../client_check.h"
 
 /*  A PAIR socket for the test's side: connected (">...") or bound
     ("@..."), with bounded receives and sends.                           */
@@ -46,82 +42,7 @@ static inline zsock_t *check_socket_new (const char *endpoint)
 }
 
 /* ------------------------------------------------------------------ */
-/*  Watchdog: every receive is bounded, but an actor stuck in a loop
-    would still hang its zactor_destroy. A test that outlives this many
-    seconds (normally it takes milliseconds) ends the process instead.  */
-
-#define CHECK_WATCHDOG_S 120
-
-static inline void check_watchdog_fired (int sig)
-{
-    (void) sig;
-    static const char text [] = "\nwatchdog: a test ran far too long: an actor is stuck."
-                                " Giving up.\n";
-    if (write (2, text, sizeof text - 1) < 0)
-        _exit (125);
-    _exit (125);
-}
-
-/*  For cmocka setup: (re)arms the watchdog.                              */
-static inline int check_watchdog_setup (void **state)
-{
-    (void) state;
-    signal (SIGALRM, check_watchdog_fired);
-    alarm (CHECK_WATCHDOG_S);
-    return 0;
-}
-
-static inline void check_watchdog_stop (void)
-{
-    alarm (0);
-}
-
-/* ------------------------------------------------------------------ */
-/*  Patterns                                                           */
-
-static inline bool check_is_stamp (const char *s, size_t n)
-{
-    if (n < CHECK_TS_LEN)
-        return false;
-    for (int i = 0; i < CHECK_TS_LEN; i++) {
-        char c = s [i];
-        bool ok = (i == 4 || i == 7)? c == '-'
-                : i == 10?            c == ' '
-                : (i == 13 || i == 16)? c == ':'
-                : c >= '0' && c <= '9';
-        if (!ok)
-            return false;
-    }
-    //  Plausible values, not just digits.
-    int month = (s [5] - '0') * 10 + (s [6] - '0');
-    int day = (s [8] - '0') * 10 + (s [9] - '0');
-    int hour = (s [11] - '0') * 10 + (s [12] - '0');
-    int minute = (s [14] - '0') * 10 + (s [15] - '0');
-    int second = (s [17] - '0') * 10 + (s [18] - '0');
-    return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23
-        && minute <= 59 && second <= 60;
-}
-
-static inline bool check_match (const char *pattern, const char *s, size_t n)
-{
-    size_t ts = strlen (CHECK_TS);
-    size_t i = 0;
-    while (*pattern) {
-        if (strncmp (pattern, CHECK_TS, ts) == 0) {
-            if (!check_is_stamp (s + i, n - i))
-                return false;
-            i += CHECK_TS_LEN;
-            pattern += ts;
-        }
-        else {
-            if (i >= n || s [i] != *pattern)
-                return false;
-            i++;
-            pattern++;
-        }
-    }
-    return i == n;
-}
+/*  Printing                                                           */
 
 /*  Prints bytes as a C string literal, for failure messages.            */
 static inline void check_print_bytes (const char *s, size_t n)
@@ -190,13 +111,6 @@ typedef struct {
     zmsg_t    *msg;
     msg_view_t v;
 } check_msg_t;
-
-#define check_fail_at(file, line, ...) do {             \
-        print_error ("%s:%d: ", (file), (line));        \
-        print_error (__VA_ARGS__);                      \
-        print_error ("\n");                             \
-        _fail ((file), (line));                         \
-    } while (0)
 
 /*  An OUT that writes nothing to anyone: no recipient (every id listed
     is the skip id) and no bare prompt.                                  */

@@ -25,48 +25,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "listener.h"
+#include "../client_check.h"
 
 #define WAIT_MS 5000
 
 /*  A port that was free a moment ago, on the loopback of that family.   */
 static int free_port (int family)
 {
-    int fd = socket (family, SOCK_STREAM, 0);
-    assert_true (fd >= 0);
-    struct sockaddr_storage ss;
-    memset (&ss, 0, sizeof ss);
-    socklen_t len;
-    if (family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        sin->sin_family = AF_INET;
-        sin->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        len = sizeof *sin;
-    }
-    else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_addr = in6addr_loopback;
-        len = sizeof *sin6;
-    }
-    assert_int_equal (bind (fd, (struct sockaddr *) &ss, len), 0);
-    len = sizeof ss;
-    assert_int_equal (getsockname (fd, (struct sockaddr *) &ss, &len), 0);
-    int port = ntohs (family == AF_INET? ((struct sockaddr_in *) &ss)->sin_port
-                                       : ((struct sockaddr_in6 *) &ss)->sin6_port);
-    close (fd);
+    int port = tcp_free_port (family == AF_INET6);
     assert_true (port > 0);
     return port;
 }
 
-static bool have_ipv6 (void)
+/*  A connection to the loopback of family at port, or the test fails.  */
+static int connect_to (int family, int port)
 {
-    int fd = socket (AF_INET6, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-    bool ok = bind (fd, (struct sockaddr *) &sin6, sizeof sin6) == 0;
-    close (fd);
-    return ok;
+    int client = tcp_try_connect (port, family == AF_INET6, 0);
+    if (client < 0)
+        fail_msg ("connect to port %d (%s): %s", port,
+                  family == AF_INET? "127.0.0.1": "::1", strerror (errno));
+    return client;
 }
 
 /*  listener_open on a fresh free port; retries a few times if someone
@@ -130,26 +108,11 @@ static void assert_bound_to (int fd, int family, const char *address, int port)
     assert_string_equal (text, address);
 }
 
-/*  Connects to the loopback of family at port (blocking), then checks
+/*  Connects to the loopback of family at port, then checks
     the listener accepts it.                                             */
 static void assert_accepts (int listener, int family, int port)
 {
-    int client = socket (family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true (client >= 0);
-    int rc;
-    if (family == AF_INET) {
-        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port),
-                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-        rc = connect (client, (struct sockaddr *) &sin, sizeof sin);
-    }
-    else {
-        struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons (port),
-                                     .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-        rc = connect (client, (struct sockaddr *) &sin6, sizeof sin6);
-    }
-    if (rc != 0)
-        fail_msg ("connect to port %d (%s): %s", port,
-                  family == AF_INET? "127.0.0.1": "::1", strerror (errno));
+    int client = connect_to (family, port);
     struct pollfd pfd = { .fd = listener, .events = POLLIN };
     assert_int_equal (poll (&pfd, 1, WAIT_MS), 1);
     int accepted = accept (listener, NULL, NULL);
@@ -182,7 +145,7 @@ static void test_ipv4_loopback (void **state)
 static void test_ipv6_loopback (void **state)
 {
     (void) state;
-    if (!have_ipv6 ())
+    if (!tcp_have_ipv6 ())
         skip ();
     const char *spellings [] = { "::1", "[::1]" };
     for (size_t i = 0; i < 2; i++) {
@@ -201,9 +164,9 @@ static void test_default_is_dual_stack (void **state)
     const char *defaults [] = { "", NULL };
     for (size_t i = 0; i < 2; i++) {
         int port;
-        int fd = open_on_free_port (defaults [i], have_ipv6 ()? AF_INET6: AF_INET, &port);
+        int fd = open_on_free_port (defaults [i], tcp_have_ipv6 ()? AF_INET6: AF_INET, &port);
         assert_listening_socket (fd);
-        if (have_ipv6 ()) {
+        if (tcp_have_ipv6 ()) {
             assert_bound_to (fd, AF_INET6, "::", port);
             int v6only = 1;
             socklen_t len = sizeof v6only;
@@ -317,14 +280,14 @@ static void test_port_in_use (void **state)
     close (first);
 
     //  And the other way round: the default holds the port.
-    first = open_on_free_port ("", have_ipv6 ()? AF_INET6: AF_INET, &port);
+    first = open_on_free_port ("", tcp_have_ipv6 ()? AF_INET6: AF_INET, &port);
     error [0] = 0;
     second = listener_open ("127.0.0.1", port, error, sizeof error);
     if (second >= 0)
         close (second);
     assert_int_equal (second, LISTENER_IN_USE);
     assert_true (strlen (error) > 0);
-    if (have_ipv6 ()) {
+    if (tcp_have_ipv6 ()) {
         error [0] = 0;
         second = listener_open ("::1", port, error, sizeof error);
         if (second >= 0)
@@ -343,10 +306,7 @@ static void test_reopen_after_close (void **state)
     int port;
     int fd = open_on_free_port ("127.0.0.1", AF_INET, &port);
     //  Make a connection and close the server side first: TIME_WAIT.
-    int client = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port),
-                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    assert_int_equal (connect (client, (struct sockaddr *) &sin, sizeof sin), 0);
+    int client = connect_to (AF_INET, port);
     struct pollfd pfd = { .fd = fd, .events = POLLIN };
     assert_int_equal (poll (&pfd, 1, WAIT_MS), 1);
     int accepted = accept (fd, NULL, NULL);
@@ -417,7 +377,7 @@ static void test_probe_is_recognised (void **state)
     const char *addresses [] = { "127.0.0.1", "", "localhost" };
     for (size_t i = 0; i < 3; i++) {
         int port;
-        int listener = open_on_free_port (addresses [i], have_ipv6 () && !*addresses [i]?
+        int listener = open_on_free_port (addresses [i], tcp_have_ipv6 () && !*addresses [i]?
                                           AF_INET6: AF_INET, &port);
         pid_t probe = spawn_probe (addresses [i], port);
         int fd = accept_one (listener);
@@ -438,10 +398,7 @@ static void test_plain_client_is_not_a_probe (void **state)
     (void) state;
     int port;
     int listener = open_on_free_port ("127.0.0.1", AF_INET, &port);
-    int client = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port),
-                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    assert_int_equal (connect (client, (struct sockaddr *) &sin, sizeof sin), 0);
+    int client = connect_to (AF_INET, port);
     int fd = accept_one (listener);
     assert_false (listener_is_probe (fd));
     close (fd);
