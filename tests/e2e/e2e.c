@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*  e2e: the end-to-end test harness (see e2e.h).  */
 #include "e2e.h"
+#include "../remove_tree.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -798,10 +799,22 @@ int e2e_setup (void **state)
     return 0;
 }
 
-int e2e_teardown (void **state)
+static char s_root[64];         /* this test's directory, or "" */
+
+const char *e2e_root (void)
 {
-    (void) state;
-    check_watchdog_stop ();
+    if (*s_root)
+        return s_root;
+    snprintf (s_root, sizeof s_root, "/tmp/tcpchat-e2e-XXXXXX");
+    if (!mkdtemp (s_root)) {
+        s_root[0] = '\0';
+        e2e_fail ("mkdtemp: %s", strerror (errno));
+    }
+    return s_root;
+}
+
+void e2e_kill_all (void)
+{
     tcp_close_all ();
     for (size_t i = 0; i < MAX_SERVERS; i++) {
         e2e_server_t *s = servers[i];
@@ -818,6 +831,16 @@ int e2e_teardown (void **state)
             kill_and_reap (procs[i]);
             procs[i] = 0;
         }
+}
+
+int e2e_teardown (void **state)
+{
+    (void) state;
+    check_watchdog_stop ();
+    e2e_kill_all ();
+    if (*s_root)
+        remove_tree (s_root);
+    s_root[0] = '\0';
     for (size_t i = 0; i < scratch_count; i++)
         free (scratch[i]);
     free (scratch);

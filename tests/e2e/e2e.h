@@ -47,6 +47,14 @@
 #define E2E_TEST(f) cmocka_unit_test_setup_teardown(f, e2e_setup, e2e_teardown)
 int e2e_setup (void **state);
 int e2e_teardown (void **state);
+/*  The first part of the teardown, for a file's own teardown that must
+    clean up between the two (unmount): closes the clients, kills every
+    server and command still running.                                     */
+void e2e_kill_all (void);
+
+/*  A fresh directory for this test (made on the first call, the same
+    one after that), removed with all it holds at teardown.              */
+const char *e2e_root (void);
 
 /* ------------------------------------------------------------------ */
 /*  Server                                                            */

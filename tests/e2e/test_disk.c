@@ -16,7 +16,6 @@
       the service within its bound, naming the room whose lines were not
       written. The mount is always thawed and removed by the teardown.   */
 #include "e2e.h"
-#include "../remove_tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +27,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char s_root[64];                 /* this test's directory, or "" */
 static char s_mount[128];               /* a mounted loop image, or "" */
 static char s_loop[64];                 /* its loop device, or "" */
 static bool s_frozen;
@@ -49,29 +47,16 @@ static int disk_teardown (void **state)
     if (s_frozen)
         run_quiet (e2e_fmt ("fsfreeze -u %s", s_mount));
     s_frozen = false;
-    e2e_teardown (state);
+    e2e_kill_all ();
     if (*s_mount)
         run_quiet (e2e_fmt ("umount %s", s_mount));
     if (*s_loop)
         run_quiet (e2e_fmt ("losetup -d %s", s_loop));
     s_mount[0] = s_loop[0] = '\0';
-    if (*s_root)
-        remove_tree (s_root);
-    s_root[0] = '\0';
-    return 0;
+    return e2e_teardown (state);
 }
 
-#define DISK_TEST(f) cmocka_unit_test_teardown (f, disk_teardown)
-
-static const char *make_root (void)
-{
-    snprintf (s_root, sizeof s_root, "/tmp/tcpchat-disk-XXXXXX");
-    if (!mkdtemp (s_root)) {
-        s_root[0] = '\0';
-        e2e_fail ("mkdtemp: %s", strerror (errno));
-    }
-    return s_root;
-}
+#define DISK_TEST(f) cmocka_unit_test_setup_teardown (f, e2e_setup, disk_teardown)
 
 static void write_text (const char *path, const char *text)
 {
@@ -191,8 +176,7 @@ static void test_rooms_at_the_thread_limit (void **state)
         print_message ("skipped: uid 65534 already runs processes\n");
         skip ();
     }
-    make_root ();
-    chmod (s_root, 0755);
+    chmod (e2e_root (), 0755);
     /*  The threads a server needs to start (main, ZeroMQ's, the actors,
         general), counted on one without the limit; 2 more leave room for
         2 rooms.                                                          */
@@ -205,7 +189,7 @@ static void test_rooms_at_the_thread_limit (void **state)
         e2e_fail ("cannot count the server's threads");
     e2e_stop (srv);
     const char *real = getenv ("TCPCHAT_BIN");
-    const char *wrapper = e2e_fmt ("%s/nproc.sh", s_root);
+    const char *wrapper = e2e_fmt ("%s/nproc.sh", e2e_root ());
     write_text (wrapper, e2e_fmt ("#!/bin/sh\nexec prlimit --nproc=%d setpriv --reuid=65534 "
                                   "--regid=65534 --clear-groups -- %s \"$@\"\n",
                                   threads + 2, real));
@@ -246,9 +230,8 @@ static void test_rooms_at_the_thread_limit (void **state)
 static void test_symlink_and_fifo_refused (void **state)
 {
     (void) state;
-    make_root ();
-    const char *dir = e2e_fmt ("%s/data", s_root);
-    const char *outside = e2e_fmt ("%s/outside.txt", s_root);
+    const char *dir = e2e_fmt ("%s/data", e2e_root ());
+    const char *outside = e2e_fmt ("%s/outside.txt", e2e_root ());
     mkdir (dir, 0700);
     write_text (outside, "[2026-01-01 00:00:00][root]:secret\n");
     if (symlink (outside, e2e_fmt ("%s/general.log", dir)) != 0
@@ -286,8 +269,7 @@ static void test_symlink_and_fifo_refused (void **state)
 static void test_file_lines_cleaned_torn_line_dropped (void **state)
 {
     (void) state;
-    make_root ();
-    const char *dir = e2e_fmt ("%s/data", s_root);
+    const char *dir = e2e_fmt ("%s/data", e2e_root ());
     mkdir (dir, 0700);
     write_text (e2e_fmt ("%s/general.log", dir),
                 "[2026-01-01 00:00:00][eve]:\033[2J\033]0;title\007wiped \033[31mred\n"
@@ -305,8 +287,7 @@ static void test_file_lines_cleaned_torn_line_dropped (void **state)
 static void test_replay_bounded_in_bytes (void **state)
 {
     (void) state;
-    make_root ();
-    const char *dir = e2e_fmt ("%s/data", s_root);
+    const char *dir = e2e_fmt ("%s/data", e2e_root ());
     mkdir (dir, 0700);
     /*  80 lines of 4000 bytes + '\n': the last 65 fit in 262144.        */
     char *file = e2e_fmt ("%s", "");
@@ -330,8 +311,8 @@ static void test_replay_bounded_in_bytes (void **state)
 /*  A 32 MiB ext4 image, loop-mounted under the test's directory.        */
 static bool mount_image (void)
 {
-    const char *image = e2e_fmt ("%s/disk.img", s_root);
-    const char *mount = e2e_fmt ("%s/mnt", s_root);
+    const char *image = e2e_fmt ("%s/disk.img", e2e_root ());
+    const char *mount = e2e_fmt ("%s/mnt", e2e_root ());
     mkdir (mount, 0700);
     if (run_quiet (e2e_fmt ("truncate -s 32M %s && mkfs.ext4 -q -F %s", image, image)) != 0)
         return false;
@@ -360,7 +341,6 @@ static void test_frozen_disk_stalls_only_its_writers (void **state)
         print_message ("skipped: needs root, losetup, mkfs.ext4 and fsfreeze\n");
         skip ();
     }
-    make_root ();
     if (!mount_image ()) {
         print_message ("skipped: cannot loop-mount an ext4 image here\n");
         skip ();

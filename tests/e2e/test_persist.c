@@ -5,10 +5,9 @@
     be used stops the server at start; room names cannot lead outside
     the directory; without --data-dir nothing is written.
 
-    Each test works under its own mkdtemp directory in /tmp (the data
+    Each test works under its own directory, e2e_root() (the data
     dir is a subdirectory the server creates), removed by the teardown.  */
 #include "e2e.h"
-#include "../remove_tree.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,37 +21,12 @@
 
 #define ROOM_CHARS "Room name can only contain letters, digits, '_' and '-'."
 
-static char s_root[64];                 /* this test's directory, or "" */
-
 /* ------------------------------------------------------------------ */
 /*  Directories and files                                             */
 
-static int persist_teardown (void **state)
-{
-    e2e_teardown (state);
-    if (*s_root)
-        remove_tree (s_root);
-    s_root[0] = '\0';
-    return 0;
-}
-
-#define PERSIST_TEST(f) cmocka_unit_test_teardown (f, persist_teardown)
-
-/*  A fresh directory for the test; the data dir is "ROOT/data", which
-    the server creates.                                                   */
-static const char *make_root (void)
-{
-    snprintf (s_root, sizeof s_root, "/tmp/tcpchat-persist-XXXXXX");
-    if (!mkdtemp (s_root)) {
-        s_root[0] = '\0';
-        e2e_fail ("mkdtemp: %s", strerror (errno));
-    }
-    return s_root;
-}
-
 static const char *data_dir (void)
 {
-    return e2e_fmt ("%s/data", s_root);
+    return e2e_fmt ("%s/data", e2e_root ());
 }
 
 /*  The whole file (freed at teardown), or NULL if there is none.        */
@@ -187,7 +161,6 @@ static void command (e2e_client_t *c, const char *line, const char *reply)
 static void test_sigterm_restart_keeps_lines (void **state)
 {
     (void) state;
-    make_root ();
     const char *dir = data_dir ();
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
     int port = e2e_port (srv);
@@ -217,7 +190,6 @@ static void test_sigterm_restart_keeps_lines (void **state)
 static void test_sigkill_after_receipt_keeps_lines (void **state)
 {
     (void) state;
-    make_root ();
     const char *dir = data_dir ();
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
     int port = e2e_port (srv);
@@ -240,7 +212,6 @@ static void test_sigkill_after_receipt_keeps_lines (void **state)
 static void test_repeated_kills_lose_nothing (void **state)
 {
     (void) state;
-    make_root ();
     const char *dir = data_dir ();
     char *history = e2e_fmt ("%s", "");
     int port = 0;
@@ -266,7 +237,6 @@ static void test_repeated_kills_lose_nothing (void **state)
 static void test_rooms_come_back (void **state)
 {
     (void) state;
-    make_root ();
     const char *dir = data_dir ();
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
     int port = e2e_port (srv);
@@ -300,7 +270,6 @@ static void test_rooms_come_back (void **state)
 static void test_history_bounds_what_is_reloaded (void **state)
 {
     (void) state;
-    make_root ();
     const char *dir = data_dir ();
     if (mkdir (dir, 0750) != 0)
         e2e_fail ("mkdir %s: %s", dir, strerror (errno));
@@ -333,7 +302,6 @@ static void test_history_bounds_what_is_reloaded (void **state)
 static void test_data_dir_from_environment (void **state)
 {
     (void) state;
-    make_root ();
     const char *env[] = { e2e_fmt ("TCPCHAT_DATA_DIR=%s", data_dir ()), NULL };
     e2e_opts_t opts = { .env = env };
     e2e_server_t *srv = e2e_start_opts (&opts);
@@ -377,24 +345,23 @@ static void expect_refused (const char *dir, const char *want_err)
 static void test_data_dir_not_usable (void **state)
 {
     (void) state;
-    make_root ();
-    const char *file = e2e_fmt ("%s/a-file", s_root);
+    const char *file = e2e_fmt ("%s/a-file", e2e_root ());
     write_text (file, "not a directory\n");
     expect_refused (file, e2e_fmt ("TCPChat: --data-dir %s: not a directory\n", file));
     expect_refused ("/proc/self/nonexistent",
                     "TCPChat: --data-dir /proc/self/nonexistent: cannot create it: ");
-    const char *deep = e2e_fmt ("%s/no/such", s_root);
+    const char *deep = e2e_fmt ("%s/no/such", e2e_root ());
     expect_refused (deep, e2e_fmt ("TCPChat: --data-dir %s: cannot create it: "
                                    "No such file or directory\n", deep));
     /*  Root writes through any mode bits: only others can be refused.    */
     if (geteuid () != 0) {
-        const char *locked = e2e_fmt ("%s/locked", s_root);
+        const char *locked = e2e_fmt ("%s/locked", e2e_root ());
         if (mkdir (locked, 0500) != 0)
             e2e_fail ("mkdir %s: %s", locked, strerror (errno));
         expect_refused (locked, e2e_fmt ("TCPChat: --data-dir %s: not writable: ", locked));
         chmod (locked, 0700);
     }
-    expect_listing (s_root, "a-file ");
+    expect_listing (e2e_root (), "a-file ");
 }
 
 /*  Room names that try to leave the directory are refused before they
@@ -402,7 +369,6 @@ static void test_data_dir_not_usable (void **state)
 static void test_room_names_stay_inside (void **state)
 {
     (void) state;
-    make_root ();
     const char *dir = data_dir ();
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
     e2e_client_t *alice = e2e_login (srv, "alice");
@@ -417,7 +383,7 @@ static void test_room_names_stay_inside (void **state)
     e2e_say (alice, "safe");
     e2e_stop (srv);
     expect_listing (dir, "general.log x-y_Z.log ");
-    expect_listing (s_root, "data ");
+    expect_listing (e2e_root (), "data ");
 }
 
 /*  Without --data-dir the server writes no file: none in its working
@@ -426,11 +392,10 @@ static void test_room_names_stay_inside (void **state)
 static void test_no_data_dir_writes_nothing (void **state)
 {
     (void) state;
-    make_root ();
     char cwd[1024];
-    if (!getcwd (cwd, sizeof cwd) || chdir (s_root) != 0)
-        e2e_fail ("cannot go to %s: %s", s_root, strerror (errno));
-    const char *env[] = { e2e_fmt ("HOME=%s", s_root), NULL };
+    if (!getcwd (cwd, sizeof cwd) || chdir (e2e_root ()) != 0)
+        e2e_fail ("cannot go to %s: %s", e2e_root (), strerror (errno));
+    const char *env[] = { e2e_fmt ("HOME=%s", e2e_root ()), NULL };
     e2e_opts_t opts = { .env = env };
     e2e_server_t *srv = e2e_start_opts (&opts);
     if (chdir (cwd) != 0)
@@ -481,7 +446,7 @@ static void test_no_data_dir_writes_nothing (void **state)
     }
     closedir (fds);
     e2e_stop (srv);
-    expect_listing (s_root, "");
+    expect_listing (e2e_root (), "");
 }
 
 int main (void)
@@ -489,15 +454,15 @@ int main (void)
     /*  The developer's own setting must not reach the servers under test. */
     unsetenv ("TCPCHAT_DATA_DIR");
     const struct CMUnitTest tests[] = {
-        PERSIST_TEST (test_sigterm_restart_keeps_lines),
-        PERSIST_TEST (test_sigkill_after_receipt_keeps_lines),
-        PERSIST_TEST (test_repeated_kills_lose_nothing),
-        PERSIST_TEST (test_rooms_come_back),
-        PERSIST_TEST (test_history_bounds_what_is_reloaded),
-        PERSIST_TEST (test_data_dir_from_environment),
-        PERSIST_TEST (test_data_dir_not_usable),
-        PERSIST_TEST (test_room_names_stay_inside),
-        PERSIST_TEST (test_no_data_dir_writes_nothing),
+        E2E_TEST (test_sigterm_restart_keeps_lines),
+        E2E_TEST (test_sigkill_after_receipt_keeps_lines),
+        E2E_TEST (test_repeated_kills_lose_nothing),
+        E2E_TEST (test_rooms_come_back),
+        E2E_TEST (test_history_bounds_what_is_reloaded),
+        E2E_TEST (test_data_dir_from_environment),
+        E2E_TEST (test_data_dir_not_usable),
+        E2E_TEST (test_room_names_stay_inside),
+        E2E_TEST (test_no_data_dir_writes_nothing),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -8,7 +8,6 @@
     negotiating mode, chat both ways with an nc client, Ctrl-C, a line);
     they are skipped, saying so, where telnet is not installed.          */
 #include "e2e.h"
-#include "../remove_tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -52,7 +52,6 @@
 #define AYT_ANSWER   "\n[Yes]\n"
 #define FFFD         "\xef\xbf\xbd"
 
-static char s_root [64];                /* a test's directory, or "" */
 static pid_t s_telnet = -1;             /* a telnet the test started */
 
 static int telnet_teardown (void **state)
@@ -63,23 +62,10 @@ static int telnet_teardown (void **state)
         s_telnet = -1;
     }
     e2e_teardown (state);
-    if (*s_root)
-        remove_tree (s_root);
-    s_root [0] = '\0';
     return 0;
 }
 
-#define TELNET_TEST(f) cmocka_unit_test_teardown (f, telnet_teardown)
-
-static const char *make_root (void)
-{
-    snprintf (s_root, sizeof s_root, "/tmp/tcpchat-telnet-XXXXXX");
-    if (!mkdtemp (s_root)) {
-        s_root [0] = '\0';
-        e2e_fail ("mkdtemp: %s", strerror (errno));
-    }
-    return s_root;
-}
+#define TELNET_TEST(f) cmocka_unit_test_setup_teardown (f, e2e_setup, telnet_teardown)
 
 /*  A whole file, NUL terminated (freed at teardown); *size its length.  */
 static char *read_all (const char *path, size_t *size)
@@ -149,7 +135,7 @@ static void test_negotiation_split_byte_by_byte (void **state)
 static void test_ctrl_c_then_a_clean_line (void **state)
 {
     (void) state;
-    const char *dir = e2e_fmt ("%s/data", make_root ());
+    const char *dir = e2e_fmt ("%s/data", e2e_root ());
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
     e2e_client_t *alice = e2e_login (srv, "alice");
     e2e_client_t *bob = telnet_login (srv, "bob");
@@ -237,7 +223,7 @@ static void test_cr_nul_for_telnet_only (void **state)
 static void test_output_never_holds_a_bare_iac (void **state)
 {
     (void) state;
-    const char *dir = e2e_fmt ("%s/data", make_root ());
+    const char *dir = e2e_fmt ("%s/data", e2e_root ());
     if (mkdir (dir, 0700) != 0)
         e2e_fail ("mkdir %s: %s", dir, strerror (errno));
     FILE *file = fopen (e2e_fmt ("%s/general.log", dir), "wb");
@@ -294,7 +280,7 @@ typedef struct {
 
 static void term_start (term_t *t, int port, bool negotiate)
 {
-    snprintf (t->home, sizeof t->home, "%s", make_root ());
+    snprintf (t->home, sizeof t->home, "%s", e2e_root ());
     char port_arg [16];
     snprintf (port_arg, sizeof port_arg, negotiate? "-%d": "%d", port);
     struct winsize size = { .ws_row = 24, .ws_col = 200 };

@@ -62,14 +62,6 @@ static char *wait_for_text (const char *path, const char *want)
               E2E_TIMEOUT_MS, text? e2e_escape (text, strlen (text)): "nothing (no file)");
 }
 
-static char *temp_dir (void)
-{
-    char *dir = e2e_fmt ("/tmp/tcpchat-text-XXXXXX");
-    if (!mkdtemp (dir))
-        e2e_fail ("mkdtemp: %s", strerror (errno));
-    return dir;
-}
-
 /*  Exit status after pid ends (bounded), or -1.                        */
 static int wait_status (pid_t pid, int ms)
 {
@@ -204,7 +196,7 @@ static void test_lookalike_names_refused_while_connected (void **state)
 static void test_verbose_log_is_escaped (void **state)
 {
     (void) state;
-    char *dir = temp_dir ();
+    const char *dir = e2e_root ();
     char *path = e2e_fmt ("%s/chat.log", dir);
     e2e_server_t *srv = e2e_start ("--verbose", "--log-file", path);
     e2e_client_t *alice = e2e_login (srv, "alice");
@@ -234,7 +226,7 @@ static void test_verbose_log_is_escaped (void **state)
 static void test_log_file_must_be_regular (void **state)
 {
     (void) state;
-    char *dir = temp_dir ();
+    const char *dir = e2e_root ();
     char *fifo = e2e_fmt ("%s/fifo", dir);
     if (mkfifo (fifo, 0600) != 0)
         e2e_fail ("mkfifo: %s", strerror (errno));
@@ -263,7 +255,7 @@ static void test_log_file_must_be_regular (void **state)
 static void test_sighup_reopens_the_log_file (void **state)
 {
     (void) state;
-    char *dir = temp_dir ();
+    const char *dir = e2e_root ();
     char *path = e2e_fmt ("%s/chat.log", dir);
     char *rotated = e2e_fmt ("%s/chat.log.1", dir);
     e2e_server_t *srv = e2e_start ("--log-file", path);
@@ -303,7 +295,7 @@ static void test_sighup_without_log_file_is_harmless (void **state)
 static void test_sigusr1_reports_and_serves_on (void **state)
 {
     (void) state;
-    char *dir = temp_dir ();
+    const char *dir = e2e_root ();
     char *path = e2e_fmt ("%s/chat.log", dir);
     e2e_server_t *srv = e2e_start ("--log-file", path);
     e2e_client_t *alice = e2e_login (srv, "alice");
