@@ -636,13 +636,28 @@ e2e_client_t *e2e_login_at (const e2e_server_t *s, const char *name, const char 
     return c;
 }
 
+e2e_client_t *e2e_login_seen_at (const e2e_server_t *s, const char *name,
+                                 e2e_client_t *const *others, const char *file, int line)
+{
+    e2e_client_t *c = e2e_login_at (s, name, "", file, line);
+    for (size_t i = 0; others[i]; i++)
+        e2e_expect_notice_at (others[i], name, "joined", file, line);
+    return c;
+}
+
+void e2e_login_two_at (const e2e_server_t *s, e2e_client_t **alice, e2e_client_t **bob,
+                       const char *file, int line)
+{
+    *alice = e2e_login_at (s, "alice", "", file, line);
+    *bob = e2e_login_at (s, "bob", "", file, line);
+    e2e_expect_notice_at (*alice, "bob", "joined", file, line);
+}
+
 e2e_server_t *e2e_start_two_at (e2e_client_t **alice, e2e_client_t **bob,
                                 const char *file, int line)
 {
     e2e_server_t *s = e2e_start_at (&(e2e_opts_t){ .args = NULL }, file, line);
-    *alice = e2e_login_at (s, "alice", "", file, line);
-    *bob = e2e_login_at (s, "bob", "", file, line);
-    e2e_expect_notice_at (*alice, "bob", "joined", file, line);
+    e2e_login_two_at (s, alice, bob, file, line);
     return s;
 }
 

@@ -114,9 +114,19 @@ e2e_client_t *e2e_connect_at (const e2e_server_t *s, bool ipv6,
     e2e_login_at ((s), (name), (history), __FILE__, __LINE__)
 e2e_client_t *e2e_login_at (const e2e_server_t *s, const char *name,
                             const char *history, const char *file, int line);
-/*  The usual start: e2e_start(NULL), then alice and bob log in to
-    general and alice reads that bob joined.                             */
+/*  e2e_login_seen (s, name, other, other...): name logs in (no history)
+    and each other client reads that it joined.                          */
+#define e2e_login_seen(s, name, ...) \
+    e2e_login_seen_at ((s), (name), (e2e_client_t *[]){ __VA_ARGS__, NULL }, __FILE__, __LINE__)
+e2e_client_t *e2e_login_seen_at (const e2e_server_t *s, const char *name,
+                                 e2e_client_t *const *others, const char *file, int line);
+/*  Two clients in general: alice and bob log in, alice reads that bob
+    joined. e2e_start_two: the same on a new e2e_start(NULL) server.     */
+#define e2e_login_two(s, alice, bob) \
+    e2e_login_two_at ((s), (alice), (bob), __FILE__, __LINE__)
 #define e2e_start_two(alice, bob)  e2e_start_two_at ((alice), (bob), __FILE__, __LINE__)
+void e2e_login_two_at (const e2e_server_t *s, e2e_client_t **alice, e2e_client_t **bob,
+                       const char *file, int line);
 e2e_server_t *e2e_start_two_at (e2e_client_t **alice, e2e_client_t **bob,
                                 const char *file, int line);
 /*  The part of the login after the banner and name prompt were read:

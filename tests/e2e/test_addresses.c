@@ -265,9 +265,8 @@ static void test_max_per_address_refuses_the_excess (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-per-address", "2");
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_login_two (srv, &alice, &bob);
     int fd = e2e_try_connect (e2e_port (srv), false);
     if (fd < 0)
         e2e_fail ("connect: %s", strerror (errno));
@@ -279,8 +278,7 @@ static void test_max_per_address_refuses_the_excess (void **state)
     e2e_send (bob, "/quit\n");
     e2e_expect_eof (bob);
     e2e_expect_left (alice, "bob");
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (alice, "carol");
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice);
     (void) carol;
     e2e_stop (srv);
 }

@@ -307,9 +307,8 @@ static void test_verbose_runs (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--verbose");
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_login_two (srv, &alice, &bob);
     e2e_say (alice, "logged");
     e2e_expect_said (bob, "alice", "logged");
     e2e_stop (srv);
@@ -658,9 +657,8 @@ static void test_systemd_socket_activation (void **state)
     if (!log || !strstr (log, "main serving on the socket systemd passed"))
         e2e_fail ("no \"serving on the socket systemd passed\" line in the log: %s",
                   e2e_escape (text, len));
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_login_two (srv, &alice, &bob);
     e2e_say (bob, "activated");
     e2e_expect_said (alice, "bob", "activated");
     e2e_stop (srv);

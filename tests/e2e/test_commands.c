@@ -106,8 +106,7 @@ static void test_rooms_single (void **state)
     e2e_client_t *alice = e2e_login (srv, "alice");
     e2e_send (alice, "/rooms\n");
     e2e_expect_reply (alice, "Rooms:\n* general (1 member)");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *bob = e2e_login_seen (srv, "bob", alice);
     e2e_send (bob, "/ROOMS\n");
     e2e_expect_reply (bob, "Rooms:\n* general (2 members)");
     e2e_stop (srv);
@@ -120,14 +119,11 @@ static void test_rooms_sorted_marked_counted (void **state)
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
     move (bob, "zulu", "", MEMBERS (alice), NULL);
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (alice, "carol");
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice);
     move (carol, "beta", "", MEMBERS (alice), NULL);
-    e2e_client_t *dave = e2e_login (srv, "dave");
-    e2e_expect_joined (alice, "dave");
+    e2e_client_t *dave = e2e_login_seen (srv, "dave", alice);
     move (dave, "beta", "", MEMBERS (alice), MEMBERS (carol));
-    e2e_client_t *erin = e2e_login (srv, "erin");
-    e2e_expect_joined (alice, "erin");
+    e2e_client_t *erin = e2e_login_seen (srv, "erin", alice);
     move (erin, "alpha", "", MEMBERS (alice), NULL);
 
     e2e_send (alice, "/rooms\n");
@@ -151,11 +147,8 @@ static void test_users_in_entry_order (void **state)
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_expect_joined (carol, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (carol, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice = e2e_login_seen (srv, "alice", carol);
+    e2e_client_t *bob = e2e_login_seen (srv, "bob", carol, alice);
     command (alice, "/users", "Users in general (3): carol, alice, bob");
 
     /*  Leaving and coming back puts one at the end.                     */
@@ -174,9 +167,7 @@ static void test_join_creates_and_moves (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (alice, "carol");
-    e2e_expect_joined (bob, "carol");
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
 
     move (bob, "beta", "", MEMBERS (alice, carol), NULL);
     move (carol, "beta", "", MEMBERS (alice), MEMBERS (bob));
@@ -193,9 +184,7 @@ static void test_rooms_are_isolated (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (alice, "carol");
-    e2e_expect_joined (bob, "carol");
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
     move (carol, "beta", "", MEMBERS (alice, bob), NULL);
 
     e2e_say (alice, "in general");
@@ -235,9 +224,7 @@ static void test_room_names_ignore_case (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (alice, "carol");
-    e2e_expect_joined (bob, "carol");
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
     move (bob, "my_Room-1", "", MEMBERS (alice, carol), NULL);
     move (carol, "MY_ROOM-1", "", MEMBERS (alice), MEMBERS (bob));
     command (carol, "/users", "Users in my_Room-1 (2): bob, carol");
@@ -272,12 +259,9 @@ static void test_join_max_rooms (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-rooms", "2");
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (alice, "carol");
-    e2e_expect_joined (bob, "carol");
+    e2e_client_t *alice, *bob;
+    e2e_login_two (srv, &alice, &bob);
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
     move (bob, "beta", "", MEMBERS (alice, carol), NULL);
     command (carol, "/join gamma", "Too many rooms (max 2). Join an existing one.");
     e2e_expect_silence (alice, E2E_QUIET_MS);       /* carol did not move */
@@ -328,9 +312,7 @@ static void test_name_change (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (alice, "carol");
-    e2e_expect_joined (bob, "carol");
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
     move (carol, "beta", "", MEMBERS (alice, bob), NULL);
 
     e2e_send (alice, "/name alicia\n");
@@ -342,9 +324,7 @@ static void test_name_change (void **state)
     e2e_expect_silence (carol, E2E_QUIET_MS);       /* another room */
 
     /*  The old name is free at once, the new one is taken.             */
-    e2e_client_t *newcomer = e2e_login (srv, "alice");
-    e2e_expect_joined (alice, "alice");
-    e2e_expect_joined (bob, "alice");
+    e2e_client_t *newcomer = e2e_login_seen (srv, "alice", alice, bob);
     e2e_client_t *late = e2e_connect (srv);
     e2e_expect_banner (late);
     e2e_send (late, "ALICIA\n");
@@ -393,9 +373,7 @@ static void test_msg_reaches_any_room (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (alice, "carol");
-    e2e_expect_joined (bob, "carol");
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
     move (bob, "beta", "", MEMBERS (alice, carol), NULL);
 
     e2e_send (alice, "/msg bob hi there\n");
@@ -409,9 +387,7 @@ static void test_msg_reaches_any_room (void **state)
     e2e_expect_silence (alice, E2E_QUIET_MS);
 
     /*  Private messages are not stored.                                 */
-    e2e_client_t *dave = e2e_login (srv, "dave");
-    e2e_expect_joined (alice, "dave");
-    e2e_expect_joined (carol, "dave");
+    e2e_client_t *dave = e2e_login_seen (srv, "dave", alice, carol);
     move (dave, "beta", "", MEMBERS (alice, carol), MEMBERS (bob));
     e2e_stop (srv);
 }
@@ -459,9 +435,7 @@ static void test_quit_closes_and_tells_the_room (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (alice, "carol");
-    e2e_expect_joined (bob, "carol");
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
     move (carol, "beta", "", MEMBERS (alice, bob), NULL);
 
     e2e_send (bob, "/QUIT\n");

@@ -347,9 +347,8 @@ static void test_frozen_disk_stalls_only_its_writers (void **state)
     }
     const char *dir = e2e_fmt ("%s/data", s_mount);
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_login_two (srv, &alice, &bob);
     e2e_send (alice, "/join busy\n");
     e2e_expect_prompt (alice);
     e2e_expect_left (bob, "alice");
@@ -365,8 +364,7 @@ static void test_frozen_disk_stalls_only_its_writers (void **state)
                                  "are broadcast without waiting for it until it does", dir));
     e2e_say (alice, "and again");
     /*  Logins, commands and a room that never wrote: as usual.          */
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (bob, "carol");
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", bob);
     command (carol, "/rooms", "Rooms:\n  busy (1 member)\n* general (2 members)");
     e2e_send (bob, "/join busy\n");
     e2e_expect (bob, E2E_TS "[alice]:written\n" E2E_TS "[alice]:while frozen\n"

@@ -248,10 +248,8 @@ static void test_silent_reader_is_cut_others_get_everything (void **state)
     e2e_client_t *silent = e2e_login (srv, "silent");
     int small = 4096;
     setsockopt (e2e_fd (silent), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    e2e_client_t *reader = e2e_login (srv, "reader");
-    e2e_expect_joined (silent, "reader");
-    e2e_client_t *sender = e2e_login (srv, "sender");
-    e2e_expect_joined (reader, "sender");
+    e2e_client_t *reader = e2e_login_seen (srv, "reader", silent);
+    e2e_client_t *sender = e2e_login_seen (srv, "sender", reader);
 
     enum { LINES = 20000 };
     size_t size;
@@ -444,11 +442,8 @@ static void test_flood_is_paced_and_loses_nothing (void **state)
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "400", "--max-backlog", "4194304");
     e2e_client_t *reader = e2e_login (srv, "reader");
-    e2e_client_t *talker = e2e_login (srv, "talker");
-    e2e_expect_joined (reader, "talker");
-    e2e_client_t *flooder = e2e_login (srv, "flooder");
-    e2e_expect_joined (reader, "flooder");
-    e2e_expect_joined (talker, "flooder");
+    e2e_client_t *talker = e2e_login_seen (srv, "talker", reader);
+    e2e_client_t *flooder = e2e_login_seen (srv, "flooder", reader, talker);
 
     enum { FLOOD = 5240, TALKS = 30, READ_RATE = 2 * 1024 * 1024 };
     size_t size;
@@ -589,8 +584,7 @@ static void test_storm_never_exceeds_max_clients (void **state)
         close (fds [i]);
     expect_fd_count (pid, baseline, E2E_TIMEOUT_MS);
     e2e_client_t *a = e2e_login (srv, "a");
-    e2e_client_t *b = e2e_login (srv, "b");
-    e2e_expect_joined (a, "b");
+    e2e_client_t *b = e2e_login_seen (srv, "b", a);
     e2e_say (a, "after the storm");
     e2e_expect_said (b, "a", "after the storm");
     e2e_stop (srv);
@@ -642,8 +636,7 @@ static void test_churn_leaves_no_descriptor_behind (void **state)
     printf ("churn: 300 connections gone, back to %d descriptors %lld ms after the last close\n",
             baseline, (long long) (e2e_now_ms () - settle));
     e2e_client_t *a = e2e_login (srv, "a");
-    e2e_client_t *b = e2e_login (srv, "b");
-    e2e_expect_joined (a, "b");
+    e2e_client_t *b = e2e_login_seen (srv, "b", a);
     e2e_say (b, "still fine");
     e2e_expect_said (a, "b", "still fine");
     e2e_stop (srv);
@@ -759,8 +752,7 @@ static void test_name_timeout_frees_the_slots (void **state)
     e2e_expect_eof (idle1);
     e2e_expect (idle2, notice);
     e2e_expect_eof (idle2);
-    e2e_client_t *next = e2e_login (srv, "next");
-    e2e_expect_joined (named, "next");
+    e2e_client_t *next = e2e_login_seen (srv, "next", named);
     e2e_say (named, "the idle ones are gone");
     e2e_expect_said (next, "named", "the idle ones are gone");
     if (!log_has (srv, "(no name in time)"))
@@ -852,10 +844,8 @@ static void test_shutdown_tells_everyone_and_flushes (void **state)
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "0");
     e2e_client_t *owed = e2e_login (srv, "owed");
-    e2e_client_t *quick = e2e_login (srv, "quick");
-    e2e_expect_joined (owed, "quick");
-    e2e_client_t *sender = e2e_login (srv, "sender");
-    e2e_expect_joined (quick, "sender");
+    e2e_client_t *quick = e2e_login_seen (srv, "quick", owed);
+    e2e_client_t *sender = e2e_login_seen (srv, "sender", quick);
     e2e_client_t *naming = e2e_connect (srv);
     e2e_expect_banner (naming);
     //  1.2 MB for owed, who does not read yet: the kernel holds some,
@@ -925,8 +915,7 @@ static void test_second_signal_exits_at_once (void **state)
     e2e_client_t *owed = e2e_login (srv, "owed");
     int small = 4096;
     setsockopt (e2e_fd (owed), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    e2e_client_t *sender = e2e_login (srv, "sender");
-    e2e_expect_joined (owed, "sender");
+    e2e_client_t *sender = e2e_login_seen (srv, "sender", owed);
     //  owed never reads, and is owed more than the kernel's buffers hold:
     //  the shutdown would wait its full second to flush it.
     size_t size;

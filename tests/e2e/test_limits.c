@@ -68,9 +68,8 @@ static void test_limit_three (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "3");
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_login_two (srv, &alice, &bob);
     e2e_client_t *waiting = e2e_connect (srv);
     e2e_expect_banner (waiting);
     expect_turned_away (srv);

@@ -164,9 +164,8 @@ static void test_sigterm_restart_keeps_lines (void **state)
     const char *dir = data_dir ();
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
     int port = e2e_port (srv);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_login_two (srv, &alice, &bob);
     char *history = three_lines_received (alice, bob);
     e2e_stop (srv);
     e2e_close (alice);
@@ -193,9 +192,8 @@ static void test_sigkill_after_receipt_keeps_lines (void **state)
     const char *dir = data_dir ();
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
     int port = e2e_port (srv);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_login_two (srv, &alice, &bob);
     char *history = three_lines_received (alice, bob);
     e2e_kill9 (srv);
     e2e_close (alice);
@@ -400,9 +398,8 @@ static void test_no_data_dir_writes_nothing (void **state)
     e2e_server_t *srv = e2e_start_opts (&opts);
     if (chdir (cwd) != 0)
         e2e_fail ("cannot go back to %s: %s", cwd, strerror (errno));
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_login_two (srv, &alice, &bob);
     three_lines_received (alice, bob);
     e2e_send (alice, "/join dev\n");
     e2e_expect_prompt (alice);

@@ -160,9 +160,7 @@ static void test_join_notice_to_others_only (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (alice, "carol");
-    e2e_expect_joined (bob, "carol");
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
     e2e_expect_silence (carol, E2E_QUIET_MS);   /* no notice of its own join */
     e2e_expect_silence (alice, 0);
     e2e_expect_silence (bob, 0);
@@ -174,9 +172,7 @@ static void test_chat_line_to_others_no_echo (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login (srv, "carol");
-    e2e_expect_joined (alice, "carol");
-    e2e_expect_joined (bob, "carol");
+    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
 
     e2e_send (alice, "hello, world!\n");
     e2e_expect (alice, E2E_TS "[alice]:");          /* a fresh prompt only */
@@ -260,8 +256,7 @@ static void test_history_zero_keeps_nothing (void **state)
     e2e_server_t *srv = e2e_start ("--history", "0");
     e2e_client_t *alice = e2e_login (srv, "alice");
     e2e_say (alice, "one");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *bob = e2e_login_seen (srv, "bob", alice);
     e2e_expect_silence (bob, E2E_QUIET_MS);
     e2e_stop (srv);
 }
@@ -288,53 +283,44 @@ static void test_empty_lines_are_dropped (void **state)
 /* ------------------------------------------------------------------ */
 /*  Leaving                                                           */
 
-static void test_leave_notice_on_eof (void **state)
+/*  The ways a client goes: end of file; a reset; /quit (no reply bytes,
+    just the close); a half-written line, then end of file (the fragment
+    is not broadcast).                                                   */
+typedef enum { LEAVE_EOF, LEAVE_RESET, LEAVE_QUIT, LEAVE_PARTIAL_LINE } leave_way_t;
+
+static void leave (e2e_client_t *c, leave_way_t way)
 {
-    (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_close (bob);
-    e2e_expect_left (alice, "bob");
-    e2e_expect_silence (alice, E2E_QUIET_MS);
-    e2e_stop (srv);
+    switch (way) {
+        case LEAVE_EOF:
+            e2e_close (c);
+            break;
+        case LEAVE_RESET:
+            e2e_reset (c);
+            break;
+        case LEAVE_QUIT:
+            e2e_send (c, "/quit\n");
+            e2e_expect_eof (c);
+            break;
+        case LEAVE_PARTIAL_LINE:
+            e2e_send (c, "no newline here");
+            e2e_sleep_ms (100);
+            e2e_close (c);
+            break;
+    }
 }
 
-static void test_leave_notice_on_reset (void **state)
+/*  However bob goes, alice is told once, and nothing more.             */
+static void test_leave_notice_however_one_leaves (void **state)
 {
     (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_reset (bob);
-    e2e_expect_left (alice, "bob");
-    e2e_expect_silence (alice, E2E_QUIET_MS);
-    e2e_stop (srv);
-}
-
-static void test_leave_notice_on_quit (void **state)
-{
-    (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_send (bob, "/quit\n");
-    e2e_expect_eof (bob);               /* no reply bytes, just the close */
-    e2e_expect_left (alice, "bob");
-    e2e_expect_silence (alice, E2E_QUIET_MS);
-    e2e_stop (srv);
-}
-
-/*  A client with a half-written line still leaves cleanly on EOF; the
-    fragment is not broadcast.                                           */
-static void test_leave_with_partial_line (void **state)
-{
-    (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_send (bob, "no newline here");
-    e2e_sleep_ms (100);
-    e2e_close (bob);
-    e2e_expect_left (alice, "bob");
-    e2e_expect_silence (alice, E2E_QUIET_MS);
-    e2e_stop (srv);
+    for (leave_way_t way = LEAVE_EOF; way <= LEAVE_PARTIAL_LINE; way++) {
+        e2e_client_t *alice, *bob;
+        e2e_server_t *srv = e2e_start_two (&alice, &bob);
+        leave (bob, way);
+        e2e_expect_left (alice, "bob");
+        e2e_expect_silence (alice, E2E_QUIET_MS);
+        e2e_stop (srv);
+    }
 }
 
 /*  Complete lines sent just before leaving still reach the room, before
@@ -466,10 +452,7 @@ int main (void)
         E2E_TEST (test_history_keeps_the_last_n),
         E2E_TEST (test_history_zero_keeps_nothing),
         E2E_TEST (test_empty_lines_are_dropped),
-        E2E_TEST (test_leave_notice_on_eof),
-        E2E_TEST (test_leave_notice_on_reset),
-        E2E_TEST (test_leave_notice_on_quit),
-        E2E_TEST (test_leave_with_partial_line),
+        E2E_TEST (test_leave_notice_however_one_leaves),
         E2E_TEST (test_lines_before_eof_delivered_first),
         E2E_TEST (test_quit_at_name_prompt_closes_silently),
         E2E_TEST (test_leaving_at_name_prompt_causes_no_notice),

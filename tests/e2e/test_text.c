@@ -302,8 +302,7 @@ static void test_sigusr1_reports_and_serves_on (void **state)
     kill (e2e_pid (srv), SIGUSR1);
     wait_for_text (path, " main SIGUSR1 received: log statistics follow\n");
     wait_for_text (path, " bytes) written\n");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *bob = e2e_login_seen (srv, "bob", alice);
     e2e_say (bob, "still here");
     e2e_expect_said (alice, "bob", "still here");
     e2e_stop (srv);
@@ -360,9 +359,8 @@ static void test_stuck_stdout_never_blocks (void **state)
         e2e_client_t *c = e2e_login (srv, e2e_fmt ("user%d", i));
         e2e_close (c);
     }
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_login_two (srv, &alice, &bob);
     e2e_say (bob, "the chat goes on");
     e2e_expect_said (alice, "bob", "the chat goes on");
     int64_t start = e2e_now_ms ();
