@@ -627,11 +627,17 @@ void e2e_enter_at (e2e_client_t *c, const char *name, const char *history,
     e2e_expect_prompt_at (c, file, line);
 }
 
-e2e_client_t *e2e_login_at (const e2e_server_t *s, const char *name, const char *history,
-                            const char *file, int line)
+e2e_client_t *e2e_at_name_prompt_at (const e2e_server_t *s, const char *file, int line)
 {
     e2e_client_t *c = e2e_connect_at (s, false, file, line);
     e2e_expect_banner_at (c, file, line);
+    return c;
+}
+
+e2e_client_t *e2e_login_at (const e2e_server_t *s, const char *name, const char *history,
+                            const char *file, int line)
+{
+    e2e_client_t *c = e2e_at_name_prompt_at (s, file, line);
     e2e_enter_at (c, name, history, file, line);
     return c;
 }

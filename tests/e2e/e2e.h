@@ -107,6 +107,10 @@ e2e_client_t *e2e_connect_at (const e2e_server_t *s, bool ipv6,
 /*  True when ::1 can be used on this machine.                            */
 #define e2e_have_ipv6()  tcp_have_ipv6 ()
 
+/*  Connects and reads the banner and name prompt.                       */
+#define e2e_at_name_prompt(s)  e2e_at_name_prompt_at ((s), __FILE__, __LINE__)
+e2e_client_t *e2e_at_name_prompt_at (const e2e_server_t *s, const char *file, int line);
+
 /*  Connects, reads the banner and name prompt, sends name + "\n", reads
     history (a pattern, "" for none) then the own prompt.                */
 #define e2e_login(s, name)  e2e_login_at ((s), (name), "", __FILE__, __LINE__)

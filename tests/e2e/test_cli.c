@@ -370,8 +370,7 @@ static void test_default_bind_dual_stack (void **state)
         skip ();
     e2e_opts_t opts = { .bind = "" };
     e2e_server_t *srv = e2e_start_opts (&opts);
-    e2e_client_t *four = e2e_connect (srv);
-    e2e_expect_banner (four);
+    e2e_client_t *four = e2e_at_name_prompt (srv);
     e2e_enter (four, "four", "");
     e2e_client_t *six = e2e_connect6 (srv);
     e2e_expect_banner (six);

@@ -325,8 +325,7 @@ static void test_name_change (void **state)
 
     /*  The old name is free at once, the new one is taken.             */
     e2e_client_t *newcomer = e2e_login_seen (srv, "alice", alice, bob);
-    e2e_client_t *late = e2e_connect (srv);
-    e2e_expect_banner (late);
+    e2e_client_t *late = e2e_at_name_prompt (srv);
     e2e_send (late, "ALICIA\n");
     e2e_expect (late, TAKEN "\n" E2E_NAME_PROMPT);
 
@@ -497,8 +496,7 @@ static void test_joiner_history_then_live_seamless (void **state)
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *talker = e2e_login (srv, "talker");
-    e2e_client_t *joiner = e2e_connect (srv);
-    e2e_expect_banner (joiner);
+    e2e_client_t *joiner = e2e_at_name_prompt (srv);
     e2e_send (talker, burst (BURST_LINES));
     e2e_send (joiner, "joiner\n");
     e2e_set_name (joiner, "joiner");

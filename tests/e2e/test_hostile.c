@@ -355,8 +355,7 @@ static void test_history_over_the_cap_reaches_a_reader (void **state)
     if (prompts < LINES)
         e2e_fail ("the writer got %d of %d prompts", prompts, LINES);
 
-    e2e_client_t *reader = e2e_connect (srv);
-    e2e_expect_banner (reader);
+    e2e_client_t *reader = e2e_at_name_prompt (srv);
     e2e_send (reader, "reader\n");
     e2e_set_name (reader, "reader");
     //  The newest lines, in order, up to the last one (a replay bounded
@@ -846,8 +845,7 @@ static void test_shutdown_tells_everyone_and_flushes (void **state)
     e2e_client_t *owed = e2e_login (srv, "owed");
     e2e_client_t *quick = e2e_login_seen (srv, "quick", owed);
     e2e_client_t *sender = e2e_login_seen (srv, "sender", quick);
-    e2e_client_t *naming = e2e_connect (srv);
-    e2e_expect_banner (naming);
+    e2e_client_t *naming = e2e_at_name_prompt (srv);
     //  1.2 MB for owed, who does not read yet: the kernel holds some,
     //  the gateway the rest (under the 1 MiB cap).
     enum { LINES = 1200 };

@@ -48,8 +48,7 @@ static void test_line_split_byte_by_byte (void **state)
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_connect (srv);
-    e2e_expect_banner (bob);
+    e2e_client_t *bob = e2e_at_name_prompt (srv);
     const char *name = "bob\r\n";
     e2e_send_split (bob, name, strlen (name), 1, 20);
     e2e_set_name (bob, "bob");

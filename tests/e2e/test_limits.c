@@ -70,8 +70,7 @@ static void test_limit_three (void **state)
     e2e_server_t *srv = e2e_start ("--max-clients", "3");
     e2e_client_t *alice, *bob;
     e2e_login_two (srv, &alice, &bob);
-    e2e_client_t *waiting = e2e_connect (srv);
-    e2e_expect_banner (waiting);
+    e2e_client_t *waiting = e2e_at_name_prompt (srv);
     expect_turned_away (srv);
     e2e_expect_silence (alice, E2E_QUIET_MS);
     e2e_expect_silence (bob, 0);

@@ -13,8 +13,7 @@ static void test_banner_then_name_prompt (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *c = e2e_connect (srv);
-    e2e_expect_banner (c);
+    e2e_client_t *c = e2e_at_name_prompt (srv);
     /*  The prompt has no newline and nothing follows it.                */
     e2e_expect_silence (c, E2E_QUIET_MS);
     e2e_stop (srv);
@@ -84,8 +83,7 @@ static void test_name_refusals_keep_the_connection (void **state)
         { "/bob", SLASH },
     };
     e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *c = e2e_connect (srv);
-    e2e_expect_banner (c);
+    e2e_client_t *c = e2e_at_name_prompt (srv);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_refusal (c, cases[i].typed, cases[i].reply);
     e2e_send (c, "bob\n");
@@ -110,8 +108,7 @@ static void test_control_byte_name_refused_not_cleaned (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *c = e2e_connect (srv);
-    e2e_expect_banner (c);
+    e2e_client_t *c = e2e_at_name_prompt (srv);
     expect_refusal (c, "bo\x01" "b", PRINT);
     e2e_client_t *bob = e2e_login (srv, "bob");
     e2e_send (c, "bob\n");
@@ -125,8 +122,7 @@ static void test_taken_name_ignores_case (void **state)
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *c = e2e_connect (srv);
-    e2e_expect_banner (c);
+    e2e_client_t *c = e2e_at_name_prompt (srv);
     expect_refusal (c, "alice", TAKEN);
     expect_refusal (c, "ALICE", TAKEN);
     expect_refusal (c, "  aLiCe ", TAKEN);
@@ -143,8 +139,7 @@ static void test_name_trimmed_and_crlf (void **state)
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = e2e_connect (srv);
-    e2e_expect_banner (bob);
+    e2e_client_t *bob = e2e_at_name_prompt (srv);
     e2e_send (bob, " \t bob  \r\n");
     e2e_set_name (bob, "bob");
     e2e_expect_prompt (bob);
@@ -335,8 +330,7 @@ static void test_lines_before_eof_delivered_first (void **state)
     e2e_expect_said (alice, "bob", "last words");
     e2e_expect_said (alice, "bob", "really last");
     e2e_expect_left (alice, "bob");
-    e2e_client_t *carol = e2e_connect (srv);
-    e2e_expect_banner (carol);
+    e2e_client_t *carol = e2e_at_name_prompt (srv);
     e2e_send (carol, "carol\nbye\n");              /* name and line at once */
     e2e_set_name (carol, "carol");
     e2e_expect (carol, E2E_TS "[bob]:last words\n" E2E_TS "[bob]:really last\n");
@@ -356,8 +350,7 @@ static void test_quit_at_name_prompt_closes_silently (void **state)
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *c = e2e_connect (srv);
-    e2e_expect_banner (c);
+    e2e_client_t *c = e2e_at_name_prompt (srv);
     e2e_send (c, "/quit\n");
     e2e_expect_eof (c);
     e2e_expect_silence (alice, E2E_QUIET_MS);
@@ -369,15 +362,12 @@ static void test_leaving_at_name_prompt_causes_no_notice (void **state)
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *quiet = e2e_connect (srv);
-    e2e_expect_banner (quiet);
+    e2e_client_t *quiet = e2e_at_name_prompt (srv);
     e2e_close (quiet);
-    e2e_client_t *refused = e2e_connect (srv);
-    e2e_expect_banner (refused);
+    e2e_client_t *refused = e2e_at_name_prompt (srv);
     expect_refusal (refused, "bo b", SPACES);
     e2e_reset (refused);
-    e2e_client_t *typing = e2e_connect (srv);
-    e2e_expect_banner (typing);
+    e2e_client_t *typing = e2e_at_name_prompt (srv);
     e2e_send (typing, "half a na");
     e2e_close (typing);
     e2e_expect_silence (alice, E2E_QUIET_MS);
@@ -393,8 +383,7 @@ static void test_name_prompt_client_sees_no_chat (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *waiting = e2e_connect (srv);
-    e2e_expect_banner (waiting);
+    e2e_client_t *waiting = e2e_at_name_prompt (srv);
     e2e_say (alice, "secret");
     e2e_expect_said (bob, "alice", "secret");
     e2e_close (bob);
@@ -429,8 +418,7 @@ static void test_stop_with_clients_connected (void **state)
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *waiting = e2e_connect (srv);
-    e2e_expect_banner (waiting);
+    e2e_at_name_prompt (srv);                       /* one waiting at the prompt */
     e2e_send (alice, "half a line");
     e2e_stop (srv);
 }

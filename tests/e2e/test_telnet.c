@@ -84,8 +84,7 @@ static char *read_all (const char *path, size_t *size)
     prompt: the name arrived clean.                                       */
 static e2e_client_t *telnet_login (e2e_server_t *srv, const char *name)
 {
-    e2e_client_t *c = e2e_connect (srv);
-    e2e_expect_banner (c);
+    e2e_client_t *c = e2e_at_name_prompt (srv);
     char *hello = e2e_fmt ("%s%s\r\n", INETUTILS_HELLO, name);
     e2e_send (c, hello);
     e2e_set_name (c, name);
@@ -115,8 +114,7 @@ static void test_negotiation_split_byte_by_byte (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *bob = e2e_connect (srv);
-    e2e_expect_banner (bob);
+    e2e_client_t *bob = e2e_at_name_prompt (srv);
     const char hello [] = INETUTILS_HELLO "b" IAC NOP "ob\r\n";
     e2e_send_split (bob, hello, sizeof hello - 1, 1, 5);
     e2e_set_name (bob, "bob");
@@ -233,8 +231,7 @@ static void test_output_never_holds_a_bare_iac (void **state)
     fclose (file);
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
 
-    e2e_client_t *bob = e2e_connect (srv);
-    e2e_expect_banner (bob);
+    e2e_client_t *bob = e2e_at_name_prompt (srv);
     e2e_send (bob, IAC NOP "bob\r\n");
     e2e_set_name (bob, "bob");
     const char *line = e2e_peek (bob, 30, E2E_TIMEOUT_MS);

@@ -151,8 +151,7 @@ static void test_invisible_names_refused (void **state)
         "alice\xef\xb8\x8f",                /* U+FE0F variation selector */
     };
     e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *c = e2e_connect (srv);
-    e2e_expect_banner (c);
+    e2e_client_t *c = e2e_at_name_prompt (srv);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         expect_refusal (c, names[i], INVISIBLE);
     e2e_enter (c, "alice", "");
@@ -166,8 +165,7 @@ static void test_lookalike_names_refused_while_connected (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *c = e2e_connect (srv);
-    e2e_expect_banner (c);
+    e2e_client_t *c = e2e_at_name_prompt (srv);
     expect_refusal (c, "\xd0\xb0lice", SIMILAR);            /* Cyrillic а */
     expect_refusal (c, "\xd0\x90LICE", SIMILAR);            /* Cyrillic А */
     expect_refusal (c, "AIice", SIMILAR);                   /* capital I */
@@ -182,8 +180,7 @@ static void test_lookalike_names_refused_while_connected (void **state)
     e2e_expect_left (bob, "alice");
     e2e_enter (c, "\xd0\xb0lice", "");
     e2e_expect_joined (bob, "\xd0\xb0lice");
-    e2e_client_t *d = e2e_connect (srv);
-    e2e_expect_banner (d);
+    e2e_client_t *d = e2e_at_name_prompt (srv);
     expect_refusal (d, "alice", SIMILAR);
     e2e_stop (srv);
 }
