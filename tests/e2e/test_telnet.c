@@ -8,6 +8,7 @@
     negotiating mode, chat both ways with an nc client, Ctrl-C, a line);
     they are skipped, saying so, where telnet is not installed.          */
 #include "e2e.h"
+#include "../telnet_bytes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,32 +23,11 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define IAC   "\xff"
-#define WILL  "\xfb"
-#define WONT  "\xfc"
-#define DO    "\xfd"
-#define DONT  "\xfe"
-#define SB    "\xfa"
-#define SE    "\xf0"
-#define IP    "\xf4"
-#define AYT   "\xf6"
-#define NOP   "\xf1"
-#define TM    "\x06"
 /*  String literals that may hold NUL bytes.                             */
 #define send_bytes(c, lit)    e2e_send_n ((c), (lit), sizeof (lit) - 1)
 #define expect_bytes(c, lit)  e2e_expect_n ((c), (lit), sizeof (lit) - 1)
 
-/*  inetutils telnet in negotiating mode (`telnet -- HOST -PORT`), as
-    captured: DO/WILL ENCRYPT, DO SGA, WILL TTYPE, NAWS, TSPEED, LFLOW,
-    LINEMODE, NEW-ENVIRON, DO STATUS. 30 IAC-led bytes.                   */
-#define INETUTILS_HELLO \
-    IAC DO "\x26" IAC WILL "\x26" IAC DO "\x03" IAC WILL "\x18" IAC WILL "\x1f" \
-    IAC WILL "\x20" IAC WILL "\x21" IAC WILL "\x22" IAC WILL "\x27" IAC DO "\x05"
-#define INETUTILS_REFUSED \
-    IAC WONT "\x26" IAC DONT "\x26" IAC WONT "\x03" IAC DONT "\x18" IAC DONT "\x1f" \
-    IAC DONT "\x20" IAC DONT "\x21" IAC DONT "\x22" IAC DONT "\x27" IAC WONT "\x05"
-/*  Ctrl-C: Interrupt Process, then DO TIMING-MARK; its answer.          */
-#define CTRL_C       IAC IP IAC DO TM
+/*  The answer to Ctrl-C's DO TIMING-MARK.                               */
 #define TM_ANSWER    IAC WILL TM
 #define AYT_ANSWER   "\n[Yes]\n"
 #define FFFD         "\xef\xbf\xbd"

@@ -104,6 +104,26 @@ static void assert_usage (const run_t *r)
     assert_string_equal (r->err, "");
 }
 
+/*  Nothing printed on out or err.                                        */
+static void assert_silent (const run_t *r)
+{
+    assert_string_equal (r->out, "");
+    assert_string_equal (r->err, "");
+}
+
+/*  The settings the environment tests give: port, bind, max_clients,
+    history, max_rooms, verbose.                                         */
+static void assert_main_settings (const config_t *cfg, int port, const char *bind,
+                                  int max_clients, int history, int max_rooms, bool verbose)
+{
+    assert_int_equal (cfg->port, port);
+    assert_string_equal (cfg->bind, bind);
+    assert_int_equal (cfg->max_clients, max_clients);
+    assert_int_equal (cfg->history, history);
+    assert_int_equal (cfg->max_rooms, max_rooms);
+    assert_true (cfg->verbose == verbose);
+}
+
 static void assert_defaults_except_port (const config_t *cfg)
 {
     assert_string_equal (cfg->bind, "");
@@ -157,8 +177,7 @@ static void test_no_arguments_runs_with_defaults (void **state)
     assert_int_equal (r.result, CONFIG_RUN);
     assert_int_equal (r.cfg.port, 8989);
     assert_defaults_except_port (&r.cfg);
-    assert_string_equal (r.out, "");
-    assert_string_equal (r.err, "");
+    assert_silent (&r);
     assert_true (s_env_calls > 0);          /* the environment was consulted */
     run_free (&r);
 }
@@ -175,8 +194,7 @@ static void test_positional_port (void **state)
         assert_int_equal (r.result, CONFIG_RUN);
         assert_int_equal (r.cfg.port, cases [i].port);
         assert_defaults_except_port (&r.cfg);
-        assert_string_equal (r.out, "");
-        assert_string_equal (r.err, "");
+        assert_silent (&r);
         run_free (&r);
     }
 }
@@ -233,8 +251,7 @@ static void test_bind_option (void **state)
     assert_int_equal (r.result, CONFIG_RUN);
     assert_string_equal (r.cfg.bind, "::1");
     assert_int_equal (r.cfg.port, 7000);
-    assert_string_equal (r.out, "");
-    assert_string_equal (r.err, "");
+    assert_silent (&r);
     run_free (&r);
 
     //  The longest address or host name that fits (255 bytes).
@@ -260,8 +277,7 @@ static void test_int_options (void **state)
         run_env (&r, NO_ENV, ARGS (opts [i].flag, "37"));
         assert_int_equal (r.result, CONFIG_RUN);
         assert_int_equal (*(int *) ((char *) &r.cfg + opts [i].offset), 37);
-        assert_string_equal (r.out, "");
-        assert_string_equal (r.err, "");
+        assert_silent (&r);
         run_free (&r);
 
         char joined [48];
@@ -270,8 +286,7 @@ static void test_int_options (void **state)
         assert_int_equal (r.result, CONFIG_RUN);
         assert_int_equal (*(int *) ((char *) &r.cfg + opts [i].offset), 4242);
         assert_int_equal (r.cfg.port, 1234);
-        assert_string_equal (r.out, "");
-        assert_string_equal (r.err, "");
+        assert_silent (&r);
         run_free (&r);
     }
 }
@@ -401,8 +416,7 @@ static void test_all_options_together (void **state)
     assert_int_equal (r.cfg.max_rooms, 2);
     assert_true (r.cfg.verbose);
     assert_string_equal (r.cfg.bind, "0.0.0.0");
-    assert_string_equal (r.out, "");
-    assert_string_equal (r.err, "");
+    assert_silent (&r);
     run_free (&r);
 }
 
@@ -612,8 +626,7 @@ static void test_health_option (void **state)
     run_env (&r, ENV ("TCPCHAT_PORT", "2600"), ARGS ("--health"));
     assert_int_equal (r.result, CONFIG_HEALTH);
     assert_int_equal (r.cfg.port, 2600);
-    assert_string_equal (r.out, "");
-    assert_string_equal (r.err, "");
+    assert_silent (&r);
     run_free (&r);
 
     run_env (&r, NO_ENV, ARGS ("--bind", "localhost", "--health", "7000"));
@@ -638,14 +651,8 @@ static void test_environment_is_honoured (void **state)
                       "TCPCHAT_MAX_CLIENTS", "7", "TCPCHAT_HISTORY", "12",
                       "TCPCHAT_MAX_ROOMS", "3", "TCPCHAT_VERBOSE", "1"), NO_ARGS);
     assert_int_equal (r.result, CONFIG_RUN);
-    assert_int_equal (r.cfg.port, 2600);
-    assert_string_equal (r.cfg.bind, "::1");
-    assert_int_equal (r.cfg.max_clients, 7);
-    assert_int_equal (r.cfg.history, 12);
-    assert_int_equal (r.cfg.max_rooms, 3);
-    assert_true (r.cfg.verbose);
-    assert_string_equal (r.out, "");
-    assert_string_equal (r.err, "");
+    assert_main_settings (&r.cfg, 2600, "::1", 7, 12, 3, true);
+    assert_silent (&r);
     run_free (&r);
 }
 
@@ -687,14 +694,8 @@ static void test_flags_win_over_environment (void **state)
              ARGS ("--bind", "127.0.0.1", "--max-clients=8", "--history", "13",
                    "--max-rooms", "4", "--verbose", "2700"));
     assert_int_equal (r.result, CONFIG_RUN);
-    assert_int_equal (r.cfg.port, 2700);
-    assert_string_equal (r.cfg.bind, "127.0.0.1");
-    assert_int_equal (r.cfg.max_clients, 8);
-    assert_int_equal (r.cfg.history, 13);
-    assert_int_equal (r.cfg.max_rooms, 4);
-    assert_true (r.cfg.verbose);
-    assert_string_equal (r.out, "");
-    assert_string_equal (r.err, "");
+    assert_main_settings (&r.cfg, 2700, "127.0.0.1", 8, 13, 4, true);
+    assert_silent (&r);
     run_free (&r);
 }
 

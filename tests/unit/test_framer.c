@@ -57,32 +57,44 @@ static void expect_result (framer_t *f, frame_result_t want)
     assert_int_equal (framer_next (f, &line, &len), want);
 }
 
+/*  Every test gets a fresh framer in *state.                            */
+static int framer_setup (void **state)
+{
+    framer_t *f = malloc (sizeof *f);
+    assert_non_null (f);
+    framer_init (f);
+    *state = f;
+    return 0;
+}
+
+static int framer_teardown (void **state)
+{
+    framer_free (*state);
+    free (*state);
+    return 0;
+}
+
 static void test_empty_framer_has_nothing (void **state)
 {
-    (void) state;
-    framer_t f;
-    framer_init (&f);
-    expect_result (&f, FRAME_NONE);
-    assert_int_equal (framer_buffered (&f), 0);
-    assert_int_equal (framer_feed (&f, NULL, 0), 0);
-    expect_result (&f, FRAME_NONE);
-    framer_free (&f);
+    framer_t *f = *state;
+    expect_result (f, FRAME_NONE);
+    assert_int_equal (framer_buffered (f), 0);
+    assert_int_equal (framer_feed (f, NULL, 0), 0);
+    expect_result (f, FRAME_NONE);
 }
 
 static void test_byte_by_byte (void **state)
 {
-    (void) state;
+    framer_t *f = *state;
     const char *stream = "hello\nwide world\r\n\nlast";
     const char *want [] = { "hello", "wide world", "" };
     size_t got = 0;
-    framer_t f;
-    framer_init (&f);
     for (const char *p = stream; *p; p++) {
-        assert_int_equal (framer_feed (&f, p, 1), 0);
+        assert_int_equal (framer_feed (f, p, 1), 0);
         const char *line;
         size_t len;
         frame_result_t r;
-        while ((r = framer_next (&f, &line, &len)) == FRAME_LINE) {
+        while ((r = framer_next (f, &line, &len)) == FRAME_LINE) {
             assert_true (got < 3);
             assert_int_equal (len, strlen (want [got]));
             assert_memory_equal (line, want [got], len);
@@ -91,227 +103,197 @@ static void test_byte_by_byte (void **state)
         assert_int_equal (r, FRAME_NONE);
     }
     assert_int_equal (got, 3);
-    assert_int_equal (framer_buffered (&f), 4);
-    feed_str (&f, "\n");
-    expect_line_str (&f, "last");
-    expect_result (&f, FRAME_NONE);
-    framer_free (&f);
+    assert_int_equal (framer_buffered (f), 4);
+    feed_str (f, "\n");
+    expect_line_str (f, "last");
+    expect_result (f, FRAME_NONE);
 }
 
 static void test_many_lines_in_one_feed (void **state)
 {
-    (void) state;
-    framer_t f;
-    framer_init (&f);
-    feed_str (&f, "one\ntwo\r\nthree\nfour");
-    expect_line_str (&f, "one");
-    expect_line_str (&f, "two");
-    expect_line_str (&f, "three");
-    expect_result (&f, FRAME_NONE);
-    feed_str (&f, " more\nfive\n");
-    expect_line_str (&f, "four more");
-    expect_line_str (&f, "five");
-    expect_result (&f, FRAME_NONE);
-    framer_free (&f);
+    framer_t *f = *state;
+    feed_str (f, "one\ntwo\r\nthree\nfour");
+    expect_line_str (f, "one");
+    expect_line_str (f, "two");
+    expect_line_str (f, "three");
+    expect_result (f, FRAME_NONE);
+    feed_str (f, " more\nfive\n");
+    expect_line_str (f, "four more");
+    expect_line_str (f, "five");
+    expect_result (f, FRAME_NONE);
 }
 
 static void test_crlf (void **state)
 {
-    (void) state;
-    framer_t f;
-    framer_init (&f);
-    feed_str (&f, "crlf\r\n" "mid\rdle\n" "two\r\r\n" "\r\n" "lone\r");
-    expect_line_str (&f, "crlf");
-    expect_line_str (&f, "mid\rdle");
-    expect_line_str (&f, "two\r");
-    expect_line_str (&f, "");
-    expect_result (&f, FRAME_NONE);
-    feed_str (&f, "x\n");
-    expect_line_str (&f, "lone\rx");
-    framer_free (&f);
+    framer_t *f = *state;
+    feed_str (f, "crlf\r\n" "mid\rdle\n" "two\r\r\n" "\r\n" "lone\r");
+    expect_line_str (f, "crlf");
+    expect_line_str (f, "mid\rdle");
+    expect_line_str (f, "two\r");
+    expect_line_str (f, "");
+    expect_result (f, FRAME_NONE);
+    feed_str (f, "x\n");
+    expect_line_str (f, "lone\rx");
 }
 
 static void test_empty_lines (void **state)
 {
-    (void) state;
-    framer_t f;
-    framer_init (&f);
-    feed_str (&f, "\n\r\n\n");
+    framer_t *f = *state;
+    feed_str (f, "\n\r\n\n");
     for (int i = 0; i < 3; i++) {
         const char *line = NULL;
         size_t len = 99;
-        assert_int_equal (framer_next (&f, &line, &len), FRAME_LINE);
+        assert_int_equal (framer_next (f, &line, &len), FRAME_LINE);
         assert_int_equal (len, 0);
         assert_non_null (line);
     }
-    expect_result (&f, FRAME_NONE);
-    framer_free (&f);
+    expect_result (f, FRAME_NONE);
 }
 
 static void test_exact_limit_accepted (void **state)
 {
-    (void) state;
-    framer_t f;
-    framer_init (&f);
-    feed_repeat (&f, 'a', LINE_MAX_BYTES);
-    expect_result (&f, FRAME_NONE);
-    feed_str (&f, "\n");
-    expect_line_of (&f, 'a', LINE_MAX_BYTES);
+    framer_t *f = *state;
+    feed_repeat (f, 'a', LINE_MAX_BYTES);
+    expect_result (f, FRAME_NONE);
+    feed_str (f, "\n");
+    expect_line_of (f, 'a', LINE_MAX_BYTES);
 
     /*  4096 bytes and "\r\n", the '\r' arriving alone.                   */
-    feed_repeat (&f, 'b', LINE_MAX_BYTES);
-    feed_str (&f, "\r");
-    expect_result (&f, FRAME_NONE);
-    assert_int_equal (framer_buffered (&f), LINE_MAX_BYTES + 1);
-    feed_str (&f, "\n");
-    expect_line_of (&f, 'b', LINE_MAX_BYTES);
+    feed_repeat (f, 'b', LINE_MAX_BYTES);
+    feed_str (f, "\r");
+    expect_result (f, FRAME_NONE);
+    assert_int_equal (framer_buffered (f), LINE_MAX_BYTES + 1);
+    feed_str (f, "\n");
+    expect_line_of (f, 'b', LINE_MAX_BYTES);
 
     /*  Both in one feed.  */
-    feed_repeat (&f, 'c', LINE_MAX_BYTES);
-    feed_str (&f, "\r\nnext\n");
-    expect_line_of (&f, 'c', LINE_MAX_BYTES);
-    expect_line_str (&f, "next");
-    expect_result (&f, FRAME_NONE);
-    framer_free (&f);
+    feed_repeat (f, 'c', LINE_MAX_BYTES);
+    feed_str (f, "\r\nnext\n");
+    expect_line_of (f, 'c', LINE_MAX_BYTES);
+    expect_line_str (f, "next");
+    expect_result (f, FRAME_NONE);
 }
 
 /*  4097 bytes: reported once, as soon as the 4097th byte arrives; the
     rest of the line is dropped over several feeds; the next line is whole. */
 static void test_over_limit_rejected_once (void **state)
 {
-    (void) state;
-    framer_t f;
-    framer_init (&f);
-    feed_str (&f, "before\n");
-    feed_repeat (&f, 'x', 3000);
-    expect_line_str (&f, "before");
-    expect_result (&f, FRAME_NONE);
-    feed_repeat (&f, 'x', LINE_MAX_BYTES + 1 - 3000);
-    expect_result (&f, FRAME_TOO_LONG);
-    assert_int_equal (framer_buffered (&f), 0);
-    expect_result (&f, FRAME_NONE);
+    framer_t *f = *state;
+    feed_str (f, "before\n");
+    feed_repeat (f, 'x', 3000);
+    expect_line_str (f, "before");
+    expect_result (f, FRAME_NONE);
+    feed_repeat (f, 'x', LINE_MAX_BYTES + 1 - 3000);
+    expect_result (f, FRAME_TOO_LONG);
+    assert_int_equal (framer_buffered (f), 0);
+    expect_result (f, FRAME_NONE);
     for (int i = 0; i < 5; i++) {
-        feed_repeat (&f, 'y', 1000);
-        assert_int_equal (framer_buffered (&f), 0);
-        expect_result (&f, FRAME_NONE);
+        feed_repeat (f, 'y', 1000);
+        assert_int_equal (framer_buffered (f), 0);
+        expect_result (f, FRAME_NONE);
     }
-    feed_str (&f, "tail of the long line\r\nnext line\nhalf");
-    expect_line_str (&f, "next line");
-    expect_result (&f, FRAME_NONE);
-    assert_int_equal (framer_buffered (&f), 4);
-    framer_free (&f);
+    feed_str (f, "tail of the long line\r\nnext line\nhalf");
+    expect_line_str (f, "next line");
+    expect_result (f, FRAME_NONE);
+    assert_int_equal (framer_buffered (f), 4);
 }
 
 /*  4096 bytes then '\r' may still be a line; a byte other than '\n'
     after that '\r' makes it one byte too long.                           */
 static void test_cr_then_more_is_too_long (void **state)
 {
-    (void) state;
-    framer_t f;
-    framer_init (&f);
-    feed_repeat (&f, 'a', LINE_MAX_BYTES);
-    feed_str (&f, "\r");
-    expect_result (&f, FRAME_NONE);
-    feed_str (&f, "\r");
-    expect_result (&f, FRAME_TOO_LONG);
-    expect_result (&f, FRAME_NONE);
-    feed_str (&f, "\nok\n");
-    expect_line_str (&f, "ok");
-    expect_result (&f, FRAME_NONE);
-    framer_free (&f);
+    framer_t *f = *state;
+    feed_repeat (f, 'a', LINE_MAX_BYTES);
+    feed_str (f, "\r");
+    expect_result (f, FRAME_NONE);
+    feed_str (f, "\r");
+    expect_result (f, FRAME_TOO_LONG);
+    expect_result (f, FRAME_NONE);
+    feed_str (f, "\nok\n");
+    expect_line_str (f, "ok");
+    expect_result (f, FRAME_NONE);
 }
 
 /*  A whole over-long line inside one feed, between two good lines.      */
 static void test_over_limit_within_one_feed (void **state)
 {
-    (void) state;
+    framer_t *f = *state;
     size_t n = 2 + LINE_MAX_BYTES + 1;
     char *block = malloc (n + 4);
     assert_non_null (block);
     memcpy (block, "a\n", 2);
     memset (block + 2, 'z', LINE_MAX_BYTES + 1);
     memcpy (block + n, "\r\nb\n", 4);
-    framer_t f;
-    framer_init (&f);
-    assert_int_equal (framer_feed (&f, block, n + 4), 0);
-    expect_line_str (&f, "a");
-    expect_result (&f, FRAME_TOO_LONG);
-    expect_line_str (&f, "b");
-    expect_result (&f, FRAME_NONE);
+    assert_int_equal (framer_feed (f, block, n + 4), 0);
+    expect_line_str (f, "a");
+    expect_result (f, FRAME_TOO_LONG);
+    expect_line_str (f, "b");
+    expect_result (f, FRAME_NONE);
     /*  Exactly 4097 bytes and its '\n' in one piece.  */
     memset (block, 'z', LINE_MAX_BYTES + 1);
     block [LINE_MAX_BYTES + 1] = '\n';
-    assert_int_equal (framer_feed (&f, block, LINE_MAX_BYTES + 2), 0);
-    expect_result (&f, FRAME_TOO_LONG);
-    expect_result (&f, FRAME_NONE);
+    assert_int_equal (framer_feed (f, block, LINE_MAX_BYTES + 2), 0);
+    expect_result (f, FRAME_TOO_LONG);
+    expect_result (f, FRAME_NONE);
     free (block);
-    framer_free (&f);
 }
 
 static void test_buffered_counts_unreturned_bytes (void **state)
 {
-    (void) state;
-    framer_t f;
-    framer_init (&f);
-    assert_int_equal (framer_buffered (&f), 0);
-    feed_str (&f, "abc\ndefg");
-    assert_int_equal (framer_buffered (&f), 8);
-    expect_line_str (&f, "abc");
-    assert_int_equal (framer_buffered (&f), 4);
-    expect_result (&f, FRAME_NONE);
-    assert_int_equal (framer_buffered (&f), 4);
-    feed_str (&f, "\n");
-    expect_line_str (&f, "defg");
-    assert_int_equal (framer_buffered (&f), 0);
-    framer_free (&f);
+    framer_t *f = *state;
+    assert_int_equal (framer_buffered (f), 0);
+    feed_str (f, "abc\ndefg");
+    assert_int_equal (framer_buffered (f), 8);
+    expect_line_str (f, "abc");
+    assert_int_equal (framer_buffered (f), 4);
+    expect_result (f, FRAME_NONE);
+    assert_int_equal (framer_buffered (f), 4);
+    feed_str (f, "\n");
+    expect_line_str (f, "defg");
+    assert_int_equal (framer_buffered (f), 0);
 }
 
 /*  The last line returned stays readable until the next call, which then
     releases the storage of an idle connection.                          */
 static void test_line_valid_until_next_call (void **state)
 {
-    (void) state;
-    framer_t f;
-    framer_init (&f);
-    feed_str (&f, "only line\n");
+    framer_t *f = *state;
+    feed_str (f, "only line\n");
     const char *line;
     size_t len;
-    assert_int_equal (framer_next (&f, &line, &len), FRAME_LINE);
+    assert_int_equal (framer_next (f, &line, &len), FRAME_LINE);
     assert_int_equal (len, 9);
     assert_memory_equal (line, "only line", 9);
-    expect_result (&f, FRAME_NONE);
-    assert_null (f.pending.data);
-    framer_free (&f);
+    expect_result (f, FRAME_NONE);
+    assert_null (f->pending.data);
 }
 
 static void test_feed_after_line_keeps_order (void **state)
 {
-    (void) state;
-    framer_t f;
-    framer_init (&f);
-    feed_str (&f, "first\n");
-    expect_line_str (&f, "first");
-    feed_str (&f, "second\n");
-    expect_line_str (&f, "second");
-    expect_result (&f, FRAME_NONE);
-    framer_free (&f);
+    framer_t *f = *state;
+    feed_str (f, "first\n");
+    expect_line_str (f, "first");
+    feed_str (f, "second\n");
+    expect_line_str (f, "second");
+    expect_result (f, FRAME_NONE);
 }
 
 int main (void)
 {
+#define FRAMER_TEST(f) cmocka_unit_test_setup_teardown (f, framer_setup, framer_teardown)
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_empty_framer_has_nothing),
-        cmocka_unit_test (test_byte_by_byte),
-        cmocka_unit_test (test_many_lines_in_one_feed),
-        cmocka_unit_test (test_crlf),
-        cmocka_unit_test (test_empty_lines),
-        cmocka_unit_test (test_exact_limit_accepted),
-        cmocka_unit_test (test_over_limit_rejected_once),
-        cmocka_unit_test (test_cr_then_more_is_too_long),
-        cmocka_unit_test (test_over_limit_within_one_feed),
-        cmocka_unit_test (test_buffered_counts_unreturned_bytes),
-        cmocka_unit_test (test_line_valid_until_next_call),
-        cmocka_unit_test (test_feed_after_line_keeps_order),
+        FRAMER_TEST (test_empty_framer_has_nothing),
+        FRAMER_TEST (test_byte_by_byte),
+        FRAMER_TEST (test_many_lines_in_one_feed),
+        FRAMER_TEST (test_crlf),
+        FRAMER_TEST (test_empty_lines),
+        FRAMER_TEST (test_exact_limit_accepted),
+        FRAMER_TEST (test_over_limit_rejected_once),
+        FRAMER_TEST (test_cr_then_more_is_too_long),
+        FRAMER_TEST (test_over_limit_within_one_feed),
+        FRAMER_TEST (test_buffered_counts_unreturned_bytes),
+        FRAMER_TEST (test_line_valid_until_next_call),
+        FRAMER_TEST (test_feed_after_line_keeps_order),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
