@@ -51,33 +51,33 @@ static void expect_moved_and_said_two (e2e_client_t *mover)
     e2e_expect_prompt (mover);
 }
 
-static void test_quit_packet_reaches_the_room_it_moved_to (void **state)
+/*  /join dev, two lines and the end in one packet, the end being /quit
+    or a half-close: dev sees it all; the mover still reads its replies,
+    then the close.                                                      */
+static void packet_reaches_the_room_it_moved_to (bool half_close)
 {
-    (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *watcher = watcher_in_dev (srv);
     e2e_client_t *mover = e2e_login (srv, "mover");
-    e2e_send (mover, "/join dev\nline1\nline2\n/quit\n");
+    e2e_send (mover, half_close? "/join dev\nline1\nline2\n": "/join dev\nline1\nline2\n/quit\n");
+    if (half_close && shutdown (e2e_fd (mover), SHUT_WR) != 0)
+        e2e_fail ("shutdown: %s", strerror (errno));
     expect_dev_sees_it_all (watcher);
     expect_moved_and_said_two (mover);
     e2e_expect_eof (mover);
     e2e_stop (srv);
 }
 
+static void test_quit_packet_reaches_the_room_it_moved_to (void **state)
+{
+    (void) state;
+    packet_reaches_the_room_it_moved_to (false);
+}
+
 static void test_half_close_packet_reaches_the_room_it_moved_to (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *watcher = watcher_in_dev (srv);
-    e2e_client_t *mover = e2e_login (srv, "mover");
-    e2e_send (mover, "/join dev\nline1\nline2\n");
-    if (shutdown (e2e_fd (mover), SHUT_WR) != 0)
-        e2e_fail ("shutdown: %s", strerror (errno));
-    expect_dev_sees_it_all (watcher);
-    /*  It still reads: its replies come, then the close.                */
-    expect_moved_and_said_two (mover);
-    e2e_expect_eof (mover);
-    e2e_stop (srv);
+    packet_reaches_the_room_it_moved_to (true);
 }
 
 /*  A reset after the server has read the lines: with --rate 1 they still

@@ -132,17 +132,20 @@ static char *receive_line (e2e_client_t *c, const char *from, const char *text)
     return line;
 }
 
-/*  alice says three lines (tabs, UTF-8, '%' included) that bob receives;
-    returns them as history will show them, concatenated.               */
-static char *three_lines_received (e2e_client_t *alice, e2e_client_t *bob)
+/*  alice and bob log in; alice says three lines (tabs, UTF-8, '%'
+    included) that bob receives. Returns them as history will show them,
+    concatenated.                                                        */
+static char *three_lines_received (const e2e_server_t *srv, e2e_client_t **alice,
+                                   e2e_client_t **bob)
 {
     static const char *const texts[] = {
         "first", "caf\xc3\xa9 \t 100%s %n", "third, the last"
     };
+    e2e_login_two (srv, alice, bob);
     char *history = e2e_fmt ("%s", "");
     for (size_t i = 0; i < 3; i++) {
-        e2e_say (alice, texts[i]);
-        history = e2e_fmt ("%s%s", history, receive_line (bob, "alice", texts[i]));
+        e2e_say (*alice, texts[i]);
+        history = e2e_fmt ("%s%s", history, receive_line (*bob, "alice", texts[i]));
     }
     return history;
 }
@@ -165,8 +168,7 @@ static void test_sigterm_restart_keeps_lines (void **state)
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
     int port = e2e_port (srv);
     e2e_client_t *alice, *bob;
-    e2e_login_two (srv, &alice, &bob);
-    char *history = three_lines_received (alice, bob);
+    char *history = three_lines_received (srv, &alice, &bob);
     e2e_stop (srv);
     e2e_close (alice);
     e2e_close (bob);
@@ -193,8 +195,7 @@ static void test_sigkill_after_receipt_keeps_lines (void **state)
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
     int port = e2e_port (srv);
     e2e_client_t *alice, *bob;
-    e2e_login_two (srv, &alice, &bob);
-    char *history = three_lines_received (alice, bob);
+    char *history = three_lines_received (srv, &alice, &bob);
     e2e_kill9 (srv);
     e2e_close (alice);
     e2e_close (bob);
@@ -399,8 +400,7 @@ static void test_no_data_dir_writes_nothing (void **state)
     if (chdir (cwd) != 0)
         e2e_fail ("cannot go back to %s: %s", cwd, strerror (errno));
     e2e_client_t *alice, *bob;
-    e2e_login_two (srv, &alice, &bob);
-    three_lines_received (alice, bob);
+    three_lines_received (srv, &alice, &bob);
     e2e_send (alice, "/join dev\n");
     e2e_expect_prompt (alice);
     e2e_expect_left (bob, "alice");

@@ -214,8 +214,6 @@ static void test_verbose_log_is_escaped (void **state)
         if (((unsigned char) *p < 0x20 && *p != '\n') || *p == 0x7f)
             e2e_fail ("raw control byte 0x%02x in the log: %s", (unsigned char) *p,
                       e2e_escape (log, strlen (log)));
-    unlink (path);
-    rmdir (dir);
 }
 
 /*  --log-file must be a regular file: a FIFO (which used to hang the
@@ -244,8 +242,6 @@ static void test_log_file_must_be_regular (void **state)
                       e2e_escape (run.out, strlen (run.out)), want);
         e2e_run_free (&run);
     }
-    unlink (fifo);
-    rmdir (dir);
 }
 
 /*  SIGHUP: the file is reopened (logrotate's rename, then SIGHUP).     */
@@ -269,9 +265,6 @@ static void test_sighup_reopens_the_log_file (void **state)
         e2e_fail ("rotation mixed up: old %s, new %s", e2e_escape (old, strlen (old)),
                   e2e_escape (fresh, strlen (fresh)));
     e2e_stop (srv);
-    unlink (path);
-    unlink (rotated);
-    rmdir (dir);
 }
 
 /*  SIGHUP without --log-file: said, and nothing else happens.          */
@@ -303,8 +296,6 @@ static void test_sigusr1_reports_and_serves_on (void **state)
     e2e_say (bob, "still here");
     e2e_expect_said (alice, "bob", "still here");
     e2e_stop (srv);
-    unlink (path);
-    rmdir (dir);
 }
 
 /*  SIGQUIT stops the server as SIGTERM does: notice, EOF, exit 0.      */
