@@ -339,6 +339,16 @@ tcp_try_connect (int port, bool ipv6, int rcvbuf)
     return -1;
 }
 
+char
+tcp_first_byte (int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (poll (&p, 1, timeout_ms) != 1)
+        return 0;
+    char c;
+    return recv (fd, &c, 1, MSG_PEEK) == 1? c: 0;
+}
+
 tcp_client_t *
 tcp_connect_at (int port, bool ipv6, int rcvbuf, const char *file, int line)
 {

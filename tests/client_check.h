@@ -88,6 +88,10 @@ bool tcp_have_ipv6 (void);
     is small from the start. The caller closes it.                       */
 int  tcp_try_connect (int port, bool ipv6, int rcvbuf);
 
+/*  The first byte the server sends on a raw socket, left unread; 0 when
+    nothing comes within timeout_ms.                                     */
+char tcp_first_byte (int fd, int timeout_ms);
+
 /*  A connection that fails, fails the test. The client stays open until
     tcp_close, tcp_reset or tcp_close_all.                               */
 #define tcp_connect(port, ipv6)  tcp_connect_at ((port), (ipv6), 0, __FILE__, __LINE__)

@@ -67,17 +67,6 @@ static ssize_t read_to_close (int fd, char *out, size_t size, int timeout_ms)
     return -1;
 }
 
-/*  The first byte the server sends fd ('W'elcome, 'T'oo many, 'C'hat is
-    full), left unread; 0 if nothing comes.                              */
-static char first_byte (int fd)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll (&p, 1, E2E_TIMEOUT_MS) != 1)
-        return 0;
-    char c;
-    return recv (fd, &c, 1, MSG_PEEK) == 1? c: 0;
-}
-
 static void expect_refused (int fd, const char *text)
 {
     char got [512];
@@ -105,7 +94,7 @@ static void test_connect_burst_then_one_clear_line (void **state)
         fds [i] = e2e_try_connect (e2e_port (srv), false);
         if (fds [i] < 0)
             e2e_fail ("connect %d: %s", i, strerror (errno));
-        char c = first_byte (fds [i]);
+        char c = tcp_first_byte (fds [i], E2E_TIMEOUT_MS);
         if (c == 'W')
             welcomed++;
         else
@@ -183,7 +172,7 @@ static bool reconnect_once (int port, int index)
     int fd = e2e_try_connect (port, false);
     if (fd < 0)
         e2e_fail ("connect: %s", strerror (errno));
-    bool welcomed = first_byte (fd) == 'W';
+    bool welcomed = tcp_first_byte (fd, E2E_TIMEOUT_MS) == 'W';
     if (welcomed) {
         /*  The welcome read first: closing on unread bytes would send a
             reset, and a reset loses what the server has not read yet.   */

@@ -522,17 +522,6 @@ static void test_flood_is_paced_and_loses_nothing (void **state)
 /* ------------------------------------------------------------------ */
 /*  Connections                                                        */
 
-/*  Waits (bounded) for the first bytes on a raw socket: 'W' for the
-    welcome banner, 'C' for "Chat is full", 0 for neither.              */
-static char first_byte (int fd)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll (&p, 1, E2E_TIMEOUT_MS) != 1)
-        return 0;
-    char c;
-    return recv (fd, &c, 1, MSG_PEEK) == 1? c: 0;
-}
-
 /*  Reads a socket until the peer closes it (bounded).                  */
 static void read_to_eof (int fd)
 {
@@ -564,7 +553,7 @@ static void test_storm_never_exceeds_max_clients (void **state)
     }
     int welcomed = 0, full = 0;
     for (int i = 0; i < STORM; i++) {
-        char c = first_byte (fds [i]);
+        char c = tcp_first_byte (fds [i], E2E_TIMEOUT_MS);
         welcomed += c == 'W';
         full += c == 'C';
         //  The server closes a refused socket just after writing to it:
@@ -786,7 +775,7 @@ static void test_descriptor_limit_caps_max_clients (void **state)
         fds [i] = e2e_try_connect (e2e_port (srv), false);
         if (fds [i] < 0)
             e2e_fail ("connect %d: %s", i, strerror (errno));
-        char c = first_byte (fds [i]);
+        char c = tcp_first_byte (fds [i], E2E_TIMEOUT_MS);
         welcomed += c == 'W';
         full += c == 'C';
     }

@@ -1186,7 +1186,7 @@ static void test_leaving_reset_closes_at_once (void **state)
     bool welcomed = false;
     while (!welcomed && check_now_ms () < deadline) {
         int fd = client_connect ();
-        welcomed = next_byte (fd, WAIT_MS) == PROTOCOL_BANNER [0];
+        welcomed = tcp_first_byte (fd, WAIT_MS) == PROTOCOL_BANNER [0];
         client_close (fd);
         if (!welcomed)
             zclock_sleep (50);
