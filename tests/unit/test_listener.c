@@ -128,6 +128,14 @@ static void assert_accepts (int listener, int family, int port)
     close (client);
 }
 
+/*  fd listens on address (of family) at port and takes connections.    */
+static void assert_listens_on (int fd, int family, const char *address, int port)
+{
+    assert_listening_socket (fd);
+    assert_bound_to (fd, family, address, port);
+    assert_accepts (fd, family, port);
+}
+
 /* ------------------------------------------------------------------ */
 
 static void test_ipv4_loopback (void **state)
@@ -135,9 +143,7 @@ static void test_ipv4_loopback (void **state)
     (void) state;
     int port;
     int fd = open_on_free_port ("127.0.0.1", AF_INET, &port);
-    assert_listening_socket (fd);
-    assert_bound_to (fd, AF_INET, "127.0.0.1", port);
-    assert_accepts (fd, AF_INET, port);
+    assert_listens_on (fd, AF_INET, "127.0.0.1", port);
     assert_accepts (fd, AF_INET, port);
     close (fd);
 }
@@ -151,9 +157,7 @@ static void test_ipv6_loopback (void **state)
     for (size_t i = 0; i < 2; i++) {
         int port;
         int fd = open_on_free_port (spellings [i], AF_INET6, &port);
-        assert_listening_socket (fd);
-        assert_bound_to (fd, AF_INET6, "::1", port);
-        assert_accepts (fd, AF_INET6, port);
+        assert_listens_on (fd, AF_INET6, "::1", port);
         close (fd);
     }
 }
@@ -213,9 +217,7 @@ static void test_host_name_localhost (void **state)
     (void) state;
     int port;
     int fd = open_on_free_port ("localhost", AF_INET, &port);
-    assert_listening_socket (fd);
-    assert_bound_to (fd, AF_INET, "127.0.0.1", port);
-    assert_accepts (fd, AF_INET, port);
+    assert_listens_on (fd, AF_INET, "127.0.0.1", port);
     assert_int_equal (listener_port (fd), port);
     close (fd);
 

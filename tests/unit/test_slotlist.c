@@ -47,6 +47,14 @@ static void assert_sound (slotlist_t *list)
     free (order);
 }
 
+/*  A list of capacity slots, 0 to capacity - 1 all listed, in order.     */
+static void s_list_every_slot (slotlist_t *list, uint32_t capacity)
+{
+    assert_int_equal (slotlist_init (list, capacity), 0);
+    for (uint32_t slot = 0; slot < capacity; slot++)
+        assert_true (slotlist_add (list, slot));
+}
+
 static void test_add_is_once (void **state)
 {
     (void) state;
@@ -121,9 +129,7 @@ static void test_add_during_a_pass_of_a_member (void **state)
 {
     (void) state;
     slotlist_t list;
-    assert_int_equal (slotlist_init (&list, 3), 0);
-    for (uint32_t slot = 0; slot < 3; slot++)
-        slotlist_add (&list, slot);
+    s_list_every_slot (&list, 3);
     uint32_t slot;
     size_t visited = 0;
     slotlist_begin (&list);
@@ -147,9 +153,7 @@ static void test_close_and_reuse_during_a_pass (void **state)
     (void) state;
     enum { SLOTS = 8 };
     slotlist_t list;
-    assert_int_equal (slotlist_init (&list, SLOTS), 0);
-    for (uint32_t slot = 0; slot < SLOTS; slot++)
-        slotlist_add (&list, slot);
+    s_list_every_slot (&list, SLOTS);
     uint32_t slot, visited [SLOTS * 2];
     size_t n = 0;
     slotlist_begin (&list);
@@ -189,9 +193,7 @@ static void test_a_pass_stopped_early (void **state)
 {
     (void) state;
     slotlist_t list;
-    assert_int_equal (slotlist_init (&list, 5), 0);
-    for (uint32_t slot = 0; slot < 5; slot++)
-        slotlist_add (&list, slot);
+    s_list_every_slot (&list, 5);
     uint32_t slot;
     slotlist_begin (&list);
     assert_true (slotlist_next (&list, &slot));
