@@ -41,6 +41,21 @@ static void move (e2e_client_t *c, const char *room, const char *history,
         e2e_expect_joined (new_members[i], e2e_name (c));
 }
 
+/*  A command line and its reply (a pattern, as for command()).          */
+typedef struct {
+    const char *line;
+    const char *reply;
+} exchange_t;
+
+/*  c sends each line of ex (up to { NULL }) and gets its reply; quiet,
+    in the same room, hears nothing of it: replies are private.          */
+static void private_replies (e2e_client_t *c, e2e_client_t *quiet, const exchange_t *ex)
+{
+    for (; ex->line; ex++)
+        command (c, ex->line, ex->reply);
+    e2e_expect_silence (quiet, E2E_QUIET_MS);
+}
+
 #define MEMBERS(...) ((e2e_client_t *[]){ __VA_ARGS__, NULL })
 
 /* ------------------------------------------------------------------ */
@@ -66,12 +81,13 @@ static void test_unknown_command (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    command (alice, "/foo bar", "Unknown command: /foo. Type /help for the list.");
-    command (alice, "/FoO", "Unknown command: /FoO. Type /help for the list.");
-    command (alice, "/f\x01o\x1b[31mo", "Unknown command: /foo. Type /help for the list.");
-    command (alice, "/", "Unknown command: /. Type /help for the list.");
-    command (alice, "/helpme", "Unknown command: /helpme. Type /help for the list.");
-    e2e_expect_silence (bob, E2E_QUIET_MS);
+    private_replies (alice, bob, (exchange_t []) {
+        { "/foo bar",         "Unknown command: /foo. Type /help for the list." },
+        { "/FoO",             "Unknown command: /FoO. Type /help for the list." },
+        { "/f\x01o\x1b[31mo", "Unknown command: /foo. Type /help for the list." },
+        { "/",                "Unknown command: /. Type /help for the list." },
+        { "/helpme",          "Unknown command: /helpme. Type /help for the list." },
+        { NULL, NULL } });
     e2e_stop (srv);
 }
 
@@ -240,15 +256,15 @@ static void test_join_errors (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    command (alice, "/join", "Usage: /join ROOM");
-    command (alice, "/join bad!name", ROOM_CHARS);
-    command (alice, "/join two words", ROOM_CHARS);
-    command (alice, "/join caf\xc3\xa9", ROOM_CHARS);
-    command (alice, "/join room.1", ROOM_CHARS);
-    command (alice, e2e_fmt ("/join %s", e2e_repeat ('r', 33)), ROOM_LONG);
-    command (alice, "/join general", "You are already in general.");
-    /*  Still in general, nobody was told anything.                      */
-    e2e_expect_silence (bob, E2E_QUIET_MS);
+    private_replies (alice, bob, (exchange_t []) {
+        { "/join",                                    "Usage: /join ROOM" },
+        { "/join bad!name",                           ROOM_CHARS },
+        { "/join two words",                          ROOM_CHARS },
+        { "/join caf\xc3\xa9",                        ROOM_CHARS },
+        { "/join room.1",                             ROOM_CHARS },
+        { e2e_fmt ("/join %s", e2e_repeat ('r', 33)), ROOM_LONG },
+        { "/join general",                            "You are already in general." },
+        { NULL, NULL } });
     command (alice, "/rooms", "Rooms:\n* general (2 members)");
     /*  32 characters are fine.                                          */
     move (alice, e2e_repeat ('r', 32), "", MEMBERS (bob), NULL);
@@ -342,16 +358,17 @@ static void test_name_change_errors (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    command (alice, "/name", "Usage: /name NEW");
-    command (alice, "/name alice", "You are already alice.");
-    command (alice, "/name bob", TAKEN);
-    command (alice, "/name BOB", TAKEN);
-    command (alice, "/name bo b", SPACES);
-    command (alice, "/name /x", SLASH);
-    command (alice, e2e_fmt ("/name %s", e2e_repeat ('n', 33)), TOO_LONG);
-    command (alice, "/name bo\x01" "b", PRINT);     /* refused, not cleaned */
-    command (alice, "/name a\xfe", PRINT);           /* 0xFF would start telnet */
-    e2e_expect_silence (bob, E2E_QUIET_MS);
+    private_replies (alice, bob, (exchange_t []) {
+        { "/name",                                    "Usage: /name NEW" },
+        { "/name alice",                              "You are already alice." },
+        { "/name bob",                                TAKEN },
+        { "/name BOB",                                TAKEN },
+        { "/name bo b",                               SPACES },
+        { "/name /x",                                 SLASH },
+        { e2e_fmt ("/name %s", e2e_repeat ('n', 33)), TOO_LONG },
+        { "/name bo\x01" "b",                         PRINT }, /* refused, not cleaned */
+        { "/name a\xfe",                              PRINT }, /* 0xFF would start telnet */
+        { NULL, NULL } });
     command (bob, "/users", "Users in general (2): alice, bob");
 
     /*  A change of case only is allowed.                                */
@@ -417,12 +434,13 @@ static void test_msg_errors (void **state)
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    command (alice, "/msg", "Usage: /msg NAME TEXT");
-    command (alice, "/msg bob", "Usage: /msg NAME TEXT");
-    command (alice, "/msg nobody hello", "No such user: nobody.");
-    command (alice, "/msg alice hello", "You cannot message yourself.");
-    command (alice, "/msg ALICE hello", "You cannot message yourself.");
-    e2e_expect_silence (bob, E2E_QUIET_MS);
+    private_replies (alice, bob, (exchange_t []) {
+        { "/msg",              "Usage: /msg NAME TEXT" },
+        { "/msg bob",          "Usage: /msg NAME TEXT" },
+        { "/msg nobody hello", "No such user: nobody." },
+        { "/msg alice hello",  "You cannot message yourself." },
+        { "/msg ALICE hello",  "You cannot message yourself." },
+        { NULL, NULL } });
     e2e_stop (srv);
 }
 
