@@ -41,6 +41,17 @@
 #define E2E_FULL          "Chat is full. Try again later.\n"
 #define E2E_TOO_LONG      "Message too long (max 4096 bytes).\n"
 #define E2E_USAGE         "[USAGE]: ./TCPChat $port\n"
+/*  /help's answer, spelled out here, not taken from src/protocol.c: the
+    tests check the bytes on the wire, whatever the code says.           */
+#define E2E_HELP \
+    "Commands:\n" \
+    "  /help            show this list\n" \
+    "  /rooms           list the rooms and how many are in each\n" \
+    "  /join ROOM       move to ROOM, creating it if needed\n" \
+    "  /users           list the users in your room\n" \
+    "  /name NEW        change your name\n" \
+    "  /msg NAME TEXT   send TEXT to NAME only\n" \
+    "  /quit            leave the chat\n"
 
 /*  Registers a test whose leftovers (server, clients) are cleaned up even
     when it fails half way.                                               */

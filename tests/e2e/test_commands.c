@@ -6,16 +6,6 @@
 #include <ctype.h>
 #include <string.h>
 
-#define HELP_TEXT \
-    "Commands:\n" \
-    "  /help            show this list\n" \
-    "  /rooms           list the rooms and how many are in each\n" \
-    "  /join ROOM       move to ROOM, creating it if needed\n" \
-    "  /users           list the users in your room\n" \
-    "  /name NEW        change your name\n" \
-    "  /msg NAME TEXT   send TEXT to NAME only\n" \
-    "  /quit            leave the chat\n"
-
 #define ROOM_CHARS "Room name can only contain letters, digits, '_' and '-'."
 #define ROOM_LONG  "Room name is too long (max 32 characters)."
 
@@ -67,10 +57,10 @@ static void test_help_text (void **state)
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_send (alice, "/help\n");
-    e2e_expect (alice, HELP_TEXT);
+    e2e_expect (alice, E2E_HELP);
     e2e_expect_prompt (alice);
     e2e_send (alice, "/HeLp\n");                    /* verbs ignore case */
-    e2e_expect (alice, HELP_TEXT);
+    e2e_expect (alice, E2E_HELP);
     e2e_expect_prompt (alice);
     e2e_expect_silence (bob, E2E_QUIET_MS);         /* replies are private */
     e2e_stop (srv);
@@ -98,7 +88,7 @@ static void test_commands_not_broadcast_nor_stored (void **state)
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_send (alice, "/help\n");
-    e2e_expect (alice, HELP_TEXT);
+    e2e_expect (alice, E2E_HELP);
     e2e_expect_prompt (alice);
     command (alice, "/rooms", "Rooms:\n* general (2 members)");
     command (alice, "/users", "Users in general (2): alice, bob");

@@ -12,16 +12,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define HELP_TEXT \
-    "Commands:\n" \
-    "  /help            show this list\n" \
-    "  /rooms           list the rooms and how many are in each\n" \
-    "  /join ROOM       move to ROOM, creating it if needed\n" \
-    "  /users           list the users in your room\n" \
-    "  /name NEW        change your name\n" \
-    "  /msg NAME TEXT   send TEXT to NAME only\n" \
-    "  /quit            leave the chat\n"
-
 /*  A client already in room dev, to watch who comes and goes there.     */
 static e2e_client_t *watcher_in_dev (e2e_server_t *srv)
 {
@@ -122,7 +112,7 @@ static void test_replies_before_quit_arrive_before_the_close (void **state)
     e2e_send (bob, "/rooms\n/users\n/help\n/quit\n");
     e2e_expect_reply (bob, "Rooms:\n* general (2 members)");
     e2e_expect_reply (bob, "Users in general (2): alice, bob");
-    e2e_expect (bob, HELP_TEXT);
+    e2e_expect (bob, E2E_HELP);
     e2e_expect_prompt (bob);
     e2e_expect_eof (bob);
     e2e_expect_left (alice, "bob");
