@@ -28,6 +28,7 @@
 #include "protocol.h"
 #include "slotlist.h"
 #include "telnet.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -746,7 +747,7 @@ s_conn_may_send (self_t *self, conn_t *conn)
 static void
 s_conn_name_line (self_t *self, conn_t *conn, const char *line, size_t size)
 {
-    size = trim_blanks (&line, size);
+    size = text_trim_blanks (&line, size);
     if (size == 5 && strncasecmp (line, "/quit", 5) == 0) {
         s_conn_finish (self, conn, "quit");
         return;

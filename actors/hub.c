@@ -33,7 +33,6 @@
     its file when someone joins it again.                               */
 #include "hub.h"
 #include "actor.h"
-#include "clean.h"
 #include "command.h"
 #include "endpoints.h"
 #include "log.h"
@@ -42,6 +41,7 @@
 #include "protocol.h"
 #include "room.h"
 #include "store.h"
+#include "text.h"
 
 #include <errno.h>
 #include <string.h>

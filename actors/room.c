@@ -14,12 +14,12 @@
     and stops waiting until the writer has caught up.                   */
 #include "room.h"
 #include "actor.h"
-#include "clean.h"
 #include "history.h"
 #include "log.h"
 #include "messages.h"
 #include "protocol.h"
 #include "store.h"
+#include "text.h"
 #include "writer.h"
 
 #include <errno.h>

@@ -40,9 +40,6 @@
     CLEAN_MAX_BYTES.                                                      */
 size_t clean_text (const char *in, size_t len, char *out);
 
-/*  True when s holds only spaces and tabs (or nothing).                  */
-bool   text_is_blank (const char *s, size_t len);
-
 /*  Decodes the character at s (len > 0) and returns how many bytes it
     spans. *cp is its code point, or -1 when those bytes are one maximal
     invalid subpart (the span of one U+FFFD). Shared with names.c.        */

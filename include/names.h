@@ -54,7 +54,4 @@ void                name_confusables_destroy (name_confusables_t **self_p);
 void name_confusable_key (name_confusables_t *self, int which,
                           const char *s, size_t len, char out [NAME_KEY_MAX]);
 
-/*  Strips spaces and tabs at both ends: adjusts *s, returns the new length. */
-size_t trim_blanks (const char **s, size_t len);
-
 #endif

@@ -199,12 +199,3 @@ clean_text (const char *in, size_t len, char *out)
     out [sink.size] = '\0';
     return sink.size;
 }
-
-bool
-text_is_blank (const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (s [i] != ' ' && s [i] != '\t')
-            return false;
-    return true;
-}

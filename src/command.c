@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 #include <string.h>
-#include "names.h"
+#include "text.h"
 
 static const char *const NAMES [] = {
     [CMD_NONE]    = "",
@@ -32,12 +32,6 @@ command_from_name (const char *name)
         if (strcmp (name, NAMES [kind]) == 0)
             return (command_kind_t) kind;
     return CMD_UNKNOWN;
-}
-
-static bool
-s_is_blank (char c)
-{
-    return c == ' ' || c == '\t';
 }
 
 /*  Compares s (n bytes) with a lower-case name, ignoring ASCII case only:
@@ -71,13 +65,13 @@ static void
 s_split_message (command_t *cmd, const char *s, size_t len)
 {
     size_t i = 0;
-    while (i < len && s_is_blank (s [i]))
+    while (i < len && text_is_blank_char (s [i]))
         i++;
     cmd->arg = s + i;
-    while (i < len && !s_is_blank (s [i]))
+    while (i < len && !text_is_blank_char (s [i]))
         i++;
     cmd->arg_len = (size_t) (s + i - cmd->arg);
-    while (i < len && s_is_blank (s [i]))
+    while (i < len && text_is_blank_char (s [i]))
         i++;
     cmd->text = s + i;
     cmd->text_len = len - i;
@@ -90,7 +84,7 @@ command_parse (const char *line, size_t len, command_t *cmd)
     if (len == 0 || line [0] != '/')
         return CMD_NONE;
     size_t verb_len = 1;
-    while (verb_len < len && !s_is_blank (line [verb_len]))
+    while (verb_len < len && !text_is_blank_char (line [verb_len]))
         verb_len++;
     cmd->verb = line;
     cmd->verb_len = verb_len;
@@ -100,7 +94,7 @@ command_parse (const char *line, size_t len, command_t *cmd)
     size_t rest_len = len - verb_len;
     if (cmd->kind == CMD_JOIN || cmd->kind == CMD_NAME) {
         cmd->arg = rest;
-        cmd->arg_len = trim_blanks (&cmd->arg, rest_len);
+        cmd->arg_len = text_trim_blanks (&cmd->arg, rest_len);
     }
     else
     if (cmd->kind == CMD_MSG)

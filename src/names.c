@@ -175,21 +175,3 @@ name_confusable_key (name_confusables_t *self, int which,
         name_fold (s, keep, out);
     }
 }
-
-static bool
-s_is_blank (char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-size_t
-trim_blanks (const char **s, size_t len)
-{
-    while (len > 0 && s_is_blank ((*s) [0])) {
-        (*s)++;
-        len--;
-    }
-    while (len > 0 && s_is_blank ((*s) [len - 1]))
-        len--;
-    return len;
-}

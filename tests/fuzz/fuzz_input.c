@@ -16,6 +16,7 @@
 #include "framer.h"
 #include "names.h"
 #include "telnet.h"
+#include "text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -75,7 +76,7 @@ s_line (const char *line, size_t len)
                                 : room_name_problem (cmd.arg, cmd.arg_len));
 
     const char *name = line;
-    size_t name_len = trim_blanks (&name, len);
+    size_t name_len = text_trim_blanks (&name, len);
     s_check_part (line, len, name, name_len);
     if (!name_problem (name, name_len)) {
         char key [NAME_MAX_BYTES + 1];

@@ -396,20 +396,6 @@ static void test_utf8_decode (void **state)
     assert_int_equal (cp, 0x85);
 }
 
-static void test_text_is_blank (void **state)
-{
-    (void) state;
-    assert_true (text_is_blank ("", 0));
-    assert_true (text_is_blank (NULL, 0));
-    assert_true (text_is_blank (" ", 1));
-    assert_true (text_is_blank (" \t  \t", 5));
-    assert_false (text_is_blank (" a ", 3));
-    assert_false (text_is_blank ("\n", 1));
-    assert_false (text_is_blank ("  \xc2\xa0", 4));
-    assert_false (text_is_blank ("\0", 1));
-    assert_true (text_is_blank ("  x", 2));       /* only len bytes count */
-}
-
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -439,7 +425,6 @@ int main (void)
         cmocka_unit_test (test_worst_case_growth),
         cmocka_unit_test (test_long_mixed_text),
         cmocka_unit_test (test_utf8_decode),
-        cmocka_unit_test (test_text_is_blank),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -304,30 +304,6 @@ static void test_name_fold (void **state)
     assert_string_equal (out, "@[`{");
 }
 
-static void expect_trim (const char *in, const char *want)
-{
-    const char *s = in;
-    size_t len = trim_blanks (&s, strlen (in));
-    assert_int_equal (len, strlen (want));
-    assert_memory_equal (s, want, len);
-    assert_true (s >= in && s + len <= in + strlen (in));
-}
-
-static void test_trim_blanks (void **state)
-{
-    (void) state;
-    expect_trim ("  \t alice \t ", "alice");
-    expect_trim ("a b", "a b");
-    expect_trim (" \t a\tb \t", "a\tb");
-    expect_trim ("bob", "bob");
-    expect_trim ("   ", "");
-    expect_trim ("", "");
-    expect_trim ("\nbob\r", "\nbob\r");             /* only spaces and tabs */
-    const char *s = "  x  ";
-    assert_int_equal (trim_blanks (&s, 3), 1);      /* only len bytes */
-    assert_int_equal (*s, 'x');
-}
-
 int main (void)
 {
     const struct CMUnitTest tests [] = {
@@ -346,7 +322,6 @@ int main (void)
         cmocka_unit_test (test_leading_slash),
         cmocka_unit_test (test_room_names),
         cmocka_unit_test (test_name_fold),
-        cmocka_unit_test (test_trim_blanks),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
