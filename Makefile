@@ -145,7 +145,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRC     := tests/fuzz/fuzz_input.c src/framer.c src/buf.c src/clean.c src/command.c src/names.c \
-                src/telnet.c src/text.c
+                src/telnet.c src/text.c src/mem.c
 FUZZ_GW_SRC  := tests/fuzz/fuzz_gateway.c $(LIB_SRC)
 FUZZ_RUN      = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build/fuzz/
 fuzz: build/fuzz/fuzz_input build/fuzz/fuzz_gateway ## libFuzzer: the input path, then the gateway (FUZZ_SECONDS each)

@@ -23,6 +23,7 @@
 #include "framer.h"
 #include "listener.h"
 #include "log.h"
+#include "mem.h"
 #include "messages.h"
 #include "names.h"
 #include "protocol.h"
@@ -201,11 +202,11 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->now_us = self->clock ();
     log_setup (&self->log, &self->config, "gateway");
     size_t slots = (size_t) self->config.max_clients;
-    self->conns = (conn_t *) calloc (slots, sizeof (conn_t));
-    self->free_slots = (uint32_t *) malloc (slots * sizeof (uint32_t));
-    int lists = slotlist_init (&self->dirty, slots) | slotlist_init (&self->stalled, slots)
-              | slotlist_init (&self->throttled, slots);
-    assert (self->conns && self->free_slots && lists == 0);
+    self->conns = (conn_t *) mem_zalloc (slots, sizeof (conn_t));
+    self->free_slots = (uint32_t *) mem_alloc (slots * sizeof (uint32_t));
+    slotlist_init (&self->dirty, slots);
+    slotlist_init (&self->stalled, slots);
+    slotlist_init (&self->throttled, slots);
     //  Lowest slots first, so a small server touches little memory.
     for (size_t i = 0; i < slots; i++)
         self->free_slots [i] = (uint32_t) (slots - 1 - i);
@@ -216,9 +217,9 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
         seed = (uint64_t) s_clock_us () ^ ((uint64_t) getpid () << 32);
     self->addrs = addrs_new (self->config.connect_rate, self->config.max_per_address,
                              slots, seed);
-    self->chunk = (char *) malloc (READ_CHUNK);
-    self->clean_a = (char *) malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
-    self->clean_b = (char *) malloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
+    self->chunk = (char *) mem_alloc (READ_CHUNK);
+    self->clean_a = (char *) mem_alloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
+    self->clean_b = (char *) mem_alloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
 
     self->epoll = epoll_create1 (EPOLL_CLOEXEC);
     if (self->epoll < 0) {
@@ -465,7 +466,7 @@ s_conn_block_unsent (conn_t *conn)
 {
     uint64_t from = conn->sent > conn->block_from? conn->sent: conn->block_from;
     size_t unsent = conn->block_to > from? (size_t) (conn->block_to - from): 0;
-    //  Never more than the buffer holds (had an append failed).
+    //  Never more than the buffer holds (dropped when the peer went).
     return unsent < buf_size (&conn->out)? unsent: buf_size (&conn->out);
 }
 
@@ -882,10 +883,6 @@ s_conn_feed (self_t *self, conn_t *conn, const char *data, size_t size)
         size -= (size_t) (iac - data);
         data = iac;
         conn->telnet = telnet_filter_new ();
-        if (!conn->telnet) {
-            s_conn_finish (self, conn, "out of memory");
-            return;
-        }
     }
     telnet_result_t *out = &self->telnet_out;
     telnet_filter_feed (conn->telnet, data, size, out);
@@ -1114,9 +1111,8 @@ s_handle_attach (self_t *self, const msg_view_t *view)
         slot++;
     if (slot == self->room_slots) {
         self->room_slots = self->room_slots? self->room_slots * 2: 16;
-        self->rooms = (zsock_t **) realloc (self->rooms, self->room_slots * sizeof (zsock_t *));
-        self->room_busy = (bool *) realloc (self->room_busy, self->room_slots * sizeof (bool));
-        assert (self->rooms && self->room_busy);
+        self->rooms = (zsock_t **) mem_realloc (self->rooms, self->room_slots * sizeof (zsock_t *));
+        self->room_busy = (bool *) mem_realloc (self->room_busy, self->room_slots * sizeof (bool));
         for (size_t i = slot; i < self->room_slots; i++) {
             self->rooms [i] = NULL;
             self->room_busy [i] = false;

@@ -36,6 +36,7 @@
 #include "command.h"
 #include "endpoints.h"
 #include "log.h"
+#include "mem.h"
 #include "messages.h"
 #include "names.h"
 #include "protocol.h"
@@ -1048,12 +1049,11 @@ s_self_poll (self_t *self)
     size_t wanted = 2 + self->rooms_queued + zlist_size (self->stopping);
     if (wanted > self->poll_size) {
         self->poll_size = wanted * 2;
-        self->items = (zmq_pollitem_t *) realloc (self->items,
-                                                  self->poll_size * sizeof (zmq_pollitem_t));
-        self->polled = (room_t **) realloc (self->polled, self->poll_size * sizeof (room_t *));
-        self->polled_stop = (stopping_t **) realloc (self->polled_stop,
-                                                     self->poll_size * sizeof (stopping_t *));
-        assert (self->items && self->polled && self->polled_stop);
+        self->items = (zmq_pollitem_t *) mem_realloc (self->items,
+                                                      self->poll_size * sizeof (zmq_pollitem_t));
+        self->polled = (room_t **) mem_realloc (self->polled, self->poll_size * sizeof (room_t *));
+        self->polled_stop = (stopping_t **) mem_realloc (self->polled_stop,
+                                                         self->poll_size * sizeof (stopping_t *));
     }
     zmq_pollitem_t *items = self->items;
     items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };

@@ -16,6 +16,7 @@
 #include "actor.h"
 #include "history.h"
 #include "log.h"
+#include "mem.h"
 #include "messages.h"
 #include "protocol.h"
 #include "store.h"
@@ -250,9 +251,8 @@ s_member_add (self_t *self, uint64_t id, char *name)
 {
     if (self->members == self->capacity) {
         self->capacity = self->capacity? self->capacity * 2: 8;
-        self->ids = (uint64_t *) realloc (self->ids, self->capacity * sizeof (uint64_t));
-        self->names = (char **) realloc (self->names, self->capacity * sizeof (char *));
-        assert (self->ids && self->names);
+        self->ids = (uint64_t *) mem_realloc (self->ids, self->capacity * sizeof (uint64_t));
+        self->names = (char **) mem_realloc (self->names, self->capacity * sizeof (char *));
     }
     self->ids [self->members] = id;
     self->names [self->members] = name;

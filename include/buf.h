@@ -3,7 +3,8 @@
 
     Used for every per-client byte queue (pending input, pending output).
     Bytes live in data[off .. len). The storage is freed as soon as the
-    buffer becomes empty, so that an idle client costs no buffer memory.  */
+    buffer becomes empty, so that an idle client costs no buffer memory.
+    Appends cannot fail: out of memory, the process stops (mem.h).       */
 #ifndef TCPCHAT_BUF_H
 #define TCPCHAT_BUF_H
 
@@ -18,17 +19,13 @@ typedef struct {
 
 void   buf_init    (buf_t *b);
 void   buf_free    (buf_t *b);                 /* frees storage, leaves b empty */
-int    buf_append  (buf_t *b, const void *p, size_t n);    /* 0, or -1 on OOM */
-int    buf_append_str (buf_t *b, const char *s);
+void   buf_append  (buf_t *b, const void *p, size_t n);
+void   buf_append_str (buf_t *b, const char *s);
 size_t buf_size    (const buf_t *b);           /* unread bytes: len - off */
 const char *buf_head (const buf_t *b);         /* first unread byte (NULL if none) */
 void   buf_consume (buf_t *b, size_t n);       /* drop n unread bytes; frees when empty */
 /*  Drops every unread byte but keeps the storage: for a scratch buffer
     refilled at once, so it is not freed and allocated again each time.  */
 void   buf_clear   (buf_t *b);
-/*  Makes room so that appends totalling n bytes cannot fail: lets a
-    message built from several pieces be queued whole or not at all.
-    Returns 0, or -1 on OOM (b unchanged).                                */
-int    buf_reserve (buf_t *b, size_t n);
 
 #endif

@@ -30,9 +30,9 @@ typedef struct {
 void framer_init (framer_t *f);
 void framer_free (framer_t *f);
 
-/*  Append received bytes. Returns 0, or -1 on OOM.  While discarding, the
-    bytes of the over-long line are dropped here rather than stored.      */
-int  framer_feed (framer_t *f, const char *data, size_t len);
+/*  Append received bytes. While discarding, the bytes of the over-long
+    line are dropped here rather than stored.                             */
+void framer_feed (framer_t *f, const char *data, size_t len);
 
 /*  Take the next line. For FRAME_LINE, *line points into the framer (no
     '\n', no trailing '\r', not NUL-terminated) and stays valid until the

@@ -7,7 +7,7 @@
     the other way round) fails it. Texts with a printf conversion are
     formats for the caller's printf; a text whose limit is one of our
     constants is built from it at compile time. Formatters append to a
-    buf_t and return 0, or -1 on OOM.                                     */
+    buf_t.                                                                */
 #ifndef TCPCHAT_PROTOCOL_H
 #define TCPCHAT_PROTOCOL_H
 
@@ -102,24 +102,24 @@ typedef struct {
 const char *stamp_now (stamp_cache_t *cache);   /* cache starts zeroed */
 
 /*  "[ts][name]:text": a chat line as stored in history (no '\n').       */
-int fmt_chat_line (buf_t *out, const char *stamp, const char *name,
-                   const char *text, size_t len);
+void fmt_chat_line (buf_t *out, const char *stamp, const char *name,
+                    const char *text, size_t len);
 /*  "[ts][name]:": the prompt of a client in a room (no '\n').           */
-int fmt_prompt    (buf_t *out, const char *stamp, const char *name);
+void fmt_prompt    (buf_t *out, const char *stamp, const char *name);
 /*  "\n[ts][from -> to]:text\n": a private message as the target sees it. */
-int fmt_private   (buf_t *out, const char *stamp, const char *from,
-                   const char *to, const char *text, size_t len);
+void fmt_private   (buf_t *out, const char *stamp, const char *from,
+                    const char *to, const char *text, size_t len);
 /*  "\nNAME has joined our chat...\n"                                    */
-int fmt_joined    (buf_t *out, const char *name);
+void fmt_joined    (buf_t *out, const char *name);
 /*  "\nNAME has left our chat...\n"                                      */
-int fmt_left      (buf_t *out, const char *name);
+void fmt_left      (buf_t *out, const char *name);
 /*  "\nOLD changed their name to NEW\n". The renamer is sent the same
     bytes without the first '\n': its cursor is at the start of a line.  */
-int fmt_renamed   (buf_t *out, const char *old_name, const char *new_name);
+void fmt_renamed   (buf_t *out, const char *old_name, const char *new_name);
 /*  "* NAME (N members)\n" for the caller's room ("  " for another), a
     line of the /rooms reply; "(1 member)" for one.                       */
-int fmt_room_entry (buf_t *out, bool mine, const char *name, size_t members);
+void fmt_room_entry (buf_t *out, bool mine, const char *name, size_t members);
 /*  "Users in ROOM (N): a, b, c\n", the /users reply, names in order.     */
-int fmt_users     (buf_t *out, const char *room, char *const *names, size_t count);
+void fmt_users     (buf_t *out, const char *room, char *const *names, size_t count);
 
 #endif

@@ -30,8 +30,7 @@ typedef struct {
     bool      in_pass;
 } slotlist_t;
 
-/*  0, or -1 when out of memory (then the list is empty and unusable).    */
-int    slotlist_init   (slotlist_t *list, size_t capacity);
+void   slotlist_init   (slotlist_t *list, size_t capacity);
 void   slotlist_free   (slotlist_t *list);
 /*  Adds slot at the end; false (and nothing changes) if already in.     */
 bool   slotlist_add    (slotlist_t *list, uint32_t slot);

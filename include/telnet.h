@@ -50,7 +50,6 @@ typedef struct {
                              holds its text up to that point) */
 } telnet_result_t;
 
-/*  NULL on OOM.                                                          */
 telnet_filter_t *telnet_filter_new (void);
 void telnet_filter_destroy (telnet_filter_t **self_p);
 
@@ -59,8 +58,7 @@ void telnet_filter_destroy (telnet_filter_t **self_p);
 void telnet_filter_feed (telnet_filter_t *self, const char *data, size_t size,
                          telnet_result_t *result);
 
-/*  Appends text for the client to out, escaped for telnet (0xFF doubled).
-    Returns 0, or -1 on OOM.                                              */
-int  telnet_filter_send (telnet_filter_t *self, const char *data, size_t size, buf_t *out);
+/*  Appends text for the client to out, escaped for telnet (0xFF doubled). */
+void telnet_filter_send (telnet_filter_t *self, const char *data, size_t size, buf_t *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*  addrs: what each remote address may still open. See addrs.h.  */
 #include "addrs.h"
+#include "mem.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -35,8 +36,7 @@ struct addrs_t {
 addrs_t *
 addrs_new (int rate, int max_open, size_t clients, uint64_t seed)
 {
-    addrs_t *self = (addrs_t *) calloc (1, sizeof (addrs_t));
-    assert (self);
+    addrs_t *self = (addrs_t *) mem_zalloc (1, sizeof (addrs_t));
     self->rate = rate;
     self->max_open = max_open;
     self->burst = (int64_t) ADDRS_BURST_SECONDS * rate * COST;
@@ -49,8 +49,7 @@ addrs_new (int rate, int max_open, size_t clients, uint64_t seed)
     self->sets = 1;
     while (self->sets < wanted)
         self->sets *= 2;
-    self->entries = (entry_t *) calloc (self->sets * WAYS, sizeof (entry_t));
-    assert (self->entries);
+    self->entries = (entry_t *) mem_zalloc (self->sets * WAYS, sizeof (entry_t));
     return self;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*  buf: a growable byte buffer with a read offset. See buf.h.  */
 #include "buf.h"
+#include "mem.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,24 +49,22 @@ s_grown_capacity (size_t cap, size_t need)
 /*  Ensures n free bytes after len. Sliding the unread bytes to the front
     is only worth it when that frees at least half the storage: then each
     byte is moved O(1) times overall. Otherwise grow geometrically.      */
-static int
+static void
 s_make_room (buf_t *b, size_t n)
 {
     size_t size = buf_size (b);
     if (size == 0)
         b->off = b->len = 0;        /* storage kept by a caller: reuse it */
     if (n <= b->cap - b->len)
-        return 0;
-    if (n > SIZE_MAX - size)
-        return -1;
+        return;
     size_t need = size + n;
+    if (need < size)
+        need = SIZE_MAX;            /* no such memory: mem_alloc stops us */
     if (need <= b->cap / 2)
         memmove (b->data, b->data + b->off, size);
     else {
         size_t cap = s_grown_capacity (b->cap, need);
-        char *data = malloc (cap);
-        if (!data)
-            return -1;
+        char *data = mem_alloc (cap);
         if (size)
             memcpy (data, b->data + b->off, size);
         free (b->data);
@@ -74,7 +73,6 @@ s_make_room (buf_t *b, size_t n)
     }
     b->off = 0;
     b->len = size;
-    return 0;
 }
 
 void
@@ -83,28 +81,20 @@ buf_clear (buf_t *b)
     b->off = b->len = 0;
 }
 
-int
-buf_reserve (buf_t *b, size_t n)
-{
-    return n ? s_make_room (b, n) : 0;
-}
-
-int
+void
 buf_append (buf_t *b, const void *p, size_t n)
 {
     if (n == 0)
-        return 0;
-    if (s_make_room (b, n))
-        return -1;
+        return;
+    s_make_room (b, n);
     memcpy (b->data + b->len, p, n);
     b->len += n;
-    return 0;
 }
 
-int
+void
 buf_append_str (buf_t *b, const char *s)
 {
-    return buf_append (b, s, strlen (s));
+    buf_append (b, s, strlen (s));
 }
 
 void

@@ -25,20 +25,20 @@ framer_free (framer_t *f)
     f->discarding = false;
 }
 
-int
+void
 framer_feed (framer_t *f, const char *data, size_t len)
 {
     if (len == 0)
-        return 0;
+        return;
     if (f->discarding) {
         const char *newline = memchr (data, '\n', len);
         if (!newline)
-            return 0;
+            return;
         f->discarding = false;
         len -= (size_t) (newline + 1 - data);
         data = newline + 1;
     }
-    return buf_append (&f->pending, data, len);
+    buf_append (&f->pending, data, len);
 }
 
 /*  An unfinished line is known to be too long when it cannot end in

@@ -5,6 +5,7 @@
     quiet room does not pay for --history slots up front. Once full it is
     a ring: the newest line replaces the oldest.                          */
 #include "history.h"
+#include "mem.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,9 +27,8 @@ struct history_t {
 history_t *
 history_new (size_t capacity)
 {
-    history_t *self = calloc (1, sizeof *self);
-    if (self)
-        self->capacity = capacity;
+    history_t *self = mem_zalloc (1, sizeof *self);
+    self->capacity = capacity;
     return self;
 }
 
@@ -45,33 +45,27 @@ history_destroy (history_t **self_p)
     *self_p = NULL;
 }
 
-static int
+static void
 s_grow (history_t *self)
 {
     size_t allocated = self->allocated ? self->allocated * 2 : 16;
     if (allocated > self->capacity || allocated < self->allocated)
         allocated = self->capacity;
-    if (allocated > SIZE_MAX / sizeof (entry_t))
-        return -1;
-    entry_t *entries = realloc (self->entries, allocated * sizeof *entries);
-    if (!entries)
-        return -1;
-    self->entries = entries;
+    //  Past SIZE_MAX bytes no memory is enough: ask for all, and stop.
+    size_t bytes = allocated > SIZE_MAX / sizeof (entry_t)? SIZE_MAX
+                 : allocated * sizeof (entry_t);
+    self->entries = mem_realloc (self->entries, bytes);
     self->allocated = allocated;
-    return 0;
 }
 
-int
+void
 history_add (history_t *self, const char *line, size_t len)
 {
     if (self->capacity == 0)
-        return 0;
-    if (self->count == self->allocated && self->count < self->capacity
-    &&  s_grow (self))
-        return -1;
-    char *text = malloc (len + 1);
-    if (!text)
-        return -1;
+        return;
+    if (self->count == self->allocated && self->count < self->capacity)
+        s_grow (self);
+    char *text = mem_alloc (len + 1);
     memcpy (text, line, len);
     text [len] = '\0';
 
@@ -82,7 +76,6 @@ history_add (history_t *self, const char *line, size_t len)
         self->entries [self->oldest] = (entry_t) { text, len };
         self->oldest = (self->oldest + 1) % self->capacity;
     }
-    return 0;
 }
 
 size_t
@@ -104,15 +97,14 @@ history_line (const history_t *self, size_t i, size_t *len)
     return self->entries [slot].text;
 }
 
-int
+void
 history_render (const history_t *self, buf_t *out)
 {
-    return history_render_newest (self, SIZE_MAX, out);
+    history_render_newest (self, SIZE_MAX, out);
 }
 
-/*  Counting back from the newest line finds the first line that fits;
-    reserving the total first makes the output all or nothing.           */
-int
+/*  Counting back from the newest line finds the first line that fits.   */
+void
 history_render_newest (const history_t *self, size_t max_bytes, buf_t *out)
 {
     size_t total = 0;
@@ -125,13 +117,10 @@ history_render_newest (const history_t *self, size_t max_bytes, buf_t *out)
         total += len + 1;
         first--;
     }
-    if (buf_reserve (out, total))
-        return -1;
     for (size_t i = first; i < self->count; i++) {
         size_t len;
         const char *line = history_line (self, i, &len);
-        if (buf_append (out, line, len) || buf_append (out, "\n", 1))
-            return -1;
+        buf_append (out, line, len);
+        buf_append (out, "\n", 1);
     }
-    return 0;
 }

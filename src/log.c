@@ -2,6 +2,7 @@
 /*  log: one line per event, under the actor's own name. See log.h.  */
 #include "log.h"
 #include "clean.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -390,8 +391,8 @@ log_sink_start (const char *path, int file)
     fcntl (data [1], F_SETFL, O_NONBLOCK);
     fcntl (control [1], F_SETFL, O_NONBLOCK);
 
-    writer_t *writer = (writer_t *) calloc (1, sizeof (writer_t));
-    log_sink_t *sink = (log_sink_t *) calloc (1, sizeof (log_sink_t));
+    writer_t *writer = (writer_t *) mem_zalloc (1, sizeof (writer_t));
+    log_sink_t *sink = (log_sink_t *) mem_zalloc (1, sizeof (log_sink_t));
     writer->in = data [0];
     writer->control = control [0];
     writer->out = fcntl (STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);

@@ -9,6 +9,7 @@
 #include <unicode/uspoof.h>
 #include <unicode/ustring.h>
 #include "clean.h"
+#include "mem.h"
 #include "protocol.h"
 
 /*  Invalid UTF-8 (cp < 0) is not printable either.  */
@@ -110,9 +111,7 @@ struct name_confusables_t {
 name_confusables_t *
 name_confusables_new (void)
 {
-    name_confusables_t *self = (name_confusables_t *) calloc (1, sizeof (name_confusables_t));
-    if (!self)
-        return NULL;
+    name_confusables_t *self = (name_confusables_t *) mem_zalloc (1, sizeof (name_confusables_t));
     UErrorCode status = U_ZERO_ERROR;
     self->checker = uspoof_open (&status);
     if (U_FAILURE (status)) {

@@ -46,8 +46,8 @@ stamp_now (stamp_cache_t *cache)
     return cache->text;
 }
 
-/*  Every message is built from pieces and queued whole or not at all, so
-    that a client never receives half a line after an OOM.                */
+/*  Every message is built from pieces: the bytes as given, one after
+    another.                                                              */
 typedef struct {
     const char *bytes;
     size_t      len;
@@ -55,39 +55,34 @@ typedef struct {
 
 #define TEXT(s)     { (s), strlen (s) }
 #define COUNT(a)    (sizeof (a) / sizeof (a) [0])
+//  A size_t in decimal (SIZE_MAX has 20 digits) and its NUL.
+#define SIZE_DIGITS 21
 
-static int
+static void
 s_append_pieces (buf_t *out, const piece_t *pieces, size_t count)
 {
-    size_t total = 0;
     for (size_t i = 0; i < count; i++)
-        total += pieces [i].len;
-    if (buf_reserve (out, total))
-        return -1;
-    for (size_t i = 0; i < count; i++)
-        if (buf_append (out, pieces [i].bytes, pieces [i].len))
-            return -1;              /* cannot happen after the reserve */
-    return 0;
+        buf_append (out, pieces [i].bytes, pieces [i].len);
 }
 
-int
+void
 fmt_chat_line (buf_t *out, const char *stamp, const char *name,
                const char *text, size_t len)
 {
     piece_t pieces [] = {
         TEXT (stamp), TEXT ("["), TEXT (name), TEXT ("]:"), { text, len }
     };
-    return s_append_pieces (out, pieces, COUNT (pieces));
+    s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int
+void
 fmt_prompt (buf_t *out, const char *stamp, const char *name)
 {
     piece_t pieces [] = { TEXT (stamp), TEXT ("["), TEXT (name), TEXT ("]:") };
-    return s_append_pieces (out, pieces, COUNT (pieces));
+    s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int
+void
 fmt_private (buf_t *out, const char *stamp, const char *from,
              const char *to, const char *text, size_t len)
 {
@@ -95,69 +90,62 @@ fmt_private (buf_t *out, const char *stamp, const char *from,
         TEXT ("\n"), TEXT (stamp), TEXT ("["), TEXT (from), TEXT (" -> "),
         TEXT (to), TEXT ("]:"), { text, len }, TEXT ("\n")
     };
-    return s_append_pieces (out, pieces, COUNT (pieces));
+    s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int
+void
 fmt_joined (buf_t *out, const char *name)
 {
     piece_t pieces [] = {
         TEXT ("\n"), TEXT (name), TEXT (" has joined our chat...\n")
     };
-    return s_append_pieces (out, pieces, COUNT (pieces));
+    s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int
+void
 fmt_left (buf_t *out, const char *name)
 {
     piece_t pieces [] = {
         TEXT ("\n"), TEXT (name), TEXT (" has left our chat...\n")
     };
-    return s_append_pieces (out, pieces, COUNT (pieces));
+    s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int
+void
 fmt_renamed (buf_t *out, const char *old_name, const char *new_name)
 {
     piece_t pieces [] = {
         TEXT ("\n"), TEXT (old_name), TEXT (" changed their name to "),
         TEXT (new_name), TEXT ("\n")
     };
-    return s_append_pieces (out, pieces, COUNT (pieces));
+    s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int
+void
 fmt_room_entry (buf_t *out, bool mine, const char *name, size_t members)
 {
-    char count [24];
+    char count [SIZE_DIGITS];
     snprintf (count, sizeof count, "%zu", members);
     piece_t pieces [] = {
         TEXT (mine? "* ": "  "), TEXT (name), TEXT (" ("), TEXT (count),
         TEXT (members == 1? " member)\n": " members)\n")
     };
-    return s_append_pieces (out, pieces, COUNT (pieces));
+    s_append_pieces (out, pieces, COUNT (pieces));
 }
 
-int
+void
 fmt_users (buf_t *out, const char *room, char *const *names, size_t count)
 {
-    char members [24];
+    char members [SIZE_DIGITS];
     snprintf (members, sizeof members, "%zu", count);
     piece_t head [] = {
         TEXT ("Users in "), TEXT (room), TEXT (" ("), TEXT (members), TEXT ("): ")
     };
-    size_t total = 1;                   //  The '\n'
-    for (size_t i = 0; i < COUNT (head); i++)
-        total += head [i].len;
-    for (size_t i = 0; i < count; i++)
-        total += strlen (names [i]) + (i? 2: 0);
-    if (buf_reserve (out, total))
-        return -1;
     s_append_pieces (out, head, COUNT (head));
     for (size_t i = 0; i < count; i++) {
         if (i)
             buf_append (out, ", ", 2);
         buf_append_str (out, names [i]);
     }
-    return buf_append (out, "\n", 1);  //  None can fail after the reserve
+    buf_append (out, "\n", 1);
 }

@@ -7,27 +7,23 @@
     never sees its array shift under it except through s_compact, which
     moves its cursor with the entries.                                    */
 #include "slotlist.h"
+#include "mem.h"
 
 #include <assert.h>
 #include <stdlib.h>
 
 #define SLOT_NONE UINT32_MAX
 
-int
+void
 slotlist_init (slotlist_t *list, size_t capacity)
 {
     *list = (slotlist_t) { 0 };
     assert (capacity < SLOT_NONE);
-    list->entries = (uint32_t *) malloc ((capacity? capacity: 1) * sizeof (uint32_t));
-    list->where = (uint32_t *) malloc ((capacity? capacity: 1) * sizeof (uint32_t));
-    if (!list->entries || !list->where) {
-        slotlist_free (list);
-        return -1;
-    }
+    list->entries = (uint32_t *) mem_alloc (capacity * sizeof (uint32_t));
+    list->where = (uint32_t *) mem_alloc (capacity * sizeof (uint32_t));
     for (size_t slot = 0; slot < capacity; slot++)
         list->where [slot] = SLOT_NONE;
     list->capacity = capacity;
-    return 0;
 }
 
 void

@@ -7,6 +7,7 @@
     lines matter and a busy room's file only grows.                      */
 #include "store.h"
 #include "clean.h"
+#include "mem.h"
 #include "names.h"
 
 #include <dirent.h>
@@ -309,8 +310,10 @@ s_keep_line (history_t *history, const char *line, size_t len, char *clean, int 
     if (!s_line_counts (len))
         return;
     size_t size = s_clean_line (line, len, clean);
-    if (size > 0 && history_add (history, clean, size) == 0)
-        (*added)++;
+    if (size == 0)
+        return;
+    history_add (history, clean, size);
+    (*added)++;
 }
 
 int
@@ -330,12 +333,7 @@ store_load (const char *dir, const char *room, size_t max_lines, history_t *hist
     }
     //  The chunk, room for one whole line carried over from it, and room
     //  for that line cleaned.
-    char *chunk = (char *) malloc (CHUNK + STORE_LINE_MAX + CLEAN_STORED_MAX);
-    if (!chunk) {
-        close (fd);
-        errno = ENOMEM;
-        return -1;
-    }
+    char *chunk = (char *) mem_alloc (CHUNK + STORE_LINE_MAX + CLEAN_STORED_MAX);
     char *line = chunk + CHUNK;
     char *clean = line + STORE_LINE_MAX;
     //  Only whole lines count: a last line without its '\n' was torn

@@ -8,6 +8,7 @@
     would answer a second DO TIMING-MARK with silence, and a flood of
     WILLs with a flood of DONTs.                                          */
 #include "telnet.h"
+#include "mem.h"
 
 #include <libtelnet.h>
 #include <stdint.h>
@@ -32,13 +33,6 @@ struct _telnet_filter_t {
     bool             fatal;
 };
 
-static void
-s_append (telnet_filter_t *self, buf_t *out, const char *data, size_t size)
-{
-    if (size && buf_append (out, data, size) != 0)
-        self->fatal = true;         //  Out of memory: let the client go
-}
-
 //  Client text. CR NUL is a bare CR; telnet's Enter in character mode.
 static void
 s_data (telnet_filter_t *self, const char *data, size_t size)
@@ -49,11 +43,11 @@ s_data (telnet_filter_t *self, const char *data, size_t size)
     size_t start = 0;
     for (size_t i = 0; i < size; i++)
         if (data [i] == '\0' && (i? data [i - 1] == '\r': self->cr)) {
-            s_append (self, out, data + start, i - start);
-            s_append (self, out, "\n", 1);
+            buf_append (out, data + start, i - start);
+            buf_append (out, "\n", 1);
             start = i + 1;
         }
-    s_append (self, out, data + start, size - start);
+    buf_append (out, data + start, size - start);
     self->cr = data [size - 1] == '\r';
 }
 
@@ -84,7 +78,7 @@ s_command (telnet_filter_t *self, unsigned char command)
             s_interrupt (self);
             break;
         case TELNET_AYT:
-            s_append (self, self->sink, TELNET_AYT_ANSWER, strlen (TELNET_AYT_ANSWER));
+            buf_append (self->sink, TELNET_AYT_ANSWER, strlen (TELNET_AYT_ANSWER));
             break;
         case TELNET_SE:
             self->in_long_sb = false;   //  The end of the SB libtelnet dropped
@@ -116,7 +110,7 @@ s_handle_event (telnet_t *telnet, telnet_event_t *event, void *user)
             break;
         case TELNET_EV_SEND:
             if (self->sink)
-                s_append (self, self->sink, event->data.buffer, event->data.size);
+                buf_append (self->sink, event->data.buffer, event->data.size);
             break;
         case TELNET_EV_IAC:
             if (!self->fatal && self->result)
@@ -157,14 +151,9 @@ s_handle_event (telnet_t *telnet, telnet_event_t *event, void *user)
 telnet_filter_t *
 telnet_filter_new (void)
 {
-    telnet_filter_t *self = (telnet_filter_t *) calloc (1, sizeof (telnet_filter_t));
-    if (!self)
-        return NULL;
-    self->telnet = telnet_init (NULL, s_handle_event, TELNET_FLAG_PROXY, self);
-    if (!self->telnet) {
-        free (self);
-        return NULL;
-    }
+    telnet_filter_t *self = (telnet_filter_t *) mem_zalloc (1, sizeof (telnet_filter_t));
+    //  libtelnet's one failure is its calloc's.
+    self->telnet = mem_check (telnet_init (NULL, s_handle_event, TELNET_FLAG_PROXY, self));
     return self;
 }
 
@@ -197,17 +186,11 @@ telnet_filter_feed (telnet_filter_t *self, const char *data, size_t size,
     self->sink = NULL;
 }
 
-//  libtelnet escapes; s_append reports a failure to append as fatal,
-//  which here only means this call failed.
-int
+//  libtelnet escapes; its output comes back through TELNET_EV_SEND.
+void
 telnet_filter_send (telnet_filter_t *self, const char *data, size_t size, buf_t *out)
 {
-    bool fatal = self->fatal;
-    self->fatal = false;
     self->sink = out;
     telnet_send (self->telnet, data, size);
     self->sink = NULL;
-    bool failed = self->fatal;
-    self->fatal = fatal;
-    return failed? -1: 0;
 }

@@ -34,9 +34,9 @@ static void test_append_then_consume (void **state)
     (void) state;
     buf_t b;
     buf_init (&b);
-    assert_int_equal (buf_append (&b, "hello", 5), 0);
+    buf_append (&b, "hello", 5);
     assert_holds (&b, "hello", 5);
-    assert_int_equal (buf_append (&b, " world", 6), 0);
+    buf_append (&b, " world", 6);
     assert_holds (&b, "hello world", 11);
     buf_consume (&b, 6);
     assert_holds (&b, "world", 5);
@@ -50,7 +50,7 @@ static void test_consume_to_empty_frees (void **state)
     (void) state;
     buf_t b;
     buf_init (&b);
-    assert_int_equal (buf_append (&b, "abc", 3), 0);
+    buf_append (&b, "abc", 3);
     buf_consume (&b, 1);
     assert_non_null (b.data);
     buf_consume (&b, 2);
@@ -67,12 +67,12 @@ static void test_consume_too_much_frees (void **state)
     (void) state;
     buf_t b;
     buf_init (&b);
-    assert_int_equal (buf_append (&b, "abc", 3), 0);
+    buf_append (&b, "abc", 3);
     buf_consume (&b, 100);
     assert_int_equal (buf_size (&b), 0);
     assert_null (b.data);
     /*  Still usable afterwards.  */
-    assert_int_equal (buf_append (&b, "x", 1), 0);
+    buf_append (&b, "x", 1);
     assert_holds (&b, "x", 1);
     buf_free (&b);
 }
@@ -82,9 +82,8 @@ static void test_append_nothing_allocates_nothing (void **state)
     (void) state;
     buf_t b;
     buf_init (&b);
-    assert_int_equal (buf_append (&b, NULL, 0), 0);
-    assert_int_equal (buf_append_str (&b, ""), 0);
-    assert_int_equal (buf_reserve (&b, 0), 0);
+    buf_append (&b, NULL, 0);
+    buf_append_str (&b, "");
     assert_null (b.data);
     assert_int_equal (buf_size (&b), 0);
 }
@@ -94,8 +93,8 @@ static void test_append_str (void **state)
     (void) state;
     buf_t b;
     buf_init (&b);
-    assert_int_equal (buf_append_str (&b, "[ENTER YOUR NAME]: "), 0);
-    assert_int_equal (buf_append_str (&b, "again"), 0);
+    buf_append_str (&b, "[ENTER YOUR NAME]: ");
+    buf_append_str (&b, "again");
     assert_holds (&b, "[ENTER YOUR NAME]: again", 24);
     buf_free (&b);
     assert_null (b.data);
@@ -117,8 +116,8 @@ static void test_large_append (void **state)
     fill_pattern (big, n, 0);
     buf_t b;
     buf_init (&b);
-    assert_int_equal (buf_append (&b, "x", 1), 0);
-    assert_int_equal (buf_append (&b, big, n), 0);
+    buf_append (&b, "x", 1);
+    buf_append (&b, big, n);
     assert_int_equal (buf_size (&b), n + 1);
     assert_memory_equal (buf_head (&b) + 1, big, n);
     buf_consume (&b, 1);
@@ -139,7 +138,7 @@ static void test_stream_integrity (void **state)
     for (size_t round = 0; round < 3000; round++) {
         size_t n = (round * 37) % sizeof chunk;
         fill_pattern (chunk, n, written);
-        assert_int_equal (buf_append (&b, chunk, n), 0);
+        buf_append (&b, chunk, n);
         written += n;
         size_t take = (round * 53) % (buf_size (&b) + 1);
         char want [sizeof chunk * 2];
@@ -163,7 +162,7 @@ static void test_growth_is_geometric (void **state)
     size_t moves = 0;
     const char *last = NULL;
     for (size_t i = 0; i < 1000000; i++) {
-        assert_int_equal (buf_append (&b, "z", 1), 0);
+        buf_append (&b, "z", 1);
         if (b.data != last)
             moves++;
         last = b.data;
@@ -183,11 +182,11 @@ static void test_steady_stream_stays_bounded (void **state)
     buf_init (&b);
     char block [1000];
     memset (block, 'a', sizeof block);
-    assert_int_equal (buf_append (&b, block, sizeof block), 0);
+    buf_append (&b, block, sizeof block);
     for (int i = 0; i < 10000; i++) {
         buf_consume (&b, 100);
         memset (block, 'b' + i % 20, 100);
-        assert_int_equal (buf_append (&b, block, 100), 0);
+        buf_append (&b, block, 100);
         assert_int_equal (buf_size (&b), 1000);
         assert_true (b.cap <= 2048);
     }
@@ -204,12 +203,12 @@ static void test_reuses_consumed_space (void **state)
     buf_init (&b);
     char block [1000];
     memset (block, 'a', sizeof block);
-    assert_int_equal (buf_append (&b, block, sizeof block), 0);
+    buf_append (&b, block, sizeof block);
     size_t cap = b.cap;
     const char *data = b.data;
     buf_consume (&b, 900);
     memset (block, 'b', 200);
-    assert_int_equal (buf_append (&b, block, 200), 0);
+    buf_append (&b, block, 200);
     assert_int_equal (b.cap, cap);
     assert_ptr_equal (b.data, data);
     assert_int_equal (b.off, 0);
@@ -219,34 +218,13 @@ static void test_reuses_consumed_space (void **state)
     buf_free (&b);
 }
 
-static void test_reserve_makes_appends_fit (void **state)
-{
-    (void) state;
-    buf_t b;
-    buf_init (&b);
-    assert_int_equal (buf_append (&b, "head", 4), 0);
-    buf_consume (&b, 2);
-    assert_int_equal (buf_reserve (&b, 5000), 0);
-    const char *data = b.data;
-    assert_true (b.cap - b.len >= 5000);
-    char block [1000];
-    memset (block, 'q', sizeof block);
-    for (int i = 0; i < 5; i++)
-        assert_int_equal (buf_append (&b, block, sizeof block), 0);
-    assert_ptr_equal (b.data, data);
-    assert_int_equal (buf_size (&b), 5002);
-    assert_memory_equal (buf_head (&b), "ad", 2);
-    assert_memory_equal (buf_head (&b) + 2, block, sizeof block);
-    buf_free (&b);
-}
-
 /*  buf_clear empties but keeps the storage, which the next appends reuse. */
 static void test_clear_keeps_storage (void **state)
 {
     (void) state;
     buf_t b;
     buf_init (&b);
-    assert_int_equal (buf_append_str (&b, "hello, world"), 0);
+    buf_append_str (&b, "hello, world");
     char *storage = b.data;
     size_t cap = b.cap;
     buf_consume (&b, 5);
@@ -254,7 +232,7 @@ static void test_clear_keeps_storage (void **state)
     assert_int_equal (buf_size (&b), 0);
     assert_ptr_equal (b.data, storage);
     assert_int_equal (b.cap, cap);
-    assert_int_equal (buf_append_str (&b, "again"), 0);
+    buf_append_str (&b, "again");
     assert_ptr_equal (b.data, storage);
     assert_memory_equal (buf_head (&b), "again", 5);
     buf_free (&b);
@@ -275,7 +253,6 @@ int main (void)
         cmocka_unit_test (test_growth_is_geometric),
         cmocka_unit_test (test_steady_stream_stays_bounded),
         cmocka_unit_test (test_reuses_consumed_space),
-        cmocka_unit_test (test_reserve_makes_appends_fit),
         cmocka_unit_test (test_clear_keeps_storage),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

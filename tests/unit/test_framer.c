@@ -12,7 +12,7 @@
 
 static void feed_str (framer_t *f, const char *s)
 {
-    assert_int_equal (framer_feed (f, s, strlen (s)), 0);
+    framer_feed (f, s, strlen (s));
 }
 
 static void feed_repeat (framer_t *f, char c, size_t n)
@@ -20,7 +20,7 @@ static void feed_repeat (framer_t *f, char c, size_t n)
     char *block = malloc (n);
     assert_non_null (block);
     memset (block, c, n);
-    assert_int_equal (framer_feed (f, block, n), 0);
+    framer_feed (f, block, n);
     free (block);
 }
 
@@ -79,7 +79,7 @@ static void test_empty_framer_has_nothing (void **state)
     framer_t *f = *state;
     expect_result (f, FRAME_NONE);
     assert_int_equal (framer_buffered (f), 0);
-    assert_int_equal (framer_feed (f, NULL, 0), 0);
+    framer_feed (f, NULL, 0);
     expect_result (f, FRAME_NONE);
 }
 
@@ -90,7 +90,7 @@ static void test_byte_by_byte (void **state)
     const char *want [] = { "hello", "wide world", "" };
     size_t got = 0;
     for (const char *p = stream; *p; p++) {
-        assert_int_equal (framer_feed (f, p, 1), 0);
+        framer_feed (f, p, 1);
         const char *line;
         size_t len;
         frame_result_t r;
@@ -224,7 +224,7 @@ static void test_over_limit_within_one_feed (void **state)
     memcpy (block, "a\n", 2);
     memset (block + 2, 'z', LINE_MAX_BYTES + 1);
     memcpy (block + n, "\r\nb\n", 4);
-    assert_int_equal (framer_feed (f, block, n + 4), 0);
+    framer_feed (f, block, n + 4);
     expect_line_str (f, "a");
     expect_result (f, FRAME_TOO_LONG);
     expect_line_str (f, "b");
@@ -232,7 +232,7 @@ static void test_over_limit_within_one_feed (void **state)
     /*  Exactly 4097 bytes and its '\n' in one piece.  */
     memset (block, 'z', LINE_MAX_BYTES + 1);
     block [LINE_MAX_BYTES + 1] = '\n';
-    assert_int_equal (framer_feed (f, block, LINE_MAX_BYTES + 2), 0);
+    framer_feed (f, block, LINE_MAX_BYTES + 2);
     expect_result (f, FRAME_TOO_LONG);
     expect_result (f, FRAME_NONE);
     free (block);

@@ -300,10 +300,10 @@ static void test_send_doubles_iac (void **state)
     fixture_t *fx = *state;
     buf_t out;
     buf_init (&out);
-    assert_int_equal (telnet_filter_send (fx->filter, S ("a\xff" "b\xff\xff"), &out), 0);
+    telnet_filter_send (fx->filter, S ("a\xff" "b\xff\xff"), &out);
     expect_buf (&out, S ("a" IAC IAC "b" IAC IAC IAC IAC));
     buf_clear (&out);
-    assert_int_equal (telnet_filter_send (fx->filter, S ("plain\n"), &out), 0);
+    telnet_filter_send (fx->filter, S ("plain\n"), &out);
     expect_buf (&out, S ("plain\n"));
     buf_free (&out);
 }
