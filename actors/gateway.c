@@ -161,8 +161,16 @@ s_clock_us (void)
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-//  The time of this loop pass: every decision in one pass sees the same
-//  instant, and a test can run the gateway on a clock of its own.
+//  The one place a pass reads the clock (once, after epoll_wait; the
+//  shutdown waits read it once a turn): every decision in a pass sees the
+//  same instant, and a test can run the gateway on a clock of its own.
+static void
+s_clock_read (self_t *self)
+{
+    self->now_us = self->clock ();
+}
+
+//  The time of this loop pass.
 static int64_t
 s_now_ms (self_t *self)
 {
@@ -1215,20 +1223,10 @@ s_self_handle_pipe (self_t *self)
 }
 
 //  ---------------------------------------------------------------------
-//  The loop
+//  The loop: each pass reads the clock once, then takes three steps,
+//  s_handle_events, s_before_sleep and s_next_deadline (gateway_pass).
 
-static void
-s_flush_dirty (self_t *self)
-{
-    //  A flush may close the connection, which takes it off every list.
-    uint32_t slot;
-    slotlist_begin (&self->dirty);
-    while (slotlist_next (&self->dirty, &slot)) {
-        slotlist_remove (&self->dirty, slot);
-        s_conn_flush (self, &self->conns [slot]);
-    }
-    slotlist_end (&self->dirty);
-}
+//  Step 1: what woke us.
 
 static void
 s_handle_event (self_t *self, struct epoll_event *event)
@@ -1273,6 +1271,33 @@ s_drain_pipes (self_t *self)
     for (size_t slot = 0; slot < self->room_slots; slot++)
         if (self->room_busy [slot] && self->rooms [slot])
             self->room_busy [slot] = s_drain (self, self->rooms [slot], (ssize_t) slot);
+}
+
+//  The pipe first: $TERM wins over everything else. Then each event, and
+//  last the ZeroMQ pipes that events (or a spent budget) marked busy:
+//  ZMQ_FD only says "look", the messages are read here.
+static void
+s_handle_events (self_t *self, struct epoll_event *events, int count)
+{
+    s_self_handle_pipe (self);
+    for (int i = 0; i < count; i++)
+        s_handle_event (self, &events [i]);
+    s_drain_pipes (self);
+}
+
+//  Step 2: the work that waits for every event of the pass.
+
+static void
+s_flush_dirty (self_t *self)
+{
+    //  A flush may close the connection, which takes it off every list.
+    uint32_t slot;
+    slotlist_begin (&self->dirty);
+    while (slotlist_next (&self->dirty, &slot)) {
+        slotlist_remove (&self->dirty, slot);
+        s_conn_flush (self, &self->conns [slot]);
+    }
+    slotlist_end (&self->dirty);
 }
 
 static bool
@@ -1356,33 +1381,6 @@ s_expire_name_prompts (self_t *self)
     }
 }
 
-//  Sleeps until the first timed duty at most: a throttled client's turn,
-//  accepting again, the name prompt's clock.
-static int
-s_epoll_timeout (self_t *self)
-{
-    bool dirty = slotlist_size (&self->dirty) > 0;
-    if (s_pipes_busy (self) || (dirty && !self->batching)
-    ||  (slotlist_size (&self->stalled) && !s_hub_is_behind (self)))
-        return 0;
-    int64_t due = s_throttled_due (self);
-    if (!self->accepting && self->accept_resume < due)
-        due = self->accept_resume;
-    if (((self->config.name_timeout && self->open_count) || self->leaving_count)
-    &&  self->next_name_check < due)
-        due = self->next_name_check;
-    if (dirty) {
-        int64_t flush_at = (self->dirty_since + s_flush_delay_us (self) + 999) / 1000;
-        if (flush_at < due)
-            due = flush_at;
-    }
-    if (due == INT64_MAX)
-        return -1;
-    //  The pass took time: measure the wait from now, not its start.
-    int64_t wait = due - self->clock () / 1000;
-    return wait <= 0? 0: wait > NAME_CHECK_MS? NAME_CHECK_MS: (int) wait;
-}
-
 static void
 s_resume_accepting (self_t *self)
 {
@@ -1390,6 +1388,61 @@ s_resume_accepting (self_t *self)
         return;
     s_epoll_add (self, self->listener, EPOLLIN, SOURCE_LISTENER);
     self->accepting = true;
+}
+
+//  In this order, each for the reason given; count is the pass's events.
+static void
+s_before_sleep (self_t *self, int count)
+{
+    //  The events queued messages for the hub: send what its pipe takes.
+    s_hub_flush (self);
+    //  After that flush, as the hub queue is shortest: stalled input goes on.
+    s_resume_stalled (self);
+    //  Time refills rate buckets: those a line's worth again are read.
+    s_resume_throttled (self);
+    //  Out of descriptors, accepting paused; the clock ends the pause.
+    s_resume_accepting (self);
+    //  After the events, so a name or RELEASE that came this pass counts.
+    s_expire_name_prompts (self);
+    //  The pass's deliveries are counted before the flush asks the rate.
+    s_measure_load (self);
+    //  Last, so each client's one send() carries all the pass gave it.
+    if (s_flush_due (self, count))
+        s_flush_dirty (self);
+}
+
+//  Step 3: how long the next epoll_wait may sleep.
+
+static int64_t
+s_earliest (int64_t due, int64_t other)
+{
+    return other < due? other: due;
+}
+
+//  0 while work waits (a pipe stopped on its budget, output to write,
+//  stalled input the hub queue can take now); else until the first timed
+//  duty, measured from the pass's clock: a throttled client's turn,
+//  accepting again, the name prompts' and leavers' clock, a held flush;
+//  -1 when there is none. A new timer adds its deadline here, and its
+//  work to s_before_sleep.
+static int
+s_next_deadline (self_t *self)
+{
+    bool dirty = slotlist_size (&self->dirty) > 0;
+    if (s_pipes_busy (self) || (dirty && !self->batching)
+    ||  (slotlist_size (&self->stalled) && !s_hub_is_behind (self)))
+        return 0;
+    int64_t due = s_throttled_due (self);
+    if (!self->accepting)
+        due = s_earliest (due, self->accept_resume);
+    if ((self->config.name_timeout && self->open_count) || self->leaving_count)
+        due = s_earliest (due, self->next_name_check);
+    if (dirty)
+        due = s_earliest (due, (self->dirty_since + s_flush_delay_us (self) + 999) / 1000);
+    if (due == INT64_MAX)
+        return -1;
+    int64_t wait = due - s_now_ms (self);
+    return wait <= 0? 0: wait > NAME_CHECK_MS? NAME_CHECK_MS: (int) wait;
 }
 
 //  ---------------------------------------------------------------------
@@ -1419,13 +1472,15 @@ s_clients_owed (self_t *self)
 static void
 s_shutdown (self_t *self)
 {
-    int64_t deadline = self->clock () / 1000 + SHUTDOWN_ROOMS_MS;
-    while (s_rooms_attached (self) && self->clock () / 1000 < deadline) {
+    s_clock_read (self);
+    int64_t deadline = s_now_ms (self) + SHUTDOWN_ROOMS_MS;
+    while (s_rooms_attached (self) && s_now_ms (self) < deadline) {
         for (size_t slot = 0; slot < self->room_slots; slot++)
             if (self->rooms [slot])
                 s_drain (self, self->rooms [slot], (ssize_t) slot);
         if (s_rooms_attached (self))
             zclock_sleep (1);
+        s_clock_read (self);
     }
     for (size_t i = 0; i < self->slots_used; i++) {
         conn_t *conn = &self->conns [i];
@@ -1436,10 +1491,12 @@ s_shutdown (self_t *self)
         s_conn_queue_str (self, conn, PROTOCOL_SHUTDOWN);
     }
     s_flush_dirty (self);
-    deadline = self->clock () / 1000 + SHUTDOWN_FLUSH_MS;
+    s_clock_read (self);
+    deadline = s_now_ms (self) + SHUTDOWN_FLUSH_MS;
     struct epoll_event events [EPOLL_EVENTS];
-    while (s_clients_owed (self) && self->clock () / 1000 < deadline) {
+    while (s_clients_owed (self) && s_now_ms (self) < deadline) {
         int count = epoll_wait (self->epoll, events, EPOLL_EVENTS, 10);
+        s_clock_read (self);
         for (int i = 0; i < count; i++) {
             if (SOURCE_KIND (events [i].data.u64) != SOURCE_CONN)
                 continue;
@@ -1467,32 +1524,23 @@ gateway_new (zsock_t *pipe, gateway_args_t *args)
     return self;
 }
 
+//  Sleep until an event or the next deadline, read the clock, handle the
+//  events, then the work that waits for them.
 bool
 gateway_pass (gateway_t *self, int timeout_ms)
 {
     struct epoll_event events [EPOLL_EVENTS];
-    int count = epoll_wait (self->epoll, events, EPOLL_EVENTS,
-                            timeout_ms < 0? s_epoll_timeout (self): timeout_ms);
+    int timeout = timeout_ms < 0? s_next_deadline (self): timeout_ms;
+    int count = epoll_wait (self->epoll, events, EPOLL_EVENTS, timeout);
     if (count < 0 && errno != EINTR) {
         log_info (&self->log, "E: epoll_wait: %s", strerror (errno));
         return false;
     }
     if (count < 0)
         count = 0;
-    self->now_us = self->clock ();
-    //  The pipe first: $TERM wins over everything else.
-    s_self_handle_pipe (self);
-    for (int i = 0; i < count; i++)
-        s_handle_event (self, &events [i]);
-    s_drain_pipes (self);
-    s_hub_flush (self);
-    s_resume_stalled (self);
-    s_resume_throttled (self);
-    s_resume_accepting (self);
-    s_expire_name_prompts (self);
-    s_measure_load (self);
-    if (s_flush_due (self, count))
-        s_flush_dirty (self);
+    s_clock_read (self);
+    s_handle_events (self, events, count);
+    s_before_sleep (self, count);
     return !self->terminated;
 }
 
