@@ -70,6 +70,8 @@
 #define SHUTDOWN_FLUSH_MS 1000    /* at shutdown: for clients to take theirs */
 #define LEAVE_WAIT_MS    5000     /* a leaver's room has this long to say RELEASE */
 #define CLOSE_DRAIN_READS 4       /* unread input dropped at close, at most */
+#define SOCKET_NAME_SIZE (INET6_ADDRSTRLEN + 8)  /* "[host]:port" and a NUL */
+#define NOTICE_SIZE      128      /* a client notice with a number in it */
 
 typedef enum {
     CONN_FREE,
@@ -105,7 +107,7 @@ typedef struct {
     framer_t     in;
     buf_t        out;
     telnet_filter_t *telnet;      /* from its first IAC byte on (telnet.h) */
-    char         peer [INET6_ADDRSTRLEN + 8];
+    char         peer [SOCKET_NAME_SIZE];
 } conn_t;
 
 struct _gateway_t {
@@ -652,7 +654,7 @@ static void
 s_refuse_address (self_t *self, int fd, const struct sockaddr *addr, int32_t handle,
                   addrs_verdict_t verdict)
 {
-    char text [128];
+    char text [NOTICE_SIZE];
     if (verdict == ADDRS_TOO_MANY)
         snprintf (text, sizeof text, PROTOCOL_TOO_MANY, self->config.max_per_address);
     else
@@ -661,9 +663,9 @@ s_refuse_address (self_t *self, int fd, const struct sockaddr *addr, int32_t han
     uint32_t count;
     if (!addrs_log_refusal (self->addrs, handle, s_now_ms (self), &count))
         return;
-    char who [INET6_ADDRSTRLEN + 8];
+    char who [SOCKET_NAME_SIZE];
     addrs_format (addr, who, sizeof who);
-    char why [96];
+    char why [LOG_ERROR_SIZE];
     if (verdict == ADDRS_TOO_MANY)
         snprintf (why, sizeof why, "%d open, --max-per-address", self->config.max_per_address);
     else
@@ -712,7 +714,7 @@ s_accept (self_t *self)
         }
         if (self->free_count == 0) {
             addrs_release (self->addrs, handle);
-            char peer [INET6_ADDRSTRLEN + 8];
+            char peer [SOCKET_NAME_SIZE];
             s_socket_name (fd, getpeername, peer, sizeof peer);
             s_refuse (self, fd, PROTOCOL_FULL);
             log_info (&self->log, "connection from %s refused: chat is full (%zu client%s)",
@@ -1373,7 +1375,7 @@ s_expire_name_prompts (self_t *self)
         if (self->config.name_timeout == 0
         ||  conn->state != CONN_NAMING || conn->opened_at > opened_before)
             continue;
-        char text [128];
+        char text [NOTICE_SIZE];
         snprintf (text, sizeof text, PROTOCOL_NAME_TIMEOUT, self->config.name_timeout);
         s_conn_queue_str (self, conn, text);
         self->timed_out++;
@@ -1516,7 +1518,7 @@ gateway_new (zsock_t *pipe, gateway_args_t *args)
     free (args);
     if (!self)
         return NULL;
-    char address [INET6_ADDRSTRLEN + 8];
+    char address [SOCKET_NAME_SIZE];
     s_socket_name (self->listener, getsockname, address, sizeof address);
     log_info (&self->log, "listening on %s (%d connection%s at most)", address,
               self->config.max_clients, self->config.max_clients == 1? "": "s");

@@ -24,9 +24,14 @@
 #define TCPCHAT_EXIT_NO_LISTEN  4   /* cannot listen otherwise (permission, socket activation) */
 #define TCPCHAT_EXIT_START      5   /* the hub or the gateway did not start */
 
+//  Text options' sizes, NUL included. A host name has 253 characters at
+//  most (RFC 1035); a path 511, so DIR/<room>.log always fits PATH_MAX.
+#define CONFIG_BIND_SIZE 256
+#define CONFIG_PATH_SIZE 512
+
 typedef struct {
     int    port;
-    char   bind[256];         /* "" = every interface, dual stack; IP or host name */
+    char   bind[CONFIG_BIND_SIZE];         /* "" = every interface, dual stack; IP or host name */
     int    max_clients;
     int    history;           /* chat lines kept per room */
     int    max_rooms;
@@ -37,8 +42,8 @@ typedef struct {
     int    connect_rate;      /* new connections a second per address; 0 = no limit */
     int    max_per_address;   /* connections open per address; 0 = no limit */
     bool   verbose;
-    char   data_dir[512];     /* "" = keep history in memory only */
-    char   log_file[512];     /* "" = log to stdout only */
+    char   data_dir[CONFIG_PATH_SIZE];     /* "" = keep history in memory only */
+    char   log_file[CONFIG_PATH_SIZE];     /* "" = log to stdout only */
     int    log_fd;            /* log_file opened by main for the sink; -1 in actors */
     char   endpoint[96];      /* inproc:// prefix unique to this server */
 } config_t;

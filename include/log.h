@@ -23,9 +23,13 @@
 #include "config.h"
 
 #define LOG_LINE_MAX 2048
+/*  An actor's name: "room[" a room name "]" takes 39 bytes at most.      */
+#define LOG_NAME_SIZE 48
+/*  A reason to log or print (strerror, a path or two): error buffers.    */
+#define LOG_ERROR_SIZE 256
 
 typedef struct {
-    char name [48];           /* "gateway", "hub", "room[general]" */
+    char name [LOG_NAME_SIZE];  /* "gateway", "hub", "room[general]" */
     int  fd;                  /* normally 1 (stdout) */
     int  file_fd;             /* --log-file, or -1 */
     bool verbose;             /* log_debug lines too */

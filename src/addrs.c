@@ -12,9 +12,10 @@
 
 #define WAYS        8             /* entries per set: where a key may live */
 #define COST        1000          /* one connection, in tokens (1 per ms per conn/s) */
+#define KEY_SIZE    16            /* an IPv6 address: IPv4 ones are mapped into it */
 
 typedef struct {
-    uint8_t   key [16];           /* IPv4 as ::ffff:a.b.c.d, IPv6 its /64 */
+    uint8_t   key [KEY_SIZE];     /* IPv4 as ::ffff:a.b.c.d, IPv6 its /64 */
     bool      used;
     uint32_t  open;               /* connections open now: pins the entry */
     int64_t   tokens;
@@ -71,7 +72,7 @@ addrs_enabled (const addrs_t *self)
 }
 
 static void
-s_key (const struct sockaddr *addr, uint8_t key [16])
+s_key (const struct sockaddr *addr, uint8_t key [KEY_SIZE])
 {
     memset (key, 0, 16);
     if (addr->sa_family == AF_INET) {
@@ -102,7 +103,7 @@ s_mix (uint64_t x)
 }
 
 static size_t
-s_set_of (addrs_t *self, const uint8_t key [16])
+s_set_of (addrs_t *self, const uint8_t key [KEY_SIZE])
 {
     uint64_t high, low;
     memcpy (&high, key, 8);
@@ -133,7 +134,7 @@ s_idle (addrs_t *self, entry_t *entry, int64_t now)
 //  way, else an idle one, else the least recently seen that has no
 //  connection open (-1: every way has one).
 static int32_t
-s_lookup (addrs_t *self, const uint8_t key [16], int64_t now)
+s_lookup (addrs_t *self, const uint8_t key [KEY_SIZE], int64_t now)
 {
     entry_t *set = self->entries + s_set_of (self, key) * WAYS;
     entry_t *victim = NULL;
@@ -175,7 +176,7 @@ addrs_admit (addrs_t *self, const struct sockaddr *addr, int64_t now_ms, int32_t
     if (!addrs_enabled (self)
     ||  (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
         return ADDRS_OK;
-    uint8_t key [16];
+    uint8_t key [KEY_SIZE];
     s_key (addr, key);
     *handle = s_lookup (self, key, now_ms);
     if (*handle < 0)
@@ -225,7 +226,7 @@ void
 addrs_format (const struct sockaddr *addr, char *out, size_t size)
 {
     char host [INET6_ADDRSTRLEN] = "?";
-    uint8_t key [16];
+    uint8_t key [KEY_SIZE];
     s_key (addr, key);
     bool v4 = addr->sa_family == AF_INET
            || (addr->sa_family == AF_INET6

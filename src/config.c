@@ -41,6 +41,9 @@ static const option_t s_options [] = {
     TEXT_OPTION ("--bind", "TCPCHAT_BIND", OPTION_BIND, bind),
 };
 #define OPTIONS (sizeof s_options / sizeof s_options [0])
+//  Longer than any flag's name ("--max-per-address" is the longest), so
+//  a longer word is no flag.
+#define FLAG_SIZE 32
 
 static const char s_help [] =
     "Usage: ./TCPChat [OPTIONS] [PORT]\n"
@@ -204,7 +207,7 @@ static bool
 s_given (int argc, char **argv, const char *flag)
 {
     for (int i = 1; i < argc; i++) {
-        char name [32];
+        char name [FLAG_SIZE];
         const char *value;
         s_split (argv [i], name, sizeof name, &value);
         if (*flag? !strcmp (name, flag): !s_is_option (argv [i]))
@@ -246,7 +249,7 @@ static bool
 s_answer_info (int argc, char **argv, FILE *out)
 {
     for (int i = 1; i < argc; i++) {
-        char flag [32];
+        char flag [FLAG_SIZE];
         const char *value;
         s_split (argv [i], flag, sizeof flag, &value);
         if (s_find_option (flag) && !value)
@@ -280,7 +283,7 @@ config_parse (config_t *cfg, int argc, char **argv,
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         //  "--flag=value" and "--flag value" are both accepted
-        char flag [32];
+        char flag [FLAG_SIZE];
         const char *value;
         s_split (arg, flag, sizeof flag, &value);
 

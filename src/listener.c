@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*  listener: opens the server's listening TCP socket.  */
 #include "listener.h"
+#include "log.h"
 
 #include <czmq.h>
 
@@ -19,6 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+//  A saved SYN: its IP and TCP headers, options included (60 + 60 bytes
+//  at most over IPv4, 40 + 60 over IPv6).
+#define SAVED_SYN_MAX 256
 //  DSCP LE, "lower effort" (RFC 8622), in the IPv4 TOS / IPv6 traffic
 //  class byte: a mark a health check may fairly carry.
 #define PROBE_DSCP   1
@@ -92,7 +96,7 @@ s_looks_numeric (const char *host)
 static struct addrinfo *
 s_resolve (const char *address, int port, bool passive, char *error, size_t size)
 {
-    char host [256];
+    char host [NI_MAXHOST];
     if (!s_unbracket (address, host, sizeof host) || !*host) {
         snprintf (error, size, "'%s' is not an IP address or host name", address);
         return NULL;
@@ -101,7 +105,7 @@ s_resolve (const char *address, int port, bool passive, char *error, size_t size
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_NUMERICSERV | (passive? AI_PASSIVE: 0)
                                         | (numeric? AI_NUMERICHOST: 0) };
-    char service [8];
+    char service [NI_MAXSERV];
     snprintf (service, sizeof service, "%d", port);
     struct addrinfo *found = NULL;
     int rc = getaddrinfo (host, service, &hints, &found);
@@ -151,7 +155,7 @@ listener_open (const char *address, int port, char *error, size_t size)
     }
     freeaddrinfo (found);
     if (fd == LISTENER_BAD_ADDRESS) {
-        char reason [128];
+        char reason [LOG_ERROR_SIZE];
         snprintf (reason, sizeof reason, "%s", error);
         snprintf (error, size, "'%s': %s", address, reason);
     }
@@ -243,7 +247,7 @@ s_peer_is_local (int fd)
 bool
 listener_is_probe (int fd)
 {
-    uint8_t syn [256];
+    uint8_t syn [SAVED_SYN_MAX];
     socklen_t len = sizeof syn;
     if (getsockopt (fd, IPPROTO_TCP, TCP_SAVED_SYN, syn, &len) != 0 || len < 2)
         return false;
@@ -288,7 +292,7 @@ s_probe_one (const struct addrinfo *ai, int64_t deadline, char *error, size_t si
     if (connect (fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
         snprintf (error, size, "connect: %s", strerror (errno));
     else {
-        char reply [64];
+        char reply [sizeof LISTENER_PROBE_REPLY];
         size_t got = 0, want = strlen (LISTENER_PROBE_REPLY);
         int cause = 0;
         while (got < want && s_wait (fd, POLLIN, deadline)) {

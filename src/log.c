@@ -2,6 +2,7 @@
 /*  log: one line per event, under the actor's own name. See log.h.  */
 #include "log.h"
 #include "clean.h"
+#include "config.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -18,6 +19,17 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+//  Room at the start of a line for the stamp and the actor's name
+//  (LOG_NAME_SIZE): ~70 bytes.
+#define PREFIX_MAX   256
+//  A message as formatted, before escaping: escapes may lengthen it, and
+//  the line (LOG_LINE_MAX) cuts what does not fit.
+#define MESSAGE_MAX  1024
+//  "N log lines dropped\n".
+#define DROPPED_MAX  64
+//  "\xNN" and its NUL.
+#define HEX_SIZE     5
 
 void
 log_init (log_t *log, const char *name, int fd, bool verbose)
@@ -58,7 +70,7 @@ s_escaped_char (int32_t cp)
 
 //  The escape for one ASCII byte, or NULL when it stands for itself.
 static const char *
-s_ascii_escape (unsigned char c, char hex [5])
+s_ascii_escape (unsigned char c, char hex [HEX_SIZE])
 {
     if (c == '\\')
         return "\\\\";
@@ -69,7 +81,7 @@ s_ascii_escape (unsigned char c, char hex [5])
     if (c == '\n')
         return "\\n";
     if (c < 0x20 || c == 0x7F) {
-        snprintf (hex, 5, "\\x%02x", c);
+        snprintf (hex, HEX_SIZE, "\\x%02x", c);
         return hex;
     }
     return NULL;
@@ -81,7 +93,7 @@ log_escape (const char *in, size_t len, char *out, size_t cap)
     size_t i = 0, o = 0;
     while (i < len) {
         unsigned char c = (unsigned char) in [i];
-        char hex [5];
+        char hex [HEX_SIZE];
         const char *unit = NULL;
         size_t n = 1;
         int32_t cp = c;
@@ -94,7 +106,7 @@ log_escape (const char *in, size_t len, char *out, size_t cap)
             if (o + 4 * n >= cap)
                 break;
             for (size_t k = 0; k < n; k++, o += 4)
-                snprintf (out + o, 5, "\\x%02x", (unsigned char) in [i + k]);
+                snprintf (out + o, HEX_SIZE, "\\x%02x", (unsigned char) in [i + k]);
         }
         else {
             size_t unit_len = unit? strlen (unit): n;
@@ -126,7 +138,7 @@ s_log_write (const log_t *log, const char *format, va_list args)
     //  Callers hold their log_t as const; the drop count is bookkeeping
     //  of the one thread that owns this log_t, so it is kept here.
     log_t *self = (log_t *) log;
-    char raw [1024];
+    char raw [MESSAGE_MAX];
     int raw_len = vsnprintf (raw, sizeof raw, format, args);
     if (raw_len < 0)
         raw_len = 0;
@@ -136,11 +148,11 @@ s_log_write (const log_t *log, const char *format, va_list args)
     char line [LOG_LINE_MAX];
     size_t len = 0;
     if (self->dropped) {
-        len = s_prefix (log, line, 256);
-        len += snprintf (line + len, 64, "%lu log line%s dropped\n", self->dropped,
+        len = s_prefix (log, line, PREFIX_MAX);
+        len += snprintf (line + len, DROPPED_MAX, "%lu log line%s dropped\n", self->dropped,
                          self->dropped == 1? "": "s");
     }
-    len += s_prefix (log, line + len, 256);
+    len += s_prefix (log, line + len, PREFIX_MAX);
     len += log_escape (raw, (size_t) raw_len, line + len, sizeof line - len - 1);
     line [len++] = '\n';
     //  One write(2) under PIPE_BUF: the whole line gets in, or nothing.
@@ -228,7 +240,7 @@ typedef struct {
     int      control;             /* read end of the control pipe */
     int      out;                 /* the real stdout, or -1 */
     int      file;                /* --log-file, or -1 */
-    char     path [512];
+    char     path [CONFIG_PATH_SIZE];   /* --log-file */
     log_t    log;                 /* the sink's own lines go to out and file directly */
     uint64_t lines, bytes;
     char     carry [SINK_CHUNK];  /* bytes read after the last '\n' */
@@ -273,13 +285,13 @@ s_writer_say (writer_t *self, const char *format, ...)
 static void
 s_writer_say (writer_t *self, const char *format, ...)
 {
-    char text [1024];
+    char text [MESSAGE_MAX];
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
     char line [LOG_LINE_MAX];
-    size_t len = s_prefix (&self->log, line, 256);
+    size_t len = s_prefix (&self->log, line, PREFIX_MAX);
     len += log_escape (text, strlen (text), line + len, sizeof line - len - 1);
     line [len++] = '\n';
     s_writer_put (self, line, len);
@@ -290,7 +302,7 @@ s_writer_reopen (writer_t *self)
 {
     if (!*self->path)
         return;                     /* no --log-file: nothing to reopen */
-    char error [256];
+    char error [LOG_ERROR_SIZE];
     int fd = log_open_file (self->path, error, sizeof error);
     if (fd < 0) {
         s_writer_say (self, "E: cannot reopen --log-file %s: %s (still writing the old file)",

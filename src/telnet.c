@@ -22,12 +22,15 @@
     we can stop it: this bounds that to SLICE times zlib's ratio (~1000).  */
 #define TELNET_SLICE 512
 
+/*  A bit for each of the 256 option codes.                              */
+#define OPTION_BYTES (256 / 8)
+
 struct _telnet_filter_t {
     telnet_t        *telnet;
     telnet_result_t *result;        /* during telnet_filter_feed */
     buf_t           *sink;          /* where libtelnet's output goes now */
-    uint8_t          refused_us [32];   /* options we said WONT to, one bit each */
-    uint8_t          refused_him [32];  /* options we said DONT to */
+    uint8_t          refused_us [OPTION_BYTES];   /* options we said WONT to */
+    uint8_t          refused_him [OPTION_BYTES];  /* options we said DONT to */
     bool             cr;            /* the last data byte was a CR */
     bool             in_long_sb;    /* libtelnet gave up on an over-long SB */
     bool             fatal;
