@@ -13,14 +13,14 @@
 #include <stddef.h>
 
 /*  malloc: size bytes, not zeroed (size 0 gives a unique pointer).       */
-void *mem_alloc   (size_t size);
+void *mem_alloc (size_t size);
 /*  calloc: count * size bytes, zeroed; aborts on overflow too.           */
-void *mem_zalloc  (size_t count, size_t size);
+void *mem_zalloc (size_t count, size_t size);
 /*  realloc: p (NULL or from these) resized to size bytes.                */
 void *mem_realloc (void *p, size_t size);
 /*  Another library's allocation (libtelnet's telnet_init, strdup):
     returns p, or aborts when it is NULL. Only for calls that return NULL
     for want of memory and nothing else.                                  */
-void *mem_check   (void *p);
+void *mem_check (void *p);
 
 #endif

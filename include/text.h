@@ -12,12 +12,12 @@
 #include <stddef.h>
 
 /*  True for ' ' and '\t'.                                                */
-bool   text_is_blank_char (char c);
+bool text_is_blank_char (char c);
 
 /*  True when s holds only blanks (or nothing).                           */
-bool   text_is_blank      (const char *s, size_t len);
+bool text_is_blank (const char *s, size_t len);
 
 /*  Strips blanks at both ends: adjusts *s, returns the new length.       */
-size_t text_trim_blanks   (const char **s, size_t len);
+size_t text_trim_blanks (const char **s, size_t len);
 
 #endif

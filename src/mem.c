@@ -18,7 +18,7 @@ s_out_of_memory (void)
 void *
 mem_alloc (size_t size)
 {
-    void *p = malloc (size? size: 1);
+    void *p = malloc (size ? size : 1);
     if (!p)
         s_out_of_memory ();
     return p;
@@ -27,7 +27,7 @@ mem_alloc (size_t size)
 void *
 mem_zalloc (size_t count, size_t size)
 {
-    void *p = calloc (count? count: 1, size? size: 1);
+    void *p = calloc (count ? count : 1, size ? size : 1);
     if (!p)
         s_out_of_memory ();
     return p;
@@ -36,7 +36,7 @@ mem_zalloc (size_t count, size_t size)
 void *
 mem_realloc (void *p, size_t size)
 {
-    void *grown = realloc (p, size? size: 1);
+    void *grown = realloc (p, size ? size : 1);
     if (!grown)
         s_out_of_memory ();
     return grown;

@@ -14,7 +14,8 @@
 #include <unistd.h>
 #include "mem.h"
 
-static void test_memory_is_there (void **state)
+static void
+test_memory_is_there (void **state)
 {
     (void) state;
     char *p = mem_alloc (0);
@@ -49,22 +50,21 @@ s_child_status (ask_t ask)
         volatile size_t huge = SIZE_MAX / 4;
         if (ask == ASK_ALLOC)
             mem_alloc (huge);
-        else
-        if (ask == ASK_ZALLOC)
+        else if (ask == ASK_ZALLOC)
             mem_zalloc (huge, 1);
-        else
-        if (ask == ASK_REALLOC)
+        else if (ask == ASK_REALLOC)
             mem_realloc (NULL, huge);
         else
             mem_check (NULL);
-        _exit (0);                      //  It came back: the test fails
+        _exit (0);  //  It came back: the test fails
     }
     int status = 0;
     assert_int_equal (waitpid (pid, &status, 0), pid);
     return status;
 }
 
-static void test_out_of_memory_stops_the_process (void **state)
+static void
+test_out_of_memory_stops_the_process (void **state)
 {
     (void) state;
     //  mem_check sees NULL itself: plainly abort()'s signal.
@@ -72,14 +72,15 @@ static void test_out_of_memory_stops_the_process (void **state)
     assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT);
     //  A request no allocator can meet: abort(), or a sanitizer stops
     //  the process first. Either way nothing returns.
-    ask_t asks [] = { ASK_ALLOC, ASK_ZALLOC, ASK_REALLOC };
+    ask_t asks [] = {ASK_ALLOC, ASK_ZALLOC, ASK_REALLOC};
     for (size_t i = 0; i < sizeof asks / sizeof asks [0]; i++) {
         status = s_child_status (asks [i]);
         assert_false (WIFEXITED (status) && WEXITSTATUS (status) == 0);
     }
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_memory_is_there),

@@ -10,7 +10,8 @@
 #include <string.h>
 #include "text.h"
 
-static void test_text_is_blank_char (void **state)
+static void
+test_text_is_blank_char (void **state)
 {
     (void) state;
     assert_true (text_is_blank_char (' '));
@@ -19,11 +20,12 @@ static void test_text_is_blank_char (void **state)
     assert_false (text_is_blank_char ('\r'));
     assert_false (text_is_blank_char ('\v'));
     assert_false (text_is_blank_char ('\0'));
-    assert_false (text_is_blank_char ('\xa0'));       /* half of U+00A0 */
+    assert_false (text_is_blank_char ('\xa0')); /* half of U+00A0 */
     assert_false (text_is_blank_char ('x'));
 }
 
-static void test_text_is_blank (void **state)
+static void
+test_text_is_blank (void **state)
 {
     (void) state;
     assert_true (text_is_blank ("", 0));
@@ -34,19 +36,21 @@ static void test_text_is_blank (void **state)
     assert_false (text_is_blank ("\n", 1));
     assert_false (text_is_blank ("  \xc2\xa0", 4));
     assert_false (text_is_blank ("\0", 1));
-    assert_true (text_is_blank ("  x", 2));       /* only len bytes count */
+    assert_true (text_is_blank ("  x", 2)); /* only len bytes count */
 }
 
-static void expect_trim (const char *in, const char *want)
+static void
+expect_trim (const char *in, const char *want)
 {
     const char *s = in;
-    size_t len = text_trim_blanks (&s, strlen (in));
+    size_t      len = text_trim_blanks (&s, strlen (in));
     assert_int_equal (len, strlen (want));
     assert_memory_equal (s, want, len);
     assert_true (s >= in && s + len <= in + strlen (in));
 }
 
-static void test_text_trim_blanks (void **state)
+static void
+test_text_trim_blanks (void **state)
 {
     (void) state;
     expect_trim ("  \t alice \t ", "alice");
@@ -55,13 +59,14 @@ static void test_text_trim_blanks (void **state)
     expect_trim ("bob", "bob");
     expect_trim ("   ", "");
     expect_trim ("", "");
-    expect_trim ("\nbob\r", "\nbob\r");             /* only spaces and tabs */
+    expect_trim ("\nbob\r", "\nbob\r"); /* only spaces and tabs */
     const char *s = "  x  ";
     assert_int_equal (text_trim_blanks (&s, 3), 1); /* only len bytes */
     assert_int_equal (*s, 'x');
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_text_is_blank_char),
