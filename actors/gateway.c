@@ -665,7 +665,7 @@ s_refuse_address (self_t *self, int fd, const struct sockaddr *addr, int32_t han
         return;
     char who [SOCKET_NAME_SIZE];
     addrs_format (addr, who, sizeof who);
-    char why [LOG_ERROR_SIZE];
+    char why [LOG_REASON_SIZE];
     if (verdict == ADDRS_TOO_MANY)
         snprintf (why, sizeof why, "%d open, --max-per-address", self->config.max_per_address);
     else

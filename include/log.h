@@ -25,8 +25,9 @@
 #define LOG_LINE_MAX 2048
 /*  An actor's name: "room[" a room name "]" takes 39 bytes at most.      */
 #define LOG_NAME_SIZE 48
-/*  A reason to log or print (strerror, a path or two): error buffers.    */
-#define LOG_ERROR_SIZE 256
+/*  A reason to log or print: an error (strerror, a path or two), why a
+    connection was refused, why a room stops.                            */
+#define LOG_REASON_SIZE 256
 
 typedef struct {
     char name [LOG_NAME_SIZE];  /* "gateway", "hub", "room[general]" */

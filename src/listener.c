@@ -155,7 +155,7 @@ listener_open (const char *address, int port, char *error, size_t size)
     }
     freeaddrinfo (found);
     if (fd == LISTENER_BAD_ADDRESS) {
-        char reason [LOG_ERROR_SIZE];
+        char reason [LOG_REASON_SIZE];
         snprintf (reason, sizeof reason, "%s", error);
         snprintf (error, size, "'%s': %s", address, reason);
     }

@@ -302,7 +302,7 @@ s_writer_reopen (writer_t *self)
 {
     if (!*self->path)
         return;                     /* no --log-file: nothing to reopen */
-    char error [LOG_ERROR_SIZE];
+    char error [LOG_REASON_SIZE];
     int fd = log_open_file (self->path, error, sizeof error);
     if (fd < 0) {
         s_writer_say (self, "E: cannot reopen --log-file %s: %s (still writing the old file)",

@@ -93,7 +93,7 @@ s_open_log_file (config_t *config)
 {
     if (!*config->log_file)
         return true;
-    char error [LOG_ERROR_SIZE];
+    char error [LOG_REASON_SIZE];
     config->log_fd = log_open_file (config->log_file, error, sizeof error);
     if (config->log_fd < 0) {
         fprintf (stderr, "TCPChat: --log-file %s: %s\n", config->log_file, error);
@@ -156,7 +156,7 @@ s_wait_for_stop (const sigset_t *signals, log_sink_t *sink, const log_t *log,
 static int
 s_health (const config_t *config)
 {
-    char error [LOG_ERROR_SIZE] = "";
+    char error [LOG_REASON_SIZE] = "";
     if (listener_probe (config->bind, config->port, 3000, error, sizeof error)) {
         printf ("TCPChat on port %d: OK\n", config->port);
         return 0;
@@ -170,7 +170,7 @@ s_health (const config_t *config)
 static int
 s_open_listener (config_t *config, const log_t *log, int *exit_code)
 {
-    char error [LOG_ERROR_SIZE] = "";
+    char error [LOG_REASON_SIZE] = "";
     int fd = listener_from_systemd (error, sizeof error);
     if (fd > 0) {
         config->port = listener_port (fd);
@@ -264,7 +264,7 @@ main (int argc, char **argv)
     if (!s_open_log_file (&config))
         return TCPCHAT_EXIT_BAD_OPTION;
     log_sink_t *sink = s_start_log_sink (&config);
-    char error [LOG_ERROR_SIZE];
+    char error [LOG_REASON_SIZE];
     if (*config.data_dir && !store_prepare_dir (config.data_dir, error, sizeof error)) {
         fprintf (stderr, "TCPChat: --data-dir %s: %s\n", config.data_dir, error);
         log_sink_stop (&sink, LOG_SINK_STOP_MS);
