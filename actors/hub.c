@@ -45,6 +45,7 @@
 #include "text.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #define GENERAL "general"
@@ -404,7 +405,7 @@ s_rooms_idle (self_t *self)
             //  A queue must reach the room before it stops: look again soon.
             s_idle_schedule (self, at > now? at: now + 100);
     }
-    char why [64];
+    char why [LOG_REASON_SIZE];
     snprintf (why, sizeof why, " after %d s without members", self->config.room_idle);
     for (room_t *room = (room_t *) zlist_first (due); room; room = (room_t *) zlist_next (due))
         s_room_stop (self, room, room->has_history? why: "");
@@ -511,7 +512,7 @@ s_restore_rooms (self_t *self)
     zlist_t *names = store_list_refused (dir);
     for (const char *name = names? (const char *) zlist_first (names): NULL; name;
          name = (const char *) zlist_next (names)) {
-        char path [1024];
+        char path [PATH_MAX];
         if (store_path (dir, name, path, sizeof path))
             log_info (&self->log, "E: %s ignored: %s", path, store_strerror (STORE_NOT_REGULAR));
     }
@@ -524,7 +525,7 @@ s_restore_rooms (self_t *self)
     for (const char *name = (const char *) zlist_first (names); name;
          name = (const char *) zlist_next (names)) {
         //  store_list gives room names only: nothing else is a room's file.
-        char path [1024];
+        char path [PATH_MAX];
         if (streq (name, GENERAL) || !store_path (dir, name, path, sizeof path)
         ||  !store_has_lines (dir, name))
             continue;

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #define SUFFIX      ".log"
 #define SUFFIX_LEN  4
 #define CHUNK       65536           /* bytes read at a time when loading */
+#define TAIL_CHUNK  4096            /* read back from the end for a torn line */
 
 const char *
 store_strerror (int error)
@@ -39,7 +41,7 @@ store_strerror (int error)
 static int
 s_open_regular (const char *dir, const char *room, int flags)
 {
-    char path [1024];
+    char path [PATH_MAX];
     if (!store_path (dir, room, path, sizeof path))
         return -1;
     int fd = open (path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0640);
@@ -77,7 +79,7 @@ store_prepare_dir (const char *dir, char *error, size_t size)
         return false;
     }
     //  access(2) says yes to root even on a read-only mount: really try.
-    char probe [1024];
+    char probe [PATH_MAX];
     snprintf (probe, sizeof probe, "%s/.tcpchat-probe-%ld", dir, (long) getpid ());
     int fd = open (probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -134,7 +136,7 @@ s_room_of (const char *file, char room [ROOM_MAX_CHARS + 1])
 static off_t
 s_whole_lines_end (int fd, off_t size)
 {
-    char chunk [4096];
+    char chunk [TAIL_CHUNK];
     off_t offset = size;
     while (offset > 0) {
         size_t piece = offset > (off_t) sizeof chunk? sizeof chunk: (size_t) offset;
@@ -386,7 +388,7 @@ store_load (const char *dir, const char *room, size_t max_lines, history_t *hist
 bool
 store_has_lines (const char *dir, const char *room)
 {
-    char path [1024];
+    char path [PATH_MAX];
     struct stat info;
     //  lstat: a symlink or FIFO is no room's file, and stat never waits.
     return store_path (dir, room, path, sizeof path)
