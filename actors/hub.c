@@ -814,7 +814,7 @@ s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
 static void
 s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
 {
-    char verb [16];
+    char verb [COMMAND_NAME_SIZE];
     snprintf (verb, sizeof verb, "%.*s", (int) view->part [0].size, view->part [0].data);
     const msg_part_t *arg = &view->part [1];
     log_debug (&self->log, "%s: /%s%s%.*s", client->name, verb, arg->size? " ": "",

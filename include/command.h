@@ -35,7 +35,9 @@ typedef struct {
 
 command_kind_t command_parse (const char *line, size_t len, command_t *cmd);
 
-/*  "help", "rooms", ... for a kind (lower case, no '/'); "" for CMD_NONE. */
+/*  "help", "rooms", ... for a kind (lower case, no '/'); "" for CMD_NONE.
+    COMMAND_NAME_SIZE holds any of them and its NUL.                      */
+#define COMMAND_NAME_SIZE 16
 const char *command_name (command_kind_t kind);
 /*  The inverse of command_name, exact match; CMD_UNKNOWN when no match.  */
 command_kind_t command_from_name (const char *name);

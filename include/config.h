@@ -28,6 +28,10 @@
 //  most (RFC 1035); a path 511, so DIR/<room>.log always fits PATH_MAX.
 #define CONFIG_BIND_SIZE 256
 #define CONFIG_PATH_SIZE 512
+//  The server's inproc prefix: "inproc://tcpchat-" and a UUID, 50 bytes.
+#define CONFIG_ENDPOINT_SIZE 96
+//  A whole inproc endpoint: the prefix and an actor's suffix.
+#define ENDPOINT_MAX 160
 
 typedef struct {
     int    port;
@@ -45,7 +49,7 @@ typedef struct {
     char   data_dir[CONFIG_PATH_SIZE];     /* "" = keep history in memory only */
     char   log_file[CONFIG_PATH_SIZE];     /* "" = log to stdout only */
     int    log_fd;            /* log_file opened by main for the sink; -1 in actors */
-    char   endpoint[96];      /* inproc:// prefix unique to this server */
+    char   endpoint[CONFIG_ENDPOINT_SIZE];  /* inproc:// prefix unique to this server */
 } config_t;
 
 typedef enum {

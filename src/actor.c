@@ -9,6 +9,7 @@
     a last signal on its pipe, so a stop can be bounded by a receive
     timeout instead of a join.                                           */
 #include "actor.h"
+#include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -73,7 +74,7 @@ static bool
 s_pipe_new (zsock_t **ours, zsock_t **theirs, int hwm)
 {
     static atomic_uint seq;
-    char endpoint [64];
+    char endpoint [ENDPOINT_MAX];
     snprintf (endpoint, sizeof endpoint, "inproc://actor-%p-%u", (void *) ours,
               atomic_fetch_add (&seq, 1));
     *ours = zsock_new (ZMQ_PAIR);
