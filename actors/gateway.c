@@ -209,7 +209,7 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->config = args->config;
     self->listener = args->listener;
     self->clock = args->clock? args->clock: s_clock_us;
-    self->now_us = self->clock ();
+    s_clock_read (self);
     log_setup (&self->log, &self->config, "gateway");
     size_t slots = (size_t) self->config.max_clients;
     self->conns = (conn_t *) mem_zalloc (slots, sizeof (conn_t));

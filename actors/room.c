@@ -24,6 +24,7 @@
 #include "writer.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,7 +44,7 @@ typedef struct {
     buf_t          scratch;
     size_t         history_size;  /* lines history keeps */
     size_t         history_bytes; /* replayed at most */
-    char           path [1024];   /* our file in it, for the log */
+    char           path [PATH_MAX];   /* our file in it, for the log */
     actor_t       *writer;        /* started at the first line, or NULL */
     uint64_t       handed;        /* lines handed to the writer */
     uint64_t       done;          /* of which it said it is done with */
@@ -54,8 +55,8 @@ typedef struct {
 
 static void s_self_destroy (self_t **self_p);
 
-//  NULL (logged) when the room cannot start: no memory for its history,
-//  or its output pipe cannot be bound.
+//  NULL (logged) when the room cannot start: its output pipe cannot be
+//  bound.
 static self_t *
 s_self_new (zsock_t *pipe, room_args_t *args)
 {
@@ -71,11 +72,6 @@ s_self_new (zsock_t *pipe, room_args_t *args)
     if (*data_dir && !store_path (data_dir, self->name, self->path, sizeof self->path))
         snprintf (self->path, sizeof self->path, "%s/?", data_dir);
     buf_init (&self->scratch);
-    if (!self->history) {
-        log_info (&self->log, "E: cannot start: %s", strerror (ENOMEM));
-        s_self_destroy (&self);
-        return NULL;
-    }
     //  Our BYE must reach the gateway even though we close right after
     //  it: the pipe's linger (messages.h) sees to that.
     self->gateway = msg_pipe_new (args->endpoint, true);

@@ -12,6 +12,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,8 +20,8 @@ typedef struct {
     zsock_t  *pipe;
     log_t     log;
     char      name [ROOM_MAX_CHARS + 1];
-    char      data_dir [sizeof ((config_t *) 0)->data_dir];
-    char      path [1024];      /* for the log */
+    char      data_dir [CONFIG_PATH_SIZE];
+    char      path [PATH_MAX];  /* for the log */
     int       file;             /* open once a line came, or -1 */
     bool      failing;          /* the last line failed (logged once) */
     uint64_t  done;             /* lines handled */

@@ -30,8 +30,6 @@
 #define CONFIG_PATH_SIZE 512
 //  The server's inproc prefix: "inproc://tcpchat-" and a UUID, 50 bytes.
 #define CONFIG_ENDPOINT_SIZE 96
-//  A whole inproc endpoint: the prefix and an actor's suffix.
-#define ENDPOINT_MAX 160
 
 typedef struct {
     int    port;

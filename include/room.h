@@ -16,9 +16,9 @@
     broadcast while the disk answers within ROOM_STORE_WAIT_MS, and no
     longer once it does not. Without one it touches no file.
 
-    A room that cannot start (no memory for its history, no descriptor
-    for its socket, its endpoint taken) logs why and signals failure
-    (status 1): actor_new returns NULL.                                  */
+    A room that cannot start (no descriptor for its socket, its endpoint
+    taken) logs why and signals failure (status 1): actor_new returns
+    NULL.                                                                 */
 #ifndef TCPCHAT_ROOM_H
 #define TCPCHAT_ROOM_H
 

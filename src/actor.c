@@ -9,7 +9,8 @@
     a last signal on its pipe, so a stop can be bounded by a receive
     timeout instead of a join.                                           */
 #include "actor.h"
-#include "config.h"
+#include "endpoints.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -113,16 +114,16 @@ actor_new_capped (zactor_fn fn, void *args, int hwm)
         free (args);
         return NULL;
     }
-    shim_t *shim = (shim_t *) calloc (1, sizeof (shim_t));
-    actor_t *self = (actor_t *) calloc (1, sizeof (actor_t));
+    shim_t *shim = (shim_t *) mem_zalloc (1, sizeof (shim_t));
+    actor_t *self = (actor_t *) mem_zalloc (1, sizeof (actor_t));
+    shim->pipe = theirs;
+    shim->fn = fn;
+    shim->args = args;
     pthread_attr_t attr;
     pthread_t thread;
-    int rc = ENOMEM;
-    if (shim && self && pthread_attr_init (&attr) == 0) {
+    int rc = pthread_attr_init (&attr);
+    if (rc == 0) {
         pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
-        shim->pipe = theirs;
-        shim->fn = fn;
-        shim->args = args;
         rc = pthread_create (&thread, &attr, s_thread, shim);
         pthread_attr_destroy (&attr);
     }
