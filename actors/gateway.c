@@ -313,24 +313,16 @@ s_hub_flush (self_t *self)
         self->hub_busy = true;
 }
 
+//  Takes msg.
 static void
-s_to_hub (self_t *self, zmsg_t **msg_p)
+s_to_hub (self_t *self, zmsg_t *msg)
 {
     if (zlist_size (self->hub_queue) == 0 && (zsock_events (self->hub) & ZMQ_POLLOUT))
-        msg_send (msg_p, self->hub);
-    else {
-        zlist_append (self->hub_queue, *msg_p);
-        *msg_p = NULL;
-    }
+        msg_send (&msg, self->hub);
+    else
+        zlist_append (self->hub_queue, msg);
     //  Sending may have consumed the pipe's wakeup: look again this pass.
     self->hub_busy = true;
-}
-
-static void
-s_to_hub_id (self_t *self, const char *type, uint64_t id)
-{
-    zmsg_t *msg = msg_new (type, id);
-    s_to_hub (self, &msg);
 }
 
 static bool
@@ -419,7 +411,7 @@ s_conn_finish (self_t *self, conn_t *conn, const char *reason)
 static void
 s_conn_leave (self_t *self, conn_t *conn, const char *reason)
 {
-    s_to_hub_id (self, MSG_CLOSED, s_conn_id (self, conn));
+    s_to_hub (self, msg_new_closed (s_conn_id (self, conn)));
     conn->told_hub = false;
     conn->state = CONN_LEAVING;
     conn->closing = reason;
@@ -604,7 +596,7 @@ s_conn_close (self_t *self, conn_t *conn, const char *reason)
     if (conn->state == CONN_LEAVING)
         self->leaving_count--;
     if (conn->told_hub)
-        s_to_hub_id (self, MSG_CLOSED, s_conn_id (self, conn));
+        s_to_hub (self, msg_new_closed (s_conn_id (self, conn)));
     addrs_release (self->addrs, conn->addr);
     conn->addr = -1;
     //  One last try to deliver what it is owed, without waiting: if that
@@ -763,9 +755,7 @@ s_conn_name_line (self_t *self, conn_t *conn, const char *line, size_t size)
         s_conn_finish (self, conn, "quit");
         return;
     }
-    zmsg_t *msg = msg_new (MSG_NAME, s_conn_id (self, conn));
-    msg_add (msg, line, size);
-    s_to_hub (self, &msg);
+    s_to_hub (self, msg_new_name (s_conn_id (self, conn), line, size));
     conn->state = CONN_WAITING;
     conn->told_hub = true;
 }
@@ -781,9 +771,7 @@ s_conn_notice (self_t *self, conn_t *conn, const char *text)
         s_conn_prompt (self, conn);
         return;
     }
-    zmsg_t *msg = msg_new (MSG_NOTICE, s_conn_id (self, conn));
-    msg_add_str (msg, text);
-    s_to_hub (self, &msg);
+    s_to_hub (self, msg_new_notice (s_conn_id (self, conn), text));
 }
 
 static void
@@ -806,11 +794,8 @@ s_conn_command (self_t *self, conn_t *conn, const command_t *cmd)
         text = self->clean_b;
     }
     //  /name and /join arguments go as typed: their rules refuse, not clean.
-    zmsg_t *msg = msg_new (MSG_CMD, s_conn_id (self, conn));
-    msg_add_str (msg, verb);
-    msg_add (msg, arg? arg: "", arg? arg_len: 0);
-    msg_add (msg, text? text: "", text? text_len: 0);
-    s_to_hub (self, &msg);
+    s_to_hub (self, msg_new_cmd (s_conn_id (self, conn), verb, arg? arg: "", arg? arg_len: 0,
+                                 text? text: "", text? text_len: 0));
 }
 
 static void
@@ -825,9 +810,7 @@ s_conn_chat_line (self_t *self, conn_t *conn, const char *line, size_t size)
         s_conn_command (self, conn, &cmd);
     else {
         size_t clean_len = clean_text (line, size, self->clean_a);
-        zmsg_t *msg = msg_new (MSG_LINE, s_conn_id (self, conn));
-        msg_add (msg, self->clean_a, clean_len);
-        s_to_hub (self, &msg);
+        s_to_hub (self, msg_new_line (s_conn_id (self, conn), self->clean_a, clean_len));
         self->lines_in++;
     }
 }
@@ -1017,15 +1000,11 @@ s_throttled_due (self_t *self)
 static void
 s_handle_out (self_t *self, const msg_view_t *view)
 {
-    if (view->parts < 3)
-        return;
     const msg_part_t *text = &view->part [0];
-    const char *ids = view->part [1].data;
-    size_t count = view->part [1].size / sizeof (uint64_t);
-    bool prompt_skip = view->part [2].size && (view->part [2].data [0] & MSG_PROMPT_SKIP);
+    size_t count = msg_id_count (view, 1);
+    bool prompt_skip = msg_bool (view, 2);
     for (size_t i = 0; i < count; i++) {
-        uint64_t id;
-        memcpy (&id, ids + i * sizeof id, sizeof id);
+        uint64_t id = msg_id_at (view, 1, i);
         conn_t *conn = s_conn_lookup (self, id);
         if (!conn || (conn->state != CONN_CHAT && conn->state != CONN_LEAVING))
             continue;
@@ -1040,10 +1019,11 @@ s_handle_out (self_t *self, const msg_view_t *view)
 }
 
 static void
-s_handle_enter (self_t *self, conn_t *conn, const msg_view_t *view)
+s_handle_enter (self_t *self, const msg_view_t *view)
 {
-    if (view->parts < 2 || (conn->state != CONN_WAITING && conn->state != CONN_CHAT
-                            && conn->state != CONN_LEAVING))
+    conn_t *conn = s_conn_lookup (self, view->id);
+    if (!conn || (conn->state != CONN_WAITING && conn->state != CONN_CHAT
+                  && conn->state != CONN_LEAVING))
         return;
     free (conn->label);
     conn->label = msg_strdup (view, 0);
@@ -1064,9 +1044,10 @@ s_handle_enter (self_t *self, conn_t *conn, const msg_view_t *view)
 }
 
 static void
-s_handle_refuse (self_t *self, conn_t *conn, const msg_view_t *view)
+s_handle_refuse (self_t *self, const msg_view_t *view)
 {
-    if (view->parts < 1 || conn->state != CONN_WAITING)
+    conn_t *conn = s_conn_lookup (self, view->id);
+    if (!conn || conn->state != CONN_WAITING)
         return;
     conn->state = CONN_NAMING;
     s_conn_queue (self, conn, view->part [0].data, view->part [0].size);
@@ -1075,17 +1056,15 @@ s_handle_refuse (self_t *self, conn_t *conn, const msg_view_t *view)
     s_conn_process (self, conn);
 }
 
-//  RELEASE id moving, a room's last word for id. "1": the mover's old
+//  RELEASE id moving, a room's last word for id. Moving: the mover's old
 //  room is done, so the hub may let it in the next one (passed on even
-//  if the client has gone: the hub sorts that out). "0": it left, and
+//  if the client has gone: the hub sorts that out). Else it left, and
 //  all its room had for it is queued: a leaving connection can close.
 static void
 s_handle_release (self_t *self, const msg_view_t *view)
 {
-    if (view->parts < 1 || view->part [0].size != 1)
-        return;
-    if (view->part [0].data [0] == '1') {
-        s_to_hub_id (self, MSG_RELEASED, view->id);
+    if (msg_bool (view, 0)) {
+        s_to_hub (self, msg_new_released (view->id));
         return;
     }
     conn_t *conn = s_conn_lookup (self, view->id);
@@ -1097,12 +1076,23 @@ s_handle_release (self_t *self, const msg_view_t *view)
 //  socket, so TCP pushes back on it, until RESUME. Output, the backlog
 //  cap and leaving go on as usual.
 static void
-s_handle_pause (self_t *self, conn_t *conn, bool paused)
+s_handle_pause (self_t *self, const msg_view_t *view, bool paused)
 {
-    if (conn->paused == paused)
+    conn_t *conn = s_conn_lookup (self, view->id);
+    if (!conn || conn->paused == paused)
         return;
     conn->paused = paused;
     s_conn_process (self, conn);
+}
+
+static void
+s_handle_label (self_t *self, const msg_view_t *view)
+{
+    conn_t *conn = s_conn_lookup (self, view->id);
+    if (!conn)
+        return;
+    free (conn->label);
+    conn->label = msg_strdup (view, 0);
 }
 
 static void
@@ -1142,52 +1132,61 @@ s_room_detach (self_t *self, size_t slot)
 }
 
 //  One message from the hub or a room (room_slot is -1 for the hub).
+//  What was meant for a connection that is gone goes too.
 static void
 s_handle_message (self_t *self, zmsg_t *msg, ssize_t room_slot)
 {
     msg_view_t view;
     if (!msg_parse (msg, &view)) {
-        log_info (&self->log, "E: malformed message");
+        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
         return;
     }
-    if (msg_is (&view, MSG_OUT)) {
-        s_handle_out (self, &view);
-        return;
+    switch (view.kind) {
+        case MSG_OUT:
+            s_handle_out (self, &view);
+            break;
+        case MSG_ENTER:
+            s_handle_enter (self, &view);
+            break;
+        case MSG_REFUSE:
+            s_handle_refuse (self, &view);
+            break;
+        case MSG_RELEASE:
+            s_handle_release (self, &view);
+            break;
+        case MSG_LABEL:
+            s_handle_label (self, &view);
+            break;
+        case MSG_PAUSE:
+        case MSG_RESUME:
+            s_handle_pause (self, &view, view.kind == MSG_PAUSE);
+            break;
+        case MSG_ATTACH:
+            s_handle_attach (self, &view);
+            break;
+        case MSG_BYE:
+            if (room_slot >= 0)
+                s_room_detach (self, (size_t) room_slot);
+            break;
+        case MSG_TERM:
+        case MSG_NAME:
+        case MSG_LINE:
+        case MSG_CMD:
+        case MSG_NOTICE:
+        case MSG_CLOSED:
+        case MSG_RELEASED:
+        case MSG_JOIN:
+        case MSG_LEAVE:
+        case MSG_SAY:
+        case MSG_USERS:
+        case MSG_RENAME:
+        case MSG_STORE:
+        case MSG_STORED:
+        case MSG_KINDS:
+            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
+                      msg_spec (view.kind)->route);
+            break;
     }
-    if (msg_is (&view, MSG_ATTACH)) {
-        s_handle_attach (self, &view);
-        return;
-    }
-    if (msg_is (&view, MSG_BYE)) {
-        if (room_slot >= 0)
-            s_room_detach (self, (size_t) room_slot);
-        return;
-    }
-    if (msg_is (&view, MSG_RELEASE)) {
-        s_handle_release (self, &view);
-        return;
-    }
-    conn_t *conn = s_conn_lookup (self, view.id);
-    if (!conn)
-        return;                         //  Gone: what was meant for it goes too
-    if (msg_is (&view, MSG_ENTER))
-        s_handle_enter (self, conn, &view);
-    else
-    if (msg_is (&view, MSG_REFUSE))
-        s_handle_refuse (self, conn, &view);
-    else
-    if (msg_is (&view, MSG_LABEL)) {
-        free (conn->label);
-        conn->label = msg_strdup (&view, 0);
-    }
-    else
-    if (msg_is (&view, MSG_PAUSE))
-        s_handle_pause (self, conn, true);
-    else
-    if (msg_is (&view, MSG_RESUME))
-        s_handle_pause (self, conn, false);
-    else
-        log_info (&self->log, "E: unknown message %s", view.type);
 }
 
 //  Reads a pipe until it is empty or the budget is spent; true if it may
@@ -1209,18 +1208,57 @@ s_drain (self_t *self, zsock_t *sock, ssize_t room_slot)
     return true;
 }
 
+//  $TERM, the one command on the pipe.
+static void
+s_handle_command (self_t *self, zmsg_t *msg)
+{
+    msg_view_t view;
+    if (!msg_parse (msg, &view)) {
+        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
+        return;
+    }
+    switch (view.kind) {
+        case MSG_TERM:
+            self->terminated = true;
+            break;
+        case MSG_NAME:
+        case MSG_LINE:
+        case MSG_CMD:
+        case MSG_NOTICE:
+        case MSG_CLOSED:
+        case MSG_RELEASED:
+        case MSG_JOIN:
+        case MSG_LEAVE:
+        case MSG_SAY:
+        case MSG_USERS:
+        case MSG_RENAME:
+        case MSG_OUT:
+        case MSG_ENTER:
+        case MSG_REFUSE:
+        case MSG_RELEASE:
+        case MSG_LABEL:
+        case MSG_ATTACH:
+        case MSG_BYE:
+        case MSG_PAUSE:
+        case MSG_RESUME:
+        case MSG_STORE:
+        case MSG_STORED:
+        case MSG_KINDS:
+            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
+                      msg_spec (view.kind)->route);
+            break;
+    }
+}
+
 static void
 s_self_handle_pipe (self_t *self)
 {
     while (zsock_events (self->pipe) & ZMQ_POLLIN) {
-        char *command = zstr_recv (self->pipe);
-        if (!command)
+        zmsg_t *msg = msg_recv (self->pipe);
+        if (!msg)
             break;
-        if (streq (command, "$TERM"))
-            self->terminated = true;
-        else
-            log_info (&self->log, "E: unknown command %s", command);
-        free (command);
+        s_handle_command (self, msg);
+        zmsg_destroy (&msg);
     }
 }
 

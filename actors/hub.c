@@ -67,7 +67,7 @@ typedef struct {
     room_t   *room;               /* in transit: the room it is moving to */
     bool      in_transit;
     bool      closed;             /* in transit: CLOSED came, leave once there */
-    zlist_t  *deferred;           /* in transit: its input, to replay */
+    zlist_t  *deferred;           /* in transit: its input (input_t), to replay */
     zlist_t  *held;               /* in transit: SAYs for it, to deliver */
     unsigned  paused;             /* PAUSED_* reasons; PAUSE sent while any */
     int64_t   room_rate_at;       /* new-room pacing: the earliest next start, less the burst */
@@ -87,6 +87,13 @@ struct room_t {
     int64_t   behind_log_at;      /* mono ms of that log line */
     int64_t   empty_since;        /* members went to 0 at (mono ms); 0: has members */
 };
+
+//  A mover's input, kept as it came: the message and its parse, so it
+//  is parsed once however long it waits.
+typedef struct {
+    zmsg_t     *msg;
+    msg_view_t  view;
+} input_t;
 
 //  A room told to stop: its thread ends once it has read its pipe, and
 //  actor_destroy, which waits for that, is only called when it has.
@@ -139,12 +146,15 @@ s_client_destroy (void **item)
     client_t *client = (client_t *) *item;
     if (!client)
         return;
-    zmsg_t *msg;
+    input_t *input;
     if (client->deferred) {
-        while ((msg = (zmsg_t *) zlist_pop (client->deferred)))
-            zmsg_destroy (&msg);
+        while ((input = (input_t *) zlist_pop (client->deferred))) {
+            zmsg_destroy (&input->msg);
+            free (input);
+        }
         zlist_destroy (&client->deferred);
     }
+    zmsg_t *msg;
     if (client->held) {
         while ((msg = (zmsg_t *) zlist_pop (client->held)))
             zmsg_destroy (&msg);
@@ -173,6 +183,7 @@ s_room_destroy (void **item)
 }
 
 static room_t *s_room_new (self_t *self, const char *name, bool restored);
+static void s_to_gateway (self_t *self, zmsg_t *msg);
 static int64_t s_room_due (self_t *self, room_t *room);
 static void s_idle_schedule (self_t *self, int64_t at);
 
@@ -292,7 +303,7 @@ s_room_announce (self_t *self, room_t *room, bool restored)
 {
     char endpoint [ENDPOINT_MAX];
     endpoint_room (&self->config, room->seq, endpoint);
-    msg_send_text (self->gateway, MSG_ATTACH, 0, endpoint, strlen (endpoint));
+    s_to_gateway (self, msg_new_attach (endpoint));
     size_t rooms = zhashx_size (self->rooms);
     if (restored)
         log_info (&self->log, "room %s restored from %s (%zu room%s)", room->name,
@@ -322,8 +333,10 @@ static void
 s_stop_send_term (stopping_t *stop)
 {
     zsock_t *sock = actor_sock (stop->actor);
-    if (!stop->term_sent && (zsock_events (sock) & ZMQ_POLLOUT))
-        stop->term_sent = zstr_send (sock, "$TERM") == 0;
+    if (!stop->term_sent && (zsock_events (sock) & ZMQ_POLLOUT)) {
+        zmsg_t *term = msg_new_term ();
+        stop->term_sent = msg_send (&term, sock) == 0;
+    }
 }
 
 //  The room's messages all went into its pipe, so stopping it cannot
@@ -421,10 +434,10 @@ s_pause (self_t *self, client_t *client, unsigned reason, bool on)
     unsigned was = client->paused;
     client->paused = on? was | reason: was & ~reason;
     if (!was && client->paused)
-        msg_send_id (self->gateway, MSG_PAUSE, client->id);
+        s_to_gateway (self, msg_new_pause (client->id));
     else
     if (was && !client->paused)
-        msg_send_id (self->gateway, MSG_RESUME, client->id);
+        s_to_gateway (self, msg_new_resume (client->id));
 }
 
 //  Every client whose input goes to room (members, and movers on their
@@ -571,8 +584,7 @@ s_can_take (const client_t *client)
 static void
 s_say (client_t *client, const char *text)
 {
-    zmsg_t *msg = msg_new (MSG_SAY, client->id);
-    msg_add_str (msg, text);
+    zmsg_t *msg = msg_new_say (client->id, text, strlen (text));
     s_to_room_of (client, &msg);
 }
 
@@ -598,8 +610,7 @@ static void
 s_enter (client_t *client, room_t *room)
 {
     client->room = room;
-    zmsg_t *msg = msg_new (MSG_JOIN, client->id);
-    msg_add_str (msg, client->name);
+    zmsg_t *msg = msg_new_join (client->id, client->name);
     s_room_send (room, &msg);
 }
 
@@ -741,8 +752,7 @@ s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
         s_room_rate_take (client, now);
     }
     room_t *old = client->room;
-    zmsg_t *msg = msg_new (MSG_LEAVE, client->id);
-    msg_add (msg, "1", 1);
+    zmsg_t *msg = msg_new_leave (client->id, true);
     s_room_send (old, &msg);
     old->members--;
     client->room = target;
@@ -772,8 +782,7 @@ s_cmd_name (self_t *self, client_t *client, const char *name, size_t size)
     free (client->name);
     client->name = strndup (name, size);
     s_name_register (self, client);
-    zmsg_t *msg = msg_new (MSG_RENAME, client->id);
-    msg_add (msg, name, size);
+    zmsg_t *msg = msg_new_rename (client->id, name, size);
     s_to_room_of (client, &msg);
 }
 
@@ -804,8 +813,7 @@ s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
     buf_t out;
     buf_init (&out);
     fmt_private (&out, stamp_now (&stamp), client->name, target->name, text->data, text->size);
-    zmsg_t *msg = msg_new (MSG_SAY, target->id);
-    msg_add (msg, buf_head (&out), buf_size (&out));
+    zmsg_t *msg = msg_new_say (target->id, buf_head (&out), buf_size (&out));
     s_to_room_of (target, &msg);
     buf_free (&out);
     s_say (client, "");
@@ -830,7 +838,7 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
             s_cmd_join (self, client, arg->data, arg->size);
             break;
         case CMD_USERS: {
-            zmsg_t *msg = msg_new (MSG_USERS, client->id);
+            zmsg_t *msg = msg_new_users (client->id);
             s_to_room_of (client, &msg);
             break;
         }
@@ -851,15 +859,21 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
 //  Messages from the gateway
 
 static void
+s_to_gateway (self_t *self, zmsg_t *msg)
+{
+    msg_send (&msg, self->gateway);
+}
+
+static void
 s_handle_name (self_t *self, const msg_view_t *view)
 {
-    if (view->parts < 1 || zhashx_lookup (self->clients, (void *) (uintptr_t) view->id))
+    if (zhashx_lookup (self->clients, (void *) (uintptr_t) view->id))
         return;
     const char *name = view->part [0].data;
     size_t size = view->part [0].size;
     const char *problem = s_name_problem (self, NULL, name, size);
     if (problem) {
-        msg_send_text (self->gateway, MSG_REFUSE, view->id, problem, strlen (problem));
+        s_to_gateway (self, msg_new_refuse (view->id, problem));
         return;
     }
     client_t *client = (client_t *) zmalloc (sizeof (client_t));
@@ -884,8 +898,7 @@ s_handle_closed (self_t *self, client_t *client)
         return;
     }
     room_t *room = client->room;
-    zmsg_t *msg = msg_new (MSG_LEAVE, client->id);
-    msg_add (msg, "0", 1);
+    zmsg_t *msg = msg_new_leave (client->id, false);
     s_room_send (room, &msg);
     room->members--;
     s_name_free (self, client);
@@ -894,7 +907,8 @@ s_handle_closed (self_t *self, client_t *client)
     s_room_release (self, room);
 }
 
-static void s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p);
+static void s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p,
+                                   const msg_view_t *view);
 
 //  The old room has let go: enter the new one, then deliver what waited.
 static void
@@ -908,9 +922,12 @@ s_handle_released (self_t *self, client_t *client)
     while (client->held && (msg = (zmsg_t *) zlist_pop (client->held)))
         s_room_send (client->room, &msg);
     //  Replaying may start another move: the rest then waits for it.
+    input_t *input;
     while (!client->in_transit && client->deferred
-           && (msg = (zmsg_t *) zlist_pop (client->deferred)))
-        s_handle_client_input (self, client, &msg);
+           && (input = (input_t *) zlist_pop (client->deferred))) {
+        s_handle_client_input (self, client, &input->msg, &input->view);
+        free (input);
+    }
     //  Half the cap free, so a client that pipelines moves does not flap.
     if (!client->deferred || zlist_size (client->deferred) <= HUB_DEFERRED_MAX / 2)
         s_pause (self, client, PAUSED_DEFERRED, false);
@@ -919,13 +936,18 @@ s_handle_released (self_t *self, client_t *client)
 }
 
 //  LINE, CMD, NOTICE: input from a client in a room, handled in order.
+//  A LINE goes on to the room as it came (*msg_p is then taken).
 static void
-s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p)
+s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p,
+                       const msg_view_t *view)
 {
     if (client->in_transit) {
         if (!client->deferred)
             client->deferred = zlist_new ();
-        zlist_append (client->deferred, *msg_p);
+        input_t *input = (input_t *) zmalloc (sizeof (input_t));
+        input->msg = *msg_p;
+        input->view = *view;
+        zlist_append (client->deferred, input);
         *msg_p = NULL;
         //  Lines already on their way still come, and are taken: the
         //  gateway's queue and the pipe bound them.
@@ -933,23 +955,20 @@ s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p)
             s_pause (self, client, PAUSED_DEFERRED, true);
         return;
     }
-    msg_view_t view;
-    msg_parse (*msg_p, &view);
-    if (msg_is (&view, MSG_LINE) && view.parts == 1) {
+    if (view->kind == MSG_LINE) {
         //  With a data dir the line is in the room's file even when
         //  --history is 0: keeping the room keeps one file per room name.
         if ((self->config.history > 0 || *self->config.data_dir)
-            && !text_is_blank (view.part [0].data, view.part [0].size))
+            && !text_is_blank (view->part [0].data, view->part [0].size))
             client->room->has_history = true;
         s_room_send (client->room, msg_p);
     }
     else
-    if (msg_is (&view, MSG_CMD) && view.parts == 3)
-        s_handle_cmd (self, client, &view);
-    else
-    if (msg_is (&view, MSG_NOTICE) && view.parts == 1) {
-        zmsg_t *say = msg_new (MSG_SAY, client->id);
-        msg_add (say, view.part [0].data, view.part [0].size);
+    if (view->kind == MSG_CMD)
+        s_handle_cmd (self, client, view);
+    else {
+        assert (view->kind == MSG_NOTICE);
+        zmsg_t *say = msg_new_say (client->id, view->part [0].data, view->part [0].size);
         s_to_room_of (client, &say);
     }
     zmsg_destroy (msg_p);
@@ -963,42 +982,98 @@ s_self_handle_gateway (self_t *self)
         return;
     msg_view_t view;
     if (!msg_parse (msg, &view)) {
-        log_info (&self->log, "E: malformed message from gateway");
+        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
         zmsg_destroy (&msg);
         return;
     }
-    if (msg_is (&view, MSG_NAME)) {
-        s_handle_name (self, &view);
-        zmsg_destroy (&msg);
-        return;
-    }
+    //  For a client gone already there is nothing to do.
     client_t *client = (client_t *) zhashx_lookup (self->clients, (void *) (uintptr_t) view.id);
-    if (!client)
-        ;                               //  Gone already: nothing to do
-    else
-    if (msg_is (&view, MSG_LINE) || msg_is (&view, MSG_CMD) || msg_is (&view, MSG_NOTICE))
-        s_handle_client_input (self, client, &msg);
-    else
-    if (msg_is (&view, MSG_CLOSED))
-        s_handle_closed (self, client);
-    else
-    if (msg_is (&view, MSG_RELEASED))
-        s_handle_released (self, client);
-    else
-        log_info (&self->log, "E: unknown message %s", view.type);
+    switch (view.kind) {
+        case MSG_NAME:
+            s_handle_name (self, &view);
+            break;
+        case MSG_LINE:
+        case MSG_CMD:
+        case MSG_NOTICE:
+            if (client)
+                s_handle_client_input (self, client, &msg, &view);
+            break;
+        case MSG_CLOSED:
+            if (client)
+                s_handle_closed (self, client);
+            break;
+        case MSG_RELEASED:
+            if (client)
+                s_handle_released (self, client);
+            break;
+        case MSG_TERM:
+        case MSG_JOIN:
+        case MSG_LEAVE:
+        case MSG_SAY:
+        case MSG_USERS:
+        case MSG_RENAME:
+        case MSG_OUT:
+        case MSG_ENTER:
+        case MSG_REFUSE:
+        case MSG_RELEASE:
+        case MSG_LABEL:
+        case MSG_ATTACH:
+        case MSG_BYE:
+        case MSG_PAUSE:
+        case MSG_RESUME:
+        case MSG_STORE:
+        case MSG_STORED:
+        case MSG_KINDS:
+            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
+                      msg_spec (view.kind)->route);
+            break;
+    }
     zmsg_destroy (&msg);
 }
 
 static bool
 s_self_handle_pipe (self_t *self)
 {
-    char *command = zstr_recv (self->pipe);
-    if (!command)
-        return false;
-    bool running = !streq (command, "$TERM");
-    if (running)
-        log_info (&self->log, "E: unknown command %s", command);
-    free (command);
+    zmsg_t *msg = msg_recv (self->pipe);
+    if (!msg)
+        return false;                   //  Interrupted
+    bool running = true;
+    msg_view_t view;
+    if (!msg_parse (msg, &view))
+        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
+    else
+    switch (view.kind) {
+        case MSG_TERM:
+            running = false;
+            break;
+        case MSG_NAME:
+        case MSG_LINE:
+        case MSG_CMD:
+        case MSG_NOTICE:
+        case MSG_CLOSED:
+        case MSG_RELEASED:
+        case MSG_JOIN:
+        case MSG_LEAVE:
+        case MSG_SAY:
+        case MSG_USERS:
+        case MSG_RENAME:
+        case MSG_OUT:
+        case MSG_ENTER:
+        case MSG_REFUSE:
+        case MSG_RELEASE:
+        case MSG_LABEL:
+        case MSG_ATTACH:
+        case MSG_BYE:
+        case MSG_PAUSE:
+        case MSG_RESUME:
+        case MSG_STORE:
+        case MSG_STORED:
+        case MSG_KINDS:
+            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
+                      msg_spec (view.kind)->route);
+            break;
+    }
+    zmsg_destroy (&msg);
     return running;
 }
 

@@ -123,8 +123,41 @@ static void
 s_writer_take (self_t *self, zmsg_t **msg_p)
 {
     msg_view_t view;
-    if (msg_parse (*msg_p, &view) && msg_is (&view, MSG_STORED) && view.id > self->done)
-        self->done = view.id;
+    if (!msg_parse (*msg_p, &view))
+        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
+    else
+    switch (view.kind) {
+        case MSG_STORED:
+            if (view.id > self->done)
+                self->done = view.id;
+            break;
+        case MSG_TERM:
+        case MSG_NAME:
+        case MSG_LINE:
+        case MSG_CMD:
+        case MSG_NOTICE:
+        case MSG_CLOSED:
+        case MSG_RELEASED:
+        case MSG_JOIN:
+        case MSG_LEAVE:
+        case MSG_SAY:
+        case MSG_USERS:
+        case MSG_RENAME:
+        case MSG_OUT:
+        case MSG_ENTER:
+        case MSG_REFUSE:
+        case MSG_RELEASE:
+        case MSG_LABEL:
+        case MSG_ATTACH:
+        case MSG_BYE:
+        case MSG_PAUSE:
+        case MSG_RESUME:
+        case MSG_STORE:
+        case MSG_KINDS:
+            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
+                      msg_spec (view.kind)->route);
+            break;
+    }
     zmsg_destroy (msg_p);
 }
 
@@ -195,8 +228,7 @@ s_store_line (self_t *self, const char *line, size_t size)
         self->behind = false;
         self->dropping = false;
     }
-    zmsg_t *msg = msg_new (MSG_STORE, 0);
-    msg_add (msg, line, size);
+    zmsg_t *msg = msg_new_store (line, size);
     if (msg_send (&msg, actor_sock (self->writer)) != 0) {
         if (!self->dropping)
             log_info (&self->log, "E: %s is not keeping up (%" PRIu64 " lines waiting): lines "
@@ -271,25 +303,21 @@ s_member_remove (self_t *self, size_t index)
 //  Text plus a prompt to every member but skip; skip gets a bare prompt
 //  when prompt_skip is set.
 static void
+s_to_gateway (self_t *self, zmsg_t *msg)
+{
+    msg_send (&msg, self->gateway);
+}
+
+static void
 s_broadcast (self_t *self, const char *text, size_t size, uint64_t skip, bool prompt_skip)
 {
-    zmsg_t *msg = msg_new (MSG_OUT, skip);
-    msg_add (msg, text, size);
-    msg_add (msg, self->ids, self->members * sizeof (uint64_t));
-    uint8_t flags = prompt_skip? MSG_PROMPT_SKIP: 0;
-    msg_add (msg, &flags, 1);
-    msg_send (&msg, self->gateway);
+    s_to_gateway (self, msg_new_out (skip, text, size, self->ids, self->members, prompt_skip));
 }
 
 static void
 s_send_to_one (self_t *self, uint64_t id, const char *text, size_t size)
 {
-    zmsg_t *msg = msg_new (MSG_OUT, 0);
-    msg_add (msg, text, size);
-    msg_add (msg, &id, sizeof id);
-    uint8_t flags = 0;
-    msg_add (msg, &flags, 1);
-    msg_send (&msg, self->gateway);
+    s_to_gateway (self, msg_new_out (0, text, size, &id, 1, false));
 }
 
 static void
@@ -303,10 +331,7 @@ s_handle_join (self_t *self, msg_view_t *view)
 
     s_member_add (self, view->id, name);
     history_render_newest (self->history, self->history_bytes, out);
-    zmsg_t *msg = msg_new (MSG_ENTER, view->id);
-    msg_add_str (msg, name);
-    msg_add (msg, buf_head (out), buf_size (out));
-    msg_send (&msg, self->gateway);
+    s_to_gateway (self, msg_new_enter (view->id, name, buf_head (out), buf_size (out)));
     buf_clear (out);
     log_info (&self->log, "%s joined (%zu member%s)", name, self->members,
               self->members == 1? "": "s");
@@ -324,10 +349,10 @@ s_handle_leave (self_t *self, msg_view_t *view)
     fmt_left (out, name);
     s_broadcast (self, buf_head (out), buf_size (out), 0, false);
     buf_clear (out);
-    bool moving = view->parts > 0 && view->part [0].size == 1 && view->part [0].data [0] == '1';
+    bool moving = msg_bool (view, 0);
     //  Behind all we sent it: a mover's next room may speak now, and a
     //  client that left may be closed, its last line written.
-    msg_send_text (self->gateway, MSG_RELEASE, view->id, moving? "1": "0", 1);
+    s_to_gateway (self, msg_new_release (view->id, moving));
     log_info (&self->log, "%s left%s (%zu member%s)", name, moving? " for another room": "",
               self->members, self->members == 1? "": "s");
     free (name);
@@ -337,7 +362,7 @@ static void
 s_handle_line (self_t *self, msg_view_t *view)
 {
     ssize_t index = s_member_index (self, view->id);
-    if (index < 0 || view->parts < 1)
+    if (index < 0)
         return;
     const char *text = view->part [0].data;
     size_t size = view->part [0].size;
@@ -361,7 +386,7 @@ s_handle_line (self_t *self, msg_view_t *view)
 static void
 s_handle_say (self_t *self, msg_view_t *view)
 {
-    if (s_member_index (self, view->id) < 0 || view->parts < 1)
+    if (s_member_index (self, view->id) < 0)
         return;
     s_send_to_one (self, view->id, view->part [0].data, view->part [0].size);
 }
@@ -388,7 +413,7 @@ s_handle_rename (self_t *self, msg_view_t *view)
     buf_t *out = &self->scratch;
     fmt_renamed (out, old_name, new_name);
     s_broadcast (self, buf_head (out), buf_size (out), view->id, false);
-    msg_send_text (self->gateway, MSG_LABEL, view->id, new_name, strlen (new_name));
+    s_to_gateway (self, msg_new_label (view->id, new_name));
     //  The renamer sees the same notice as a reply: without the leading
     //  newline, since its cursor is already at the start of a line.
     s_send_to_one (self, view->id, buf_head (out) + 1, buf_size (out) - 1);
@@ -407,30 +432,51 @@ s_self_handle_pipe (self_t *self)
     bool running = true;
     msg_view_t view;
     if (!msg_parse (msg, &view))
-        log_info (&self->log, "E: malformed message");
+        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
     else
-    if (msg_is (&view, MSG_LINE))
-        s_handle_line (self, &view);
-    else
-    if (msg_is (&view, MSG_JOIN))
-        s_handle_join (self, &view);
-    else
-    if (msg_is (&view, MSG_LEAVE))
-        s_handle_leave (self, &view);
-    else
-    if (msg_is (&view, MSG_SAY))
-        s_handle_say (self, &view);
-    else
-    if (msg_is (&view, MSG_USERS))
-        s_handle_users (self, &view);
-    else
-    if (msg_is (&view, MSG_RENAME))
-        s_handle_rename (self, &view);
-    else
-    if (msg_is (&view, "$TERM"))
-        running = false;
-    else
-        log_info (&self->log, "E: unknown message %s", view.type);
+    switch (view.kind) {
+        case MSG_LINE:
+            s_handle_line (self, &view);
+            break;
+        case MSG_JOIN:
+            s_handle_join (self, &view);
+            break;
+        case MSG_LEAVE:
+            s_handle_leave (self, &view);
+            break;
+        case MSG_SAY:
+            s_handle_say (self, &view);
+            break;
+        case MSG_USERS:
+            s_handle_users (self, &view);
+            break;
+        case MSG_RENAME:
+            s_handle_rename (self, &view);
+            break;
+        case MSG_TERM:
+            running = false;
+            break;
+        case MSG_NAME:
+        case MSG_CMD:
+        case MSG_NOTICE:
+        case MSG_CLOSED:
+        case MSG_RELEASED:
+        case MSG_OUT:
+        case MSG_ENTER:
+        case MSG_REFUSE:
+        case MSG_RELEASE:
+        case MSG_LABEL:
+        case MSG_ATTACH:
+        case MSG_BYE:
+        case MSG_PAUSE:
+        case MSG_RESUME:
+        case MSG_STORE:
+        case MSG_STORED:
+        case MSG_KINDS:
+            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
+                      msg_spec (view.kind)->route);
+            break;
+    }
     zmsg_destroy (&msg);
     return running;
 }
@@ -454,7 +500,7 @@ room_actor (zsock_t *pipe, void *args)
     while (s_self_handle_pipe (self))
         ;
     s_writer_stop (self);
-    msg_send_id (self->gateway, MSG_BYE, 0);
+    s_to_gateway (self, msg_new_bye ());
     log_info (&self->log, "stopped (%" PRIu64 " line%s, peak %zu member%s)",
               self->lines, self->lines == 1? "": "s", self->peak, self->peak == 1? "": "s");
     s_self_destroy (&self);

@@ -77,6 +77,59 @@ s_store (self_t *self, const char *line, size_t size)
     self->file = -1;
 }
 
+//  One message from the room; false on $TERM.
+static bool
+s_self_handle_pipe (self_t *self)
+{
+    zmsg_t *msg = msg_recv (self->pipe);
+    if (!msg)
+        return false;                   //  Interrupted
+    bool running = true;
+    msg_view_t view;
+    if (!msg_parse (msg, &view))
+        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
+    else
+    switch (view.kind) {
+        case MSG_STORE: {
+            s_store (self, view.part [0].data, view.part [0].size);
+            self->done++;
+            zmsg_t *stored = msg_new_stored (self->done);
+            msg_send (&stored, self->pipe);
+            break;
+        }
+        case MSG_TERM:
+            running = false;
+            break;
+        case MSG_NAME:
+        case MSG_LINE:
+        case MSG_CMD:
+        case MSG_NOTICE:
+        case MSG_CLOSED:
+        case MSG_RELEASED:
+        case MSG_JOIN:
+        case MSG_LEAVE:
+        case MSG_SAY:
+        case MSG_USERS:
+        case MSG_RENAME:
+        case MSG_OUT:
+        case MSG_ENTER:
+        case MSG_REFUSE:
+        case MSG_RELEASE:
+        case MSG_LABEL:
+        case MSG_ATTACH:
+        case MSG_BYE:
+        case MSG_PAUSE:
+        case MSG_RESUME:
+        case MSG_STORED:
+        case MSG_KINDS:
+            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
+                      msg_spec (view.kind)->route);
+            break;
+    }
+    zmsg_destroy (&msg);
+    return running;
+}
+
 void
 writer_actor (zsock_t *pipe, void *args)
 {
@@ -87,20 +140,8 @@ writer_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     //  Answers are cumulative: when the room's end is full, skip one.
     zsock_set_sndtimeo (pipe, 0);
-    zmsg_t *msg;
-    while ((msg = msg_recv (pipe))) {
-        msg_view_t view;
-        bool parsed = msg_parse (msg, &view);
-        bool stop = parsed && msg_is (&view, "$TERM");
-        if (parsed && msg_is (&view, MSG_STORE) && view.parts == 1) {
-            s_store (self, view.part [0].data, view.part [0].size);
-            self->done++;
-            msg_send_id (pipe, MSG_STORED, self->done);
-        }
-        zmsg_destroy (&msg);
-        if (stop)
-            break;
-    }
+    while (s_self_handle_pipe (self))
+        ;
     if (self->failed)
         log_info (&self->log, "E: %" PRIu64 " line%s could not be written to %s",
                   self->failed, self->failed == 1? "": "s", self->path);

@@ -1,46 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*  messages: every message the actors exchange, defined in one place.
 
-    Each message is [type][id][payload...]: type a short string frame, id
-    the 8-byte client id the gateway gave the connection (0 when the
-    message is not about one client), then the payload frames listed here.
-    Every type has exactly one handler, in the actor it is sent to.
+    A message is [type][id][payload...]: type a short string frame, id the
+    8-byte client id the gateway gave the connection (0 when the message
+    is not about one client), then exactly the payload parts its kind
+    has. The table in src/messages.c is the schema: for each kind its type
+    string, its parts, who sends it to whom and what it means. Nothing
+    else lists them.
 
-    gateway -> hub
-      NAME     id  name          a line typed at the name prompt (trimmed, as typed)
-      LINE     id  text          a chat line, cleaned (the hub forwards it to the room as is)
-      CMD      id  verb arg text a command: verb is command_name(), arg/text cleaned as needed
-      NOTICE   id  text          a gateway notice (line too long) for a client in a
-                                 room: the hub sends it on as a SAY, so it takes its
-                                 place among the room's output
-      CLOSED   id                the client is leaving (EOF, reset, /quit, evicted): after a
-                                 /quit or EOF the gateway keeps writing to it until its
-                                 room's RELEASE id "0" says all its output is out
-      RELEASED id                the old room's last output is out: the move can finish
-    hub -> room
-      JOIN     id  name          a member enters
-      LEAVE    id  moving        a member leaves ("1": moving to another room)
-      LINE     id  text          a chat line from a member
-      SAY      id  text          text for one member, then its prompt (hub replies, /msg)
-      USERS    id                list the members to this member
-      RENAME   id  name          a member's new name
-    hub, room -> gateway
-      OUT      skip text ids flags  text plus a prompt to every id in ids (packed
-                                 uint64) except skip; flags & MSG_PROMPT_SKIP:
-                                 skip gets a bare prompt
-      ENTER    id  name history  the client is now in a room under name: history,
-                                 then its prompt, and its input flows again
-      REFUSE   id  reason        the name was refused: reason, then the name prompt
-      RELEASE  id  moving        from a room, behind all it sent for id: moving "1":
-                                 pass RELEASED to the hub (see docs); "0": the client
-                                 left, a leaving connection can close now
-    hub -> gateway
-      PAUSE    id                a hub queue for this client is full: hand on none of
-                                 its input (stop reading its socket) until RESUME
-      RESUME   id                hand its input on again
-      LABEL    id  name          the name shown in this client's prompts from now on
-      ATTACH   0   endpoint      hub: a new room's output pipe to connect to
-      BYE      0                 room: last message on this pipe, close it     */
+    Sending: one builder per kind (msg_new_out, msg_new_leave, ...) makes
+    the frames, msg_send sends them (or a queue holds them first); no
+    caller builds frames by hand. Booleans travel as one byte, "1" or "0".
+
+    Receiving: msg_recv, then msg_parse checks the message against the
+    table once (known type, exact part count, 8-byte id, booleans "1" or
+    "0") and sets view->kind. Each actor switches on view->kind with no
+    default, so the compiler (-Wswitch) checks that every kind is handled
+    where it is received; kinds not meant for an actor go to one grouped
+    case that logs them as unexpected. A message msg_parse refuses is
+    logged once (view->type, view->problem) and dropped.
+
+    How to add a message: docs/ARCHITECTURE.md, "How to add a message". */
 #ifndef TCPCHAT_MESSAGES_H
 #define TCPCHAT_MESSAGES_H
 
@@ -48,32 +28,49 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MSG_NAME      "NAME"
-#define MSG_LINE      "LINE"
-#define MSG_CMD       "CMD"
-#define MSG_NOTICE    "NOTICE"
-#define MSG_CLOSED    "CLOSED"
-#define MSG_RELEASED  "RELEASED"
-#define MSG_JOIN      "JOIN"
-#define MSG_LEAVE     "LEAVE"
-#define MSG_SAY       "SAY"
-#define MSG_USERS     "USERS"
-#define MSG_RENAME    "RENAME"
-#define MSG_OUT       "OUT"
-#define MSG_ENTER     "ENTER"
-#define MSG_REFUSE    "REFUSE"
-#define MSG_RELEASE   "RELEASE"
-#define MSG_LABEL     "LABEL"
-#define MSG_ATTACH    "ATTACH"
-#define MSG_BYE       "BYE"
-#define MSG_PAUSE     "PAUSE"
-#define MSG_RESUME    "RESUME"
+typedef enum {
+    MSG_TERM,                   /* CZMQ's "$TERM": a type frame alone */
+    MSG_NAME,
+    MSG_LINE,
+    MSG_CMD,
+    MSG_NOTICE,
+    MSG_CLOSED,
+    MSG_RELEASED,
+    MSG_JOIN,
+    MSG_LEAVE,
+    MSG_SAY,
+    MSG_USERS,
+    MSG_RENAME,
+    MSG_OUT,
+    MSG_ENTER,
+    MSG_REFUSE,
+    MSG_RELEASE,
+    MSG_LABEL,
+    MSG_ATTACH,
+    MSG_BYE,
+    MSG_PAUSE,
+    MSG_RESUME,
+    MSG_STORE,
+    MSG_STORED,
+    MSG_KINDS                   /* how many; a view's kind when unknown */
+} msg_kind_t;
 
-#define MSG_PROMPT_SKIP 1     /* OUT flag */
+/*  One row of the table.                                                */
+typedef struct {
+    const char *type;           /* the type frame */
+    size_t      parts;          /* payload parts after [type][id], exactly */
+    unsigned    bools;          /* bit i set: part i is a boolean */
+    const char *route;          /* who sends it to whom: "gateway -> hub" */
+    const char *payload;        /* the parts' names, in order */
+} msg_spec_t;
+
+/*  The row of kind; MSG_KINDS has a row too, route "nobody".            */
+const msg_spec_t *msg_spec (msg_kind_t kind);
+
 /*  Messages each end of a data pipe holds before its sender waits: deep
     enough for bursts, shallow enough to bound memory (x 4 KiB lines).  */
 #define MSG_PIPE_HWM    10000
-#define MSG_MAX_PARTS   4
+#define MSG_MAX_PARTS   3       /* the most parts any kind has */
 
 typedef struct {
     const char *data;
@@ -83,29 +80,58 @@ typedef struct {
 /*  A received message, read in place: the pointers live as long as the
     zmsg_t they were parsed from.                                         */
 typedef struct {
-    char       type [12];
-    uint64_t   id;
-    size_t     parts;
-    msg_part_t part [MSG_MAX_PARTS];
+    msg_kind_t  kind;           /* MSG_KINDS when the type is unknown */
+    char        type [12];      /* the type frame as received, for the log */
+    const char *problem;        /* why msg_parse refused it, or NULL */
+    uint64_t    id;
+    size_t      parts;
+    msg_part_t  part [MSG_MAX_PARTS];
 } msg_view_t;
 
-zmsg_t *msg_new       (const char *type, uint64_t id);
-void    msg_add       (zmsg_t *msg, const void *data, size_t size);
-void    msg_add_str   (zmsg_t *msg, const char *text);
-/*  Sends and destroys; -1 (message destroyed too) if the peer is gone.  */
+/*  Builders, one per kind: the payload, in the table's order. Text is
+    copied; ids are uint64_t, sent as they are in memory.               */
+zmsg_t *msg_new_term     (void);
+zmsg_t *msg_new_name     (uint64_t id, const char *name, size_t size);
+zmsg_t *msg_new_line     (uint64_t id, const char *text, size_t size);
+zmsg_t *msg_new_cmd      (uint64_t id, const char *verb, const char *arg, size_t arg_size,
+                          const char *text, size_t text_size);
+zmsg_t *msg_new_notice   (uint64_t id, const char *text);
+zmsg_t *msg_new_closed   (uint64_t id);
+zmsg_t *msg_new_released (uint64_t id);
+zmsg_t *msg_new_join     (uint64_t id, const char *name);
+zmsg_t *msg_new_leave    (uint64_t id, bool moving);
+zmsg_t *msg_new_say      (uint64_t id, const char *text, size_t size);
+zmsg_t *msg_new_users    (uint64_t id);
+zmsg_t *msg_new_rename   (uint64_t id, const char *name, size_t size);
+zmsg_t *msg_new_out      (uint64_t skip, const char *text, size_t size,
+                          const uint64_t *ids, size_t count, bool prompt_skip);
+zmsg_t *msg_new_enter    (uint64_t id, const char *name, const char *history, size_t size);
+zmsg_t *msg_new_refuse   (uint64_t id, const char *reason);
+zmsg_t *msg_new_release  (uint64_t id, bool moving);
+zmsg_t *msg_new_label    (uint64_t id, const char *name);
+zmsg_t *msg_new_attach   (const char *endpoint);
+zmsg_t *msg_new_bye      (void);
+zmsg_t *msg_new_pause    (uint64_t id);
+zmsg_t *msg_new_resume   (uint64_t id);
+zmsg_t *msg_new_store    (const char *line, size_t size);
+zmsg_t *msg_new_stored   (uint64_t done);
+
+/*  Sends and destroys; -1 (message destroyed too) if the peer is gone or
+    the pipe is full past the socket's send timeout.                     */
 int     msg_send      (zmsg_t **msg_p, zsock_t *dest);
-/*  Receives a message (NULL if interrupted).                           */
+/*  Receives a message (NULL if interrupted or timed out).              */
 zmsg_t *msg_recv      (zsock_t *source);
-/*  Shorthand for [type][id][text] and [type][id].                       */
-int     msg_send_text (zsock_t *dest, const char *type, uint64_t id,
-                       const char *text, size_t size);
-int     msg_send_id   (zsock_t *dest, const char *type, uint64_t id);
-/*  false when the message is not of our [type][id][...] form. A message
-    of a type frame alone (CZMQ's "$TERM") parses with id 0.             */
+
+/*  Checks msg against the table and reads it into view: false, with
+    view->problem set, when it is not a message the table describes.     */
 bool    msg_parse     (zmsg_t *msg, msg_view_t *view);
-bool    msg_is        (const msg_view_t *view, const char *type);
-/*  Copies part i into a new NUL-terminated string (caller frees).       */
-char   *msg_strdup    (const msg_view_t *view, size_t i);
+/*  The parts of a parsed message.                                       */
+bool     msg_bool     (const msg_view_t *view, size_t i);
+size_t   msg_id_count (const msg_view_t *view, size_t i);
+uint64_t msg_id_at    (const msg_view_t *view, size_t i, size_t n);
+/*  Copies part i into a new NUL-terminated string (caller frees); ""
+    for a part that is not there.                                        */
+char    *msg_strdup   (const msg_view_t *view, size_t i);
 
 /*  A data pipe between two actors (not an actor's own pipe: actor.h): a
     PAIR bound (bind true) or connected to endpoint, with the same options

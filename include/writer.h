@@ -11,13 +11,12 @@
     (they are broadcast and kept in memory history, counted as not
     written). See room.c.
 
-    Commands on its pipe (started with actor_new, see actor.h):
-        STORE  0     text    append "text\n" to the file
+    On its pipe (started with actor_new, see actor.h; the messages are
+    in the table in src/messages.c):
+        STORE line           append "line\n" to the file
         $TERM                log what failed, close the file, end
     Answers on its pipe (never blocking: the room drains them):
-        STORED done          lines handled so far (written or failed),
-                             in the id field; cumulative, so a lost
-                             answer costs nothing                        */
+        STORED done          lines handled so far (written or failed)    */
 #ifndef TCPCHAT_WRITER_H
 #define TCPCHAT_WRITER_H
 
@@ -25,9 +24,6 @@
 #include <stdbool.h>
 #include "config.h"
 #include "names.h"
-
-#define MSG_STORE     "STORE"
-#define MSG_STORED    "STORED"
 
 /*  Lines that may wait for the writer (each end of its pipe holds this
     many): the memory a stuck disk can cost a room, x its line length.  */

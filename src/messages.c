@@ -1,49 +1,342 @@
 /* SPDX-License-Identifier: MIT */
-/*  messages: building and reading the actors' messages.  */
+/*  messages: the actors' message table, its builders and its parser.  */
 #include "messages.h"
 
 #include <string.h>
 
+#define BOOL(i) (1u << (i))     /* msg_spec_t.bools: part i */
+
+//  The schema: every message any actor sends, and the one place a kind
+//  is defined. A row's comment is what the message means; its handler is
+//  the case for it in the switch of the actor it goes to.
+static const msg_spec_t s_specs [MSG_KINDS + 1] = {
+    //  CZMQ's stop command on an actor pipe: a type frame alone, no id.
+    [MSG_TERM]     = { "$TERM",    0, 0,       "parent -> actor", "" },
+    //  A line typed at the name prompt, trimmed, not cleaned.
+    [MSG_NAME]     = { "NAME",     1, 0,       "gateway -> hub", "name" },
+    //  A cleaned chat line. The hub forwards the same message to the
+    //  client's room as is.
+    [MSG_LINE]     = { "LINE",     1, 0,       "gateway -> hub -> room", "text" },
+    //  A parsed command: verb is command_name (), or "?" for an unknown
+    //  command, whose name as typed (cleaned) is then arg. /msg arg and
+    //  text are cleaned, /name and /join args go as typed; "" when absent.
+    [MSG_CMD]      = { "CMD",      3, 0,       "gateway -> hub", "verb arg text" },
+    //  A gateway notice (line too long) for a client in a room: the hub
+    //  sends it on as a SAY, so it takes its place in the room's output.
+    [MSG_NOTICE]   = { "NOTICE",   1, 0,       "gateway -> hub", "text" },
+    //  The client is leaving (EOF, reset, /quit, evicted). After /quit or
+    //  EOF the gateway keeps writing to it until its room's RELEASE
+    //  (moving "0") says all its output is out.
+    [MSG_CLOSED]   = { "CLOSED",   0, 0,       "gateway -> hub", "" },
+    //  The old room's last output for a mover is out: the move can finish.
+    [MSG_RELEASED] = { "RELEASED", 0, 0,       "gateway -> hub", "" },
+    //  A member enters under name.
+    [MSG_JOIN]     = { "JOIN",     1, 0,       "hub -> room", "name" },
+    //  A member leaves; moving: to another room.
+    [MSG_LEAVE]    = { "LEAVE",    1, BOOL(0), "hub -> room", "moving" },
+    //  Text for one member, then its prompt: hub replies, /msg delivery.
+    [MSG_SAY]      = { "SAY",      1, 0,       "hub -> room", "text" },
+    //  List the members to this member.
+    [MSG_USERS]    = { "USERS",    0, 0,       "hub -> room", "" },
+    //  A member's new name.
+    [MSG_RENAME]   = { "RENAME",   1, 0,       "hub -> room", "name" },
+    //  Text plus a prompt to every id in ids (packed uint64_t) but the one
+    //  in the id frame, the author; with prompt_skip the author gets a
+    //  bare prompt. Id 0: nobody is skipped.
+    [MSG_OUT]      = { "OUT",      3, BOOL(2), "room -> gateway", "text ids prompt_skip" },
+    //  The client is now in a room under name: history, then its prompt,
+    //  and its input flows again.
+    [MSG_ENTER]    = { "ENTER",    2, 0,       "room -> gateway", "name history" },
+    //  The name was refused: reason, then the name prompt again.
+    [MSG_REFUSE]   = { "REFUSE",   1, 0,       "hub -> gateway", "reason" },
+    //  A room's last word for id, behind all it sent it. moving: the
+    //  gateway passes RELEASED to the hub; else the client left, and a
+    //  leaving connection can close now.
+    [MSG_RELEASE]  = { "RELEASE",  1, BOOL(0), "room -> gateway", "moving" },
+    //  The name shown in this client's prompts from now on.
+    [MSG_LABEL]    = { "LABEL",    1, 0,       "room -> gateway", "name" },
+    //  A new room's output pipe to connect to and poll (id 0).
+    [MSG_ATTACH]   = { "ATTACH",   1, 0,       "hub -> gateway", "endpoint" },
+    //  A room's last message on its pipe: close it (id 0).
+    [MSG_BYE]      = { "BYE",      0, 0,       "room -> gateway", "" },
+    //  A hub queue for this client is full: hand on none of its input
+    //  (stop reading its socket) until RESUME.
+    [MSG_PAUSE]    = { "PAUSE",    0, 0,       "hub -> gateway", "" },
+    //  Hand its input on again.
+    [MSG_RESUME]   = { "RESUME",   0, 0,       "hub -> gateway", "" },
+    //  Append this chat line to the room's file (id 0).
+    [MSG_STORE]    = { "STORE",    1, 0,       "room -> writer", "line" },
+    //  The lines handled so far, written or not, in the id frame:
+    //  cumulative, so a lost answer costs nothing.
+    [MSG_STORED]   = { "STORED",   0, 0,       "writer -> room", "" },
+    //  Not a kind: what msg_spec says of a type it does not know.
+    [MSG_KINDS]    = { "?",        0, 0,       "nobody", "" },
+};
+
 //  ThreadSanitizer cannot see inside libzmq, so it cannot see that a
-//  frame built by one actor is handed over, not shared, when another
-//  actor receives it. Tell it: every send releases and every receive
-//  acquires on one process-wide address (CZMQ's context).
+//  message built by one actor is handed over, not shared, when another
+//  receives it. Each message tells it so on its own: the sender releases
+//  on the message's first frame data and the receiver acquires on it.
+//  That must be the SAME address on both sides, and libzmq copies frames
+//  of up to 33 bytes: so in TSan builds the first frame goes zero-copy,
+//  from a buffer of its own that crosses the pipe as it is. A receive is
+//  then ordered after its own message's send only, never after every
+//  send in the process, so a race between two actors that merely
+//  straddles some message is still seen (make check-tsan-race).
 #if defined (__SANITIZE_THREAD__)
-void __tsan_acquire (void *addr);
-void __tsan_release (void *addr);
-#   define HANDOFF_SEND()    __tsan_release (zsys_init ())
-#   define HANDOFF_RECEIVE() __tsan_acquire (zsys_init ())
-#else
-#   define HANDOFF_SEND()
-#   define HANDOFF_RECEIVE()
+#   define MSG_TSAN 1
+#elif defined (__has_feature)
+#   if __has_feature (thread_sanitizer)
+#       define MSG_TSAN 1
+#   endif
 #endif
 
-zmsg_t *
-msg_new (const char *type, uint64_t id)
+#if defined (MSG_TSAN)
+void __tsan_acquire (void *addr);
+void __tsan_release (void *addr);
+
+static void
+s_free_frame (void *data, void *hint)
+{
+    (void) hint;
+    free (data);
+}
+
+//  Sends the first frame zero-copy, releasing on the buffer that crosses,
+//  then the rest as usual (a multipart message goes as a whole).
+static int
+s_send (zmsg_t **msg_p, zsock_t *dest)
+{
+    zframe_t *first = zmsg_pop (*msg_p);
+    size_t size = zframe_size (first);
+    void *copy = malloc (size? size: 1);
+    assert (copy);
+    memcpy (copy, zframe_data (first), size);
+    zframe_destroy (&first);
+    zmq_msg_t part;
+    zmq_msg_init_data (&part, copy, size, s_free_frame, NULL);
+    __tsan_release (copy);
+    int more = zmsg_size (*msg_p)? ZMQ_SNDMORE: 0;
+    if (zmq_msg_send (&part, zsock_resolve (dest), more) < 0) {
+        zmq_msg_close (&part);
+        return -1;
+    }
+    if (!more) {
+        zmsg_destroy (msg_p);
+        return 0;
+    }
+    return zmsg_send (msg_p, dest);
+}
+
+static void
+s_received (zmsg_t *msg)
+{
+    __tsan_acquire (zframe_data (zmsg_first (msg)));
+}
+#else
+static int
+s_send (zmsg_t **msg_p, zsock_t *dest)
+{
+    return zmsg_send (msg_p, dest);
+}
+
+static void
+s_received (zmsg_t *msg)
+{
+    (void) msg;
+}
+#endif
+
+const msg_spec_t *
+msg_spec (msg_kind_t kind)
+{
+    assert (kind <= MSG_KINDS);
+    return &s_specs [kind];
+}
+
+//  ---------------------------------------------------------------------
+//  Builders
+
+static zmsg_t *
+s_new (msg_kind_t kind, uint64_t id)
 {
     zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, type);
+    zmsg_addstr (msg, s_specs [kind].type);
     zmsg_addmem (msg, &id, sizeof id);
     return msg;
 }
 
-void
-msg_add (zmsg_t *msg, const void *data, size_t size)
+static zmsg_t *
+s_new_text (msg_kind_t kind, uint64_t id, const char *text, size_t size)
 {
-    zmsg_addmem (msg, data, size);
+    zmsg_t *msg = s_new (kind, id);
+    zmsg_addmem (msg, text, size);
+    return msg;
 }
 
-void
-msg_add_str (zmsg_t *msg, const char *text)
+static zmsg_t *
+s_new_bool (msg_kind_t kind, uint64_t id, bool value)
 {
-    zmsg_addmem (msg, text, strlen (text));
+    return s_new_text (kind, id, value? "1": "0", 1);
 }
+
+zmsg_t *
+msg_new_term (void)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, s_specs [MSG_TERM].type);
+    return msg;
+}
+
+zmsg_t *
+msg_new_name (uint64_t id, const char *name, size_t size)
+{
+    return s_new_text (MSG_NAME, id, name, size);
+}
+
+zmsg_t *
+msg_new_line (uint64_t id, const char *text, size_t size)
+{
+    return s_new_text (MSG_LINE, id, text, size);
+}
+
+zmsg_t *
+msg_new_cmd (uint64_t id, const char *verb, const char *arg, size_t arg_size,
+             const char *text, size_t text_size)
+{
+    zmsg_t *msg = s_new_text (MSG_CMD, id, verb, strlen (verb));
+    zmsg_addmem (msg, arg, arg_size);
+    zmsg_addmem (msg, text, text_size);
+    return msg;
+}
+
+zmsg_t *
+msg_new_notice (uint64_t id, const char *text)
+{
+    return s_new_text (MSG_NOTICE, id, text, strlen (text));
+}
+
+zmsg_t *
+msg_new_closed (uint64_t id)
+{
+    return s_new (MSG_CLOSED, id);
+}
+
+zmsg_t *
+msg_new_released (uint64_t id)
+{
+    return s_new (MSG_RELEASED, id);
+}
+
+zmsg_t *
+msg_new_join (uint64_t id, const char *name)
+{
+    return s_new_text (MSG_JOIN, id, name, strlen (name));
+}
+
+zmsg_t *
+msg_new_leave (uint64_t id, bool moving)
+{
+    return s_new_bool (MSG_LEAVE, id, moving);
+}
+
+zmsg_t *
+msg_new_say (uint64_t id, const char *text, size_t size)
+{
+    return s_new_text (MSG_SAY, id, text, size);
+}
+
+zmsg_t *
+msg_new_users (uint64_t id)
+{
+    return s_new (MSG_USERS, id);
+}
+
+zmsg_t *
+msg_new_rename (uint64_t id, const char *name, size_t size)
+{
+    return s_new_text (MSG_RENAME, id, name, size);
+}
+
+zmsg_t *
+msg_new_out (uint64_t skip, const char *text, size_t size,
+             const uint64_t *ids, size_t count, bool prompt_skip)
+{
+    zmsg_t *msg = s_new_text (MSG_OUT, skip, text, size);
+    zmsg_addmem (msg, ids, count * sizeof (uint64_t));
+    zmsg_addmem (msg, prompt_skip? "1": "0", 1);
+    return msg;
+}
+
+zmsg_t *
+msg_new_enter (uint64_t id, const char *name, const char *history, size_t size)
+{
+    zmsg_t *msg = s_new_text (MSG_ENTER, id, name, strlen (name));
+    zmsg_addmem (msg, history, size);
+    return msg;
+}
+
+zmsg_t *
+msg_new_refuse (uint64_t id, const char *reason)
+{
+    return s_new_text (MSG_REFUSE, id, reason, strlen (reason));
+}
+
+zmsg_t *
+msg_new_release (uint64_t id, bool moving)
+{
+    return s_new_bool (MSG_RELEASE, id, moving);
+}
+
+zmsg_t *
+msg_new_label (uint64_t id, const char *name)
+{
+    return s_new_text (MSG_LABEL, id, name, strlen (name));
+}
+
+zmsg_t *
+msg_new_attach (const char *endpoint)
+{
+    return s_new_text (MSG_ATTACH, 0, endpoint, strlen (endpoint));
+}
+
+zmsg_t *
+msg_new_bye (void)
+{
+    return s_new (MSG_BYE, 0);
+}
+
+zmsg_t *
+msg_new_pause (uint64_t id)
+{
+    return s_new (MSG_PAUSE, id);
+}
+
+zmsg_t *
+msg_new_resume (uint64_t id)
+{
+    return s_new (MSG_RESUME, id);
+}
+
+zmsg_t *
+msg_new_store (const char *line, size_t size)
+{
+    return s_new_text (MSG_STORE, 0, line, size);
+}
+
+zmsg_t *
+msg_new_stored (uint64_t done)
+{
+    return s_new (MSG_STORED, done);
+}
+
+//  ---------------------------------------------------------------------
+//  Sending and receiving
 
 int
 msg_send (zmsg_t **msg_p, zsock_t *dest)
 {
-    HANDOFF_SEND ();
-    int rc = zmsg_send (msg_p, dest);
+    int rc = s_send (msg_p, dest);
     if (rc != 0)
         zmsg_destroy (msg_p);
     return rc;
@@ -53,52 +346,102 @@ zmsg_t *
 msg_recv (zsock_t *source)
 {
     zmsg_t *msg = zmsg_recv (source);
-    HANDOFF_RECEIVE ();
+    if (msg)
+        s_received (msg);
     return msg;
 }
 
-int
-msg_send_text (zsock_t *dest, const char *type, uint64_t id,
-               const char *text, size_t size)
+//  ---------------------------------------------------------------------
+//  Parsing
+
+static msg_kind_t
+s_kind_of (zframe_t *frame)
 {
-    zmsg_t *msg = msg_new (type, id);
-    msg_add (msg, text, size);
-    return msg_send (&msg, dest);
+    for (int kind = 0; kind < MSG_KINDS; kind++)
+        if (zframe_streq (frame, s_specs [kind].type))
+            return (msg_kind_t) kind;
+    return MSG_KINDS;
 }
 
-int
-msg_send_id (zsock_t *dest, const char *type, uint64_t id)
+static bool
+s_refuse (msg_view_t *view, const char *problem)
 {
-    zmsg_t *msg = msg_new (type, id);
-    return msg_send (&msg, dest);
+    view->problem = problem;
+    return false;
+}
+
+//  The payload parts, each checked against its row.
+static bool
+s_parse_parts (zmsg_t *msg, msg_view_t *view, const msg_spec_t *spec)
+{
+    assert (spec->parts <= MSG_MAX_PARTS);
+    zframe_t *frame;
+    while ((frame = zmsg_next (msg))) {
+        if (view->parts == spec->parts)
+            return s_refuse (view, "too many parts");
+        msg_part_t *part = &view->part [view->parts];
+        part->data = (const char *) zframe_data (frame);
+        part->size = zframe_size (frame);
+        if ((spec->bools & BOOL (view->parts))
+            && (part->size != 1 || (part->data [0] != '0' && part->data [0] != '1')))
+            return s_refuse (view, "a boolean that is not \"1\" or \"0\"");
+        view->parts++;
+    }
+    if (view->parts < spec->parts)
+        return s_refuse (view, "too few parts");
+    return true;
 }
 
 bool
 msg_parse (zmsg_t *msg, msg_view_t *view)
 {
     memset (view, 0, sizeof *view);
+    view->kind = MSG_KINDS;
     zframe_t *frame = zmsg_first (msg);
-    if (!frame || zframe_size (frame) >= sizeof view->type)
-        return false;
-    memcpy (view->type, zframe_data (frame), zframe_size (frame));
-    frame = zmsg_next (msg);
     if (!frame)
-        return true;                    //  A bare command such as $TERM
-    if (zframe_size (frame) != sizeof view->id)
-        return false;
-    memcpy (&view->id, zframe_data (frame), sizeof view->id);
-    while ((frame = zmsg_next (msg)) && view->parts < MSG_MAX_PARTS) {
-        view->part [view->parts].data = (const char *) zframe_data (frame);
-        view->part [view->parts].size = zframe_size (frame);
-        view->parts++;
+        return s_refuse (view, "no frames");
+    size_t size = zframe_size (frame);
+    if (size >= sizeof view->type)
+        size = sizeof view->type - 1;
+    memcpy (view->type, zframe_data (frame), size);
+    msg_kind_t kind = s_kind_of (frame);
+    if (kind == MSG_KINDS)
+        return s_refuse (view, "unknown type");
+    frame = zmsg_next (msg);
+    if (kind == MSG_TERM) {
+        if (frame)
+            return s_refuse (view, "$TERM with more frames");
+        view->kind = kind;
+        return true;
     }
+    if (!frame || zframe_size (frame) != sizeof view->id)
+        return s_refuse (view, "no 8-byte id");
+    memcpy (&view->id, zframe_data (frame), sizeof view->id);
+    if (!s_parse_parts (msg, view, &s_specs [kind]))
+        return false;
+    view->kind = kind;
     return true;
 }
 
 bool
-msg_is (const msg_view_t *view, const char *type)
+msg_bool (const msg_view_t *view, size_t i)
 {
-    return strcmp (view->type, type) == 0;
+    return i < view->parts && view->part [i].size == 1 && view->part [i].data [0] == '1';
+}
+
+size_t
+msg_id_count (const msg_view_t *view, size_t i)
+{
+    return i < view->parts? view->part [i].size / sizeof (uint64_t): 0;
+}
+
+uint64_t
+msg_id_at (const msg_view_t *view, size_t i, size_t n)
+{
+    assert (n < msg_id_count (view, i));
+    uint64_t id;
+    memcpy (&id, view->part [i].data + n * sizeof id, sizeof id);
+    return id;
 }
 
 char *

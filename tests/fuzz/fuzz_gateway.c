@@ -170,12 +170,19 @@ s_check_rate (fuzz_t *self, tracked_t *entry)
     s_check (entry->lines <= allowed);
 }
 
+//  Sends msg (taken) as the hub or a room would.
+static void
+s_post (zsock_t *sock, zmsg_t *msg)
+{
+    msg_send (&msg, sock);
+}
+
 static void
 s_hub_message (fuzz_t *self, zmsg_t *msg)
 {
     msg_view_t view;
     s_check (msg_parse (msg, &view));
-    if (msg_is (&view, MSG_RELEASED))
+    if (view.kind == MSG_RELEASED)
         return;                         //  Our own RELEASE's id, passed on
     if (s_trace)
         fprintf (stderr, "hub <- %s %llx\n", view.type, (unsigned long long) view.id);
@@ -188,18 +195,18 @@ s_hub_message (fuzz_t *self, zmsg_t *msg)
     if (!entry)
         return;                         //  Out of room to track: skip
     s_check (entry->state != ID_CLOSED);
-    if (msg_is (&view, MSG_NAME)) {
+    if (view.kind == MSG_NAME) {
         s_check (entry->state == ID_REFUSED);
         entry->state = ID_NAMING;
         s_check_rate (self, entry);
     }
     else
-    if (msg_is (&view, MSG_LINE) || msg_is (&view, MSG_CMD) || msg_is (&view, MSG_NOTICE)) {
+    if (view.kind == MSG_LINE || view.kind == MSG_CMD || view.kind == MSG_NOTICE) {
         s_check (entry->state == ID_MEMBER);
         s_check_rate (self, entry);
     }
     else
-    if (msg_is (&view, MSG_CLOSED))
+    if (view.kind == MSG_CLOSED)
         entry->state = ID_CLOSED;
     else
         s_check (0);                    //  No other type goes to the hub
@@ -246,7 +253,7 @@ s_room_attach (fuzz_t *self)
     snprintf (endpoint, sizeof endpoint, "%s/room-%u", self->config.endpoint, ++self->seq);
     snprintf (bind, sizeof bind, "@%s", endpoint);
     self->rooms [slot] = s_pair (bind, 0);
-    msg_send_text (self->hub, MSG_ATTACH, 0, endpoint, strlen (endpoint));
+    s_post (self->hub, msg_new_attach (endpoint));
 }
 
 static void
@@ -305,7 +312,7 @@ s_teardown (fuzz_t *self)
             close (self->clients [i]);
     for (size_t i = 0; i < MAX_ROOMS; i++)
         if (self->rooms [i])
-            msg_send_id (self->rooms [i], MSG_BYE, 0);
+            s_post (self->rooms [i], msg_new_bye ());
     gateway_pass (self->gateway, 0);
     self->hub_deaf = false;
     s_hub_read (self);
@@ -461,10 +468,7 @@ s_enter (fuzz_t *self, zsock_t *room, uint64_t id)
         history [size - 1] = '\n';
     if (s_trace)
         fprintf (stderr, "ENTER -> %llx\n", (unsigned long long) id);
-    zmsg_t *msg = msg_new (MSG_ENTER, id);
-    msg_add_str (msg, name);
-    msg_add (msg, history, size);
-    msg_send (&msg, room);
+    s_post (room, msg_new_enter (id, name, history, size));
 }
 
 //  The verdict on the oldest name waiting for one.
@@ -482,7 +486,7 @@ s_verdict (fuzz_t *self)
         else {
             if (s_trace)
                 fprintf (stderr, "REFUSE -> %llx\n", (unsigned long long) entry->id);
-            msg_send_text (self->hub, MSG_REFUSE, entry->id, "taken", 5);
+            s_post (self->hub, msg_new_refuse (entry->id, "taken"));
             entry->state = ID_REFUSED;
         }
         return;
@@ -500,16 +504,12 @@ s_out (fuzz_t *self, size_t size)
     for (size_t i = 0; i < count; i++)
         ids [i] = s_some_id (self);
     uint64_t skip = count && (s_byte (self) & 1)? ids [0]: 0;
-    uint8_t flags = s_byte (self) & MSG_PROMPT_SKIP;
+    bool prompt_skip = s_byte (self) & 1;
     char *text = (char *) malloc (size + 1);
     memset (text, 'o', size);
     if (size)
         text [size - 1] = '\n';
-    zmsg_t *msg = msg_new (MSG_OUT, skip);
-    msg_add (msg, text, size);
-    msg_add (msg, ids, count * sizeof (uint64_t));
-    msg_add (msg, &flags, 1);
-    msg_send (&msg, room);
+    s_post (room, msg_new_out (skip, text, size, ids, count, prompt_skip));
     free (text);
 }
 
@@ -524,11 +524,7 @@ s_flood (fuzz_t *self)
     memset (text, 'f', sizeof text - 1);
     text [sizeof text - 1] = '\n';
     for (int i = 0; i < 64; i++) {
-        zmsg_t *msg = msg_new (MSG_OUT, 0);
-        msg_add (msg, text, sizeof text);
-        msg_add (msg, &id, sizeof id);
-        msg_add (msg, "", 1);
-        msg_send (&msg, room);
+        s_post (room, msg_new_out (0, text, sizeof text, &id, 1, false));
     }
 }
 
@@ -538,7 +534,7 @@ s_room_bye (fuzz_t *self)
     size_t slot = s_byte (self) % MAX_ROOMS;
     if (!self->rooms [slot])
         return;
-    msg_send_id (self->rooms [slot], MSG_BYE, 0);
+    s_post (self->rooms [slot], msg_new_bye ());
     //  The gateway must read the BYE before the pipe goes (as a room
     //  actor's pipe outlives its last message).
     gateway_pass (self->gateway, 0);
@@ -589,17 +585,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             }
             case 15: {                  //  A room's last word: moving on, or left
                 zsock_t *room = s_room (self);
-                const char *moving = s_byte (self) & 1? "1": "0";
+                bool moving = s_byte (self) & 1;
                 if (room)
-                    msg_send_text (room, MSG_RELEASE, s_some_id (self), moving, 1);
+                    s_post (room, msg_new_release (s_some_id (self), moving));
                 break;
             }
             case 16: {
                 uint8_t which = s_byte (self) % 3;
                 if (which == 0)
-                    msg_send_text (self->hub, MSG_LABEL, s_some_id (self), "renamed", 7);
+                    s_post (self->hub, msg_new_label (s_some_id (self), "renamed"));
                 else
-                    msg_send_id (self->hub, which == 1? MSG_PAUSE: MSG_RESUME, s_some_id (self));
+                if (which == 1)
+                    s_post (self->hub, msg_new_pause (s_some_id (self)));
+                else
+                    s_post (self->hub, msg_new_resume (s_some_id (self)));
                 break;
             }
             case 17:

@@ -28,6 +28,7 @@
 #include <czmq.h>
 #include "messages.h"
 #include "../client_check.h"
+#include "../msg_raw.h"
 
 /*  A PAIR socket for the test's side: connected (">...") or bound
     ("@..."), with bounded receives and sends.                           */
@@ -96,8 +97,8 @@ static inline void check_print_msg (const msg_view_t *v)
             print_error ("]");
         }
         else
-        if (msg_is (v, MSG_OUT) && i == 2 && v->part [i].size == 1)
-            print_error ("flags=%d", v->part [i].data [0]);
+        if (msg_is (v, MSG_OUT) && i == 2)
+            print_error ("prompt_skip=%d", msg_bool (v, 2));
         else
             check_print_bytes (v->part [i].data, v->part [i].size);
     }
@@ -126,7 +127,7 @@ static inline bool check_is_empty_out (const msg_view_t *v)
             return false;
         skip_listed = true;
     }
-    return !(skip_listed && (v->part [2].data [0] & MSG_PROMPT_SKIP));
+    return !(skip_listed && msg_bool (v, 2));
 }
 
 /*  The next message that produces output (OUTs to nobody skipped).
@@ -164,7 +165,7 @@ static inline bool check_part_is (const msg_view_t *v, size_t i, const char *tex
 /*  An OUT that writes text (a pattern) plus a prompt to exactly the ids
     in to[0..n) (in any order), and a bare prompt to bare (0: nobody).
     Recipients are ids minus the skip id in the header; the skip id gets
-    a bare prompt when it is in ids and flags has MSG_PROMPT_SKIP.       */
+    a bare prompt when it is in ids and prompt_skip is set.             */
 static inline bool check_out_ok (const msg_view_t *v, const char *pattern,
                                  const uint64_t *to, size_t n, uint64_t bare)
 {
@@ -200,7 +201,7 @@ static inline bool check_out_ok (const msg_view_t *v, const char *pattern,
     }
     if (recipients != n)
         return false;
-    bool bare_prompt = skip_listed && (v->part [2].data [0] & MSG_PROMPT_SKIP);
+    bool bare_prompt = skip_listed && msg_bool (v, 2);
     if (bare)
         return bare_prompt && skip == bare;
     return !bare_prompt;
@@ -266,15 +267,16 @@ static inline void expect_prompt_at (const char *file, int line, zsock_t *sock, 
 /* ------------------------------------------------------------------ */
 /*  Other messages                                                     */
 
-/*  A message of type for id whose parts match the given patterns
+/*  A message of kind for id whose parts match the given patterns
     (NULL-terminated list; none: no parts).                              */
 static inline void expect_msg_at (const char *file, int line, zsock_t *sock,
-                                  const char *type, uint64_t id,
+                                  msg_kind_t kind, uint64_t id,
                                   const char *const *parts)
 {
     check_msg_t got;
+    const char *type = msg_spec (kind)->type;
     check_recv_at (file, line, sock, &got, type);
-    bool ok = msg_is (&got.v, type) && got.v.id == id;
+    bool ok = msg_is (&got.v, kind) && got.v.id == id;
     size_t n = 0;
     while (parts && parts [n])
         n++;

@@ -192,11 +192,7 @@ static void room_bye_at (const char *file, int line, zsock_t *room, uint64_t wat
     zsock_set_sndtimeo (room, 0);
     int64_t deadline = check_now_ms () + WAIT_MS;
     for (;;) {
-        zmsg_t *msg = msg_new (MSG_OUT, 0);
-        msg_add_str (msg, "after bye\n");
-        msg_add (msg, &watch, sizeof watch);
-        uint8_t flags = 0;
-        msg_add (msg, &flags, 1);
+        zmsg_t *msg = msg_new_out (0, "after bye\n", 10, &watch, 1, false);
         if (msg_send (&msg, room) != 0)
             break;                      //  Nobody at the other end any more
         if (check_now_ms () > deadline)
@@ -211,44 +207,40 @@ static void room_bye_at (const char *file, int line, zsock_t *room, uint64_t wat
 /* ------------------------------------------------------------------ */
 /*  Sending as the hub and the rooms                                   */
 
-static void send_id (zsock_t *sock, const char *type, uint64_t id)
+static void send_id (zsock_t *sock, msg_kind_t kind, uint64_t id)
 {
-    assert_int_equal (msg_send_id (sock, type, id), 0);
+    assert_int_equal (msg_send_id (sock, kind, id), 0);
 }
 
-static void send_text (zsock_t *sock, const char *type, uint64_t id, const char *text)
+static void send_text (zsock_t *sock, msg_kind_t kind, uint64_t id, const char *text)
 {
-    assert_int_equal (msg_send_text (sock, type, id, text, strlen (text)), 0);
+    assert_int_equal (msg_send_text (sock, kind, id, text, strlen (text)), 0);
 }
 
 static void send_enter (zsock_t *room, uint64_t id, const char *name, const char *history)
 {
-    zmsg_t *msg = msg_new (MSG_ENTER, id);
-    msg_add_str (msg, name);
-    msg_add_str (msg, history);
+    zmsg_t *msg = msg_new_enter (id, name, history, strlen (history));
     assert_int_equal (msg_send (&msg, room), 0);
 }
 
 static void send_out_ids (zsock_t *sock, uint64_t skip, const char *text,
-                          const uint64_t *ids, size_t n, uint8_t flags)
+                          const uint64_t *ids, size_t n, bool prompt_skip)
 {
-    zmsg_t *msg = msg_new (MSG_OUT, skip);
-    msg_add_str (msg, text);
-    msg_add (msg, ids, n * sizeof (uint64_t));
-    msg_add (msg, &flags, 1);
+    zmsg_t *msg = msg_new_out (skip, text, strlen (text), ids, n, prompt_skip);
     assert_int_equal (msg_send (&msg, sock), 0);
 }
 
-/*  send_out (sock, skip, text, flags, id, id...)                        */
-#define send_out(sock, skip, text, flags, ...) \
-    send_out_ids ((sock), (skip), (text), CHECK_IDS (__VA_ARGS__), (flags))
+/*  send_out (sock, skip, text, prompt_skip, id, id...)                  */
+#define send_out(sock, skip, text, prompt_skip, ...) \
+    send_out_ids ((sock), (skip), (text), CHECK_IDS (__VA_ARGS__), (prompt_skip))
 
 #define send_refuse(id, reason) send_text (s_gw.hub, MSG_REFUSE, (id), (reason))
 
 /*  A room's last word for id: "1" it moves on, "0" it left.             */
 static void send_release (zsock_t *room, uint64_t id, bool moving)
 {
-    send_text (room, MSG_RELEASE, id, moving? "1": "0");
+    zmsg_t *msg = msg_new_release (id, moving);
+    assert_int_equal (msg_send (&msg, room), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -359,12 +351,13 @@ static uint64_t expect_name_at (const char *file, int line, const char *name, si
 #define expect_name(name) expect_name_at (__FILE__, __LINE__, (name), strlen (name))
 
 /*  A one-part message of exactly these bytes (NULs allowed).            */
-static void expect_hub_bytes_at (const char *file, int line, const char *type, uint64_t id,
+static void expect_hub_bytes_at (const char *file, int line, msg_kind_t kind, uint64_t id,
                                  const char *data, size_t len)
 {
     check_msg_t got;
+    const char *type = msg_spec (kind)->type;
     check_recv_at (file, line, s_gw.hub, &got, type);
-    if (!msg_is (&got.v, type) || got.v.id != id || got.v.parts != 1
+    if (!msg_is (&got.v, kind) || got.v.id != id || got.v.parts != 1
         || got.v.part [0].size != len || memcmp (got.v.part [0].data, data, len) != 0) {
         print_error ("%s:%d: expected %s id=0x%llx ", file, line, type, (unsigned long long) id);
         check_print_bytes (data, len < 200? len: 200);
@@ -686,7 +679,7 @@ static void test_out_to_members (void **state)
     client_t b = client_login (room, "B");
     client_t c = client_login (room, "C");
     //  The author gets a bare prompt, the others the text and their own prompt.
-    send_out (room, a.id, "\n[2020-01-02 03:04:05][A]:hi\n", MSG_PROMPT_SKIP, a.id, b.id, c.id);
+    send_out (room, a.id, "\n[2020-01-02 03:04:05][A]:hi\n", true, a.id, b.id, c.id);
     expect_recv (a.fd, PROMPT ("A"));
     expect_recv (b.fd, "\n[2020-01-02 03:04:05][A]:hi\n" PROMPT ("B"));
     expect_recv (c.fd, "\n[2020-01-02 03:04:05][A]:hi\n" PROMPT ("C"));
@@ -697,7 +690,7 @@ static void test_out_to_members (void **state)
     expect_recv (c.fd, "\n[2020-01-02 03:04:05][A]:again\n" PROMPT ("C"));
     expect_nothing_before_marker (room, a, "A");
     //  Only the ids listed: the author need not be one of them.
-    send_out (room, a.id, "to C\n", MSG_PROMPT_SKIP, c.id);
+    send_out (room, a.id, "to C\n", true, c.id);
     expect_recv (c.fd, "to C\n" PROMPT ("C"));
     expect_nothing_before_marker (room, a, "A");
     expect_nothing_before_marker (room, b, "B");
@@ -808,7 +801,7 @@ static void test_label_changes_the_prompt (void **state)
     send_text (room, MSG_LABEL, bob.id, "robert");
     send_out (room, 0, "bob changed their name to robert\n", 0, bob.id);
     expect_recv (bob.fd, "bob changed their name to robert\n" PROMPT ("robert"));
-    send_out (room, ann.id, "\n[2020-01-02 03:04:05][ann]:hi\n", MSG_PROMPT_SKIP, ann.id, bob.id);
+    send_out (room, ann.id, "\n[2020-01-02 03:04:05][ann]:hi\n", true, ann.id, bob.id);
     expect_recv (bob.fd, "\n[2020-01-02 03:04:05][ann]:hi\n" PROMPT ("robert"));
     expect_recv (ann.fd, PROMPT ("ann"));
     //  A 32-character name of 4-byte characters, the longest there is.
@@ -1213,7 +1206,7 @@ static void test_leaving_on_the_way_gets_the_new_room (void **state)
     send_release (general, bob.id, true);
     expect_hub_bare (MSG_RELEASED, bob.id);
     send_enter (dev, bob.id, "bob", "[2020-01-02 03:04:05][x]:old\n");
-    send_out (dev, bob.id, "\n[2020-01-02 03:04:05][bob]:line\n", MSG_PROMPT_SKIP, bob.id);
+    send_out (dev, bob.id, "\n[2020-01-02 03:04:05][bob]:line\n", true, bob.id);
     expect_recv (bob.fd, "[2020-01-02 03:04:05][x]:old\n" PROMPT ("bob") PROMPT ("bob"));
     send_release (dev, bob.id, false);
     expect_eof (bob.fd);
@@ -1254,13 +1247,13 @@ static void expect_unread_at (const char *file, int line, int fd, int want)
 
 /*  A message from the hub, then an OUT behind it on the same pipe: once
     the client has the OUT, the gateway has handled the message.         */
-static void hub_says_at (const char *file, int line, const char *type, const client_t *c,
+static void hub_says_at (const char *file, int line, msg_kind_t kind, const client_t *c,
                          const char *name)
 {
     static unsigned seq;
-    send_id (s_gw.hub, type, c->id);
+    send_id (s_gw.hub, kind, c->id);
     char text [64];
-    snprintf (text, sizeof text, "after %s %u\n", type, ++seq);
+    snprintf (text, sizeof text, "after %s %u\n", msg_spec (kind)->type, ++seq);
     send_out (s_gw.hub, 0, text, 0, c->id);
     expect_bytes_at (file, line, c->fd, text, strlen (text));
     expect_client_prompt_at (file, line, c->fd, name);
@@ -1285,7 +1278,7 @@ static void test_pause_holds_input_until_resume (void **state)
     expect_hub_quiet ();
     expect_unread (bob_end, 8);
     //  Still written to while paused.
-    send_out (room, ann.id, "\n[2020-01-02 03:04:05][ann]:hi\n", MSG_PROMPT_SKIP, ann.id, bob.id);
+    send_out (room, ann.id, "\n[2020-01-02 03:04:05][ann]:hi\n", true, ann.id, bob.id);
     expect_recv (bob.fd, "\n[2020-01-02 03:04:05][ann]:hi\n" PROMPT ("bob"));
     expect_recv (ann.fd, PROMPT ("ann"));
     send_id (s_gw.hub, MSG_RESUME, bob.id);
@@ -1600,7 +1593,7 @@ static void test_malformed_messages_are_ignored (void **state)
     client_t bob = client_login (room, "bob");
     //  An id frame of the wrong size.
     zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, MSG_OUT);
+    zmsg_addstr (msg, "OUT");
     zmsg_addmem (msg, &bob.id, 4);
     zmsg_addstr (msg, "bad\n");
     assert_int_equal (msg_send (&msg, room), 0);
@@ -1609,7 +1602,9 @@ static void test_malformed_messages_are_ignored (void **state)
     zmsg_addstr (msg, "A-VERY-LONG-TYPE");
     zmsg_addmem (msg, &bob.id, 8);
     assert_int_equal (msg_send (&msg, room), 0);
-    send_text (room, "BOGUS", bob.id, "x");
+    msg = msg_new_type ("BOGUS", bob.id);
+    msg_add_str (msg, "x");
+    assert_int_equal (msg_send (&msg, room), 0);
     send_id (room, MSG_OUT, bob.id);
     send_text (room, MSG_ENTER, bob.id, "bob");
     send_id (s_gw.hub, MSG_REFUSE, bob.id);
@@ -1624,8 +1619,7 @@ static void test_malformed_messages_are_ignored (void **state)
     char ids [12] = { 0 };
     memcpy (ids, &bob.id, 8);
     msg_add (msg, ids, sizeof ids);
-    uint8_t flags = 0;
-    msg_add (msg, &flags, 1);
+    msg_add (msg, "0", 1);
     assert_int_equal (msg_send (&msg, room), 0);
     expect_recv (bob.fd, "partial ids\n" PROMPT ("bob"));
     //  Ids of slots that do not exist.

@@ -272,9 +272,9 @@ static void send_to_hub (zmsg_t *msg)
     assert_int_equal (msg_send (&msg, s_hub.hub), 0);
 }
 
-static void send_text (const char *type, uint64_t id, const char *text)
+static void send_text (msg_kind_t kind, uint64_t id, const char *text)
 {
-    zmsg_t *msg = msg_new (type, id);
+    zmsg_t *msg = msg_new (kind, id);
     if (text)
         msg_add_str (msg, text);
     send_to_hub (msg);
@@ -1325,7 +1325,7 @@ static void test_data_dir_unreadable (void **state)
 
 /*  The next message from the hub itself, if one comes within ms: true
     when it is `type` for id; any other message fails the test.          */
-static bool hub_got (const char *type, uint64_t id, int ms)
+static bool hub_got (msg_kind_t kind, uint64_t id, int ms)
 {
     zsock_set_rcvtimeo (s_hub.hub, ms);
     zmsg_t *msg = msg_recv (s_hub.hub);
@@ -1333,8 +1333,8 @@ static bool hub_got (const char *type, uint64_t id, int ms)
     if (!msg)
         return false;
     msg_view_t v;
-    if (!msg_parse (msg, &v) || !msg_is (&v, type) || v.id != id || v.parts != 0)
-        check_fail_unexpected (__FILE__, __LINE__, type, msg);
+    if (!msg_parse (msg, &v) || !msg_is (&v, kind) || v.id != id || v.parts != 0)
+        check_fail_unexpected (__FILE__, __LINE__, msg_spec (kind)->type, msg);
     zmsg_destroy (&msg);
     return true;
 }
