@@ -84,11 +84,13 @@ s_self_handle_pipe (self_t *self)
     zmsg_t *msg = msg_recv (self->pipe);
     if (!msg)
         return false;                   //  Interrupted
-    bool running = true;
     msg_view_t view;
-    if (!msg_parse (msg, &view))
+    if (!msg_parse (msg, &view)) {
         log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
-    else
+        zmsg_destroy (&msg);
+        return true;
+    }
+    bool running = true;
     switch (view.kind) {
         case MSG_STORE: {
             s_store (self, view.part [0].data, view.part [0].size);

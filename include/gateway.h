@@ -14,7 +14,7 @@
     Commands on its pipe (from main):
         $TERM             close every connection, then end
     Messages from the hub and rooms: OUT ENTER REFUSE RELEASE LABEL ATTACH
-    BYE PAUSE RESUME (messages.h).                                */
+    BYE PAUSE RESUME (the table in src/messages.c).                      */
 #ifndef TCPCHAT_GATEWAY_H
 #define TCPCHAT_GATEWAY_H
 

@@ -13,7 +13,8 @@
 
     Commands on its pipe (from main):
         $TERM             stop every room, then end
-    Messages from the gateway: NAME LINE CMD CLOSED RELEASED (messages.h).
+    Messages from the gateway: NAME LINE CMD NOTICE CLOSED RELEASED (the
+    table in src/messages.c).
     To the gateway, besides REFUSE and ATTACH: PAUSE id when one of its
     queues for that client is full, RESUME id once it has drained.       */
 #ifndef TCPCHAT_HUB_H

@@ -3,7 +3,7 @@
     and the formatting of its broadcasts, and it is the one that orders all
     output to its members (hub replies for a member come through it).
 
-    Commands on its pipe (from the hub, see messages.h):
+    Commands on its pipe (from the hub; the table in src/messages.c):
         JOIN id name      LEAVE id moving    LINE id text
         SAY id text       USERS id           RENAME id name
         $TERM             send BYE to the gateway, log stats, end
