@@ -1137,10 +1137,7 @@ static void
 s_handle_message (self_t *self, zmsg_t *msg, ssize_t room_slot)
 {
     msg_view_t view;
-    if (!msg_parse (msg, &view)) {
-        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
-        return;
-    }
+    msg_parse (msg, &view);
     switch (view.kind) {
         case MSG_OUT:
             s_handle_out (self, &view);
@@ -1169,22 +1166,13 @@ s_handle_message (self_t *self, zmsg_t *msg, ssize_t room_slot)
                 s_room_detach (self, (size_t) room_slot);
             break;
         case MSG_TERM:
-        case MSG_NAME:
         case MSG_LINE:
-        case MSG_CMD:
-        case MSG_NOTICE:
-        case MSG_CLOSED:
-        case MSG_RELEASED:
-        case MSG_JOIN:
-        case MSG_LEAVE:
-        case MSG_SAY:
-        case MSG_USERS:
-        case MSG_RENAME:
-        case MSG_STORE:
         case MSG_STORED:
+        MSG_FOR_HUB:
+        MSG_FOR_ROOM:
+        MSG_FOR_WRITER:
         case MSG_KINDS:
-            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
-                      msg_spec (view.kind)->route);
+            msg_drop (&self->log, &view);
             break;
     }
 }
@@ -1210,54 +1198,14 @@ s_drain (self_t *self, zsock_t *sock, ssize_t room_slot)
 
 //  $TERM, the one command on the pipe.
 static void
-s_handle_command (self_t *self, zmsg_t *msg)
-{
-    msg_view_t view;
-    if (!msg_parse (msg, &view)) {
-        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
-        return;
-    }
-    switch (view.kind) {
-        case MSG_TERM:
-            self->terminated = true;
-            break;
-        case MSG_NAME:
-        case MSG_LINE:
-        case MSG_CMD:
-        case MSG_NOTICE:
-        case MSG_CLOSED:
-        case MSG_RELEASED:
-        case MSG_JOIN:
-        case MSG_LEAVE:
-        case MSG_SAY:
-        case MSG_USERS:
-        case MSG_RENAME:
-        case MSG_OUT:
-        case MSG_ENTER:
-        case MSG_REFUSE:
-        case MSG_RELEASE:
-        case MSG_LABEL:
-        case MSG_ATTACH:
-        case MSG_BYE:
-        case MSG_PAUSE:
-        case MSG_RESUME:
-        case MSG_STORE:
-        case MSG_STORED:
-        case MSG_KINDS:
-            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
-                      msg_spec (view.kind)->route);
-            break;
-    }
-}
-
-static void
 s_self_handle_pipe (self_t *self)
 {
     while (zsock_events (self->pipe) & ZMQ_POLLIN) {
         zmsg_t *msg = msg_recv (self->pipe);
         if (!msg)
             break;
-        s_handle_command (self, msg);
+        if (msg_is_term (msg, &self->log))
+            self->terminated = true;
         zmsg_destroy (&msg);
     }
 }

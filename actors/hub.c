@@ -981,11 +981,7 @@ s_self_handle_gateway (self_t *self)
     if (!msg)
         return;
     msg_view_t view;
-    if (!msg_parse (msg, &view)) {
-        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
-        zmsg_destroy (&msg);
-        return;
-    }
+    msg_parse (msg, &view);
     //  For a client gone already there is nothing to do.
     client_t *client = (client_t *) zhashx_lookup (self->clients, (void *) (uintptr_t) view.id);
     switch (view.kind) {
@@ -1007,25 +1003,12 @@ s_self_handle_gateway (self_t *self)
                 s_handle_released (self, client);
             break;
         case MSG_TERM:
-        case MSG_JOIN:
-        case MSG_LEAVE:
-        case MSG_SAY:
-        case MSG_USERS:
-        case MSG_RENAME:
-        case MSG_OUT:
-        case MSG_ENTER:
-        case MSG_REFUSE:
-        case MSG_RELEASE:
-        case MSG_LABEL:
-        case MSG_ATTACH:
-        case MSG_BYE:
-        case MSG_PAUSE:
-        case MSG_RESUME:
-        case MSG_STORE:
         case MSG_STORED:
+        MSG_FOR_ROOM:
+        MSG_FOR_GATEWAY:
+        MSG_FOR_WRITER:
         case MSG_KINDS:
-            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
-                      msg_spec (view.kind)->route);
+            msg_drop (&self->log, &view);
             break;
     }
     zmsg_destroy (&msg);
@@ -1037,44 +1020,7 @@ s_self_handle_pipe (self_t *self)
     zmsg_t *msg = msg_recv (self->pipe);
     if (!msg)
         return false;                   //  Interrupted
-    msg_view_t view;
-    if (!msg_parse (msg, &view)) {
-        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
-        zmsg_destroy (&msg);
-        return true;
-    }
-    bool running = true;
-    switch (view.kind) {
-        case MSG_TERM:
-            running = false;
-            break;
-        case MSG_NAME:
-        case MSG_LINE:
-        case MSG_CMD:
-        case MSG_NOTICE:
-        case MSG_CLOSED:
-        case MSG_RELEASED:
-        case MSG_JOIN:
-        case MSG_LEAVE:
-        case MSG_SAY:
-        case MSG_USERS:
-        case MSG_RENAME:
-        case MSG_OUT:
-        case MSG_ENTER:
-        case MSG_REFUSE:
-        case MSG_RELEASE:
-        case MSG_LABEL:
-        case MSG_ATTACH:
-        case MSG_BYE:
-        case MSG_PAUSE:
-        case MSG_RESUME:
-        case MSG_STORE:
-        case MSG_STORED:
-        case MSG_KINDS:
-            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
-                      msg_spec (view.kind)->route);
-            break;
-    }
+    bool running = !msg_is_term (msg, &self->log);
     zmsg_destroy (&msg);
     return running;
 }

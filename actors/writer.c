@@ -84,13 +84,9 @@ s_self_handle_pipe (self_t *self)
     zmsg_t *msg = msg_recv (self->pipe);
     if (!msg)
         return false;                   //  Interrupted
-    msg_view_t view;
-    if (!msg_parse (msg, &view)) {
-        log_info (&self->log, "E: malformed %s message dropped: %s", view.type, view.problem);
-        zmsg_destroy (&msg);
-        return true;
-    }
     bool running = true;
+    msg_view_t view;
+    msg_parse (msg, &view);
     switch (view.kind) {
         case MSG_STORE: {
             s_store (self, view.part [0].data, view.part [0].size);
@@ -102,30 +98,13 @@ s_self_handle_pipe (self_t *self)
         case MSG_TERM:
             running = false;
             break;
-        case MSG_NAME:
         case MSG_LINE:
-        case MSG_CMD:
-        case MSG_NOTICE:
-        case MSG_CLOSED:
-        case MSG_RELEASED:
-        case MSG_JOIN:
-        case MSG_LEAVE:
-        case MSG_SAY:
-        case MSG_USERS:
-        case MSG_RENAME:
-        case MSG_OUT:
-        case MSG_ENTER:
-        case MSG_REFUSE:
-        case MSG_RELEASE:
-        case MSG_LABEL:
-        case MSG_ATTACH:
-        case MSG_BYE:
-        case MSG_PAUSE:
-        case MSG_RESUME:
         case MSG_STORED:
+        MSG_FOR_HUB:
+        MSG_FOR_ROOM:
+        MSG_FOR_GATEWAY:
         case MSG_KINDS:
-            log_info (&self->log, "E: unexpected %s (%s) dropped", view.type,
-                      msg_spec (view.kind)->route);
+            msg_drop (&self->log, &view);
             break;
     }
     zmsg_destroy (&msg);

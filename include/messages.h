@@ -14,11 +14,12 @@
 
     Receiving: msg_recv, then msg_parse checks the message against the
     table once (known type, exact part count, 8-byte id, booleans "1" or
-    "0") and sets view->kind. Each actor switches on view->kind with no
-    default, so the compiler (-Wswitch) checks that every kind is handled
-    where it is received; kinds not meant for an actor go to one grouped
-    case that logs them as unexpected. A message msg_parse refuses is
-    logged once (view->type, view->problem) and dropped.
+    "0") and sets view->kind, MSG_KINDS for a message it refuses. Each
+    actor switches on view->kind with no default, so the compiler
+    (-Wswitch) checks that every kind is handled where it is received:
+    an actor lists its own kinds one by one, the others' by the MSG_FOR_*
+    groups below, and those with MSG_KINDS go to msg_drop, which logs
+    the message once as unexpected or refused.
 
     How to add a message: docs/ARCHITECTURE.md, "How to add a message". */
 #ifndef TCPCHAT_MESSAGES_H
@@ -27,6 +28,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "log.h"
 
 typedef enum {
     MSG_TERM,                   /* CZMQ's "$TERM": a type frame alone */
@@ -54,6 +56,36 @@ typedef enum {
     MSG_STORED,
     MSG_KINDS                   /* how many; a view's kind when unknown */
 } msg_kind_t;
+
+/*  Case labels of the kinds each actor receives, for the switches of the
+    others (each of these goes to one actor only; LINE goes to the hub
+    and then its room, $TERM to every actor, STORED to a room from its
+    writer). A new kind joins its receiver's group: -Wswitch then asks
+    the receiver alone to handle it.                                     */
+#define MSG_FOR_HUB     \
+    case MSG_NAME:      \
+    case MSG_CMD:       \
+    case MSG_NOTICE:    \
+    case MSG_CLOSED:    \
+    case MSG_RELEASED
+#define MSG_FOR_ROOM    \
+    case MSG_JOIN:      \
+    case MSG_LEAVE:     \
+    case MSG_SAY:       \
+    case MSG_USERS:     \
+    case MSG_RENAME
+#define MSG_FOR_GATEWAY \
+    case MSG_OUT:       \
+    case MSG_ENTER:     \
+    case MSG_REFUSE:    \
+    case MSG_RELEASE:   \
+    case MSG_LABEL:     \
+    case MSG_ATTACH:    \
+    case MSG_BYE:       \
+    case MSG_PAUSE:     \
+    case MSG_RESUME
+#define MSG_FOR_WRITER  \
+    case MSG_STORE
 
 /*  One row of the table.                                                */
 typedef struct {
@@ -123,8 +155,15 @@ int     msg_send      (zmsg_t **msg_p, zsock_t *dest);
 zmsg_t *msg_recv      (zsock_t *source);
 
 /*  Checks msg against the table and reads it into view: false, with
-    view->problem set, when it is not a message the table describes.     */
+    view->kind MSG_KINDS and view->problem set, when it is not a message
+    the table describes.                                                 */
 bool    msg_parse     (zmsg_t *msg, msg_view_t *view);
+/*  Logs, once, a message the actor drops: refused by msg_parse (its type
+    and why), or of a kind it does not take (its type and route).        */
+void    msg_drop      (const log_t *log, const msg_view_t *view);
+/*  For a pipe whose one command is $TERM: true if msg is $TERM; anything
+    else is dropped with msg_drop.                                       */
+bool    msg_is_term   (zmsg_t *msg, const log_t *log);
 /*  The parts of a parsed message.                                       */
 bool     msg_bool     (const msg_view_t *view, size_t i);
 size_t   msg_id_count (const msg_view_t *view, size_t i);

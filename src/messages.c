@@ -363,6 +363,7 @@ s_kind_of (zframe_t *frame)
     size_t size = zframe_size (frame);
     for (int kind = 0; kind < MSG_KINDS && size; kind++) {
         const char *type = s_specs [kind].type;
+        assert (type);                  //  Every kind has its row
         if (type [0] == data [0] && strlen (type) == size && memcmp (type, data, size) == 0)
             return (msg_kind_t) kind;
     }
@@ -427,6 +428,36 @@ msg_parse (zmsg_t *msg, msg_view_t *view)
         return false;
     view->kind = kind;
     return true;
+}
+
+void
+msg_drop (const log_t *log, const msg_view_t *view)
+{
+    if (view->kind == MSG_KINDS)
+        log_info (log, "E: malformed %s message dropped: %s", view->type, view->problem);
+    else
+        log_info (log, "E: unexpected %s (%s) dropped", view->type, s_specs [view->kind].route);
+}
+
+bool
+msg_is_term (zmsg_t *msg, const log_t *log)
+{
+    msg_view_t view;
+    msg_parse (msg, &view);
+    switch (view.kind) {
+        case MSG_TERM:
+            return true;
+        case MSG_LINE:
+        case MSG_STORED:
+        MSG_FOR_HUB:
+        MSG_FOR_ROOM:
+        MSG_FOR_GATEWAY:
+        MSG_FOR_WRITER:
+        case MSG_KINDS:
+            msg_drop (log, &view);
+            break;
+    }
+    return false;
 }
 
 bool

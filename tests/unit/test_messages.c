@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include "log.h"
 #include "messages.h"
 #include "../msg_raw.h"
 
@@ -181,6 +183,40 @@ static void test_table_rows (void **state)
         assert_non_null (spec->payload);
         for (int other = 0; other < kind; other++)
             assert_string_not_equal (spec->type, msg_spec ((msg_kind_t) other)->type);
+    }
+}
+
+/*  Who receives kind, by the MSG_FOR_* groups the actors' switches use. */
+static const char *receiver (msg_kind_t kind)
+{
+    switch (kind) {
+        MSG_FOR_HUB:
+            return "hub";
+        MSG_FOR_ROOM:
+        case MSG_LINE:                  /* by way of the hub */
+        case MSG_STORED:                /* from its writer */
+            return "room";
+        MSG_FOR_GATEWAY:
+            return "gateway";
+        MSG_FOR_WRITER:
+            return "writer";
+        case MSG_TERM:
+            return "actor";
+        case MSG_KINDS:
+            break;
+    }
+    return "nobody";
+}
+
+/*  The groups agree with the table: each kind's route ends at the actor
+    whose group holds it.                                                */
+static void test_groups_match_routes (void **state)
+{
+    (void) state;
+    for (int kind = 0; kind <= MSG_KINDS; kind++) {
+        const char *route = msg_spec ((msg_kind_t) kind)->route;
+        const char *last = strrchr (route, ' ');
+        assert_string_equal (last? last + 1: route, receiver ((msg_kind_t) kind));
     }
 }
 
@@ -386,6 +422,46 @@ static void test_bad_booleans (void **state)
     }
 }
 
+/*  What log reads from its pipe so far (non-blocking), into out.       */
+static void read_log (int fd, char *out, size_t size)
+{
+    ssize_t got = read (fd, out, size - 1);
+    out [got > 0? got: 0] = 0;
+}
+
+/*  A pipe whose one command is $TERM: it says so for $TERM only, and
+    logs anything else once, refused or unexpected, by its type.         */
+static void test_term_and_drops (void **state)
+{
+    (void) state;
+    int fds [2];
+    assert_int_equal (pipe2 (fds, O_NONBLOCK), 0);
+    log_t log;
+    log_init (&log, "test", fds [1], false);
+    char text [4096];
+
+    zmsg_t *got = pass (msg_new_term ());
+    assert_true (msg_is_term (got, &log));
+    zmsg_destroy (&got);
+    read_log (fds [0], text, sizeof text);
+    assert_string_equal (text, "");
+
+    got = pass (msg_new_line (ID, "hi", 2));
+    assert_false (msg_is_term (got, &log));
+    zmsg_destroy (&got);
+    read_log (fds [0], text, sizeof text);
+    assert_non_null (strstr (text, "test E: unexpected LINE (gateway -> hub -> room) dropped\n"));
+
+    got = pass (msg_new_type ("BOGUS", ID));
+    assert_false (msg_is_term (got, &log));
+    zmsg_destroy (&got);
+    read_log (fds [0], text, sizeof text);
+    assert_non_null (strstr (text, "test E: malformed BOGUS message dropped: unknown type\n"));
+    assert_null (strchr (strchr (text, '\n') + 1, '\n'));   /* once */
+    close (fds [0]);
+    close (fds [1]);
+}
+
 static void test_strdup (void **state)
 {
     (void) state;
@@ -434,6 +510,7 @@ int main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_table_rows),
+        cmocka_unit_test (test_groups_match_routes),
         cmocka_unit_test_setup_teardown (test_every_kind_round_trips, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown (test_accessors, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown (test_wire_format, pair_setup, pair_teardown),
@@ -441,6 +518,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_unknown_types, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown (test_bad_ids, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown (test_bad_booleans, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown (test_term_and_drops, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown (test_strdup, pair_setup, pair_teardown),
         cmocka_unit_test (test_send_failure_destroys),
     };
