@@ -9,6 +9,7 @@
 //  The schema: every message any actor sends, and the one place a kind
 //  is defined. A row's comment is what the message means; its handler is
 //  the case for it in the switch of the actor it goes to.
+// clang-format off
 static const msg_spec_t s_specs [MSG_KINDS + 1] = {
     //  CZMQ's stop command on an actor pipe: a type frame alone, no id.
     [MSG_TERM]     = { "$TERM",    0, 0,       "parent -> actor", "" },
@@ -72,6 +73,7 @@ static const msg_spec_t s_specs [MSG_KINDS + 1] = {
     //  Not a kind: what msg_spec says of a type it does not know.
     [MSG_KINDS]    = { "?",        0, 0,       "nobody", "" },
 };
+// clang-format on
 
 //  ThreadSanitizer cannot see inside libzmq, so it cannot see that a
 //  message built by one actor is handed over, not shared, when another
