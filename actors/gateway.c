@@ -43,112 +43,112 @@
 #include <unistd.h>
 
 //  What an epoll event is about: the top bits say what, the rest which.
-#define SOURCE_CONN      (0ULL << 32)
-#define SOURCE_LISTENER  (1ULL << 32)
-#define SOURCE_PIPE      (2ULL << 32)
-#define SOURCE_HUB       (3ULL << 32)
-#define SOURCE_ROOM      (4ULL << 32)
-#define SOURCE_KIND(u)   ((u) & ~0xffffffffULL)
-#define SOURCE_INDEX(u)  ((uint32_t) ((u) & 0xffffffffULL))
+#define SOURCE_CONN     (0ULL << 32)
+#define SOURCE_LISTENER (1ULL << 32)
+#define SOURCE_PIPE     (2ULL << 32)
+#define SOURCE_HUB      (3ULL << 32)
+#define SOURCE_ROOM     (4ULL << 32)
+#define SOURCE_KIND(u)  ((u) & ~0xffffffffULL)
+#define SOURCE_INDEX(u) ((uint32_t) ((u) &0xffffffffULL))
 
-#define READ_CHUNK       65536    /* bytes per read() */
-#define INPUT_CAP        65536    /* stop reading a client holding this much */
-#define HUB_QUEUE_MAX    4096     /* stop taking input while the hub is this far behind */
-#define ZMQ_BUDGET       256      /* messages per pipe per pass, so no pipe starves the rest */
-#define ACCEPT_BUDGET    64       /* connections accepted per pass */
-#define EPOLL_EVENTS     256
-#define LINE_COST        1000     /* a line, in rate tokens (1 per ms per line/s) */
-#define NAME_CHECK_MS    1000     /* how often the name prompt's clock is read */
-#define KEEPALIVE_IDLE   60       /* s of silence before TCP probes a client */
-#define KEEPALIVE_INTVL  10       /* s between probes */
-#define KEEPALIVE_CNT    6        /* unanswered probes before it is closed */
-#define FLUSH_DELAY_US   1000     /* busy, output waits this long for more */
-#define BATCH_DELAY_US   8000     /* heavy, output waits this long in any case */
-#define BATCH_ABOVE      100000   /* deliveries per second that make it heavy */
-#define LOAD_WINDOW_MS   100      /* over which the delivery rate is counted */
-#define SHUTDOWN_ROOMS_MS 500     /* at shutdown: for the rooms' last output */
-#define SHUTDOWN_FLUSH_MS 1000    /* at shutdown: for clients to take theirs */
-#define LEAVE_WAIT_MS    5000     /* a leaver's room has this long to say RELEASE */
-#define CLOSE_DRAIN_READS 4       /* unread input dropped at close, at most */
-#define SOCKET_NAME_SIZE (INET6_ADDRSTRLEN + 8)  /* "[host]:port" and a NUL */
-#define NOTICE_SIZE      128      /* a client notice with a number in it */
+#define READ_CHUNK        65536 /* bytes per read() */
+#define INPUT_CAP         65536 /* stop reading a client holding this much */
+#define HUB_QUEUE_MAX     4096  /* stop taking input while the hub is this far behind */
+#define ZMQ_BUDGET        256   /* messages per pipe per pass, so no pipe starves the rest */
+#define ACCEPT_BUDGET     64    /* connections accepted per pass */
+#define EPOLL_EVENTS      256
+#define LINE_COST         1000                   /* a line, in rate tokens (1 per ms per line/s) */
+#define NAME_CHECK_MS     1000                   /* how often the name prompt's clock is read */
+#define KEEPALIVE_IDLE    60                     /* s of silence before TCP probes a client */
+#define KEEPALIVE_INTVL   10                     /* s between probes */
+#define KEEPALIVE_CNT     6                      /* unanswered probes before it is closed */
+#define FLUSH_DELAY_US    1000                   /* busy, output waits this long for more */
+#define BATCH_DELAY_US    8000                   /* heavy, output waits this long in any case */
+#define BATCH_ABOVE       100000                 /* deliveries per second that make it heavy */
+#define LOAD_WINDOW_MS    100                    /* over which the delivery rate is counted */
+#define SHUTDOWN_ROOMS_MS 500                    /* at shutdown: for the rooms' last output */
+#define SHUTDOWN_FLUSH_MS 1000                   /* at shutdown: for clients to take theirs */
+#define LEAVE_WAIT_MS     5000                   /* a leaver's room has this long to say RELEASE */
+#define CLOSE_DRAIN_READS 4                      /* unread input dropped at close, at most */
+#define SOCKET_NAME_SIZE  (INET6_ADDRSTRLEN + 8) /* "[host]:port" and a NUL */
+#define NOTICE_SIZE       128                    /* a client notice with a number in it */
 
 typedef enum {
     CONN_FREE,
-    CONN_NAMING,                  /* at the name prompt */
-    CONN_WAITING,                 /* a name went to the hub: wait for its verdict */
-    CONN_CHAT,                    /* in a room */
-    CONN_LEAVING,                 /* gone from the hub: written to until RELEASE "0" */
-    CONN_CLOSING                  /* closes after this pass's flush */
+    CONN_NAMING,  /* at the name prompt */
+    CONN_WAITING, /* a name went to the hub: wait for its verdict */
+    CONN_CHAT,    /* in a room */
+    CONN_LEAVING, /* gone from the hub: written to until RELEASE "0" */
+    CONN_CLOSING  /* closes after this pass's flush */
 } conn_state_t;
 
 typedef struct {
-    int          fd;
-    uint32_t     gen;             /* with the slot, makes the client id */
-    uint8_t      state;
-    bool         reading;         /* EPOLLIN is in the interest set */
-    bool         writing;         /* EPOLLOUT is in the interest set */
-    bool         paused;          /* the hub said PAUSE: hand on nothing until RESUME */
-    bool         eof;             /* the peer is done sending */
-    bool         told_hub;        /* the hub may know it: CLOSED must follow */
-    bool         hung_up;         /* out of the epoll set: the peer is gone */
-    const char  *gone;            /* hung_up: why, for the log */
-    const char  *closing;         /* CONN_LEAVING, CONN_CLOSING: why, for the log */
-    char        *label;           /* the name its prompts show */
-    int64_t      opened_at;       /* ms clock */
-    int64_t      tokens;          /* rate bucket: LINE_COST per line */
-    int64_t      refilled_at;     /* ms clock of the bucket's last refill */
-    int64_t      resume_at;       /* throttled: when a line's worth is back */
-    uint64_t     sent;            /* bytes written to it so far */
-    uint64_t     block_from;      /* the history block ENTER pushed at once: */
-    uint64_t     block_to;        /*   its place in the output stream */
-    int64_t      leave_by;        /* CONN_LEAVING: closed then, RELEASE or not */
-    int32_t      addr;            /* its address's entry in self->addrs, or -1 */
-    framer_t     in;
-    buf_t        out;
-    telnet_filter_t *telnet;      /* from its first IAC byte on (telnet.h) */
-    char         peer [SOCKET_NAME_SIZE];
+    int              fd;
+    uint32_t         gen; /* with the slot, makes the client id */
+    uint8_t          state;
+    bool             reading;     /* EPOLLIN is in the interest set */
+    bool             writing;     /* EPOLLOUT is in the interest set */
+    bool             paused;      /* the hub said PAUSE: hand on nothing until RESUME */
+    bool             eof;         /* the peer is done sending */
+    bool             told_hub;    /* the hub may know it: CLOSED must follow */
+    bool             hung_up;     /* out of the epoll set: the peer is gone */
+    const char      *gone;        /* hung_up: why, for the log */
+    const char      *closing;     /* CONN_LEAVING, CONN_CLOSING: why, for the log */
+    char            *label;       /* the name its prompts show */
+    int64_t          opened_at;   /* ms clock */
+    int64_t          tokens;      /* rate bucket: LINE_COST per line */
+    int64_t          refilled_at; /* ms clock of the bucket's last refill */
+    int64_t          resume_at;   /* throttled: when a line's worth is back */
+    uint64_t         sent;        /* bytes written to it so far */
+    uint64_t         block_from;  /* the history block ENTER pushed at once: */
+    uint64_t         block_to;    /*   its place in the output stream */
+    int64_t          leave_by;    /* CONN_LEAVING: closed then, RELEASE or not */
+    int32_t          addr;        /* its address's entry in self->addrs, or -1 */
+    framer_t         in;
+    buf_t            out;
+    telnet_filter_t *telnet; /* from its first IAC byte on (telnet.h) */
+    char             peer [SOCKET_NAME_SIZE];
 } conn_t;
 
 struct _gateway_t {
-    zsock_t      *pipe;           /* from main */
-    zsock_t      *hub;            /* PAIR to the hub */
-    config_t      config;
-    log_t         log;
-    int           epoll;
-    int           listener;
-    bool          accepting;      /* listener is in the epoll set */
-    int64_t       accept_resume;  /* ms clock: retry accept() after running out of fds */
-    conn_t       *conns;          /* max_clients slots */
-    uint32_t     *free_slots;
-    size_t        free_count;
-    size_t        open_count;
-    size_t        slots_used;     /* slots below this have been used */
+    zsock_t  *pipe; /* from main */
+    zsock_t  *hub;  /* PAIR to the hub */
+    config_t  config;
+    log_t     log;
+    int       epoll;
+    int       listener;
+    bool      accepting;     /* listener is in the epoll set */
+    int64_t   accept_resume; /* ms clock: retry accept() after running out of fds */
+    conn_t   *conns;         /* max_clients slots */
+    uint32_t *free_slots;
+    size_t    free_count;
+    size_t    open_count;
+    size_t    slots_used; /* slots below this have been used */
     //  Each connection is on each list at most once, and leaves all three
     //  when it closes, so a reused slot starts on none (slotlist.h).
-    slotlist_t    dirty;          /* to flush at the end of the pass */
-    int64_t       dirty_since;    /* us clock of the first output not flushed */
-    bool          batching;       /* heavy load: flush every BATCH_DELAY_US */
-    uint64_t      deliveries;     /* queued in the current load window */
-    int64_t       window_start;   /* ms clock */
-    slotlist_t    stalled;        /* input waits for the hub queue to shrink */
-    slotlist_t    throttled;      /* over --rate: read again at resume_at */
-    int64_t       next_name_check;  /* ms clock: name prompts and leavers */
-    size_t        leaving_count;  /* connections in CONN_LEAVING */
-    zlist_t      *hub_queue;      /* messages waiting for room in the hub pipe */
-    zsock_t     **rooms;          /* rooms' output pipes; NULL holes are reused */
-    bool         *room_busy;      /* stopped on budget: read again next pass */
-    size_t        room_slots;
-    bool          hub_busy;
-    stamp_cache_t stamp;
-    addrs_t      *addrs;          /* --connect-rate, --max-per-address */
-    char         *chunk;          /* READ_CHUNK bytes */
-    char         *clean_a, *clean_b;
-    telnet_result_t telnet_out;   /* scratch for telnet_filter_feed */
-    uint64_t      accepted, refused, lines_in, evicted, timed_out;
-    bool          terminated;
-    int64_t     (*clock) (void);  /* monotonic us */
-    int64_t       now_us;         /* the clock, read once per loop pass */
+    slotlist_t      dirty;           /* to flush at the end of the pass */
+    int64_t         dirty_since;     /* us clock of the first output not flushed */
+    bool            batching;        /* heavy load: flush every BATCH_DELAY_US */
+    uint64_t        deliveries;      /* queued in the current load window */
+    int64_t         window_start;    /* ms clock */
+    slotlist_t      stalled;         /* input waits for the hub queue to shrink */
+    slotlist_t      throttled;       /* over --rate: read again at resume_at */
+    int64_t         next_name_check; /* ms clock: name prompts and leavers */
+    size_t          leaving_count;   /* connections in CONN_LEAVING */
+    zlist_t        *hub_queue;       /* messages waiting for room in the hub pipe */
+    zsock_t       **rooms;           /* rooms' output pipes; NULL holes are reused */
+    bool           *room_busy;       /* stopped on budget: read again next pass */
+    size_t          room_slots;
+    bool            hub_busy;
+    stamp_cache_t   stamp;
+    addrs_t        *addrs; /* --connect-rate, --max-per-address */
+    char           *chunk; /* READ_CHUNK bytes */
+    char           *clean_a, *clean_b;
+    telnet_result_t telnet_out; /* scratch for telnet_filter_feed */
+    uint64_t        accepted, refused, lines_in, evicted, timed_out;
+    bool            terminated;
+    int64_t (*clock) (void); /* monotonic us */
+    int64_t now_us;          /* the clock, read once per loop pass */
 };
 typedef gateway_t self_t;
 
@@ -192,7 +192,7 @@ s_rate_burst (self_t *self)
 static void
 s_epoll_add (self_t *self, int fd, uint32_t events, uint64_t source)
 {
-    struct epoll_event event = { .events = events, .data.u64 = source };
+    struct epoll_event event = {.events = events, .data.u64 = source};
     if (epoll_ctl (self->epoll, EPOLL_CTL_ADD, fd, &event) != 0)
         log_info (&self->log, "E: epoll_ctl add: %s", strerror (errno));
 }
@@ -208,7 +208,7 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->pipe = pipe;
     self->config = args->config;
     self->listener = args->listener;
-    self->clock = args->clock? args->clock: s_clock_us;
+    self->clock = args->clock ? args->clock : s_clock_us;
     s_clock_read (self);
     log_setup (&self->log, &self->config, "gateway");
     size_t slots = (size_t) self->config.max_clients;
@@ -225,8 +225,7 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     uint64_t seed = 0;
     if (getrandom (&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
         seed = (uint64_t) s_clock_us () ^ ((uint64_t) getpid () << 32);
-    self->addrs = addrs_new (self->config.connect_rate, self->config.max_per_address,
-                             slots, seed);
+    self->addrs = addrs_new (self->config.connect_rate, self->config.max_per_address, slots, seed);
     self->chunk = (char *) mem_alloc (READ_CHUNK);
     self->clean_a = (char *) mem_alloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
     self->clean_b = (char *) mem_alloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
@@ -265,7 +264,7 @@ s_self_destroy (self_t **self_p)
         return;
     for (size_t i = 0; i < self->slots_used; i++)
         if (self->conns [i].state != CONN_FREE) {
-            self->conns [i].told_hub = false;       //  The hub is gone
+            self->conns [i].told_hub = false;  //  The hub is gone
             s_conn_close (self, &self->conns [i], "server stopping");
         }
     for (size_t i = 0; i < self->room_slots; i++)
@@ -359,10 +358,8 @@ s_conn_set_interest (self_t *self, conn_t *conn, bool reading, bool writing)
         return;
     conn->reading = reading;
     conn->writing = writing;
-    struct epoll_event event = {
-        .events = (reading? EPOLLIN: 0) | (writing? EPOLLOUT: 0),
-        .data.u64 = SOURCE_CONN | (uint64_t) (conn - self->conns)
-    };
+    struct epoll_event event = {.events = (reading ? EPOLLIN : 0) | (writing ? EPOLLOUT : 0),
+                                .data.u64 = SOURCE_CONN | (uint64_t) (conn - self->conns)};
     epoll_ctl (self->epoll, EPOLL_CTL_MOD, conn->fd, &event);
 }
 
@@ -449,9 +446,9 @@ s_conn_prompt (self_t *self, conn_t *conn)
         return;
     }
     //  "[ts][name]:" built in place: this runs once per delivery.
-    char prompt [STAMP_SIZE + NAME_MAX_BYTES + 4];
+    char        prompt [STAMP_SIZE + NAME_MAX_BYTES + 4];
     const char *stamp = stamp_now (&self->stamp);
-    size_t stamp_len = STAMP_SIZE - 1;
+    size_t      stamp_len = STAMP_SIZE - 1;
     //  The hub allows no longer name; never trust that with our stack.
     size_t label_len = strnlen (conn->label, NAME_MAX_BYTES);
     memcpy (prompt, stamp, stamp_len);
@@ -466,10 +463,10 @@ s_conn_prompt (self_t *self, conn_t *conn)
 static size_t
 s_conn_block_unsent (conn_t *conn)
 {
-    uint64_t from = conn->sent > conn->block_from? conn->sent: conn->block_from;
-    size_t unsent = conn->block_to > from? (size_t) (conn->block_to - from): 0;
+    uint64_t from = conn->sent > conn->block_from ? conn->sent : conn->block_from;
+    size_t   unsent = conn->block_to > from ? (size_t) (conn->block_to - from) : 0;
     //  Never more than the buffer holds (dropped when the peer went).
-    return unsent < buf_size (&conn->out)? unsent: buf_size (&conn->out);
+    return unsent < buf_size (&conn->out) ? unsent : buf_size (&conn->out);
 }
 
 //  Writes what the client is owed. Returns false if the connection closed.
@@ -482,12 +479,9 @@ s_conn_flush (self_t *self, conn_t *conn)
         if (sent > 0) {
             buf_consume (&conn->out, (size_t) sent);
             conn->sent += (uint64_t) sent;
-        }
-        else
-        if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        else
-        if (sent < 0 && errno == EINTR)
+        else if (sent < 0 && errno == EINTR)
             continue;
         else {
             s_conn_close (self, conn, "write error");
@@ -507,8 +501,8 @@ s_conn_flush (self_t *self, conn_t *conn)
     //  once, and a client reading it is not slow.
     size_t owed = buf_size (&conn->out) - s_conn_block_unsent (conn);
     if (owed > (size_t) self->config.max_backlog) {
-        log_info (&self->log, "%s is too slow: %zu bytes unsent, over --max-backlog %d",
-                  conn->peer, owed, self->config.max_backlog);
+        log_info (&self->log, "%s is too slow: %zu bytes unsent, over --max-backlog %d", conn->peer,
+                  owed, self->config.max_backlog);
         self->evicted++;
         s_conn_close (self, conn, "too slow");
         return false;
@@ -523,13 +517,12 @@ s_conn_flush (self_t *self, conn_t *conn)
 
 //  "127.0.0.1:5555" or "[::1]:5555" for either end of a socket.
 static void
-s_socket_name (int fd, int (*which) (int, struct sockaddr *, socklen_t *),
-               char *out, size_t size)
+s_socket_name (int fd, int (*which) (int, struct sockaddr *, socklen_t *), char *out, size_t size)
 {
     struct sockaddr_storage addr;
-    socklen_t len = sizeof addr;
-    char host [INET6_ADDRSTRLEN] = "?";
-    int port = 0;
+    socklen_t               len = sizeof addr;
+    char                    host [INET6_ADDRSTRLEN] = "?";
+    int                     port = 0;
     if (which (fd, (struct sockaddr *) &addr, &len) == 0) {
         if (addr.ss_family == AF_INET6) {
             struct sockaddr_in6 *a6 = (struct sockaddr_in6 *) &addr;
@@ -538,27 +531,25 @@ s_socket_name (int fd, int (*which) (int, struct sockaddr *, socklen_t *),
             //  Dual stack: show IPv4 clients as IPv4
             if (strncmp (host, "::ffff:", 7) == 0 && strchr (host + 7, '.'))
                 memmove (host, host + 7, strlen (host + 7) + 1);
-        }
-        else
-        if (addr.ss_family == AF_INET) {
+        } else if (addr.ss_family == AF_INET) {
             struct sockaddr_in *a4 = (struct sockaddr_in *) &addr;
             inet_ntop (AF_INET, &a4->sin_addr, host, sizeof host);
             port = ntohs (a4->sin_port);
         }
     }
-    snprintf (out, size, strchr (host, ':')? "[%s]:%d": "%s:%d", host, port);
+    snprintf (out, size, strchr (host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 }
 
 static void
 s_conn_open (self_t *self, int fd, int32_t addr)
 {
     uint32_t slot = self->free_slots [--self->free_count];
-    conn_t *conn = &self->conns [slot];
+    conn_t  *conn = &self->conns [slot];
     if (slot >= self->slots_used)
         self->slots_used = slot + 1;
     uint32_t gen = conn->gen + 1;
     memset (conn, 0, sizeof *conn);
-    conn->gen = gen? gen: 1;            //  Ids are never 0
+    conn->gen = gen ? gen : 1;  //  Ids are never 0
     conn->fd = fd;
     conn->addr = addr;
     conn->state = CONN_NAMING;
@@ -584,8 +575,8 @@ s_conn_open (self_t *self, int fd, int32_t addr)
     s_epoll_add (self, fd, EPOLLIN, SOURCE_CONN | slot);
     s_conn_queue_str (self, conn, PROTOCOL_BANNER);
     s_conn_prompt (self, conn);
-    log_info (&self->log, "connection opened from %s (%zu client%s)", conn->peer,
-              self->open_count, self->open_count == 1? "": "s");
+    log_info (&self->log, "connection opened from %s (%zu client%s)", conn->peer, self->open_count,
+              self->open_count == 1 ? "" : "s");
 }
 
 static void
@@ -625,8 +616,8 @@ s_conn_close (self_t *self, conn_t *conn, const char *reason)
     slotlist_remove (&self->throttled, slot);
     self->free_slots [self->free_count++] = slot;
     self->open_count--;
-    log_info (&self->log, "connection closed from %s (%s) (%zu client%s)", conn->peer,
-              reason, self->open_count, self->open_count == 1? "": "s");
+    log_info (&self->log, "connection closed from %s (%s) (%zu client%s)", conn->peer, reason,
+              self->open_count, self->open_count == 1 ? "" : "s");
 }
 
 //  A refused newcomer gets its one line and is closed at once; whether
@@ -663,8 +654,9 @@ s_refuse_address (self_t *self, int fd, const struct sockaddr *addr, int32_t han
     else
         snprintf (why, sizeof why, "over --connect-rate %d, bursts of %d",
                   self->config.connect_rate, self->config.connect_rate * ADDRS_BURST_SECONDS);
-    log_info (&self->log, "%" PRIu32 " connection%s from %s refused (%s); next report in %d s at most",
-              count, count == 1? "": "s", who, why, ADDRS_LOG_EVERY_MS / 1000);
+    log_info (&self->log,
+              "%" PRIu32 " connection%s from %s refused (%s); next report in %d s at most", count,
+              count == 1 ? "" : "s", who, why, ADDRS_LOG_EVERY_MS / 1000);
 }
 
 static void
@@ -672,14 +664,15 @@ s_accept (self_t *self)
 {
     for (int budget = ACCEPT_BUDGET; budget > 0; budget--) {
         struct sockaddr_storage addr;
-        socklen_t addr_len = sizeof addr;
-        int fd = accept4 (self->listener, (struct sockaddr *) &addr, &addr_len,
-                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+        socklen_t               addr_len = sizeof addr;
+        int                     fd = accept4 (self->listener, (struct sockaddr *) &addr, &addr_len,
+                                              SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 //  Out of descriptors: the backlog holds the newcomers until
                 //  some close. Pause instead of spinning on the ready listener.
-                log_info (&self->log, "E: accept: %s: pausing accepts for 100 ms", strerror (errno));
+                log_info (&self->log, "E: accept: %s: pausing accepts for 100 ms",
+                          strerror (errno));
                 epoll_ctl (self->epoll, EPOLL_CTL_DEL, self->listener, NULL);
                 self->accepting = false;
                 self->accept_resume = s_now_ms (self) + 100;
@@ -697,9 +690,9 @@ s_accept (self_t *self)
         }
         //  The address's budget first: a reconnect loop is turned away
         //  (and logged) by it before it can fill the slots or the log.
-        int32_t handle = -1;
-        addrs_verdict_t verdict = addrs_admit (self->addrs, (struct sockaddr *) &addr,
-                                               s_now_ms (self), &handle);
+        int32_t         handle = -1;
+        addrs_verdict_t verdict =
+            addrs_admit (self->addrs, (struct sockaddr *) &addr, s_now_ms (self), &handle);
         if (verdict != ADDRS_OK) {
             s_refuse_address (self, fd, (struct sockaddr *) &addr, handle, verdict);
             continue;
@@ -709,8 +702,8 @@ s_accept (self_t *self)
             char peer [SOCKET_NAME_SIZE];
             s_socket_name (fd, getpeername, peer, sizeof peer);
             s_refuse (self, fd, PROTOCOL_FULL);
-            log_info (&self->log, "connection from %s refused: chat is full (%zu client%s)",
-                      peer, self->open_count, self->open_count == 1? "": "s");
+            log_info (&self->log, "connection from %s refused: chat is full (%zu client%s)", peer,
+                      self->open_count, self->open_count == 1 ? "" : "s");
             continue;
         }
         s_conn_open (self, fd, handle);
@@ -778,35 +771,32 @@ static void
 s_conn_command (self_t *self, conn_t *conn, const command_t *cmd)
 {
     const char *arg = cmd->arg, *text = cmd->text;
-    size_t arg_len = cmd->arg_len, text_len = cmd->text_len;
+    size_t      arg_len = cmd->arg_len, text_len = cmd->text_len;
     const char *verb = command_name (cmd->kind);
     if (cmd->kind == CMD_UNKNOWN) {
         //  Shown back to its sender: cleaned all the same.
         verb = "?";
         arg_len = clean_text (cmd->verb, cmd->verb_len, self->clean_a);
         arg = self->clean_a;
-    }
-    else
-    if (cmd->kind == CMD_MSG) {
+    } else if (cmd->kind == CMD_MSG) {
         arg_len = clean_text (arg, arg_len, self->clean_a);
         arg = self->clean_a;
         text_len = clean_text (text, text_len, self->clean_b);
         text = self->clean_b;
     }
     //  /name and /join arguments go as typed: their rules refuse, not clean.
-    s_to_hub (self, msg_new_cmd (s_conn_id (self, conn), verb, arg? arg: "", arg? arg_len: 0,
-                                 text? text: "", text? text_len: 0));
+    s_to_hub (self, msg_new_cmd (s_conn_id (self, conn), verb, arg ? arg : "", arg ? arg_len : 0,
+                                 text ? text : "", text ? text_len : 0));
 }
 
 static void
 s_conn_chat_line (self_t *self, conn_t *conn, const char *line, size_t size)
 {
-    command_t cmd;
+    command_t      cmd;
     command_kind_t kind = command_parse (line, size, &cmd);
     if (kind == CMD_QUIT)
         s_conn_leave (self, conn, "quit");
-    else
-    if (kind != CMD_NONE)
+    else if (kind != CMD_NONE)
         s_conn_command (self, conn, &cmd);
     else {
         size_t clean_len = clean_text (line, size, self->clean_a);
@@ -829,16 +819,15 @@ s_conn_process (self_t *self, conn_t *conn)
         }
         if (!s_conn_may_send (self, conn))
             break;
-        const char *line;
-        size_t size;
+        const char    *line;
+        size_t         size;
         frame_result_t result = framer_next (&conn->in, &line, &size);
         if (result == FRAME_NONE)
             break;
-        conn->tokens -= self->config.rate? LINE_COST: 0;
+        conn->tokens -= self->config.rate ? LINE_COST : 0;
         if (result == FRAME_TOO_LONG)
             s_conn_notice (self, conn, PROTOCOL_TOO_LONG);
-        else
-        if (conn->state == CONN_NAMING)
+        else if (conn->state == CONN_NAMING)
             s_conn_name_line (self, conn, line, size);
         else
             s_conn_chat_line (self, conn, line, size);
@@ -853,11 +842,10 @@ s_conn_process (self_t *self, conn_t *conn)
         if (conn->state == CONN_CHAT && !conn->hung_up)
             s_conn_leave (self, conn, "left");
         else
-            s_conn_close (self, conn, conn->gone? conn->gone: "left");
+            s_conn_close (self, conn, conn->gone ? conn->gone : "left");
         return;
     }
-    bool reading = !conn->eof && !waiting
-                && framer_buffered (&conn->in) < INPUT_CAP;
+    bool reading = !conn->eof && !waiting && framer_buffered (&conn->in) < INPUT_CAP;
     s_conn_set_interest (self, conn, reading, conn->writing);
 }
 
@@ -918,15 +906,11 @@ s_conn_read (self_t *self, conn_t *conn)
     if (got > 0) {
         s_conn_feed (self, conn, self->chunk, (size_t) got);
         s_conn_process (self, conn);
-    }
-    else
-    if (got == 0) {
+    } else if (got == 0) {
         conn->eof = true;
         s_conn_process (self, conn);
-    }
-    else
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        s_conn_gone (self, conn, errno == ECONNRESET? "reset": strerror (errno));
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        s_conn_gone (self, conn, errno == ECONNRESET ? "reset" : strerror (errno));
 }
 
 //  The peer is gone both ways. epoll would report that on every pass, so
@@ -967,7 +951,7 @@ s_resume_throttled (self_t *self)
 {
     if (slotlist_size (&self->throttled) == 0)
         return;
-    int64_t now = s_now_ms (self);
+    int64_t  now = s_now_ms (self);
     uint32_t slot;
     slotlist_begin (&self->throttled);
     while (slotlist_next (&self->throttled, &slot)) {
@@ -984,7 +968,7 @@ s_resume_throttled (self_t *self)
 static int64_t
 s_throttled_due (self_t *self)
 {
-    int64_t due = INT64_MAX;
+    int64_t  due = INT64_MAX;
     uint32_t slot;
     slotlist_begin (&self->throttled);
     while (slotlist_next (&self->throttled, &slot))
@@ -1001,18 +985,17 @@ static void
 s_handle_out (self_t *self, const msg_view_t *view)
 {
     const msg_part_t *text = &view->part [0];
-    size_t count = msg_id_count (view, 1);
-    bool prompt_skip = msg_bool (view, 2);
+    size_t            count = msg_id_count (view, 1);
+    bool              prompt_skip = msg_bool (view, 2);
     for (size_t i = 0; i < count; i++) {
         uint64_t id = msg_id_at (view, 1, i);
-        conn_t *conn = s_conn_lookup (self, id);
+        conn_t  *conn = s_conn_lookup (self, id);
         if (!conn || (conn->state != CONN_CHAT && conn->state != CONN_LEAVING))
             continue;
         self->deliveries++;
         if (id != view->id)
             s_conn_queue (self, conn, text->data, text->size);
-        else
-        if (!prompt_skip)
+        else if (!prompt_skip)
             continue;
         s_conn_prompt (self, conn);
     }
@@ -1022,8 +1005,8 @@ static void
 s_handle_enter (self_t *self, const msg_view_t *view)
 {
     conn_t *conn = s_conn_lookup (self, view->id);
-    if (!conn || (conn->state != CONN_WAITING && conn->state != CONN_CHAT
-                  && conn->state != CONN_LEAVING))
+    if (!conn ||
+        (conn->state != CONN_WAITING && conn->state != CONN_CHAT && conn->state != CONN_LEAVING))
         return;
     free (conn->label);
     conn->label = msg_strdup (view, 0);
@@ -1040,7 +1023,7 @@ s_handle_enter (self_t *self, const msg_view_t *view)
     s_conn_queue (self, conn, view->part [1].data, view->part [1].size);
     conn->block_to = conn->sent + buf_size (&conn->out);
     s_conn_prompt (self, conn);
-    s_conn_process (self, conn);        //  Nothing for a leaver
+    s_conn_process (self, conn);  //  Nothing for a leaver
 }
 
 static void
@@ -1098,7 +1081,7 @@ s_handle_label (self_t *self, const msg_view_t *view)
 static void
 s_handle_attach (self_t *self, const msg_view_t *view)
 {
-    char *endpoint = msg_strdup (view, 0);
+    char    *endpoint = msg_strdup (view, 0);
     zsock_t *room = msg_pipe_new (endpoint, false);
     if (!room) {
         log_info (&self->log, "E: cannot connect to %s", endpoint);
@@ -1110,7 +1093,7 @@ s_handle_attach (self_t *self, const msg_view_t *view)
     while (slot < self->room_slots && self->rooms [slot])
         slot++;
     if (slot == self->room_slots) {
-        self->room_slots = self->room_slots? self->room_slots * 2: 16;
+        self->room_slots = self->room_slots ? self->room_slots * 2 : 16;
         self->rooms = (zsock_t **) mem_realloc (self->rooms, self->room_slots * sizeof (zsock_t *));
         self->room_busy = (bool *) mem_realloc (self->room_busy, self->room_slots * sizeof (bool));
         for (size_t i = slot; i < self->room_slots; i++) {
@@ -1119,7 +1102,7 @@ s_handle_attach (self_t *self, const msg_view_t *view)
         }
     }
     self->rooms [slot] = room;
-    self->room_busy [slot] = true;      //  It may have spoken already
+    self->room_busy [slot] = true;  //  It may have spoken already
     s_epoll_add (self, zsock_fd (room), EPOLLIN, SOURCE_ROOM | slot);
 }
 
@@ -1191,7 +1174,7 @@ s_drain (self_t *self, zsock_t *sock, ssize_t room_slot)
         s_handle_message (self, msg, room_slot);
         zmsg_destroy (&msg);
         if (room_slot >= 0 && !self->rooms [room_slot])
-            return false;               //  That was its BYE
+            return false;  //  That was its BYE
     }
     return true;
 }
@@ -1230,8 +1213,7 @@ s_handle_event (self_t *self, struct epoll_event *event)
                 break;
             if (event->events & (EPOLLHUP | EPOLLERR))
                 s_conn_hang_up (self, conn);
-            else
-            if (event->events & EPOLLIN)
+            else if (event->events & EPOLLIN)
                 s_conn_read (self, conn);
             break;
         }
@@ -1313,10 +1295,10 @@ s_measure_load (self_t *self)
     if (now - self->window_start < LOAD_WINDOW_MS)
         return;
     uint64_t per_second = self->deliveries * 1000 / (uint64_t) (now - self->window_start);
-    bool batching = per_second >= BATCH_ABOVE;
+    bool     batching = per_second >= BATCH_ABOVE;
     if (batching != self->batching)
         log_debug (&self->log, "%s batching output (%" PRIu64 " deliveries/s)",
-                   batching? "started": "stopped", per_second);
+                   batching ? "started" : "stopped", per_second);
     self->batching = batching;
     self->deliveries = 0;
     self->window_start = now;
@@ -1325,7 +1307,7 @@ s_measure_load (self_t *self)
 static int64_t
 s_flush_delay_us (self_t *self)
 {
-    return self->batching? BATCH_DELAY_US: FLUSH_DELAY_US;
+    return self->batching ? BATCH_DELAY_US : FLUSH_DELAY_US;
 }
 
 static bool
@@ -1347,8 +1329,7 @@ static void
 s_expire_name_prompts (self_t *self)
 {
     int64_t now = s_now_ms (self);
-    if ((self->config.name_timeout == 0 && self->leaving_count == 0)
-    ||  now < self->next_name_check)
+    if ((self->config.name_timeout == 0 && self->leaving_count == 0) || now < self->next_name_check)
         return;
     self->next_name_check = now + NAME_CHECK_MS;
     int64_t opened_before = now - (int64_t) self->config.name_timeout * 1000;
@@ -1358,8 +1339,8 @@ s_expire_name_prompts (self_t *self)
             s_conn_finish (self, conn, conn->closing);
             continue;
         }
-        if (self->config.name_timeout == 0
-        ||  conn->state != CONN_NAMING || conn->opened_at > opened_before)
+        if (self->config.name_timeout == 0 || conn->state != CONN_NAMING ||
+            conn->opened_at > opened_before)
             continue;
         char text [NOTICE_SIZE];
         snprintf (text, sizeof text, PROTOCOL_NAME_TIMEOUT, self->config.name_timeout);
@@ -1404,7 +1385,7 @@ s_before_sleep (self_t *self, int count)
 static int64_t
 s_earliest (int64_t due, int64_t other)
 {
-    return other < due? other: due;
+    return other < due ? other : due;
 }
 
 //  0 while work waits (a pipe stopped on its budget, output to write,
@@ -1417,8 +1398,8 @@ static int
 s_next_deadline (self_t *self)
 {
     bool dirty = slotlist_size (&self->dirty) > 0;
-    if (s_pipes_busy (self) || (dirty && !self->batching)
-    ||  (slotlist_size (&self->stalled) && !s_hub_is_behind (self)))
+    if (s_pipes_busy (self) || (dirty && !self->batching) ||
+        (slotlist_size (&self->stalled) && !s_hub_is_behind (self)))
         return 0;
     int64_t due = s_throttled_due (self);
     if (!self->accepting)
@@ -1430,7 +1411,7 @@ s_next_deadline (self_t *self)
     if (due == INT64_MAX)
         return -1;
     int64_t wait = due - s_now_ms (self);
-    return wait <= 0? 0: wait > NAME_CHECK_MS? NAME_CHECK_MS: (int) wait;
+    return wait <= 0 ? 0 : wait > NAME_CHECK_MS ? NAME_CHECK_MS : (int) wait;
 }
 
 //  ---------------------------------------------------------------------
@@ -1474,7 +1455,7 @@ s_shutdown (self_t *self)
         conn_t *conn = &self->conns [i];
         if (conn->state == CONN_FREE)
             continue;
-        conn->told_hub = false;         //  The hub is gone
+        conn->told_hub = false;  //  The hub is gone
         s_conn_set_interest (self, conn, false, conn->writing);
         s_conn_queue_str (self, conn, PROTOCOL_SHUTDOWN);
     }
@@ -1507,7 +1488,7 @@ gateway_new (zsock_t *pipe, gateway_args_t *args)
     char address [SOCKET_NAME_SIZE];
     s_socket_name (self->listener, getsockname, address, sizeof address);
     log_info (&self->log, "listening on %s (%d connection%s at most)", address,
-              self->config.max_clients, self->config.max_clients == 1? "": "s");
+              self->config.max_clients, self->config.max_clients == 1 ? "" : "s");
     self->hub_busy = true;
     return self;
 }
@@ -1518,8 +1499,8 @@ bool
 gateway_pass (gateway_t *self, int timeout_ms)
 {
     struct epoll_event events [EPOLL_EVENTS];
-    int timeout = timeout_ms < 0? s_next_deadline (self): timeout_ms;
-    int count = epoll_wait (self->epoll, events, EPOLL_EVENTS, timeout);
+    int                timeout = timeout_ms < 0 ? s_next_deadline (self) : timeout_ms;
+    int                count = epoll_wait (self->epoll, events, EPOLL_EVENTS, timeout);
     if (count < 0 && errno != EINTR) {
         log_info (&self->log, "E: epoll_wait: %s", strerror (errno));
         return false;
@@ -1539,9 +1520,10 @@ gateway_destroy (gateway_t **self_p)
     if (!self)
         return;
     s_shutdown (self);
-    log_info (&self->log, "stopped (%" PRIu64 " accepted, %" PRIu64 " refused, %" PRIu64
-              " line%s in, %" PRIu64 " cut for being too slow, %" PRIu64 " timed out at the name prompt)",
-              self->accepted, self->refused, self->lines_in, self->lines_in == 1? "": "s",
+    log_info (&self->log,
+              "stopped (%" PRIu64 " accepted, %" PRIu64 " refused, %" PRIu64 " line%s in, %" PRIu64
+              " cut for being too slow, %" PRIu64 " timed out at the name prompt)",
+              self->accepted, self->refused, self->lines_in, self->lines_in == 1 ? "" : "s",
               self->evicted, self->timed_out);
     s_self_destroy (self_p);
 }
@@ -1550,7 +1532,7 @@ void
 gateway_actor (zsock_t *pipe, void *args)
 {
     gateway_t *self = gateway_new (pipe, (gateway_args_t *) args);
-    zsock_signal (pipe, self? 0: 1);
+    zsock_signal (pipe, self ? 0 : 1);
     if (!self)
         return;
     while (gateway_pass (self, -1))

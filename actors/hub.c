@@ -50,77 +50,77 @@
 
 #define GENERAL "general"
 
-#define GATEWAY_BUDGET  256     /* gateway messages per pass, so rooms get their turn */
-#define BEHIND_LOG_MS   10000   /* a room falling behind is logged once per this */
-#define SHUTDOWN_MS     1000    /* at shutdown: for rooms to take what waits for them */
+#define GATEWAY_BUDGET 256   /* gateway messages per pass, so rooms get their turn */
+#define BEHIND_LOG_MS  10000 /* a room falling behind is logged once per this */
+#define SHUTDOWN_MS    1000  /* at shutdown: for rooms to take what waits for them */
 
 //  Why a client is paused: it is resumed when no reason is left.
-#define PAUSED_DEFERRED 1       /* its own deferred input is at the cap */
-#define PAUSED_ROOM     2       /* its room's queue is at the cap */
+#define PAUSED_DEFERRED 1 /* its own deferred input is at the cap */
+#define PAUSED_ROOM     2 /* its room's queue is at the cap */
 
 typedef struct room_t room_t;
 typedef struct self_t self_t;
 
 typedef struct {
-    uint64_t  id;                 /* the gateway's connection id */
-    char     *name;
-    room_t   *room;               /* in transit: the room it is moving to */
-    bool      in_transit;
-    bool      closed;             /* in transit: CLOSED came, leave once there */
-    zlist_t  *deferred;           /* in transit: its input (input_t), to replay */
-    zlist_t  *held;               /* in transit: SAYs for it, to deliver */
-    unsigned  paused;             /* PAUSED_* reasons; PAUSE sent while any */
-    int64_t   room_rate_at;       /* new-room pacing: the earliest next start, less the burst */
+    uint64_t id; /* the gateway's connection id */
+    char    *name;
+    room_t  *room; /* in transit: the room it is moving to */
+    bool     in_transit;
+    bool     closed;       /* in transit: CLOSED came, leave once there */
+    zlist_t *deferred;     /* in transit: its input (input_t), to replay */
+    zlist_t *held;         /* in transit: SAYs for it, to deliver */
+    unsigned paused;       /* PAUSED_* reasons; PAUSE sent while any */
+    int64_t  room_rate_at; /* new-room pacing: the earliest next start, less the burst */
 } client_t;
 
 struct room_t {
-    char      name [ROOM_MAX_CHARS + 1];
-    char      key [ROOM_MAX_CHARS + 1];   /* folded name */
-    actor_t  *actor;              /* the room's actor (actor.h) */
-    unsigned  seq;                /* its endpoint's (endpoint_room) */
-    size_t    members;            /* counted here as clients are sent in */
-    bool      has_history;        /* lines in memory or on disk: keep it a while */
-    self_t   *hub;                /* the owner, for sends from any helper */
-    zlist_t  *queue;              /* messages waiting for room in its pipe */
-    bool      full;               /* queue at the cap: its members are paused */
-    bool      behind_logged;      /* this time it fell behind was logged */
-    int64_t   behind_log_at;      /* mono ms of that log line */
-    int64_t   empty_since;        /* members went to 0 at (mono ms); 0: has members */
+    char     name [ROOM_MAX_CHARS + 1];
+    char     key [ROOM_MAX_CHARS + 1]; /* folded name */
+    actor_t *actor;                    /* the room's actor (actor.h) */
+    unsigned seq;                      /* its endpoint's (endpoint_room) */
+    size_t   members;                  /* counted here as clients are sent in */
+    bool     has_history;              /* lines in memory or on disk: keep it a while */
+    self_t  *hub;                      /* the owner, for sends from any helper */
+    zlist_t *queue;                    /* messages waiting for room in its pipe */
+    bool     full;                     /* queue at the cap: its members are paused */
+    bool     behind_logged;            /* this time it fell behind was logged */
+    int64_t  behind_log_at;            /* mono ms of that log line */
+    int64_t  empty_since;              /* members went to 0 at (mono ms); 0: has members */
 };
 
 //  A mover's input, kept as it came: the message and its parse, so it
 //  is parsed once however long it waits.
 typedef struct {
-    zmsg_t     *msg;
-    msg_view_t  view;
+    zmsg_t    *msg;
+    msg_view_t view;
 } input_t;
 
 //  A room told to stop: its thread ends once it has read its pipe, and
 //  actor_destroy, which waits for that, is only called when it has.
 typedef struct {
-    actor_t  *actor;
-    bool      term_sent;          /* $TERM is in its pipe */
+    actor_t *actor;
+    bool     term_sent; /* $TERM is in its pipe */
 } stopping_t;
 
 struct self_t {
-    zsock_t   *pipe;              /* from main */
-    zsock_t   *gateway;           /* PAIR to the gateway */
-    config_t   config;
-    log_t      log;
-    zhashx_t  *clients;           /* id -> client_t */
-    zhashx_t  *names;             /* folded name -> client_t (not owned) */
-    name_confusables_t *confusables;  /* this thread's ICU spoof checker */
-    zhashx_t  *lookalikes [2];    /* confusable keys -> client_t (not owned) */
-    zhashx_t  *rooms;             /* folded name -> room_t */
-    unsigned   room_seq;          /* for unique room endpoints */
-    room_t    *general;
-    size_t     rooms_queued;      /* rooms whose queue is not empty */
-    zmq_pollitem_t *items;        /* poll set: pipe, gateway, rooms with a queue */
-    room_t   **polled;            /* the room of each item past the first two ... */
-    stopping_t **polled_stop;     /* ... then the stopping room of each */
-    zlist_t   *stopping;          /* stopping_t: rooms told to stop, not yet ended */
-    size_t     poll_size;
-    int64_t    idle_check;        /* next look for idle rooms (mono ms); 0: none empty */
+    zsock_t            *pipe;    /* from main */
+    zsock_t            *gateway; /* PAIR to the gateway */
+    config_t            config;
+    log_t               log;
+    zhashx_t           *clients;        /* id -> client_t */
+    zhashx_t           *names;          /* folded name -> client_t (not owned) */
+    name_confusables_t *confusables;    /* this thread's ICU spoof checker */
+    zhashx_t           *lookalikes [2]; /* confusable keys -> client_t (not owned) */
+    zhashx_t           *rooms;          /* folded name -> room_t */
+    unsigned            room_seq;       /* for unique room endpoints */
+    room_t             *general;
+    size_t              rooms_queued; /* rooms whose queue is not empty */
+    zmq_pollitem_t     *items;        /* poll set: pipe, gateway, rooms with a queue */
+    room_t            **polled;       /* the room of each item past the first two ... */
+    stopping_t        **polled_stop;  /* ... then the stopping room of each */
+    zlist_t            *stopping;     /* stopping_t: rooms told to stop, not yet ended */
+    size_t              poll_size;
+    int64_t             idle_check; /* next look for idle rooms (mono ms); 0: none empty */
 };
 
 //  Client ids are 64-bit integers used directly as zhashx keys.
@@ -137,7 +137,7 @@ s_id_hash (const void *key)
 static int
 s_id_compare (const void *a, const void *b)
 {
-    return a < b? -1: a > b;
+    return a < b ? -1 : a > b;
 }
 
 static void
@@ -183,9 +183,9 @@ s_room_destroy (void **item)
 }
 
 static room_t *s_room_new (self_t *self, const char *name, bool restored);
-static void s_to_gateway (self_t *self, zmsg_t *msg);
+static void    s_to_gateway (self_t *self, zmsg_t *msg);
 static int64_t s_room_due (self_t *self, room_t *room);
-static void s_idle_schedule (self_t *self, int64_t at);
+static void    s_idle_schedule (self_t *self, int64_t at);
 
 static void s_self_destroy (self_t **self_p);
 
@@ -277,7 +277,7 @@ s_room_start (self_t *self, const char *name)
     actor_t *actor = actor_new (room_actor, args);
     if (!actor) {
         log_info (&self->log, "E: cannot start room %s: %s", name,
-                  errno == ECHILD? "it failed to start (see its log)": strerror (errno));
+                  errno == ECHILD ? "it failed to start (see its log)" : strerror (errno));
         return NULL;
     }
     room_t *room = (room_t *) zmalloc (sizeof (room_t));
@@ -289,8 +289,7 @@ s_room_start (self_t *self, const char *name)
     room->queue = zlist_new ();
     //  Its file holds lines the room has reloaded (or will show once
     //  --history allows): a room with a past is not stopped when empty.
-    room->has_history = *self->config.data_dir
-                     && store_has_lines (self->config.data_dir, name);
+    room->has_history = *self->config.data_dir && store_has_lines (self->config.data_dir, name);
     zhashx_insert (self->rooms, room->key, room);
     return room;
 }
@@ -307,14 +306,14 @@ s_room_announce (self_t *self, room_t *room, bool restored)
     size_t rooms = zhashx_size (self->rooms);
     if (restored)
         log_info (&self->log, "room %s restored from %s (%zu room%s)", room->name,
-                  self->config.data_dir, rooms, rooms == 1? "": "s");
+                  self->config.data_dir, rooms, rooms == 1 ? "" : "s");
     else
         log_info (&self->log, "room %s created (%zu room%s)", room->name, rooms,
-                  rooms == 1? "": "s");
+                  rooms == 1 ? "" : "s");
     //  Empty until someone is counted in: a room restored at start and
     //  never joined idles out like any other.
     room->empty_since = zclock_mono ();
-    int64_t due = room->has_history? s_room_due (self, room): -1;
+    int64_t due = room->has_history ? s_room_due (self, room) : -1;
     if (due >= 0)
         s_idle_schedule (self, due);
 }
@@ -355,8 +354,8 @@ s_room_stop (self_t *self, room_t *room, const char *why)
     s_stop_send_term (stop);
     zlist_append (self->stopping, stop);
     zhashx_delete (self->rooms, room->key);
-    log_info (&self->log, "room %s stopped%s (%zu room%s)", name, why,
-              zhashx_size (self->rooms), zhashx_size (self->rooms) == 1? "": "s");
+    log_info (&self->log, "room %s stopped%s (%zu room%s)", name, why, zhashx_size (self->rooms),
+              zhashx_size (self->rooms) == 1 ? "" : "s");
 }
 
 //  When an empty room is due to stop (mono ms), or -1 for never: at once
@@ -416,12 +415,12 @@ s_rooms_idle (self_t *self)
             zlist_append (due, room);
         else
             //  A queue must reach the room before it stops: look again soon.
-            s_idle_schedule (self, at > now? at: now + 100);
+            s_idle_schedule (self, at > now ? at : now + 100);
     }
     char why [LOG_REASON_SIZE];
     snprintf (why, sizeof why, " after %d s without members", self->config.room_idle);
     for (room_t *room = (room_t *) zlist_first (due); room; room = (room_t *) zlist_next (due))
-        s_room_stop (self, room, room->has_history? why: "");
+        s_room_stop (self, room, room->has_history ? why : "");
     zlist_destroy (&due);
 }
 
@@ -432,11 +431,10 @@ static void
 s_pause (self_t *self, client_t *client, unsigned reason, bool on)
 {
     unsigned was = client->paused;
-    client->paused = on? was | reason: was & ~reason;
+    client->paused = on ? was | reason : was & ~reason;
     if (!was && client->paused)
         s_to_gateway (self, msg_new_pause (client->id));
-    else
-    if (was && !client->paused)
+    else if (was && !client->paused)
         s_to_gateway (self, msg_new_resume (client->id));
 }
 
@@ -454,13 +452,11 @@ s_room_set_full (self_t *self, room_t *room, bool full)
     //  in a while, not every time.
     int64_t now = zclock_mono ();
     if (full && (room->behind_log_at == 0 || now - room->behind_log_at >= BEHIND_LOG_MS)) {
-        log_info (&self->log, "room %s is %d messages behind: its members are paused",
-                  room->name, HUB_ROOM_QUEUE_MAX);
+        log_info (&self->log, "room %s is %d messages behind: its members are paused", room->name,
+                  HUB_ROOM_QUEUE_MAX);
         room->behind_log_at = now;
         room->behind_logged = true;
-    }
-    else
-    if (!full && room->behind_logged) {
+    } else if (!full && room->behind_logged) {
         log_info (&self->log, "room %s caught up: its members are resumed", room->name);
         room->behind_logged = false;
     }
@@ -471,9 +467,9 @@ s_room_set_full (self_t *self, room_t *room, bool full)
 static void
 s_room_send (room_t *room, zmsg_t **msg_p)
 {
-    self_t *self = room->hub;
+    self_t  *self = room->hub;
     zsock_t *sock = actor_sock (room->actor);
-    size_t waiting = zlist_size (room->queue);
+    size_t   waiting = zlist_size (room->queue);
     if (waiting == 0 && (zsock_events (sock) & ZMQ_POLLOUT)) {
         msg_send (msg_p, sock);
         return;
@@ -523,7 +519,7 @@ s_restore_rooms (self_t *self)
     if (!*dir)
         return;
     zlist_t *names = store_list_refused (dir);
-    for (const char *name = names? (const char *) zlist_first (names): NULL; name;
+    for (const char *name = names ? (const char *) zlist_first (names) : NULL; name;
          name = (const char *) zlist_next (names)) {
         char path [PATH_MAX];
         if (store_path (dir, name, path, sizeof path))
@@ -539,16 +535,15 @@ s_restore_rooms (self_t *self)
          name = (const char *) zlist_next (names)) {
         //  store_list gives room names only: nothing else is a room's file.
         char path [PATH_MAX];
-        if (streq (name, GENERAL) || !store_path (dir, name, path, sizeof path)
-        ||  !store_has_lines (dir, name))
+        if (streq (name, GENERAL) || !store_path (dir, name, path, sizeof path) ||
+            !store_has_lines (dir, name))
             continue;
         room_t *same = (room_t *) s_lookup_folded (self->rooms, name, strlen (name));
         if (same)
             log_info (&self->log, "%s ignored: room %s is already there", path, same->name);
-        else
-        if ((int) zhashx_size (self->rooms) >= self->config.max_rooms)
-            log_info (&self->log, "room %s not restored: too many rooms (max %d)",
-                      name, self->config.max_rooms);
+        else if ((int) zhashx_size (self->rooms) >= self->config.max_rooms)
+            log_info (&self->log, "room %s not restored: too many rooms (max %d)", name,
+                      self->config.max_rooms);
         else
             s_room_new (self, name, true);
     }
@@ -566,8 +561,7 @@ s_to_room_of (client_t *client, zmsg_t **msg_p)
             client->held = zlist_new ();
         zlist_append (client->held, *msg_p);
         *msg_p = NULL;
-    }
-    else
+    } else
         s_room_send (client->room, msg_p);
 }
 
@@ -588,8 +582,7 @@ s_say (client_t *client, const char *text)
     s_to_room_of (client, &msg);
 }
 
-static void
-s_sayf (client_t *client, const char *format, ...)
+static void s_sayf (client_t *client, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
 static void
@@ -642,7 +635,7 @@ static void
 s_name_register (self_t *self, client_t *client)
 {
     size_t size = strlen (client->name);
-    char key [NAME_KEY_MAX];
+    char   key [NAME_KEY_MAX];
     name_fold (client->name, size, key);
     zhashx_insert (self->names, key, client);
     for (int which = 0; which < 2; which++) {
@@ -655,7 +648,7 @@ static void
 s_name_free (self_t *self, client_t *client)
 {
     size_t size = strlen (client->name);
-    char key [NAME_KEY_MAX];
+    char   key [NAME_KEY_MAX];
     name_fold (client->name, size, key);
     zhashx_delete (self->names, key);
     for (int which = 0; which < 2; which++) {
@@ -689,7 +682,7 @@ s_cmd_rooms (self_t *self, client_t *client)
         room_t *room = (room_t *) zhashx_lookup (self->rooms, key);
         fmt_room_entry (&out, room == client->room, room->name, room->members);
     }
-    buf_append (&out, "", 1);           //  NUL for s_say
+    buf_append (&out, "", 1);  //  NUL for s_say
     s_say (client, buf_head (&out));
     buf_free (&out);
     zlistx_destroy (&keys);
@@ -702,14 +695,14 @@ static int64_t
 s_room_rate_wait (const client_t *client, int64_t now)
 {
     int64_t tolerance = (int64_t) (HUB_ROOM_RATE_BURST - 1) * HUB_ROOM_RATE_MS;
-    int64_t at = client->room_rate_at > now? client->room_rate_at: now;
-    return at - tolerance > now? at - tolerance - now: 0;
+    int64_t at = client->room_rate_at > now ? client->room_rate_at : now;
+    return at - tolerance > now ? at - tolerance - now : 0;
 }
 
 static void
 s_room_rate_take (client_t *client, int64_t now)
 {
-    int64_t at = client->room_rate_at > now? client->room_rate_at: now;
+    int64_t at = client->room_rate_at > now ? client->room_rate_at : now;
     client->room_rate_at = at + HUB_ROOM_RATE_MS;
 }
 
@@ -795,8 +788,8 @@ s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
         s_say (client, PROTOCOL_MSG_USAGE);
         return;
     }
-    client_t *target = (client_t *) s_lookup_folded (self->names, target_name->data,
-                                                     target_name->size);
+    client_t *target =
+        (client_t *) s_lookup_folded (self->names, target_name->data, target_name->size);
     if (!target) {
         s_sayf (client, PROTOCOL_MSG_NO_USER, (int) target_name->size, target_name->data);
         return;
@@ -809,8 +802,8 @@ s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
         s_sayf (client, PROTOCOL_MSG_BUSY, target->name);
         return;
     }
-    stamp_cache_t stamp = { 0 };
-    buf_t out;
+    stamp_cache_t stamp = {0};
+    buf_t         out;
     buf_init (&out);
     fmt_private (&out, stamp_now (&stamp), client->name, target->name, text->data, text->size);
     zmsg_t *msg = msg_new_say (target->id, buf_head (&out), buf_size (&out));
@@ -825,7 +818,7 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
     char verb [COMMAND_NAME_SIZE];
     snprintf (verb, sizeof verb, "%.*s", (int) view->part [0].size, view->part [0].data);
     const msg_part_t *arg = &view->part [1];
-    log_debug (&self->log, "%s: /%s%s%.*s", client->name, verb, arg->size? " ": "",
+    log_debug (&self->log, "%s: /%s%s%.*s", client->name, verb, arg->size ? " " : "",
                (int) arg->size, arg->data);
     switch (command_from_name (verb)) {
         case CMD_HELP:
@@ -870,7 +863,7 @@ s_handle_name (self_t *self, const msg_view_t *view)
     if (zhashx_lookup (self->clients, (void *) (uintptr_t) view->id))
         return;
     const char *name = view->part [0].data;
-    size_t size = view->part [0].size;
+    size_t      size = view->part [0].size;
     const char *problem = s_name_problem (self, NULL, name, size);
     if (problem) {
         s_to_gateway (self, msg_new_refuse (view->id, problem));
@@ -882,7 +875,7 @@ s_handle_name (self_t *self, const msg_view_t *view)
     zhashx_insert (self->clients, (void *) (uintptr_t) client->id, client);
     s_name_register (self, client);
     log_debug (&self->log, "%s registered (%zu named client%s)", client->name,
-               zhashx_size (self->clients), zhashx_size (self->clients) == 1? "": "s");
+               zhashx_size (self->clients), zhashx_size (self->clients) == 1 ? "" : "s");
     self->general->members++;
     s_pause (self, client, PAUSED_ROOM, self->general->full);
     s_enter (client, self->general);
@@ -923,8 +916,8 @@ s_handle_released (self_t *self, client_t *client)
         s_room_send (client->room, &msg);
     //  Replaying may start another move: the rest then waits for it.
     input_t *input;
-    while (!client->in_transit && client->deferred
-           && (input = (input_t *) zlist_pop (client->deferred))) {
+    while (!client->in_transit && client->deferred &&
+           (input = (input_t *) zlist_pop (client->deferred))) {
         s_handle_client_input (self, client, &input->msg, &input->view);
         free (input);
     }
@@ -938,8 +931,7 @@ s_handle_released (self_t *self, client_t *client)
 //  LINE, CMD, NOTICE: input from a client in a room, handled in order.
 //  A LINE goes on to the room as it came (*msg_p is then taken).
 static void
-s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p,
-                       const msg_view_t *view)
+s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p, const msg_view_t *view)
 {
     if (client->in_transit) {
         if (!client->deferred)
@@ -958,13 +950,11 @@ s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p,
     if (view->kind == MSG_LINE) {
         //  With a data dir the line is in the room's file even when
         //  --history is 0: keeping the room keeps one file per room name.
-        if ((self->config.history > 0 || *self->config.data_dir)
-            && !text_is_blank (view->part [0].data, view->part [0].size))
+        if ((self->config.history > 0 || *self->config.data_dir) &&
+            !text_is_blank (view->part [0].data, view->part [0].size))
             client->room->has_history = true;
         s_room_send (client->room, msg_p);
-    }
-    else
-    if (view->kind == MSG_CMD)
+    } else if (view->kind == MSG_CMD)
         s_handle_cmd (self, client, view);
     else {
         assert (view->kind == MSG_NOTICE);
@@ -1019,7 +1009,7 @@ s_self_handle_pipe (self_t *self)
 {
     zmsg_t *msg = msg_recv (self->pipe);
     if (!msg)
-        return false;                   //  Interrupted
+        return false;  //  Interrupted
     bool running = !msg_is_term (msg, &self->log);
     zmsg_destroy (&msg);
     return running;
@@ -1047,18 +1037,17 @@ s_rooms_drain (self_t *self)
             }
             int64_t left = deadline - zclock_mono ();
             if (left <= 0) {
-                log_info (&self->log, "E: room %s is not reading: stopping it anyway",
-                          room->name);
+                log_info (&self->log, "E: room %s is not reading: stopping it anyway", room->name);
                 break;
             }
-            zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLOUT, 0 };
+            zmq_pollitem_t item = {zsock_resolve (sock), 0, ZMQ_POLLOUT, 0};
             zmq_poll (&item, 1, (long) left);
         }
     }
     for (stopping_t *stop = (stopping_t *) zlist_first (self->stopping); stop;
          stop = (stopping_t *) zlist_next (self->stopping))
         while (!stop->term_sent && zclock_mono () < deadline) {
-            zmq_pollitem_t item = { zsock_resolve (actor_sock (stop->actor)), 0, ZMQ_POLLOUT, 0 };
+            zmq_pollitem_t item = {zsock_resolve (actor_sock (stop->actor)), 0, ZMQ_POLLOUT, 0};
             zmq_poll (&item, 1, (long) (deadline - zclock_mono ()));
             s_stop_send_term (stop);
         }
@@ -1073,36 +1062,36 @@ s_self_poll (self_t *self)
     size_t wanted = 2 + self->rooms_queued + zlist_size (self->stopping);
     if (wanted > self->poll_size) {
         self->poll_size = wanted * 2;
-        self->items = (zmq_pollitem_t *) mem_realloc (self->items,
-                                                      self->poll_size * sizeof (zmq_pollitem_t));
+        self->items =
+            (zmq_pollitem_t *) mem_realloc (self->items, self->poll_size * sizeof (zmq_pollitem_t));
         self->polled = (room_t **) mem_realloc (self->polled, self->poll_size * sizeof (room_t *));
         self->polled_stop = (stopping_t **) mem_realloc (self->polled_stop,
                                                          self->poll_size * sizeof (stopping_t *));
     }
     zmq_pollitem_t *items = self->items;
-    items [0] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
-    items [1] = (zmq_pollitem_t) { zsock_resolve (self->gateway), 0, ZMQ_POLLIN, 0 };
+    items [0] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
+    items [1] = (zmq_pollitem_t){zsock_resolve (self->gateway), 0, ZMQ_POLLIN, 0};
     size_t count = 2;
     if (self->rooms_queued)
         for (room_t *room = (room_t *) zhashx_first (self->rooms); room && count < wanted;
              room = (room_t *) zhashx_next (self->rooms))
             if (zlist_size (room->queue)) {
                 self->polled [count] = room;
-                items [count++] = (zmq_pollitem_t) {
-                    zsock_resolve (actor_sock (room->actor)), 0, ZMQ_POLLOUT, 0 };
+                items [count++] =
+                    (zmq_pollitem_t){zsock_resolve (actor_sock (room->actor)), 0, ZMQ_POLLOUT, 0};
             }
     //  Stopping rooms: room for their $TERM, then their end signal.
     size_t first_stop = count;
     for (stopping_t *stop = (stopping_t *) zlist_first (self->stopping); stop;
          stop = (stopping_t *) zlist_next (self->stopping)) {
         self->polled_stop [count] = stop;
-        items [count++] = (zmq_pollitem_t) { zsock_resolve (actor_sock (stop->actor)), 0,
-                                             stop->term_sent? ZMQ_POLLIN: ZMQ_POLLOUT, 0 };
+        items [count++] = (zmq_pollitem_t){zsock_resolve (actor_sock (stop->actor)), 0,
+                                           stop->term_sent ? ZMQ_POLLIN : ZMQ_POLLOUT, 0};
     }
     long timeout = -1;
     if (self->idle_check) {
         int64_t left = self->idle_check - zclock_mono ();
-        timeout = left > 0? (long) left: 0;
+        timeout = left > 0 ? (long) left : 0;
     }
     if (zmq_poll (items, (int) count, timeout) < 0)
         return errno == EINTR;
@@ -1115,16 +1104,15 @@ s_self_poll (self_t *self)
         stopping_t *stop = self->polled_stop [i];
         if (items [i].revents & ZMQ_POLLOUT)
             s_stop_send_term (stop);
-        else
-        if (items [i].revents & ZMQ_POLLIN) {
+        else if (items [i].revents & ZMQ_POLLIN) {
             //  Its end signal is waiting: actor_destroy returns at once.
             zlist_remove (self->stopping, stop);
             actor_destroy (&stop->actor);
             free (stop);
         }
     }
-    for (int budget = GATEWAY_BUDGET;
-         budget > 0 && (zsock_events (self->gateway) & ZMQ_POLLIN); budget--)
+    for (int budget = GATEWAY_BUDGET; budget > 0 && (zsock_events (self->gateway) & ZMQ_POLLIN);
+         budget--)
         s_self_handle_gateway (self);
     s_rooms_idle (self);
     return true;
@@ -1136,9 +1124,8 @@ s_self_poll (self_t *self)
 static bool
 s_gateway_wait (self_t *self)
 {
-    zmq_pollitem_t items [] = {
-        { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self->gateway), 0, ZMQ_POLLOUT, 0 } };
+    zmq_pollitem_t items [] = {{zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0},
+                               {zsock_resolve (self->gateway), 0, ZMQ_POLLOUT, 0}};
     while (!(zsock_events (self->gateway) & ZMQ_POLLOUT)) {
         if (zmq_poll (items, 2, -1) < 0 && errno != EINTR)
             return false;
@@ -1188,8 +1175,8 @@ hub_actor (zsock_t *pipe, void *args)
     while (s_self_poll (self))
         ;
     s_rooms_drain (self);
-    log_info (&self->log, "stopped (%zu client%s, %zu room%s)",
-              zhashx_size (self->clients), zhashx_size (self->clients) == 1? "": "s",
-              zhashx_size (self->rooms), zhashx_size (self->rooms) == 1? "": "s");
+    log_info (&self->log, "stopped (%zu client%s, %zu room%s)", zhashx_size (self->clients),
+              zhashx_size (self->clients) == 1 ? "" : "s", zhashx_size (self->rooms),
+              zhashx_size (self->rooms) == 1 ? "" : "s");
     s_self_destroy (&self);
 }

@@ -29,28 +29,28 @@
 #include <unistd.h>
 
 typedef struct {
-    zsock_t       *pipe;          /* from the hub */
-    zsock_t       *gateway;       /* our output pipe to the gateway */
-    log_t          log;
-    config_t       config;        /* the server's; its writer gets a copy */
-    char           name [ROOM_MAX_CHARS + 1];
-    history_t     *history;
-    uint64_t      *ids;           /* members' ids, in order of entry: */
-    char         **names;         /*   sent as is in every OUT */
-    size_t         members, capacity;
-    size_t         peak;
-    uint64_t       lines;         /* chat lines broadcast */
-    stamp_cache_t  stamp;
-    buf_t          scratch;
-    size_t         history_size;  /* lines history keeps */
-    size_t         history_bytes; /* replayed at most */
-    char           path [PATH_MAX];   /* our file in it, for the log */
-    actor_t       *writer;        /* started at the first line, or NULL */
-    uint64_t       handed;        /* lines handed to the writer */
-    uint64_t       done;          /* of which it said it is done with */
-    uint64_t       unwritten;     /* lines never handed to it */
-    bool           behind;        /* it kept a line waiting: do not wait */
-    bool           dropping;      /* its queue is full (logged once) */
+    zsock_t      *pipe;    /* from the hub */
+    zsock_t      *gateway; /* our output pipe to the gateway */
+    log_t         log;
+    config_t      config; /* the server's; its writer gets a copy */
+    char          name [ROOM_MAX_CHARS + 1];
+    history_t    *history;
+    uint64_t     *ids;   /* members' ids, in order of entry: */
+    char        **names; /*   sent as is in every OUT */
+    size_t        members, capacity;
+    size_t        peak;
+    uint64_t      lines; /* chat lines broadcast */
+    stamp_cache_t stamp;
+    buf_t         scratch;
+    size_t        history_size;    /* lines history keeps */
+    size_t        history_bytes;   /* replayed at most */
+    char          path [PATH_MAX]; /* our file in it, for the log */
+    actor_t      *writer;          /* started at the first line, or NULL */
+    uint64_t      handed;          /* lines handed to the writer */
+    uint64_t      done;            /* of which it said it is done with */
+    uint64_t      unwritten;       /* lines never handed to it */
+    bool          behind;          /* it kept a line waiting: do not wait */
+    bool          dropping;        /* its queue is full (logged once) */
 } self_t;
 
 static void s_self_destroy (self_t **self_p);
@@ -67,7 +67,7 @@ s_self_new (zsock_t *pipe, room_args_t *args)
     log_setup (&self->log, &self->config, "room[%s]", args->name);
     self->history_size = (size_t) self->config.history;
     self->history = history_new (self->history_size);
-    self->history_bytes = args->history_bytes? args->history_bytes: ROOM_REPLAY_MAX;
+    self->history_bytes = args->history_bytes ? args->history_bytes : ROOM_REPLAY_MAX;
     const char *data_dir = self->config.data_dir;
     if (*data_dir && !store_path (data_dir, self->name, self->path, sizeof self->path))
         snprintf (self->path, sizeof self->path, "%s/?", data_dir);
@@ -109,11 +109,10 @@ s_load_history (self_t *self)
         return;
     int lines = store_load (self->config.data_dir, self->name, self->history_size, self->history);
     if (lines < 0)
-        log_info (&self->log, "E: cannot read %s: %s (starting without history)",
-                  self->path, store_strerror (errno));
-    else
-    if (lines > 0)
-        log_info (&self->log, "reloaded %d line%s from %s", lines, lines == 1? "": "s",
+        log_info (&self->log, "E: cannot read %s: %s (starting without history)", self->path,
+                  store_strerror (errno));
+    else if (lines > 0)
+        log_info (&self->log, "reloaded %d line%s from %s", lines, lines == 1 ? "" : "s",
                   self->path);
 }
 
@@ -147,7 +146,7 @@ static void
 s_writer_drain (self_t *self)
 {
     zsock_t *pipe = actor_sock (self->writer);
-    zmsg_t *msg;
+    zmsg_t  *msg;
     while ((zsock_events (pipe) & ZMQ_POLLIN) && (msg = msg_recv (pipe)))
         s_writer_take (self, &msg);
 }
@@ -157,7 +156,7 @@ static void
 s_writer_wait (self_t *self, int ms)
 {
     zsock_t *pipe = actor_sock (self->writer);
-    int64_t deadline = zclock_mono () + ms;
+    int64_t  deadline = zclock_mono () + ms;
     while (self->done < self->handed) {
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)
@@ -165,7 +164,7 @@ s_writer_wait (self_t *self, int ms)
         zsock_set_rcvtimeo (pipe, (int) left);
         zmsg_t *msg = msg_recv (pipe);
         if (!msg)
-            break;                      //  Timed out
+            break;  //  Timed out
         s_writer_take (self, &msg);
     }
     zsock_set_rcvtimeo (pipe, -1);
@@ -197,8 +196,10 @@ s_store_line (self_t *self, const char *line, size_t size)
         return;
     if (!self->writer && !s_writer_start (self)) {
         if (!self->dropping)
-            log_info (&self->log, "E: cannot start a writer for %s: %s (lines kept in memory "
-                      "only until one starts)", self->path, strerror (errno));
+            log_info (&self->log,
+                      "E: cannot start a writer for %s: %s (lines kept in memory "
+                      "only until one starts)",
+                      self->path, strerror (errno));
         self->dropping = true;
         self->unwritten++;
         return;
@@ -212,8 +213,10 @@ s_store_line (self_t *self, const char *line, size_t size)
     zmsg_t *msg = msg_new_store (line, size);
     if (msg_send (&msg, actor_sock (self->writer)) != 0) {
         if (!self->dropping)
-            log_info (&self->log, "E: %s is not keeping up (%" PRIu64 " lines waiting): lines "
-                      "kept in memory only until it does", self->path, self->handed - self->done);
+            log_info (&self->log,
+                      "E: %s is not keeping up (%" PRIu64 " lines waiting): lines "
+                      "kept in memory only until it does",
+                      self->path, self->handed - self->done);
         self->dropping = true;
         self->unwritten++;
         return;
@@ -223,8 +226,10 @@ s_store_line (self_t *self, const char *line, size_t size)
         return;
     s_writer_wait (self, ROOM_STORE_WAIT_MS);
     if (self->done < self->handed) {
-        log_info (&self->log, "E: %s did not answer within %d ms: lines are broadcast "
-                  "without waiting for it until it does", self->path, ROOM_STORE_WAIT_MS);
+        log_info (&self->log,
+                  "E: %s did not answer within %d ms: lines are broadcast "
+                  "without waiting for it until it does",
+                  self->path, ROOM_STORE_WAIT_MS);
         self->behind = true;
     }
 }
@@ -242,8 +247,8 @@ s_writer_stop (self_t *self)
             lost += pending;
     }
     if (lost)
-        log_info (&self->log, "E: %" PRIu64 " line%s not written to %s", lost,
-                  lost == 1? "": "s", self->path);
+        log_info (&self->log, "E: %" PRIu64 " line%s not written to %s", lost, lost == 1 ? "" : "s",
+                  self->path);
 }
 
 static ssize_t
@@ -259,7 +264,7 @@ static void
 s_member_add (self_t *self, uint64_t id, char *name)
 {
     if (self->members == self->capacity) {
-        self->capacity = self->capacity? self->capacity * 2: 8;
+        self->capacity = self->capacity ? self->capacity * 2 : 8;
         self->ids = (uint64_t *) mem_realloc (self->ids, self->capacity * sizeof (uint64_t));
         self->names = (char **) mem_realloc (self->names, self->capacity * sizeof (char *));
     }
@@ -304,7 +309,7 @@ s_send_to_one (self_t *self, uint64_t id, const char *text, size_t size)
 static void
 s_handle_join (self_t *self, msg_view_t *view)
 {
-    char *name = msg_strdup (view, 0);
+    char  *name = msg_strdup (view, 0);
     buf_t *out = &self->scratch;
     fmt_joined (out, name);
     s_broadcast (self, buf_head (out), buf_size (out), 0, false);
@@ -315,7 +320,7 @@ s_handle_join (self_t *self, msg_view_t *view)
     s_to_gateway (self, msg_new_enter (view->id, name, buf_head (out), buf_size (out)));
     buf_clear (out);
     log_info (&self->log, "%s joined (%zu member%s)", name, self->members,
-              self->members == 1? "": "s");
+              self->members == 1 ? "" : "s");
 }
 
 static void
@@ -334,8 +339,8 @@ s_handle_leave (self_t *self, msg_view_t *view)
     //  Behind all we sent it: a mover's next room may speak now, and a
     //  client that left may be closed, its last line written.
     s_to_gateway (self, msg_new_release (view->id, moving));
-    log_info (&self->log, "%s left%s (%zu member%s)", name, moving? " for another room": "",
-              self->members, self->members == 1? "": "s");
+    log_info (&self->log, "%s left%s (%zu member%s)", name, moving ? " for another room" : "",
+              self->members, self->members == 1 ? "" : "s");
     free (name);
 }
 
@@ -346,7 +351,7 @@ s_handle_line (self_t *self, msg_view_t *view)
     if (index < 0)
         return;
     const char *text = view->part [0].data;
-    size_t size = view->part [0].size;
+    size_t      size = view->part [0].size;
     if (text_is_blank (text, size)) {
         s_send_to_one (self, view->id, "", 0);
         return;
@@ -389,8 +394,8 @@ s_handle_rename (self_t *self, msg_view_t *view)
     ssize_t index = s_member_index (self, view->id);
     if (index < 0)
         return;
-    char *old_name = self->names [index];
-    char *new_name = msg_strdup (view, 0);
+    char  *old_name = self->names [index];
+    char  *new_name = msg_strdup (view, 0);
     buf_t *out = &self->scratch;
     fmt_renamed (out, old_name, new_name);
     s_broadcast (self, buf_head (out), buf_size (out), view->id, false);
@@ -409,8 +414,8 @@ s_self_handle_pipe (self_t *self)
 {
     zmsg_t *msg = msg_recv (self->pipe);
     if (!msg)
-        return false;                   //  Interrupted
-    bool running = true;
+        return false;  //  Interrupted
+    bool       running = true;
     msg_view_t view;
     msg_parse (msg, &view);
     switch (view.kind) {
@@ -467,7 +472,7 @@ room_actor (zsock_t *pipe, void *args)
         ;
     s_writer_stop (self);
     s_to_gateway (self, msg_new_bye ());
-    log_info (&self->log, "stopped (%" PRIu64 " line%s, peak %zu member%s)",
-              self->lines, self->lines == 1? "": "s", self->peak, self->peak == 1? "": "s");
+    log_info (&self->log, "stopped (%" PRIu64 " line%s, peak %zu member%s)", self->lines,
+              self->lines == 1 ? "" : "s", self->peak, self->peak == 1 ? "" : "s");
     s_self_destroy (&self);
 }

@@ -17,15 +17,15 @@
 #include <unistd.h>
 
 typedef struct {
-    zsock_t  *pipe;
-    log_t     log;
-    char      name [ROOM_MAX_CHARS + 1];
-    char      data_dir [CONFIG_PATH_SIZE];
-    char      path [PATH_MAX];  /* for the log */
-    int       file;             /* open once a line came, or -1 */
-    bool      failing;          /* the last line failed (logged once) */
-    uint64_t  done;             /* lines handled */
-    uint64_t  failed;           /* of which not written */
+    zsock_t *pipe;
+    log_t    log;
+    char     name [ROOM_MAX_CHARS + 1];
+    char     data_dir [CONFIG_PATH_SIZE];
+    char     path [PATH_MAX]; /* for the log */
+    int      file;            /* open once a line came, or -1 */
+    bool     failing;         /* the last line failed (logged once) */
+    uint64_t done;            /* lines handled */
+    uint64_t failed;          /* of which not written */
 } self_t;
 
 static self_t *
@@ -83,8 +83,8 @@ s_self_handle_pipe (self_t *self)
 {
     zmsg_t *msg = msg_recv (self->pipe);
     if (!msg)
-        return false;                   //  Interrupted
-    bool running = true;
+        return false;  //  Interrupted
+    bool       running = true;
     msg_view_t view;
     msg_parse (msg, &view);
     switch (view.kind) {
@@ -124,7 +124,7 @@ writer_actor (zsock_t *pipe, void *args)
     while (s_self_handle_pipe (self))
         ;
     if (self->failed)
-        log_info (&self->log, "E: %" PRIu64 " line%s could not be written to %s",
-                  self->failed, self->failed == 1? "": "s", self->path);
+        log_info (&self->log, "E: %" PRIu64 " line%s could not be written to %s", self->failed,
+                  self->failed == 1 ? "" : "s", self->path);
     s_self_destroy (&self);
 }

@@ -32,8 +32,7 @@
 
 /*  Output capacity for len input bytes: one invalid byte can become the
     3 bytes of U+FFFD, and the cut caps everything at CLEAN_MAX_BYTES.    */
-#define CLEAN_MAX_OUT(len) \
-    ((len) * 3 < CLEAN_MAX_BYTES? (len) * 3 + 1: CLEAN_MAX_BYTES + 1)
+#define CLEAN_MAX_OUT(len) ((len) *3 < CLEAN_MAX_BYTES ? (len) *3 + 1 : CLEAN_MAX_BYTES + 1)
 
 /*  Writes the cleaned text to out (capacity CLEAN_MAX_OUT(len)), adds a
     terminating NUL, and returns its length (without the NUL), at most

@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 typedef enum {
-    CMD_NONE,       /* not a command: the line does not start with '/' */
+    CMD_NONE, /* not a command: the line does not start with '/' */
     CMD_HELP,
     CMD_ROOMS,
     CMD_JOIN,
@@ -23,14 +23,17 @@ typedef enum {
     CMD_NAME,
     CMD_MSG,
     CMD_QUIT,
-    CMD_UNKNOWN     /* verb holds what was typed, "/" included */
+    CMD_UNKNOWN /* verb holds what was typed, "/" included */
 } command_kind_t;
 
 typedef struct {
     command_kind_t kind;
-    const char *verb;  size_t verb_len;   /* "/join" as typed, '/' included */
-    const char *arg;   size_t arg_len;    /* JOIN, NAME: the argument; MSG: target */
-    const char *text;  size_t text_len;   /* MSG: the message */
+    const char    *verb;
+    size_t         verb_len; /* "/join" as typed, '/' included */
+    const char    *arg;
+    size_t         arg_len; /* JOIN, NAME: the argument; MSG: target */
+    const char    *text;
+    size_t         text_len; /* MSG: the message */
 } command_t;
 
 command_kind_t command_parse (const char *line, size_t len, command_t *cmd);

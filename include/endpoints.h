@@ -11,11 +11,11 @@
 
 #include "config.h"
 
-#define ENDPOINT_MAX  160
+#define ENDPOINT_MAX 160
 
 /*  The hub's end of the hub-gateway pipe: the hub binds, the gateway
     connects.                                                            */
-void endpoint_hub  (const config_t *config, char buf [ENDPOINT_MAX]);
+void endpoint_hub (const config_t *config, char buf [ENDPOINT_MAX]);
 
 /*  A room's output pipe to the gateway: the room binds, the gateway
     connects when the hub sends ATTACH. seq is the hub's count of rooms

@@ -17,14 +17,14 @@
 #define LINE_MAX_BYTES 4096
 
 typedef enum {
-    FRAME_NONE,        /* no complete line buffered */
-    FRAME_LINE,        /* *line / *len hold the next line */
-    FRAME_TOO_LONG     /* a line over LINE_MAX_BYTES was dropped */
+    FRAME_NONE,    /* no complete line buffered */
+    FRAME_LINE,    /* *line / *len hold the next line */
+    FRAME_TOO_LONG /* a line over LINE_MAX_BYTES was dropped */
 } frame_result_t;
 
 typedef struct {
-    buf_t pending;     /* bytes not yet returned as lines */
-    bool  discarding;  /* inside an over-long line: drop up to the next '\n' */
+    buf_t pending;    /* bytes not yet returned as lines */
+    bool  discarding; /* inside an over-long line: drop up to the next '\n' */
 } framer_t;
 
 void framer_init (framer_t *f);

@@ -25,8 +25,8 @@
 
 typedef struct {
     config_t config;
-    int      listener;        /* listening socket, handed over to the actor */
-    int64_t (*clock) (void);  /* monotonic clock in us; NULL: CLOCK_MONOTONIC */
+    int      listener;       /* listening socket, handed over to the actor */
+    int64_t (*clock) (void); /* monotonic clock in us; NULL: CLOCK_MONOTONIC */
 } gateway_args_t;
 
 /*  actor_new (gateway_actor, args) (actor.h): args is a heap
@@ -43,8 +43,8 @@ void gateway_actor (zsock_t *pipe, void *args);
     and returns false once $TERM came on the pipe; gateway_destroy tells
     every client the server is stopping, flushes and closes.             */
 typedef struct _gateway_t gateway_t;
-gateway_t *gateway_new     (zsock_t *pipe, gateway_args_t *args);
-bool       gateway_pass    (gateway_t *self, int timeout_ms);
-void       gateway_destroy (gateway_t **self_p);
+gateway_t                *gateway_new (zsock_t *pipe, gateway_args_t *args);
+bool                      gateway_pass (gateway_t *self, int timeout_ms);
+void                      gateway_destroy (gateway_t **self_p);
 
 #endif

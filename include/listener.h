@@ -23,26 +23,27 @@
 #define LISTEN_BACKLOG 4096
 
 /*  listener_open's failures (the return value when it is negative).     */
-#define LISTENER_FAILED       -1    /* anything else: permission, resources */
-#define LISTENER_BAD_ADDRESS  -2    /* not an IP address, a name that does not resolve,
+#define LISTENER_FAILED -1 /* anything else: permission, resources */
+#define LISTENER_BAD_ADDRESS                                                                       \
+    -2                     /* not an IP address, a name that does not resolve,
                                        an address this machine does not have */
-#define LISTENER_IN_USE       -3    /* another socket holds the port */
+#define LISTENER_IN_USE -3 /* another socket holds the port */
 
 /*  What the gateway sends a probe, and the probe waits for.             */
-#define LISTENER_PROBE_REPLY  PROTOCOL_PROBE_REPLY
+#define LISTENER_PROBE_REPLY PROTOCOL_PROBE_REPLY
 
 /*  A non-blocking listening socket, or a LISTENER_* code with the reason
     in error.                                                            */
-int  listener_open (const char *address, int port, char *error, size_t size);
+int listener_open (const char *address, int port, char *error, size_t size);
 
 /*  Socket activation: 0 when systemd passed no socket (LISTEN_FDS unset
     or for another process), the passed socket (fd 3, made non-blocking)
     when it passed exactly one listening TCP socket, else LISTENER_FAILED
     with the reason. Clears LISTEN_* from the environment.               */
-int  listener_from_systemd (char *error, size_t size);
+int listener_from_systemd (char *error, size_t size);
 
 /*  The port a listening socket is bound to, or -1.                      */
-int  listener_port (int fd);
+int listener_port (int fd);
 
 /*  For a socket accept() just returned: true when it is a health probe
     (marked SYN from this machine). Reading the saved SYN also
@@ -52,7 +53,6 @@ bool listener_is_probe (int fd);
 /*  The probe: connects to address (NULL, "", "0.0.0.0", "::": the
     loopback) on port, marked, and waits up to timeout_ms for
     LISTENER_PROBE_REPLY. True when it came; else false, reason in error. */
-bool listener_probe (const char *address, int port, int timeout_ms,
-                     char *error, size_t size);
+bool listener_probe (const char *address, int port, int timeout_ms, char *error, size_t size);
 
 #endif

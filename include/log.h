@@ -22,19 +22,19 @@
 #include <stddef.h>
 #include "config.h"
 
-#define LOG_LINE_MAX 2048
+#define LOG_LINE_MAX    2048
 /*  An actor's name: "room[" a room name "]" takes 39 bytes at most.      */
-#define LOG_NAME_SIZE 48
+#define LOG_NAME_SIZE   48
 /*  A reason to log or print: an error (strerror, a path or two), why a
     connection was refused, why a room stops.                            */
 #define LOG_REASON_SIZE 256
 
 typedef struct {
-    char name [LOG_NAME_SIZE];  /* "gateway", "hub", "room[general]" */
-    int  fd;                  /* normally 1 (stdout) */
-    int  file_fd;             /* --log-file, or -1 */
-    bool verbose;             /* log_debug lines too */
-    unsigned long dropped;    /* lines not written since the last that was */
+    char          name [LOG_NAME_SIZE]; /* "gateway", "hub", "room[general]" */
+    int           fd;                   /* normally 1 (stdout) */
+    int           file_fd;              /* --log-file, or -1 */
+    bool          verbose;              /* log_debug lines too */
+    unsigned long dropped;              /* lines not written since the last that was */
 } log_t;
 
 /*  An actor's log, the one way every actor sets it up: named from format
@@ -45,14 +45,12 @@ void log_setup (log_t *log, const config_t *config, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 /*  The parts log_setup is made of, for main's own log and the tests.    */
-void log_init  (log_t *log, const char *name, int fd, bool verbose);
+void log_init (log_t *log, const char *name, int fd, bool verbose);
 /*  Every line also goes to file_fd (an O_APPEND file; -1: none).        */
-void log_also  (log_t *log, int file_fd);
-void log_info  (const log_t *log, const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
+void log_also (log_t *log, int file_fd);
+void log_info (const log_t *log, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 /*  Per-message detail, only with --verbose.                             */
-void log_debug (const log_t *log, const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
+void log_debug (const log_t *log, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 
 /*  Writes in [0, len) to out (capacity cap > 0) escaped, NUL terminated,
     and returns the length. Kept: printable ASCII and valid UTF-8 from
@@ -73,14 +71,14 @@ int log_open_file (const char *path, char *error, size_t size);
     copies it to the real stdout and to file (or -1), whole lines at a
     time. path is what SIGHUP reopens.                                    */
 typedef struct log_sink_t log_sink_t;
-log_sink_t *log_sink_start  (const char *path, int file);
+log_sink_t               *log_sink_start (const char *path, int file);
 /*  Asks the writer to reopen path (logrotate's SIGHUP).                 */
-void        log_sink_reopen (log_sink_t *sink);
+void log_sink_reopen (log_sink_t *sink);
 /*  Asks the writer to log what it has written so far (SIGUSR1).         */
-void        log_sink_report (log_sink_t *sink);
+void log_sink_report (log_sink_t *sink);
 /*  Ends descriptor 1's pipe, lets the writer drain it and waits at most
     timeout_ms for that. A writer stuck on its sink is left behind (the
     process exit ends it), never waited for.                            */
-void        log_sink_stop   (log_sink_t **sink_p, int timeout_ms);
+void log_sink_stop (log_sink_t **sink_p, int timeout_ms);
 
 #endif

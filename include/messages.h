@@ -31,7 +31,7 @@
 #include "log.h"
 
 typedef enum {
-    MSG_TERM,                   /* CZMQ's "$TERM": a type frame alone */
+    MSG_TERM, /* CZMQ's "$TERM": a type frame alone */
     MSG_NAME,
     MSG_LINE,
     MSG_CMD,
@@ -54,7 +54,7 @@ typedef enum {
     MSG_RESUME,
     MSG_STORE,
     MSG_STORED,
-    MSG_KINDS                   /* how many; a view's kind when unknown */
+    MSG_KINDS /* how many; a view's kind when unknown */
 } msg_kind_t;
 
 /*  Case labels of the kinds each actor receives, for the switches of the
@@ -62,38 +62,37 @@ typedef enum {
     and then its room, $TERM to every actor, STORED to a room from its
     writer). A new kind joins its receiver's group: -Wswitch then asks
     the receiver alone to handle it.                                     */
-#define MSG_FOR_HUB     \
-    case MSG_NAME:      \
-    case MSG_CMD:       \
-    case MSG_NOTICE:    \
-    case MSG_CLOSED:    \
+#define MSG_FOR_HUB                                                                                \
+    case MSG_NAME:                                                                                 \
+    case MSG_CMD:                                                                                  \
+    case MSG_NOTICE:                                                                               \
+    case MSG_CLOSED:                                                                               \
     case MSG_RELEASED
-#define MSG_FOR_ROOM    \
-    case MSG_JOIN:      \
-    case MSG_LEAVE:     \
-    case MSG_SAY:       \
-    case MSG_USERS:     \
+#define MSG_FOR_ROOM                                                                               \
+    case MSG_JOIN:                                                                                 \
+    case MSG_LEAVE:                                                                                \
+    case MSG_SAY:                                                                                  \
+    case MSG_USERS:                                                                                \
     case MSG_RENAME
-#define MSG_FOR_GATEWAY \
-    case MSG_OUT:       \
-    case MSG_ENTER:     \
-    case MSG_REFUSE:    \
-    case MSG_RELEASE:   \
-    case MSG_LABEL:     \
-    case MSG_ATTACH:    \
-    case MSG_BYE:       \
-    case MSG_PAUSE:     \
+#define MSG_FOR_GATEWAY                                                                            \
+    case MSG_OUT:                                                                                  \
+    case MSG_ENTER:                                                                                \
+    case MSG_REFUSE:                                                                               \
+    case MSG_RELEASE:                                                                              \
+    case MSG_LABEL:                                                                                \
+    case MSG_ATTACH:                                                                               \
+    case MSG_BYE:                                                                                  \
+    case MSG_PAUSE:                                                                                \
     case MSG_RESUME
-#define MSG_FOR_WRITER  \
-    case MSG_STORE
+#define MSG_FOR_WRITER case MSG_STORE
 
 /*  One row of the table.                                                */
 typedef struct {
-    const char *type;           /* the type frame */
-    size_t      parts;          /* payload parts after [type][id], exactly */
-    unsigned    bools;          /* bit i set: part i is a boolean */
-    const char *route;          /* who sends it to whom: "gateway -> hub" */
-    const char *payload;        /* the parts' names, in order */
+    const char *type;    /* the type frame */
+    size_t      parts;   /* payload parts after [type][id], exactly */
+    unsigned    bools;   /* bit i set: part i is a boolean */
+    const char *route;   /* who sends it to whom: "gateway -> hub" */
+    const char *payload; /* the parts' names, in order */
 } msg_spec_t;
 
 /*  The row of kind; MSG_KINDS has a row too, route "nobody".            */
@@ -101,8 +100,8 @@ const msg_spec_t *msg_spec (msg_kind_t kind);
 
 /*  Messages each end of a data pipe holds before its sender waits: deep
     enough for bursts, shallow enough to bound memory (x 4 KiB lines).  */
-#define MSG_PIPE_HWM    10000
-#define MSG_MAX_PARTS   3       /* the most parts any kind has */
+#define MSG_PIPE_HWM  10000
+#define MSG_MAX_PARTS 3 /* the most parts any kind has */
 
 typedef struct {
     const char *data;
@@ -112,9 +111,9 @@ typedef struct {
 /*  A received message, read in place: the pointers live as long as the
     zmsg_t they were parsed from.                                         */
 typedef struct {
-    msg_kind_t  kind;           /* MSG_KINDS when the type is unknown */
-    char        type [12];      /* the type frame as received, for the log */
-    const char *problem;        /* why msg_parse refused it, or NULL */
+    msg_kind_t  kind;      /* MSG_KINDS when the type is unknown */
+    char        type [12]; /* the type frame as received, for the log */
+    const char *problem;   /* why msg_parse refused it, or NULL */
     uint64_t    id;
     size_t      parts;
     msg_part_t  part [MSG_MAX_PARTS];
@@ -122,55 +121,55 @@ typedef struct {
 
 /*  Builders, one per kind: the payload, in the table's order. Text is
     copied; ids are uint64_t, sent as they are in memory.               */
-zmsg_t *msg_new_term     (void);
-zmsg_t *msg_new_name     (uint64_t id, const char *name, size_t size);
-zmsg_t *msg_new_line     (uint64_t id, const char *text, size_t size);
-zmsg_t *msg_new_cmd      (uint64_t id, const char *verb, const char *arg, size_t arg_size,
-                          const char *text, size_t text_size);
-zmsg_t *msg_new_notice   (uint64_t id, const char *text);
-zmsg_t *msg_new_closed   (uint64_t id);
+zmsg_t *msg_new_term (void);
+zmsg_t *msg_new_name (uint64_t id, const char *name, size_t size);
+zmsg_t *msg_new_line (uint64_t id, const char *text, size_t size);
+zmsg_t *msg_new_cmd (uint64_t id, const char *verb, const char *arg, size_t arg_size,
+                     const char *text, size_t text_size);
+zmsg_t *msg_new_notice (uint64_t id, const char *text);
+zmsg_t *msg_new_closed (uint64_t id);
 zmsg_t *msg_new_released (uint64_t id);
-zmsg_t *msg_new_join     (uint64_t id, const char *name);
-zmsg_t *msg_new_leave    (uint64_t id, bool moving);
-zmsg_t *msg_new_say      (uint64_t id, const char *text, size_t size);
-zmsg_t *msg_new_users    (uint64_t id);
-zmsg_t *msg_new_rename   (uint64_t id, const char *name, size_t size);
-zmsg_t *msg_new_out      (uint64_t skip, const char *text, size_t size,
-                          const uint64_t *ids, size_t count, bool prompt_skip);
-zmsg_t *msg_new_enter    (uint64_t id, const char *name, const char *history, size_t size);
-zmsg_t *msg_new_refuse   (uint64_t id, const char *reason);
-zmsg_t *msg_new_release  (uint64_t id, bool moving);
-zmsg_t *msg_new_label    (uint64_t id, const char *name);
-zmsg_t *msg_new_attach   (const char *endpoint);
-zmsg_t *msg_new_bye      (void);
-zmsg_t *msg_new_pause    (uint64_t id);
-zmsg_t *msg_new_resume   (uint64_t id);
-zmsg_t *msg_new_store    (const char *line, size_t size);
-zmsg_t *msg_new_stored   (uint64_t done);
+zmsg_t *msg_new_join (uint64_t id, const char *name);
+zmsg_t *msg_new_leave (uint64_t id, bool moving);
+zmsg_t *msg_new_say (uint64_t id, const char *text, size_t size);
+zmsg_t *msg_new_users (uint64_t id);
+zmsg_t *msg_new_rename (uint64_t id, const char *name, size_t size);
+zmsg_t *msg_new_out (uint64_t skip, const char *text, size_t size, const uint64_t *ids,
+                     size_t count, bool prompt_skip);
+zmsg_t *msg_new_enter (uint64_t id, const char *name, const char *history, size_t size);
+zmsg_t *msg_new_refuse (uint64_t id, const char *reason);
+zmsg_t *msg_new_release (uint64_t id, bool moving);
+zmsg_t *msg_new_label (uint64_t id, const char *name);
+zmsg_t *msg_new_attach (const char *endpoint);
+zmsg_t *msg_new_bye (void);
+zmsg_t *msg_new_pause (uint64_t id);
+zmsg_t *msg_new_resume (uint64_t id);
+zmsg_t *msg_new_store (const char *line, size_t size);
+zmsg_t *msg_new_stored (uint64_t done);
 
 /*  Sends and destroys; -1 (message destroyed too) if the peer is gone or
     the pipe is full past the socket's send timeout.                     */
-int     msg_send      (zmsg_t **msg_p, zsock_t *dest);
+int msg_send (zmsg_t **msg_p, zsock_t *dest);
 /*  Receives a message (NULL if interrupted or timed out).              */
-zmsg_t *msg_recv      (zsock_t *source);
+zmsg_t *msg_recv (zsock_t *source);
 
 /*  Checks msg against the table and reads it into view: false, with
     view->kind MSG_KINDS and view->problem set, when it is not a message
     the table describes.                                                 */
-bool    msg_parse     (zmsg_t *msg, msg_view_t *view);
+bool msg_parse (zmsg_t *msg, msg_view_t *view);
 /*  Logs, once, a message the actor drops: refused by msg_parse (its type
     and why), or of a kind it does not take (its type and route).        */
-void    msg_drop      (const log_t *log, const msg_view_t *view);
+void msg_drop (const log_t *log, const msg_view_t *view);
 /*  For a pipe whose one command is $TERM: true if msg is $TERM; anything
     else is dropped with msg_drop.                                       */
-bool    msg_is_term   (zmsg_t *msg, const log_t *log);
+bool msg_is_term (zmsg_t *msg, const log_t *log);
 /*  The parts of a parsed message.                                       */
-bool     msg_bool     (const msg_view_t *view, size_t i);
+bool     msg_bool (const msg_view_t *view, size_t i);
 size_t   msg_id_count (const msg_view_t *view, size_t i);
-uint64_t msg_id_at    (const msg_view_t *view, size_t i, size_t n);
+uint64_t msg_id_at (const msg_view_t *view, size_t i, size_t n);
 /*  Copies part i into a new NUL-terminated string (caller frees); ""
     for a part that is not there.                                        */
-char    *msg_strdup   (const msg_view_t *view, size_t i);
+char *msg_strdup (const msg_view_t *view, size_t i);
 
 /*  A data pipe between two actors (not an actor's own pipe: actor.h): a
     PAIR bound (bind true) or connected to endpoint, with the same options
@@ -179,7 +178,7 @@ char    *msg_strdup   (const msg_view_t *view, size_t i);
     message (a room's BYE) reaches a peer that is still reading. Binds
     before its peer connects (endpoints.h names them). NULL, with errno,
     when the socket cannot be made or the endpoint is taken or invalid.  */
-#define MSG_PIPE_LINGER_MS  2000
+#define MSG_PIPE_LINGER_MS 2000
 zsock_t *msg_pipe_new (const char *endpoint, bool bind);
 
 #endif

@@ -19,9 +19,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define NAME_MAX_CHARS   32
-#define NAME_MAX_BYTES   (NAME_MAX_CHARS * 4)
-#define ROOM_MAX_CHARS   32
+#define NAME_MAX_CHARS 32
+#define NAME_MAX_BYTES (NAME_MAX_CHARS * 4)
+#define ROOM_MAX_CHARS 32
 
 /*  NULL when acceptable, else a one-line reason for the user (no '\n'),
     one of protocol.h's texts. Checked in this order, first problem wins:
@@ -30,7 +30,7 @@
                          PROTOCOL_NAME_INVISIBLE, PROTOCOL_NAME_SLASH
       room_name_problem: PROTOCOL_ROOM_EMPTY, PROTOCOL_ROOM_TOO_LONG,
                          PROTOCOL_ROOM_CHARS                              */
-const char *name_problem      (const char *s, size_t len);
+const char *name_problem (const char *s, size_t len);
 const char *room_name_problem (const char *s, size_t len);
 
 /*  Copies s to out (capacity len + 1) with ASCII letters lowered, NUL
@@ -46,12 +46,12 @@ void name_fold (const char *s, size_t len, char *out);
 typedef struct name_confusables_t name_confusables_t;
 #define NAME_KEY_MAX 1024
 
-name_confusables_t *name_confusables_new     (void);
+name_confusables_t *name_confusables_new (void);
 void                name_confusables_destroy (name_confusables_t **self_p);
 /*  Writes key `which` (0 or 1) of the name s (valid UTF-8) to out
     (NAME_KEY_MAX bytes), NUL terminated. Should ICU fail, the key is the
     name folded as name_fold does, so the check is never skipped.        */
-void name_confusable_key (name_confusables_t *self, int which,
-                          const char *s, size_t len, char out [NAME_KEY_MAX]);
+void name_confusable_key (name_confusables_t *self, int which, const char *s, size_t len,
+                          char out [NAME_KEY_MAX]);
 
 #endif

@@ -29,21 +29,21 @@
 #include "names.h"
 
 typedef struct {
-    config_t config;          /* the server's: history, data_dir, log, verbose */
-    char     name [ROOM_MAX_CHARS + 1];   /* as first spelled */
-    char     endpoint [ENDPOINT_MAX];     /* to bind for the gateway (endpoint_room) */
-    size_t   history_bytes;   /* at most this much history replayed to a joiner;
+    config_t config;                    /* the server's: history, data_dir, log, verbose */
+    char     name [ROOM_MAX_CHARS + 1]; /* as first spelled */
+    char     endpoint [ENDPOINT_MAX];   /* to bind for the gateway (endpoint_room) */
+    size_t   history_bytes;             /* at most this much history replayed to a joiner;
                                  0: ROOM_REPLAY_MAX */
 } room_args_t;
 
 /*  How long a line waits for the disk before it is broadcast anyway; from
     then on lines do not wait until the writer has caught up.            */
-#define ROOM_STORE_WAIT_MS  500
+#define ROOM_STORE_WAIT_MS 500
 /*  How long a stopping room waits for its writer to finish; what it has
     not written by then is logged as not written.                         */
-#define ROOM_STORE_STOP_MS  2000
+#define ROOM_STORE_STOP_MS 2000
 /*  History replayed to a joiner, at most (the newest lines that fit).   */
-#define ROOM_REPLAY_MAX     (256 * 1024)
+#define ROOM_REPLAY_MAX    (256 * 1024)
 
 /*  actor_new (room_actor, args) (actor.h): args is a heap room_args_t
     the actor takes ownership of.                                        */

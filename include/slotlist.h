@@ -20,31 +20,31 @@
 #include <stdint.h>
 
 typedef struct {
-    uint32_t *entries;        /* slots in order of joining; some stale */
-    uint32_t *where;          /* per slot: its index in entries, or UINT32_MAX */
-    size_t    capacity;       /* slots 0 .. capacity - 1 */
-    size_t    count;          /* entries in use, members and stale */
-    size_t    size;           /* members */
-    size_t    cursor;         /* in a pass: the next entry to look at */
-    size_t    pass_end;       /* in a pass: the entries it covers */
+    uint32_t *entries;  /* slots in order of joining; some stale */
+    uint32_t *where;    /* per slot: its index in entries, or UINT32_MAX */
+    size_t    capacity; /* slots 0 .. capacity - 1 */
+    size_t    count;    /* entries in use, members and stale */
+    size_t    size;     /* members */
+    size_t    cursor;   /* in a pass: the next entry to look at */
+    size_t    pass_end; /* in a pass: the entries it covers */
     bool      in_pass;
 } slotlist_t;
 
-void   slotlist_init   (slotlist_t *list, size_t capacity);
-void   slotlist_free   (slotlist_t *list);
+void slotlist_init (slotlist_t *list, size_t capacity);
+void slotlist_free (slotlist_t *list);
 /*  Adds slot at the end; false (and nothing changes) if already in.     */
-bool   slotlist_add    (slotlist_t *list, uint32_t slot);
+bool slotlist_add (slotlist_t *list, uint32_t slot);
 /*  Takes slot out; false if it was not in.                              */
 bool   slotlist_remove (slotlist_t *list, uint32_t slot);
-bool   slotlist_has    (const slotlist_t *list, uint32_t slot);
-size_t slotlist_size   (const slotlist_t *list);
+bool   slotlist_has (const slotlist_t *list, uint32_t slot);
+size_t slotlist_size (const slotlist_t *list);
 
 /*  A pass: slotlist_begin, then slotlist_next until it returns false (or
     stop early), then slotlist_end. Next gives each slot that was in the
     list at begin and still is, in order; it stays in unless the caller
     removes it. Passes do not nest.                                      */
-void   slotlist_begin  (slotlist_t *list);
-bool   slotlist_next   (slotlist_t *list, uint32_t *slot);
-void   slotlist_end    (slotlist_t *list);
+void slotlist_begin (slotlist_t *list);
+bool slotlist_next (slotlist_t *list, uint32_t *slot);
+void slotlist_end (slotlist_t *list);
 
 #endif

@@ -23,11 +23,11 @@
 
 /*  Longer lines in a file cannot be ours (a chat line is at most ~12 KB):
     store_load skips them.                                               */
-#define STORE_LINE_MAX  65536
+#define STORE_LINE_MAX 65536
 
 /*  errno when a room's file is a symlink, FIFO, device or directory: it
     is refused, never opened for reading or writing.                     */
-#define STORE_NOT_REGULAR  EMEDIUMTYPE
+#define STORE_NOT_REGULAR EMEDIUMTYPE
 
 /*  strerror, with a text for STORE_NOT_REGULAR.                         */
 const char *store_strerror (int error);

@@ -33,9 +33,9 @@
 #include "buf.h"
 #include "protocol.h"
 
-#define TELNET_IAC_BYTE    0xFF
+#define TELNET_IAC_BYTE   0xFF
 /*  The visible answer to Are You There: BSD telnetd's, with our line ends. */
-#define TELNET_AYT_ANSWER  PROTOCOL_AYT_ANSWER
+#define TELNET_AYT_ANSWER PROTOCOL_AYT_ANSWER
 
 typedef struct _telnet_filter_t telnet_filter_t;
 
@@ -43,15 +43,15 @@ typedef struct _telnet_filter_t telnet_filter_t;
     (buf_init them once, buf_free at the end) and uses the results before
     the next call, which clears them.                                     */
 typedef struct {
-    buf_t data;           /* the client's text, for the framer */
-    buf_t reply;          /* bytes for the client: answers to its commands */
-    bool  drop_partial;   /* first drop the unfinished line already framed */
-    bool  fatal;          /* the client broke the protocol: close it (data
+    buf_t data;         /* the client's text, for the framer */
+    buf_t reply;        /* bytes for the client: answers to its commands */
+    bool  drop_partial; /* first drop the unfinished line already framed */
+    bool  fatal;        /* the client broke the protocol: close it (data
                              holds its text up to that point) */
 } telnet_result_t;
 
 telnet_filter_t *telnet_filter_new (void);
-void telnet_filter_destroy (telnet_filter_t **self_p);
+void             telnet_filter_destroy (telnet_filter_t **self_p);
 
 /*  Parses size bytes received from the client into *result. After a
     fatal result, later calls produce nothing.                            */

@@ -27,11 +27,11 @@
 
 /*  Lines that may wait for the writer (each end of its pipe holds this
     many): the memory a stuck disk can cost a room, x its line length.  */
-#define WRITER_QUEUE  256
+#define WRITER_QUEUE 256
 
 typedef struct {
-    config_t config;          /* the server's: data_dir, log, verbose */
-    char     name [ROOM_MAX_CHARS + 1];   /* the room's */
+    config_t config;                    /* the server's: data_dir, log, verbose */
+    char     name [ROOM_MAX_CHARS + 1]; /* the room's */
 } writer_args_t;
 
 /*  actor_new (writer_actor, args): args is a heap writer_args_t the

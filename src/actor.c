@@ -21,17 +21,17 @@
 
 //  Checked free before a start: the pipe's two sockets, two sockets of
 //  the actor's own (a room's output pipe and the gateway's end of it).
-#define ACTOR_FDS  4
+#define ACTOR_FDS 4
 
 struct actor_t {
-    zsock_t *pipe;              /* our end */
+    zsock_t *pipe; /* our end */
     bool     term_sent;
 };
 
 typedef struct {
-    zsock_t  *pipe;             /* the actor's end */
+    zsock_t   *pipe; /* the actor's end */
     zactor_fn *fn;
-    void     *args;
+    void      *args;
 } shim_t;
 
 static void *
@@ -75,11 +75,11 @@ static bool
 s_pipe_new (zsock_t **ours, zsock_t **theirs, int hwm)
 {
     static atomic_uint seq;
-    char endpoint [ENDPOINT_MAX];
+    char               endpoint [ENDPOINT_MAX];
     snprintf (endpoint, sizeof endpoint, "inproc://actor-%p-%u", (void *) ours,
               atomic_fetch_add (&seq, 1));
     *ours = zsock_new (ZMQ_PAIR);
-    *theirs = *ours? zsock_new (ZMQ_PAIR): NULL;
+    *theirs = *ours ? zsock_new (ZMQ_PAIR) : NULL;
     if (*theirs) {
         zsock_set_linger (*ours, 0);
         zsock_set_linger (*theirs, 0);
@@ -89,11 +89,10 @@ s_pipe_new (zsock_t **ours, zsock_t **theirs, int hwm)
             zsock_set_sndhwm (*theirs, hwm);
             zsock_set_rcvhwm (*theirs, hwm);
         }
-        if (zsock_bind (*ours, "%s", endpoint) == 0
-        &&  zsock_connect (*theirs, "%s", endpoint) == 0)
+        if (zsock_bind (*ours, "%s", endpoint) == 0 && zsock_connect (*theirs, "%s", endpoint) == 0)
             return true;
     }
-    int error = zmq_errno ()? zmq_errno (): EMFILE;
+    int error = zmq_errno () ? zmq_errno () : EMFILE;
     zsock_destroy (ours);
     zsock_destroy (theirs);
     errno = error;
@@ -114,14 +113,14 @@ actor_new_capped (zactor_fn fn, void *args, int hwm)
         free (args);
         return NULL;
     }
-    shim_t *shim = (shim_t *) mem_zalloc (1, sizeof (shim_t));
+    shim_t  *shim = (shim_t *) mem_zalloc (1, sizeof (shim_t));
     actor_t *self = (actor_t *) mem_zalloc (1, sizeof (actor_t));
     shim->pipe = theirs;
     shim->fn = fn;
     shim->args = args;
     pthread_attr_t attr;
-    pthread_t thread;
-    int rc = pthread_attr_init (&attr);
+    pthread_t      thread;
+    int            rc = pthread_attr_init (&attr);
     if (rc == 0) {
         pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
         rc = pthread_create (&thread, &attr, s_thread, shim);

@@ -10,28 +10,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WAYS        8             /* entries per set: where a key may live */
-#define COST        1000          /* one connection, in tokens (1 per ms per conn/s) */
-#define KEY_SIZE    16            /* an IPv6 address: IPv4 ones are mapped into it */
+#define WAYS     8    /* entries per set: where a key may live */
+#define COST     1000 /* one connection, in tokens (1 per ms per conn/s) */
+#define KEY_SIZE 16   /* an IPv6 address: IPv4 ones are mapped into it */
 
 typedef struct {
-    uint8_t   key [KEY_SIZE];     /* IPv4 as ::ffff:a.b.c.d, IPv6 its /64 */
-    bool      used;
-    uint32_t  open;               /* connections open now: pins the entry */
-    int64_t   tokens;
-    int64_t   refilled_at;        /* ms */
-    int64_t   seen_at;            /* ms: the least recently seen goes first */
-    uint32_t  refused;            /* since the last log line */
-    int64_t   logged_at;          /* ms of the last log line; 0: never */
+    uint8_t  key [KEY_SIZE]; /* IPv4 as ::ffff:a.b.c.d, IPv6 its /64 */
+    bool     used;
+    uint32_t open; /* connections open now: pins the entry */
+    int64_t  tokens;
+    int64_t  refilled_at; /* ms */
+    int64_t  seen_at;     /* ms: the least recently seen goes first */
+    uint32_t refused;     /* since the last log line */
+    int64_t  logged_at;   /* ms of the last log line; 0: never */
 } entry_t;
 
 struct addrs_t {
-    int       rate;
-    int       max_open;
-    int64_t   burst;              /* tokens */
-    uint64_t  seed;
-    size_t    sets;               /* a power of two */
-    entry_t  *entries;            /* sets * WAYS */
+    int      rate;
+    int      max_open;
+    int64_t  burst; /* tokens */
+    uint64_t seed;
+    size_t   sets;    /* a power of two */
+    entry_t *entries; /* sets * WAYS */
 };
 
 addrs_t *
@@ -79,14 +79,12 @@ s_key (const struct sockaddr *addr, uint8_t key [KEY_SIZE])
         const struct sockaddr_in *a4 = (const struct sockaddr_in *) addr;
         key [10] = key [11] = 0xff;
         memcpy (key + 12, &a4->sin_addr, 4);
-    }
-    else
-    if (addr->sa_family == AF_INET6) {
+    } else if (addr->sa_family == AF_INET6) {
         const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *) addr;
         if (IN6_IS_ADDR_V4MAPPED (&a6->sin6_addr))
-            memcpy (key, &a6->sin6_addr, 16);       //  A dual-stack IPv4 client
+            memcpy (key, &a6->sin6_addr, 16);  //  A dual-stack IPv4 client
         else
-            memcpy (key, &a6->sin6_addr, 8);        //  Its /64
+            memcpy (key, &a6->sin6_addr, 8);  //  Its /64
     }
 }
 
@@ -138,13 +136,13 @@ s_lookup (addrs_t *self, const uint8_t key [KEY_SIZE], int64_t now)
 {
     entry_t *set = self->entries + s_set_of (self, key) * WAYS;
     entry_t *victim = NULL;
-    bool victim_idle = false;
+    bool     victim_idle = false;
     for (size_t way = 0; way < WAYS; way++) {
         entry_t *entry = &set [way];
         if (entry->used && memcmp (entry->key, key, 16) == 0)
             return (int32_t) (entry - self->entries);
         if (victim && !victim->used)
-            continue;                   //  An empty way beats any other
+            continue;  //  An empty way beats any other
         if (!entry->used) {
             victim = entry;
             continue;
@@ -152,8 +150,8 @@ s_lookup (addrs_t *self, const uint8_t key [KEY_SIZE], int64_t now)
         if (entry->open)
             continue;
         bool idle = s_idle (self, entry, now);
-        if (!victim || (idle && !victim_idle)
-        ||  (idle == victim_idle && entry->seen_at < victim->seen_at)) {
+        if (!victim || (idle && !victim_idle) ||
+            (idle == victim_idle && entry->seen_at < victim->seen_at)) {
             victim = entry;
             victim_idle = idle;
         }
@@ -173,14 +171,13 @@ addrs_admit (addrs_t *self, const struct sockaddr *addr, int64_t now_ms, int32_t
 {
     *handle = -1;
     //  Only IP peers have an address to budget (a test may use AF_UNIX).
-    if (!addrs_enabled (self)
-    ||  (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+    if (!addrs_enabled (self) || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
         return ADDRS_OK;
     uint8_t key [KEY_SIZE];
     s_key (addr, key);
     *handle = s_lookup (self, key, now_ms);
     if (*handle < 0)
-        return ADDRS_OK;                //  Cannot happen while sets have room
+        return ADDRS_OK;  //  Cannot happen while sets have room
     entry_t *entry = &self->entries [*handle];
     entry->seen_at = now_ms;
     if (self->rate > 0) {
@@ -218,23 +215,22 @@ addrs_log_refusal (addrs_t *self, int32_t handle, int64_t now_ms, uint32_t *coun
         return false;
     *count = entry->refused;
     entry->refused = 0;
-    entry->logged_at = now_ms? now_ms: 1;
+    entry->logged_at = now_ms ? now_ms : 1;
     return true;
 }
 
 void
 addrs_format (const struct sockaddr *addr, char *out, size_t size)
 {
-    char host [INET6_ADDRSTRLEN] = "?";
+    char    host [INET6_ADDRSTRLEN] = "?";
     uint8_t key [KEY_SIZE];
     s_key (addr, key);
-    bool v4 = addr->sa_family == AF_INET
-           || (addr->sa_family == AF_INET6
-               && IN6_IS_ADDR_V4MAPPED (&((const struct sockaddr_in6 *) addr)->sin6_addr));
+    bool v4 = addr->sa_family == AF_INET ||
+              (addr->sa_family == AF_INET6 &&
+               IN6_IS_ADDR_V4MAPPED (&((const struct sockaddr_in6 *) addr)->sin6_addr));
     if (v4)
         inet_ntop (AF_INET, key + 12, host, sizeof host);
-    else
-    if (addr->sa_family == AF_INET6)
+    else if (addr->sa_family == AF_INET6)
         inet_ntop (AF_INET6, key, host, sizeof host);
-    snprintf (out, size, v4 || addr->sa_family != AF_INET6? "%s": "%s/64", host);
+    snprintf (out, size, v4 || addr->sa_family != AF_INET6 ? "%s" : "%s/64", host);
 }

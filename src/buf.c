@@ -13,7 +13,7 @@
 void
 buf_init (buf_t *b)
 {
-    *b = (buf_t) { 0 };
+    *b = (buf_t){0};
 }
 
 void
@@ -54,17 +54,17 @@ s_make_room (buf_t *b, size_t n)
 {
     size_t size = buf_size (b);
     if (size == 0)
-        b->off = b->len = 0;        /* storage kept by a caller: reuse it */
+        b->off = b->len = 0; /* storage kept by a caller: reuse it */
     if (n <= b->cap - b->len)
         return;
     size_t need = size + n;
     if (need < size)
-        need = SIZE_MAX;            /* no such memory: mem_alloc stops us */
+        need = SIZE_MAX; /* no such memory: mem_alloc stops us */
     if (need <= b->cap / 2)
         memmove (b->data, b->data + b->off, size);
     else {
         size_t cap = s_grown_capacity (b->cap, need);
-        char *data = mem_alloc (cap);
+        char  *data = mem_alloc (cap);
         if (size)
             memcpy (data, b->data + b->off, size);
         free (b->data);

@@ -9,7 +9,7 @@
 #define ESC 0x1B
 #define DEL 0x7F
 
-static const char REPLACEMENT [3] = "\xEF\xBF\xBD";     /* U+FFFD */
+static const char REPLACEMENT [3] = "\xEF\xBF\xBD"; /* U+FFFD */
 
 /*  How many leading bytes of p are printable ASCII (0x20..0x7E). Chat is
     mostly that, so whole 64-bit words are tested at once: a byte below
@@ -21,7 +21,7 @@ s_printable_ascii_span (const unsigned char *p, size_t len)
 {
     const uint64_t ones = 0x0101010101010101u;
     const uint64_t tops = ones * 0x80;
-    size_t i = 0;
+    size_t         i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t w;
         memcpy (&w, p + i, 8);
@@ -40,24 +40,19 @@ s_printable_ascii_span (const unsigned char *p, size_t len)
     surrogates (ED) and code points past U+10FFFF (F4); every later byte
     is 80..BF.                                                            */
 static const struct {
-    unsigned char first, last;      /* lead bytes */
-    unsigned char low, high;        /* their second byte */
+    unsigned char first, last; /* lead bytes */
+    unsigned char low, high;   /* their second byte */
 } s_utf8_leads [] = {
-    { 0xC2, 0xDF, 0x80, 0xBF },
-    { 0xE0, 0xE0, 0xA0, 0xBF },
-    { 0xE1, 0xEC, 0x80, 0xBF },
-    { 0xED, 0xED, 0x80, 0x9F },
-    { 0xEE, 0xEF, 0x80, 0xBF },
-    { 0xF0, 0xF0, 0x90, 0xBF },
-    { 0xF1, 0xF3, 0x80, 0xBF },
-    { 0xF4, 0xF4, 0x80, 0x8F },
+    {0xC2, 0xDF, 0x80, 0xBF}, {0xE0, 0xE0, 0xA0, 0xBF}, {0xE1, 0xEC, 0x80, 0xBF},
+    {0xED, 0xED, 0x80, 0x9F}, {0xEE, 0xEF, 0x80, 0xBF}, {0xF0, 0xF0, 0x90, 0xBF},
+    {0xF1, 0xF3, 0x80, 0xBF}, {0xF4, 0xF4, 0x80, 0x8F},
 };
 
 size_t
 utf8_decode (const char *s, size_t len, int32_t *cp)
 {
     const unsigned char *p = (const unsigned char *) s;
-    unsigned char lead = p [0];
+    unsigned char        lead = p [0];
     if (lead < 0x80) {
         *cp = lead;
         return 1;
@@ -66,12 +61,12 @@ utf8_decode (const char *s, size_t len, int32_t *cp)
     while (row < rows && lead > s_utf8_leads [row].last)
         row++;
     if (row == rows || lead < s_utf8_leads [row].first) {
-        *cp = -1;                   /* continuation byte, C0, C1, F5..FF */
+        *cp = -1; /* continuation byte, C0, C1, F5..FF */
         return 1;
     }
-    size_t tail = lead >= 0xF0? 3: lead >= 0xE0? 2: 1;
+    size_t        tail = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : 1;
     unsigned char low = s_utf8_leads [row].low, high = s_utf8_leads [row].high;
-    int32_t value = lead & (0x3F >> tail);
+    int32_t       value = lead & (0x3F >> tail);
     /*  The maximal invalid subpart stops before the first byte that does
         not fit; that byte starts the next character.                     */
     size_t i;
@@ -118,7 +113,7 @@ s_escape_length (const unsigned char *p, size_t len)
         return s_control_string_length (p, len);
     if (kind >= 0x20 && kind < DEL)
         return 2;
-    return 1;           /* ESC before a control or non-ASCII byte: ESC only */
+    return 1; /* ESC before a control or non-ASCII byte: ESC only */
 }
 
 //  Override (LRE RLE PDF LRO RLO) and isolate (LRI RLI FSI PDI) controls.
@@ -131,8 +126,8 @@ s_is_bidi_control (int32_t cp)
 typedef struct {
     char  *out;
     size_t size;
-    bool   replaced;            /* the last thing written is our U+FFFD */
-    bool   full;                /* the cut was made: stop */
+    bool   replaced; /* the last thing written is our U+FFFD */
+    bool   full;     /* the cut was made: stop */
 } sink_t;
 
 //  Appends one whole character (or a run of ASCII, cut at any byte),
@@ -156,7 +151,7 @@ static void
 s_put_replacement (sink_t *sink)
 {
     if (sink->replaced)
-        return;                 /* one U+FFFD stands for the whole run */
+        return; /* one U+FFFD stands for the whole run */
     s_put (sink, REPLACEMENT, 3, false);
     sink->replaced = !sink->full;
 }
@@ -165,8 +160,8 @@ size_t
 clean_text (const char *in, size_t len, char *out)
 {
     const unsigned char *p = (const unsigned char *) in;
-    sink_t sink = { out, 0, false, false };
-    size_t i = 0;
+    sink_t               sink = {out, 0, false, false};
+    size_t               i = 0;
     while (i < len && !sink.full) {
         size_t run = s_printable_ascii_span (p + i, len - i);
         if (run) {
@@ -178,22 +173,18 @@ clean_text (const char *in, size_t len, char *out)
         if (c == '\t') {
             s_put (&sink, "\t", 1, false);
             i++;
-        }
-        else
-        if (c == ESC)
+        } else if (c == ESC)
             i += s_escape_length (p + i, len - i);
-        else
-        if (c < 0x80)
-            i++;                    /* other C0 controls and DEL */
+        else if (c < 0x80)
+            i++; /* other C0 controls and DEL */
         else {
             int32_t cp;
-            size_t n = utf8_decode (in + i, len - i, &cp);
+            size_t  n = utf8_decode (in + i, len - i, &cp);
             if (cp < 0)
                 s_put_replacement (&sink);
-            else
-            if (cp > 0x9F && !s_is_bidi_control (cp))
+            else if (cp > 0x9F && !s_is_bidi_control (cp))
                 s_put (&sink, in + i, n, false);
-            i += n;                 /* C1 and bidi controls are dropped */
+            i += n; /* C1 and bidi controls are dropped */
         }
     }
     out [sink.size] = '\0';

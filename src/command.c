@@ -7,16 +7,9 @@
 #include "text.h"
 
 static const char *const NAMES [] = {
-    [CMD_NONE]    = "",
-    [CMD_HELP]    = "help",
-    [CMD_ROOMS]   = "rooms",
-    [CMD_JOIN]    = "join",
-    [CMD_USERS]   = "users",
-    [CMD_NAME]    = "name",
-    [CMD_MSG]     = "msg",
-    [CMD_QUIT]    = "quit",
-    [CMD_UNKNOWN] = "unknown"
-};
+    [CMD_NONE] = "",     [CMD_HELP] = "help",   [CMD_ROOMS] = "rooms",
+    [CMD_JOIN] = "join", [CMD_USERS] = "users", [CMD_NAME] = "name",
+    [CMD_MSG] = "msg",   [CMD_QUIT] = "quit",   [CMD_UNKNOWN] = "unknown"};
 #define KINDS (sizeof NAMES / sizeof NAMES [0])
 
 const char *
@@ -80,7 +73,7 @@ s_split_message (command_t *cmd, const char *s, size_t len)
 command_kind_t
 command_parse (const char *line, size_t len, command_t *cmd)
 {
-    *cmd = (command_t) { .kind = CMD_NONE };
+    *cmd = (command_t){.kind = CMD_NONE};
     if (len == 0 || line [0] != '/')
         return CMD_NONE;
     size_t verb_len = 1;
@@ -91,13 +84,11 @@ command_parse (const char *line, size_t len, command_t *cmd)
     cmd->kind = s_verb_kind (line + 1, verb_len - 1);
 
     const char *rest = line + verb_len;
-    size_t rest_len = len - verb_len;
+    size_t      rest_len = len - verb_len;
     if (cmd->kind == CMD_JOIN || cmd->kind == CMD_NAME) {
         cmd->arg = rest;
         cmd->arg_len = text_trim_blanks (&cmd->arg, rest_len);
-    }
-    else
-    if (cmd->kind == CMD_MSG)
+    } else if (cmd->kind == CMD_MSG)
         s_split_message (cmd, rest, rest_len);
     return cmd->kind;
 }

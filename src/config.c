@@ -14,17 +14,21 @@ typedef enum { OPTION_INT, OPTION_PATH, OPTION_BIND } option_kind_t;
 //  Every option that takes a value, with its variable: one table, so a
 //  flag and its variable are read, checked and documented alike.
 typedef struct {
-    const char   *flag;         /* "--max-clients" */
-    const char   *env;          /* "TCPCHAT_MAX_CLIENTS" */
+    const char   *flag; /* "--max-clients" */
+    const char   *env;  /* "TCPCHAT_MAX_CLIENTS" */
     option_kind_t kind;
-    size_t        offset;       /* of the int or char array in config_t */
-    long          min, max;     /* an int's range; a path's size is max */
+    size_t        offset;   /* of the int or char array in config_t */
+    long          min, max; /* an int's range; a path's size is max */
 } option_t;
 
-#define INT_OPTION(flag, env, field, min, max) \
-    { flag, env, OPTION_INT, offsetof (config_t, field), min, max }
-#define TEXT_OPTION(flag, env, kind, field) \
-    { flag, env, kind, offsetof (config_t, field), 1, sizeof ((config_t *) 0)->field }
+#define INT_OPTION(flag, env, field, min, max)                                                     \
+    {                                                                                              \
+        flag, env, OPTION_INT, offsetof (config_t, field), min, max                                \
+    }
+#define TEXT_OPTION(flag, env, kind, field)                                                        \
+    {                                                                                              \
+        flag, env, kind, offsetof (config_t, field), 1, sizeof ((config_t *) 0)->field             \
+    }
 
 static const option_t s_options [] = {
     INT_OPTION ("--max-clients", "TCPCHAT_MAX_CLIENTS", max_clients, 1, 1000000),
@@ -40,7 +44,7 @@ static const option_t s_options [] = {
     TEXT_OPTION ("--log-file", "TCPCHAT_LOG_FILE", OPTION_PATH, log_file),
     TEXT_OPTION ("--bind", "TCPCHAT_BIND", OPTION_BIND, bind),
 };
-#define OPTIONS (sizeof s_options / sizeof s_options [0])
+#define OPTIONS   (sizeof s_options / sizeof s_options [0])
 //  Longer than any flag's name ("--max-per-address" is the longest), so
 //  a longer word is no flag.
 #define FLAG_SIZE 32
@@ -118,13 +122,12 @@ s_parse_number (const char *text, long min, long max, long *value)
 }
 
 static bool
-s_set_int (config_t *cfg, const option_t *opt, const char *text,
-           const char *source, FILE *err)
+s_set_int (config_t *cfg, const option_t *opt, const char *text, const char *source, FILE *err)
 {
     long v;
     if (!s_parse_number (text, opt->min, opt->max, &v)) {
-        fprintf (err, "TCPChat: %s: '%s' is not a number from %ld to %ld\n",
-                 source, text ? text : "", opt->min, opt->max);
+        fprintf (err, "TCPChat: %s: '%s' is not a number from %ld to %ld\n", source,
+                 text ? text : "", opt->min, opt->max);
         return false;
     }
     *(int *) ((char *) cfg + opt->offset) = (int) v;
@@ -132,15 +135,13 @@ s_set_int (config_t *cfg, const option_t *opt, const char *text,
 }
 
 static bool
-s_set_text (config_t *cfg, const option_t *opt, const char *text,
-            const char *source, FILE *err)
+s_set_text (config_t *cfg, const option_t *opt, const char *text, const char *source, FILE *err)
 {
     if (!text || !*text || strlen (text) >= (size_t) opt->max) {
         if (opt->kind == OPTION_BIND)
             fprintf (err, "TCPChat: %s: expects an IP address or a host name\n", source);
         else
-            fprintf (err, "TCPChat: %s: expects a path of 1 to %ld bytes\n", source,
-                     opt->max - 1);
+            fprintf (err, "TCPChat: %s: expects a path of 1 to %ld bytes\n", source, opt->max - 1);
         return false;
     }
     strcpy ((char *) cfg + opt->offset, text);
@@ -148,18 +149,17 @@ s_set_text (config_t *cfg, const option_t *opt, const char *text,
 }
 
 static bool
-s_set_option (config_t *cfg, const option_t *opt, const char *text,
-              const char *source, FILE *err)
+s_set_option (config_t *cfg, const option_t *opt, const char *text, const char *source, FILE *err)
 {
-    return opt->kind == OPTION_INT? s_set_int (cfg, opt, text, source, err)
-                                  : s_set_text (cfg, opt, text, source, err);
+    return opt->kind == OPTION_INT ? s_set_int (cfg, opt, text, source, err)
+                                   : s_set_text (cfg, opt, text, source, err);
 }
 
 static bool
 s_truthy (const char *text)
 {
-    return text && (!strcmp (text, "1") || !strcasecmp (text, "true")
-                    || !strcasecmp (text, "yes") || !strcasecmp (text, "on"));
+    return text && (!strcmp (text, "1") || !strcasecmp (text, "true") ||
+                    !strcasecmp (text, "yes") || !strcasecmp (text, "on"));
 }
 
 //  An empty variable counts as unset, as compose files tend to pass them.
@@ -167,7 +167,7 @@ static const char *
 s_env (char *(*getenv_fn) (const char *), const char *name)
 {
     const char *value = getenv_fn (name);
-    return value && *value? value: NULL;
+    return value && *value ? value : NULL;
 }
 
 //  "--flag=value" is split into flag and value; anything else is the
@@ -181,8 +181,7 @@ s_split (const char *arg, char *flag, size_t size, const char **value)
         memcpy (flag, arg, eq - arg);
         flag [eq - arg] = 0;
         *value = eq + 1;
-    }
-    else
+    } else
         snprintf (flag, size, "%s", arg);
 }
 
@@ -207,10 +206,10 @@ static bool
 s_given (int argc, char **argv, const char *flag)
 {
     for (int i = 1; i < argc; i++) {
-        char name [FLAG_SIZE];
+        char        name [FLAG_SIZE];
         const char *value;
         s_split (argv [i], name, sizeof name, &value);
-        if (*flag? !strcmp (name, flag): !s_is_option (argv [i]))
+        if (*flag ? !strcmp (name, flag) : !s_is_option (argv [i]))
             return true;
         if (s_find_option (name) && !value)
             i++;
@@ -221,17 +220,17 @@ s_given (int argc, char **argv, const char *flag)
 //  The variable of each option the command line does not set: a flag
 //  wins over its variable, even over one that would be an error.
 static bool
-s_read_environment (config_t *cfg, int argc, char **argv,
-                    char *(*getenv_fn) (const char *), FILE *err)
+s_read_environment (config_t *cfg, int argc, char **argv, char *(*getenv_fn) (const char *),
+                    FILE *err)
 {
     for (size_t i = 0; i < OPTIONS; i++) {
         const option_t *opt = &s_options [i];
-        const char *value = s_given (argc, argv, opt->flag)? NULL: s_env (getenv_fn, opt->env);
+        const char *value = s_given (argc, argv, opt->flag) ? NULL : s_env (getenv_fn, opt->env);
         if (value && !s_set_option (cfg, opt, value, opt->env, err))
             return false;
     }
-    const char *port = s_given (argc, argv, "")? NULL: s_env (getenv_fn, "TCPCHAT_PORT");
-    long v;
+    const char *port = s_given (argc, argv, "") ? NULL : s_env (getenv_fn, "TCPCHAT_PORT");
+    long        v;
     if (port) {
         if (!s_parse_number (port, 1, 65535, &v)) {
             fprintf (err, "TCPChat: TCPCHAT_PORT: '%s' is not a port from 1 to 65535\n", port);
@@ -249,18 +248,15 @@ static bool
 s_answer_info (int argc, char **argv, FILE *out)
 {
     for (int i = 1; i < argc; i++) {
-        char flag [FLAG_SIZE];
+        char        flag [FLAG_SIZE];
         const char *value;
         s_split (argv [i], flag, sizeof flag, &value);
         if (s_find_option (flag) && !value)
             i++;
-        else
-        if (!strcmp (argv [i], "--help") || !strcmp (argv [i], "-h")) {
+        else if (!strcmp (argv [i], "--help") || !strcmp (argv [i], "-h")) {
             fputs (s_help, out);
             return true;
-        }
-        else
-        if (!strcmp (argv [i], "--version")) {
+        } else if (!strcmp (argv [i], "--version")) {
             fprintf (out, "TCPChat %s\n", TCPCHAT_VERSION);
             return true;
         }
@@ -269,8 +265,8 @@ s_answer_info (int argc, char **argv, FILE *out)
 }
 
 config_result_t
-config_parse (config_t *cfg, int argc, char **argv,
-              char *(*getenv_fn) (const char *), FILE *out, FILE *err)
+config_parse (config_t *cfg, int argc, char **argv, char *(*getenv_fn) (const char *), FILE *out,
+              FILE *err)
 {
     if (s_answer_info (argc, argv, out))
         return CONFIG_EXIT_OK;
@@ -278,12 +274,12 @@ config_parse (config_t *cfg, int argc, char **argv,
         return CONFIG_EXIT_BAD;
 
     const char *port = NULL;
-    int positional = 0;
-    bool health = false;
+    int         positional = 0;
+    bool        health = false;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         //  "--flag=value" and "--flag value" are both accepted
-        char flag [FLAG_SIZE];
+        char        flag [FLAG_SIZE];
         const char *value;
         s_split (arg, flag, sizeof flag, &value);
 
@@ -297,19 +293,14 @@ config_parse (config_t *cfg, int argc, char **argv,
             }
             if (!s_set_option (cfg, opt, value, flag, err))
                 return CONFIG_EXIT_BAD;
-        }
-        else
-        if (!strcmp (arg, "--verbose"))
+        } else if (!strcmp (arg, "--verbose"))
             cfg->verbose = true;
-        else
-        if (!strcmp (arg, "--health"))
+        else if (!strcmp (arg, "--health"))
             health = true;
-        else
-        if (s_is_option (arg)) {
+        else if (s_is_option (arg)) {
             fprintf (err, "TCPChat: unknown option '%s' (see --help)\n", arg);
             return CONFIG_EXIT_BAD;
-        }
-        else {
+        } else {
             port = arg;
             positional++;
         }
@@ -321,5 +312,5 @@ config_parse (config_t *cfg, int argc, char **argv,
     }
     if (port)
         cfg->port = (int) v;
-    return health? CONFIG_HEALTH: CONFIG_RUN;
+    return health ? CONFIG_HEALTH : CONFIG_RUN;
 }

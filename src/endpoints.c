@@ -5,8 +5,8 @@
 #include <stdio.h>
 
 //  The longest suffix below fits whatever prefix config_t can hold.
-_Static_assert (sizeof ((config_t *) 0)->endpoint + sizeof "/room-4294967295" <= ENDPOINT_MAX,
-                "ENDPOINT_MAX too small for config_t.endpoint");
+_Static_assert(sizeof ((config_t *) 0)->endpoint + sizeof "/room-4294967295" <= ENDPOINT_MAX,
+               "ENDPOINT_MAX too small for config_t.endpoint");
 
 void
 endpoint_hub (const config_t *config, char buf [ENDPOINT_MAX])

@@ -47,8 +47,7 @@ framer_feed (framer_t *f, const char *data, size_t len)
 static bool
 s_unfinished_too_long (const char *line, size_t len)
 {
-    return len > LINE_MAX_BYTES + 1
-        || (len == LINE_MAX_BYTES + 1 && line [len - 1] != '\r');
+    return len > LINE_MAX_BYTES + 1 || (len == LINE_MAX_BYTES + 1 && line [len - 1] != '\r');
 }
 
 frame_result_t
@@ -58,7 +57,7 @@ framer_next (framer_t *f, const char **line, size_t *len)
     *len = 0;
     size_t size = buf_size (&f->pending);
     if (size == 0) {
-        buf_free (&f->pending);      /* may still hold the last line returned */
+        buf_free (&f->pending); /* may still hold the last line returned */
         return FRAME_NONE;
     }
     const char *head = buf_head (&f->pending);
@@ -86,7 +85,7 @@ framer_drop_partial (framer_t *f)
 {
     f->discarding = false;
     const char *head = buf_head (&f->pending);
-    const char *newline = head? memrchr (head, '\n', buf_size (&f->pending)): NULL;
+    const char *newline = head ? memrchr (head, '\n', buf_size (&f->pending)) : NULL;
     if (newline)
         f->pending.len = (size_t) (newline + 1 - f->pending.data);
     else

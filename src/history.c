@@ -12,16 +12,16 @@
 #include <string.h>
 
 typedef struct {
-    char  *text;                /* NUL terminated copy */
+    char  *text; /* NUL terminated copy */
     size_t len;
 } entry_t;
 
 struct history_t {
     entry_t *entries;
-    size_t   allocated;         /* slots in entries, at most capacity */
+    size_t   allocated; /* slots in entries, at most capacity */
     size_t   capacity;
     size_t   count;
-    size_t   oldest;            /* slot of line 0 */
+    size_t   oldest; /* slot of line 0 */
 };
 
 history_t *
@@ -52,8 +52,8 @@ s_grow (history_t *self)
     if (allocated > self->capacity || allocated < self->allocated)
         allocated = self->capacity;
     //  Past SIZE_MAX bytes no memory is enough: ask for all, and stop.
-    size_t bytes = allocated > SIZE_MAX / sizeof (entry_t)? SIZE_MAX
-                 : allocated * sizeof (entry_t);
+    size_t bytes =
+        allocated > SIZE_MAX / sizeof (entry_t) ? SIZE_MAX : allocated * sizeof (entry_t);
     self->entries = mem_realloc (self->entries, bytes);
     self->allocated = allocated;
 }
@@ -70,10 +70,10 @@ history_add (history_t *self, const char *line, size_t len)
     text [len] = '\0';
 
     if (self->count < self->capacity)
-        self->entries [self->count++] = (entry_t) { text, len };
+        self->entries [self->count++] = (entry_t){text, len};
     else {
         free (self->entries [self->oldest].text);
-        self->entries [self->oldest] = (entry_t) { text, len };
+        self->entries [self->oldest] = (entry_t){text, len};
         self->oldest = (self->oldest + 1) % self->capacity;
     }
 }
@@ -118,7 +118,7 @@ history_render_newest (const history_t *self, size_t max_bytes, buf_t *out)
         first--;
     }
     for (size_t i = first; i < self->count; i++) {
-        size_t len;
+        size_t      len;
         const char *line = history_line (self, i, &len);
         buf_append (out, line, len);
         buf_append (out, "\n", 1);

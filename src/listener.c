@@ -25,8 +25,8 @@
 #define SAVED_SYN_MAX 256
 //  DSCP LE, "lower effort" (RFC 8622), in the IPv4 TOS / IPv6 traffic
 //  class byte: a mark a health check may fairly carry.
-#define PROBE_DSCP   1
-#define PROBE_TOS    (PROBE_DSCP << 2)
+#define PROBE_DSCP    1
+#define PROBE_TOS     (PROBE_DSCP << 2)
 
 //  A non-blocking TCP socket; -1 with the reason in error.
 static int
@@ -56,9 +56,9 @@ s_listen_on (const struct sockaddr *addr, socklen_t addrlen, char *error, size_t
         snprintf (error, size, "%s", strerror (cause));
         close (fd);
         errno = cause;
-        return cause == EADDRINUSE? LISTENER_IN_USE
-             : cause == EADDRNOTAVAIL? LISTENER_BAD_ADDRESS
-             : LISTENER_FAILED;
+        return cause == EADDRINUSE      ? LISTENER_IN_USE
+               : cause == EADDRNOTAVAIL ? LISTENER_BAD_ADDRESS
+                                        : LISTENER_FAILED;
     }
     return fd;
 }
@@ -101,14 +101,15 @@ s_resolve (const char *address, int port, bool passive, char *error, size_t size
         snprintf (error, size, "'%s' is not an IP address or host name", address);
         return NULL;
     }
-    bool numeric = s_looks_numeric (host);
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_NUMERICSERV | (passive? AI_PASSIVE: 0)
-                                        | (numeric? AI_NUMERICHOST: 0) };
-    char service [NI_MAXSERV];
+    bool            numeric = s_looks_numeric (host);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) |
+                                         (numeric ? AI_NUMERICHOST : 0)};
+    char            service [NI_MAXSERV];
     snprintf (service, sizeof service, "%d", port);
     struct addrinfo *found = NULL;
-    int rc = getaddrinfo (host, service, &hints, &found);
+    int              rc = getaddrinfo (host, service, &hints, &found);
     if (rc != 0) {
         if (numeric)
             snprintf (error, size, "'%s' is not an IP address", address);
@@ -122,8 +123,13 @@ s_resolve (const char *address, int port, bool passive, char *error, size_t size
     for (struct addrinfo *ai = found, *next; ai; ai = next) {
         next = ai->ai_next;
         ai->ai_next = NULL;
-        if (ai->ai_family == AF_INET) { *v4_tail = ai; v4_tail = &ai->ai_next; }
-        else                          { *rest_tail = ai; rest_tail = &ai->ai_next; }
+        if (ai->ai_family == AF_INET) {
+            *v4_tail = ai;
+            v4_tail = &ai->ai_next;
+        } else {
+            *rest_tail = ai;
+            rest_tail = &ai->ai_next;
+        }
     }
     *v4_tail = rest;
     return v4;
@@ -133,13 +139,13 @@ int
 listener_open (const char *address, int port, char *error, size_t size)
 {
     if (!address || !*address) {
-        struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_port = htons (port),
-                                     .sin6_addr = IN6ADDR_ANY_INIT };
+        struct sockaddr_in6 any6 = {
+            .sin6_family = AF_INET6, .sin6_port = htons (port), .sin6_addr = IN6ADDR_ANY_INIT};
         int fd = s_listen_on ((struct sockaddr *) &any6, sizeof any6, error, size);
         if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
             return fd;
-        struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_port = htons (port),
-                                    .sin_addr.s_addr = htonl (INADDR_ANY) };
+        struct sockaddr_in any4 = {
+            .sin_family = AF_INET, .sin_port = htons (port), .sin_addr.s_addr = htonl (INADDR_ANY)};
         return s_listen_on ((struct sockaddr *) &any4, sizeof any4, error, size);
     }
     struct addrinfo *found = s_resolve (address, port, true, error, size);
@@ -181,10 +187,10 @@ listener_from_systemd (char *error, size_t size)
         snprintf (error, size, "socket activation: fd %d is not a listening TCP socket", fd);
         return LISTENER_FAILED;
     }
-    int family = 0;
+    int       family = 0;
     socklen_t len = sizeof family;
-    if (getsockopt (fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0
-    ||  (family != AF_INET && family != AF_INET6)) {
+    if (getsockopt (fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0 ||
+        (family != AF_INET && family != AF_INET6)) {
         snprintf (error, size, "socket activation: fd %d is not a TCP/IP socket", fd);
         return LISTENER_FAILED;
     }
@@ -200,7 +206,7 @@ int
 listener_port (int fd)
 {
     struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
+    socklen_t               len = sizeof ss;
     if (getsockname (fd, (struct sockaddr *) &ss, &len) != 0)
         return -1;
     if (ss.ss_family == AF_INET)
@@ -228,32 +234,32 @@ static bool
 s_peer_is_local (int fd)
 {
     struct sockaddr_storage peer, self;
-    socklen_t peer_len = sizeof peer, self_len = sizeof self;
-    if (getpeername (fd, (struct sockaddr *) &peer, &peer_len) != 0
-    ||  getsockname (fd, (struct sockaddr *) &self, &self_len) != 0)
+    socklen_t               peer_len = sizeof peer, self_len = sizeof self;
+    if (getpeername (fd, (struct sockaddr *) &peer, &peer_len) != 0 ||
+        getsockname (fd, (struct sockaddr *) &self, &self_len) != 0)
         return false;
     if (s_is_loopback (&peer))
         return true;
     if (peer.ss_family != self.ss_family)
         return false;
     if (peer.ss_family == AF_INET)
-        return ((struct sockaddr_in *) &peer)->sin_addr.s_addr
-            == ((struct sockaddr_in *) &self)->sin_addr.s_addr;
-    return peer.ss_family == AF_INET6
-        && !memcmp (&((struct sockaddr_in6 *) &peer)->sin6_addr,
+        return ((struct sockaddr_in *) &peer)->sin_addr.s_addr ==
+               ((struct sockaddr_in *) &self)->sin_addr.s_addr;
+    return peer.ss_family == AF_INET6 &&
+           !memcmp (&((struct sockaddr_in6 *) &peer)->sin6_addr,
                     &((struct sockaddr_in6 *) &self)->sin6_addr, sizeof (struct in6_addr));
 }
 
 bool
 listener_is_probe (int fd)
 {
-    uint8_t syn [SAVED_SYN_MAX];
+    uint8_t   syn [SAVED_SYN_MAX];
     socklen_t len = sizeof syn;
     if (getsockopt (fd, IPPROTO_TCP, TCP_SAVED_SYN, syn, &len) != 0 || len < 2)
         return false;
-    int traffic_class = (syn [0] >> 4) == 4? syn [1]
-                      : (syn [0] >> 4) == 6? ((syn [0] & 0x0F) << 4) | (syn [1] >> 4)
-                      : -1;
+    int traffic_class = (syn [0] >> 4) == 4   ? syn [1]
+                        : (syn [0] >> 4) == 6 ? ((syn [0] & 0x0F) << 4) | (syn [1] >> 4)
+                                              : -1;
     //  DSCP only: the two ECN bits are the network's to set.
     return traffic_class >= 0 && (traffic_class >> 2) == PROBE_DSCP && s_peer_is_local (fd);
 }
@@ -266,8 +272,8 @@ s_wait (int fd, short events, int64_t deadline)
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)
             return false;
-        struct pollfd p = { .fd = fd, .events = events };
-        int rc = poll (&p, 1, (int) left);
+        struct pollfd p = {.fd = fd, .events = events};
+        int           rc = poll (&p, 1, (int) left);
         if (rc > 0)
             return true;
         if (rc < 0 && errno != EINTR)
@@ -292,15 +298,15 @@ s_probe_one (const struct addrinfo *ai, int64_t deadline, char *error, size_t si
     if (connect (fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
         snprintf (error, size, "connect: %s", strerror (errno));
     else {
-        char reply [sizeof LISTENER_PROBE_REPLY];
+        char   reply [sizeof LISTENER_PROBE_REPLY];
         size_t got = 0, want = strlen (LISTENER_PROBE_REPLY);
-        int cause = 0;
+        int    cause = 0;
         while (got < want && s_wait (fd, POLLIN, deadline)) {
             ssize_t r = recv (fd, reply + got, want - got, 0);
             if (r <= 0) {
                 if (r < 0 && (errno == EAGAIN || errno == EINTR))
                     continue;
-                cause = r < 0? errno: 0;
+                cause = r < 0 ? errno : 0;
                 break;
             }
             got += (size_t) r;
@@ -309,8 +315,7 @@ s_probe_one (const struct addrinfo *ai, int64_t deadline, char *error, size_t si
         if (!ok) {
             if (cause)
                 snprintf (error, size, "%s", strerror (cause));
-            else
-            if (got == 0)
+            else if (got == 0)
                 snprintf (error, size, "no answer");
             else
                 snprintf (error, size, "unexpected answer (not TCPChat's probe reply)");
@@ -323,9 +328,9 @@ s_probe_one (const struct addrinfo *ai, int64_t deadline, char *error, size_t si
 bool
 listener_probe (const char *address, int port, int timeout_ms, char *error, size_t size)
 {
-    bool wildcard = !address || !*address || !strcmp (address, "0.0.0.0")
-                 || !strcmp (address, "::") || !strcmp (address, "[::]");
-    const char *targets [2] = { address, NULL };
+    bool wildcard = !address || !*address || !strcmp (address, "0.0.0.0") ||
+                    !strcmp (address, "::") || !strcmp (address, "[::]");
+    const char *targets [2] = {address, NULL};
     if (wildcard) {
         targets [0] = "127.0.0.1";
         targets [1] = "::1";

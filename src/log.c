@@ -22,14 +22,14 @@
 
 //  Room at the start of a line for the stamp and the actor's name
 //  (LOG_NAME_SIZE): ~70 bytes.
-#define PREFIX_MAX   256
+#define PREFIX_MAX  256
 //  A message as formatted, before escaping: escapes may lengthen it, and
 //  the line (LOG_LINE_MAX) cuts what does not fit.
-#define MESSAGE_MAX  1024
+#define MESSAGE_MAX 1024
 //  "N log lines dropped\n".
-#define DROPPED_MAX  64
+#define DROPPED_MAX 64
 //  "\xNN" and its NUL.
-#define HEX_SIZE     5
+#define HEX_SIZE    5
 
 void
 log_init (log_t *log, const char *name, int fd, bool verbose)
@@ -50,7 +50,7 @@ log_also (log_t *log, int file_fd)
 void
 log_setup (log_t *log, const config_t *config, const char *format, ...)
 {
-    char name [sizeof log->name];
+    char    name [sizeof log->name];
     va_list args;
     va_start (args, format);
     vsnprintf (name, sizeof name, format, args);
@@ -63,9 +63,9 @@ log_setup (log_t *log, const config_t *config, const char *format, ...)
 static bool
 s_escaped_char (int32_t cp)
 {
-    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F
-        || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E)
-        || (cp >= 0x2066 && cp <= 0x2069);
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+           cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2066 && cp <= 0x2069);
 }
 
 //  The escape for one ASCII byte, or NULL when it stands for itself.
@@ -93,10 +93,10 @@ log_escape (const char *in, size_t len, char *out, size_t cap)
     size_t i = 0, o = 0;
     while (i < len) {
         unsigned char c = (unsigned char) in [i];
-        char hex [HEX_SIZE];
-        const char *unit = NULL;
-        size_t n = 1;
-        int32_t cp = c;
+        char          hex [HEX_SIZE];
+        const char   *unit = NULL;
+        size_t        n = 1;
+        int32_t       cp = c;
         if (c < 0x80)
             unit = s_ascii_escape (c, hex);
         else
@@ -107,12 +107,11 @@ log_escape (const char *in, size_t len, char *out, size_t cap)
                 break;
             for (size_t k = 0; k < n; k++, o += 4)
                 snprintf (out + o, HEX_SIZE, "\\x%02x", (unsigned char) in [i + k]);
-        }
-        else {
-            size_t unit_len = unit? strlen (unit): n;
+        } else {
+            size_t unit_len = unit ? strlen (unit) : n;
             if (o + unit_len >= cap)
                 break;
-            memcpy (out + o, unit? unit: in + i, unit_len);
+            memcpy (out + o, unit ? unit : in + i, unit_len);
             o += unit_len;
         }
         i += n;
@@ -124,12 +123,12 @@ log_escape (const char *in, size_t len, char *out, size_t cap)
 static size_t
 s_prefix (const log_t *log, char *line, size_t size)
 {
-    time_t now = time (NULL);
+    time_t    now = time (NULL);
     struct tm tm;
     localtime_r (&now, &tm);
     size_t len = strftime (line, size, "%Y-%m-%d %H:%M:%S ", &tm);
-    int n = snprintf (line + len, size - len, "%s ", log->name);
-    return len + (n > 0? (size_t) n: 0);
+    int    n = snprintf (line + len, size - len, "%s ", log->name);
+    return len + (n > 0 ? (size_t) n : 0);
 }
 
 static void
@@ -138,19 +137,19 @@ s_log_write (const log_t *log, const char *format, va_list args)
     //  Callers hold their log_t as const; the drop count is bookkeeping
     //  of the one thread that owns this log_t, so it is kept here.
     log_t *self = (log_t *) log;
-    char raw [MESSAGE_MAX];
-    int raw_len = vsnprintf (raw, sizeof raw, format, args);
+    char   raw [MESSAGE_MAX];
+    int    raw_len = vsnprintf (raw, sizeof raw, format, args);
     if (raw_len < 0)
         raw_len = 0;
     if ((size_t) raw_len >= sizeof raw)
         raw_len = sizeof raw - 1;
 
-    char line [LOG_LINE_MAX];
+    char   line [LOG_LINE_MAX];
     size_t len = 0;
     if (self->dropped) {
         len = s_prefix (log, line, PREFIX_MAX);
         len += snprintf (line + len, DROPPED_MAX, "%lu log line%s dropped\n", self->dropped,
-                         self->dropped == 1? "": "s");
+                         self->dropped == 1 ? "" : "s");
     }
     len += s_prefix (log, line + len, PREFIX_MAX);
     len += log_escape (raw, (size_t) raw_len, line + len, sizeof line - len - 1);
@@ -191,12 +190,12 @@ log_debug (const log_t *log, const char *format, ...)
 static const char *
 s_file_kind (mode_t mode)
 {
-    return S_ISDIR (mode)?  "a directory"
-         : S_ISFIFO (mode)? "a FIFO"
-         : S_ISCHR (mode)?  "a character device"
-         : S_ISBLK (mode)?  "a block device"
-         : S_ISSOCK (mode)? "a socket"
-         :                  "not a regular file";
+    return S_ISDIR (mode)    ? "a directory"
+           : S_ISFIFO (mode) ? "a FIFO"
+           : S_ISCHR (mode)  ? "a character device"
+           : S_ISBLK (mode)  ? "a block device"
+           : S_ISSOCK (mode) ? "a socket"
+                             : "not a regular file";
 }
 
 int
@@ -227,23 +226,23 @@ log_open_file (const char *path, char *error, size_t size)
 //  writer_t, and main only holds the thread and the write end of the
 //  control pipe.
 
-#define SINK_PIPE_BYTES  (1024 * 1024)
-#define SINK_CHUNK       65536
+#define SINK_PIPE_BYTES (1024 * 1024)
+#define SINK_CHUNK      65536
 
 struct log_sink_t {
     pthread_t thread;
-    int       control;            /* write end: 'R' reopen, 'S' report */
+    int       control; /* write end: 'R' reopen, 'S' report */
 };
 
 typedef struct {
-    int      in;                  /* read end of descriptor 1's pipe */
-    int      control;             /* read end of the control pipe */
-    int      out;                 /* the real stdout, or -1 */
-    int      file;                /* --log-file, or -1 */
-    char     path [CONFIG_PATH_SIZE];   /* --log-file */
-    log_t    log;                 /* the sink's own lines go to out and file directly */
+    int      in;                      /* read end of descriptor 1's pipe */
+    int      control;                 /* read end of the control pipe */
+    int      out;                     /* the real stdout, or -1 */
+    int      file;                    /* --log-file, or -1 */
+    char     path [CONFIG_PATH_SIZE]; /* --log-file */
+    log_t    log;                     /* the sink's own lines go to out and file directly */
     uint64_t lines, bytes;
-    char     carry [SINK_CHUNK];  /* bytes read after the last '\n' */
+    char     carry [SINK_CHUNK]; /* bytes read after the last '\n' */
     size_t   carried;
 } writer_t;
 
@@ -257,7 +256,7 @@ s_write_all (int fd, const char *p, size_t n)
         if (done < 0 && errno == EINTR)
             continue;
         if (done < 0 && errno == EAGAIN) {
-            struct pollfd wait = { .fd = fd, .events = POLLOUT };
+            struct pollfd wait = {.fd = fd, .events = POLLOUT};
             poll (&wait, 1, 1000);
             continue;
         }
@@ -279,18 +278,17 @@ s_writer_put (writer_t *self, const char *p, size_t n)
 }
 
 //  The sink's own line, in the same format as everyone's.
-static void
-s_writer_say (writer_t *self, const char *format, ...)
+static void s_writer_say (writer_t *self, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 static void
 s_writer_say (writer_t *self, const char *format, ...)
 {
-    char text [MESSAGE_MAX];
+    char    text [MESSAGE_MAX];
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
-    char line [LOG_LINE_MAX];
+    char   line [LOG_LINE_MAX];
     size_t len = s_prefix (&self->log, line, PREFIX_MAX);
     len += log_escape (text, strlen (text), line + len, sizeof line - len - 1);
     line [len++] = '\n';
@@ -301,9 +299,9 @@ static void
 s_writer_reopen (writer_t *self)
 {
     if (!*self->path)
-        return;                     /* no --log-file: nothing to reopen */
+        return; /* no --log-file: nothing to reopen */
     char error [LOG_REASON_SIZE];
-    int fd = log_open_file (self->path, error, sizeof error);
+    int  fd = log_open_file (self->path, error, sizeof error);
     if (fd < 0) {
         s_writer_say (self, "E: cannot reopen --log-file %s: %s (still writing the old file)",
                       self->path, error);
@@ -319,13 +317,13 @@ s_writer_reopen (writer_t *self)
 static bool
 s_writer_drain (writer_t *self)
 {
-    char chunk [SINK_CHUNK];
+    char    chunk [SINK_CHUNK];
     ssize_t n = read (self->in, chunk, sizeof chunk);
     if (n < 0)
         return errno == EINTR || errno == EAGAIN;
     if (n == 0)
         return false;
-    size_t got = (size_t) n;
+    size_t      got = (size_t) n;
     const char *last = memrchr (chunk, '\n', got);
     if (!last || self->carried + got > sizeof self->carry) {
         //  No end of line yet: keep it, unless the carry would overflow
@@ -352,10 +350,10 @@ static void *
 s_writer_run (void *arg)
 {
     writer_t *self = (writer_t *) arg;
-    bool open = true;
+    bool      open = true;
     while (open) {
-        struct pollfd fds [2] = { { .fd = self->in, .events = POLLIN },
-                                  { .fd = self->control, .events = POLLIN } };
+        struct pollfd fds [2] = {{.fd = self->in, .events = POLLIN},
+                                 {.fd = self->control, .events = POLLIN}};
         if (poll (fds, 2, -1) < 0)
             continue;
         //  Lines first: main logs why before it asks for a reopen.
@@ -403,13 +401,13 @@ log_sink_start (const char *path, int file)
     fcntl (data [1], F_SETFL, O_NONBLOCK);
     fcntl (control [1], F_SETFL, O_NONBLOCK);
 
-    writer_t *writer = (writer_t *) mem_zalloc (1, sizeof (writer_t));
+    writer_t   *writer = (writer_t *) mem_zalloc (1, sizeof (writer_t));
     log_sink_t *sink = (log_sink_t *) mem_zalloc (1, sizeof (log_sink_t));
     writer->in = data [0];
     writer->control = control [0];
     writer->out = fcntl (STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
     writer->file = file;
-    snprintf (writer->path, sizeof writer->path, "%s", path? path: "");
+    snprintf (writer->path, sizeof writer->path, "%s", path ? path : "");
     log_init (&writer->log, "log", -1, false);
     sink->control = control [1];
 

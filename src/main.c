@@ -29,14 +29,14 @@
 //  Descriptors the server needs besides one per client: stdio, the log
 //  file, the listener, epoll, ZeroMQ's own, and each room's pipes (its
 //  actor pipe, its output pipe, its writer's pipe and its file).
-#define FDS_FIXED     64
-#define FDS_PER_ROOM  8
+#define FDS_FIXED    64
+#define FDS_PER_ROOM 8
 //  Rooms are lowered first, but not below this many (nor below what was
 //  asked): a server must have somewhere to talk besides general.
-#define ROOMS_KEPT    16
+#define ROOMS_KEPT   16
 
 //  How long the exit waits for the log writer to write what is left.
-#define LOG_SINK_STOP_MS  1000
+#define LOG_SINK_STOP_MS 1000
 
 //  Every connection and every ZeroMQ socket takes a descriptor. Raise the
 //  soft limit as far as allowed, then keep max_rooms and max_clients
@@ -59,19 +59,20 @@ s_fit_fd_limit (config_t *config, const log_t *log)
     if (limit.rlim_cur == RLIM_INFINITY)
         return;
     long total = (long) limit.rlim_cur;
-    long spare = total - FDS_FIXED - (long) FDS_PER_ROOM * config->max_rooms
-               - config->max_clients;
+    long spare = total - FDS_FIXED - (long) FDS_PER_ROOM * config->max_rooms - config->max_clients;
     if (spare < 0) {
         long budget = total - FDS_FIXED;
-        long floor = config->max_rooms < ROOMS_KEPT? config->max_rooms: ROOMS_KEPT;
+        long floor = config->max_rooms < ROOMS_KEPT ? config->max_rooms : ROOMS_KEPT;
         long rooms = (budget - config->max_clients) / FDS_PER_ROOM;
         if (rooms < budget / 2 / FDS_PER_ROOM)
             rooms = budget / 2 / FDS_PER_ROOM;
         if (rooms < floor)
             rooms = floor;
         if (rooms < config->max_rooms) {
-            log_info (log, "max-rooms lowered from %d to %ld: the descriptor limit "
-                      "(RLIMIT_NOFILE) is %ld", config->max_rooms, rooms, total);
+            log_info (log,
+                      "max-rooms lowered from %d to %ld: the descriptor limit "
+                      "(RLIMIT_NOFILE) is %ld",
+                      config->max_rooms, rooms, total);
             config->max_rooms = (int) rooms;
         }
     }
@@ -79,8 +80,10 @@ s_fit_fd_limit (config_t *config, const log_t *log)
     if (room_for_clients < 1)
         room_for_clients = 1;
     if (config->max_clients > room_for_clients) {
-        log_info (log, "max-clients lowered from %d to %ld: the descriptor limit "
-                  "(RLIMIT_NOFILE) is %ld", config->max_clients, room_for_clients, total);
+        log_info (log,
+                  "max-clients lowered from %d to %ld: the descriptor limit "
+                  "(RLIMIT_NOFILE) is %ld",
+                  config->max_clients, room_for_clients, total);
         config->max_clients = (int) room_for_clients;
     }
 }
@@ -118,35 +121,32 @@ s_start_log_sink (config_t *config)
 static const char *
 s_signal_name (int signal_number)
 {
-    return signal_number == SIGINT?  "SIGINT"
-         : signal_number == SIGTERM? "SIGTERM"
-         : signal_number == SIGQUIT? "SIGQUIT"
-         : signal_number == SIGHUP?  "SIGHUP"
-         : signal_number == SIGUSR1? "SIGUSR1": "signal";
+    return signal_number == SIGINT    ? "SIGINT"
+           : signal_number == SIGTERM ? "SIGTERM"
+           : signal_number == SIGQUIT ? "SIGQUIT"
+           : signal_number == SIGHUP  ? "SIGHUP"
+           : signal_number == SIGUSR1 ? "SIGUSR1"
+                                      : "signal";
 }
 
 //  SIGHUP reopens --log-file (logrotate), SIGUSR1 has the log sink say
 //  what it has written; SIGINT, SIGTERM and SIGQUIT stop the server, the
 //  stop signal is returned.
 static int
-s_wait_for_stop (const sigset_t *signals, log_sink_t *sink, const log_t *log,
-                 const char *log_file)
+s_wait_for_stop (const sigset_t *signals, log_sink_t *sink, const log_t *log, const char *log_file)
 {
     for (;;) {
         int signal_number = 0;
         if (sigwait (signals, &signal_number) != 0)
             continue;
         if (signal_number == SIGHUP) {
-            log_info (log, "SIGHUP received: %s", *log_file? "reopening --log-file"
-                                                            : "no --log-file to reopen");
+            log_info (log, "SIGHUP received: %s",
+                      *log_file ? "reopening --log-file" : "no --log-file to reopen");
             log_sink_reopen (sink);
-        }
-        else
-        if (signal_number == SIGUSR1) {
+        } else if (signal_number == SIGUSR1) {
             log_info (log, "SIGUSR1 received: log statistics follow");
             log_sink_report (sink);
-        }
-        else
+        } else
             return signal_number;
     }
 }
@@ -171,11 +171,13 @@ static int
 s_open_listener (config_t *config, const log_t *log, int *exit_code)
 {
     char error [LOG_REASON_SIZE] = "";
-    int fd = listener_from_systemd (error, sizeof error);
+    int  fd = listener_from_systemd (error, sizeof error);
     if (fd > 0) {
         config->port = listener_port (fd);
-        log_info (log, "serving on the socket systemd passed (port %d): --bind and PORT "
-                  "are not used", config->port);
+        log_info (log,
+                  "serving on the socket systemd passed (port %d): --bind and PORT "
+                  "are not used",
+                  config->port);
         return fd;
     }
     if (fd < 0) {
@@ -186,11 +188,11 @@ s_open_listener (config_t *config, const log_t *log, int *exit_code)
     fd = listener_open (config->bind, config->port, error, sizeof error);
     if (fd >= 0)
         return fd;
-    fprintf (stderr, "TCPChat: cannot listen on %s:%d: %s\n",
-             *config->bind? config->bind: "*", config->port, error);
-    *exit_code = fd == LISTENER_BAD_ADDRESS? TCPCHAT_EXIT_BAD_OPTION
-               : fd == LISTENER_IN_USE?      TCPCHAT_EXIT_PORT_BUSY
-               :                             TCPCHAT_EXIT_NO_LISTEN;
+    fprintf (stderr, "TCPChat: cannot listen on %s:%d: %s\n", *config->bind ? config->bind : "*",
+             config->port, error);
+    *exit_code = fd == LISTENER_BAD_ADDRESS ? TCPCHAT_EXIT_BAD_OPTION
+                 : fd == LISTENER_IN_USE    ? TCPCHAT_EXIT_PORT_BUSY
+                                            : TCPCHAT_EXIT_NO_LISTEN;
     return -1;
 }
 
@@ -255,16 +257,21 @@ main (int argc, char **argv)
     config_t config;
     config_defaults (&config);
     switch (config_parse (&config, argc, argv, getenv, stdout, stderr)) {
-        case CONFIG_RUN:        break;
-        case CONFIG_EXIT_OK:    return 0;
-        case CONFIG_HEALTH:     return s_health (&config);
-        case CONFIG_EXIT_USAGE: return TCPCHAT_EXIT_USAGE;
-        case CONFIG_EXIT_BAD:   return TCPCHAT_EXIT_BAD_OPTION;
+        case CONFIG_RUN:
+            break;
+        case CONFIG_EXIT_OK:
+            return 0;
+        case CONFIG_HEALTH:
+            return s_health (&config);
+        case CONFIG_EXIT_USAGE:
+            return TCPCHAT_EXIT_USAGE;
+        case CONFIG_EXIT_BAD:
+            return TCPCHAT_EXIT_BAD_OPTION;
     }
     if (!s_open_log_file (&config))
         return TCPCHAT_EXIT_BAD_OPTION;
     log_sink_t *sink = s_start_log_sink (&config);
-    char error [LOG_REASON_SIZE];
+    char        error [LOG_REASON_SIZE];
     if (*config.data_dir && !store_prepare_dir (config.data_dir, error, sizeof error)) {
         fprintf (stderr, "TCPChat: --data-dir %s: %s\n", config.data_dir, error);
         log_sink_stop (&sink, LOG_SINK_STOP_MS);
@@ -280,7 +287,7 @@ main (int argc, char **argv)
     sigaddset (&stop_signals, SIGQUIT);
     sigaddset (&stop_signals, SIGHUP);
     sigaddset (&stop_signals, SIGUSR1);
-    pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);   //  Inherited by every actor
+    pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);  //  Inherited by every actor
     signal (SIGPIPE, SIG_IGN);
     s_fit_fd_limit (&config, &log);
 
@@ -294,8 +301,8 @@ main (int argc, char **argv)
     //  until the gateway takes them.
     printf (PROTOCOL_LISTENING, config.port);
 
-    zsys_handler_set (NULL);            //  Our sigwait takes the signals
-    zsys_set_max_sockets (0);           //  One room is one socket pair: no 1024 cap
+    zsys_handler_set (NULL);   //  Our sigwait takes the signals
+    zsys_set_max_sockets (0);  //  One room is one socket pair: no 1024 cap
     zsys_set_logstream (NULL);
     zuuid_t *uuid = zuuid_new ();
     snprintf (config.endpoint, sizeof config.endpoint, "inproc://tcpchat-%s", zuuid_str (uuid));

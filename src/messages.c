@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#define BOOL(i) (1u << (i))     /* msg_spec_t.bools: part i */
+#define BOOL(i) (1u << (i)) /* msg_spec_t.bools: part i */
 
 //  The schema: every message any actor sends, and the one place a kind
 //  is defined. A row's comment is what the message means; its handler is
@@ -85,15 +85,15 @@ static const msg_spec_t s_specs [MSG_KINDS + 1] = {
 //  then ordered after its own message's send only, never after every
 //  send in the process, so a race between two actors that merely
 //  straddles some message is still seen (make check-tsan-race).
-#if defined (__SANITIZE_THREAD__)
-#   define MSG_TSAN 1
-#elif defined (__has_feature)
-#   if __has_feature (thread_sanitizer)
-#       define MSG_TSAN 1
-#   endif
+#if defined(__SANITIZE_THREAD__)
+#    define MSG_TSAN 1
+#elif defined(__has_feature)
+#    if __has_feature(thread_sanitizer)
+#        define MSG_TSAN 1
+#    endif
 #endif
 
-#if defined (MSG_TSAN)
+#if defined(MSG_TSAN)
 void __tsan_acquire (void *addr);
 void __tsan_release (void *addr);
 
@@ -110,15 +110,15 @@ static int
 s_send (zmsg_t **msg_p, zsock_t *dest)
 {
     zframe_t *first = zmsg_pop (*msg_p);
-    size_t size = zframe_size (first);
-    void *copy = malloc (size? size: 1);
+    size_t    size = zframe_size (first);
+    void     *copy = malloc (size ? size : 1);
     assert (copy);
     memcpy (copy, zframe_data (first), size);
     zframe_destroy (&first);
     zmq_msg_t part;
     zmq_msg_init_data (&part, copy, size, s_free_frame, NULL);
     __tsan_release (copy);
-    int more = zmsg_size (*msg_p)? ZMQ_SNDMORE: 0;
+    int more = zmsg_size (*msg_p) ? ZMQ_SNDMORE : 0;
     if (zmq_msg_send (&part, zsock_resolve (dest), more) < 0) {
         zmq_msg_close (&part);
         return -1;
@@ -179,7 +179,7 @@ s_new_text (msg_kind_t kind, uint64_t id, const char *text, size_t size)
 static zmsg_t *
 s_new_bool (msg_kind_t kind, uint64_t id, bool value)
 {
-    return s_new_text (kind, id, value? "1": "0", 1);
+    return s_new_text (kind, id, value ? "1" : "0", 1);
 }
 
 zmsg_t *
@@ -203,8 +203,8 @@ msg_new_line (uint64_t id, const char *text, size_t size)
 }
 
 zmsg_t *
-msg_new_cmd (uint64_t id, const char *verb, const char *arg, size_t arg_size,
-             const char *text, size_t text_size)
+msg_new_cmd (uint64_t id, const char *verb, const char *arg, size_t arg_size, const char *text,
+             size_t text_size)
 {
     zmsg_t *msg = s_new_text (MSG_CMD, id, verb, strlen (verb));
     zmsg_addmem (msg, arg, arg_size);
@@ -261,12 +261,12 @@ msg_new_rename (uint64_t id, const char *name, size_t size)
 }
 
 zmsg_t *
-msg_new_out (uint64_t skip, const char *text, size_t size,
-             const uint64_t *ids, size_t count, bool prompt_skip)
+msg_new_out (uint64_t skip, const char *text, size_t size, const uint64_t *ids, size_t count,
+             bool prompt_skip)
 {
     zmsg_t *msg = s_new_text (MSG_OUT, skip, text, size);
     zmsg_addmem (msg, ids, count * sizeof (uint64_t));
-    zmsg_addmem (msg, prompt_skip? "1": "0", 1);
+    zmsg_addmem (msg, prompt_skip ? "1" : "0", 1);
     return msg;
 }
 
@@ -362,10 +362,10 @@ static msg_kind_t
 s_kind_of (zframe_t *frame)
 {
     const char *data = (const char *) zframe_data (frame);
-    size_t size = zframe_size (frame);
+    size_t      size = zframe_size (frame);
     for (int kind = 0; kind < MSG_KINDS && size; kind++) {
         const char *type = s_specs [kind].type;
-        assert (type);                  //  Every kind has its row
+        assert (type);  //  Every kind has its row
         if (type [0] == data [0] && strlen (type) == size && memcmp (type, data, size) == 0)
             return (msg_kind_t) kind;
     }
@@ -391,8 +391,8 @@ s_parse_parts (zmsg_t *msg, msg_view_t *view, const msg_spec_t *spec)
         msg_part_t *part = &view->part [view->parts];
         part->data = (const char *) zframe_data (frame);
         part->size = zframe_size (frame);
-        if ((spec->bools & BOOL (view->parts))
-            && (part->size != 1 || (part->data [0] != '0' && part->data [0] != '1')))
+        if ((spec->bools & BOOL (view->parts)) &&
+            (part->size != 1 || (part->data [0] != '0' && part->data [0] != '1')))
             return s_refuse (view, "a boolean that is not \"1\" or \"0\"");
         view->parts++;
     }
@@ -471,7 +471,7 @@ msg_bool (const msg_view_t *view, size_t i)
 size_t
 msg_id_count (const msg_view_t *view, size_t i)
 {
-    return i < view->parts? view->part [i].size / sizeof (uint64_t): 0;
+    return i < view->parts ? view->part [i].size / sizeof (uint64_t) : 0;
 }
 
 uint64_t
@@ -502,7 +502,7 @@ msg_pipe_new (const char *endpoint, bool bind)
     zsock_set_sndhwm (sock, MSG_PIPE_HWM);
     zsock_set_rcvhwm (sock, MSG_PIPE_HWM);
     zsock_set_linger (sock, MSG_PIPE_LINGER_MS);
-    int rc = bind? zsock_bind (sock, "%s", endpoint): zsock_connect (sock, "%s", endpoint);
+    int rc = bind ? zsock_bind (sock, "%s", endpoint) : zsock_connect (sock, "%s", endpoint);
     if (rc != 0) {
         int error = zmq_errno ();
         zsock_destroy (&sock);

@@ -19,27 +19,26 @@ s_is_printable (int32_t cp)
     if (cp < 0)
         return false;
     if (cp < 0x20)
-        return cp == '\t';          /* a blank: refused as a space instead */
+        return cp == '\t'; /* a blank: refused as a space instead */
     return cp < 0x7F || cp > 0x9F;
 }
 
 static bool
 s_is_space (int32_t cp)
 {
-    return cp == ' ' || cp == '\t' || cp == 0xA0 || cp == 0x1680
-        || (cp >= 0x2000 && cp <= 0x200A)
-        || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F
-        || cp == 0x3000;
+    return cp == ' ' || cp == '\t' || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000;
 }
 
 //  Characters that show as nothing, or change how their neighbours show.
 static bool
 s_is_invisible (int32_t cp)
 {
-    return u_charType (cp) == U_FORMAT_CHAR
-        || u_hasBinaryProperty (cp, UCHAR_DEFAULT_IGNORABLE_CODE_POINT)
-        || u_hasBinaryProperty (cp, UCHAR_BIDI_CONTROL)
-        || cp == 0x2800;            /* braille blank: So, yet blank */
+    return u_charType (cp) == U_FORMAT_CHAR ||
+           u_hasBinaryProperty (cp, UCHAR_DEFAULT_IGNORABLE_CODE_POINT) ||
+           u_hasBinaryProperty (cp, UCHAR_BIDI_CONTROL) ||
+           cp == 0x2800; /* braille blank: So, yet blank */
 }
 
 const char *
@@ -48,7 +47,7 @@ name_problem (const char *s, size_t len)
     if (len == 0)
         return PROTOCOL_NAME_EMPTY;
     size_t chars = 0;
-    bool unprintable = false, spaced = false, invisible = false;
+    bool   unprintable = false, spaced = false, invisible = false;
     for (size_t i = 0; i < len; chars++) {
         if (chars == NAME_MAX_CHARS)
             return PROTOCOL_NAME_TOO_LONG;
@@ -56,11 +55,9 @@ name_problem (const char *s, size_t len)
         i += utf8_decode (s + i, len - i, &cp);
         if (!s_is_printable (cp))
             unprintable = true;
-        else
-        if (s_is_space (cp))
+        else if (s_is_space (cp))
             spaced = true;
-        else
-        if (s_is_invisible (cp))
+        else if (s_is_invisible (cp))
             invisible = true;
     }
     if (unprintable)
@@ -77,8 +74,8 @@ name_problem (const char *s, size_t len)
 static bool
 s_is_room_char (char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-        || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 const char *
@@ -112,11 +109,11 @@ name_confusables_t *
 name_confusables_new (void)
 {
     name_confusables_t *self = (name_confusables_t *) mem_zalloc (1, sizeof (name_confusables_t));
-    UErrorCode status = U_ZERO_ERROR;
+    UErrorCode          status = U_ZERO_ERROR;
     self->checker = uspoof_open (&status);
     if (U_FAILURE (status)) {
         uspoof_close (self->checker);
-        self->checker = NULL;       //  keys fall back to name_fold
+        self->checker = NULL;  //  keys fall back to name_fold
     }
     return self;
 }
@@ -141,19 +138,18 @@ s_fold (const UChar *in, int32_t len, UChar *out, UErrorCode *status)
 }
 
 static int32_t
-s_skeleton (name_confusables_t *self, const UChar *in, int32_t len, UChar *out,
-            UErrorCode *status)
+s_skeleton (name_confusables_t *self, const UChar *in, int32_t len, UChar *out, UErrorCode *status)
 {
     return uspoof_getSkeleton (self->checker, 0, in, len, out, KEY_UNITS, status);
 }
 
 void
-name_confusable_key (name_confusables_t *self, int which,
-                     const char *s, size_t len, char out [NAME_KEY_MAX])
+name_confusable_key (name_confusables_t *self, int which, const char *s, size_t len,
+                     char out [NAME_KEY_MAX])
 {
     UErrorCode status = U_ZERO_ERROR;
-    UChar name [KEY_UNITS], step [KEY_UNITS], key [KEY_UNITS];
-    int32_t n = 0;
+    UChar      name [KEY_UNITS], step [KEY_UNITS], key [KEY_UNITS];
+    int32_t    n = 0;
     if (!self || !self->checker || len > NAME_MAX_BYTES)
         status = U_UNSUPPORTED_ERROR;
     else {
@@ -161,8 +157,7 @@ name_confusable_key (name_confusables_t *self, int which,
         if (which == 0) {
             n = s_fold (name, n, step, &status);
             n = s_skeleton (self, step, n, key, &status);
-        }
-        else {
+        } else {
             n = s_skeleton (self, name, n, step, &status);
             n = s_fold (step, n, key, &status);
         }
@@ -170,7 +165,7 @@ name_confusable_key (name_confusables_t *self, int which,
             u_strToUTF8 (out, NAME_KEY_MAX, NULL, key, n, &status);
     }
     if (U_FAILURE (status) || status == U_STRING_NOT_TERMINATED_WARNING) {
-        size_t keep = len < NAME_KEY_MAX? len: NAME_KEY_MAX - 1;
+        size_t keep = len < NAME_KEY_MAX ? len : NAME_KEY_MAX - 1;
         name_fold (s, keep, out);
     }
 }

@@ -17,7 +17,7 @@
 void
 slotlist_init (slotlist_t *list, size_t capacity)
 {
-    *list = (slotlist_t) { 0 };
+    *list = (slotlist_t){0};
     assert (capacity < SLOT_NONE);
     list->entries = (uint32_t *) mem_alloc (capacity * sizeof (uint32_t));
     list->where = (uint32_t *) mem_alloc (capacity * sizeof (uint32_t));
@@ -31,7 +31,7 @@ slotlist_free (slotlist_t *list)
 {
     free (list->entries);
     free (list->where);
-    *list = (slotlist_t) { 0 };
+    *list = (slotlist_t){0};
 }
 
 bool
@@ -70,8 +70,8 @@ s_compact (slotlist_t *list)
     if (list->pass_end >= list->count)
         pass_end = kept;
     list->count = kept;
-    list->cursor = list->in_pass? cursor: 0;
-    list->pass_end = list->in_pass? pass_end: 0;
+    list->cursor = list->in_pass ? cursor : 0;
+    list->pass_end = list->in_pass ? pass_end : 0;
     assert (list->count == list->size);
 }
 
@@ -118,7 +118,7 @@ slotlist_next (slotlist_t *list, uint32_t *slot)
 {
     assert (list->in_pass);
     while (list->cursor < list->pass_end) {
-        size_t i = list->cursor++;
+        size_t   i = list->cursor++;
         uint32_t candidate = list->entries [i];
         if (list->where [candidate] == i) {
             *slot = candidate;

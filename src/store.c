@@ -21,10 +21,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define SUFFIX      ".log"
-#define SUFFIX_LEN  4
-#define CHUNK       65536           /* bytes read at a time when loading */
-#define TAIL_CHUNK  4096            /* read back from the end for a torn line */
+#define SUFFIX     ".log"
+#define SUFFIX_LEN 4
+#define CHUNK      65536 /* bytes read at a time when loading */
+#define TAIL_CHUNK 4096  /* read back from the end for a torn line */
 
 const char *
 store_strerror (int error)
@@ -52,8 +52,7 @@ s_open_regular (const char *dir, const char *room, int flags)
         return -1;
     }
     struct stat info;
-    int error = fstat (fd, &info) != 0? errno
-              : !S_ISREG (info.st_mode)? STORE_NOT_REGULAR: 0;
+    int error = fstat (fd, &info) != 0 ? errno : !S_ISREG (info.st_mode) ? STORE_NOT_REGULAR : 0;
     if (error) {
         close (fd);
         errno = error;
@@ -136,10 +135,10 @@ s_room_of (const char *file, char room [ROOM_MAX_CHARS + 1])
 static off_t
 s_whole_lines_end (int fd, off_t size)
 {
-    char chunk [TAIL_CHUNK];
+    char  chunk [TAIL_CHUNK];
     off_t offset = size;
     while (offset > 0) {
-        size_t piece = offset > (off_t) sizeof chunk? sizeof chunk: (size_t) offset;
+        size_t piece = offset > (off_t) sizeof chunk ? sizeof chunk : (size_t) offset;
         offset -= (off_t) piece;
         ssize_t got = pread (fd, chunk, piece, offset);
         if (got != (ssize_t) piece) {
@@ -147,7 +146,7 @@ s_whole_lines_end (int fd, off_t size)
                 errno = EIO;
             return -1;
         }
-        for (size_t i = piece; i-- > 0; )
+        for (size_t i = piece; i-- > 0;)
             if (chunk [i] == '\n')
                 return offset + (off_t) i + 1;
     }
@@ -163,9 +162,9 @@ store_open (const char *dir, const char *room)
     if (fd < 0)
         return -1;
     struct stat info;
-    off_t whole = 0;
-    if (fstat (fd, &info) != 0
-    || (info.st_size > 0 && (whole = s_whole_lines_end (fd, info.st_size)) < 0)) {
+    off_t       whole = 0;
+    if (fstat (fd, &info) != 0 ||
+        (info.st_size > 0 && (whole = s_whole_lines_end (fd, info.st_size)) < 0)) {
         int saved = errno;
         close (fd);
         errno = saved;
@@ -187,12 +186,9 @@ store_append (int fd, const char *line, size_t len)
 {
     //  One writev: the line and its newline reach the file together, so
     //  a kill can only cut a line if the kernel itself splits the write.
-    struct iovec parts [2] = {
-        { (void *) line, len },
-        { (void *) "\n", 1 }
-    };
+    struct iovec  parts [2] = {{(void *) line, len}, {(void *) "\n", 1}};
     struct iovec *part = parts;
-    int count = 2;
+    int           count = 2;
     while (count > 0) {
         ssize_t written = writev (fd, part, count);
         if (written < 0) {
@@ -233,7 +229,7 @@ s_read_at (int fd, char *into, size_t size, off_t offset)
             continue;
         if (got <= 0) {
             if (got == 0)
-                errno = EIO;            //  Shrunk under us
+                errno = EIO;  //  Shrunk under us
             return -1;
         }
         into += got;
@@ -256,14 +252,14 @@ static off_t
 s_tail_start (int fd, off_t end, size_t max_lines, char *chunk)
 {
     size_t lines = 0;
-    size_t line_len = 0;                //  Of the line being scanned, so far
-    off_t offset = end;
+    size_t line_len = 0;  //  Of the line being scanned, so far
+    off_t  offset = end;
     while (offset > 0) {
-        size_t size = offset > CHUNK? CHUNK: (size_t) offset;
+        size_t size = offset > CHUNK ? CHUNK : (size_t) offset;
         offset -= (off_t) size;
         if (s_read_at (fd, chunk, size, offset))
             return -1;
-        for (size_t i = size; i-- > 0; ) {
+        for (size_t i = size; i-- > 0;) {
             if (chunk [i] != '\n') {
                 line_len++;
                 continue;
@@ -273,7 +269,7 @@ s_tail_start (int fd, off_t end, size_t max_lines, char *chunk)
             line_len = 0;
         }
     }
-    return 0;                           //  The whole file, first line included
+    return 0;  //  The whole file, first line included
 }
 
 //  clean_text caps what it returns at a typed line's length, and a stored
@@ -281,8 +277,8 @@ s_tail_start (int fd, off_t end, size_t max_lines, char *chunk)
 //  time, each cut at a character's start. An escape sequence cut in two
 //  leaves some of its bytes as plain text, never a control byte. out is
 //  CLEAN_STORED_MAX bytes.
-#define CLEAN_PIECE       1024
-#define CLEAN_STORED_MAX  (STORE_LINE_MAX * 3 + 1)
+#define CLEAN_PIECE      1024
+#define CLEAN_STORED_MAX (STORE_LINE_MAX * 3 + 1)
 
 static size_t
 s_clean_line (const char *in, size_t len, char *out)
@@ -325,7 +321,7 @@ store_load (const char *dir, const char *room, size_t max_lines, history_t *hist
         return 0;
     int fd = s_open_regular (dir, room, O_RDONLY);
     if (fd < 0)
-        return errno == ENOENT? 0: -1;
+        return errno == ENOENT ? 0 : -1;
     struct stat info;
     if (fstat (fd, &info) != 0) {
         int saved = errno;
@@ -341,15 +337,15 @@ store_load (const char *dir, const char *room, size_t max_lines, history_t *hist
     //  Only whole lines count: a last line without its '\n' was torn
     //  (the server killed mid-write, the disk full) and is never shown.
     off_t end = s_whole_lines_end (fd, info.st_size);
-    off_t offset = end < 0? -1: s_tail_start (fd, end, max_lines, chunk);
+    off_t offset = end < 0 ? -1 : s_tail_start (fd, end, max_lines, chunk);
 
     //  Forwards from there, line by line: a line split between chunks is
     //  gathered in `line`; one too long to be ours is skipped to its end.
-    int added = 0;
+    int    added = 0;
     size_t line_len = 0;
-    bool too_long = false;
+    bool   too_long = false;
     while (offset >= 0 && offset < end) {
-        size_t size = end - offset > CHUNK? CHUNK: (size_t) (end - offset);
+        size_t size = end - offset > CHUNK ? CHUNK : (size_t) (end - offset);
         if (s_read_at (fd, chunk, size, offset)) {
             offset = -1;
             break;
@@ -357,8 +353,8 @@ store_load (const char *dir, const char *room, size_t max_lines, history_t *hist
         offset += (off_t) size;
         size_t start = 0;
         while (start < size) {
-            char *newline = (char *) memchr (chunk + start, '\n', size - start);
-            size_t stop = newline? (size_t) (newline - chunk): size;
+            char  *newline = (char *) memchr (chunk + start, '\n', size - start);
+            size_t stop = newline ? (size_t) (newline - chunk) : size;
             size_t piece = stop - start;
             if (too_long || line_len + piece > STORE_LINE_MAX)
                 too_long = true;
@@ -388,11 +384,11 @@ store_load (const char *dir, const char *room, size_t max_lines, history_t *hist
 bool
 store_has_lines (const char *dir, const char *room)
 {
-    char path [PATH_MAX];
+    char        path [PATH_MAX];
     struct stat info;
     //  lstat: a symlink or FIFO is no room's file, and stat never waits.
-    return store_path (dir, room, path, sizeof path)
-        && lstat (path, &info) == 0 && S_ISREG (info.st_mode) && info.st_size > 0;
+    return store_path (dir, room, path, sizeof path) && lstat (path, &info) == 0 &&
+           S_ISREG (info.st_mode) && info.st_size > 0;
 }
 
 static int
@@ -419,10 +415,10 @@ s_list (const char *dir, bool regular)
         //  d_type is not known on every file system: ask when it says so,
         //  never following a link (lstat does not wait on a FIFO either).
         struct stat info;
-        bool is_regular = entry->d_type == DT_REG
-            || (entry->d_type == DT_UNKNOWN
-                && fstatat (dirfd (handle), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) == 0
-                && S_ISREG (info.st_mode));
+        bool        is_regular = entry->d_type == DT_REG || (entry->d_type == DT_UNKNOWN &&
+                                                      fstatat (dirfd (handle), entry->d_name, &info,
+                                                                      AT_SYMLINK_NOFOLLOW) == 0 &&
+                                                      S_ISREG (info.st_mode));
         if (is_regular == regular)
             zlist_append (rooms, room);
     }

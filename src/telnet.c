@@ -27,12 +27,12 @@
 
 struct _telnet_filter_t {
     telnet_t        *telnet;
-    telnet_result_t *result;        /* during telnet_filter_feed */
-    buf_t           *sink;          /* where libtelnet's output goes now */
-    uint8_t          refused_us [OPTION_BYTES];   /* options we said WONT to */
-    uint8_t          refused_him [OPTION_BYTES];  /* options we said DONT to */
-    bool             cr;            /* the last data byte was a CR */
-    bool             in_long_sb;    /* libtelnet gave up on an over-long SB */
+    telnet_result_t *result;                     /* during telnet_filter_feed */
+    buf_t           *sink;                       /* where libtelnet's output goes now */
+    uint8_t          refused_us [OPTION_BYTES];  /* options we said WONT to */
+    uint8_t          refused_him [OPTION_BYTES]; /* options we said DONT to */
+    bool             cr;                         /* the last data byte was a CR */
+    bool             in_long_sb;                 /* libtelnet gave up on an over-long SB */
     bool             fatal;
 };
 
@@ -45,7 +45,7 @@ s_data (telnet_filter_t *self, const char *data, size_t size)
     buf_t *out = &self->result->data;
     size_t start = 0;
     for (size_t i = 0; i < size; i++)
-        if (data [i] == '\0' && (i? data [i - 1] == '\r': self->cr)) {
+        if (data [i] == '\0' && (i ? data [i - 1] == '\r' : self->cr)) {
             buf_append (out, data + start, i - start);
             buf_append (out, "\n", 1);
             start = i + 1;
@@ -59,9 +59,9 @@ s_data (telnet_filter_t *self, const char *data, size_t size)
 static void
 s_interrupt (telnet_filter_t *self)
 {
-    buf_t *data = &self->result->data;
+    buf_t      *data = &self->result->data;
     const char *head = buf_head (data);
-    const char *newline = head? memrchr (head, '\n', buf_size (data)): NULL;
+    const char *newline = head ? memrchr (head, '\n', buf_size (data)) : NULL;
     if (newline)
         data->len = (size_t) (newline + 1 - data->data);
     else {
@@ -84,10 +84,10 @@ s_command (telnet_filter_t *self, unsigned char command)
             buf_append (self->sink, TELNET_AYT_ANSWER, strlen (TELNET_AYT_ANSWER));
             break;
         case TELNET_SE:
-            self->in_long_sb = false;   //  The end of the SB libtelnet dropped
+            self->in_long_sb = false;  //  The end of the SB libtelnet dropped
             break;
         default:
-            break;                      //  AO, EC, NOP, DM, GA, EOR, ...
+            break;  //  AO, EC, NOP, DM, GA, EOR, ...
     }
 }
 
@@ -147,7 +147,7 @@ s_handle_event (telnet_t *telnet, telnet_event_t *event, void *user)
             self->fatal = true;
             break;
         default:
-            break;                      //  WONT, DONT, SB contents: nothing to do
+            break;  //  WONT, DONT, SB contents: nothing to do
     }
 }
 
@@ -172,8 +172,7 @@ telnet_filter_destroy (telnet_filter_t **self_p)
 }
 
 void
-telnet_filter_feed (telnet_filter_t *self, const char *data, size_t size,
-                    telnet_result_t *result)
+telnet_filter_feed (telnet_filter_t *self, const char *data, size_t size, telnet_result_t *result)
 {
     buf_clear (&result->data);
     buf_clear (&result->reply);
@@ -181,7 +180,7 @@ telnet_filter_feed (telnet_filter_t *self, const char *data, size_t size,
     self->result = result;
     self->sink = &result->reply;
     for (size_t offset = 0; offset < size && !self->fatal; offset += TELNET_SLICE) {
-        size_t slice = size - offset < TELNET_SLICE? size - offset: TELNET_SLICE;
+        size_t slice = size - offset < TELNET_SLICE ? size - offset : TELNET_SLICE;
         telnet_recv (self->telnet, data + offset, slice);
     }
     result->fatal = self->fatal;

@@ -21,14 +21,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CLIENTS     256
-#define SHOW_BYTES      320     /* how much of a mismatch a message shows */
-#define SHOW_SLOTS      3       /* check_show results alive at once */
+#define MAX_CLIENTS 256
+#define SHOW_BYTES  320 /* how much of a mismatch a message shows */
+#define SHOW_SLOTS  3   /* check_show results alive at once */
 
 struct tcp_client {
     int    fd;
-    char   label [64];      /* for messages */
-    char  *buf;             /* received, not yet consumed */
+    char   label [64]; /* for messages */
+    char  *buf;        /* received, not yet consumed */
     size_t len, cap;
     bool   eof;
 };
@@ -52,7 +52,7 @@ check_fail_at (const char *file, int line, const char *fmt, ...)
     fputc ('\n', stderr);
     fflush (stderr);
     _fail (file, line);
-    abort ();                   /* _fail jumps out of the test */
+    abort (); /* _fail jumps out of the test */
 }
 
 static void
@@ -60,22 +60,29 @@ s_escape_into (FILE *f, const unsigned char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = p [i];
-        if (ch == '\n')       fputs ("\\n", f);
-        else if (ch == '\r')  fputs ("\\r", f);
-        else if (ch == '\t')  fputs ("\\t", f);
-        else if (ch == '\\')  fputs ("\\\\", f);
-        else if (ch == '"')   fputs ("\\\"", f);
-        else if (ch >= 0x20 && ch < 0x7f)  fputc (ch, f);
-        else  fprintf (f, "\\x%02x", ch);
+        if (ch == '\n')
+            fputs ("\\n", f);
+        else if (ch == '\r')
+            fputs ("\\r", f);
+        else if (ch == '\t')
+            fputs ("\\t", f);
+        else if (ch == '\\')
+            fputs ("\\\\", f);
+        else if (ch == '"')
+            fputs ("\\\"", f);
+        else if (ch >= 0x20 && ch < 0x7f)
+            fputc (ch, f);
+        else
+            fprintf (f, "\\x%02x", ch);
     }
 }
 
 char *
 check_escape (const char *p, size_t n)
 {
-    char *s = NULL;
+    char  *s = NULL;
     size_t size = 0;
-    FILE *f = open_memstream (&s, &size);
+    FILE  *f = open_memstream (&s, &size);
     if (!f)
         abort ();
     fputc ('"', f);
@@ -88,14 +95,14 @@ check_escape (const char *p, size_t n)
 const char *
 check_show (const char *p, size_t n, size_t at)
 {
-    static char slots [SHOW_SLOTS][SHOW_BYTES * 4 + 64];
+    static char     slots [SHOW_SLOTS][SHOW_BYTES * 4 + 64];
     static unsigned next;
-    char *out = slots [next++ % SHOW_SLOTS];
-    size_t from = at > SHOW_BYTES / 2? at - SHOW_BYTES / 2: 0;
-    size_t to = from + SHOW_BYTES < n? from + SHOW_BYTES: n;
-    char *shown = check_escape (p + from, to - from);
-    snprintf (out, sizeof slots [0], "%s%s%s (%zu bytes)", from > 0? "...": "",
-              shown, to < n? "...": "", n);
+    char           *out = slots [next++ % SHOW_SLOTS];
+    size_t          from = at > SHOW_BYTES / 2 ? at - SHOW_BYTES / 2 : 0;
+    size_t          to = from + SHOW_BYTES < n ? from + SHOW_BYTES : n;
+    char           *shown = check_escape (p + from, to - from);
+    snprintf (out, sizeof slots [0], "%s%s%s (%zu bytes)", from > 0 ? "..." : "", shown,
+              to < n ? "..." : "", n);
     free (shown);
     return out;
 }
@@ -130,8 +137,8 @@ check_is_stamp (const char *s, size_t n)
             return false;
     int month = s_two_digits (s + 5), day = s_two_digits (s + 8);
     int hour = s_two_digits (s + 11), min = s_two_digits (s + 14), sec = s_two_digits (s + 17);
-    return month >= 1 && month <= 12 && day >= 1 && day <= 31
-        && hour <= 23 && min <= 59 && sec <= 60;
+    return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && min <= 59 &&
+           sec <= 60;
 }
 
 static bool
@@ -144,9 +151,14 @@ size_t
 check_pattern_len (const char *pattern)
 {
     size_t n = 0;
-    for (const char *p = pattern; *p; ) {
-        if (s_is_marker (p)) { n += CHECK_TS_LEN; p += strlen (CHECK_TS); }
-        else                 { n++; p++; }
+    for (const char *p = pattern; *p;) {
+        if (s_is_marker (p)) {
+            n += CHECK_TS_LEN;
+            p += strlen (CHECK_TS);
+        } else {
+            n++;
+            p++;
+        }
     }
     return n;
 }
@@ -155,7 +167,7 @@ size_t
 check_mismatch (const char *pattern, const char *s, size_t n)
 {
     size_t i = 0;
-    for (const char *p = pattern; *p && i < n; ) {
+    for (const char *p = pattern; *p && i < n;) {
         if (!s_is_marker (p)) {
             if (s [i] != *p++)
                 return i;
@@ -185,17 +197,16 @@ static const char *
 s_show_pattern (const char *pattern, size_t at)
 {
     size_t len = check_pattern_len (pattern);
-    char *bytes = malloc (len + 1);
+    char  *bytes = malloc (len + 1);
     if (!bytes)
         abort ();
     size_t n = 0;
-    for (const char *p = pattern; *p; ) {
+    for (const char *p = pattern; *p;) {
         if (s_is_marker (p)) {
             memcpy (bytes + n, s_stamp_shape, CHECK_TS_LEN);
             n += CHECK_TS_LEN;
             p += strlen (CHECK_TS);
-        }
-        else
+        } else
             bytes [n++] = *p++;
     }
     const char *shown = check_show (bytes, len, at);
@@ -252,7 +263,7 @@ check_now_ms (void)
 void
 check_sleep_ms (int ms)
 {
-    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
     while (nanosleep (&ts, &ts) == -1 && errno == EINTR)
         ;
 }
@@ -261,7 +272,7 @@ static int
 s_left_ms (int64_t deadline)
 {
     int64_t left = deadline - check_now_ms ();
-    return left > 0? (int) left: 0;
+    return left > 0 ? (int) left : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -289,15 +300,15 @@ int
 tcp_free_port (bool ipv6)
 {
     struct sockaddr_storage ss;
-    socklen_t len = s_loopback (&ss, ipv6, 0);
-    int fd = socket (ss.ss_family, SOCK_STREAM, 0);
+    socklen_t               len = s_loopback (&ss, ipv6, 0);
+    int                     fd = socket (ss.ss_family, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
     int port = -1;
-    if (bind (fd, (struct sockaddr *) &ss, len) == 0
-    &&  getsockname (fd, (struct sockaddr *) &ss, &len) == 0)
-        port = ntohs (ipv6? ((struct sockaddr_in6 *) &ss)->sin6_port
-                          : ((struct sockaddr_in *) &ss)->sin_port);
+    if (bind (fd, (struct sockaddr *) &ss, len) == 0 &&
+        getsockname (fd, (struct sockaddr *) &ss, &len) == 0)
+        port = ntohs (ipv6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
+                           : ((struct sockaddr_in *) &ss)->sin_port);
     close (fd);
     return port;
 }
@@ -312,7 +323,7 @@ int
 tcp_try_connect (int port, bool ipv6, int rcvbuf)
 {
     struct sockaddr_storage ss;
-    socklen_t len = s_loopback (&ss, ipv6, port);
+    socklen_t               len = s_loopback (&ss, ipv6, port);
     int fd = socket (ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
@@ -321,16 +332,15 @@ tcp_try_connect (int port, bool ipv6, int rcvbuf)
     if (connect (fd, (struct sockaddr *) &ss, len) == 0)
         return fd;
     if (errno == EINPROGRESS) {
-        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
         if (poll (&p, 1, CHECK_WAIT_MS) == 1) {
-            int err = 0;
+            int       err = 0;
             socklen_t elen = sizeof err;
             getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &elen);
             if (err == 0)
                 return fd;
             errno = err;
-        }
-        else
+        } else
             errno = ETIMEDOUT;
     }
     int saved = errno;
@@ -342,11 +352,11 @@ tcp_try_connect (int port, bool ipv6, int rcvbuf)
 char
 tcp_first_byte (int fd, int timeout_ms)
 {
-    struct pollfd p = { .fd = fd, .events = POLLIN };
+    struct pollfd p = {.fd = fd, .events = POLLIN};
     if (poll (&p, 1, timeout_ms) != 1)
         return 0;
     char c;
-    return recv (fd, &c, 1, MSG_PEEK) == 1? c: 0;
+    return recv (fd, &c, 1, MSG_PEEK) == 1 ? c : 0;
 }
 
 tcp_client_t *
@@ -355,8 +365,8 @@ tcp_connect_at (int port, bool ipv6, int rcvbuf, const char *file, int line)
     signal (SIGPIPE, SIG_IGN);
     int fd = tcp_try_connect (port, ipv6, rcvbuf);
     if (fd < 0)
-        check_fail_at (file, line, "connect to %s port %d: %s", ipv6? "[::1]": "127.0.0.1",
-                       port, strerror (errno));
+        check_fail_at (file, line, "connect to %s port %d: %s", ipv6 ? "[::1]" : "127.0.0.1", port,
+                       strerror (errno));
     tcp_client_t *c = calloc (1, sizeof *c);
     if (!c)
         abort ();
@@ -385,7 +395,7 @@ tcp_close (tcp_client_t *c)
 void
 tcp_reset (tcp_client_t *c)
 {
-    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
     setsockopt (c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     tcp_close (c);
 }
@@ -432,8 +442,8 @@ void
 tcp_send_at (tcp_client_t *c, const void *p, size_t n, const char *file, int line)
 {
     const char *bytes = p;
-    size_t done = 0;
-    int64_t deadline = check_now_ms () + CHECK_WAIT_MS;
+    size_t      done = 0;
+    int64_t     deadline = check_now_ms () + CHECK_WAIT_MS;
     while (done < n) {
         ssize_t w = send (c->fd, bytes + done, n - done, MSG_NOSIGNAL);
         if (w > 0) {
@@ -442,7 +452,7 @@ tcp_send_at (tcp_client_t *c, const void *p, size_t n, const char *file, int lin
         }
         if (w < 0 && errno != EAGAIN && errno != EINTR)
             check_fail_at (file, line, "%s: send: %s", c->label, strerror (errno));
-        struct pollfd pf = { .fd = c->fd, .events = POLLOUT };
+        struct pollfd pf = {.fd = c->fd, .events = POLLOUT};
         if (s_left_ms (deadline) == 0 || poll (&pf, 1, s_left_ms (deadline)) == 0)
             check_fail_at (file, line, "%s: send blocked for %d ms (%zu of %zu bytes sent)",
                            c->label, CHECK_WAIT_MS, done, n);
@@ -460,7 +470,7 @@ s_fill_upto (tcp_client_t *c, size_t most)
     if (c->eof)
         return 0;
     if (c->cap - c->len < most) {
-        size_t cap = c->cap? c->cap: 4096;
+        size_t cap = c->cap ? c->cap : 4096;
         while (cap - c->len < most)
             cap *= 2;
         c->buf = realloc (c->buf, cap);
@@ -471,8 +481,7 @@ s_fill_upto (tcp_client_t *c, size_t most)
     ssize_t r = recv (c->fd, c->buf + c->len, most, MSG_DONTWAIT);
     if (r > 0)
         c->len += (size_t) r;
-    else
-    if (r == 0)
+    else if (r == 0)
         c->eof = true;
     return r;
 }
@@ -497,7 +506,7 @@ s_receive (tcp_client_t *c, size_t most, int timeout_ms)
             return -2;
         if (s_left_ms (deadline) == 0)
             return -1;
-        struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+        struct pollfd pf = {.fd = c->fd, .events = POLLIN};
         poll (&pf, 1, s_left_ms (deadline));
     }
 }
@@ -545,7 +554,7 @@ tcp_peek_at (tcp_client_t *c, size_t n, int timeout_ms, const char *file, int li
 static const char *
 s_show_expected (const char *pattern, const char *raw, size_t len, size_t at)
 {
-    return pattern? s_show_pattern (pattern, at): check_show (raw, len, at);
+    return pattern ? s_show_pattern (pattern, at) : check_show (raw, len, at);
 }
 
 static size_t
@@ -564,25 +573,25 @@ s_mismatch (const char *pattern, const char *raw, const char *s, size_t n)
     the timeout. Expects the pattern, or raw[0..len) when it is NULL.
     Consumes the matched bytes.                                          */
 static void
-s_expect (tcp_client_t *c, size_t len, const char *pattern, const char *raw,
-          const char *file, int line)
+s_expect (tcp_client_t *c, size_t len, const char *pattern, const char *raw, const char *file,
+          int line)
 {
     int64_t deadline = check_now_ms () + CHECK_WAIT_MS;
     for (;;) {
-        size_t have = c->len < len? c->len: len;
+        size_t have = c->len < len ? c->len : len;
         size_t bad = s_mismatch (pattern, raw, c->buf, have);
         if (bad < have)
-            check_fail_at (file, line, "%s: wrong bytes at offset %zu\n  expected %s\n  got      %s",
-                           c->label, bad, s_show_expected (pattern, raw, len, bad),
-                           check_show (c->buf, c->len, bad));
+            check_fail_at (
+                file, line, "%s: wrong bytes at offset %zu\n  expected %s\n  got      %s", c->label,
+                bad, s_show_expected (pattern, raw, len, bad), check_show (c->buf, c->len, bad));
         if (have == len)
             break;
         ssize_t r = s_receive (c, len - c->len, s_left_ms (deadline));
         if (r <= 0)
-            check_fail_at (file, line, "%s: %s after %zu of %zu bytes\n  expected %s\n  got      %s",
-                           c->label, s_why_short (r), c->len, len,
-                           s_show_expected (pattern, raw, len, c->len),
-                           check_show (c->buf, c->len, c->len));
+            check_fail_at (
+                file, line, "%s: %s after %zu of %zu bytes\n  expected %s\n  got      %s", c->label,
+                s_why_short (r), c->len, len, s_show_expected (pattern, raw, len, c->len),
+                check_show (c->buf, c->len, c->len));
     }
     tcp_consume (c, len);
 }
@@ -613,9 +622,9 @@ tcp_expect_silence_at (tcp_client_t *c, int ms, const char *file, int line)
         check_fail_at (file, line, "%s: expected nothing, got a socket error: %s", c->label,
                        strerror (errno));
     if (r > 0) {
-        s_receive (c, 65536, 100);      /* a little more, to show the whole message */
-        check_fail_at (file, line, "%s: expected nothing for %d ms, got %s",
-                       c->label, ms, check_show (c->buf, c->len, 0));
+        s_receive (c, 65536, 100); /* a little more, to show the whole message */
+        check_fail_at (file, line, "%s: expected nothing for %d ms, got %s", c->label, ms,
+                       check_show (c->buf, c->len, 0));
     }
 }
 
@@ -623,16 +632,18 @@ void
 tcp_expect_eof_at (tcp_client_t *c, const char *file, int line)
 {
     if (c->len > 0)
-        check_fail_at (file, line, "%s: expected the connection to close, but unread bytes"
-                       " are waiting: %s", c->label, check_show (c->buf, c->len, 0));
+        check_fail_at (file, line,
+                       "%s: expected the connection to close, but unread bytes"
+                       " are waiting: %s",
+                       c->label, check_show (c->buf, c->len, 0));
     ssize_t r = s_receive (c, 65536, CHECK_WAIT_MS);
     if (r == -1)
-        check_fail_at (file, line, "%s: the connection was not closed within %d ms",
-                       c->label, CHECK_WAIT_MS);
+        check_fail_at (file, line, "%s: the connection was not closed within %d ms", c->label,
+                       CHECK_WAIT_MS);
     if (r == -2)
         check_fail_at (file, line, "%s: expected a clean close (EOF), got: %s", c->label,
                        strerror (errno));
     if (r > 0)
-        check_fail_at (file, line, "%s: expected the connection to close, got %s",
-                       c->label, check_show (c->buf, c->len, 0));
+        check_fail_at (file, line, "%s: expected the connection to close, got %s", c->label,
+                       check_show (c->buf, c->len, 0));
 }

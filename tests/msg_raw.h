@@ -15,7 +15,8 @@
 #include "messages.h"
 
 /*  [type][id], type as given.                                           */
-static inline zmsg_t *msg_new_type (const char *type, uint64_t id)
+static inline zmsg_t *
+msg_new_type (const char *type, uint64_t id)
 {
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, type);
@@ -24,37 +25,42 @@ static inline zmsg_t *msg_new_type (const char *type, uint64_t id)
 }
 
 /*  [type][id], the type of kind.                                        */
-static inline zmsg_t *msg_new (msg_kind_t kind, uint64_t id)
+static inline zmsg_t *
+msg_new (msg_kind_t kind, uint64_t id)
 {
     return msg_new_type (msg_spec (kind)->type, id);
 }
 
-static inline void msg_add (zmsg_t *msg, const void *data, size_t size)
+static inline void
+msg_add (zmsg_t *msg, const void *data, size_t size)
 {
     zmsg_addmem (msg, data, size);
 }
 
-static inline void msg_add_str (zmsg_t *msg, const char *text)
+static inline void
+msg_add_str (zmsg_t *msg, const char *text)
 {
     zmsg_addmem (msg, text, strlen (text));
 }
 
 /*  [type][id][text] and [type][id].                                     */
-static inline int msg_send_text (zsock_t *dest, msg_kind_t kind, uint64_t id,
-                                 const char *text, size_t size)
+static inline int
+msg_send_text (zsock_t *dest, msg_kind_t kind, uint64_t id, const char *text, size_t size)
 {
     zmsg_t *msg = msg_new (kind, id);
     msg_add (msg, text, size);
     return msg_send (&msg, dest);
 }
 
-static inline int msg_send_id (zsock_t *dest, msg_kind_t kind, uint64_t id)
+static inline int
+msg_send_id (zsock_t *dest, msg_kind_t kind, uint64_t id)
 {
     zmsg_t *msg = msg_new (kind, id);
     return msg_send (&msg, dest);
 }
 
-static inline bool msg_is (const msg_view_t *view, msg_kind_t kind)
+static inline bool
+msg_is (const msg_view_t *view, msg_kind_t kind)
 {
     return view->kind == kind;
 }

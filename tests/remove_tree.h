@@ -11,7 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void remove_tree (const char *path)
+static void
+remove_tree (const char *path)
 {
     DIR *dir = opendir (path);
     if (!dir) {

@@ -20,13 +20,14 @@
 #define TOO_MANY2 "Too many connections from your address (max 2). Try again later.\n"
 
 /*  Lines of the server's log holding text.                              */
-static int log_count (const e2e_server_t *srv, const char *text)
+static int
+log_count (const e2e_server_t *srv, const char *text)
 {
     FILE *f = fopen (e2e_log_path (srv), "r");
     if (!f)
         return 0;
     char line [2048];
-    int count = 0;
+    int  count = 0;
     while (fgets (line, sizeof line, f))
         count += strstr (line, text) != NULL;
     fclose (f);
@@ -34,7 +35,8 @@ static int log_count (const e2e_server_t *srv, const char *text)
 }
 
 /*  Waits (bounded) for the log to hold text.                            */
-static bool log_waits_for (const e2e_server_t *srv, const char *text)
+static bool
+log_waits_for (const e2e_server_t *srv, const char *text)
 {
     for (int i = 0; i < 50 && !log_count (srv, text); i++)
         e2e_sleep_ms (100);
@@ -43,12 +45,13 @@ static bool log_waits_for (const e2e_server_t *srv, const char *text)
 
 /*  Everything the server sends fd up to its close, within timeout_ms:
     bytes read (out is NUL terminated), or -1 if it never closed.        */
-static ssize_t read_to_close (int fd, char *out, size_t size, int timeout_ms)
+static ssize_t
+read_to_close (int fd, char *out, size_t size, int timeout_ms)
 {
-    size_t got = 0;
+    size_t  got = 0;
     int64_t deadline = e2e_now_ms () + timeout_ms;
     while (e2e_now_ms () < deadline) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
+        struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll (&p, 1, 50) <= 0)
             continue;
         ssize_t r = recv (fd, out + got, size - 1 - got, 0);
@@ -67,13 +70,14 @@ static ssize_t read_to_close (int fd, char *out, size_t size, int timeout_ms)
     return -1;
 }
 
-static void expect_refused (int fd, const char *text)
+static void
+expect_refused (int fd, const char *text)
 {
-    char got [512];
+    char    got [512];
     ssize_t n = read_to_close (fd, got, sizeof got, E2E_TIMEOUT_MS);
     if (n < 0 || strcmp (got, text) != 0)
         e2e_fail ("expected %s then the close; got %s%s", e2e_escape (text, strlen (text)),
-                  e2e_escape (got, strlen (got)), n < 0? " and no close": "");
+                  e2e_escape (got, strlen (got)), n < 0 ? " and no close" : "");
 }
 
 /* ------------------------------------------------------------------ */
@@ -82,13 +86,14 @@ static void expect_refused (int fd, const char *text)
 /*  At the default (1 a second, bursts of 60): 60 newcomers at once are
     all welcomed (a classroom behind one NAT), the next is refused with
     one exact line, and however many follow, the log says so once.      */
-static void test_connect_burst_then_one_clear_line (void **state)
+static void
+test_connect_burst_then_one_clear_line (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "100");
     enum { BURST = 60, TRIES = 100 };
-    int fds [TRIES];
-    int welcomed = 0, refused_at = -1;
+    int     fds [TRIES];
+    int     welcomed = 0, refused_at = -1;
     int64_t start = e2e_now_ms ();
     for (int i = 0; i < TRIES && refused_at < 0; i++) {
         fds [i] = e2e_try_connect (e2e_port (srv), false);
@@ -97,22 +102,20 @@ static void test_connect_burst_then_one_clear_line (void **state)
         char c = tcp_first_byte (fds [i], E2E_TIMEOUT_MS);
         if (c == 'W')
             welcomed++;
-        else
-        if (c == 'T') {
+        else if (c == 'T') {
             refused_at = i;
             expect_refused (fds [i], TOO_FAST);
-        }
-        else
+        } else
             e2e_fail ("connection %d: first byte 0x%02x", i, (unsigned char) c);
     }
     int64_t took = e2e_now_ms () - start;
     /*  A slow machine may earn a token or two while it connects.        */
     int allowed = BURST + (int) (took / 1000) + 1;
-    printf ("connect-rate: %d welcomed in %lld ms before the first refusal\n",
-            welcomed, (long long) took);
+    printf ("connect-rate: %d welcomed in %lld ms before the first refusal\n", welcomed,
+            (long long) took);
     if (refused_at < 0 || welcomed < BURST || welcomed > allowed)
-        e2e_fail ("%d welcomed before a refusal in %lld ms; want %d to %d",
-                  welcomed, (long long) took, BURST, allowed);
+        e2e_fail ("%d welcomed before a refusal in %lld ms; want %d to %d", welcomed,
+                  (long long) took, BURST, allowed);
     /*  A loop of refusals: one log line for them all.                   */
     for (int i = 0; i < 20; i++) {
         int fd = e2e_try_connect (e2e_port (srv), false);
@@ -134,7 +137,8 @@ static void test_connect_burst_then_one_clear_line (void **state)
 
 /*  Chat lines from names "a<index>" the watcher has seen, for indexes
     from `from` on; consumes the whole lines it has buffered.            */
-static int count_lines (e2e_client_t *watcher, int from)
+static int
+count_lines (e2e_client_t *watcher, int from)
 {
     int count = 0;
     for (;;) {
@@ -144,19 +148,19 @@ static int count_lines (e2e_client_t *watcher, int from)
         if (r < 0)
             break;
     }
-    size_t len;
+    size_t      len;
     const char *data = e2e_buffered (watcher, &len);
-    size_t end = len;
+    size_t      end = len;
     while (end > 0 && data [end - 1] != '\n')
         end--;
-    for (const char *p = data; p < data + end; ) {
+    for (const char *p = data; p < data + end;) {
         const char *hit = memmem (p, (size_t) (data + end - p), "][a", 3);
         if (!hit)
             break;
         char *tail;
-        long index = strtol (hit + 3, &tail, 10);
-        if (tail > hit + 3 && tail + 4 <= data + end && memcmp (tail, "]:x\n", 4) == 0
-            && index >= from)
+        long  index = strtol (hit + 3, &tail, 10);
+        if (tail > hit + 3 && tail + 4 <= data + end && memcmp (tail, "]:x\n", 4) == 0 &&
+            index >= from)
             count++;
         p = hit + 3;
     }
@@ -167,7 +171,8 @@ static int count_lines (e2e_client_t *watcher, int from)
 /*  One round of the loop: connect; if welcomed, a fresh name and the
     most lines its fresh burst lets through at once, then close. True
     when it was welcomed.                                                */
-static bool reconnect_once (int port, int index)
+static bool
+reconnect_once (int port, int index)
 {
     int fd = e2e_try_connect (port, false);
     if (fd < 0)
@@ -176,12 +181,12 @@ static bool reconnect_once (int port, int index)
     if (welcomed) {
         /*  The welcome read first: closing on unread bytes would send a
             reset, and a reset loses what the server has not read yet.   */
-        char welcome [2048];
-        size_t got = 0, prompt = strlen (E2E_NAME_PROMPT);
+        char    welcome [2048];
+        size_t  got = 0, prompt = strlen (E2E_NAME_PROMPT);
         int64_t deadline = e2e_now_ms () + E2E_TIMEOUT_MS;
-        while ((got < prompt || memcmp (welcome + got - prompt, E2E_NAME_PROMPT, prompt))
-               && got < sizeof welcome && e2e_now_ms () < deadline) {
-            struct pollfd p = { .fd = fd, .events = POLLIN };
+        while ((got < prompt || memcmp (welcome + got - prompt, E2E_NAME_PROMPT, prompt)) &&
+               got < sizeof welcome && e2e_now_ms () < deadline) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
             if (poll (&p, 1, 50) == 1) {
                 ssize_t r = recv (fd, welcome + got, sizeof welcome - got, 0);
                 if (r <= 0)
@@ -191,7 +196,7 @@ static bool reconnect_once (int port, int index)
         }
         /*  --rate 20: a burst of 40 lines, the name among them.         */
         char text [256];
-        int n = snprintf (text, sizeof text, "a%d\n", index);
+        int  n = snprintf (text, sizeof text, "a%d\n", index);
         for (int i = 0; i < 39; i++)
             n += snprintf (text + n, sizeof text - (size_t) n, "x\n");
         if (send (fd, text, (size_t) n, MSG_NOSIGNAL) != n)
@@ -206,13 +211,14 @@ static bool reconnect_once (int port, int index)
     has spent its burst of connections, the lines it gets through stay
     near the nominal rate: at most 4 times it here (about 2 is expected:
     one connection a second, each with its 40-line burst).               */
-static void test_reconnect_loop_stays_near_the_nominal_rate (void **state)
+static void
+test_reconnect_loop_stays_near_the_nominal_rate (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "50");
     e2e_client_t *watcher = e2e_login (srv, "watcher");
-    int port = e2e_port (srv);
-    int index = 0, refused = 0;
+    int           port = e2e_port (srv);
+    int           index = 0, refused = 0;
     /*  Spend the address's burst (bounded: a server without the budget
         never refuses).                                                  */
     int64_t until = e2e_now_ms () + 5000;
@@ -226,7 +232,7 @@ static void test_reconnect_loop_stays_near_the_nominal_rate (void **state)
         bound is 10x nominal, so a loaded sanitizer build (94 seen) never
         flakes and a broken budget still fails by two orders of magnitude. */
     enum { MEASURE_MS = 5000, LIMIT = 10 * 20 };
-    int from = index, lines = 0, welcomed = 0, tries = 0;
+    int     from = index, lines = 0, welcomed = 0, tries = 0;
     int64_t start = e2e_now_ms ();
     while (e2e_now_ms () - start < MEASURE_MS) {
         welcomed += reconnect_once (port, index++);
@@ -254,7 +260,8 @@ static void test_reconnect_loop_stays_near_the_nominal_rate (void **state)
 /* ------------------------------------------------------------------ */
 /*  --max-per-address, and the full log line                           */
 
-static void test_max_per_address_refuses_the_excess (void **state)
+static void
+test_max_per_address_refuses_the_excess (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-per-address", "2");
@@ -276,7 +283,8 @@ static void test_max_per_address_refuses_the_excess (void **state)
     e2e_stop (srv);
 }
 
-static void test_full_log_line_names_the_address (void **state)
+static void
+test_full_log_line_names_the_address (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "1");
@@ -294,7 +302,8 @@ static void test_full_log_line_names_the_address (void **state)
     e2e_stop (srv);
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         E2E_TEST (test_connect_burst_then_one_clear_line),

@@ -11,7 +11,8 @@
 
 /*  Sends a command line and expects `reply` (a pattern, "\n" added) and
     the caller's prompt.                                                 */
-static void command (e2e_client_t *c, const char *line, const char *reply)
+static void
+command (e2e_client_t *c, const char *line, const char *reply)
 {
     e2e_send (c, e2e_fmt ("%s\n", line));
     e2e_expect_reply (c, reply);
@@ -19,16 +20,17 @@ static void command (e2e_client_t *c, const char *line, const char *reply)
 
 /*  /join ROOM for c, whose room so far has `others` (told it left);
     `history` is what c should receive from ROOM (a pattern).           */
-static void move (e2e_client_t *c, const char *room, const char *history,
-                  e2e_client_t **old_members, e2e_client_t **new_members)
+static void
+move (e2e_client_t *c, const char *room, const char *history, e2e_client_t **old_members,
+      e2e_client_t **new_members)
 {
     e2e_send (c, e2e_fmt ("/join %s\n", room));
     e2e_expect (c, history);
     e2e_expect_prompt (c);
-    for (size_t i = 0; old_members && old_members[i]; i++)
-        e2e_expect_left (old_members[i], e2e_name (c));
-    for (size_t i = 0; new_members && new_members[i]; i++)
-        e2e_expect_joined (new_members[i], e2e_name (c));
+    for (size_t i = 0; old_members && old_members [i]; i++)
+        e2e_expect_left (old_members [i], e2e_name (c));
+    for (size_t i = 0; new_members && new_members [i]; i++)
+        e2e_expect_joined (new_members [i], e2e_name (c));
 }
 
 /*  A command line and its reply (a pattern, as for command()).          */
@@ -39,19 +41,21 @@ typedef struct {
 
 /*  c sends each line of ex (up to { NULL }) and gets its reply; quiet,
     in the same room, hears nothing of it: replies are private.          */
-static void private_replies (e2e_client_t *c, e2e_client_t *quiet, const exchange_t *ex)
+static void
+private_replies (e2e_client_t *c, e2e_client_t *quiet, const exchange_t *ex)
 {
     for (; ex->line; ex++)
         command (c, ex->line, ex->reply);
     e2e_expect_silence (quiet, E2E_QUIET_MS);
 }
 
-#define MEMBERS(...) ((e2e_client_t *[]){ __VA_ARGS__, NULL })
+#define MEMBERS(...) ((e2e_client_t *[]){__VA_ARGS__, NULL})
 
 /* ------------------------------------------------------------------ */
 /*  /help, unknown commands, verbs                                    */
 
-static void test_help_text (void **state)
+static void
+test_help_text (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -59,30 +63,33 @@ static void test_help_text (void **state)
     e2e_send (alice, "/help\n");
     e2e_expect (alice, E2E_HELP);
     e2e_expect_prompt (alice);
-    e2e_send (alice, "/HeLp\n");                    /* verbs ignore case */
+    e2e_send (alice, "/HeLp\n"); /* verbs ignore case */
     e2e_expect (alice, E2E_HELP);
     e2e_expect_prompt (alice);
-    e2e_expect_silence (bob, E2E_QUIET_MS);         /* replies are private */
+    e2e_expect_silence (bob, E2E_QUIET_MS); /* replies are private */
     e2e_stop (srv);
 }
 
-static void test_unknown_command (void **state)
+static void
+test_unknown_command (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    private_replies (alice, bob, (exchange_t []) {
-        { "/foo bar",         "Unknown command: /foo. Type /help for the list." },
-        { "/FoO",             "Unknown command: /FoO. Type /help for the list." },
-        { "/f\x01o\x1b[31mo", "Unknown command: /foo. Type /help for the list." },
-        { "/",                "Unknown command: /. Type /help for the list." },
-        { "/helpme",          "Unknown command: /helpme. Type /help for the list." },
-        { NULL, NULL } });
+    private_replies (
+        alice, bob,
+        (exchange_t []){{"/foo bar", "Unknown command: /foo. Type /help for the list."},
+                        {"/FoO", "Unknown command: /FoO. Type /help for the list."},
+                        {"/f\x01o\x1b[31mo", "Unknown command: /foo. Type /help for the list."},
+                        {"/", "Unknown command: /. Type /help for the list."},
+                        {"/helpme", "Unknown command: /helpme. Type /help for the list."},
+                        {NULL, NULL}});
     e2e_stop (srv);
 }
 
 /*  Commands are never broadcast nor stored in history.                 */
-static void test_commands_not_broadcast_nor_stored (void **state)
+static void
+test_commands_not_broadcast_nor_stored (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -105,7 +112,8 @@ static void test_commands_not_broadcast_nor_stored (void **state)
 /* ------------------------------------------------------------------ */
 /*  /rooms and /users                                                 */
 
-static void test_rooms_single (void **state)
+static void
+test_rooms_single (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -119,7 +127,8 @@ static void test_rooms_single (void **state)
 }
 
 /*  Sorted by name, the caller's room marked, counts right.              */
-static void test_rooms_sorted_marked_counted (void **state)
+static void
+test_rooms_sorted_marked_counted (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -148,7 +157,8 @@ static void test_rooms_sorted_marked_counted (void **state)
     e2e_stop (srv);
 }
 
-static void test_users_in_entry_order (void **state)
+static void
+test_users_in_entry_order (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -168,7 +178,8 @@ static void test_users_in_entry_order (void **state)
 /* ------------------------------------------------------------------ */
 /*  /join                                                             */
 
-static void test_join_creates_and_moves (void **state)
+static void
+test_join_creates_and_moves (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -177,7 +188,7 @@ static void test_join_creates_and_moves (void **state)
 
     move (bob, "beta", "", MEMBERS (alice, carol), NULL);
     move (carol, "beta", "", MEMBERS (alice), MEMBERS (bob));
-    e2e_expect_silence (bob, E2E_QUIET_MS);   /* the mover is not told of itself */
+    e2e_expect_silence (bob, E2E_QUIET_MS); /* the mover is not told of itself */
     e2e_expect_silence (carol, 0);
     command (carol, "/users", "Users in beta (2): bob, carol");
     command (alice, "/users", "Users in general (1): alice");
@@ -185,7 +196,8 @@ static void test_join_creates_and_moves (void **state)
 }
 
 /*  Lines stay in their room.                                            */
-static void test_rooms_are_isolated (void **state)
+static void
+test_rooms_are_isolated (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -207,7 +219,8 @@ static void test_rooms_are_isolated (void **state)
     e2e_stop (srv);
 }
 
-static void test_join_receives_room_history (void **state)
+static void
+test_join_receives_room_history (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -225,7 +238,8 @@ static void test_join_receives_room_history (void **state)
 }
 
 /*  Room names: first spelling shown, compared ignoring case.            */
-static void test_room_names_ignore_case (void **state)
+static void
+test_room_names_ignore_case (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -234,34 +248,37 @@ static void test_room_names_ignore_case (void **state)
     move (bob, "my_Room-1", "", MEMBERS (alice, carol), NULL);
     move (carol, "MY_ROOM-1", "", MEMBERS (alice), MEMBERS (bob));
     command (carol, "/users", "Users in my_Room-1 (2): bob, carol");
-    command (alice, "/rooms", "Rooms:\n"
-                              "* general (1 member)\n"
-                              "  my_Room-1 (2 members)");
+    command (alice, "/rooms",
+             "Rooms:\n"
+             "* general (1 member)\n"
+             "  my_Room-1 (2 members)");
     command (bob, "/join my_Room-1", "You are already in my_Room-1.");
     e2e_stop (srv);
 }
 
-static void test_join_errors (void **state)
+static void
+test_join_errors (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    private_replies (alice, bob, (exchange_t []) {
-        { "/join",                                    "Usage: /join ROOM" },
-        { "/join bad!name",                           ROOM_CHARS },
-        { "/join two words",                          ROOM_CHARS },
-        { "/join caf\xc3\xa9",                        ROOM_CHARS },
-        { "/join room.1",                             ROOM_CHARS },
-        { e2e_fmt ("/join %s", e2e_repeat ('r', 33)), ROOM_LONG },
-        { "/join general",                            "You are already in general." },
-        { NULL, NULL } });
+    private_replies (alice, bob,
+                     (exchange_t []){{"/join", "Usage: /join ROOM"},
+                                     {"/join bad!name", ROOM_CHARS},
+                                     {"/join two words", ROOM_CHARS},
+                                     {"/join caf\xc3\xa9", ROOM_CHARS},
+                                     {"/join room.1", ROOM_CHARS},
+                                     {e2e_fmt ("/join %s", e2e_repeat ('r', 33)), ROOM_LONG},
+                                     {"/join general", "You are already in general."},
+                                     {NULL, NULL}});
     command (alice, "/rooms", "Rooms:\n* general (2 members)");
     /*  32 characters are fine.                                          */
     move (alice, e2e_repeat ('r', 32), "", MEMBERS (bob), NULL);
     e2e_stop (srv);
 }
 
-static void test_join_max_rooms (void **state)
+static void
+test_join_max_rooms (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-rooms", "2");
@@ -270,7 +287,7 @@ static void test_join_max_rooms (void **state)
     e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
     move (bob, "beta", "", MEMBERS (alice, carol), NULL);
     command (carol, "/join gamma", "Too many rooms (max 2). Join an existing one.");
-    e2e_expect_silence (alice, E2E_QUIET_MS);       /* carol did not move */
+    e2e_expect_silence (alice, E2E_QUIET_MS); /* carol did not move */
     move (carol, "beta", "", MEMBERS (alice), MEMBERS (bob));
     /*  An emptied room without history is gone, making room again.     */
     move (bob, "general", "", MEMBERS (carol), MEMBERS (alice));
@@ -281,7 +298,8 @@ static void test_join_max_rooms (void **state)
 
 /*  general always exists; an empty room without history disappears,
     one with history stays (0 members).                                  */
-static void test_empty_rooms_listing (void **state)
+static void
+test_empty_rooms_listing (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -313,7 +331,8 @@ static void test_empty_rooms_listing (void **state)
 #define TOO_LONG "Name is too long (max 32 characters)."
 #define PRINT    "Name can only contain printable characters."
 
-static void test_name_change (void **state)
+static void
+test_name_change (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -327,7 +346,7 @@ static void test_name_change (void **state)
     e2e_expect_prompt (alice);
     e2e_expect (bob, "\nalice changed their name to alicia\n");
     e2e_expect_prompt (bob);
-    e2e_expect_silence (carol, E2E_QUIET_MS);       /* another room */
+    e2e_expect_silence (carol, E2E_QUIET_MS); /* another room */
 
     /*  The old name is free at once, the new one is taken.             */
     e2e_client_t *newcomer = e2e_login_seen (srv, "alice", alice, bob);
@@ -343,22 +362,25 @@ static void test_name_change (void **state)
     e2e_stop (srv);
 }
 
-static void test_name_change_errors (void **state)
+static void
+test_name_change_errors (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    private_replies (alice, bob, (exchange_t []) {
-        { "/name",                                    "Usage: /name NEW" },
-        { "/name alice",                              "You are already alice." },
-        { "/name bob",                                TAKEN },
-        { "/name BOB",                                TAKEN },
-        { "/name bo b",                               SPACES },
-        { "/name /x",                                 SLASH },
-        { e2e_fmt ("/name %s", e2e_repeat ('n', 33)), TOO_LONG },
-        { "/name bo\x01" "b",                         PRINT }, /* refused, not cleaned */
-        { "/name a\xfe",                              PRINT }, /* 0xFF would start telnet */
-        { NULL, NULL } });
+    private_replies (alice, bob,
+                     (exchange_t []){{"/name", "Usage: /name NEW"},
+                                     {"/name alice", "You are already alice."},
+                                     {"/name bob", TAKEN},
+                                     {"/name BOB", TAKEN},
+                                     {"/name bo b", SPACES},
+                                     {"/name /x", SLASH},
+                                     {e2e_fmt ("/name %s", e2e_repeat ('n', 33)), TOO_LONG},
+                                     {"/name bo\x01"
+                                      "b",
+                                      PRINT},                /* refused, not cleaned */
+                                     {"/name a\xfe", PRINT}, /* 0xFF would start telnet */
+                                     {NULL, NULL}});
     command (bob, "/users", "Users in general (2): alice, bob");
 
     /*  A change of case only is allowed.                                */
@@ -374,7 +396,8 @@ static void test_name_change_errors (void **state)
 /* ------------------------------------------------------------------ */
 /*  /msg                                                              */
 
-static void test_msg_reaches_any_room (void **state)
+static void
+test_msg_reaches_any_room (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -383,10 +406,10 @@ static void test_msg_reaches_any_room (void **state)
     move (bob, "beta", "", MEMBERS (alice, carol), NULL);
 
     e2e_send (alice, "/msg bob hi there\n");
-    e2e_expect_prompt (alice);                      /* a fresh prompt only */
+    e2e_expect_prompt (alice); /* a fresh prompt only */
     e2e_expect (bob, "\n" E2E_TS "[alice -> bob]:hi there\n");
     e2e_expect_prompt (bob);
-    e2e_send (bob, "/msg carol \x1b[1mbold\x01!\n");  /* TEXT is cleaned */
+    e2e_send (bob, "/msg carol \x1b[1mbold\x01!\n"); /* TEXT is cleaned */
     e2e_expect_prompt (bob);
     e2e_expect (carol, "\n" E2E_TS "[bob -> carol]:bold!\n");
     e2e_expect_prompt (carol);
@@ -400,7 +423,8 @@ static void test_msg_reaches_any_room (void **state)
 
 /*  NAME is matched ignoring case; the stamp and text are as usual.
     Which spelling the target sees is not specified: accept either.      */
-static void test_msg_name_ignores_case (void **state)
+static void
+test_msg_name_ignores_case (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -408,36 +432,39 @@ static void test_msg_name_ignores_case (void **state)
     e2e_send (alice, "/msg BOB psst\n");
     e2e_expect_prompt (alice);
     const char *pattern = "\n" E2E_TS "[alice -> bob]:psst\n";
-    size_t n = e2e_pattern_len (pattern);
-    char *got = e2e_fmt ("%.*s", (int) n, e2e_peek (bob, n, E2E_TIMEOUT_MS));
+    size_t      n = e2e_pattern_len (pattern);
+    char       *got = e2e_fmt ("%.*s", (int) n, e2e_peek (bob, n, E2E_TIMEOUT_MS));
     for (size_t i = 0; i < n; i++)
-        got[i] = (char) tolower ((unsigned char) got[i]);
+        got [i] = (char) tolower ((unsigned char) got [i]);
     if (!e2e_match (pattern, got, n))
-        e2e_fail ("bob got %s, want %s (any case)", e2e_escape (got, n), e2e_escape (pattern, strlen (pattern)));
+        e2e_fail ("bob got %s, want %s (any case)", e2e_escape (got, n),
+                  e2e_escape (pattern, strlen (pattern)));
     e2e_consume (bob, n);
     e2e_expect_prompt (bob);
     e2e_stop (srv);
 }
 
-static void test_msg_errors (void **state)
+static void
+test_msg_errors (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    private_replies (alice, bob, (exchange_t []) {
-        { "/msg",              "Usage: /msg NAME TEXT" },
-        { "/msg bob",          "Usage: /msg NAME TEXT" },
-        { "/msg nobody hello", "No such user: nobody." },
-        { "/msg alice hello",  "You cannot message yourself." },
-        { "/msg ALICE hello",  "You cannot message yourself." },
-        { NULL, NULL } });
+    private_replies (alice, bob,
+                     (exchange_t []){{"/msg", "Usage: /msg NAME TEXT"},
+                                     {"/msg bob", "Usage: /msg NAME TEXT"},
+                                     {"/msg nobody hello", "No such user: nobody."},
+                                     {"/msg alice hello", "You cannot message yourself."},
+                                     {"/msg ALICE hello", "You cannot message yourself."},
+                                     {NULL, NULL}});
     e2e_stop (srv);
 }
 
 /* ------------------------------------------------------------------ */
 /*  /quit                                                             */
 
-static void test_quit_closes_and_tells_the_room (void **state)
+static void
+test_quit_closes_and_tells_the_room (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -448,7 +475,7 @@ static void test_quit_closes_and_tells_the_room (void **state)
     e2e_send (bob, "/QUIT\n");
     e2e_expect_eof (bob);
     e2e_expect_left (alice, "bob");
-    e2e_expect_silence (carol, E2E_QUIET_MS);       /* only bob's room is told */
+    e2e_expect_silence (carol, E2E_QUIET_MS); /* only bob's room is told */
     command (alice, "/users", "Users in general (1): alice");
     e2e_stop (srv);
 }
@@ -459,7 +486,8 @@ static void test_quit_closes_and_tells_the_room (void **state)
 #define BURST_LINES 300
 
 /*  "L1\nL2\n...": many lines in one write.                             */
-static char *burst (int lines)
+static char *
+burst (int lines)
 {
     char *s = e2e_fmt ("%s", "");
     for (int i = 1; i <= lines; i++)
@@ -468,38 +496,40 @@ static char *burst (int lines)
 }
 
 /*  The byte at which the name of a "[TS][name]..." line starts.         */
-static char name_initial (e2e_client_t *c)
+static char
+name_initial (e2e_client_t *c)
 {
-    return e2e_peek (c, E2E_TS_LEN + 2, E2E_TIMEOUT_MS)[E2E_TS_LEN + 1];
+    return e2e_peek (c, E2E_TS_LEN + 2, E2E_TIMEOUT_MS) [E2E_TS_LEN + 1];
 }
 
 /*  Reads `prompts` prompts with, somewhere among them, the one `notice`
     ("\n...\n" followed by its own prompt): what a talker sees while
     another client comes or goes.                                        */
-static void expect_prompts_and_notice (e2e_client_t *c, int prompts, const char *notice)
+static void
+expect_prompts_and_notice (e2e_client_t *c, int prompts, const char *notice)
 {
-    int plain = 0;
+    int  plain = 0;
     bool seen = false;
     for (int guard = 0; guard <= prompts && (plain < prompts || !seen); guard++) {
-        if (e2e_peek (c, 1, E2E_TIMEOUT_MS)[0] == '\n') {
+        if (e2e_peek (c, 1, E2E_TIMEOUT_MS) [0] == '\n') {
             if (seen)
                 e2e_fail ("%s: a second notice", e2e_name (c));
             e2e_expect (c, notice);
             seen = true;
-        }
-        else
+        } else
             plain++;
         e2e_expect_prompt (c);
     }
     if (!seen || plain != prompts)
-        e2e_fail ("%s: %d prompts and %s notice, want %d and one",
-                  e2e_name (c), plain, seen ? "a" : "no", prompts);
+        e2e_fail ("%s: %d prompts and %s notice, want %d and one", e2e_name (c), plain,
+                  seen ? "a" : "no", prompts);
 }
 
 /*  While one client talks, another logs in: it gets the lines stored
     before it entered as history, then its prompt, then every later line
     live: in order, none lost, none twice.                               */
-static void test_joiner_history_then_live_seamless (void **state)
+static void
+test_joiner_history_then_live_seamless (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -525,7 +555,8 @@ static void test_joiner_history_then_live_seamless (void **state)
 /*  While one client talks in general, another moves to beta: it gets
     some first lines of general (in order, none skipped), then beta's
     history and its prompt, and never a general line after that.        */
-static void test_mover_old_room_then_new_history (void **state)
+static void
+test_mover_old_room_then_new_history (void **state)
 {
     (void) state;
     for (int round = 0; round < 3; round++) {
@@ -542,7 +573,7 @@ static void test_mover_old_room_then_new_history (void **state)
         e2e_send (mover, "/join beta\n");
 
         int next = 1;
-        while (next <= BURST_LINES && e2e_peek (mover, 1, E2E_TIMEOUT_MS)[0] == '\n')
+        while (next <= BURST_LINES && e2e_peek (mover, 1, E2E_TIMEOUT_MS) [0] == '\n')
             e2e_expect_said (mover, "talker", e2e_fmt ("L%d", next++));
         e2e_expect (mover, E2E_TS "[keeper]:h1\n" E2E_TS "[keeper]:h2\n");
         e2e_expect_prompt (mover);
@@ -551,13 +582,14 @@ static void test_mover_old_room_then_new_history (void **state)
         e2e_expect_joined (keeper, "mover");
         e2e_expect_silence (mover, E2E_QUIET_MS);
         e2e_stop (srv);
-        e2e_teardown (NULL);        /* free this round's clients */
+        e2e_teardown (NULL); /* free this round's clients */
     }
 }
 
-int main (void)
+int
+main (void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest tests [] = {
         E2E_TEST (test_help_text),
         E2E_TEST (test_unknown_command),
         E2E_TEST (test_commands_not_broadcast_nor_stored),

@@ -25,14 +25,15 @@
 /* ------------------------------------------------------------------ */
 /*  The server process, seen from /proc                                */
 
-static int fd_count (pid_t pid)
+static int
+fd_count (pid_t pid)
 {
     char path [64];
     snprintf (path, sizeof path, "/proc/%d/fd", (int) pid);
     DIR *dir = opendir (path);
     if (!dir)
         return -1;
-    int count = 0;
+    int            count = 0;
     struct dirent *entry;
     while ((entry = readdir (dir)))
         if (entry->d_name [0] != '.')
@@ -42,23 +43,25 @@ static int fd_count (pid_t pid)
 }
 
 /*  Waits (bounded) until the count stops changing for 300 ms.           */
-static int settled_fd_count (pid_t pid)
+static int
+settled_fd_count (pid_t pid)
 {
     int last = fd_count (pid), same = 0;
     for (int i = 0; i < 100 && same < 3; i++) {
         e2e_sleep_ms (100);
         int now = fd_count (pid);
-        same = now == last? same + 1: 0;
+        same = now == last ? same + 1 : 0;
         last = now;
     }
     return last;
 }
 
 /*  Waits (bounded) for the server to hold exactly want descriptors.     */
-static void expect_fd_count (pid_t pid, int want, int timeout_ms)
+static void
+expect_fd_count (pid_t pid, int want, int timeout_ms)
 {
     int64_t deadline = e2e_now_ms () + timeout_ms;
-    int now = fd_count (pid);
+    int     now = fd_count (pid);
     while (now != want && e2e_now_ms () < deadline) {
         e2e_sleep_ms (50);
         now = fd_count (pid);
@@ -68,7 +71,8 @@ static void expect_fd_count (pid_t pid, int want, int timeout_ms)
 }
 
 /*  utime + stime of every thread, in ms.                                */
-static int64_t cpu_ms (pid_t pid)
+static int64_t
+cpu_ms (pid_t pid)
 {
     char path [64], text [1024];
     snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
@@ -78,15 +82,16 @@ static int64_t cpu_ms (pid_t pid)
     size_t n = fread (text, 1, sizeof text - 1, f);
     fclose (f);
     text [n] = 0;
-    const char *p = strrchr (text, ')');        //  The name may hold spaces
+    const char        *p = strrchr (text, ')');  //  The name may hold spaces
     unsigned long long utime = 0, stime = 0;
-    if (!p || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                      &utime, &stime) != 2)
+    if (!p || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                      &stime) != 2)
         return -1;
     return (int64_t) (utime + stime) * 1000 / sysconf (_SC_CLK_TCK);
 }
 
-static bool log_has (const e2e_server_t *srv, const char *text)
+static bool
+log_has (const e2e_server_t *srv, const char *text)
 {
     FILE *f = fopen (e2e_log_path (srv), "r");
     if (!f)
@@ -100,13 +105,14 @@ static bool log_has (const e2e_server_t *srv, const char *text)
 }
 
 /*  The number right after text in the server's log, or -1.              */
-static int log_number_after (const e2e_server_t *srv, const char *text)
+static int
+log_number_after (const e2e_server_t *srv, const char *text)
 {
     FILE *f = fopen (e2e_log_path (srv), "r");
     if (!f)
         return -1;
     char line [2048];
-    int number = -1;
+    int  number = -1;
     while (number < 0 && fgets (line, sizeof line, f)) {
         const char *p = strstr (line, text);
         if (p)
@@ -123,15 +129,16 @@ static int log_number_after (const e2e_server_t *srv, const char *text)
     NULL at EOF or timeout (*eof tells which). A prompt has no newline:
     it comes out glued to the front of the next line, or alone.
     Valid until the next call.                                           */
-static char *next_line (e2e_client_t *c, int timeout_ms, bool *eof)
+static char *
+next_line (e2e_client_t *c, int timeout_ms, bool *eof)
 {
     static char line [8192];
-    int64_t deadline = e2e_now_ms () + timeout_ms;
+    int64_t     deadline = e2e_now_ms () + timeout_ms;
     *eof = false;
     for (;;) {
-        size_t len;
+        size_t      len;
         const char *data = e2e_buffered (c, &len);
-        const char *nl = data? memchr (data, '\n', len): NULL;
+        const char *nl = data ? memchr (data, '\n', len) : NULL;
         if (nl) {
             size_t n = (size_t) (nl - data);
             if (n >= sizeof line)
@@ -151,8 +158,8 @@ static char *next_line (e2e_client_t *c, int timeout_ms, bool *eof)
         int left = (int) (deadline - e2e_now_ms ());
         if (left <= 0)
             return NULL;
-        struct pollfd p = { .fd = e2e_fd (c), .events = POLLIN };
-        poll (&p, 1, left < 50? left: 50);
+        struct pollfd p = {.fd = e2e_fd (c), .events = POLLIN};
+        poll (&p, 1, left < 50 ? left : 50);
     }
 }
 
@@ -169,21 +176,20 @@ typedef struct {
     pthread_t   thread;
 } writer_t;
 
-static void *s_writer (void *arg)
+static void *
+s_writer (void *arg)
 {
     writer_t *w = (writer_t *) arg;
-    int64_t deadline = e2e_now_ms () + 120000;
+    int64_t   deadline = e2e_now_ms () + 120000;
     while (w->sent < w->size && e2e_now_ms () < deadline) {
         ssize_t n = send (w->fd, w->data + w->sent, w->size - w->sent, MSG_NOSIGNAL);
         if (n > 0)
             w->sent += (size_t) n;
-        else
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            struct pollfd p = { .fd = w->fd, .events = POLLOUT };
+        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            struct pollfd p = {.fd = w->fd, .events = POLLOUT};
             poll (&p, 1, 100);
-        }
-        else {
-            w->error = n < 0? errno: EPIPE;
+        } else {
+            w->error = n < 0 ? errno : EPIPE;
             break;
         }
     }
@@ -191,7 +197,8 @@ static void *s_writer (void *arg)
     return NULL;
 }
 
-static void writer_start (writer_t *w, e2e_client_t *c, const char *data, size_t size)
+static void
+writer_start (writer_t *w, e2e_client_t *c, const char *data, size_t size)
 {
     memset (w, 0, sizeof *w);
     w->fd = e2e_fd (c);
@@ -201,23 +208,25 @@ static void writer_start (writer_t *w, e2e_client_t *c, const char *data, size_t
         e2e_fail ("pthread_create failed");
 }
 
-static void writer_join (writer_t *w)
+static void
+writer_join (writer_t *w)
 {
     pthread_join (w->thread, NULL);
     if (w->error || w->sent != w->size)
         e2e_fail ("the writer sent %zu of %zu bytes (%s)", w->sent, w->size,
-                  w->error? strerror (w->error): "timed out");
+                  w->error ? strerror (w->error) : "timed out");
 }
 
 /*  count lines "<tag><6 digits><pad>\n", pad making each `size` bytes.  */
-static char *numbered_lines (char tag, int count, size_t size, size_t *total)
+static char *
+numbered_lines (char tag, int count, size_t size, size_t *total)
 {
     char *data = (char *) e2e_calloc ((size_t) count * size + 1, 1);
     for (int i = 0; i < count; i++) {
         char *line = data + (size_t) i * size;
         memset (line, 'a' + i % 26, size - 1);
         char head [16];
-        int n = snprintf (head, sizeof head, "%c%06d", tag, i);
+        int  n = snprintf (head, sizeof head, "%c%06d", tag, i);
         memcpy (line, head, (size_t) n);
         line [size - 1] = '\n';
     }
@@ -226,12 +235,13 @@ static char *numbered_lines (char tag, int count, size_t size, size_t *total)
 }
 
 /*  The number in "...][from]:<tag>NNNNNN...", or -1 for other lines.    */
-static int line_number (const char *line, const char *from, char tag)
+static int
+line_number (const char *line, const char *from, char tag)
 {
     char key [64];
     snprintf (key, sizeof key, "][%s]:%c", from, tag);
     const char *p = strstr (line, key);
-    return p? atoi (p + strlen (key)): -1;
+    return p ? atoi (p + strlen (key)) : -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -241,38 +251,37 @@ static int line_number (const char *line, const char *from, char tag)
     20,000 lines of 200 bytes: a third client gets every line, in order,
     promptly; the silent one is cut (its room hears that it left), and a
     newcomer can still join.                                             */
-static void test_silent_reader_is_cut_others_get_everything (void **state)
+static void
+test_silent_reader_is_cut_others_get_everything (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "0", "--history", "0");
     e2e_client_t *silent = e2e_login (srv, "silent");
-    int small = 4096;
+    int           small = 4096;
     setsockopt (e2e_fd (silent), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     e2e_client_t *reader = e2e_login_seen (srv, "reader", silent);
     e2e_client_t *sender = e2e_login_seen (srv, "sender", reader);
 
     enum { LINES = 20000 };
-    size_t size;
-    char *data = numbered_lines ('S', LINES, 200, &size);
-    int64_t start = e2e_now_ms ();
+    size_t   size;
+    char    *data = numbered_lines ('S', LINES, 200, &size);
+    int64_t  start = e2e_now_ms ();
     writer_t writer;
     writer_start (&writer, sender, data, size);
-    int next = 0;
+    int  next = 0;
     bool silent_left = false;
     while (next < LINES || !silent_left) {
-        bool eof;
+        bool  eof;
         char *line = next_line (reader, 30000, &eof);
         if (!line)
-            e2e_fail ("reader: %s after line %d of %d%s", eof? "EOF": "nothing for 30 s",
-                      next, LINES, silent_left? "": " (silent not cut yet)");
+            e2e_fail ("reader: %s after line %d of %d%s", eof ? "EOF" : "nothing for 30 s", next,
+                      LINES, silent_left ? "" : " (silent not cut yet)");
         int number = line_number (line, "sender", 'S');
         if (number >= 0) {
             if (number != next)
                 e2e_fail ("reader got line %d, expected %d", number, next);
             next++;
-        }
-        else
-        if (strstr (line, "silent has left our chat...")) {
+        } else if (strstr (line, "silent has left our chat...")) {
             silent_left = true;
             printf ("silent reader: cut %lld ms after the sending began, at line %d\n",
                     (long long) (e2e_now_ms () - start), next);
@@ -289,14 +298,15 @@ static void test_silent_reader_is_cut_others_get_everything (void **state)
     //  The server closed the silent client's connection, by its port.
     //  (Reading what its tiny window still holds would take minutes.)
     struct sockaddr_in local;
-    socklen_t local_len = sizeof local;
+    socklen_t          local_len = sizeof local;
     getsockname (e2e_fd (silent), (struct sockaddr *) &local, &local_len);
-    char *closed = e2e_fmt ("connection closed from 127.0.0.1:%d (too slow)", ntohs (local.sin_port));
+    char *closed =
+        e2e_fmt ("connection closed from 127.0.0.1:%d (too slow)", ntohs (local.sin_port));
     if (!log_has (srv, closed))
         e2e_fail ("no log line \"%s\"", closed);
     e2e_client_t *late = e2e_login (srv, "late");
     e2e_say (late, "made it");
-    bool reader_eof;
+    bool  reader_eof;
     char *line;
     do
         line = next_line (reader, E2E_TIMEOUT_MS, &reader_eof);
@@ -307,23 +317,24 @@ static void test_silent_reader_is_cut_others_get_everything (void **state)
 }
 
 /*  The number of "][from]:" prompts in c's stream so far (consumed).     */
-static int count_prompts (e2e_client_t *c, const char *from, int *carry)
+static int
+count_prompts (e2e_client_t *c, const char *from, int *carry)
 {
     char key [64];
     snprintf (key, sizeof key, "][%s]:", from);
     size_t key_len = strlen (key), len;
     e2e_fill (c);
     const char *data = e2e_buffered (c, &len);
-    int count = 0;
-    size_t keep = 0;
+    int         count = 0;
+    size_t      keep = 0;
     for (size_t i = 0; data && i + key_len <= len; i++)
         if (memcmp (data + i, key, key_len) == 0) {
             count++;
             keep = i + key_len;
         }
     //  Keep a tail that may hold the start of a key.
-    size_t drop = len > key_len? len - key_len: 0;
-    e2e_consume (c, keep > drop? keep: drop);
+    size_t drop = len > key_len ? len - key_len : 0;
+    e2e_consume (c, keep > drop ? keep : drop);
     *carry += count;
     return *carry;
 }
@@ -335,19 +346,19 @@ static int count_prompts (e2e_client_t *c, const char *from, int *carry)
     allowance that shrinks as it reads, not a backlog. A newcomer that
     never reads is still cut once what else it is owed passes the cap
     (here: what the writer says next). The old rule cut every newcomer.  */
-static void test_history_over_the_cap_reaches_a_reader (void **state)
+static void
+test_history_over_the_cap_reaches_a_reader (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start ("--max-backlog", "4096", "--rate", "0",
-                                   "--history", "2000");
+    e2e_server_t *srv = e2e_start ("--max-backlog", "4096", "--rate", "0", "--history", "2000");
     e2e_client_t *writer = e2e_login (srv, "writer");
     enum { LINES = 2000, SIZE = 4000 };
-    size_t size;
-    char *data = numbered_lines ('H', LINES, SIZE, &size);
+    size_t   size;
+    char    *data = numbered_lines ('H', LINES, SIZE, &size);
     writer_t w;
     writer_start (&w, writer, data, size);
     //  Every line is in the history once the writer has its 2,000 prompts.
-    int prompts = 0;
+    int     prompts = 0;
     int64_t deadline = e2e_now_ms () + 60000;
     while (count_prompts (writer, "writer", &prompts) < LINES && e2e_now_ms () < deadline)
         e2e_sleep_ms (5);
@@ -362,10 +373,11 @@ static void test_history_over_the_cap_reaches_a_reader (void **state)
     //  in bytes may start later than the first).
     int first = -1, next = -1;
     while (next < LINES) {
-        bool eof;
+        bool  eof;
         char *line = next_line (reader, 30000, &eof);
         if (!line)
-            e2e_fail ("reader: %s after history line %d", eof? "EOF (cut)": "nothing for 30 s", next);
+            e2e_fail ("reader: %s after history line %d", eof ? "EOF (cut)" : "nothing for 30 s",
+                      next);
         int number = line_number (line, "writer", 'H');
         if (number < 0)
             e2e_fail ("reader: not a history line: %.60s", line);
@@ -377,12 +389,12 @@ static void test_history_over_the_cap_reaches_a_reader (void **state)
             break;
     }
     e2e_expect_prompt (reader);
-    printf ("history: the reader got lines %d to %d (%d bytes) over --max-backlog 4096\n",
-            first, LINES - 1, (LINES - first) * SIZE);
+    printf ("history: the reader got lines %d to %d (%d bytes) over --max-backlog 4096\n", first,
+            LINES - 1, (LINES - first) * SIZE);
     if ((LINES - first) * SIZE <= 4096)
         e2e_fail ("a history of %d bytes proves nothing", (LINES - first) * SIZE);
     e2e_say (reader, "read it all");
-    bool eof;
+    bool  eof;
     char *line;
     do
         line = next_line (writer, E2E_TIMEOUT_MS, &eof);
@@ -394,7 +406,7 @@ static void test_history_over_the_cap_reaches_a_reader (void **state)
 
     //  A newcomer that never reads: the writer talks on until it is cut.
     e2e_client_t *silent = e2e_connect (srv);
-    int small = 4096;
+    int           small = 4096;
     setsockopt (e2e_fd (silent), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     e2e_send (silent, "silent\n");
     do
@@ -405,7 +417,7 @@ static void test_history_over_the_cap_reaches_a_reader (void **state)
     char *more = numbered_lines ('M', 5000, 1000, &size);
     writer_start (&w, writer, more, size);
     bool cut = false;
-    int prompts_more = 0;
+    int  prompts_more = 0;
     deadline = e2e_now_ms () + 60000;
     while (!cut && e2e_now_ms () < deadline) {
         count_prompts (writer, "writer", &prompts_more);
@@ -436,7 +448,8 @@ static void test_history_over_the_cap_reaches_a_reader (void **state)
     within a second of its sending, and in the end every line of the
     flooder, in order. Unpaced, the flood would sit in front of the
     talker's lines for seconds (or get the reader cut).                  */
-static void test_flood_is_paced_and_loses_nothing (void **state)
+static void
+test_flood_is_paced_and_loses_nothing (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "400", "--max-backlog", "4194304");
@@ -445,13 +458,13 @@ static void test_flood_is_paced_and_loses_nothing (void **state)
     e2e_client_t *flooder = e2e_login_seen (srv, "flooder", reader, talker);
 
     enum { FLOOD = 5240, TALKS = 30, READ_RATE = 2 * 1024 * 1024 };
-    size_t size;
-    char *data = numbered_lines ('F', FLOOD, 1001, &size);     //  5.2 MB
-    int64_t start = e2e_now_ms ();
+    size_t   size;
+    char    *data = numbered_lines ('F', FLOOD, 1001, &size);  //  5.2 MB
+    int64_t  start = e2e_now_ms ();
     writer_t writer;
     writer_start (&writer, flooder, data, size);
 
-    int next_flood = 0, talks_sent = 0, talks_got = 0;
+    int     next_flood = 0, talks_sent = 0, talks_got = 0;
     int64_t next_talk = start + 300, worst_lag = 0, read_bytes = 0, flood_done = 0;
     int64_t deadline = start + 90000;
     while ((next_flood < FLOOD || talks_got < TALKS) && e2e_now_ms () < deadline) {
@@ -475,10 +488,11 @@ static void test_flood_is_paced_and_loses_nothing (void **state)
         }
         size_t before;
         e2e_buffered (reader, &before);
-        bool eof;
+        bool  eof;
         char *line = next_line (reader, 10, &eof);
         if (eof)
-            e2e_fail ("the reader was disconnected (flood line %d, talk %d)", next_flood, talks_got);
+            e2e_fail ("the reader was disconnected (flood line %d, talk %d)", next_flood,
+                      talks_got);
         if (!line)
             continue;
         size_t after;
@@ -497,15 +511,15 @@ static void test_flood_is_paced_and_loses_nothing (void **state)
             if (number != talks_got)
                 e2e_fail ("talk %d arrived, expected %d", number, talks_got);
             const char *stamp = strchr (strstr (line, "][talker]:T"), ' ');
-            int64_t lag = e2e_now_ms () - (stamp? atoll (stamp + 1): 0);
+            int64_t     lag = e2e_now_ms () - (stamp ? atoll (stamp + 1) : 0);
             if (lag > worst_lag)
                 worst_lag = lag;
             talks_got++;
         }
     }
     if (next_flood < FLOOD || talks_got < TALKS)
-        e2e_fail ("after 90 s: %d of %d flood lines, %d of %d talks", next_flood, FLOOD,
-                  talks_got, TALKS);
+        e2e_fail ("after 90 s: %d of %d flood lines, %d of %d talks", next_flood, FLOOD, talks_got,
+                  TALKS);
     writer_join (&writer);
     printf ("flood: 5.2 MB through in %lld ms (%.0f lines/s); the talker's worst lag %lld ms\n",
             (long long) (flood_done - start), FLOOD * 1000.0 / (double) (flood_done - start + 1),
@@ -523,12 +537,13 @@ static void test_flood_is_paced_and_loses_nothing (void **state)
 /*  Connections                                                        */
 
 /*  Reads a socket until the peer closes it (bounded).                  */
-static void read_to_eof (int fd)
+static void
+read_to_eof (int fd)
 {
     int64_t deadline = e2e_now_ms () + E2E_TIMEOUT_MS;
-    char sink [256];
+    char    sink [256];
     while (e2e_now_ms () < deadline) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
+        struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll (&p, 1, 100) == 1 && recv (fd, sink, sizeof sink, 0) <= 0)
             return;
     }
@@ -536,14 +551,15 @@ static void read_to_eof (int fd)
 
 /*  120 connections at once against --max-clients 20: exactly 20 get the
     banner and the rest the "full" text; afterwards all is as before.    */
-static void test_storm_never_exceeds_max_clients (void **state)
+static void
+test_storm_never_exceeds_max_clients (void **state)
 {
     (void) state;
     //  120 connects from 127.0.0.1 at once are over the address's budget
     //  (--connect-rate, bursts of 60): off, this is about --max-clients.
     e2e_server_t *srv = e2e_start ("--max-clients", "20", "--connect-rate", "0");
-    pid_t pid = e2e_pid (srv);
-    int baseline = settled_fd_count (pid);
+    pid_t         pid = e2e_pid (srv);
+    int           baseline = settled_fd_count (pid);
     enum { STORM = 120 };
     int fds [STORM];
     for (int i = 0; i < STORM; i++) {
@@ -564,8 +580,8 @@ static void test_storm_never_exceeds_max_clients (void **state)
     if (welcomed != 20 || full != STORM - 20)
         e2e_fail ("%d welcomed and %d turned away; want 20 and %d", welcomed, full, STORM - 20);
     int peak = fd_count (pid);
-    printf ("storm: %d descriptors at rest, %d with 20 clients in and 100 turned away\n",
-            baseline, peak);
+    printf ("storm: %d descriptors at rest, %d with 20 clients in and 100 turned away\n", baseline,
+            peak);
     if (peak > baseline + 20)
         e2e_fail ("%d descriptors for 20 clients over a baseline of %d", peak, baseline);
     for (int i = 0; i < STORM; i++)
@@ -581,14 +597,14 @@ static void test_storm_never_exceeds_max_clients (void **state)
 /*  300 connections opened and closed quickly, some at the prompt, some
     named, some mid-name, some reset: the server's descriptors return to
     their baseline and a new client chats.                               */
-static void test_churn_leaves_no_descriptor_behind (void **state)
+static void
+test_churn_leaves_no_descriptor_behind (void **state)
 {
     (void) state;
     //  300 connects from one address: over --connect-rate's burst of 60.
-    e2e_server_t *srv = e2e_start ("--max-clients", "400", "--history", "0",
-                                   "--connect-rate", "0");
-    pid_t pid = e2e_pid (srv);
-    int baseline = settled_fd_count (pid);
+    e2e_server_t *srv = e2e_start ("--max-clients", "400", "--history", "0", "--connect-rate", "0");
+    pid_t         pid = e2e_pid (srv);
+    int           baseline = settled_fd_count (pid);
     enum { ROUNDS = 3, PER_ROUND = 100 };
     for (int round = 0; round < ROUNDS; round++) {
         int fds [PER_ROUND];
@@ -599,18 +615,17 @@ static void test_churn_leaves_no_descriptor_behind (void **state)
         }
         for (int i = 0; i < PER_ROUND; i++) {
             char text [32];
-            int kind = i % 4;
+            int  kind = i % 4;
             if (kind == 1)
                 snprintf (text, sizeof text, "c%d_%d\nhello\n", round, i);
-            else
-            if (kind == 2)
+            else if (kind == 2)
                 snprintf (text, sizeof text, "half-a-na");
             else
                 text [0] = 0;
             if (*text && send (fds [i], text, strlen (text), MSG_NOSIGNAL) < 0)
                 e2e_fail ("send: %s", strerror (errno));
             if (kind == 3) {
-                struct linger reset = { 1, 0 };
+                struct linger reset = {1, 0};
                 setsockopt (fds [i], SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
             }
         }
@@ -631,7 +646,8 @@ static void test_churn_leaves_no_descriptor_behind (void **state)
 }
 
 /*  Alive and not a zombie: the server has not exited on its own.        */
-static bool server_alive (pid_t pid)
+static bool
+server_alive (pid_t pid)
 {
     char path [64], text [256];
     snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
@@ -653,25 +669,26 @@ static bool server_alive (pid_t pid)
     same pass (ASan: heap-buffer-overflow in s_conn_may_send; the plain
     build aborted in free() at the latest when stopping). The server must
     stay up, take a fresh client afterwards and stop cleanly.            */
-static void test_reconnect_loop_keeps_the_server_up (void **state)
+static void
+test_reconnect_loop_keeps_the_server_up (void **state)
 {
     (void) state;
     //  Defaults but --history 0, so the fresh client's login is exact, and
     //  --connect-rate 0: every one of the 300 must get in (the budget of
     //  one address would turn all but 60 away; test_addresses covers it).
     e2e_server_t *srv = e2e_start ("--history", "0", "--connect-rate", "0");
-    pid_t pid = e2e_pid (srv);
+    pid_t         pid = e2e_pid (srv);
     enum { CONNECTIONS = 300, KEPT = 20, LINES = 40, SECONDS = 10 };
     int kept [KEPT];
     for (int i = 0; i < KEPT; i++)
         kept [i] = -1;
     int64_t deadline = e2e_now_ms () + SECONDS * 1000;
-    int made = 0;
+    int     made = 0;
     for (; made < CONNECTIONS && e2e_now_ms () < deadline && server_alive (pid); made++) {
         int fd = e2e_try_connect (e2e_port (srv), false);
         if (fd < 0)
             break;
-        char data [LINES * 16 + 32];
+        char   data [LINES * 16 + 32];
         size_t len = (size_t) snprintf (data, sizeof data, "loop%d\n", made);
         for (int k = 0; k < LINES; k++)
             len += (size_t) snprintf (data + len, sizeof data - len, "line %d\n", k);
@@ -700,8 +717,7 @@ static void test_reconnect_loop_keeps_the_server_up (void **state)
             e2e_expect_banner (c);
             e2e_enter (c, "fresh", "");
             fresh = c;
-        }
-        else {
+        } else {
             e2e_close (c);
             e2e_sleep_ms (100);
         }
@@ -711,19 +727,20 @@ static void test_reconnect_loop_keeps_the_server_up (void **state)
     //  The last loop clients may still be leaving: fresh sees them go.
     e2e_client_t *other = e2e_login (srv, "other");
     e2e_say (other, "still here");
-    bool eof;
+    bool  eof;
     char *line;
     do
         line = next_line (fresh, E2E_TIMEOUT_MS, &eof);
     while (line && !strstr (line, "][other]:still here"));
     if (!line)
-        e2e_fail ("the fresh client never saw the other's line (%s)", eof? "EOF": "timeout");
+        e2e_fail ("the fresh client never saw the other's line (%s)", eof ? "EOF" : "timeout");
     e2e_stop (srv);
 }
 
 /*  --name-timeout 1: clients idle at the prompt are told and closed, so
     they cannot hold the slots; named clients are never timed out.       */
-static void test_name_timeout_frees_the_slots (void **state)
+static void
+test_name_timeout_frees_the_slots (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--max-clients", "3", "--name-timeout", "1");
@@ -751,25 +768,26 @@ static void test_name_timeout_frees_the_slots (void **state)
 /*  With 128 descriptors allowed (and not raisable), --max-clients 1000
     is lowered to what fits, so connections beyond it get the "full"
     text instead of EMFILE; the server does not spin meanwhile.          */
-static void test_descriptor_limit_caps_max_clients (void **state)
+static void
+test_descriptor_limit_caps_max_clients (void **state)
 {
     (void) state;
     e2e_opts_t opts = {
         //  70 connects at once: over --connect-rate's burst of 60.
-        .args = (const char *const []) { "--max-clients", "1000", "--max-rooms", "2",
-                                         "--connect-rate", "0", NULL },
+        .args = (const char *const []){"--max-clients", "1000", "--max-rooms", "2",
+                                       "--connect-rate", "0", NULL},
         .nofile = 128,
     };
     e2e_server_t *srv = e2e_start_opts (&opts);
-    pid_t pid = e2e_pid (srv);
+    pid_t         pid = e2e_pid (srv);
     //  128 minus 64 fixed and 8 for each of the 2 rooms: 48 (valgrind
     //  keeps a few descriptors for itself, so read what the server says).
     int slots = log_number_after (srv, "max-clients lowered from 1000 to ");
     if (slots < 20 || slots > 48)
         e2e_fail ("max-clients lowered to %d, want 48 (or a little less under valgrind)", slots);
     enum { TRIES = 70 };
-    int fds [TRIES];
-    int welcomed = 0, full = 0;
+    int     fds [TRIES];
+    int     welcomed = 0, full = 0;
     int64_t cpu_before = cpu_ms (pid);
     for (int i = 0; i < TRIES; i++) {
         fds [i] = e2e_try_connect (e2e_port (srv), false);
@@ -780,8 +798,8 @@ static void test_descriptor_limit_caps_max_clients (void **state)
         full += c == 'C';
     }
     if (welcomed != slots || full != TRIES - slots)
-        e2e_fail ("%d welcomed and %d turned away; want %d and %d", welcomed, full,
-                  slots, TRIES - slots);
+        e2e_fail ("%d welcomed and %d turned away; want %d and %d", welcomed, full, slots,
+                  TRIES - slots);
     //  Holding every slot, the server idles.
     e2e_sleep_ms (1000);
     int64_t cpu = cpu_ms (pid) - cpu_before;
@@ -796,8 +814,7 @@ static void test_descriptor_limit_caps_max_clients (void **state)
             e2e_expect_banner (c);
             e2e_enter (c, "a", "");
             a = c;
-        }
-        else {
+        } else {
             e2e_close (c);
             e2e_sleep_ms (100);
         }
@@ -812,10 +829,11 @@ static void test_descriptor_limit_caps_max_clients (void **state)
 /*  Stopping                                                           */
 
 /*  Waits (bounded) for the server to exit on its own; its status.       */
-static int wait_status (pid_t pid, int timeout_ms)
+static int
+wait_status (pid_t pid, int timeout_ms)
 {
     int64_t deadline = e2e_now_ms () + timeout_ms;
-    int status = 0;
+    int     status = 0;
     while (e2e_now_ms () < deadline) {
         pid_t r = waitpid (pid, &status, WNOHANG);
         if (r == pid)
@@ -827,7 +845,8 @@ static int wait_status (pid_t pid, int timeout_ms)
 
 /*  SIGTERM: every client, named or at the prompt, gets the notice after
     all it was owed (a backlog included), then EOF; exit 0 within 2 s.   */
-static void test_shutdown_tells_everyone_and_flushes (void **state)
+static void
+test_shutdown_tells_everyone_and_flushes (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "0");
@@ -839,10 +858,10 @@ static void test_shutdown_tells_everyone_and_flushes (void **state)
     //  the gateway the rest (under the 1 MiB cap).
     enum { LINES = 1200 };
     size_t size;
-    char *data = numbered_lines ('S', LINES, 1000, &size);
+    char  *data = numbered_lines ('S', LINES, 1000, &size);
     e2e_send_n (sender, data, size);
     for (int i = 0; i < LINES; i++) {
-        bool eof;
+        bool  eof;
         char *line;
         do
             line = next_line (quick, E2E_TIMEOUT_MS, &eof);
@@ -855,35 +874,33 @@ static void test_shutdown_tells_everyone_and_flushes (void **state)
     //  owed reads only now: everything, in order, then the notice.
     int next = 0;
     for (;;) {
-        bool eof;
+        bool  eof;
         char *line = next_line (owed, E2E_TIMEOUT_MS, &eof);
         if (!line)
-            e2e_fail ("owed: %s after %d lines", eof? "EOF": "silence", next);
+            e2e_fail ("owed: %s after %d lines", eof ? "EOF" : "silence", next);
         int number = line_number (line, "sender", 'S');
         if (number >= 0) {
             if (number != next)
                 e2e_fail ("owed got line %d, expected %d", number, next);
             next++;
-        }
-        else
-        if (next == LINES && strstr (line, "Server is shutting down."))
+        } else if (next == LINES && strstr (line, "Server is shutting down."))
             break;
     }
     e2e_expect_eof (owed);
-    e2e_client_t *rest [] = { quick, sender, naming };
+    e2e_client_t *rest [] = {quick, sender, naming};
     for (size_t i = 0; i < 3; i++) {
-        bool eof;
+        bool  eof;
         char *line;
         do
             line = next_line (rest [i], E2E_TIMEOUT_MS, &eof);
         while (line && strcmp (line, "Server is shutting down.") != 0);
         if (!line)
-            e2e_fail ("%s: no shutdown notice", i == 2? "naming": e2e_name (rest [i]));
+            e2e_fail ("%s: no shutdown notice", i == 2 ? "naming" : e2e_name (rest [i]));
         e2e_expect_eof (rest [i]);
     }
     //  e2e_stop checks the exit status and the log; the process is gone
     //  by now unless it took too long.
-    int status = wait_status (e2e_pid (srv), 10000);
+    int     status = wait_status (e2e_pid (srv), 10000);
     int64_t took = e2e_now_ms () - start;
     if (status == -1 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
         e2e_fail ("after SIGTERM: wait status %d", status);
@@ -895,18 +912,19 @@ static void test_shutdown_tells_everyone_and_flushes (void **state)
 }
 
 /*  A second signal ends a slow shutdown at once (exit 128 + signal).    */
-static void test_second_signal_exits_at_once (void **state)
+static void
+test_second_signal_exits_at_once (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "0", "--max-backlog", "67108864");
     e2e_client_t *owed = e2e_login (srv, "owed");
-    int small = 4096;
+    int           small = 4096;
     setsockopt (e2e_fd (owed), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     e2e_client_t *sender = e2e_login_seen (srv, "sender", owed);
     //  owed never reads, and is owed more than the kernel's buffers hold:
     //  the shutdown would wait its full second to flush it.
     size_t size;
-    char *data = numbered_lines ('S', 8000, 1000, &size);
+    char  *data = numbered_lines ('S', 8000, 1000, &size);
     e2e_send_n (sender, data, size);
     e2e_sleep_ms (1000);
     kill (e2e_pid (srv), SIGTERM);
@@ -930,11 +948,12 @@ static void test_second_signal_exits_at_once (void **state)
 /*  --log-file                                                         */
 
 /*  Every actor's lines go to the file as to stdout, appended.           */
-static void test_log_file_gets_every_actor_line (void **state)
+static void
+test_log_file_gets_every_actor_line (void **state)
 {
     (void) state;
     char path [] = "/tmp/tcpchat-log-XXXXXX";
-    int fd = mkstemp (path);
+    int  fd = mkstemp (path);
     if (fd < 0)
         e2e_fail ("mkstemp: %s", strerror (errno));
     if (write (fd, "before\n", 7) != 7)
@@ -951,7 +970,7 @@ static void test_log_file_gets_every_actor_line (void **state)
     FILE *f = fopen (e2e_log_path (srv), "r");
     if (!f)
         e2e_fail ("cannot read the server's stdout");
-    char stdout_text [16384];
+    char   stdout_text [16384];
     size_t n = fread (stdout_text, 1, sizeof stdout_text - 1, f);
     stdout_text [n] = 0;
     fclose (f);
@@ -967,9 +986,10 @@ static void test_log_file_gets_every_actor_line (void **state)
     if (strncmp (file_text, "before\n", 7) != 0)
         e2e_fail ("the log file was not appended to");
     const char *expected [] = {
-        " gateway listening on ", " hub started", " room[general] started",
-        " gateway connection opened from ", " room[general] alice joined",
-        " hub room dev created", " room[dev] alice joined", " room[dev] alice left",
+        " gateway listening on ",           " hub started",
+        " room[general] started",           " gateway connection opened from ",
+        " room[general] alice joined",      " hub room dev created",
+        " room[dev] alice joined",          " room[dev] alice left",
         " gateway connection closed from ",
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected [0]; i++)
@@ -984,11 +1004,12 @@ static void test_log_file_gets_every_actor_line (void **state)
 }
 
 /*  A log file that cannot be opened: a clear error, exit 2.             */
-static void test_log_file_unwritable_is_an_error (void **state)
+static void
+test_log_file_unwritable_is_an_error (void **state)
 {
     (void) state;
     e2e_run_t res;
-    e2e_run (&res, ((const char *const []) { "--log-file", "/nonexistent-dir/x.log", NULL }), NULL);
+    e2e_run (&res, ((const char *const []){"--log-file", "/nonexistent-dir/x.log", NULL}), NULL);
     if (!WIFEXITED (res.status) || WEXITSTATUS (res.status) != 2)
         e2e_fail ("want exit status 2, got 0x%x", res.status);
     if (!strstr (res.err, "--log-file /nonexistent-dir/x.log: No such file or directory"))
@@ -996,7 +1017,8 @@ static void test_log_file_unwritable_is_an_error (void **state)
     e2e_run_free (&res);
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         E2E_TEST (test_silent_reader_is_cut_others_get_everything),

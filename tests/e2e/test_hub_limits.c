@@ -17,7 +17,8 @@
 #include <sys/socket.h>
 
 /*  The server's resident memory in KiB, or -1.                         */
-static long rss_kib (pid_t pid)
+static long
+rss_kib (pid_t pid)
 {
     char path [64];
     snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
@@ -36,7 +37,8 @@ static long rss_kib (pid_t pid)
 /*  Sends what the socket takes now (the server may have stopped reading
     it: that is the point). Returns bytes sent; -1 when the server has
     closed the connection.                                               */
-static ssize_t send_some (e2e_client_t *c, const char *p, size_t n)
+static ssize_t
+send_some (e2e_client_t *c, const char *p, size_t n)
 {
     ssize_t sent = send (e2e_fd (c), p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -46,7 +48,8 @@ static ssize_t send_some (e2e_client_t *c, const char *p, size_t n)
 
 /*  Reads and forgets whatever output waits, so the server never cuts
     the client as a slow reader.                                         */
-static void drain (e2e_client_t *c)
+static void
+drain (e2e_client_t *c)
 {
     for (int i = 0; i < 64 && e2e_fill (c) > 0; i++) {
         size_t len;
@@ -55,15 +58,16 @@ static void drain (e2e_client_t *c)
     }
 }
 
-#define FLOODERS     4
-#define FLOOD_MS     4000
-#define RSS_GROWTH   (150L * 1024)    /* KiB: generous; the caps keep it far lower */
+#define FLOODERS   4
+#define FLOOD_MS   4000
+#define RSS_GROWTH (150L * 1024) /* KiB: generous; the caps keep it far lower */
 
 /*  Issue 2: four clients pipeline "/join a", lines, "/join b", lines...
     as fast as the socket takes them, with --rate 0, for a few seconds.
     Before the caps the hub's deferred input grew by gigabytes in seconds;
     now each client is paused at its cap and TCP pushes back.             */
-static void test_pipelined_moves_keep_memory_bounded (void **state)
+static void
+test_pipelined_moves_keep_memory_bounded (void **state)
 {
     (void) state;
     //  No history: each move would replay it, and that is not what is
@@ -71,15 +75,14 @@ static void test_pipelined_moves_keep_memory_bounded (void **state)
     //  (256 MB by default) before reuse: kept small, RSS shows what the
     //  server holds.
     const char *asan = getenv ("ASAN_OPTIONS");
-    e2e_opts_t opts = {
-        .args = (const char *const []) { "--rate", "0", "--history", "0", NULL },
-        .env = (const char *const []) {
-            e2e_fmt ("ASAN_OPTIONS=%s%squarantine_size_mb=8", asan? asan: "",
-                     asan && *asan? ":": ""),
-            NULL },
+    e2e_opts_t  opts = {
+         .args = (const char *const []){"--rate", "0", "--history", "0", NULL},
+         .env = (const char *const []){e2e_fmt ("ASAN_OPTIONS=%s%squarantine_size_mb=8",
+                                               asan ? asan : "", asan && *asan ? ":" : ""),
+                                       NULL},
     };
     e2e_server_t *srv = e2e_start_opts (&opts);
-    pid_t pid = e2e_pid (srv);
+    pid_t         pid = e2e_pid (srv);
     e2e_client_t *watcher = e2e_login (srv, "watcher");
     e2e_client_t *flood [FLOODERS];
     for (int i = 0; i < FLOODERS; i++)
@@ -95,19 +98,19 @@ static void test_pipelined_moves_keep_memory_bounded (void **state)
     line [1000] = '\n';
     line [1001] = 0;
     size_t burst_cap = 2 * (16 + 64 * 1001);
-    char *burst = e2e_calloc (1, burst_cap + 1);
+    char  *burst = e2e_calloc (1, burst_cap + 1);
     size_t burst_len = 0;
     for (int half = 0; half < 2; half++) {
-        burst_len += (size_t) sprintf (burst + burst_len, "/join %s\n", half? "b": "a");
+        burst_len += (size_t) sprintf (burst + burst_len, "/join %s\n", half ? "b" : "a");
         for (int i = 0; i < 64; i++) {
             memcpy (burst + burst_len, line, 1001);
             burst_len += 1001;
         }
     }
-    size_t offset [FLOODERS] = { 0 };
-    long peak = base;
+    size_t   offset [FLOODERS] = {0};
+    long     peak = base;
     uint64_t total = 0;
-    int64_t start = e2e_now_ms (), next_sample = start;
+    int64_t  start = e2e_now_ms (), next_sample = start;
     while (e2e_now_ms () - start < FLOOD_MS) {
         for (int i = 0; i < FLOODERS; i++) {
             if (!flood [i])
@@ -136,11 +139,11 @@ static void test_pipelined_moves_keep_memory_bounded (void **state)
     if (after > peak)
         peak = after;
     print_message ("flood: %llu bytes sent by %d clients in %d ms; server RSS %ld KiB at"
-                   " start, peak %ld KiB\n", (unsigned long long) total, FLOODERS, FLOOD_MS,
-                   base, peak);
+                   " start, peak %ld KiB\n",
+                   (unsigned long long) total, FLOODERS, FLOOD_MS, base, peak);
     if (peak - base > RSS_GROWTH)
-        e2e_fail ("server RSS grew by %ld KiB (from %ld to %ld), over %ld KiB",
-                  peak - base, base, peak, RSS_GROWTH);
+        e2e_fail ("server RSS grew by %ld KiB (from %ld to %ld), over %ld KiB", peak - base, base,
+                  peak, RSS_GROWTH);
     //  Still serving: a newcomer logs in and is answered.
     for (int i = 0; i < FLOODERS; i++)
         e2e_close (flood [i]);
@@ -153,13 +156,14 @@ static void test_pipelined_moves_keep_memory_bounded (void **state)
 /*  Issue 5: a client fills every --max-rooms slot with rooms that have
     history, and leaves. Before, those rooms lived for ever and nobody
     could create a room again; now they stop after --room-idle.          */
-static void test_idle_rooms_free_their_slots (void **state)
+static void
+test_idle_rooms_free_their_slots (void **state)
 {
     (void) state;
     //  By its variable (the flag is the same option).
     e2e_opts_t opts = {
-        .args = (const char *const []) { "--max-rooms", "3", NULL },
-        .env = (const char *const []) { "TCPCHAT_ROOM_IDLE=1", NULL },
+        .args = (const char *const []){"--max-rooms", "3", NULL},
+        .env = (const char *const []){"TCPCHAT_ROOM_IDLE=1", NULL},
     };
     e2e_server_t *srv = e2e_start_opts (&opts);
     e2e_client_t *alice = e2e_login (srv, "alice");
@@ -190,7 +194,8 @@ static void test_idle_rooms_free_their_slots (void **state)
 }
 
 /*  New rooms per client: a burst of five, then the exact reply.        */
-static void test_new_rooms_are_paced (void **state)
+static void
+test_new_rooms_are_paced (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -204,8 +209,8 @@ static void test_new_rooms_are_paced (void **state)
     const char *head = "You are creating rooms too fast. Try again in ";
     e2e_expect (alice, head);
     const char *digits = e2e_peek (alice, 6, E2E_TIMEOUT_MS);
-    int seconds = atoi (digits);
-    size_t width = seconds >= 10? 2: 1;
+    int         seconds = atoi (digits);
+    size_t      width = seconds >= 10 ? 2 : 1;
     if (seconds < 1 || seconds > 12 || !(digits [0] >= '1' && digits [0] <= '9'))
         e2e_fail ("expected 1..12 seconds, got %s", e2e_escape (digits, 6));
     e2e_consume (alice, width);
@@ -217,7 +222,8 @@ static void test_new_rooms_are_paced (void **state)
     e2e_stop (srv);
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         E2E_TEST (test_pipelined_moves_keep_memory_bounded),

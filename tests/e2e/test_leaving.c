@@ -13,17 +13,19 @@
 #include <sys/socket.h>
 
 /*  A client already in room dev, to watch who comes and goes there.     */
-static e2e_client_t *watcher_in_dev (e2e_server_t *srv)
+static e2e_client_t *
+watcher_in_dev (e2e_server_t *srv)
 {
     e2e_client_t *watcher = e2e_login (srv, "watcher");
     e2e_send (watcher, "/join dev\n");
-    e2e_expect_prompt (watcher);        /* dev is new: no history */
+    e2e_expect_prompt (watcher); /* dev is new: no history */
     return watcher;
 }
 
 /*  dev sees mover join, say line1 and line2, and leave, in that order,
     and nothing else.                                                    */
-static void expect_dev_sees_it_all (e2e_client_t *watcher)
+static void
+expect_dev_sees_it_all (e2e_client_t *watcher)
 {
     e2e_expect_joined (watcher, "mover");
     e2e_expect_said (watcher, "mover", "line1");
@@ -34,7 +36,8 @@ static void expect_dev_sees_it_all (e2e_client_t *watcher)
 
 /*  The mover's own view of the move: dev's (empty) history and prompt,
     then a fresh prompt for each of its lines.                           */
-static void expect_moved_and_said_two (e2e_client_t *mover)
+static void
+expect_moved_and_said_two (e2e_client_t *mover)
 {
     e2e_expect_prompt (mover);
     e2e_expect_prompt (mover);
@@ -44,12 +47,13 @@ static void expect_moved_and_said_two (e2e_client_t *mover)
 /*  /join dev, two lines and the end in one packet, the end being /quit
     or a half-close: dev sees it all; the mover still reads its replies,
     then the close.                                                      */
-static void packet_reaches_the_room_it_moved_to (bool half_close)
+static void
+packet_reaches_the_room_it_moved_to (bool half_close)
 {
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *watcher = watcher_in_dev (srv);
     e2e_client_t *mover = e2e_login (srv, "mover");
-    e2e_send (mover, half_close? "/join dev\nline1\nline2\n": "/join dev\nline1\nline2\n/quit\n");
+    e2e_send (mover, half_close ? "/join dev\nline1\nline2\n" : "/join dev\nline1\nline2\n/quit\n");
     if (half_close && shutdown (e2e_fd (mover), SHUT_WR) != 0)
         e2e_fail ("shutdown: %s", strerror (errno));
     expect_dev_sees_it_all (watcher);
@@ -58,13 +62,15 @@ static void packet_reaches_the_room_it_moved_to (bool half_close)
     e2e_stop (srv);
 }
 
-static void test_quit_packet_reaches_the_room_it_moved_to (void **state)
+static void
+test_quit_packet_reaches_the_room_it_moved_to (void **state)
 {
     (void) state;
     packet_reaches_the_room_it_moved_to (false);
 }
 
-static void test_half_close_packet_reaches_the_room_it_moved_to (void **state)
+static void
+test_half_close_packet_reaches_the_room_it_moved_to (void **state)
 {
     (void) state;
     packet_reaches_the_room_it_moved_to (true);
@@ -73,7 +79,8 @@ static void test_half_close_packet_reaches_the_room_it_moved_to (void **state)
 /*  A reset after the server has read the lines: with --rate 1 they still
     wait in the server (the name and /join took the burst), so the reset
     lands while line1 and line2 are read but not yet handed on.          */
-static void test_reset_after_the_read_still_delivers (void **state)
+static void
+test_reset_after_the_read_still_delivers (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--rate", "1");
@@ -89,7 +96,8 @@ static void test_reset_after_the_read_still_delivers (void **state)
 
 /*  The same packet as the first test, /quit included, then a reset a
     moment later: nothing it sent is lost to the reset.                  */
-static void test_reset_after_quit_still_delivers (void **state)
+static void
+test_reset_after_quit_still_delivers (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -104,7 +112,8 @@ static void test_reset_after_quit_still_delivers (void **state)
 
 /*  Commands before /quit in one packet: every reply, then EOF; the room
     hears the leave after the replies.                                  */
-static void test_replies_before_quit_arrive_before_the_close (void **state)
+static void
+test_replies_before_quit_arrive_before_the_close (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -121,7 +130,8 @@ static void test_replies_before_quit_arrive_before_the_close (void **state)
 }
 
 /*  The same at EOF: a client that sends commands and half-closes.       */
-static void test_replies_before_eof_arrive_before_the_close (void **state)
+static void
+test_replies_before_eof_arrive_before_the_close (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -137,7 +147,8 @@ static void test_replies_before_eof_arrive_before_the_close (void **state)
     e2e_stop (srv);
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         E2E_TEST (test_quit_packet_reaches_the_room_it_moved_to),

@@ -24,20 +24,22 @@
 /* ------------------------------------------------------------------ */
 /*  Directories and files                                             */
 
-static const char *data_dir (void)
+static const char *
+data_dir (void)
 {
     return e2e_fmt ("%s/data", e2e_root ());
 }
 
 /*  The whole file (freed at teardown), or NULL if there is none.        */
-static char *read_text (const char *path)
+static char *
+read_text (const char *path)
 {
     FILE *file = fopen (path, "rb");
     if (!file)
         return NULL;
-    char *text = e2e_calloc (1, 1);
+    char  *text = e2e_calloc (1, 1);
     size_t len = 0;
-    char chunk[4096];
+    char   chunk [4096];
     size_t got;
     while ((got = fread (chunk, 1, sizeof chunk, file)) > 0) {
         char *more = e2e_calloc (len + got + 1, 1);
@@ -50,7 +52,8 @@ static char *read_text (const char *path)
     return text;
 }
 
-static void write_text (const char *path, const char *text)
+static void
+write_text (const char *path, const char *text)
 {
     FILE *file = fopen (path, "wb");
     if (!file || fputs (text, file) < 0)
@@ -59,37 +62,40 @@ static void write_text (const char *path, const char *text)
 }
 
 /*  The names in a directory, sorted, each followed by ' ' ("" if none). */
-static char *listing (const char *path)
+static char *
+listing (const char *path)
 {
     DIR *dir = opendir (path);
     if (!dir)
         e2e_fail ("cannot list %s: %s", path, strerror (errno));
-    char *names[64];
-    size_t n = 0;
+    char          *names [64];
+    size_t         n = 0;
     struct dirent *entry;
     while ((entry = readdir (dir)) && n < 64)
         if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
-            names[n++] = e2e_fmt ("%s", entry->d_name);
+            names [n++] = e2e_fmt ("%s", entry->d_name);
     closedir (dir);
     for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && strcmp (names[j - 1], names[j]) > 0; j--) {
-            char *swap = names[j];
-            names[j] = names[j - 1];
-            names[j - 1] = swap;
+        for (size_t j = i; j > 0 && strcmp (names [j - 1], names [j]) > 0; j--) {
+            char *swap = names [j];
+            names [j] = names [j - 1];
+            names [j - 1] = swap;
         }
     char *text = e2e_fmt ("%s", "");
     for (size_t i = 0; i < n; i++)
-        text = e2e_fmt ("%s%s ", text, names[i]);
+        text = e2e_fmt ("%s%s ", text, names [i]);
     return text;
 }
 
-#define expect_listing(path, want) do {                                       \
-    char *got_ = listing (path);                                              \
-    if (strcmp (got_, (want)) != 0)                                           \
-        e2e_fail ("%s holds \"%s\", want \"%s\"", (path), got_, (want));      \
-} while (0)
+#define expect_listing(path, want)                                                                 \
+    do {                                                                                           \
+        char *got_ = listing (path);                                                               \
+        if (strcmp (got_, (want)) != 0)                                                            \
+            e2e_fail ("%s holds \"%s\", want \"%s\"", (path), got_, (want));                       \
+    } while (0)
 
-static void expect_file (const char *path, const char *want)
+static void
+expect_file (const char *path, const char *want)
 {
     char *got = read_text (path);
     if (!got)
@@ -100,7 +106,8 @@ static void expect_file (const char *path, const char *want)
 }
 
 /*  The server's log holds a line ending in `text`.                      */
-static void expect_logged (const e2e_server_t *s, const char *text)
+static void
+expect_logged (const e2e_server_t *s, const char *text)
 {
     int64_t deadline = e2e_now_ms () + E2E_TIMEOUT_MS;
     for (;;) {
@@ -108,7 +115,7 @@ static void expect_logged (const e2e_server_t *s, const char *text)
         if (log && strstr (log, e2e_fmt (" %s\n", text)))
             return;
         if (e2e_now_ms () >= deadline)
-            e2e_fail ("the server's log has no line \"... %s\"; log:\n%s", text, log? log: "");
+            e2e_fail ("the server's log has no line \"... %s\"; log:\n%s", text, log ? log : "");
         e2e_sleep_ms (20);
     }
 }
@@ -118,10 +125,11 @@ static void expect_logged (const e2e_server_t *s, const char *text)
 
 /*  c receives from's chat line `text` and its prompt. Returns the line
     as history shows it: "[ts][from]:text\n", the very bytes received.   */
-static char *receive_line (e2e_client_t *c, const char *from, const char *text)
+static char *
+receive_line (e2e_client_t *c, const char *from, const char *text)
 {
     const char *pattern = e2e_fmt ("\n" E2E_TS "[%s]:%s\n", from, text);
-    size_t n = e2e_pattern_len (pattern);
+    size_t      n = e2e_pattern_len (pattern);
     const char *got = e2e_peek (c, n, E2E_TIMEOUT_MS);
     if (!e2e_match (pattern, got, n))
         e2e_fail ("%s: expected %s, got %s", e2e_name (c), e2e_escape (pattern, strlen (pattern)),
@@ -135,22 +143,21 @@ static char *receive_line (e2e_client_t *c, const char *from, const char *text)
 /*  alice and bob log in; alice says three lines (tabs, UTF-8, '%'
     included) that bob receives. Returns them as history will show them,
     concatenated.                                                        */
-static char *three_lines_received (const e2e_server_t *srv, e2e_client_t **alice,
-                                   e2e_client_t **bob)
+static char *
+three_lines_received (const e2e_server_t *srv, e2e_client_t **alice, e2e_client_t **bob)
 {
-    static const char *const texts[] = {
-        "first", "caf\xc3\xa9 \t 100%s %n", "third, the last"
-    };
+    static const char *const texts [] = {"first", "caf\xc3\xa9 \t 100%s %n", "third, the last"};
     e2e_login_two (srv, alice, bob);
     char *history = e2e_fmt ("%s", "");
     for (size_t i = 0; i < 3; i++) {
-        e2e_say (*alice, texts[i]);
-        history = e2e_fmt ("%s%s", history, receive_line (*bob, "alice", texts[i]));
+        e2e_say (*alice, texts [i]);
+        history = e2e_fmt ("%s%s", history, receive_line (*bob, "alice", texts [i]));
     }
     return history;
 }
 
-static void command (e2e_client_t *c, const char *line, const char *reply)
+static void
+command (e2e_client_t *c, const char *line, const char *reply)
 {
     e2e_send (c, e2e_fmt ("%s\n", line));
     e2e_expect_reply (c, reply);
@@ -161,14 +168,15 @@ static void command (e2e_client_t *c, const char *line, const char *reply)
 
 /*  3 lines, SIGTERM, a restart on the same directory and port: a new
     client gets the 3 lines as history, byte for byte.                  */
-static void test_sigterm_restart_keeps_lines (void **state)
+static void
+test_sigterm_restart_keeps_lines (void **state)
 {
     (void) state;
-    const char *dir = data_dir ();
+    const char   *dir = data_dir ();
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
-    int port = e2e_port (srv);
+    int           port = e2e_port (srv);
     e2e_client_t *alice, *bob;
-    char *history = three_lines_received (srv, &alice, &bob);
+    char         *history = three_lines_received (srv, &alice, &bob);
     e2e_stop (srv);
     e2e_close (alice);
     e2e_close (bob);
@@ -188,14 +196,15 @@ static void test_sigterm_restart_keeps_lines (void **state)
 
 /*  The same with kill -9 right after another client received the lines:
     nothing of what anyone saw is lost.                                   */
-static void test_sigkill_after_receipt_keeps_lines (void **state)
+static void
+test_sigkill_after_receipt_keeps_lines (void **state)
 {
     (void) state;
-    const char *dir = data_dir ();
+    const char   *dir = data_dir ();
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
-    int port = e2e_port (srv);
+    int           port = e2e_port (srv);
     e2e_client_t *alice, *bob;
-    char *history = three_lines_received (srv, &alice, &bob);
+    char         *history = three_lines_received (srv, &alice, &bob);
     e2e_kill9 (srv);
     e2e_close (alice);
     e2e_close (bob);
@@ -208,15 +217,16 @@ static void test_sigkill_after_receipt_keeps_lines (void **state)
 
 /*  Killed again and again, each time right after a line was received:
     every line is there, in order, once.                                 */
-static void test_repeated_kills_lose_nothing (void **state)
+static void
+test_repeated_kills_lose_nothing (void **state)
 {
     (void) state;
     const char *dir = data_dir ();
-    char *history = e2e_fmt ("%s", "");
-    int port = 0;
+    char       *history = e2e_fmt ("%s", "");
+    int         port = 0;
     for (int round = 0; round < 4; round++) {
-        e2e_server_t *srv = round == 0? e2e_start ("--data-dir", dir)
-                                      : e2e_start_on (port, "--data-dir", dir);
+        e2e_server_t *srv =
+            round == 0 ? e2e_start ("--data-dir", dir) : e2e_start_on (port, "--data-dir", dir);
         port = e2e_port (srv);
         e2e_client_t *alice = e2e_login_history (srv, "alice", history);
         e2e_client_t *bob = e2e_login_history (srv, "bob", history);
@@ -233,12 +243,13 @@ static void test_repeated_kills_lose_nothing (void **state)
 
 /*  A room with lines comes back: listed by /rooms with nobody in it,
     its history shown to whoever joins.                                  */
-static void test_rooms_come_back (void **state)
+static void
+test_rooms_come_back (void **state)
 {
     (void) state;
-    const char *dir = data_dir ();
+    const char   *dir = data_dir ();
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
-    int port = e2e_port (srv);
+    int           port = e2e_port (srv);
     e2e_client_t *alice = e2e_login (srv, "alice");
     e2e_send (alice, "/join dev\n");
     e2e_expect_prompt (alice);
@@ -266,45 +277,46 @@ static void test_rooms_come_back (void **state)
 }
 
 /*  --history 2 with 5 lines on disk: the last 2 come back.              */
-static void test_history_bounds_what_is_reloaded (void **state)
+static void
+test_history_bounds_what_is_reloaded (void **state)
 {
     (void) state;
     const char *dir = data_dir ();
     if (mkdir (dir, 0750) != 0)
         e2e_fail ("mkdir %s: %s", dir, strerror (errno));
-    const char *lines =
-        "[2024-01-01 10:00:01][alice]:one\n"
-        "[2024-01-01 10:00:02][bob]:two\n"
-        "[2024-01-01 10:00:03][alice]:three\n"
-        "[2024-01-01 10:00:04][bob]:four\n"
-        "[2024-01-01 10:00:05][alice]:five\n";
+    const char *lines = "[2024-01-01 10:00:01][alice]:one\n"
+                        "[2024-01-01 10:00:02][bob]:two\n"
+                        "[2024-01-01 10:00:03][alice]:three\n"
+                        "[2024-01-01 10:00:04][bob]:four\n"
+                        "[2024-01-01 10:00:05][alice]:five\n";
     write_text (e2e_fmt ("%s/general.log", dir), lines);
     e2e_server_t *srv = e2e_start ("--data-dir", dir, "--history", "2");
-    e2e_client_t *carol = e2e_login_history (srv, "carol",
-        "[2024-01-01 10:00:04][bob]:four\n[2024-01-01 10:00:05][alice]:five\n");
+    e2e_client_t *carol = e2e_login_history (
+        srv, "carol", "[2024-01-01 10:00:04][bob]:four\n[2024-01-01 10:00:05][alice]:five\n");
     expect_logged (srv, e2e_fmt ("room[general] reloaded 2 lines from %s/general.log", dir));
     e2e_say (carol, "six");
-    e2e_client_t *dave = e2e_login_history (srv, "dave",
-        "[2024-01-01 10:00:05][alice]:five\n" E2E_TS "[carol]:six\n");
+    e2e_client_t *dave = e2e_login_history (
+        srv, "dave", "[2024-01-01 10:00:05][alice]:five\n" E2E_TS "[carol]:six\n");
     e2e_expect_joined (carol, "dave");
     e2e_stop (srv);
     /*  The file keeps everything; only memory is bounded.              */
-    char *text = read_text (e2e_fmt ("%s/general.log", dir));
+    char  *text = read_text (e2e_fmt ("%s/general.log", dir));
     size_t len = strlen (lines);
-    if (!text || strncmp (text, lines, len) != 0
-    ||  !e2e_match (E2E_TS "[carol]:six\n", text + len, strlen (text + len)))
-        e2e_fail ("general.log: %s", text? e2e_escape (text, strlen (text)): "missing");
+    if (!text || strncmp (text, lines, len) != 0 ||
+        !e2e_match (E2E_TS "[carol]:six\n", text + len, strlen (text + len)))
+        e2e_fail ("general.log: %s", text ? e2e_escape (text, strlen (text)) : "missing");
     (void) dave;
 }
 
 /*  TCPCHAT_DATA_DIR does what --data-dir does.                           */
-static void test_data_dir_from_environment (void **state)
+static void
+test_data_dir_from_environment (void **state)
 {
     (void) state;
-    const char *env[] = { e2e_fmt ("TCPCHAT_DATA_DIR=%s", data_dir ()), NULL };
-    e2e_opts_t opts = { .env = env };
+    const char   *env [] = {e2e_fmt ("TCPCHAT_DATA_DIR=%s", data_dir ()), NULL};
+    e2e_opts_t    opts = {.env = env};
     e2e_server_t *srv = e2e_start_opts (&opts);
-    int port = e2e_port (srv);
+    int           port = e2e_port (srv);
     e2e_client_t *alice = e2e_login (srv, "alice");
     e2e_say (alice, "from the env");
     e2e_stop (srv);
@@ -317,15 +329,16 @@ static void test_data_dir_from_environment (void **state)
 /* ------------------------------------------------------------------ */
 /*  Refusals and safety                                               */
 
-static void expect_refused (const char *dir, const char *want_err)
+static void
+expect_refused (const char *dir, const char *want_err)
 {
-    char *port = e2e_fmt ("%d", e2e_free_port ());
-    const char *args[] = { "--data-dir", dir, "--bind", "127.0.0.1", port, NULL };
-    e2e_run_t res;
+    char       *port = e2e_fmt ("%d", e2e_free_port ());
+    const char *args [] = {"--data-dir", dir, "--bind", "127.0.0.1", port, NULL};
+    e2e_run_t   res;
     e2e_run (&res, args, NULL);
     char *out = e2e_fmt ("%s", res.out);
     char *err = e2e_fmt ("%s", res.err);
-    int status = res.status;
+    int   status = res.status;
     e2e_run_free (&res);
     if (!WIFEXITED (status) || WEXITSTATUS (status) != 2)
         e2e_fail ("--data-dir %s: want exit status 2, got status 0x%x; stderr %s", dir, status,
@@ -334,14 +347,15 @@ static void expect_refused (const char *dir, const char *want_err)
         e2e_fail ("--data-dir %s: want nothing on stdout, got %s", dir,
                   e2e_escape (out, strlen (out)));
     size_t n = strlen (want_err);
-    bool one_line = strchr (err, '\n') == err + strlen (err) - 1;
+    bool   one_line = strchr (err, '\n') == err + strlen (err) - 1;
     if (strncmp (err, want_err, n) != 0 || !one_line)
         e2e_fail ("--data-dir %s: want one stderr line starting %s, got %s", dir,
                   e2e_escape (want_err, n), e2e_escape (err, strlen (err)));
 }
 
 /*  A data dir that cannot be used: one clear line, exit 2, no server.   */
-static void test_data_dir_not_usable (void **state)
+static void
+test_data_dir_not_usable (void **state)
 {
     (void) state;
     const char *file = e2e_fmt ("%s/a-file", e2e_root ());
@@ -351,7 +365,8 @@ static void test_data_dir_not_usable (void **state)
                     "TCPChat: --data-dir /proc/self/nonexistent: cannot create it: ");
     const char *deep = e2e_fmt ("%s/no/such", e2e_root ());
     expect_refused (deep, e2e_fmt ("TCPChat: --data-dir %s: cannot create it: "
-                                   "No such file or directory\n", deep));
+                                   "No such file or directory\n",
+                                   deep));
     /*  Root writes through any mode bits: only others can be refused.    */
     if (geteuid () != 0) {
         const char *locked = e2e_fmt ("%s/locked", e2e_root ());
@@ -365,18 +380,18 @@ static void test_data_dir_not_usable (void **state)
 
 /*  Room names that try to leave the directory are refused before they
     reach it; what is accepted is a plain file inside it.               */
-static void test_room_names_stay_inside (void **state)
+static void
+test_room_names_stay_inside (void **state)
 {
     (void) state;
-    const char *dir = data_dir ();
+    const char   *dir = data_dir ();
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
     e2e_client_t *alice = e2e_login (srv, "alice");
     e2e_say (alice, "in general");
-    static const char *const hostile[] = {
-        "..%2Fetc", "../etc", "..", ".", "a/b", "/etc/passwd", "%2E%2E", "x.log", "dev\\x"
-    };
-    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++)
-        command (alice, e2e_fmt ("/join %s", hostile[i]), ROOM_CHARS);
+    static const char *const hostile [] = {"..%2Fetc",    "../etc", "..",    ".",     "a/b",
+                                           "/etc/passwd", "%2E%2E", "x.log", "dev\\x"};
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile [0]; i++)
+        command (alice, e2e_fmt ("/join %s", hostile [i]), ROOM_CHARS);
     e2e_send (alice, "/join x-y_Z\n");
     e2e_expect_prompt (alice);
     e2e_say (alice, "safe");
@@ -388,14 +403,15 @@ static void test_room_names_stay_inside (void **state)
 /*  Without --data-dir the server writes no file: none in its working
     directory or HOME, and no regular file open for writing but its own
     stdout and stderr.                                                   */
-static void test_no_data_dir_writes_nothing (void **state)
+static void
+test_no_data_dir_writes_nothing (void **state)
 {
     (void) state;
-    char cwd[1024];
+    char cwd [1024];
     if (!getcwd (cwd, sizeof cwd) || chdir (e2e_root ()) != 0)
         e2e_fail ("cannot go to %s: %s", e2e_root (), strerror (errno));
-    const char *env[] = { e2e_fmt ("HOME=%s", e2e_root ()), NULL };
-    e2e_opts_t opts = { .env = env };
+    const char   *env [] = {e2e_fmt ("HOME=%s", e2e_root ()), NULL};
+    e2e_opts_t    opts = {.env = env};
     e2e_server_t *srv = e2e_start_opts (&opts);
     if (chdir (cwd) != 0)
         e2e_fail ("cannot go back to %s: %s", cwd, strerror (errno));
@@ -409,7 +425,7 @@ static void test_no_data_dir_writes_nothing (void **state)
     /*  Every descriptor of the server that is a regular file opened for
         writing must be its log (stdout, stderr).                        */
     pid_t pid = e2e_pid (srv);
-    DIR *fds = opendir (e2e_fmt ("/proc/%d/fd", (int) pid));
+    DIR  *fds = opendir (e2e_fmt ("/proc/%d/fd", (int) pid));
     if (!fds)
         e2e_fail ("cannot list /proc/%d/fd: %s", (int) pid, strerror (errno));
     struct stat log_info;
@@ -417,28 +433,28 @@ static void test_no_data_dir_writes_nothing (void **state)
         e2e_fail ("cannot stat the server's log: %s", strerror (errno));
     struct dirent *entry;
     while ((entry = readdir (fds))) {
-        if (entry->d_name[0] == '.')
+        if (entry->d_name [0] == '.')
             continue;
         const char *link = e2e_fmt ("/proc/%d/fd/%s", (int) pid, entry->d_name);
-        char target[1024];
-        ssize_t n = readlink (link, target, sizeof target - 1);
-        target[n > 0? n: 0] = '\0';
+        char        target [1024];
+        ssize_t     n = readlink (link, target, sizeof target - 1);
+        target [n > 0 ? n : 0] = '\0';
         /*  Sockets, pipes, eventfds, epoll: not files ("anon_inode:...",
             "socket:[...]"); then only regular files with a name count
             (valgrind, when the server runs under it, keeps deleted
             scratch files open).                                         */
         struct stat info;
-        if (target[0] != '/' || stat (link, &info) != 0 || !S_ISREG (info.st_mode)
-        ||  info.st_nlink == 0
-        ||  (info.st_dev == log_info.st_dev && info.st_ino == log_info.st_ino))
+        if (target [0] != '/' || stat (link, &info) != 0 || !S_ISREG (info.st_mode) ||
+            info.st_nlink == 0 ||
+            (info.st_dev == log_info.st_dev && info.st_ino == log_info.st_ino))
             continue;
-        char *fdinfo = read_text (e2e_fmt ("/proc/%d/fdinfo/%s", (int) pid, entry->d_name));
-        const char *flags = fdinfo? strstr (fdinfo, "flags:"): NULL;
-        unsigned long mode = flags? strtoul (flags + 6, NULL, 8): 0;
+        char         *fdinfo = read_text (e2e_fmt ("/proc/%d/fdinfo/%s", (int) pid, entry->d_name));
+        const char   *flags = fdinfo ? strstr (fdinfo, "flags:") : NULL;
+        unsigned long mode = flags ? strtoul (flags + 6, NULL, 8) : 0;
         if (mode & (O_WRONLY | O_RDWR)) {
             closedir (fds);
-            e2e_fail ("without --data-dir the server has %s open for writing (fd %s)",
-                      target, entry->d_name);
+            e2e_fail ("without --data-dir the server has %s open for writing (fd %s)", target,
+                      entry->d_name);
         }
     }
     closedir (fds);
@@ -446,11 +462,12 @@ static void test_no_data_dir_writes_nothing (void **state)
     expect_listing (e2e_root (), "");
 }
 
-int main (void)
+int
+main (void)
 {
     /*  The developer's own setting must not reach the servers under test. */
     unsetenv ("TCPCHAT_DATA_DIR");
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest tests [] = {
         E2E_TEST (test_sigterm_restart_keeps_lines),
         E2E_TEST (test_sigkill_after_receipt_keeps_lines),
         E2E_TEST (test_repeated_kills_lose_nothing),

@@ -9,7 +9,8 @@
 /* ------------------------------------------------------------------ */
 /*  Connecting and naming                                             */
 
-static void test_banner_then_name_prompt (void **state)
+static void
+test_banner_then_name_prompt (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -19,12 +20,13 @@ static void test_banner_then_name_prompt (void **state)
     e2e_stop (srv);
 }
 
-static void test_banner_over_ipv6 (void **state)
+static void
+test_banner_over_ipv6 (void **state)
 {
     (void) state;
     if (!e2e_have_ipv6 ())
         skip ();
-    e2e_opts_t opts = { .bind = "::1" };
+    e2e_opts_t    opts = {.bind = "::1"};
     e2e_server_t *srv = e2e_start_opts (&opts);
     e2e_client_t *c = e2e_connect6 (srv);
     e2e_expect_banner (c);
@@ -33,8 +35,8 @@ static void test_banner_over_ipv6 (void **state)
 }
 
 typedef struct {
-    const char *typed;      /* the line sent at the name prompt, no "\n" */
-    const char *reply;      /* the refusal line, no "\n" */
+    const char *typed; /* the line sent at the name prompt, no "\n" */
+    const char *reply; /* the refusal line, no "\n" */
 } refusal_t;
 
 #define EMPTY    "Name cannot be empty."
@@ -45,7 +47,8 @@ typedef struct {
 #define TAKEN    "Name is already taken."
 
 /*  "é" (2 bytes) n times: names are counted in code points, not bytes. */
-static char *e_acute (size_t n)
+static char *
+e_acute (size_t n)
 {
     char *s = e2e_repeat ('x', 2 * n);
     for (size_t i = 0; i < n; i++)
@@ -53,7 +56,8 @@ static char *e_acute (size_t n)
     return s;
 }
 
-static void expect_refusal (e2e_client_t *c, const char *typed, const char *reply)
+static void
+expect_refusal (e2e_client_t *c, const char *typed, const char *reply)
 {
     e2e_send (c, e2e_fmt ("%s\n", typed));
     e2e_expect (c, e2e_fmt ("%s\n" E2E_NAME_PROMPT, reply));
@@ -61,55 +65,69 @@ static void expect_refusal (e2e_client_t *c, const char *typed, const char *repl
 
 /*  Every refusal on one connection: each gets its line and the name
     prompt again, and the connection stays usable for a good name.      */
-static void test_name_refusals_keep_the_connection (void **state)
+static void
+test_name_refusals_keep_the_connection (void **state)
 {
     (void) state;
-    const refusal_t cases[] = {
-        { "", EMPTY },
-        { " \t  ", EMPTY },
-        { "\r", EMPTY },
-        { e2e_repeat ('a', 33), TOO_LONG },
-        { e_acute (33), TOO_LONG },
-        { "this name has spaces and is far too long", TOO_LONG },   /* first wins */
-        { "bo\x01" "b", PRINT },
-        { "bob\x7f", PRINT },
-        { "bo\xc2\x85" "b", PRINT },                 /* C1 control U+0085 */
-        { "a\xfe" "b", PRINT },                      /* invalid UTF-8 (0xFF is telnet's) */
-        { "\xc3", PRINT },                           /* truncated UTF-8 */
-        { "\x1b[31mred", PRINT },                    /* refused, never cleaned */
-        { "bo b", SPACES },
-        { "bo\xc2\xa0" "b", SPACES },                /* U+00A0 no-break space */
-        { "/b b", SPACES },                          /* first one wins */
-        { "/bob", SLASH },
+    const refusal_t cases [] = {
+        {"", EMPTY},
+        {" \t  ", EMPTY},
+        {"\r", EMPTY},
+        {e2e_repeat ('a', 33), TOO_LONG},
+        {e_acute (33), TOO_LONG},
+        {"this name has spaces and is far too long", TOO_LONG}, /* first wins */
+        {"bo\x01"
+         "b",
+         PRINT},
+        {"bob\x7f", PRINT},
+        {"bo\xc2\x85"
+         "b",
+         PRINT}, /* C1 control U+0085 */
+        {"a\xfe"
+         "b",
+         PRINT},                /* invalid UTF-8 (0xFF is telnet's) */
+        {"\xc3", PRINT},        /* truncated UTF-8 */
+        {"\x1b[31mred", PRINT}, /* refused, never cleaned */
+        {"bo b", SPACES},
+        {"bo\xc2\xa0"
+         "b",
+         SPACES},         /* U+00A0 no-break space */
+        {"/b b", SPACES}, /* first one wins */
+        {"/bob", SLASH},
     };
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *c = e2e_at_name_prompt (srv);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        expect_refusal (c, cases[i].typed, cases[i].reply);
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++)
+        expect_refusal (c, cases [i].typed, cases [i].reply);
     e2e_send (c, "bob\n");
     e2e_set_name (c, "bob");
     e2e_expect_prompt (c);
     e2e_stop (srv);
 }
 
-static void test_name_limits_are_code_points (void **state)
+static void
+test_name_limits_are_code_points (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_login (srv, e2e_repeat ('a', 32));
-    e2e_login (srv, e_acute (32));      /* 64 bytes, 32 characters */
-    e2e_login (srv, "\xe2\x9c\x93ok");  /* printable non-ASCII */
+    e2e_login (srv, e_acute (32));     /* 64 bytes, 32 characters */
+    e2e_login (srv, "\xe2\x9c\x93ok"); /* printable non-ASCII */
     e2e_stop (srv);
 }
 
 /*  The name is judged as typed: a control byte refuses it, it is not
     stripped into "bob" (which then stays free).                         */
-static void test_control_byte_name_refused_not_cleaned (void **state)
+static void
+test_control_byte_name_refused_not_cleaned (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *c = e2e_at_name_prompt (srv);
-    expect_refusal (c, "bo\x01" "b", PRINT);
+    expect_refusal (c,
+                    "bo\x01"
+                    "b",
+                    PRINT);
     e2e_client_t *bob = e2e_login (srv, "bob");
     e2e_send (c, "bob\n");
     e2e_expect (c, TAKEN "\n" E2E_NAME_PROMPT);
@@ -117,7 +135,8 @@ static void test_control_byte_name_refused_not_cleaned (void **state)
     e2e_stop (srv);
 }
 
-static void test_taken_name_ignores_case (void **state)
+static void
+test_taken_name_ignores_case (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -134,7 +153,8 @@ static void test_taken_name_ignores_case (void **state)
 }
 
 /*  Blanks around the name and a trailing \r (nc -C) are not part of it. */
-static void test_name_trimmed_and_crlf (void **state)
+static void
+test_name_trimmed_and_crlf (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -150,19 +170,21 @@ static void test_name_trimmed_and_crlf (void **state)
 /* ------------------------------------------------------------------ */
 /*  In a room                                                         */
 
-static void test_join_notice_to_others_only (void **state)
+static void
+test_join_notice_to_others_only (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
     e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
-    e2e_expect_silence (carol, E2E_QUIET_MS);   /* no notice of its own join */
+    e2e_expect_silence (carol, E2E_QUIET_MS); /* no notice of its own join */
     e2e_expect_silence (alice, 0);
     e2e_expect_silence (bob, 0);
     e2e_stop (srv);
 }
 
-static void test_chat_line_to_others_no_echo (void **state)
+static void
+test_chat_line_to_others_no_echo (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -170,10 +192,10 @@ static void test_chat_line_to_others_no_echo (void **state)
     e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
 
     e2e_send (alice, "hello, world!\n");
-    e2e_expect (alice, E2E_TS "[alice]:");          /* a fresh prompt only */
+    e2e_expect (alice, E2E_TS "[alice]:"); /* a fresh prompt only */
     e2e_expect_said (bob, "alice", "hello, world!");
     e2e_expect_said (carol, "alice", "hello, world!");
-    e2e_expect_silence (alice, E2E_QUIET_MS);       /* and never an echo */
+    e2e_expect_silence (alice, E2E_QUIET_MS); /* and never an echo */
 
     e2e_say (bob, "hi alice");
     e2e_expect_said (alice, "bob", "hi alice");
@@ -184,20 +206,21 @@ static void test_chat_line_to_others_no_echo (void **state)
 
 /*  The stamp of a chat line is the time it was sent: check that it is
     today's clock, not only well shaped.                                 */
-static void test_chat_stamp_is_local_time (void **state)
+static void
+test_chat_stamp_is_local_time (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    time_t before = time (NULL);
+    time_t        before = time (NULL);
     e2e_say (alice, "tick");
     const char *got = e2e_peek (bob, 1 + E2E_TS_LEN, E2E_TIMEOUT_MS);
-    time_t after = time (NULL);
-    struct tm tm;
+    time_t      after = time (NULL);
+    struct tm   tm;
     memset (&tm, 0, sizeof tm);
-    char stamp[E2E_TS_LEN + 1];
+    char stamp [E2E_TS_LEN + 1];
     memcpy (stamp, got + 1, E2E_TS_LEN);
-    stamp[E2E_TS_LEN] = '\0';
+    stamp [E2E_TS_LEN] = '\0';
     if (!strptime (stamp, "[%Y-%m-%d %H:%M:%S]", &tm))
         e2e_fail ("not a stamp: %s", stamp);
     tm.tm_isdst = -1;
@@ -208,7 +231,8 @@ static void test_chat_stamp_is_local_time (void **state)
     e2e_stop (srv);
 }
 
-static void test_history_for_newcomers (void **state)
+static void
+test_history_for_newcomers (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -225,14 +249,15 @@ static void test_history_for_newcomers (void **state)
     e2e_expect_left (alice, "carol");
 
     /*  Oldest first, chat lines only: no join or leave notices.         */
-    e2e_client_t *bob = e2e_login_history (srv, "bob",
-        E2E_TS "[alice]:one\n" E2E_TS "[carol]:two\n" E2E_TS "[alice]:three\n");
+    e2e_client_t *bob = e2e_login_history (
+        srv, "bob", E2E_TS "[alice]:one\n" E2E_TS "[carol]:two\n" E2E_TS "[alice]:three\n");
     e2e_expect_joined (alice, "bob");
     e2e_expect_silence (bob, E2E_QUIET_MS);
     e2e_stop (srv);
 }
 
-static void test_history_keeps_the_last_n (void **state)
+static void
+test_history_keeps_the_last_n (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--history", "2");
@@ -245,7 +270,8 @@ static void test_history_keeps_the_last_n (void **state)
     e2e_stop (srv);
 }
 
-static void test_history_zero_keeps_nothing (void **state)
+static void
+test_history_zero_keeps_nothing (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start ("--history", "0");
@@ -258,17 +284,18 @@ static void test_history_zero_keeps_nothing (void **state)
 
 /*  Empty and blank lines: a fresh prompt for the sender, nothing for the
     others, nothing in history.                                          */
-static void test_empty_lines_are_dropped (void **state)
+static void
+test_empty_lines_are_dropped (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
     e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    const char *blanks[] = { "", " ", "   ", "\t", " \t \t", "\r" };
-    for (size_t i = 0; i < sizeof blanks / sizeof blanks[0]; i++) {
-        e2e_send (alice, e2e_fmt ("%s\n", blanks[i]));
+    const char   *blanks [] = {"", " ", "   ", "\t", " \t \t", "\r"};
+    for (size_t i = 0; i < sizeof blanks / sizeof blanks [0]; i++) {
+        e2e_send (alice, e2e_fmt ("%s\n", blanks [i]));
         e2e_expect_prompt (alice);
     }
-    e2e_say (alice, "end");                 /* a sync point: all handled */
+    e2e_say (alice, "end"); /* a sync point: all handled */
     e2e_expect_said (bob, "alice", "end");
     e2e_client_t *carol = e2e_login_history (srv, "carol", E2E_TS "[alice]:end\n");
     e2e_expect_silence (carol, E2E_QUIET_MS);
@@ -283,7 +310,8 @@ static void test_empty_lines_are_dropped (void **state)
     is not broadcast).                                                   */
 typedef enum { LEAVE_EOF, LEAVE_RESET, LEAVE_QUIT, LEAVE_PARTIAL_LINE } leave_way_t;
 
-static void leave (e2e_client_t *c, leave_way_t way)
+static void
+leave (e2e_client_t *c, leave_way_t way)
 {
     switch (way) {
         case LEAVE_EOF:
@@ -305,7 +333,8 @@ static void leave (e2e_client_t *c, leave_way_t way)
 }
 
 /*  However bob goes, alice is told once, and nothing more.             */
-static void test_leave_notice_however_one_leaves (void **state)
+static void
+test_leave_notice_however_one_leaves (void **state)
 {
     (void) state;
     for (leave_way_t way = LEAVE_EOF; way <= LEAVE_PARTIAL_LINE; way++) {
@@ -320,7 +349,8 @@ static void test_leave_notice_however_one_leaves (void **state)
 
 /*  Complete lines sent just before leaving still reach the room, before
     the leave notice: the close does not overtake them.                 */
-static void test_lines_before_eof_delivered_first (void **state)
+static void
+test_lines_before_eof_delivered_first (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -331,12 +361,12 @@ static void test_lines_before_eof_delivered_first (void **state)
     e2e_expect_said (alice, "bob", "really last");
     e2e_expect_left (alice, "bob");
     e2e_client_t *carol = e2e_at_name_prompt (srv);
-    e2e_send (carol, "carol\nbye\n");              /* name and line at once */
+    e2e_send (carol, "carol\nbye\n"); /* name and line at once */
     e2e_set_name (carol, "carol");
     e2e_expect (carol, E2E_TS "[bob]:last words\n" E2E_TS "[bob]:really last\n");
     e2e_expect_prompt (carol);
-    e2e_expect_prompt (carol);                      /* for "bye" */
-    e2e_send (carol, "/quit\nnever seen\n");      /* nothing after /quit counts */
+    e2e_expect_prompt (carol);               /* for "bye" */
+    e2e_send (carol, "/quit\nnever seen\n"); /* nothing after /quit counts */
     e2e_expect_eof (carol);
     e2e_expect_joined (alice, "carol");
     e2e_expect_said (alice, "carol", "bye");
@@ -345,7 +375,8 @@ static void test_lines_before_eof_delivered_first (void **state)
     e2e_stop (srv);
 }
 
-static void test_quit_at_name_prompt_closes_silently (void **state)
+static void
+test_quit_at_name_prompt_closes_silently (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -357,7 +388,8 @@ static void test_quit_at_name_prompt_closes_silently (void **state)
     e2e_stop (srv);
 }
 
-static void test_leaving_at_name_prompt_causes_no_notice (void **state)
+static void
+test_leaving_at_name_prompt_causes_no_notice (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -378,7 +410,8 @@ static void test_leaving_at_name_prompt_causes_no_notice (void **state)
 }
 
 /*  A client at the name prompt is in no room: it sees no chat.          */
-static void test_name_prompt_client_sees_no_chat (void **state)
+static void
+test_name_prompt_client_sees_no_chat (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -395,7 +428,8 @@ static void test_name_prompt_client_sees_no_chat (void **state)
     e2e_stop (srv);
 }
 
-static void test_name_free_after_leave (void **state)
+static void
+test_name_free_after_leave (void **state)
 {
     (void) state;
     e2e_client_t *alice, *bob;
@@ -413,19 +447,21 @@ static void test_name_free_after_leave (void **state)
 }
 
 /*  The server shuts down cleanly with clients in every state.           */
-static void test_stop_with_clients_connected (void **state)
+static void
+test_stop_with_clients_connected (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_at_name_prompt (srv);                       /* one waiting at the prompt */
+    e2e_at_name_prompt (srv); /* one waiting at the prompt */
     e2e_send (alice, "half a line");
     e2e_stop (srv);
 }
 
-int main (void)
+int
+main (void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest tests [] = {
         E2E_TEST (test_banner_then_name_prompt),
         E2E_TEST (test_banner_over_ipv6),
         E2E_TEST (test_name_refusals_keep_the_connection),

@@ -24,17 +24,18 @@
 #include <unistd.h>
 
 /*  String literals that may hold NUL bytes.                             */
-#define send_bytes(c, lit)    e2e_send_n ((c), (lit), sizeof (lit) - 1)
-#define expect_bytes(c, lit)  e2e_expect_n ((c), (lit), sizeof (lit) - 1)
+#define send_bytes(c, lit)   e2e_send_n ((c), (lit), sizeof (lit) - 1)
+#define expect_bytes(c, lit) e2e_expect_n ((c), (lit), sizeof (lit) - 1)
 
 /*  The answer to Ctrl-C's DO TIMING-MARK.                               */
-#define TM_ANSWER    IAC WILL TM
-#define AYT_ANSWER   "\n[Yes]\n"
-#define FFFD         "\xef\xbf\xbd"
+#define TM_ANSWER  IAC WILL TM
+#define AYT_ANSWER "\n[Yes]\n"
+#define FFFD       "\xef\xbf\xbd"
 
-static pid_t s_telnet = -1;             /* a telnet the test started */
+static pid_t s_telnet = -1; /* a telnet the test started */
 
-static int telnet_teardown (void **state)
+static int
+telnet_teardown (void **state)
 {
     if (s_telnet > 0) {
         kill (s_telnet, SIGKILL);
@@ -48,7 +49,8 @@ static int telnet_teardown (void **state)
 #define TELNET_TEST(f) cmocka_unit_test_setup_teardown (f, e2e_setup, telnet_teardown)
 
 /*  A whole file, NUL terminated (freed at teardown); *size its length.  */
-static char *read_all (const char *path, size_t *size)
+static char *
+read_all (const char *path, size_t *size)
 {
     FILE *file = fopen (path, "rb");
     if (!file)
@@ -62,10 +64,11 @@ static char *read_all (const char *path, size_t *size)
 /*  Connects, reads the banner, sends what telnet sends on connecting in
     negotiating mode and the name, and expects every refusal, then the
     prompt: the name arrived clean.                                       */
-static e2e_client_t *telnet_login (e2e_server_t *srv, const char *name)
+static e2e_client_t *
+telnet_login (e2e_server_t *srv, const char *name)
 {
     e2e_client_t *c = e2e_at_name_prompt (srv);
-    char *hello = e2e_fmt ("%s%s\r\n", INETUTILS_HELLO, name);
+    char         *hello = e2e_fmt ("%s%s\r\n", INETUTILS_HELLO, name);
     e2e_send (c, hello);
     e2e_set_name (c, name);
     expect_bytes (c, INETUTILS_REFUSED);
@@ -77,7 +80,8 @@ static e2e_client_t *telnet_login (e2e_server_t *srv, const char *name)
 /*  Scripted transcripts                                              */
 
 /*  The issue: in negotiating mode the first name was "too long".        */
-static void test_negotiation_is_refused_and_the_name_is_clean (void **state)
+static void
+test_negotiation_is_refused_and_the_name_is_clean (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -90,7 +94,8 @@ static void test_negotiation_is_refused_and_the_name_is_clean (void **state)
 }
 
 /*  The same bytes one at a time: the same answers.                       */
-static void test_negotiation_split_byte_by_byte (void **state)
+static void
+test_negotiation_split_byte_by_byte (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -110,10 +115,11 @@ static void test_negotiation_split_byte_by_byte (void **state)
     "[bob]:\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdafter ctrl-c", into
     history and the file, and telnet showed nothing more, waiting for the
     TIMING-MARK answer.                                                   */
-static void test_ctrl_c_then_a_clean_line (void **state)
+static void
+test_ctrl_c_then_a_clean_line (void **state)
 {
     (void) state;
-    const char *dir = e2e_fmt ("%s/data", e2e_root ());
+    const char   *dir = e2e_fmt ("%s/data", e2e_root ());
     e2e_server_t *srv = e2e_start ("--data-dir", dir);
     e2e_client_t *alice = e2e_login (srv, "alice");
     e2e_client_t *bob = telnet_login (srv, "bob");
@@ -131,11 +137,11 @@ static void test_ctrl_c_then_a_clean_line (void **state)
     e2e_expect_said (bob, "alice", "still there?");
 
     //  History and the file hold the clean line.
-    e2e_client_t *carol = e2e_login_history (srv, "carol",
-        E2E_TS "[bob]:after ctrl-c\n" E2E_TS "[alice]:still there?\n");
+    e2e_client_t *carol = e2e_login_history (
+        srv, "carol", E2E_TS "[bob]:after ctrl-c\n" E2E_TS "[alice]:still there?\n");
     (void) carol;
     size_t size;
-    char *file = read_all (e2e_fmt ("%s/general.log", dir), &size);
+    char  *file = read_all (e2e_fmt ("%s/general.log", dir), &size);
     if (memchr (file, 0xff, size) || strstr (file, FFFD))
         e2e_fail ("the room's file holds telnet bytes: %s", e2e_escape (file, size));
     const char *want = E2E_TS "[bob]:after ctrl-c\n";
@@ -147,7 +153,8 @@ static void test_ctrl_c_then_a_clean_line (void **state)
 /*  IP drops what was typed on the line so far (character mode sends it
     as typed); AYT is answered; commands inside a line vanish; IAC IAC is
     the byte 0xFF, which is not UTF-8: U+FFFD like any such byte.         */
-static void test_commands_inside_lines (void **state)
+static void
+test_commands_inside_lines (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -176,7 +183,8 @@ static void test_commands_inside_lines (void **state)
 /*  CR NUL, telnet's Enter in character mode, ends a line for a telnet
     client; an nc client's bytes are never read as telnet: its CR and NUL
     are control bytes, cleaned out of the one line.                      */
-static void test_cr_nul_for_telnet_only (void **state)
+static void
+test_cr_nul_for_telnet_only (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -198,7 +206,8 @@ static void test_cr_nul_for_telnet_only (void **state)
 
 /*  A history file may hold a 0xFF: a telnet client must not take it for a
     command, so it gets it doubled (or cleaned); nc gets what is stored.  */
-static void test_output_never_holds_a_bare_iac (void **state)
+static void
+test_output_never_holds_a_bare_iac (void **state)
 {
     (void) state;
     const char *dir = e2e_fmt ("%s/data", e2e_root ());
@@ -230,7 +239,8 @@ static void test_output_never_holds_a_bare_iac (void **state)
 
 /*  A client may not compress what it sends (libtelnet would inflate it):
     it is disconnected, and its room told.                               */
-static void test_client_compression_is_refused (void **state)
+static void
+test_client_compression_is_refused (void **state)
 {
     (void) state;
     e2e_server_t *srv = e2e_start (NULL);
@@ -249,18 +259,19 @@ static void test_client_compression_is_refused (void **state)
 #define TELNET_PATH "/usr/bin/telnet"
 
 typedef struct {
-    int    fd;                      /* the pty's master side */
-    char   seen [65536];            /* what telnet showed, not yet matched */
+    int    fd;           /* the pty's master side */
+    char   seen [65536]; /* what telnet showed, not yet matched */
     size_t len;
     char   home [64];
 } term_t;
 
-static void term_start (term_t *t, int port, bool negotiate)
+static void
+term_start (term_t *t, int port, bool negotiate)
 {
     snprintf (t->home, sizeof t->home, "%s", e2e_root ());
     char port_arg [16];
-    snprintf (port_arg, sizeof port_arg, negotiate? "-%d": "%d", port);
-    struct winsize size = { .ws_row = 24, .ws_col = 200 };
+    snprintf (port_arg, sizeof port_arg, negotiate ? "-%d" : "%d", port);
+    struct winsize size = {.ws_row = 24, .ws_col = 200};
     fflush (NULL);
     s_telnet = forkpty (&t->fd, NULL, NULL, &size);
     if (s_telnet < 0)
@@ -280,7 +291,8 @@ static void term_start (term_t *t, int port, bool negotiate)
 }
 
 /*  What the user types.                                                 */
-static void term_type (term_t *t, const char *keys)
+static void
+term_type (term_t *t, const char *keys)
 {
     size_t len = strlen (keys);
     if (write (t->fd, keys, len) != (ssize_t) len)
@@ -289,7 +301,8 @@ static void term_type (term_t *t, const char *keys)
 
 /*  Waits (bounded) until telnet has shown needle, and forgets what it
     showed up to there.                                                  */
-static void term_expect (term_t *t, const char *needle)
+static void
+term_expect (term_t *t, const char *needle)
 {
     int64_t deadline = e2e_now_ms () + 2 * E2E_TIMEOUT_MS;
     for (;;) {
@@ -305,21 +318,21 @@ static void term_expect (term_t *t, const char *needle)
         if (left <= 0 || t->len + 1 >= sizeof t->seen)
             e2e_fail ("telnet did not show %s; it showed %s", e2e_escape (needle, strlen (needle)),
                       e2e_escape (t->seen, t->len));
-        struct pollfd p = { .fd = t->fd, .events = POLLIN };
+        struct pollfd p = {.fd = t->fd, .events = POLLIN};
         if (poll (&p, 1, left) <= 0)
             continue;
         ssize_t got = read (t->fd, t->seen + t->len, sizeof t->seen - 1 - t->len);
         if (got > 0)
             t->len += (size_t) got;
-        else
-        if (got == 0 || (errno != EAGAIN && errno != EINTR))
+        else if (got == 0 || (errno != EAGAIN && errno != EINTR))
             e2e_fail ("telnet exited before showing %s; it showed %s",
                       e2e_escape (needle, strlen (needle)), e2e_escape (t->seen, t->len));
     }
 }
 
 /*  Telnet leaves when the server closes the connection: reaped, bounded. */
-static void term_expect_exit (term_t *t)
+static void
+term_expect_exit (term_t *t)
 {
     term_expect (t, "Connection closed by foreign host.");
     int64_t deadline = e2e_now_ms () + E2E_TIMEOUT_MS;
@@ -334,7 +347,8 @@ static void term_expect_exit (term_t *t)
     e2e_fail ("telnet did not exit within %d ms of the connection closing", E2E_TIMEOUT_MS);
 }
 
-static bool have_telnet (void)
+static bool
+have_telnet (void)
 {
     if (access (TELNET_PATH, X_OK) == 0)
         return true;
@@ -344,11 +358,12 @@ static bool have_telnet (void)
 }
 
 /*  Login, chat both ways with an nc client, Ctrl-C, a line, more output. */
-static void real_telnet_session (bool negotiate)
+static void
+real_telnet_session (bool negotiate)
 {
     e2e_server_t *srv = e2e_start (NULL);
     e2e_client_t *alice = e2e_login (srv, "alice");
-    term_t *t = e2e_calloc (1, sizeof (term_t));
+    term_t       *t = e2e_calloc (1, sizeof (term_t));
     term_start (t, e2e_port (srv), negotiate);
     term_expect (t, "[ENTER YOUR NAME]: ");
     term_type (t, "bob\r");
@@ -376,7 +391,8 @@ static void real_telnet_session (bool negotiate)
     e2e_stop (srv);
 }
 
-static void test_real_telnet_negotiating (void **state)
+static void
+test_real_telnet_negotiating (void **state)
 {
     (void) state;
     if (!have_telnet ())
@@ -384,7 +400,8 @@ static void test_real_telnet_negotiating (void **state)
     real_telnet_session (true);
 }
 
-static void test_real_telnet_line_mode (void **state)
+static void
+test_real_telnet_line_mode (void **state)
 {
     (void) state;
     if (!have_telnet ())
@@ -392,7 +409,8 @@ static void test_real_telnet_line_mode (void **state)
     real_telnet_session (false);
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         TELNET_TEST (test_negotiation_is_refused_and_the_name_is_clean),

@@ -52,53 +52,53 @@
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-#define MAX_CLIENTS   8         /* sockets the script plays at once */
-#define MAX_ROOMS     3
-#define MAX_IDS       256       /* ids the hub tracks per run */
-#define MAX_OPS       200       /* operations per input */
-#define BURST_LINE    "l\n"
+#define MAX_CLIENTS 8 /* sockets the script plays at once */
+#define MAX_ROOMS   3
+#define MAX_IDS     256 /* ids the hub tracks per run */
+#define MAX_OPS     200 /* operations per input */
+#define BURST_LINE  "l\n"
 
 typedef enum {
-    ID_NAMING,                  /* a NAME awaits its verdict */
-    ID_REFUSED,                 /* back at the name prompt */
-    ID_MEMBER,                  /* in a room */
-    ID_CLOSED                   /* CLOSED came */
+    ID_NAMING,  /* a NAME awaits its verdict */
+    ID_REFUSED, /* back at the name prompt */
+    ID_MEMBER,  /* in a room */
+    ID_CLOSED   /* CLOSED came */
 } id_state_t;
 
 typedef struct {
     uint64_t   id;
     id_state_t state;
-    int        lines;           /* NAME LINE CMD NOTICE handed on */
+    int        lines; /* NAME LINE CMD NOTICE handed on */
 } tracked_t;
 
 typedef struct {
-    gateway_t *gateway;
-    zsock_t   *pipe;            /* main's end of the gateway's pipe */
-    zsock_t   *backend;         /* the gateway's end */
-    zsock_t   *hub;
-    zsock_t   *rooms [MAX_ROOMS];
-    int        clients [MAX_CLIENTS];
+    gateway_t     *gateway;
+    zsock_t       *pipe;    /* main's end of the gateway's pipe */
+    zsock_t       *backend; /* the gateway's end */
+    zsock_t       *hub;
+    zsock_t       *rooms [MAX_ROOMS];
+    int            clients [MAX_CLIENTS];
     tracked_t      ids [MAX_IDS];
-    size_t     id_count;
-    bool       hub_deaf;        /* not reading the gateway's messages */
-    config_t   config;
+    size_t         id_count;
+    bool           hub_deaf; /* not reading the gateway's messages */
+    config_t       config;
     const uint8_t *data;
-    size_t     size, at;
-    unsigned   seq;
+    size_t         size, at;
+    unsigned       seq;
 } fuzz_t;
 
-static int64_t s_now_us;
-static bool    s_stopping;
+static int64_t  s_now_us;
+static bool     s_stopping;
 static unsigned s_run;
-static bool    s_trace;         /* FUZZ_TRACE=1: print the hub's traffic */
+static bool     s_trace; /* FUZZ_TRACE=1: print the hub's traffic */
 
 //  Aborts, saying which promise broke.
-#define s_check(condition) do {                                         \
-        if (!(condition)) {                                             \
-            fprintf (stderr, "fuzz_gateway: broken: %s (line %d)\n",   \
-                     #condition, __LINE__);                             \
-            abort ();                                                   \
-        }                                                               \
+#define s_check(condition)                                                                         \
+    do {                                                                                           \
+        if (!(condition)) {                                                                        \
+            fprintf (stderr, "fuzz_gateway: broken: %s (line %d)\n", #condition, __LINE__);        \
+            abort ();                                                                              \
+        }                                                                                          \
     } while (0)
 
 //  The gateway's clock. While it stops it waits on clock deadlines:
@@ -114,7 +114,7 @@ s_clock (void)
 static uint8_t
 s_byte (fuzz_t *self)
 {
-    return self->at < self->size? self->data [self->at++]: 0;
+    return self->at < self->size ? self->data [self->at++] : 0;
 }
 
 int
@@ -154,7 +154,7 @@ s_id_new (fuzz_t *self, uint64_t id)
     if (self->id_count == MAX_IDS)
         return NULL;
     tracked_t *entry = &self->ids [self->id_count++];
-    *entry = (tracked_t) { .id = id, .state = ID_REFUSED };
+    *entry = (tracked_t){.id = id, .state = ID_REFUSED};
     return entry;
 }
 
@@ -165,8 +165,8 @@ s_check_rate (fuzz_t *self, tracked_t *entry)
     entry->lines++;
     if (self->config.rate == 0)
         return;
-    int64_t allowed = 2 * (int64_t) self->config.rate
-                    + (int64_t) self->config.rate * (s_now_us / 1000) / 1000 + 1;
+    int64_t allowed = 2 * (int64_t) self->config.rate +
+                      (int64_t) self->config.rate * (s_now_us / 1000) / 1000 + 1;
     s_check (entry->lines <= allowed);
 }
 
@@ -183,7 +183,7 @@ s_hub_message (fuzz_t *self, zmsg_t *msg)
     msg_view_t view;
     s_check (msg_parse (msg, &view));
     if (view.kind == MSG_RELEASED)
-        return;                         //  Our own RELEASE's id, passed on
+        return;  //  Our own RELEASE's id, passed on
     if (s_trace)
         fprintf (stderr, "hub <- %s %llx\n", view.type, (unsigned long long) view.id);
     uint32_t slot = (uint32_t) (view.id & 0xffffffffULL);
@@ -193,23 +193,19 @@ s_hub_message (fuzz_t *self, zmsg_t *msg)
     if (!entry)
         entry = s_id_new (self, view.id);
     if (!entry)
-        return;                         //  Out of room to track: skip
+        return;  //  Out of room to track: skip
     s_check (entry->state != ID_CLOSED);
     if (view.kind == MSG_NAME) {
         s_check (entry->state == ID_REFUSED);
         entry->state = ID_NAMING;
         s_check_rate (self, entry);
-    }
-    else
-    if (view.kind == MSG_LINE || view.kind == MSG_CMD || view.kind == MSG_NOTICE) {
+    } else if (view.kind == MSG_LINE || view.kind == MSG_CMD || view.kind == MSG_NOTICE) {
         s_check (entry->state == ID_MEMBER);
         s_check_rate (self, entry);
-    }
-    else
-    if (view.kind == MSG_CLOSED)
+    } else if (view.kind == MSG_CLOSED)
         entry->state = ID_CLOSED;
     else
-        s_check (0);                    //  No other type goes to the hub
+        s_check (0);  //  No other type goes to the hub
 }
 
 static void
@@ -265,15 +261,15 @@ s_setup (fuzz_t *self, const uint8_t *data, size_t size)
     for (size_t i = 0; i < MAX_CLIENTS; i++)
         self->clients [i] = -1;
     config_defaults (&self->config);
-    static const int rates [] = { 0, 1, 2, 20 };
-    static const int backlogs [] = { 4096, 65536, 1048576 };
-    static const int timeouts [] = { 0, 1, 60 };
+    static const int rates [] = {0, 1, 2, 20};
+    static const int backlogs [] = {4096, 65536, 1048576};
+    static const int timeouts [] = {0, 1, 60};
     self->config.max_clients = 1 + s_byte (self) % 4;
     self->config.rate = rates [s_byte (self) % 4];
     self->config.max_backlog = backlogs [s_byte (self) % 3];
     self->config.name_timeout = timeouts [s_byte (self) % 3];
-    snprintf (self->config.endpoint, sizeof self->config.endpoint,
-              "inproc://fuzz-gw-%d-%u", (int) getpid (), ++s_run);
+    snprintf (self->config.endpoint, sizeof self->config.endpoint, "inproc://fuzz-gw-%d-%u",
+              (int) getpid (), ++s_run);
     s_now_us = 1000000;
     s_stopping = false;
 
@@ -284,7 +280,7 @@ s_setup (fuzz_t *self, const uint8_t *data, size_t size)
 
     int listener = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     s_check (listener >= 0);
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
     //  Abstract (leading NUL): nothing on disk to clean up.
     int len = snprintf (addr.sun_path + 1, sizeof addr.sun_path - 1, "%s", self->config.endpoint);
     s_check (bind (listener, (struct sockaddr *) &addr,
@@ -332,7 +328,7 @@ static int *
 s_client (fuzz_t *self)
 {
     int *fd = &self->clients [s_byte (self) % MAX_CLIENTS];
-    return *fd >= 0? fd: NULL;
+    return *fd >= 0 ? fd : NULL;
 }
 
 static void
@@ -343,11 +339,11 @@ s_connect (fuzz_t *self)
         return;
     int sock = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     s_check (sock >= 0);
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
     int len = snprintf (addr.sun_path + 1, sizeof addr.sun_path - 1, "%s", self->config.endpoint);
     if (connect (sock, (struct sockaddr *) &addr,
                  (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + (size_t) len)) != 0) {
-        close (sock);                   //  Listen queue full: try later
+        close (sock);  //  Listen queue full: try later
         return;
     }
     *fd = sock;
@@ -375,26 +371,26 @@ s_client_op (fuzz_t *self, uint8_t op)
     if (!fd)
         return;
     switch (op) {
-        case 1: {                       //  Raw bytes: partial lines, commands
+        case 1: {  //  Raw bytes: partial lines, commands
             size_t size = s_byte (self) % 64;
-            char text [64];
+            char   text [64];
             for (size_t i = 0; i < size; i++)
                 text [i] = (char) s_byte (self);
             s_send (*fd, text, size);
             break;
         }
-        case 2: {                       //  A burst of lines, over any --rate
+        case 2: {  //  A burst of lines, over any --rate
             //  Up to 64 lines, or (from 192) up to 32,768: enough to fill
             //  the hub pipe and the gateway's queue behind it.
             uint8_t count = s_byte (self);
-            size_t lines = count < 192? (size_t) (1 + count % 64): (size_t) (count - 191) * 512;
+            size_t  lines = count < 192 ? (size_t) (1 + count % 64) : (size_t) (count - 191) * 512;
             static char text [2 * 64 * 512];
             for (size_t i = 0; i < lines; i++)
                 memcpy (text + 2 * i, BURST_LINE, 2);
             s_send (*fd, text, 2 * lines);
             break;
         }
-        case 3: {                       //  A line over the limit
+        case 3: {  //  A line over the limit
             static char longline [5000];
             memset (longline, 'x', sizeof longline);
             s_send (*fd, longline, sizeof longline);
@@ -406,12 +402,12 @@ s_client_op (fuzz_t *self, uint8_t op)
         case 5:
             shutdown (*fd, SHUT_WR);
             break;
-        case 6:                         //  Close after reading: a FIN
+        case 6:  //  Close after reading: a FIN
             s_drain (*fd);
             close (*fd);
             *fd = -1;
             break;
-        default:                        //  Close with output unread: a reset
+        default:  //  Close with output unread: a reset
             close (*fd);
             *fd = -1;
             break;
@@ -475,7 +471,7 @@ s_enter (fuzz_t *self, zsock_t *room, uint64_t id)
 static void
 s_verdict (fuzz_t *self)
 {
-    bool enter = s_byte (self) & 1;
+    bool     enter = s_byte (self) & 1;
     zsock_t *room = s_room (self);
     for (size_t i = 0; i < self->id_count; i++) {
         tracked_t *entry = &self->ids [i];
@@ -500,12 +496,12 @@ s_out (fuzz_t *self, size_t size)
     if (!room)
         return;
     uint64_t ids [6];
-    size_t count = s_byte (self) % 6;
+    size_t   count = s_byte (self) % 6;
     for (size_t i = 0; i < count; i++)
         ids [i] = s_some_id (self);
-    uint64_t skip = count && (s_byte (self) & 1)? ids [0]: 0;
-    bool prompt_skip = s_byte (self) & 1;
-    char *text = (char *) malloc (size + 1);
+    uint64_t skip = count && (s_byte (self) & 1) ? ids [0] : 0;
+    bool     prompt_skip = s_byte (self) & 1;
+    char    *text = (char *) malloc (size + 1);
     memset (text, 'o', size);
     if (size)
         text [size - 1] = '\n';
@@ -555,14 +551,21 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             case 0:
                 s_connect (self);
                 break;
-            case 1: case 2: case 3: case 4: case 5: case 6: case 7:
+            case 1:
+            case 2:
+            case 3:
+            case 4:
+            case 5:
+            case 6:
+            case 7:
                 s_client_op (self, op);
                 break;
-            case 8: case 9:             //  Loop passes: the common case
+            case 8:
+            case 9:  //  Loop passes: the common case
                 gateway_pass (self->gateway, 0);
                 s_hub_read (self);
                 break;
-            case 10:                    //  Time passes, then a pass
+            case 10:  //  Time passes, then a pass
                 s_now_us += (int64_t) (1 + s_byte (self)) * 8000;
                 gateway_pass (self->gateway, 0);
                 s_hub_read (self);
@@ -576,16 +579,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             case 13:
                 s_flood (self);
                 break;
-            case 14: {                  //  A move: the new room's ENTER
-                zsock_t *room = s_room (self);
+            case 14: {  //  A move: the new room's ENTER
+                zsock_t   *room = s_room (self);
                 tracked_t *member = s_some_member (self);
                 if (room && member)
                     s_enter (self, room, member->id);
                 break;
             }
-            case 15: {                  //  A room's last word: moving on, or left
+            case 15: {  //  A room's last word: moving on, or left
                 zsock_t *room = s_room (self);
-                bool moving = s_byte (self) & 1;
+                bool     moving = s_byte (self) & 1;
                 if (room)
                     s_post (room, msg_new_release (s_some_id (self), moving));
                 break;
@@ -594,8 +597,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 uint8_t which = s_byte (self) % 3;
                 if (which == 0)
                     s_post (self->hub, msg_new_label (s_some_id (self), "renamed"));
-                else
-                if (which == 1)
+                else if (which == 1)
                     s_post (self->hub, msg_new_pause (s_some_id (self)));
                 else
                     s_post (self->hub, msg_new_resume (s_some_id (self)));

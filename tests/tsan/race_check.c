@@ -26,10 +26,10 @@
 #include <string.h>
 #include "messages.h"
 
-#define WAIT_MS 5000            /* every wait is bounded */
+#define WAIT_MS 5000 /* every wait is bounded */
 
-static int s_shared;            /* the plain variable two actors touch */
-static atomic_int s_a_sent;     /* relaxed only: real order, no TSan order */
+static int        s_shared; /* the plain variable two actors touch */
+static atomic_int s_a_sent; /* relaxed only: real order, no TSan order */
 
 //  A: writes s_shared, then sends one message on its socket.
 static void *
@@ -96,7 +96,7 @@ main (int argc, char *argv [])
     s_pair ("c", &d_out, &c_in);
     pthread_t a, d;
     //  Racy: A talks to B, D to C. Handed: A talks to C itself.
-    pthread_create (&a, NULL, s_actor_a, racy? a_out: d_out);
+    pthread_create (&a, NULL, s_actor_a, racy ? a_out : d_out);
     //  Handed: C receives only once A's message is in the pipe, so C
     //  never sleeps in libzmq. A receiver that sleeps is woken through a
     //  descriptor, which TSan sees as an order of its own: without that

@@ -32,7 +32,8 @@
 
 /*  A PAIR socket for the test's side: connected (">...") or bound
     ("@..."), with bounded receives and sends.                           */
-static inline zsock_t *check_socket_new (const char *endpoint)
+static inline zsock_t *
+check_socket_new (const char *endpoint)
 {
     zsock_t *sock = zsock_new_pair (endpoint);
     if (sock) {
@@ -46,7 +47,8 @@ static inline zsock_t *check_socket_new (const char *endpoint)
 /*  Printing                                                           */
 
 /*  Prints bytes as a C string literal, for failure messages.            */
-static inline void check_print_bytes (const char *s, size_t n)
+static inline void
+check_print_bytes (const char *s, size_t n)
 {
     print_error ("\"");
     for (size_t i = 0; i < n; i++) {
@@ -57,7 +59,7 @@ static inline void check_print_bytes (const char *s, size_t n)
             print_error ("<ESC>");
         else if (c == '"' || c == '\\')
             print_error ("\\%c", c);
-        else if (c < 0x20 || c >= 0x7F)       /* output stays ASCII */
+        else if (c < 0x20 || c >= 0x7F) /* output stays ASCII */
             print_error ("\\x%02x", c);
         else
             print_error ("%c", c);
@@ -65,15 +67,15 @@ static inline void check_print_bytes (const char *s, size_t n)
     print_error ("\"");
 }
 
-static inline void check_print_pattern (const char *pattern)
+static inline void
+check_print_pattern (const char *pattern)
 {
     print_error ("\"");
     for (const char *p = pattern; *p; p++) {
         if (strncmp (p, CHECK_TS, strlen (CHECK_TS)) == 0) {
             print_error ("<TS>");
             p += strlen (CHECK_TS) - 1;
-        }
-        else if (*p == '\n')
+        } else if (*p == '\n')
             print_error ("\\n");
         else
             print_error ("%c", *p);
@@ -82,7 +84,8 @@ static inline void check_print_pattern (const char *pattern)
 }
 
 /*  Prints a received message: type, id, parts.                          */
-static inline void check_print_msg (const msg_view_t *v)
+static inline void
+check_print_msg (const msg_view_t *v)
 {
     print_error ("%s id=0x%llx", v->type, (unsigned long long) v->id);
     for (size_t i = 0; i < v->parts; i++) {
@@ -92,12 +95,10 @@ static inline void check_print_msg (const msg_view_t *v)
             for (size_t k = 0; k < v->part [i].size / 8; k++) {
                 uint64_t id;
                 memcpy (&id, v->part [i].data + k * 8, 8);
-                print_error ("%s0x%llx", k? ",": "", (unsigned long long) id);
+                print_error ("%s0x%llx", k ? "," : "", (unsigned long long) id);
             }
             print_error ("]");
-        }
-        else
-        if (msg_is (v, MSG_OUT) && i == 2)
+        } else if (msg_is (v, MSG_OUT) && i == 2)
             print_error ("prompt_skip=%d", msg_bool (v, 2));
         else
             check_print_bytes (v->part [i].data, v->part [i].size);
@@ -115,7 +116,8 @@ typedef struct {
 
 /*  An OUT that writes nothing to anyone: no recipient (every id listed
     is the skip id) and no bare prompt.                                  */
-static inline bool check_is_empty_out (const msg_view_t *v)
+static inline bool
+check_is_empty_out (const msg_view_t *v)
 {
     if (!msg_is (v, MSG_OUT) || v->parts != 3 || v->part [1].size % 8 || v->part [2].size != 1)
         return false;
@@ -132,14 +134,14 @@ static inline bool check_is_empty_out (const msg_view_t *v)
 
 /*  The next message that produces output (OUTs to nobody skipped).
     what: the expectation, for the timeout message.                      */
-static inline void check_recv_at (const char *file, int line, zsock_t *sock,
-                                  check_msg_t *got, const char *what)
+static inline void
+check_recv_at (const char *file, int line, zsock_t *sock, check_msg_t *got, const char *what)
 {
     for (;;) {
         got->msg = msg_recv (sock);
         if (!got->msg)
-            check_fail_at (file, line, "expected %s: nothing arrived within %d ms",
-                           what, CHECK_WAIT_MS);
+            check_fail_at (file, line, "expected %s: nothing arrived within %d ms", what,
+                           CHECK_WAIT_MS);
         if (!msg_parse (got->msg, &got->v))
             check_fail_at (file, line, "expected %s: got a malformed message", what);
         if (!check_is_empty_out (&got->v))
@@ -148,15 +150,17 @@ static inline void check_recv_at (const char *file, int line, zsock_t *sock,
     }
 }
 
-static inline void check_msg_free (check_msg_t *got)
+static inline void
+check_msg_free (check_msg_t *got)
 {
     zmsg_destroy (&got->msg);
 }
 
-static inline bool check_part_is (const msg_view_t *v, size_t i, const char *text)
+static inline bool
+check_part_is (const msg_view_t *v, size_t i, const char *text)
 {
-    return i < v->parts && v->part [i].size == strlen (text)
-        && memcmp (v->part [i].data, text, v->part [i].size) == 0;
+    return i < v->parts && v->part [i].size == strlen (text) &&
+           memcmp (v->part [i].data, text, v->part [i].size) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -166,8 +170,8 @@ static inline bool check_part_is (const msg_view_t *v, size_t i, const char *tex
     in to[0..n) (in any order), and a bare prompt to bare (0: nobody).
     Recipients are ids minus the skip id in the header; the skip id gets
     a bare prompt when it is in ids and prompt_skip is set.             */
-static inline bool check_out_ok (const msg_view_t *v, const char *pattern,
-                                 const uint64_t *to, size_t n, uint64_t bare)
+static inline bool
+check_out_ok (const msg_view_t *v, const char *pattern, const uint64_t *to, size_t n, uint64_t bare)
 {
     if (!msg_is (v, MSG_OUT) || v->parts != 3)
         return false;
@@ -175,14 +179,14 @@ static inline bool check_out_ok (const msg_view_t *v, const char *pattern,
         return false;
     if (v->part [1].size % 8 != 0 || v->part [2].size != 1)
         return false;
-    size_t count = v->part [1].size / 8;
+    size_t   count = v->part [1].size / 8;
     uint64_t skip = v->id;
-    bool skip_listed = false;
-    size_t recipients = 0;
+    bool     skip_listed = false;
+    size_t   recipients = 0;
     for (size_t k = 0; k < count; k++) {
         uint64_t id;
         memcpy (&id, v->part [1].data + k * 8, 8);
-        for (size_t j = 0; j < k; j++) {        /* no duplicates */
+        for (size_t j = 0; j < k; j++) { /* no duplicates */
             uint64_t other;
             memcpy (&other, v->part [1].data + j * 8, 8);
             if (other == id)
@@ -207,9 +211,9 @@ static inline bool check_out_ok (const msg_view_t *v, const char *pattern,
     return !bare_prompt;
 }
 
-static inline void check_out_at (const char *file, int line, check_msg_t *got,
-                                 const char *pattern, uint64_t bare,
-                                 const uint64_t *to, size_t n)
+static inline void
+check_out_at (const char *file, int line, check_msg_t *got, const char *pattern, uint64_t bare,
+              const uint64_t *to, size_t n)
 {
     if (check_out_ok (&got->v, pattern, to, n, bare))
         return;
@@ -217,7 +221,7 @@ static inline void check_out_at (const char *file, int line, check_msg_t *got,
     check_print_pattern (pattern);
     print_error (" to [");
     for (size_t j = 0; j < n; j++)
-        print_error ("%s0x%llx", j? ",": "", (unsigned long long) to [j]);
+        print_error ("%s0x%llx", j ? "," : "", (unsigned long long) to [j]);
     print_error ("]");
     if (bare)
         print_error (", bare prompt to 0x%llx", (unsigned long long) bare);
@@ -227,9 +231,9 @@ static inline void check_out_at (const char *file, int line, check_msg_t *got,
     _fail (file, line);
 }
 
-static inline void expect_out_at (const char *file, int line, zsock_t *sock,
-                                  const char *pattern, uint64_t bare,
-                                  const uint64_t *to, size_t n)
+static inline void
+expect_out_at (const char *file, int line, zsock_t *sock, const char *pattern, uint64_t bare,
+               const uint64_t *to, size_t n)
 {
     check_msg_t got;
     check_recv_at (file, line, sock, &got, "an OUT");
@@ -237,24 +241,26 @@ static inline void expect_out_at (const char *file, int line, zsock_t *sock,
     check_msg_free (&got);
 }
 
-#define CHECK_IDS(...) ((const uint64_t []) { __VA_ARGS__ }), \
-                       (sizeof ((const uint64_t []) { __VA_ARGS__ }) / sizeof (uint64_t))
+#define CHECK_IDS(...)                                                                             \
+    ((const uint64_t []){__VA_ARGS__}),                                                            \
+        (sizeof ((const uint64_t []){__VA_ARGS__}) / sizeof (uint64_t))
 
 /*  expect_out (sock, pattern, bare, id, id...): text and a prompt to
     each listed id (in any order), a bare prompt to bare (0: nobody).   */
-#define expect_out(sock, pattern, bare, ...) \
+#define expect_out(sock, pattern, bare, ...)                                                       \
     expect_out_at (__FILE__, __LINE__, (sock), (pattern), (bare), CHECK_IDS (__VA_ARGS__))
 
 /*  A reply to one client: text then its prompt, to nobody else.         */
 #define expect_reply(sock, pattern, id) expect_out ((sock), (pattern), 0, (id))
 
 /*  An OUT whose only effect is a bare prompt for bare (no recipients).  */
-#define expect_out_alone(sock, pattern, bare) \
+#define expect_out_alone(sock, pattern, bare)                                                      \
     expect_out_at (__FILE__, __LINE__, (sock), (pattern), (bare), NULL, 0)
 
 /*  A fresh prompt for id and nothing else: OUT "" to [id], or a bare
     prompt to id; both put the same bytes on the wire.                   */
-static inline void expect_prompt_at (const char *file, int line, zsock_t *sock, uint64_t id)
+static inline void
+expect_prompt_at (const char *file, int line, zsock_t *sock, uint64_t id)
 {
     check_msg_t got;
     check_recv_at (file, line, sock, &got, "an OUT with a fresh prompt");
@@ -269,14 +275,14 @@ static inline void expect_prompt_at (const char *file, int line, zsock_t *sock, 
 
 /*  A message of kind for id whose parts match the given patterns
     (NULL-terminated list; none: no parts).                              */
-static inline void expect_msg_at (const char *file, int line, zsock_t *sock,
-                                  msg_kind_t kind, uint64_t id,
-                                  const char *const *parts)
+static inline void
+expect_msg_at (const char *file, int line, zsock_t *sock, msg_kind_t kind, uint64_t id,
+               const char *const *parts)
 {
     check_msg_t got;
     const char *type = msg_spec (kind)->type;
     check_recv_at (file, line, sock, &got, type);
-    bool ok = msg_is (&got.v, kind) && got.v.id == id;
+    bool   ok = msg_is (&got.v, kind) && got.v.id == id;
     size_t n = 0;
     while (parts && parts [n])
         n++;
@@ -297,31 +303,30 @@ static inline void expect_msg_at (const char *file, int line, zsock_t *sock,
     check_msg_free (&got);
 }
 
-#define expect_msg(sock, type, id, ...) \
-    expect_msg_at (__FILE__, __LINE__, (sock), (type), (id), \
-                   (const char *const []) { __VA_ARGS__, NULL })
-#define expect_bare(sock, type, id) \
-    expect_msg_at (__FILE__, __LINE__, (sock), (type), (id), NULL)
+#define expect_msg(sock, type, id, ...)                                                            \
+    expect_msg_at (__FILE__, __LINE__, (sock), (type), (id),                                       \
+                   (const char *const []){__VA_ARGS__, NULL})
+#define expect_bare(sock, type, id) expect_msg_at (__FILE__, __LINE__, (sock), (type), (id), NULL)
 
 /*  ENTER id name history (history a pattern, "" for none).             */
-#define expect_enter(sock, id, name, history) \
+#define expect_enter(sock, id, name, history)                                                      \
     expect_msg ((sock), MSG_ENTER, (id), (name), (history))
 
 /*  A JOIN's effects, in either order: ENTER to the joiner and, when
     there are others, their "NAME has joined our chat..." notice.        */
-static inline void expect_join_at (const char *file, int line, zsock_t *sock,
-                                   uint64_t id, const char *name, const char *history,
-                                   const uint64_t *others, size_t n)
+static inline void
+expect_join_at (const char *file, int line, zsock_t *sock, uint64_t id, const char *name,
+                const char *history, const uint64_t *others, size_t n)
 {
     char notice [256];
     snprintf (notice, sizeof notice, "\n%s has joined our chat...\n", name);
     bool entered = false, noticed = n == 0;
     while (!entered || !noticed) {
         check_msg_t got;
-        check_recv_at (file, line, sock, &got, entered? "a joined notice": "an ENTER");
+        check_recv_at (file, line, sock, &got, entered ? "a joined notice" : "an ENTER");
         if (!entered && msg_is (&got.v, MSG_ENTER)) {
-            if (got.v.id != id || got.v.parts != 2 || !check_part_is (&got.v, 0, name)
-                || !check_match (history, got.v.part [1].data, got.v.part [1].size)) {
+            if (got.v.id != id || got.v.parts != 2 || !check_part_is (&got.v, 0, name) ||
+                !check_match (history, got.v.part [1].data, got.v.part [1].size)) {
                 print_error ("%s:%d: expected ENTER id=0x%llx \"%s\" ", file, line,
                              (unsigned long long) id, name);
                 check_print_pattern (history);
@@ -331,13 +336,10 @@ static inline void expect_join_at (const char *file, int line, zsock_t *sock,
                 _fail (file, line);
             }
             entered = true;
-        }
-        else
-        if (!noticed) {
+        } else if (!noticed) {
             check_out_at (file, line, &got, notice, 0, others, n);
             noticed = true;
-        }
-        else {
+        } else {
             print_error ("%s:%d: expected ENTER id=0x%llx \"%s\"\n    got ", file, line,
                          (unsigned long long) id, name);
             check_print_msg (&got.v);
@@ -349,44 +351,44 @@ static inline void expect_join_at (const char *file, int line, zsock_t *sock,
 }
 
 /*  expect_join (sock, id, name, history, other, other...)               */
-#define expect_join(sock, id, name, history, ...) \
+#define expect_join(sock, id, name, history, ...)                                                  \
     expect_join_at (__FILE__, __LINE__, (sock), (id), (name), (history), CHECK_IDS (__VA_ARGS__))
 /*  The first member: ENTER only.                                         */
-#define expect_join_alone(sock, id, name, history) \
+#define expect_join_alone(sock, id, name, history)                                                 \
     expect_join_at (__FILE__, __LINE__, (sock), (id), (name), (history), NULL, 0)
 
 /*  RELEASE id moving: the room is done with id ("1": it moves on, "0":
     it left, its connection may close).                                  */
-#define expect_release(sock, id, moving) \
-    expect_msg ((sock), MSG_RELEASE, (id), (moving)? "1": "0")
+#define expect_release(sock, id, moving)                                                           \
+    expect_msg ((sock), MSG_RELEASE, (id), (moving) ? "1" : "0")
 
 /*  A LEAVE's effects, in order: "\nNAME has left our chat...\n" to the
     others (no notice when there are none), then RELEASE id moving.      */
-static inline void expect_leave_at (const char *file, int line, zsock_t *sock,
-                                    uint64_t id, const char *name, bool moving,
-                                    const uint64_t *others, size_t n)
+static inline void
+expect_leave_at (const char *file, int line, zsock_t *sock, uint64_t id, const char *name,
+                 bool moving, const uint64_t *others, size_t n)
 {
     if (n) {
         char notice [256];
         snprintf (notice, sizeof notice, "\n%s has left our chat...\n", name);
         expect_out_at (file, line, sock, notice, 0, others, n);
     }
-    const char *const parts [] = { moving? "1": "0", NULL };
+    const char *const parts [] = {moving ? "1" : "0", NULL};
     expect_msg_at (file, line, sock, MSG_RELEASE, id, parts);
 }
 /*  expect_leave (sock, id, name, moving, other, other...)               */
-#define expect_leave(sock, id, name, moving, ...) \
+#define expect_leave(sock, id, name, moving, ...)                                                  \
     expect_leave_at (__FILE__, __LINE__, (sock), (id), (name), (moving), CHECK_IDS (__VA_ARGS__))
-#define expect_leave_alone(sock, id, name, moving) \
+#define expect_leave_alone(sock, id, name, moving)                                                 \
     expect_leave_at (__FILE__, __LINE__, (sock), (id), (name), (moving), NULL, 0)
 
 /*  A RENAME's effects: "\nOLD changed their name to NEW\n" to the others,
     LABEL id NEW, then "OLD changed their name to NEW\n" to the renamer
     (the LABEL first, so that its prompt shows the new name). The notice
     to the others may come at any point.                                 */
-static inline void expect_rename_at (const char *file, int line, zsock_t *sock,
-                                     uint64_t id, const char *old_name, const char *new_name,
-                                     const uint64_t *others, size_t n)
+static inline void
+expect_rename_at (const char *file, int line, zsock_t *sock, uint64_t id, const char *old_name,
+                  const char *new_name, const uint64_t *others, size_t n)
 {
     char notice [256], reply [256];
     snprintf (notice, sizeof notice, "\n%s changed their name to %s\n", old_name, new_name);
@@ -404,21 +406,16 @@ static inline void expect_rename_at (const char *file, int line, zsock_t *sock,
                 _fail (file, line);
             }
             labelled = true;
-        }
-        else
-        if (!noticed && !check_out_ok (&got.v, reply, &id, 1, 0))
-        {
+        } else if (!noticed && !check_out_ok (&got.v, reply, &id, 1, 0)) {
             check_out_at (file, line, &got, notice, 0, others, n);
             noticed = true;
-        }
-        else
-        if (labelled && !replied) {
+        } else if (labelled && !replied) {
             check_out_at (file, line, &got, reply, 0, &id, 1);
             replied = true;
-        }
-        else {
+        } else {
             print_error ("%s:%d: expected LABEL id=0x%llx \"%s\" before the renamer's reply"
-                         "\n    got ", file, line, (unsigned long long) id, new_name);
+                         "\n    got ",
+                         file, line, (unsigned long long) id, new_name);
             check_print_msg (&got.v);
             check_msg_free (&got);
             _fail (file, line);
@@ -426,15 +423,15 @@ static inline void expect_rename_at (const char *file, int line, zsock_t *sock,
         check_msg_free (&got);
     }
 }
-#define expect_rename(sock, id, old_name, new_name, ...) \
-    expect_rename_at (__FILE__, __LINE__, (sock), (id), (old_name), (new_name), \
+#define expect_rename(sock, id, old_name, new_name, ...)                                           \
+    expect_rename_at (__FILE__, __LINE__, (sock), (id), (old_name), (new_name),                    \
                       CHECK_IDS (__VA_ARGS__))
-#define expect_rename_alone(sock, id, old_name, new_name) \
+#define expect_rename_alone(sock, id, old_name, new_name)                                          \
     expect_rename_at (__FILE__, __LINE__, (sock), (id), (old_name), (new_name), NULL, 0)
 
 /*  Fails the test at file:line, showing the message that was not wanted. */
-static inline void check_fail_unexpected (const char *file, int line,
-                                          const char *wanted, zmsg_t *msg)
+static inline void
+check_fail_unexpected (const char *file, int line, const char *wanted, zmsg_t *msg)
 {
     msg_view_t v;
     print_error ("%s:%d: expected %s, got ", file, line, wanted);
@@ -448,7 +445,8 @@ static inline void check_fail_unexpected (const char *file, int line,
 
 /*  Nothing is waiting on sock right now (messages that produce no output
     aside). Only meaningful once the sender has finished sending.        */
-static inline void expect_nothing_queued_at (const char *file, int line, zsock_t *sock)
+static inline void
+expect_nothing_queued_at (const char *file, int line, zsock_t *sock)
 {
     int timeout = zsock_rcvtimeo (sock);
     zsock_set_rcvtimeo (sock, 0);

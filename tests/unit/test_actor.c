@@ -23,7 +23,8 @@
 #include "actor.h"
 
 /*  Echoes every string back until $TERM. args: a heap int it frees.     */
-static void s_echo (zsock_t *pipe, void *args)
+static void
+s_echo (zsock_t *pipe, void *args)
 {
     free (args);
     zsock_signal (pipe, 0);
@@ -38,36 +39,40 @@ static void s_echo (zsock_t *pipe, void *args)
     }
 }
 
-static void s_refuse (zsock_t *pipe, void *args)
+static void
+s_refuse (zsock_t *pipe, void *args)
 {
     free (args);
     zsock_signal (pipe, 1);
 }
 
 /*  Ignores $TERM for 1 s, as a thread stuck in the kernel would.        */
-static void s_stuck (zsock_t *pipe, void *args)
+static void
+s_stuck (zsock_t *pipe, void *args)
 {
     free (args);
     zsock_signal (pipe, 0);
     zclock_sleep (1000);
 }
 
-static int s_open_fds (void)
+static int
+s_open_fds (void)
 {
-    int count = 0;
+    int  count = 0;
     DIR *dir = opendir ("/proc/self/fd");
     if (!dir)
         return -1;
     while (readdir (dir))
         count++;
     closedir (dir);
-    return count - 2;                   /* . and .. (the DIR's own fd counts: a margin) */
+    return count - 2; /* . and .. (the DIR's own fd counts: a margin) */
 }
 
 /*  First, in a child that has not touched ZeroMQ's threads: descriptors
     exhausted make actor_new answer NULL/EMFILE, and with the limit back
     it works again.                                                      */
-static void test_out_of_descriptors (void **state)
+static void
+test_out_of_descriptors (void **state)
 {
     (void) state;
     //  valgrind keeps descriptors of its own and emulates the limit.
@@ -80,7 +85,7 @@ static void test_out_of_descriptors (void **state)
     pid_t child = fork ();
     assert_true (child >= 0);
     if (child == 0) {
-        actor_t *first = actor_new (s_echo, malloc (1));        /* ZeroMQ's own fds */
+        actor_t *first = actor_new (s_echo, malloc (1)); /* ZeroMQ's own fds */
         if (!first)
             _exit (10);
         struct rlimit old, low;
@@ -111,7 +116,8 @@ static void test_out_of_descriptors (void **state)
         fail_msg ("child status 0x%x (exit 12: no EMFILE; a signal: the old abort)", status);
 }
 
-static void test_start_answer_stop (void **state)
+static void
+test_start_answer_stop (void **state)
 {
     (void) state;
     actor_t *actor = actor_new (s_echo, malloc (1));
@@ -124,10 +130,11 @@ static void test_start_answer_stop (void **state)
     free (reply);
     actor_destroy (&actor);
     assert_null (actor);
-    actor_destroy (&actor);             /* NULL: nothing */
+    actor_destroy (&actor); /* NULL: nothing */
 }
 
-static void test_failed_start_is_null (void **state)
+static void
+test_failed_start_is_null (void **state)
 {
     (void) state;
     errno = 0;
@@ -136,7 +143,8 @@ static void test_failed_start_is_null (void **state)
     assert_int_equal (errno, ECHILD);
 }
 
-static void test_stop_is_bounded (void **state)
+static void
+test_stop_is_bounded (void **state)
 {
     (void) state;
     actor_t *actor = actor_new (s_stuck, malloc (1));
@@ -151,11 +159,12 @@ static void test_stop_is_bounded (void **state)
     actor = actor_new (s_echo, malloc (1));
     assert_non_null (actor);
     actor_term (actor);
-    actor_term (actor);                 /* once is enough */
+    actor_term (actor); /* once is enough */
     assert_true (actor_stop (&actor, 5000));
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_out_of_descriptors),

@@ -10,14 +10,16 @@
 #include <string.h>
 #include "buf.h"
 
-static void assert_holds (const buf_t *b, const char *want, size_t len)
+static void
+assert_holds (const buf_t *b, const char *want, size_t len)
 {
     assert_int_equal (buf_size (b), len);
     assert_non_null (buf_head (b));
     assert_memory_equal (buf_head (b), want, len);
 }
 
-static void test_init_is_empty (void **state)
+static void
+test_init_is_empty (void **state)
 {
     (void) state;
     buf_t b;
@@ -29,7 +31,8 @@ static void test_init_is_empty (void **state)
     assert_int_equal (b.cap, 0);
 }
 
-static void test_append_then_consume (void **state)
+static void
+test_append_then_consume (void **state)
 {
     (void) state;
     buf_t b;
@@ -45,7 +48,8 @@ static void test_append_then_consume (void **state)
     buf_free (&b);
 }
 
-static void test_consume_to_empty_frees (void **state)
+static void
+test_consume_to_empty_frees (void **state)
 {
     (void) state;
     buf_t b;
@@ -62,7 +66,8 @@ static void test_consume_to_empty_frees (void **state)
     assert_int_equal (b.len, 0);
 }
 
-static void test_consume_too_much_frees (void **state)
+static void
+test_consume_too_much_frees (void **state)
 {
     (void) state;
     buf_t b;
@@ -77,7 +82,8 @@ static void test_consume_too_much_frees (void **state)
     buf_free (&b);
 }
 
-static void test_append_nothing_allocates_nothing (void **state)
+static void
+test_append_nothing_allocates_nothing (void **state)
 {
     (void) state;
     buf_t b;
@@ -88,7 +94,8 @@ static void test_append_nothing_allocates_nothing (void **state)
     assert_int_equal (buf_size (&b), 0);
 }
 
-static void test_append_str (void **state)
+static void
+test_append_str (void **state)
 {
     (void) state;
     buf_t b;
@@ -101,17 +108,19 @@ static void test_append_str (void **state)
     assert_int_equal (buf_size (&b), 0);
 }
 
-static void fill_pattern (char *p, size_t n, size_t from)
+static void
+fill_pattern (char *p, size_t n, size_t from)
 {
     for (size_t i = 0; i < n; i++)
         p [i] = (char) ((from + i) * 7 % 251);
 }
 
-static void test_large_append (void **state)
+static void
+test_large_append (void **state)
 {
     (void) state;
     size_t n = 3 * 1024 * 1024 + 17;
-    char *big = malloc (n);
+    char  *big = malloc (n);
     assert_non_null (big);
     fill_pattern (big, n, 0);
     buf_t b;
@@ -128,10 +137,11 @@ static void test_large_append (void **state)
 
 /*  Interleaved appends and consumes of many sizes, checked against the
     byte stream that went in: exercises sliding and growing.             */
-static void test_stream_integrity (void **state)
+static void
+test_stream_integrity (void **state)
 {
     (void) state;
-    char chunk [5000];
+    char  chunk [5000];
     buf_t b;
     buf_init (&b);
     size_t written = 0, read = 0;
@@ -141,7 +151,7 @@ static void test_stream_integrity (void **state)
         buf_append (&b, chunk, n);
         written += n;
         size_t take = (round * 53) % (buf_size (&b) + 1);
-        char want [sizeof chunk * 2];
+        char   want [sizeof chunk * 2];
         if (take > sizeof want)
             take = sizeof want;
         fill_pattern (want, take, read);
@@ -154,12 +164,13 @@ static void test_stream_integrity (void **state)
     buf_free (&b);
 }
 
-static void test_growth_is_geometric (void **state)
+static void
+test_growth_is_geometric (void **state)
 {
     (void) state;
     buf_t b;
     buf_init (&b);
-    size_t moves = 0;
+    size_t      moves = 0;
     const char *last = NULL;
     for (size_t i = 0; i < 1000000; i++) {
         buf_append (&b, "z", 1);
@@ -175,7 +186,8 @@ static void test_growth_is_geometric (void **state)
 
 /*  A steady stream through a queue of constant size settles at a fixed
     capacity instead of growing.                                         */
-static void test_steady_stream_stays_bounded (void **state)
+static void
+test_steady_stream_stays_bounded (void **state)
 {
     (void) state;
     buf_t b;
@@ -196,7 +208,8 @@ static void test_steady_stream_stays_bounded (void **state)
 
 /*  When most of the storage is consumed, the unread bytes slide to the
     front rather than the storage growing.                               */
-static void test_reuses_consumed_space (void **state)
+static void
+test_reuses_consumed_space (void **state)
 {
     (void) state;
     buf_t b;
@@ -204,7 +217,7 @@ static void test_reuses_consumed_space (void **state)
     char block [1000];
     memset (block, 'a', sizeof block);
     buf_append (&b, block, sizeof block);
-    size_t cap = b.cap;
+    size_t      cap = b.cap;
     const char *data = b.data;
     buf_consume (&b, 900);
     memset (block, 'b', 200);
@@ -219,13 +232,14 @@ static void test_reuses_consumed_space (void **state)
 }
 
 /*  buf_clear empties but keeps the storage, which the next appends reuse. */
-static void test_clear_keeps_storage (void **state)
+static void
+test_clear_keeps_storage (void **state)
 {
     (void) state;
     buf_t b;
     buf_init (&b);
     buf_append_str (&b, "hello, world");
-    char *storage = b.data;
+    char  *storage = b.data;
     size_t cap = b.cap;
     buf_consume (&b, 5);
     buf_clear (&b);
@@ -239,7 +253,8 @@ static void test_clear_keeps_storage (void **state)
     assert_null (b.data);
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_init_is_empty),

@@ -9,27 +9,31 @@
 #include <string.h>
 #include "command.h"
 
-static command_t parse (const char *line, command_kind_t want)
+static command_t
+parse (const char *line, command_kind_t want)
 {
     command_t cmd;
-    size_t len = strlen (line);
+    size_t    len = strlen (line);
     assert_int_equal (command_parse (line, len, &cmd), want);
     assert_int_equal (cmd.kind, want);
     if (want != CMD_NONE) {
         assert_ptr_equal (cmd.verb, line);
         assert_true (cmd.arg_len == 0 || (cmd.arg >= line && cmd.arg + cmd.arg_len <= line + len));
-        assert_true (cmd.text_len == 0 || (cmd.text >= line && cmd.text + cmd.text_len <= line + len));
+        assert_true (cmd.text_len == 0 ||
+                     (cmd.text >= line && cmd.text + cmd.text_len <= line + len));
     }
     return cmd;
 }
 
-static void expect_span (const char *got, size_t got_len, const char *want)
+static void
+expect_span (const char *got, size_t got_len, const char *want)
 {
     if (got_len != strlen (want) || (got_len && memcmp (got, want, got_len)))
         fail_msg ("got \"%.*s\", want \"%s\"", (int) got_len, got ? got : "", want);
 }
 
-static void test_not_a_command (void **state)
+static void
+test_not_a_command (void **state)
 {
     (void) state;
     parse ("hello", CMD_NONE);
@@ -42,17 +46,18 @@ static void test_not_a_command (void **state)
     assert_int_equal (cmd.verb_len, 0);
 }
 
-static void test_each_verb (void **state)
+static void
+test_each_verb (void **state)
 {
     (void) state;
-    struct { const char *line; command_kind_t kind; size_t verb_len; } cases [] = {
-        { "/help",     CMD_HELP,  5 },
-        { "/rooms",    CMD_ROOMS, 6 },
-        { "/join x",   CMD_JOIN,  5 },
-        { "/users",    CMD_USERS, 6 },
-        { "/name bob", CMD_NAME,  5 },
-        { "/msg a b",  CMD_MSG,   4 },
-        { "/quit",     CMD_QUIT,  5 },
+    struct {
+        const char    *line;
+        command_kind_t kind;
+        size_t         verb_len;
+    } cases [] = {
+        {"/help", CMD_HELP, 5},   {"/rooms", CMD_ROOMS, 6},   {"/join x", CMD_JOIN, 5},
+        {"/users", CMD_USERS, 6}, {"/name bob", CMD_NAME, 5}, {"/msg a b", CMD_MSG, 4},
+        {"/quit", CMD_QUIT, 5},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         command_t cmd = parse (cases [i].line, cases [i].kind);
@@ -60,7 +65,8 @@ static void test_each_verb (void **state)
     }
 }
 
-static void test_verbs_ignore_case (void **state)
+static void
+test_verbs_ignore_case (void **state)
 {
     (void) state;
     command_t cmd = parse ("/HELP", CMD_HELP);
@@ -73,7 +79,8 @@ static void test_verbs_ignore_case (void **state)
     parse ("/QuIt", CMD_QUIT);
 }
 
-static void test_trailing_words_ignored (void **state)
+static void
+test_trailing_words_ignored (void **state)
 {
     (void) state;
     command_t cmd = parse ("/help me please", CMD_HELP);
@@ -85,7 +92,8 @@ static void test_trailing_words_ignored (void **state)
     parse ("/users all", CMD_USERS);
 }
 
-static void test_join (void **state)
+static void
+test_join (void **state)
 {
     (void) state;
     command_t cmd = parse ("/join lobby", CMD_JOIN);
@@ -102,7 +110,8 @@ static void test_join (void **state)
     expect_span (cmd.arg, cmd.arg_len, "two  words");
 }
 
-static void test_name (void **state)
+static void
+test_name (void **state)
 {
     (void) state;
     command_t cmd = parse ("/name  Alice ", CMD_NAME);
@@ -113,7 +122,8 @@ static void test_name (void **state)
     expect_span (cmd.arg, cmd.arg_len, "a b");
 }
 
-static void test_msg (void **state)
+static void
+test_msg (void **state)
 {
     (void) state;
     command_t cmd = parse ("/msg bob hello there", CMD_MSG);
@@ -132,7 +142,8 @@ static void test_msg (void **state)
     expect_span (cmd.text, cmd.text_len, "x");
 }
 
-static void test_msg_missing_parts (void **state)
+static void
+test_msg_missing_parts (void **state)
 {
     (void) state;
     command_t cmd = parse ("/msg bob", CMD_MSG);
@@ -152,7 +163,8 @@ static void test_msg_missing_parts (void **state)
     assert_int_equal (cmd.text_len, 0);
 }
 
-static void test_unknown (void **state)
+static void
+test_unknown (void **state)
 {
     (void) state;
     command_t cmd = parse ("/", CMD_UNKNOWN);
@@ -173,7 +185,8 @@ static void test_unknown (void **state)
     assert_int_equal (cmd.arg_len, 0);
 }
 
-static void test_only_len_bytes_parsed (void **state)
+static void
+test_only_len_bytes_parsed (void **state)
 {
     (void) state;
     command_t cmd;
@@ -184,7 +197,8 @@ static void test_only_len_bytes_parsed (void **state)
     expect_span (cmd.text, cmd.text_len, "b");
 }
 
-static void test_names_round_trip (void **state)
+static void
+test_names_round_trip (void **state)
 {
     (void) state;
     assert_string_equal (command_name (CMD_NONE), "");
@@ -206,17 +220,19 @@ static void test_names_round_trip (void **state)
 
 /*  A NUL inside the verb: found by the fuzzer, which read past the end of
     the verb table when "/quit" was followed by a NUL.                  */
-static void test_nul_in_verb (void **state)
+static void
+test_nul_in_verb (void **state)
 {
     (void) state;
-    command_t cmd;
+    command_t  cmd;
     const char line [] = "/quit\0\0x";
     assert_int_equal (command_parse (line, sizeof line - 1, &cmd), CMD_UNKNOWN);
     const char msg [] = "/msg\0";
     assert_int_equal (command_parse (msg, sizeof msg - 1, &cmd), CMD_UNKNOWN);
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_not_a_command),

@@ -18,10 +18,11 @@
 /* ------------------------------------------------------------------ */
 /*  A fake environment                                                 */
 
-static const char *const *s_env;    /* "NAME", "VALUE", ..., NULL */
-static int s_env_calls;
+static const char *const *s_env; /* "NAME", "VALUE", ..., NULL */
+static int                s_env_calls;
 
-static char *fake_getenv (const char *name)
+static char *
+fake_getenv (const char *name)
 {
     s_env_calls++;
     for (size_t i = 0; s_env && s_env [i]; i += 2)
@@ -36,16 +37,17 @@ static char *fake_getenv (const char *name)
 typedef struct {
     config_result_t result;
     config_t        cfg;
-    char           *out;        /* what was written to out, NUL terminated */
-    char           *err;        /* what was written to err */
+    char           *out; /* what was written to out, NUL terminated */
+    char           *err; /* what was written to err */
 } run_t;
 
 /*  Parses "TCPChat" + args (NULL terminated) under env (NULL terminated
     pairs, or NULL), starting from the defaults.                         */
-static void run_env (run_t *r, const char *const *env, const char *const *args)
+static void
+run_env (run_t *r, const char *const *env, const char *const *args)
 {
     char *argv [32];
-    int argc = 0;
+    int   argc = 0;
     argv [argc++] = (char *) "./TCPChat";
     for (size_t i = 0; args && args [i]; i++) {
         assert_true (argc < 31);
@@ -70,26 +72,28 @@ static void run_env (run_t *r, const char *const *env, const char *const *args)
     assert_non_null (r->err);
 }
 
-static void run_free (run_t *r)
+static void
+run_free (run_t *r)
 {
     free (r->out);
     free (r->err);
     r->out = r->err = NULL;
 }
 
-#define ARGS(...) ((const char *const []) { __VA_ARGS__, NULL })
-#define ENV(...)  ((const char *const []) { __VA_ARGS__, NULL })
+#define ARGS(...) ((const char *const []){__VA_ARGS__, NULL})
+#define ENV(...)  ((const char *const []){__VA_ARGS__, NULL})
 #define NO_ARGS   ((const char *const *) NULL)
 #define NO_ENV    ((const char *const *) NULL)
 
 /*  Exactly one line, "TCPChat: ..." ending in '\n', on err, and nothing
     on out.                                                              */
-static void assert_one_error_line (const run_t *r)
+static void
+assert_one_error_line (const run_t *r)
 {
     const char *err = r->err;
-    size_t len = strlen (err);
-    if (len == 0 || err [len - 1] != '\n' || strchr (err, '\n') != err + len - 1
-        || strncmp (err, "TCPChat: ", 9) != 0 || len <= 10)
+    size_t      len = strlen (err);
+    if (len == 0 || err [len - 1] != '\n' || strchr (err, '\n') != err + len - 1 ||
+        strncmp (err, "TCPChat: ", 9) != 0 || len <= 10)
         fail_msg ("expected one line \"TCPChat: ...\\n\" on err, got \"%s\"", err);
     assert_string_equal (r->out, "");
 }
@@ -97,7 +101,8 @@ static void assert_one_error_line (const run_t *r)
 #define USAGE "[USAGE]: ./TCPChat $port\n"
 
 /*  The run ended with the net-cat usage line and nothing else.          */
-static void assert_usage (const run_t *r)
+static void
+assert_usage (const run_t *r)
 {
     assert_int_equal (r->result, CONFIG_EXIT_USAGE);
     assert_string_equal (r->out, USAGE);
@@ -105,7 +110,8 @@ static void assert_usage (const run_t *r)
 }
 
 /*  Nothing printed on out or err.                                        */
-static void assert_silent (const run_t *r)
+static void
+assert_silent (const run_t *r)
 {
     assert_string_equal (r->out, "");
     assert_string_equal (r->err, "");
@@ -113,8 +119,9 @@ static void assert_silent (const run_t *r)
 
 /*  The settings the environment tests give: port, bind, max_clients,
     history, max_rooms, verbose.                                         */
-static void assert_main_settings (const config_t *cfg, int port, const char *bind,
-                                  int max_clients, int history, int max_rooms, bool verbose)
+static void
+assert_main_settings (const config_t *cfg, int port, const char *bind, int max_clients, int history,
+                      int max_rooms, bool verbose)
 {
     assert_int_equal (cfg->port, port);
     assert_string_equal (cfg->bind, bind);
@@ -124,7 +131,8 @@ static void assert_main_settings (const config_t *cfg, int port, const char *bin
     assert_true (cfg->verbose == verbose);
 }
 
-static void assert_defaults_except_port (const config_t *cfg)
+static void
+assert_defaults_except_port (const config_t *cfg)
 {
     assert_string_equal (cfg->bind, "");
     assert_int_equal (cfg->max_clients, 10);
@@ -145,7 +153,8 @@ static void assert_defaults_except_port (const config_t *cfg)
 /* ------------------------------------------------------------------ */
 /*  Defaults and the positional port                                   */
 
-static void test_defaults (void **state)
+static void
+test_defaults (void **state)
 {
     (void) state;
     config_t cfg;
@@ -169,7 +178,8 @@ static void test_defaults (void **state)
     assert_string_equal (cfg.endpoint, "");
 }
 
-static void test_no_arguments_runs_with_defaults (void **state)
+static void
+test_no_arguments_runs_with_defaults (void **state)
 {
     (void) state;
     run_t r;
@@ -178,15 +188,22 @@ static void test_no_arguments_runs_with_defaults (void **state)
     assert_int_equal (r.cfg.port, 8989);
     assert_defaults_except_port (&r.cfg);
     assert_silent (&r);
-    assert_true (s_env_calls > 0);          /* the environment was consulted */
+    assert_true (s_env_calls > 0); /* the environment was consulted */
     run_free (&r);
 }
 
-static void test_positional_port (void **state)
+static void
+test_positional_port (void **state)
 {
     (void) state;
-    struct { const char *arg; int port; } cases [] = {
-        { "2525", 2525 }, { "1", 1 }, { "65535", 65535 }, { "8989", 8989 },
+    struct {
+        const char *arg;
+        int         port;
+    } cases [] = {
+        {"2525", 2525},
+        {"1", 1},
+        {"65535", 65535},
+        {"8989", 8989},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         run_t r;
@@ -199,7 +216,8 @@ static void test_positional_port (void **state)
     }
 }
 
-static void test_two_positionals_print_usage (void **state)
+static void
+test_two_positionals_print_usage (void **state)
 {
     (void) state;
     run_t r;
@@ -217,19 +235,25 @@ static void test_two_positionals_print_usage (void **state)
     run_free (&r);
 }
 
-static void test_bad_ports_print_usage (void **state)
+static void
+test_bad_ports_print_usage (void **state)
 {
     (void) state;
     const char *bad [] = {
-        "abc", "0", "65536", "-5", "+80", "", " 80", "80 ", "8o", "0x50", "1e3",
-        "99999999999999999999", "-", "4294967377" /* 2^32 + 81 */,
+        "abc",   "0",
+        "65536", "-5",
+        "+80",   "",
+        " 80",   "80 ",
+        "8o",    "0x50",
+        "1e3",   "99999999999999999999",
+        "-",     "4294967377" /* 2^32 + 81 */,
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         run_t r;
         run_env (&r, NO_ENV, ARGS (bad [i]));
         if (r.result != CONFIG_EXIT_USAGE || strcmp (r.out, USAGE) != 0 || *r.err)
-            fail_msg ("port \"%s\": result %d, out \"%s\", err \"%s\"",
-                      bad [i], (int) r.result, r.out, r.err);
+            fail_msg ("port \"%s\": result %d, out \"%s\", err \"%s\"", bad [i], (int) r.result,
+                      r.out, r.err);
         run_free (&r);
     }
 }
@@ -237,7 +261,8 @@ static void test_bad_ports_print_usage (void **state)
 /* ------------------------------------------------------------------ */
 /*  Options                                                            */
 
-static void test_bind_option (void **state)
+static void
+test_bind_option (void **state)
 {
     (void) state;
     run_t r;
@@ -264,13 +289,17 @@ static void test_bind_option (void **state)
     run_free (&r);
 }
 
-static void test_int_options (void **state)
+static void
+test_int_options (void **state)
 {
     (void) state;
-    struct { const char *flag; size_t offset; } opts [] = {
-        { "--max-clients", offsetof (config_t, max_clients) },
-        { "--history",     offsetof (config_t, history) },
-        { "--max-rooms",   offsetof (config_t, max_rooms) },
+    struct {
+        const char *flag;
+        size_t      offset;
+    } opts [] = {
+        {"--max-clients", offsetof (config_t, max_clients)},
+        {"--history", offsetof (config_t, history)},
+        {"--max-rooms", offsetof (config_t, max_rooms)},
     };
     for (size_t i = 0; i < 3; i++) {
         run_t r;
@@ -293,20 +322,24 @@ static void test_int_options (void **state)
 
 /*  The limits of issue 3: each by flag, by flag=value and by variable,
     at both ends of its range; 0 switches --rate and --name-timeout off. */
-static void test_limit_options (void **state)
+static void
+test_limit_options (void **state)
 {
     (void) state;
     struct {
         const char *flag, *env;
-        size_t offset;
+        size_t      offset;
         const char *low, *high;
     } opts [] = {
-        { "--max-backlog",  "TCPCHAT_MAX_BACKLOG",  offsetof (config_t, max_backlog),  "4096", "1000000000" },
-        { "--rate",         "TCPCHAT_RATE",         offsetof (config_t, rate),         "0", "1000000" },
-        { "--name-timeout", "TCPCHAT_NAME_TIMEOUT", offsetof (config_t, name_timeout), "0", "86400" },
-        { "--room-idle",    "TCPCHAT_ROOM_IDLE",    offsetof (config_t, room_idle),    "0", "86400" },
-        { "--connect-rate", "TCPCHAT_CONNECT_RATE", offsetof (config_t, connect_rate), "0", "1000000" },
-        { "--max-per-address", "TCPCHAT_MAX_PER_ADDRESS", offsetof (config_t, max_per_address), "0", "1000000" },
+        {"--max-backlog", "TCPCHAT_MAX_BACKLOG", offsetof (config_t, max_backlog), "4096",
+         "1000000000"},
+        {"--rate", "TCPCHAT_RATE", offsetof (config_t, rate), "0", "1000000"},
+        {"--name-timeout", "TCPCHAT_NAME_TIMEOUT", offsetof (config_t, name_timeout), "0", "86400"},
+        {"--room-idle", "TCPCHAT_ROOM_IDLE", offsetof (config_t, room_idle), "0", "86400"},
+        {"--connect-rate", "TCPCHAT_CONNECT_RATE", offsetof (config_t, connect_rate), "0",
+         "1000000"},
+        {"--max-per-address", "TCPCHAT_MAX_PER_ADDRESS", offsetof (config_t, max_per_address), "0",
+         "1000000"},
     };
     for (size_t i = 0; i < sizeof opts / sizeof opts [0]; i++) {
         run_t r;
@@ -329,16 +362,10 @@ static void test_limit_options (void **state)
         run_free (&r);
     }
     const char *const bad [][2] = {
-        { "--max-backlog",  "4095" },       /* below one line's worth */
-        { "--max-backlog",  "1000000001" },
-        { "--max-backlog",  "1MB" },
-        { "--rate",         "-1" },
-        { "--rate",         "1000001" },
-        { "--rate",         "fast" },
-        { "--name-timeout", "86401" },
-        { "--name-timeout", "1.5" },
-        { "--room-idle",    "86401" },
-        { "--room-idle",    "-5" },
+        {"--max-backlog", "4095"}, /* below one line's worth */
+        {"--max-backlog", "1000000001"}, {"--max-backlog", "1MB"}, {"--rate", "-1"},
+        {"--rate", "1000001"},           {"--rate", "fast"},       {"--name-timeout", "86401"},
+        {"--name-timeout", "1.5"},       {"--room-idle", "86401"}, {"--room-idle", "-5"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         run_t r;
@@ -352,7 +379,8 @@ static void test_limit_options (void **state)
 
 /*  --data-dir and --log-file: kept as given, flag over variable; empty
     or too long for the field is an error, never a cut path.             */
-static void test_path_options (void **state)
+static void
+test_path_options (void **state)
 {
     (void) state;
     run_t r;
@@ -374,15 +402,17 @@ static void test_path_options (void **state)
              ARGS ("--data-dir=/flag"));
     assert_int_equal (r.result, CONFIG_RUN);
     assert_string_equal (r.cfg.data_dir, "/flag");
-    assert_string_equal (r.cfg.log_file, "");       /* empty: unset */
+    assert_string_equal (r.cfg.log_file, ""); /* empty: unset */
     run_free (&r);
 
     char too_long [600];
     memset (too_long, 'd', 512);
     too_long [512] = 0;
     const char *const bad [][2] = {
-        { "--data-dir", "" }, { "--log-file", "" },
-        { "--data-dir", too_long }, { "--log-file", too_long },
+        {"--data-dir", ""},
+        {"--log-file", ""},
+        {"--data-dir", too_long},
+        {"--log-file", too_long},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         run_env (&r, NO_ENV, ARGS (bad [i][0], bad [i][1]));
@@ -403,12 +433,14 @@ static void test_path_options (void **state)
     run_free (&r);
 }
 
-static void test_all_options_together (void **state)
+static void
+test_all_options_together (void **state)
 {
     (void) state;
     run_t r;
-    run_env (&r, NO_ENV, ARGS ("--max-clients", "3", "--history=0", "--verbose",
-                               "--max-rooms=2", "--bind", "0.0.0.0", "4000"));
+    run_env (&r, NO_ENV,
+             ARGS ("--max-clients", "3", "--history=0", "--verbose", "--max-rooms=2", "--bind",
+                   "0.0.0.0", "4000"));
     assert_int_equal (r.result, CONFIG_RUN);
     assert_int_equal (r.cfg.port, 4000);
     assert_int_equal (r.cfg.max_clients, 3);
@@ -420,7 +452,8 @@ static void test_all_options_together (void **state)
     run_free (&r);
 }
 
-static void test_verbose_flag (void **state)
+static void
+test_verbose_flag (void **state)
 {
     (void) state;
     run_t r;
@@ -431,22 +464,16 @@ static void test_verbose_flag (void **state)
     run_free (&r);
 }
 
-static void test_bad_option_values (void **state)
+static void
+test_bad_option_values (void **state)
 {
     (void) state;
     const char *const cases [][2] = {
-        { "--max-clients", "abc" },
-        { "--max-clients", "0" },           /* below 1 */
-        { "--max-clients", "-3" },
-        { "--history",     "-1" },
-        { "--history",     "1.5" },
-        { "--history",     "+5" },
-        { "--history",     "" },
-        { "--history",     "99999999999" },
-        { "--max-rooms",   "0" },
-        { "--max-rooms",   "ten" },
-        { "--max-rooms",   " 5" },
-        { "--bind",        "" },
+        {"--max-clients", "abc"}, {"--max-clients", "0"}, /* below 1 */
+        {"--max-clients", "-3"},  {"--history", "-1"},    {"--history", "1.5"},
+        {"--history", "+5"},      {"--history", ""},      {"--history", "99999999999"},
+        {"--max-rooms", "0"},     {"--max-rooms", "ten"}, {"--max-rooms", " 5"},
+        {"--bind", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         run_t r;
@@ -475,10 +502,11 @@ static void test_bad_option_values (void **state)
     run_free (&r);
 }
 
-static void test_missing_value (void **state)
+static void
+test_missing_value (void **state)
 {
     (void) state;
-    const char *flags [] = { "--max-clients", "--history", "--max-rooms", "--bind" };
+    const char *flags [] = {"--max-clients", "--history", "--max-rooms", "--bind"};
     for (size_t i = 0; i < 4; i++) {
         run_t r;
         run_env (&r, NO_ENV, ARGS ("2525", flags [i]));
@@ -489,10 +517,11 @@ static void test_missing_value (void **state)
     }
 }
 
-static void test_unknown_option (void **state)
+static void
+test_unknown_option (void **state)
 {
     (void) state;
-    const char *unknown [] = { "--bogus", "-x", "--port=80", "--verbose=1", "--HELP", "--" };
+    const char *unknown [] = {"--bogus", "-x", "--port=80", "--verbose=1", "--HELP", "--"};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown [0]; i++) {
         run_t r;
         run_env (&r, NO_ENV, ARGS (unknown [i]));
@@ -503,7 +532,8 @@ static void test_unknown_option (void **state)
     }
 }
 
-static void test_help_and_version (void **state)
+static void
+test_help_and_version (void **state)
 {
     (void) state;
     run_t r;
@@ -539,33 +569,37 @@ static void test_help_and_version (void **state)
 
 /*  Issue 12: --help and --version answer whatever the environment holds
     (each bad variable in turn), and whatever else is on the line.       */
-static void test_help_and_version_despite_bad_environment (void **state)
+static void
+test_help_and_version_despite_bad_environment (void **state)
 {
     (void) state;
     char too_long [600];
     memset (too_long, 'd', 599);
     too_long [599] = 0;
     const char *const bad_env [][2] = {
-        { "TCPCHAT_RATE", "fast" }, { "TCPCHAT_PORT", "abc" },
-        { "TCPCHAT_MAX_CLIENTS", "0" }, { "TCPCHAT_BIND", too_long },
-        { "TCPCHAT_DATA_DIR", too_long }, { "TCPCHAT_NAME_TIMEOUT", "-1" },
+        {"TCPCHAT_RATE", "fast"},   {"TCPCHAT_PORT", "abc"},        {"TCPCHAT_MAX_CLIENTS", "0"},
+        {"TCPCHAT_BIND", too_long}, {"TCPCHAT_DATA_DIR", too_long}, {"TCPCHAT_NAME_TIMEOUT", "-1"},
     };
     for (size_t i = 0; i < sizeof bad_env / sizeof bad_env [0]; i++) {
         run_t r;
         run_env (&r, ENV (bad_env [i][0], bad_env [i][1]), ARGS ("--help"));
         if (r.result != CONFIG_EXIT_OK || !strstr (r.out, "Usage: ./TCPChat") || *r.err)
-            fail_msg ("%s with --help: result %d, err \"%s\"", bad_env [i][0], (int) r.result, r.err);
+            fail_msg ("%s with --help: result %d, err \"%s\"", bad_env [i][0], (int) r.result,
+                      r.err);
         run_free (&r);
 
         run_env (&r, ENV (bad_env [i][0], bad_env [i][1]), ARGS ("--version"));
         if (r.result != CONFIG_EXIT_OK || strncmp (r.out, "TCPChat ", 8) != 0 || *r.err)
-            fail_msg ("%s with --version: result %d, err \"%s\"", bad_env [i][0], (int) r.result, r.err);
+            fail_msg ("%s with --version: result %d, err \"%s\"", bad_env [i][0], (int) r.result,
+                      r.err);
         run_free (&r);
     }
     //  Before a bad value or an unknown option on the line, or after it.
     const char *const *lines [] = {
-        ARGS ("--rate", "fast", "--help"), ARGS ("--bogus", "--help"),
-        ARGS ("1", "2", "3", "--help"), ARGS ("--version", "--max-clients", "x"),
+        ARGS ("--rate", "fast", "--help"),
+        ARGS ("--bogus", "--help"),
+        ARGS ("1", "2", "3", "--help"),
+        ARGS ("--version", "--max-clients", "x"),
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines [0]; i++) {
         run_t r;
@@ -585,18 +619,18 @@ static void test_help_and_version_despite_bad_environment (void **state)
 
 /*  Issue 12: a flag wins over its variable even when the variable would
     be an error (TCPCHAT_RATE=fast ./TCPChat --rate 5 runs).             */
-static void test_flag_wins_over_invalid_environment (void **state)
+static void
+test_flag_wins_over_invalid_environment (void **state)
 {
     (void) state;
     char too_long [600];
     memset (too_long, 'd', 599);
     too_long [599] = 0;
     run_t r;
-    run_env (&r, ENV ("TCPCHAT_RATE", "fast", "TCPCHAT_PORT", "abc",
-                      "TCPCHAT_MAX_CLIENTS", "0", "TCPCHAT_DATA_DIR", too_long,
-                      "TCPCHAT_BIND", too_long),
-             ARGS ("--rate", "5", "--max-clients=3", "--data-dir", "/d",
-                   "--bind", "::1", "2525"));
+    run_env (&r,
+             ENV ("TCPCHAT_RATE", "fast", "TCPCHAT_PORT", "abc", "TCPCHAT_MAX_CLIENTS", "0",
+                  "TCPCHAT_DATA_DIR", too_long, "TCPCHAT_BIND", too_long),
+             ARGS ("--rate", "5", "--max-clients=3", "--data-dir", "/d", "--bind", "::1", "2525"));
     assert_int_equal (r.result, CONFIG_RUN);
     assert_int_equal (r.cfg.rate, 5);
     assert_int_equal (r.cfg.max_clients, 3);
@@ -619,7 +653,8 @@ static void test_flag_wins_over_invalid_environment (void **state)
 }
 
 /*  --health: the probe, on the port and address the server would use.  */
-static void test_health_option (void **state)
+static void
+test_health_option (void **state)
 {
     (void) state;
     run_t r;
@@ -643,20 +678,23 @@ static void test_health_option (void **state)
 /* ------------------------------------------------------------------ */
 /*  Environment                                                        */
 
-static void test_environment_is_honoured (void **state)
+static void
+test_environment_is_honoured (void **state)
 {
     (void) state;
     run_t r;
-    run_env (&r, ENV ("TCPCHAT_PORT", "2600", "TCPCHAT_BIND", "::1",
-                      "TCPCHAT_MAX_CLIENTS", "7", "TCPCHAT_HISTORY", "12",
-                      "TCPCHAT_MAX_ROOMS", "3", "TCPCHAT_VERBOSE", "1"), NO_ARGS);
+    run_env (&r,
+             ENV ("TCPCHAT_PORT", "2600", "TCPCHAT_BIND", "::1", "TCPCHAT_MAX_CLIENTS", "7",
+                  "TCPCHAT_HISTORY", "12", "TCPCHAT_MAX_ROOMS", "3", "TCPCHAT_VERBOSE", "1"),
+             NO_ARGS);
     assert_int_equal (r.result, CONFIG_RUN);
     assert_main_settings (&r.cfg, 2600, "::1", 7, 12, 3, true);
     assert_silent (&r);
     run_free (&r);
 }
 
-static void test_environment_each_variable (void **state)
+static void
+test_environment_each_variable (void **state)
 {
     (void) state;
     run_t r;
@@ -684,32 +722,30 @@ static void test_environment_each_variable (void **state)
     run_free (&r);
 }
 
-static void test_flags_win_over_environment (void **state)
+static void
+test_flags_win_over_environment (void **state)
 {
     (void) state;
     run_t r;
-    run_env (&r, ENV ("TCPCHAT_PORT", "2600", "TCPCHAT_BIND", "::1",
-                      "TCPCHAT_MAX_CLIENTS", "7", "TCPCHAT_HISTORY", "12",
-                      "TCPCHAT_MAX_ROOMS", "3", "TCPCHAT_VERBOSE", "0"),
-             ARGS ("--bind", "127.0.0.1", "--max-clients=8", "--history", "13",
-                   "--max-rooms", "4", "--verbose", "2700"));
+    run_env (&r,
+             ENV ("TCPCHAT_PORT", "2600", "TCPCHAT_BIND", "::1", "TCPCHAT_MAX_CLIENTS", "7",
+                  "TCPCHAT_HISTORY", "12", "TCPCHAT_MAX_ROOMS", "3", "TCPCHAT_VERBOSE", "0"),
+             ARGS ("--bind", "127.0.0.1", "--max-clients=8", "--history", "13", "--max-rooms", "4",
+                   "--verbose", "2700"));
     assert_int_equal (r.result, CONFIG_RUN);
     assert_main_settings (&r.cfg, 2700, "127.0.0.1", 8, 13, 4, true);
     assert_silent (&r);
     run_free (&r);
 }
 
-static void test_bad_environment_values (void **state)
+static void
+test_bad_environment_values (void **state)
 {
     (void) state;
     const char *const cases [][2] = {
-        { "TCPCHAT_PORT",        "abc" },
-        { "TCPCHAT_PORT",        "0" },
-        { "TCPCHAT_PORT",        "65536" },
-        { "TCPCHAT_MAX_CLIENTS", "0" },
-        { "TCPCHAT_MAX_CLIENTS", "many" },
-        { "TCPCHAT_HISTORY",     "-1" },
-        { "TCPCHAT_MAX_ROOMS",   "0" },
+        {"TCPCHAT_PORT", "abc"},      {"TCPCHAT_PORT", "0"},           {"TCPCHAT_PORT", "65536"},
+        {"TCPCHAT_MAX_CLIENTS", "0"}, {"TCPCHAT_MAX_CLIENTS", "many"}, {"TCPCHAT_HISTORY", "-1"},
+        {"TCPCHAT_MAX_ROOMS", "0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         run_t r;
@@ -721,7 +757,8 @@ static void test_bad_environment_values (void **state)
     }
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_defaults),

@@ -10,12 +10,14 @@
 #include <string.h>
 #include "framer.h"
 
-static void feed_str (framer_t *f, const char *s)
+static void
+feed_str (framer_t *f, const char *s)
 {
     framer_feed (f, s, strlen (s));
 }
 
-static void feed_repeat (framer_t *f, char c, size_t n)
+static void
+feed_repeat (framer_t *f, char c, size_t n)
 {
     char *block = malloc (n);
     assert_non_null (block);
@@ -24,41 +26,46 @@ static void feed_repeat (framer_t *f, char c, size_t n)
     free (block);
 }
 
-static void expect_line (framer_t *f, const char *want, size_t want_len)
+static void
+expect_line (framer_t *f, const char *want, size_t want_len)
 {
     const char *line;
-    size_t len;
+    size_t      len;
     assert_int_equal (framer_next (f, &line, &len), FRAME_LINE);
     assert_int_equal (len, want_len);
     if (want_len)
         assert_memory_equal (line, want, want_len);
 }
 
-static void expect_line_str (framer_t *f, const char *want)
+static void
+expect_line_str (framer_t *f, const char *want)
 {
     expect_line (f, want, strlen (want));
 }
 
 /*  A line of n copies of c.                                             */
-static void expect_line_of (framer_t *f, char c, size_t n)
+static void
+expect_line_of (framer_t *f, char c, size_t n)
 {
     const char *line;
-    size_t len;
+    size_t      len;
     assert_int_equal (framer_next (f, &line, &len), FRAME_LINE);
     assert_int_equal (len, n);
     for (size_t i = 0; i < n; i++)
         assert_int_equal (line [i], c);
 }
 
-static void expect_result (framer_t *f, frame_result_t want)
+static void
+expect_result (framer_t *f, frame_result_t want)
 {
     const char *line;
-    size_t len;
+    size_t      len;
     assert_int_equal (framer_next (f, &line, &len), want);
 }
 
 /*  Every test gets a fresh framer in *state.                            */
-static int framer_setup (void **state)
+static int
+framer_setup (void **state)
 {
     framer_t *f = malloc (sizeof *f);
     assert_non_null (f);
@@ -67,14 +74,16 @@ static int framer_setup (void **state)
     return 0;
 }
 
-static int framer_teardown (void **state)
+static int
+framer_teardown (void **state)
 {
     framer_free (*state);
     free (*state);
     return 0;
 }
 
-static void test_empty_framer_has_nothing (void **state)
+static void
+test_empty_framer_has_nothing (void **state)
 {
     framer_t *f = *state;
     expect_result (f, FRAME_NONE);
@@ -83,16 +92,17 @@ static void test_empty_framer_has_nothing (void **state)
     expect_result (f, FRAME_NONE);
 }
 
-static void test_byte_by_byte (void **state)
+static void
+test_byte_by_byte (void **state)
 {
-    framer_t *f = *state;
+    framer_t   *f = *state;
     const char *stream = "hello\nwide world\r\n\nlast";
-    const char *want [] = { "hello", "wide world", "" };
-    size_t got = 0;
+    const char *want [] = {"hello", "wide world", ""};
+    size_t      got = 0;
     for (const char *p = stream; *p; p++) {
         framer_feed (f, p, 1);
-        const char *line;
-        size_t len;
+        const char    *line;
+        size_t         len;
         frame_result_t r;
         while ((r = framer_next (f, &line, &len)) == FRAME_LINE) {
             assert_true (got < 3);
@@ -109,7 +119,8 @@ static void test_byte_by_byte (void **state)
     expect_result (f, FRAME_NONE);
 }
 
-static void test_many_lines_in_one_feed (void **state)
+static void
+test_many_lines_in_one_feed (void **state)
 {
     framer_t *f = *state;
     feed_str (f, "one\ntwo\r\nthree\nfour");
@@ -123,10 +134,15 @@ static void test_many_lines_in_one_feed (void **state)
     expect_result (f, FRAME_NONE);
 }
 
-static void test_crlf (void **state)
+static void
+test_crlf (void **state)
 {
     framer_t *f = *state;
-    feed_str (f, "crlf\r\n" "mid\rdle\n" "two\r\r\n" "\r\n" "lone\r");
+    feed_str (f, "crlf\r\n"
+                 "mid\rdle\n"
+                 "two\r\r\n"
+                 "\r\n"
+                 "lone\r");
     expect_line_str (f, "crlf");
     expect_line_str (f, "mid\rdle");
     expect_line_str (f, "two\r");
@@ -136,13 +152,14 @@ static void test_crlf (void **state)
     expect_line_str (f, "lone\rx");
 }
 
-static void test_empty_lines (void **state)
+static void
+test_empty_lines (void **state)
 {
     framer_t *f = *state;
     feed_str (f, "\n\r\n\n");
     for (int i = 0; i < 3; i++) {
         const char *line = NULL;
-        size_t len = 99;
+        size_t      len = 99;
         assert_int_equal (framer_next (f, &line, &len), FRAME_LINE);
         assert_int_equal (len, 0);
         assert_non_null (line);
@@ -150,7 +167,8 @@ static void test_empty_lines (void **state)
     expect_result (f, FRAME_NONE);
 }
 
-static void test_exact_limit_accepted (void **state)
+static void
+test_exact_limit_accepted (void **state)
 {
     framer_t *f = *state;
     feed_repeat (f, 'a', LINE_MAX_BYTES);
@@ -176,7 +194,8 @@ static void test_exact_limit_accepted (void **state)
 
 /*  4097 bytes: reported once, as soon as the 4097th byte arrives; the
     rest of the line is dropped over several feeds; the next line is whole. */
-static void test_over_limit_rejected_once (void **state)
+static void
+test_over_limit_rejected_once (void **state)
 {
     framer_t *f = *state;
     feed_str (f, "before\n");
@@ -200,7 +219,8 @@ static void test_over_limit_rejected_once (void **state)
 
 /*  4096 bytes then '\r' may still be a line; a byte other than '\n'
     after that '\r' makes it one byte too long.                           */
-static void test_cr_then_more_is_too_long (void **state)
+static void
+test_cr_then_more_is_too_long (void **state)
 {
     framer_t *f = *state;
     feed_repeat (f, 'a', LINE_MAX_BYTES);
@@ -215,11 +235,12 @@ static void test_cr_then_more_is_too_long (void **state)
 }
 
 /*  A whole over-long line inside one feed, between two good lines.      */
-static void test_over_limit_within_one_feed (void **state)
+static void
+test_over_limit_within_one_feed (void **state)
 {
     framer_t *f = *state;
-    size_t n = 2 + LINE_MAX_BYTES + 1;
-    char *block = malloc (n + 4);
+    size_t    n = 2 + LINE_MAX_BYTES + 1;
+    char     *block = malloc (n + 4);
     assert_non_null (block);
     memcpy (block, "a\n", 2);
     memset (block + 2, 'z', LINE_MAX_BYTES + 1);
@@ -238,7 +259,8 @@ static void test_over_limit_within_one_feed (void **state)
     free (block);
 }
 
-static void test_buffered_counts_unreturned_bytes (void **state)
+static void
+test_buffered_counts_unreturned_bytes (void **state)
 {
     framer_t *f = *state;
     assert_int_equal (framer_buffered (f), 0);
@@ -255,12 +277,13 @@ static void test_buffered_counts_unreturned_bytes (void **state)
 
 /*  The last line returned stays readable until the next call, which then
     releases the storage of an idle connection.                          */
-static void test_line_valid_until_next_call (void **state)
+static void
+test_line_valid_until_next_call (void **state)
 {
     framer_t *f = *state;
     feed_str (f, "only line\n");
     const char *line;
-    size_t len;
+    size_t      len;
     assert_int_equal (framer_next (f, &line, &len), FRAME_LINE);
     assert_int_equal (len, 9);
     assert_memory_equal (line, "only line", 9);
@@ -268,7 +291,8 @@ static void test_line_valid_until_next_call (void **state)
     assert_null (f->pending.data);
 }
 
-static void test_feed_after_line_keeps_order (void **state)
+static void
+test_feed_after_line_keeps_order (void **state)
 {
     framer_t *f = *state;
     feed_str (f, "first\n");
@@ -278,7 +302,8 @@ static void test_feed_after_line_keeps_order (void **state)
     expect_result (f, FRAME_NONE);
 }
 
-int main (void)
+int
+main (void)
 {
 #define FRAMER_TEST(f) cmocka_unit_test_setup_teardown (f, framer_setup, framer_teardown)
     const struct CMUnitTest tests [] = {

@@ -52,13 +52,13 @@
 #include "messages.h"
 #include "protocol.h"
 
-#define TS              CHECK_TS
-#define WAIT_MS         5000        /* for bytes and messages we expect */
-#define QUIET_MS        300         /* how long "nothing arrives" is watched */
-#define MAX_ROOMS       32
+#define TS        CHECK_TS
+#define WAIT_MS   5000 /* for bytes and messages we expect */
+#define QUIET_MS  300  /* how long "nothing arrives" is watched */
+#define MAX_ROOMS 32
 
-#define PROMPT(name)    "[" TS "][" name "]:"
-#define NAME_PROMPT     PROTOCOL_NAME_PROMPT
+#define PROMPT(name) "[" TS "][" name "]:"
+#define NAME_PROMPT  PROTOCOL_NAME_PROMPT
 
 typedef struct {
     int      fd;
@@ -67,12 +67,12 @@ typedef struct {
 
 static struct {
     zactor_t *actor;
-    zsock_t  *hub;                      /* the fake hub's PAIR */
-    zsock_t  *rooms [MAX_ROOMS];        /* the fake rooms' PAIRs */
+    zsock_t  *hub;               /* the fake hub's PAIR */
+    zsock_t  *rooms [MAX_ROOMS]; /* the fake rooms' PAIRs */
     int       port;
     config_t  config;
     unsigned  room_seq;
-    bool      writer_running;           /* test_hub_backlog_loses_nothing */
+    bool      writer_running; /* test_hub_backlog_loses_nothing */
     pthread_t writer;
     int       writer_fd;
 } s_gw;
@@ -83,7 +83,8 @@ static struct {
 /*  Sets up the defaults but max_clients, with no --rate limit (the tests
     that want one set it), for gw_launch; tests may change s_gw.config
     in between.                                                          */
-static void gw_prepare (int max_clients)
+static void
+gw_prepare (int max_clients)
 {
     static unsigned seq;
     check_watchdog_arm (CHECK_WATCHDOG_S);
@@ -91,12 +92,13 @@ static void gw_prepare (int max_clients)
     config_defaults (&s_gw.config);
     s_gw.config.max_clients = max_clients;
     s_gw.config.rate = 0;
-    snprintf (s_gw.config.endpoint, sizeof s_gw.config.endpoint,
-              "inproc://test-gw-%d-%u", (int) getpid (), ++seq);
+    snprintf (s_gw.config.endpoint, sizeof s_gw.config.endpoint, "inproc://test-gw-%d-%u",
+              (int) getpid (), ++seq);
 }
 
 /*  Starts the gateway on s_gw.config, the fake hub bound first.         */
-static void gw_launch (void)
+static void
+gw_launch (void)
 {
     char endpoint [ENDPOINT_MAX + 1] = "@";
     endpoint_hub (&s_gw.config, endpoint + 1);
@@ -107,11 +109,11 @@ static void gw_launch (void)
     //  Port 0: the kernel picks a free port, so no other process can
     //  take it between our choice and the bind.
     char error [256] = "";
-    int listener = listener_open ("127.0.0.1", 0, error, sizeof error);
+    int  listener = listener_open ("127.0.0.1", 0, error, sizeof error);
     if (listener < 0)
         fail_msg ("listener_open: %s", error);
     struct sockaddr_in addr;
-    socklen_t len = sizeof addr;
+    socklen_t          len = sizeof addr;
     assert_int_equal (getsockname (listener, (struct sockaddr *) &addr, &len), 0);
     assert_int_equal (addr.sin_family, AF_INET);
     s_gw.port = ntohs (addr.sin_port);
@@ -121,18 +123,20 @@ static void gw_launch (void)
     assert_non_null (args);
     args->config = s_gw.config;
     args->listener = listener;
-    s_gw.actor = zactor_new (gateway_actor, args);     /* takes args */
+    s_gw.actor = zactor_new (gateway_actor, args); /* takes args */
     assert_non_null (s_gw.actor);
 }
 
-static void gw_start (int max_clients)
+static void
+gw_start (int max_clients)
 {
     gw_prepare (max_clients);
     gw_launch ();
 }
 
 /*  Closes everything, checking nothing: also after a failure.           */
-static int gw_teardown (void **state)
+static int
+gw_teardown (void **state)
 {
     (void) state;
     if (s_gw.writer_running) {
@@ -157,7 +161,8 @@ static int gw_teardown (void **state)
 
 /*  A new room: a PAIR bound at a fresh endpoint, announced to the
     gateway with ATTACH from the fake hub.                               */
-static zsock_t *room_new (void)
+static zsock_t *
+room_new (void)
 {
     size_t slot = 0;
     while (slot < MAX_ROOMS && s_gw.rooms [slot])
@@ -175,7 +180,8 @@ static zsock_t *room_new (void)
 }
 
 /*  Closes a room's PAIR (after its BYE).                                */
-static void room_close (zsock_t *room)
+static void
+room_close (zsock_t *room)
 {
     for (size_t i = 0; i < MAX_ROOMS; i++)
         if (s_gw.rooms [i] == room)
@@ -185,7 +191,8 @@ static void room_close (zsock_t *room)
 /*  The room's last message: BYE. Then, until the gateway has left the
     pipe, more OUTs to watch (for whom): none of them may ever be read.
     Finally the test closes its end.                                     */
-static void room_bye_at (const char *file, int line, zsock_t *room, uint64_t watch)
+static void
+room_bye_at (const char *file, int line, zsock_t *room, uint64_t watch)
 {
     if (msg_send_id (room, MSG_BYE, 0) != 0)
         check_fail_at (file, line, "cannot send BYE");
@@ -194,10 +201,9 @@ static void room_bye_at (const char *file, int line, zsock_t *room, uint64_t wat
     for (;;) {
         zmsg_t *msg = msg_new_out (0, "after bye\n", 10, &watch, 1, false);
         if (msg_send (&msg, room) != 0)
-            break;                      //  Nobody at the other end any more
+            break;  //  Nobody at the other end any more
         if (check_now_ms () > deadline)
-            check_fail_at (file, line, "the gateway still holds the pipe %d ms after BYE",
-                           WAIT_MS);
+            check_fail_at (file, line, "the gateway still holds the pipe %d ms after BYE", WAIT_MS);
         zclock_sleep (1);
     }
     room_close (room);
@@ -207,37 +213,42 @@ static void room_bye_at (const char *file, int line, zsock_t *room, uint64_t wat
 /* ------------------------------------------------------------------ */
 /*  Sending as the hub and the rooms                                   */
 
-static void send_id (zsock_t *sock, msg_kind_t kind, uint64_t id)
+static void
+send_id (zsock_t *sock, msg_kind_t kind, uint64_t id)
 {
     assert_int_equal (msg_send_id (sock, kind, id), 0);
 }
 
-static void send_text (zsock_t *sock, msg_kind_t kind, uint64_t id, const char *text)
+static void
+send_text (zsock_t *sock, msg_kind_t kind, uint64_t id, const char *text)
 {
     assert_int_equal (msg_send_text (sock, kind, id, text, strlen (text)), 0);
 }
 
-static void send_enter (zsock_t *room, uint64_t id, const char *name, const char *history)
+static void
+send_enter (zsock_t *room, uint64_t id, const char *name, const char *history)
 {
     zmsg_t *msg = msg_new_enter (id, name, history, strlen (history));
     assert_int_equal (msg_send (&msg, room), 0);
 }
 
-static void send_out_ids (zsock_t *sock, uint64_t skip, const char *text,
-                          const uint64_t *ids, size_t n, bool prompt_skip)
+static void
+send_out_ids (zsock_t *sock, uint64_t skip, const char *text, const uint64_t *ids, size_t n,
+              bool prompt_skip)
 {
     zmsg_t *msg = msg_new_out (skip, text, strlen (text), ids, n, prompt_skip);
     assert_int_equal (msg_send (&msg, sock), 0);
 }
 
 /*  send_out (sock, skip, text, prompt_skip, id, id...)                  */
-#define send_out(sock, skip, text, prompt_skip, ...) \
+#define send_out(sock, skip, text, prompt_skip, ...)                                               \
     send_out_ids ((sock), (skip), (text), CHECK_IDS (__VA_ARGS__), (prompt_skip))
 
 #define send_refuse(id, reason) send_text (s_gw.hub, MSG_REFUSE, (id), (reason))
 
 /*  A room's last word for id: "1" it moves on, "0" it left.             */
-static void send_release (zsock_t *room, uint64_t id, bool moving)
+static void
+send_release (zsock_t *room, uint64_t id, bool moving)
 {
     zmsg_t *msg = msg_new_release (id, moving);
     assert_int_equal (msg_send (&msg, room), 0);
@@ -248,7 +259,8 @@ static void send_release (zsock_t *room, uint64_t id, bool moving)
 
 /*  The clients are client_check's (tests/client_check.h); a test here
     keeps the descriptor as a client's handle.                            */
-static tcp_client_t *client_of (int fd)
+static tcp_client_t *
+client_of (int fd)
 {
     tcp_client_t *c = tcp_by_fd (fd);
     if (!c)
@@ -256,7 +268,8 @@ static tcp_client_t *client_of (int fd)
     return c;
 }
 
-static void client_close (int fd)
+static void
+client_close (int fd)
 {
     tcp_close (client_of (fd));
 }
@@ -266,11 +279,12 @@ static void client_close (int fd)
     rcvbuf > 0: the socket's receive buffer, set before connecting so the
     window is small from the start (the kernel then holds little of what
     the gateway sends it).                                               */
-static int client_connect_rcvbuf (int rcvbuf)
+static int
+client_connect_rcvbuf (int rcvbuf)
 {
     int fd = tcp_fd (tcp_connect_at (s_gw.port, false, rcvbuf, __FILE__, __LINE__));
     fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
-    struct timeval tv = { .tv_sec = WAIT_MS / 1000, .tv_usec = 0 };
+    struct timeval tv = {.tv_sec = WAIT_MS / 1000, .tv_usec = 0};
     setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int on = 1;
@@ -278,42 +292,45 @@ static int client_connect_rcvbuf (int rcvbuf)
     return fd;
 }
 
-static int client_connect (void)
+static int
+client_connect (void)
 {
     return client_connect_rcvbuf (0);
 }
 
 /*  The next byte within timeout_ms: the byte, -1 at EOF, -2 when none
     came (or the connection broke).                                      */
-static int next_byte (int fd, int timeout_ms)
+static int
+next_byte (int fd, int timeout_ms)
 {
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
     unsigned char byte;
     if (poll (&pfd, 1, timeout_ms) != 1)
         return -2;
     ssize_t r = recv (fd, &byte, 1, MSG_DONTWAIT);
-    return r == 1? byte: r == 0? -1: -2;
+    return r == 1 ? byte : r == 0 ? -1 : -2;
 }
 
-#define send_bytes_at(file, line, fd, data, len) \
+#define send_bytes_at(file, line, fd, data, len)                                                   \
     tcp_send_at (client_of (fd), (data), (len), (file), (line))
 #define send_bytes(fd, data, len) send_bytes_at (__FILE__, __LINE__, (fd), (data), (len))
-#define send_str(fd, text) send_bytes_at (__FILE__, __LINE__, (fd), (text), strlen (text))
+#define send_str(fd, text)        send_bytes_at (__FILE__, __LINE__, (fd), (text), strlen (text))
 
 /*  The next bytes the client receives match pattern (CHECK_TS for a
     stamp), are exactly data[0..len), are nothing but EOF, or nothing
     at all for QUIET_MS.                                                 */
-#define expect_recv_at(file, line, fd, pattern) \
+#define expect_recv_at(file, line, fd, pattern)                                                    \
     tcp_expect_at (client_of (fd), (pattern), (file), (line))
-#define expect_bytes_at(file, line, fd, data, len) \
+#define expect_bytes_at(file, line, fd, data, len)                                                 \
     tcp_expect_n_at (client_of (fd), (data), (len), (file), (line))
-#define expect_recv(fd, pattern) expect_recv_at (__FILE__, __LINE__, (fd), (pattern))
+#define expect_recv(fd, pattern)    expect_recv_at (__FILE__, __LINE__, (fd), (pattern))
 #define expect_bytes(fd, data, len) expect_bytes_at (__FILE__, __LINE__, (fd), (data), (len))
-#define expect_eof(fd) tcp_expect_eof (client_of (fd))
-#define expect_quiet(fd) tcp_expect_silence (client_of (fd), QUIET_MS)
+#define expect_eof(fd)              tcp_expect_eof (client_of (fd))
+#define expect_quiet(fd)            tcp_expect_silence (client_of (fd), QUIET_MS)
 
 /*  A client's prompt in a room, for a name known at run time.           */
-static void expect_client_prompt_at (const char *file, int line, int fd, const char *name)
+static void
+expect_client_prompt_at (const char *file, int line, int fd, const char *name)
 {
     char pattern [256];
     snprintf (pattern, sizeof pattern, "%s%s%s", "[" TS "][", name, "]:");
@@ -324,19 +341,20 @@ static void expect_client_prompt_at (const char *file, int line, int fd, const c
 /* ------------------------------------------------------------------ */
 /*  The fake hub's side                                                */
 
-#define expect_hub(type, id, ...)   expect_msg (s_gw.hub, (type), (id), __VA_ARGS__)
-#define expect_hub_bare(type, id)   expect_bare (s_gw.hub, (type), (id))
-#define expect_closed(id)           expect_hub_bare (MSG_CLOSED, (id))
-#define expect_line(id, text)       expect_hub (MSG_LINE, (id), (text))
+#define expect_hub(type, id, ...)       expect_msg (s_gw.hub, (type), (id), __VA_ARGS__)
+#define expect_hub_bare(type, id)       expect_bare (s_gw.hub, (type), (id))
+#define expect_closed(id)               expect_hub_bare (MSG_CLOSED, (id))
+#define expect_line(id, text)           expect_hub (MSG_LINE, (id), (text))
 #define expect_cmd(id, verb, arg, text) expect_hub (MSG_CMD, (id), (verb), (arg), (text))
 
 /*  NAME for a client whose id we do not know yet: returns the id.       */
-static uint64_t expect_name_at (const char *file, int line, const char *name, size_t len)
+static uint64_t
+expect_name_at (const char *file, int line, const char *name, size_t len)
 {
     check_msg_t got;
     check_recv_at (file, line, s_gw.hub, &got, "NAME");
-    if (!msg_is (&got.v, MSG_NAME) || got.v.parts != 1 || got.v.part [0].size != len
-        || memcmp (got.v.part [0].data, name, len) != 0 || got.v.id == 0) {
+    if (!msg_is (&got.v, MSG_NAME) || got.v.parts != 1 || got.v.part [0].size != len ||
+        memcmp (got.v.part [0].data, name, len) != 0 || got.v.id == 0) {
         print_error ("%s:%d: expected NAME id=? ", file, line);
         check_print_bytes (name, len);
         print_error ("\n    got ");
@@ -351,16 +369,17 @@ static uint64_t expect_name_at (const char *file, int line, const char *name, si
 #define expect_name(name) expect_name_at (__FILE__, __LINE__, (name), strlen (name))
 
 /*  A one-part message of exactly these bytes (NULs allowed).            */
-static void expect_hub_bytes_at (const char *file, int line, msg_kind_t kind, uint64_t id,
-                                 const char *data, size_t len)
+static void
+expect_hub_bytes_at (const char *file, int line, msg_kind_t kind, uint64_t id, const char *data,
+                     size_t len)
 {
     check_msg_t got;
     const char *type = msg_spec (kind)->type;
     check_recv_at (file, line, s_gw.hub, &got, type);
-    if (!msg_is (&got.v, kind) || got.v.id != id || got.v.parts != 1
-        || got.v.part [0].size != len || memcmp (got.v.part [0].data, data, len) != 0) {
+    if (!msg_is (&got.v, kind) || got.v.id != id || got.v.parts != 1 ||
+        got.v.part [0].size != len || memcmp (got.v.part [0].data, data, len) != 0) {
         print_error ("%s:%d: expected %s id=0x%llx ", file, line, type, (unsigned long long) id);
-        check_print_bytes (data, len < 200? len: 200);
+        check_print_bytes (data, len < 200 ? len : 200);
         print_error (" (%zu bytes)\n    got ", len);
         check_print_msg (&got.v);
         check_msg_free (&got);
@@ -368,11 +387,12 @@ static void expect_hub_bytes_at (const char *file, int line, msg_kind_t kind, ui
     }
     check_msg_free (&got);
 }
-#define expect_hub_bytes(type, id, data, len) \
+#define expect_hub_bytes(type, id, data, len)                                                      \
     expect_hub_bytes_at (__FILE__, __LINE__, (type), (id), (data), (len))
 
 /*  The gateway sends the hub nothing for QUIET_MS.                      */
-static void expect_hub_quiet_at (const char *file, int line)
+static void
+expect_hub_quiet_at (const char *file, int line)
 {
     zsock_set_rcvtimeo (s_gw.hub, QUIET_MS);
     zmsg_t *msg = msg_recv (s_gw.hub);
@@ -386,11 +406,12 @@ static void expect_hub_quiet_at (const char *file, int line)
 /*  Whole steps                                                        */
 
 /*  Connects and reads the welcome: banner, then the name prompt.        */
-static int client_new_at (const char *file, int line)
+static int
+client_new_at (const char *file, int line)
 {
-    int fd = client_connect ();
+    int    fd = client_connect ();
     size_t banner = strlen (PROTOCOL_BANNER), prompt = strlen (NAME_PROMPT);
-    char *welcome = (char *) malloc (banner + prompt);
+    char  *welcome = (char *) malloc (banner + prompt);
     assert_non_null (welcome);
     memcpy (welcome, PROTOCOL_BANNER, banner);
     memcpy (welcome + banner, NAME_PROMPT, prompt);
@@ -401,7 +422,8 @@ static int client_new_at (const char *file, int line)
 #define client_new() client_new_at (__FILE__, __LINE__)
 
 /*  Types a name; returns the id the gateway's NAME carries.             */
-static uint64_t client_name_at (const char *file, int line, int fd, const char *name)
+static uint64_t
+client_name_at (const char *file, int line, int fd, const char *name)
 {
     char text [256];
     snprintf (text, sizeof text, "%s\n", name);
@@ -410,8 +432,9 @@ static uint64_t client_name_at (const char *file, int line, int fd, const char *
 }
 
 /*  The room lets it in: history, then its prompt.                       */
-static void client_enter_at (const char *file, int line, zsock_t *room, const client_t *c,
-                             const char *name, const char *history)
+static void
+client_enter_at (const char *file, int line, zsock_t *room, const client_t *c, const char *name,
+                 const char *history)
 {
     send_enter (room, c->id, name, history);
     expect_bytes_at (file, line, c->fd, history, strlen (history));
@@ -419,7 +442,8 @@ static void client_enter_at (const char *file, int line, zsock_t *room, const cl
 }
 
 /*  A client in room: connected, named, entered (no history).            */
-static client_t client_login_at (const char *file, int line, zsock_t *room, const char *name)
+static client_t
+client_login_at (const char *file, int line, zsock_t *room, const char *name)
 {
     client_t c;
     c.fd = client_new_at (file, line);
@@ -431,25 +455,27 @@ static client_t client_login_at (const char *file, int line, zsock_t *room, cons
 
 /*  A marker through room to c alone: the very next bytes c receives.
     Proves nothing else was written to c before it.                      */
-static void expect_only_marker_at (const char *file, int line, zsock_t *room,
-                                   const client_t *c, const char *name)
+static void
+expect_only_marker_at (const char *file, int line, zsock_t *room, const client_t *c,
+                       const char *name)
 {
     static unsigned seq;
-    char text [64];
+    char            text [64];
     snprintf (text, sizeof text, "marker %u\n", ++seq);
     send_out (room, 0, text, 0, c->id);
     expect_bytes_at (file, line, c->fd, text, strlen (text));
     expect_client_prompt_at (file, line, c->fd, name);
 }
-#define expect_nothing_before_marker(room, c, name) \
+#define expect_nothing_before_marker(room, c, name)                                                \
     expect_only_marker_at (__FILE__, __LINE__, (room), &(c), (name))
 
 /*  A line from another client reaches the hub next: proves nothing
     else was sent to the hub before it.                                   */
-static void expect_hub_next_is_line_at (const char *file, int line, const client_t *c)
+static void
+expect_hub_next_is_line_at (const char *file, int line, const client_t *c)
 {
     static unsigned seq;
-    char text [64];
+    char            text [64];
     snprintf (text, sizeof text, "hub marker %u\n", ++seq);
     send_bytes_at (file, line, c->fd, text, strlen (text));
     expect_hub_bytes_at (file, line, MSG_LINE, c->id, text, strlen (text) - 1);
@@ -459,7 +485,8 @@ static void expect_hub_next_is_line_at (const char *file, int line, const client
 /* ------------------------------------------------------------------ */
 /*  Connecting and naming                                              */
 
-static void test_welcome_is_banner_then_prompt (void **state)
+static void
+test_welcome_is_banner_then_prompt (void **state)
 {
     (void) state;
     gw_start (10);
@@ -471,7 +498,8 @@ static void test_welcome_is_banner_then_prompt (void **state)
     expect_hub_quiet ();
 }
 
-static void test_name_is_trimmed_and_waits_for_the_verdict (void **state)
+static void
+test_name_is_trimmed_and_waits_for_the_verdict (void **state)
 {
     (void) state;
     gw_start (10);
@@ -509,7 +537,8 @@ static void test_name_is_trimmed_and_waits_for_the_verdict (void **state)
     expect_hub (MSG_NAME, id, "/help");
 }
 
-static void test_pipelined_names_one_at_a_time (void **state)
+static void
+test_pipelined_names_one_at_a_time (void **state)
 {
     (void) state;
     gw_start (10);
@@ -526,24 +555,25 @@ static void test_pipelined_names_one_at_a_time (void **state)
     expect_hub (MSG_NAME, id, "cid");
     //  The verdict for a good name is the room's ENTER.
     zsock_t *room = room_new ();
-    client_t c = { fd, id };
+    client_t c = {fd, id};
     client_enter_at (__FILE__, __LINE__, room, &c, "cid", "");
     expect_quiet (fd);
 }
 
-static void test_ids_are_distinct (void **state)
+static void
+test_ids_are_distinct (void **state)
 {
     (void) state;
     gw_start (10);
     uint64_t ids [5];
-    int fds [5];
+    int      fds [5];
     for (int i = 0; i < 5; i++) {
         fds [i] = client_new ();
         char name [16];
         snprintf (name, sizeof name, "u%d", i);
         ids [i] = client_name_at (__FILE__, __LINE__, fds [i], name);
         assert_true (ids [i] != 0);
-        assert_true ((ids [i] & 0xffffffffULL) < 10);     /* the slot */
+        assert_true ((ids [i] & 0xffffffffULL) < 10); /* the slot */
         for (int j = 0; j < i; j++)
             assert_true (ids [i] != ids [j]);
     }
@@ -551,7 +581,8 @@ static void test_ids_are_distinct (void **state)
 
 /*  What is typed before the verdict is read in the state the verdict
     leaves: chat lines once in a room.                                    */
-static void test_lines_typed_before_the_verdict (void **state)
+static void
+test_lines_typed_before_the_verdict (void **state)
 {
     (void) state;
     gw_start (10);
@@ -580,7 +611,8 @@ static void test_lines_typed_before_the_verdict (void **state)
 /* ------------------------------------------------------------------ */
 /*  In a room                                                          */
 
-static void test_enter_writes_history_then_prompt (void **state)
+static void
+test_enter_writes_history_then_prompt (void **state)
 {
     (void) state;
     gw_start (10);
@@ -596,7 +628,8 @@ static void test_enter_writes_history_then_prompt (void **state)
     expect_line (bob.id, "hello");
 }
 
-static void test_chat_lines_are_cleaned (void **state)
+static void
+test_chat_lines_are_cleaned (void **state)
 {
     (void) state;
     gw_start (10);
@@ -627,7 +660,8 @@ static void test_chat_lines_are_cleaned (void **state)
     expect_nothing_before_marker (room, bob, "bob");
 }
 
-static void test_commands_are_parsed (void **state)
+static void
+test_commands_are_parsed (void **state)
 {
     (void) state;
     gw_start (10);
@@ -636,7 +670,8 @@ static void test_commands_are_parsed (void **state)
     //  /msg: target and text cleaned, the text kept as typed otherwise.
     send_str (bob.fd, "/msg Bob hey \x1b[31m you\n");
     expect_cmd (bob.id, "msg", "Bob", "hey  you");
-    send_str (bob.fd, "/MSG  B\x1b[1mo\x07" "b \t hi there  \r\n");
+    send_str (bob.fd, "/MSG  B\x1b[1mo\x07"
+                      "b \t hi there  \r\n");
     expect_cmd (bob.id, "msg", "Bob", "hi there  ");
     send_str (bob.fd, "/msg\n");
     expect_cmd (bob.id, "msg", "", "");
@@ -670,7 +705,8 @@ static void test_commands_are_parsed (void **state)
     expect_nothing_before_marker (room, bob, "bob");
 }
 
-static void test_out_to_members (void **state)
+static void
+test_out_to_members (void **state)
 {
     (void) state;
     gw_start (10);
@@ -719,7 +755,8 @@ static void test_out_to_members (void **state)
 
 /*  OUT and ENTER also come from the hub's pipe; OUT skips clients that
     are not in a room.                                                    */
-static void test_out_skips_clients_not_in_a_room (void **state)
+static void
+test_out_skips_clients_not_in_a_room (void **state)
 {
     (void) state;
     gw_start (10);
@@ -750,7 +787,8 @@ static void test_out_skips_clients_not_in_a_room (void **state)
     expect_line (a.id, "still chatting");
 }
 
-static void test_enter_again_moves_the_client (void **state)
+static void
+test_enter_again_moves_the_client (void **state)
 {
     (void) state;
     gw_start (10);
@@ -763,15 +801,17 @@ static void test_enter_again_moves_the_client (void **state)
     expect_recv (bob.fd, "last from general\n" PROMPT ("bob"));
     send_release (general, bob.id, true);
     expect_hub_bare (MSG_RELEASED, bob.id);
-    send_enter (dev, bob.id, "bob", "[2020-01-02 03:04:05][x]:dev1\n[2020-01-02 03:04:06][y]:dev2\n");
-    expect_recv (bob.fd, "[2020-01-02 03:04:05][x]:dev1\n[2020-01-02 03:04:06][y]:dev2\n"
-                 PROMPT ("bob"));
+    send_enter (dev, bob.id, "bob",
+                "[2020-01-02 03:04:05][x]:dev1\n[2020-01-02 03:04:06][y]:dev2\n");
+    expect_recv (bob.fd,
+                 "[2020-01-02 03:04:05][x]:dev1\n[2020-01-02 03:04:06][y]:dev2\n" PROMPT ("bob"));
     send_str (bob.fd, "in dev\n");
     expect_line (bob.id, "in dev");
     expect_nothing_before_marker (dev, bob, "bob");
 }
 
-static void test_release_becomes_released (void **state)
+static void
+test_release_becomes_released (void **state)
 {
     (void) state;
     gw_start (10);
@@ -791,7 +831,8 @@ static void test_release_becomes_released (void **state)
     expect_hub_quiet ();
 }
 
-static void test_label_changes_the_prompt (void **state)
+static void
+test_label_changes_the_prompt (void **state)
 {
     (void) state;
     gw_start (10);
@@ -817,7 +858,8 @@ static void test_label_changes_the_prompt (void **state)
 /* ------------------------------------------------------------------ */
 /*  Framing                                                            */
 
-static void test_lines_split_across_writes (void **state)
+static void
+test_lines_split_across_writes (void **state)
 {
     (void) state;
     gw_start (10);
@@ -854,7 +896,8 @@ static void test_lines_split_across_writes (void **state)
     expect_nothing_before_marker (room, carol, "carol");
 }
 
-static void test_many_lines_in_one_write (void **state)
+static void
+test_many_lines_in_one_write (void **state)
 {
     (void) state;
     gw_start (10);
@@ -871,7 +914,7 @@ static void test_many_lines_in_one_write (void **state)
     expect_line (dan.id, "five");
     //  A thousand lines in one write, in order.
     size_t size = 1000 * 8;
-    char *block = (char *) malloc (size + 1);
+    char  *block = (char *) malloc (size + 1);
     assert_non_null (block);
     char *p = block;
     for (int i = 0; i < 1000; i++)
@@ -887,7 +930,8 @@ static void test_many_lines_in_one_write (void **state)
 }
 
 /*  n copies of c, then tail: a heap string.                             */
-static char *repeat (char c, size_t n, const char *tail)
+static char *
+repeat (char c, size_t n, const char *tail)
 {
     char *s = (char *) malloc (n + strlen (tail) + 1);
     assert_non_null (s);
@@ -896,11 +940,12 @@ static char *repeat (char c, size_t n, const char *tail)
     return s;
 }
 
-static void test_too_long_at_the_name_prompt (void **state)
+static void
+test_too_long_at_the_name_prompt (void **state)
 {
     (void) state;
     gw_start (10);
-    int fd = client_new ();
+    int   fd = client_new ();
     char *line = repeat ('x', 5000, "\n");
     send_str (fd, line);
     free (line);
@@ -929,13 +974,14 @@ static void test_too_long_at_the_name_prompt (void **state)
     expect_hub (MSG_NAME, id, "ann");
 }
 
-static void test_too_long_in_a_room_goes_to_the_hub (void **state)
+static void
+test_too_long_in_a_room_goes_to_the_hub (void **state)
 {
     (void) state;
     gw_start (10);
     zsock_t *room = room_new ();
     client_t eve = client_login (room, "eve");
-    char *line = repeat ('x', 10000, "\nafter\n");
+    char    *line = repeat ('x', 10000, "\nafter\n");
     send_str (eve.fd, line);
     free (line);
     expect_hub (MSG_NOTICE, eve.id, PROTOCOL_TOO_LONG);
@@ -966,7 +1012,8 @@ static void test_too_long_in_a_room_goes_to_the_hub (void **state)
 /* ------------------------------------------------------------------ */
 /*  Leaving                                                            */
 
-static void test_eof_of_a_named_client_is_closed (void **state)
+static void
+test_eof_of_a_named_client_is_closed (void **state)
 {
     (void) state;
     gw_start (10);
@@ -990,7 +1037,8 @@ static void test_eof_of_a_named_client_is_closed (void **state)
     expect_hub_quiet ();
 }
 
-static void test_partial_last_line_is_dropped (void **state)
+static void
+test_partial_last_line_is_dropped (void **state)
 {
     (void) state;
     gw_start (10);
@@ -1004,13 +1052,14 @@ static void test_partial_last_line_is_dropped (void **state)
     expect_eof (bob.fd);
 }
 
-static void test_eof_at_the_name_prompt_is_silent (void **state)
+static void
+test_eof_at_the_name_prompt_is_silent (void **state)
 {
     (void) state;
     gw_start (10);
     zsock_t *room = room_new ();
     client_t ann = client_login (room, "ann");
-    int fd = client_new ();
+    int      fd = client_new ();
     send_str (fd, "half a na");
     shutdown (fd, SHUT_WR);
     expect_eof (fd);
@@ -1018,7 +1067,8 @@ static void test_eof_at_the_name_prompt_is_silent (void **state)
     expect_hub_nothing_before_line (ann);
 }
 
-static void test_quit (void **state)
+static void
+test_quit (void **state)
 {
     (void) state;
     gw_start (10);
@@ -1044,7 +1094,8 @@ static void test_quit (void **state)
     expect_hub_nothing_before_line (ann);
 }
 
-static void test_eof_while_waiting_for_the_verdict (void **state)
+static void
+test_eof_while_waiting_for_the_verdict (void **state)
 {
     (void) state;
     gw_start (10);
@@ -1073,14 +1124,15 @@ static void test_eof_while_waiting_for_the_verdict (void **state)
     expect_eof (cid.fd);
 }
 
-static void test_reset_is_closed (void **state)
+static void
+test_reset_is_closed (void **state)
 {
     (void) state;
     gw_start (10);
     zsock_t *room = room_new ();
     client_t bob = client_login (room, "bob");
     //  SO_LINGER 0: close() sends RST.
-    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
     setsockopt (bob.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     client_close (bob.fd);
     expect_closed (bob.id);
@@ -1091,7 +1143,8 @@ static void test_reset_is_closed (void **state)
 /*  /quit: the hub is told at once, but the connection stays open for
     the replies to what came before it, and what follows it is not
     read; the room's RELEASE "0", behind its last output, closes it.     */
-static void test_quit_keeps_writing_until_release (void **state)
+static void
+test_quit_keeps_writing_until_release (void **state)
 {
     (void) state;
     gw_start (10);
@@ -1119,7 +1172,8 @@ static void test_quit_keeps_writing_until_release (void **state)
 
 /*  A leaver whose room never says RELEASE "0" is closed all the same,
     after a few seconds (LEAVE_WAIT_MS, 5 s).                            */
-static void test_leaving_without_release_is_closed_in_time (void **state)
+static void
+test_leaving_without_release_is_closed_in_time (void **state)
 {
     (void) state;
     gw_start (10);
@@ -1128,32 +1182,32 @@ static void test_leaving_without_release_is_closed_in_time (void **state)
     send_str (bob.fd, "/quit\n");
     expect_closed (bob.id);
     int64_t start = check_now_ms ();
-    int got = next_byte (bob.fd, 20000);
+    int     got = next_byte (bob.fd, 20000);
     int64_t took = check_now_ms () - start;
     if (got != -1)
-        fail_msg ("expected EOF alone within 20 s, got %s", got == -2? "nothing": "bytes");
+        fail_msg ("expected EOF alone within 20 s, got %s", got == -2 ? "nothing" : "bytes");
     if (took < 2000)
-        fail_msg ("closed %lld ms after /quit, without waiting for its room",
-                  (long long) took);
+        fail_msg ("closed %lld ms after /quit, without waiting for its room", (long long) took);
     expect_hub_quiet ();
 }
 
 /*  A reset closes the socket, but the lines already read from it still
     go to the hub (here paced by --rate), then CLOSED.                    */
-static void test_reset_still_hands_on_what_was_read (void **state)
+static void
+test_reset_still_hands_on_what_was_read (void **state)
 {
     (void) state;
     gw_prepare (10);
     s_gw.config.rate = 2;
     gw_launch ();
     zsock_t *room = room_new ();
-    client_t bob = client_login (room, "bob");     //  The name took a token
+    client_t bob = client_login (room, "bob");  //  The name took a token
     send_str (bob.fd, "a\nb\nc\nd\ne\n");
     expect_line (bob.id, "a");
     expect_line (bob.id, "b");
     expect_line (bob.id, "c");
     //  d and e are read (one packet, one read) but wait for tokens.
-    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
     setsockopt (bob.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     client_close (bob.fd);
     expect_line (bob.id, "d");
@@ -1163,7 +1217,8 @@ static void test_reset_still_hands_on_what_was_read (void **state)
 
 /*  A leaver that resets is closed at once: its slot is free for the
     next client, and the hub, told already, hears nothing more.          */
-static void test_leaving_reset_closes_at_once (void **state)
+static void
+test_leaving_reset_closes_at_once (void **state)
 {
     (void) state;
     gw_start (1);
@@ -1171,12 +1226,12 @@ static void test_leaving_reset_closes_at_once (void **state)
     client_t bob = client_login (room, "bob");
     send_str (bob.fd, "/quit\n");
     expect_closed (bob.id);
-    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
     setsockopt (bob.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     client_close (bob.fd);
     //  Well before LEAVE_WAIT_MS, the one slot takes a newcomer.
     int64_t deadline = check_now_ms () + 2000;
-    bool welcomed = false;
+    bool    welcomed = false;
     while (!welcomed && check_now_ms () < deadline) {
         int fd = client_connect ();
         welcomed = tcp_first_byte (fd, WAIT_MS) == PROTOCOL_BANNER [0];
@@ -1192,7 +1247,8 @@ static void test_leaving_reset_closes_at_once (void **state)
 /*  /join, a line and /quit in one packet: the hub completes the move, so
     the new room's ENTER and output still reach the leaver, which reads
     nothing more; RELEASE "0" from the new room closes it.                */
-static void test_leaving_on_the_way_gets_the_new_room (void **state)
+static void
+test_leaving_on_the_way_gets_the_new_room (void **state)
 {
     (void) state;
     gw_start (10);
@@ -1214,16 +1270,17 @@ static void test_leaving_on_the_way_gets_the_new_room (void **state)
 }
 
 /*  The gateway's end of client fd (the gateway runs in this process).   */
-static int server_end_of (int fd)
+static int
+server_end_of (int fd)
 {
     struct sockaddr_in mine;
-    socklen_t len = sizeof mine;
+    socklen_t          len = sizeof mine;
     assert_int_equal (getsockname (fd, (struct sockaddr *) &mine, &len), 0);
     for (int other = 0; other < 4096; other++) {
         struct sockaddr_in peer;
-        socklen_t peer_len = sizeof peer;
-        if (other != fd && getpeername (other, (struct sockaddr *) &peer, &peer_len) == 0
-            && peer.sin_family == AF_INET && peer.sin_port == mine.sin_port)
+        socklen_t          peer_len = sizeof peer;
+        if (other != fd && getpeername (other, (struct sockaddr *) &peer, &peer_len) == 0 &&
+            peer.sin_family == AF_INET && peer.sin_port == mine.sin_port)
             return other;
     }
     fail_msg ("no server end for client fd %d", fd);
@@ -1231,9 +1288,10 @@ static int server_end_of (int fd)
 }
 
 /*  Waits (bounded) until fd's receive queue holds want unread bytes.    */
-static void expect_unread_at (const char *file, int line, int fd, int want)
+static void
+expect_unread_at (const char *file, int line, int fd, int want)
 {
-    int bytes = -1;
+    int     bytes = -1;
     int64_t deadline = check_now_ms () + WAIT_MS;
     do {
         assert_int_equal (ioctl (fd, FIONREAD, &bytes), 0);
@@ -1247,8 +1305,8 @@ static void expect_unread_at (const char *file, int line, int fd, int want)
 
 /*  A message from the hub, then an OUT behind it on the same pipe: once
     the client has the OUT, the gateway has handled the message.         */
-static void hub_says_at (const char *file, int line, msg_kind_t kind, const client_t *c,
-                         const char *name)
+static void
+hub_says_at (const char *file, int line, msg_kind_t kind, const client_t *c, const char *name)
 {
     static unsigned seq;
     send_id (s_gw.hub, kind, c->id);
@@ -1263,14 +1321,15 @@ static void hub_says_at (const char *file, int line, msg_kind_t kind, const clie
 /*  PAUSE: none of the client's lines are handed on and its socket is not
     read (its bytes wait in the kernel, so TCP pushes back), while its
     output, and everyone else, go on. RESUME: all of it, in order.       */
-static void test_pause_holds_input_until_resume (void **state)
+static void
+test_pause_holds_input_until_resume (void **state)
 {
     (void) state;
     gw_start (10);
     zsock_t *room = room_new ();
     client_t ann = client_login (room, "ann");
     client_t bob = client_login (room, "bob");
-    int bob_end = server_end_of (bob.fd);
+    int      bob_end = server_end_of (bob.fd);
     hub_says (MSG_PAUSE, bob, "bob");
     send_str (bob.fd, "one\ntwo\n");
     expect_unread (bob_end, 8);
@@ -1287,7 +1346,7 @@ static void test_pause_holds_input_until_resume (void **state)
     expect_unread (bob_end, 0);
     //  A pause outlasts the client's EOF: it leaves once resumed.
     send_id (s_gw.hub, MSG_PAUSE, bob.id);
-    hub_says (MSG_PAUSE, bob, "bob");           //  Twice is once
+    hub_says (MSG_PAUSE, bob, "bob");  //  Twice is once
     send_str (bob.fd, "three\n");
     shutdown (bob.fd, SHUT_WR);
     expect_unread (bob_end, 6);
@@ -1306,14 +1365,15 @@ static void test_pause_holds_input_until_resume (void **state)
 /* ------------------------------------------------------------------ */
 /*  Limits                                                             */
 
-static void test_full (void **state)
+static void
+test_full (void **state)
 {
     (void) state;
     gw_start (2);
     zsock_t *room = room_new ();
     client_t ann = client_login (room, "ann");
-    int waiting = client_new ();          /* those at the name prompt count */
-    int third = client_connect ();
+    int      waiting = client_new (); /* those at the name prompt count */
+    int      third = client_connect ();
     expect_bytes (third, PROTOCOL_FULL, strlen (PROTOCOL_FULL));
     expect_eof (third);
     expect_hub_quiet ();
@@ -1321,7 +1381,7 @@ static void test_full (void **state)
     shutdown (waiting, SHUT_WR);
     expect_eof (waiting);
     client_t bob = client_login (room, "bob");
-    int fourth = client_connect ();
+    int      fourth = client_connect ();
     expect_bytes (fourth, PROTOCOL_FULL, strlen (PROTOCOL_FULL));
     expect_eof (fourth);
     expect_nothing_before_marker (room, ann, "ann");
@@ -1331,7 +1391,8 @@ static void test_full (void **state)
 
 /*  A slot reused gets a new id: late messages for the old one never
     reach the new client.                                                */
-static void test_reused_slot_has_a_new_id (void **state)
+static void
+test_reused_slot_has_a_new_id (void **state)
 {
     (void) state;
     gw_start (1);
@@ -1352,7 +1413,8 @@ static void test_reused_slot_has_a_new_id (void **state)
 
 /*  Clients that do not read: their output waits in the gateway while the
     others are served, and none of it is lost or reordered.               */
-static void test_slow_reader_gets_everything (void **state)
+static void
+test_slow_reader_gets_everything (void **state)
 {
     (void) state;
     gw_prepare (10);
@@ -1361,8 +1423,8 @@ static void test_slow_reader_gets_everything (void **state)
     zsock_t *room = room_new ();
     client_t slow = client_login (room, "slow");
     client_t quick = client_login (room, "quick");
-    size_t size = 4 * 1024 * 1024;
-    char *big = (char *) malloc (size + 1);
+    size_t   size = 4 * 1024 * 1024;
+    char    *big = (char *) malloc (size + 1);
     assert_non_null (big);
     for (size_t i = 0; i < size; i++)
         big [i] = (char) ('a' + i % 26);
@@ -1386,48 +1448,49 @@ static void test_slow_reader_gets_everything (void **state)
 #define FLOOD_LINES 120000
 
 typedef struct {
-    int  fd;
-    int  error;                 /* errno of a failed send, else 0 */
-    int  done;                  /* atomic */
+    int fd;
+    int error; /* errno of a failed send, else 0 */
+    int done;  /* atomic */
 } writer_t;
 
-static void *s_writer (void *arg)
+static void *
+s_writer (void *arg)
 {
     writer_t *writer = (writer_t *) arg;
-    size_t size = (size_t) FLOOD_LINES * 8;
-    char *block = (char *) malloc (size + 1);
-    size_t len = 0;
+    size_t    size = (size_t) FLOOD_LINES * 8;
+    char     *block = (char *) malloc (size + 1);
+    size_t    len = 0;
     if (!block)
         writer->error = ENOMEM;
     for (int i = 0; block && i < FLOOD_LINES; i++)
         len += (size_t) sprintf (block + len, "f%06d\n", i);
     //  The gateway may stop reading for a while: wait long for it.
-    struct timeval tv = { .tv_sec = 60, .tv_usec = 0 };
+    struct timeval tv = {.tv_sec = 60, .tv_usec = 0};
     setsockopt (writer->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    for (size_t done = 0; block && done < len && !writer->error; ) {
+    for (size_t done = 0; block && done < len && !writer->error;) {
         ssize_t sent = send (writer->fd, block + done, len - done, MSG_NOSIGNAL);
         if (sent > 0)
             done += (size_t) sent;
-        else
-        if (sent < 0 && errno == EINTR)
+        else if (sent < 0 && errno == EINTR)
             continue;
         else
-            writer->error = sent < 0? errno: EPIPE;
+            writer->error = sent < 0 ? errno : EPIPE;
     }
     free (block);
     __atomic_store_n (&writer->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
-static void test_hub_backlog_loses_nothing (void **state)
+static void
+test_hub_backlog_loses_nothing (void **state)
 {
     (void) state;
     gw_start (10);
-    zsock_t *room = room_new ();
-    client_t flood = client_login (room, "flood");
-    client_t other = client_login (room, "other");
+    zsock_t        *room = room_new ();
+    client_t        flood = client_login (room, "flood");
+    client_t        other = client_login (room, "other");
     static writer_t writer;
-    writer = (writer_t) { flood.fd, 0, 0 };
+    writer = (writer_t){flood.fd, 0, 0};
     s_gw.writer_fd = flood.fd;
     assert_int_equal (pthread_create (&s_gw.writer, NULL, s_writer, &writer), 0);
     s_gw.writer_running = true;
@@ -1443,19 +1506,18 @@ static void test_hub_backlog_loses_nothing (void **state)
     send_out (room, 0, "out\n", 0, flood.id, other.id);
     expect_recv (flood.fd, "out\n" PROMPT ("flood"));
     expect_recv (other.fd, "out\n" PROMPT ("other"));
-    int next = 0;
+    int  next = 0;
     bool other_seen = false;
     while (next < FLOOD_LINES || !other_seen) {
         check_msg_t got;
         check_recv_at (__FILE__, __LINE__, s_gw.hub, &got, "a LINE");
         char text [16];
         snprintf (text, sizeof text, "f%06d", next);
-        if (!other_seen && got.v.id == other.id && msg_is (&got.v, MSG_LINE)
-            && check_part_is (&got.v, 0, "me too"))
+        if (!other_seen && got.v.id == other.id && msg_is (&got.v, MSG_LINE) &&
+            check_part_is (&got.v, 0, "me too"))
             other_seen = true;
-        else
-        if (next < FLOOD_LINES && got.v.id == flood.id && msg_is (&got.v, MSG_LINE)
-            && check_part_is (&got.v, 0, text))
+        else if (next < FLOOD_LINES && got.v.id == flood.id && msg_is (&got.v, MSG_LINE) &&
+                 check_part_is (&got.v, 0, text))
             next++;
         else {
             print_error ("expected LINE id=0x%llx \"%s\" or the other's line\n    got ",
@@ -1473,14 +1535,15 @@ static void test_hub_backlog_loses_nothing (void **state)
     expect_hub_nothing_before_line (flood);
 }
 
-#define FULL_PIPE_LINES 102000      /* the hub's pipe holds 100000 + 1000 */
+#define FULL_PIPE_LINES 102000 /* the hub's pipe holds 100000 + 1000 */
 
 /*  Waits (bounded) until this process stops using CPU: the gateway has
     handed on everything it was given. If it never settles, carry on:
     the test then checks less, it never fails for that.                  */
-static void wait_until_idle (void)
+static void
+wait_until_idle (void)
 {
-    int64_t deadline = check_now_ms () + 30000;
+    int64_t         deadline = check_now_ms () + 30000;
     struct timespec ts;
     clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
     int64_t before = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -1501,7 +1564,8 @@ static void wait_until_idle (void)
     (as when the gateway tries to flush its queue) may consume the wakeup
     of a message that has just arrived, so the gateway must then look at
     ZMQ_EVENTS again or the message waits until something else wakes it. */
-static void test_hub_is_heard_while_it_is_behind (void **state)
+static void
+test_hub_is_heard_while_it_is_behind (void **state)
 {
     (void) state;
     gw_start (10);
@@ -1544,7 +1608,8 @@ static void test_hub_is_heard_while_it_is_behind (void **state)
 /* ------------------------------------------------------------------ */
 /*  Room pipes                                                         */
 
-static void test_bye_then_attach_again (void **state)
+static void
+test_bye_then_attach_again (void **state)
 {
     (void) state;
     gw_start (10);
@@ -1585,7 +1650,8 @@ static void test_bye_then_attach_again (void **state)
 }
 
 /*  Messages the gateway cannot use are dropped; it carries on.          */
-static void test_malformed_messages_are_ignored (void **state)
+static void
+test_malformed_messages_are_ignored (void **state)
 {
     (void) state;
     gw_start (10);
@@ -1616,7 +1682,7 @@ static void test_malformed_messages_are_ignored (void **state)
     //  ids of a size that is not a multiple of 8: the whole ids are used.
     msg = msg_new (MSG_OUT, 0);
     msg_add_str (msg, "partial ids\n");
-    char ids [12] = { 0 };
+    char ids [12] = {0};
     memcpy (ids, &bob.id, 8);
     msg_add (msg, ids, sizeof ids);
     msg_add (msg, "0", 1);
@@ -1636,22 +1702,23 @@ static void test_malformed_messages_are_ignored (void **state)
 /*  Every client socket has TCP keepalive on (60 s idle, every 10 s, 6
     probes), so a peer that vanished without a FIN is found. The gateway
     runs in this process: find its end of the connection by address.    */
-static void test_keepalive_finds_vanished_peers (void **state)
+static void
+test_keepalive_finds_vanished_peers (void **state)
 {
     (void) state;
     gw_start (10);
-    int fd = client_new ();
+    int                fd = client_new ();
     struct sockaddr_in mine;
-    socklen_t len = sizeof mine;
+    socklen_t          len = sizeof mine;
     assert_int_equal (getsockname (fd, (struct sockaddr *) &mine, &len), 0);
     int found = 0;
     for (int other = 0; other < 4096; other++) {
         struct sockaddr_in peer;
-        socklen_t peer_len = sizeof peer;
-        if (other == fd || getpeername (other, (struct sockaddr *) &peer, &peer_len) != 0
-            || peer.sin_family != AF_INET || peer.sin_port != mine.sin_port)
+        socklen_t          peer_len = sizeof peer;
+        if (other == fd || getpeername (other, (struct sockaddr *) &peer, &peer_len) != 0 ||
+            peer.sin_family != AF_INET || peer.sin_port != mine.sin_port)
             continue;
-        int on = 0, idle = 0, interval = 0, count = 0;
+        int       on = 0, idle = 0, interval = 0, count = 0;
         socklen_t size = sizeof (int);
         getsockopt (other, SOL_SOCKET, SO_KEEPALIVE, &on, &size);
         getsockopt (other, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &size);
@@ -1673,7 +1740,7 @@ static void
 s_keep_up (int fd, size_t lines_sent, size_t *lines_read)
 {
     int64_t until = check_now_ms () + WAIT_MS;
-    char sink [65536];
+    char    sink [65536];
     while (check_now_ms () < until) {
         ssize_t got = recv (fd, sink, sizeof sink, MSG_DONTWAIT);
         for (ssize_t i = 0; i < got; i++)
@@ -1681,7 +1748,7 @@ s_keep_up (int fd, size_t lines_sent, size_t *lines_read)
         if (*lines_read + 16 >= lines_sent || got == 0)
             return;
         if (got < 0) {
-            struct pollfd readable = { .fd = fd, .events = POLLIN };
+            struct pollfd readable = {.fd = fd, .events = POLLIN};
             poll (&readable, 1, 10);
         }
     }
@@ -1690,7 +1757,8 @@ s_keep_up (int fd, size_t lines_sent, size_t *lines_read)
 /*  A client that does not read is cut once it is owed more than
     --max-backlog; the hub hears CLOSED (so its room says it left), and
     the others are served all along.                                     */
-static void test_backlog_cap_cuts_a_silent_client (void **state)
+static void
+test_backlog_cap_cuts_a_silent_client (void **state)
 {
     (void) state;
     gw_prepare (10);
@@ -1702,7 +1770,7 @@ static void test_backlog_cap_cuts_a_silent_client (void **state)
     int small = 4096;
     setsockopt (silent.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     client_t quick = client_login (room, "quick");
-    char *line = repeat ('x', 999, "\n");
+    char    *line = repeat ('x', 999, "\n");
     //  Far more than the kernel's buffers and the cap together.
     size_t lines_sent = 0, lines_read = 0;
     for (int i = 0; i < 20000; i++) {
@@ -1720,25 +1788,24 @@ static void test_backlog_cap_cuts_a_silent_client (void **state)
     free (line);
     //  Its slot is free again and the rest goes on.
     send_out (room, 0, "after\n", 0, quick.id);
-    char sink [65536];
+    char    sink [65536];
     int64_t until = check_now_ms () + WAIT_MS;
-    bool seen = false;
-    char tail [16] = "";
+    bool    seen = false;
+    char    tail [16] = "";
     while (!seen && check_now_ms () < until) {
         ssize_t got = recv (quick.fd, sink, sizeof sink, MSG_DONTWAIT);
         if (got > 0) {
             //  "after\n" then the prompt: look for it across reads.
-            char joined [16 + 65536];
+            char   joined [16 + 65536];
             size_t keep = strlen (tail);
             memcpy (joined, tail, keep);
             memcpy (joined + keep, sink, (size_t) got);
             joined [keep + (size_t) got] = 0;
             seen = memmem (joined, keep + (size_t) got, "after\n", 6) != NULL;
-            size_t total = keep + (size_t) got, t = total < 15? total: 15;
+            size_t total = keep + (size_t) got, t = total < 15 ? total : 15;
             memcpy (tail, joined + total - t, t);
             tail [t] = 0;
-        }
-        else
+        } else
             zclock_sleep (5);
     }
     assert_true (seen);
@@ -1754,12 +1821,12 @@ static void test_backlog_cap_cuts_a_silent_client (void **state)
     here): the history block is an allowance, not a backlog, so a client
     that reads it is not cut, gets all of it and its prompt, and chats
     on. (The old rule cut it at once: 8 MiB queued, 4 KiB allowed.)     */
-static void s_login_with_history (zsock_t *room, client_t *c, const char *name,
-                                  const char *history)
+static void
+s_login_with_history (zsock_t *room, client_t *c, const char *name, const char *history)
 {
-    int fd = client_connect_rcvbuf (4096);
+    int    fd = client_connect_rcvbuf (4096);
     size_t banner = strlen (PROTOCOL_BANNER), prompt = strlen (NAME_PROMPT);
-    char *welcome = (char *) malloc (banner + prompt);
+    char  *welcome = (char *) malloc (banner + prompt);
     assert_non_null (welcome);
     memcpy (welcome, PROTOCOL_BANNER, banner);
     memcpy (welcome + banner, NAME_PROMPT, prompt);
@@ -1770,26 +1837,28 @@ static void s_login_with_history (zsock_t *room, client_t *c, const char *name,
     send_enter (room, c->id, name, history);
 }
 
-static char *s_history (size_t size)
+static char *
+s_history (size_t size)
 {
     char *history = (char *) malloc (size + 1);
     assert_non_null (history);
     for (size_t i = 0; i < size; i++)
-        history [i] = (i + 1) % 100 == 0? '\n': (char) ('a' + i % 26);
+        history [i] = (i + 1) % 100 == 0 ? '\n' : (char) ('a' + i % 26);
     history [size - 1] = '\n';
     history [size] = 0;
     return history;
 }
 
-static void test_history_block_is_not_held_against_a_reader (void **state)
+static void
+test_history_block_is_not_held_against_a_reader (void **state)
 {
     (void) state;
     gw_prepare (10);
     s_gw.config.max_backlog = 4096;
     gw_launch ();
     zsock_t *room = room_new ();
-    size_t size = 8 * 1024 * 1024;
-    char *history = s_history (size);
+    size_t   size = 8 * 1024 * 1024;
+    char    *history = s_history (size);
     client_t reader;
     s_login_with_history (room, &reader, "reader", history);
     //  8 MiB take seconds under valgrind: a deadline of its own.
@@ -1808,14 +1877,15 @@ static void test_history_block_is_not_held_against_a_reader (void **state)
     but cut as soon as what else it is owed passes --max-backlog. Its
     prompt (34 bytes) and three 1,000-byte lines with theirs stay under
     4,096; the fourth goes over.                                         */
-static void test_history_block_then_a_silent_client_is_cut (void **state)
+static void
+test_history_block_then_a_silent_client_is_cut (void **state)
 {
     (void) state;
     gw_prepare (10);
     s_gw.config.max_backlog = 4096;
     gw_launch ();
     zsock_t *room = room_new ();
-    char *history = s_history (8 * 1024 * 1024);
+    char    *history = s_history (8 * 1024 * 1024);
     client_t silent;
     s_login_with_history (room, &silent, "silent", history);
     free (history);
@@ -1828,15 +1898,16 @@ static void test_history_block_then_a_silent_client_is_cut (void **state)
     free (line);
 }
 
-static void test_rate_paces_a_flood_without_loss (void **state)
+static void
+test_rate_paces_a_flood_without_loss (void **state)
 {
     (void) state;
     gw_prepare (10);
     s_gw.config.rate = 2;
     gw_launch ();
     zsock_t *room = room_new ();
-    client_t bob = client_login (room, "bob");     //  The name took one token
-    char text [256] = "";
+    client_t bob = client_login (room, "bob");  //  The name took one token
+    char     text [256] = "";
     for (int i = 0; i < 8; i++)
         snprintf (text + strlen (text), sizeof text - strlen (text), "l%d\n", i);
     int64_t start = check_now_ms ();
@@ -1866,7 +1937,8 @@ static void test_rate_paces_a_flood_without_loss (void **state)
 
 /*  --name-timeout 1: a client still at the prompt is told and closed;
     named clients stay.                                                  */
-static void test_name_timeout_closes_idle_prompts (void **state)
+static void
+test_name_timeout_closes_idle_prompts (void **state)
 {
     (void) state;
     gw_prepare (10);
@@ -1874,9 +1946,9 @@ static void test_name_timeout_closes_idle_prompts (void **state)
     gw_launch ();
     zsock_t *room = room_new ();
     client_t bob = client_login (room, "bob");
-    int idle = client_new ();
-    int64_t start = check_now_ms ();
-    char want [128];
+    int      idle = client_new ();
+    int64_t  start = check_now_ms ();
+    char     want [128];
     snprintf (want, sizeof want, PROTOCOL_NAME_TIMEOUT, 1);
     expect_recv (idle, want);
     expect_eof (idle);
@@ -1897,7 +1969,8 @@ static void test_name_timeout_closes_idle_prompts (void **state)
     between makes the gateway tell a hub that is gone: that must neither
     block the gateway (the peer of a PAIR may be gone while ZMQ_EVENTS
     still says POLLOUT) nor keep it from stopping.                       */
-static void test_client_leaves_after_the_hub_is_gone (void **state)
+static void
+test_client_leaves_after_the_hub_is_gone (void **state)
 {
     (void) state;
     gw_start (10);
@@ -1905,7 +1978,7 @@ static void test_client_leaves_after_the_hub_is_gone (void **state)
     client_t bob = client_login (room, "bob");
     client_t ann = client_login (room, "ann");
     zsock_destroy (&s_gw.hub);
-    struct linger reset = { 1, 0 };
+    struct linger reset = {1, 0};
     setsockopt (bob.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     client_close (bob.fd);
     send_str (ann.fd, "anyone?\n");
@@ -1921,15 +1994,16 @@ static void test_client_leaves_after_the_hub_is_gone (void **state)
     expect_eof (ann.fd);
 }
 
-static void test_destroy_closes_every_client (void **state)
+static void
+test_destroy_closes_every_client (void **state)
 {
     (void) state;
     gw_start (10);
     zsock_t *room = room_new ();
     client_t bob = client_login (room, "bob");
     client_t ann = client_login (room, "ann");
-    int naming = client_new ();
-    int waiting = client_new ();
+    int      naming = client_new ();
+    int      waiting = client_new ();
     uint64_t waiting_id = client_name_at (__FILE__, __LINE__, waiting, "wait");
     (void) waiting_id;
     send_str (bob.fd, "last\n");
@@ -1957,7 +2031,7 @@ static void test_destroy_closes_every_client (void **state)
     //  The listening socket is closed.
     int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true (fd >= 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) s_gw.port) };
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) s_gw.port)};
     addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
     int rc = connect (fd, (struct sockaddr *) &addr, sizeof addr);
     int error = errno;
@@ -1968,23 +2042,24 @@ static void test_destroy_closes_every_client (void **state)
 
 /*  It cannot reach the hub (an endpoint ZeroMQ refuses): the gateway
     says it did not start, and closes the listener it was handed.        */
-static void test_start_fails_without_the_hub (void **state)
+static void
+test_start_fails_without_the_hub (void **state)
 {
     (void) state;
     gw_prepare (4);
     snprintf (s_gw.config.endpoint, sizeof s_gw.config.endpoint, "no-such-transport");
     char error [256] = "";
-    int listener = listener_open ("127.0.0.1", 0, error, sizeof error);
+    int  listener = listener_open ("127.0.0.1", 0, error, sizeof error);
     if (listener < 0)
         fail_msg ("listener_open: %s", error);
     struct sockaddr_in addr;
-    socklen_t len = sizeof addr;
+    socklen_t          len = sizeof addr;
     assert_int_equal (getsockname (listener, (struct sockaddr *) &addr, &len), 0);
     gateway_args_t *args = (gateway_args_t *) zmalloc (sizeof *args);
     args->config = s_gw.config;
     args->listener = listener;
     errno = 0;
-    actor_t *gateway = actor_new (gateway_actor, args);    /* takes args */
+    actor_t *gateway = actor_new (gateway_actor, args); /* takes args */
     assert_null (gateway);
     assert_int_equal (errno, ECHILD);
     //  Nothing listens on its port any more.
@@ -1995,7 +2070,8 @@ static void test_start_fails_without_the_hub (void **state)
     close (fd);
 }
 
-int main (void)
+int
+main (void)
 {
     signal (SIGPIPE, SIG_IGN);
 #define GW_TEST(f) cmocka_unit_test_teardown (f, gw_teardown)

@@ -11,14 +11,16 @@
 #include <string.h>
 #include "history.h"
 
-static void add_str (history_t *h, const char *line)
+static void
+add_str (history_t *h, const char *line)
 {
     history_add (h, line, strlen (line));
 }
 
-static void expect_line (const history_t *h, size_t i, const char *want)
+static void
+expect_line (const history_t *h, size_t i, const char *want)
 {
-    size_t len = 12345;
+    size_t      len = 12345;
     const char *line = history_line (h, i, &len);
     assert_non_null (line);
     assert_int_equal (len, strlen (want));
@@ -26,7 +28,8 @@ static void expect_line (const history_t *h, size_t i, const char *want)
     assert_int_equal (line [len], '\0');
 }
 
-static void test_capacity_zero_keeps_nothing (void **state)
+static void
+test_capacity_zero_keeps_nothing (void **state)
 {
     (void) state;
     history_t *h = history_new (0);
@@ -44,7 +47,8 @@ static void test_capacity_zero_keeps_nothing (void **state)
     assert_null (h);
 }
 
-static void test_below_capacity_in_order (void **state)
+static void
+test_below_capacity_in_order (void **state)
 {
     (void) state;
     history_t *h = history_new (5);
@@ -61,11 +65,12 @@ static void test_below_capacity_in_order (void **state)
     history_destroy (&h);
 }
 
-static void test_wrap_keeps_last_oldest_first (void **state)
+static void
+test_wrap_keeps_last_oldest_first (void **state)
 {
     (void) state;
     history_t *h = history_new (3);
-    char line [16];
+    char       line [16];
     for (int i = 1; i <= 7; i++) {
         snprintf (line, sizeof line, "line %d", i);
         add_str (h, line);
@@ -78,7 +83,8 @@ static void test_wrap_keeps_last_oldest_first (void **state)
     history_destroy (&h);
 }
 
-static void test_capacity_one (void **state)
+static void
+test_capacity_one (void **state)
 {
     (void) state;
     history_t *h = history_new (1);
@@ -90,12 +96,13 @@ static void test_capacity_one (void **state)
 }
 
 /*  Many wraps of a ring large enough to grow its slots several times.   */
-static void test_many_wraps (void **state)
+static void
+test_many_wraps (void **state)
 {
     (void) state;
     const size_t cap = 100;
-    history_t *h = history_new (cap);
-    char line [32];
+    history_t   *h = history_new (cap);
+    char         line [32];
     for (size_t i = 0; i < 1037; i++) {
         snprintf (line, sizeof line, "[ts][n]:%zu", i);
         add_str (h, line);
@@ -113,11 +120,12 @@ static void test_many_wraps (void **state)
     history_destroy (&h);
 }
 
-static void test_render_exact (void **state)
+static void
+test_render_exact (void **state)
 {
     (void) state;
     history_t *h = history_new (3);
-    buf_t out;
+    buf_t      out;
     buf_init (&out);
     history_render (h, &out);
     assert_int_equal (buf_size (&out), 0);
@@ -127,22 +135,22 @@ static void test_render_exact (void **state)
     add_str (h, "[2024-01-01 10:00:03][bob]:last");
     buf_append_str (&out, "before|");
     history_render (h, &out);
-    const char *want =
-        "before|"
-        "[2024-01-01 10:00:01][bob]:\n"
-        "[2024-01-01 10:00:02][alice]:x\n"
-        "[2024-01-01 10:00:03][bob]:last\n";
+    const char *want = "before|"
+                       "[2024-01-01 10:00:01][bob]:\n"
+                       "[2024-01-01 10:00:02][alice]:x\n"
+                       "[2024-01-01 10:00:03][bob]:last\n";
     assert_int_equal (buf_size (&out), strlen (want));
     assert_memory_equal (buf_head (&out), want, strlen (want));
     buf_free (&out);
     history_destroy (&h);
 }
 
-static void test_long_lines (void **state)
+static void
+test_long_lines (void **state)
 {
     (void) state;
     size_t n = 100000;
-    char *big = malloc (n);
+    char  *big = malloc (n);
     assert_non_null (big);
     for (size_t i = 0; i < n; i++)
         big [i] = (char) ('a' + i % 26);
@@ -150,7 +158,7 @@ static void test_long_lines (void **state)
     history_add (h, big, n);
     history_add (h, big, 4096);
     history_add (h, big, n - 1);
-    size_t len;
+    size_t      len;
     const char *line = history_line (h, 0, &len);
     assert_int_equal (len, 4096);
     assert_memory_equal (line, big, 4096);
@@ -169,10 +177,11 @@ static void test_long_lines (void **state)
     free (big);
 }
 
-static void test_add_copies (void **state)
+static void
+test_add_copies (void **state)
 {
     (void) state;
-    char line [] = "mutable";
+    char       line [] = "mutable";
     history_t *h = history_new (4);
     add_str (h, line);
     line [0] = 'X';
@@ -184,21 +193,27 @@ static void test_add_copies (void **state)
 
 /*  A byte budget keeps the newest lines that fit whole, oldest first;
     a newest line bigger than the budget leaves nothing.                 */
-static void test_render_newest_in_bytes (void **state)
+static void
+test_render_newest_in_bytes (void **state)
 {
     (void) state;
     history_t *h = history_new (4);
-    add_str (h, "one");                  /* 4 bytes rendered */
-    add_str (h, "three");                /* 6 */
-    add_str (h, "fiftyfive");            /* 10 */
-    add_str (h, "x");                    /* 2 */
-    add_str (h, "last");                 /* 5; "one" is gone */
+    add_str (h, "one");       /* 4 bytes rendered */
+    add_str (h, "three");     /* 6 */
+    add_str (h, "fiftyfive"); /* 10 */
+    add_str (h, "x");         /* 2 */
+    add_str (h, "last");      /* 5; "one" is gone */
     buf_t out;
     buf_init (&out);
-    size_t budgets [] = { 0, 4, 5, 6, 16, 17, 23, 1000 };
-    const char *wants [] = { "", "", "last\n", "last\n", "x\nlast\n",
-                             "fiftyfive\nx\nlast\n", "three\nfiftyfive\nx\nlast\n",
-                             "three\nfiftyfive\nx\nlast\n" };
+    size_t      budgets [] = {0, 4, 5, 6, 16, 17, 23, 1000};
+    const char *wants [] = {"",
+                            "",
+                            "last\n",
+                            "last\n",
+                            "x\nlast\n",
+                            "fiftyfive\nx\nlast\n",
+                            "three\nfiftyfive\nx\nlast\n",
+                            "three\nfiftyfive\nx\nlast\n"};
     for (size_t i = 0; i < sizeof budgets / sizeof budgets [0]; i++) {
         buf_clear (&out);
         history_render_newest (h, budgets [i], &out);
@@ -209,7 +224,8 @@ static void test_render_newest_in_bytes (void **state)
     history_destroy (&h);
 }
 
-static void test_destroy_null (void **state)
+static void
+test_destroy_null (void **state)
 {
     (void) state;
     history_t *h = NULL;
@@ -217,7 +233,8 @@ static void test_destroy_null (void **state)
     assert_null (h);
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_capacity_zero_keeps_nothing),

@@ -47,11 +47,11 @@ static const uint64_t E = 0x400000005ULL;
 //  receive reads that pipe before its own acquire. The hub has sent ATTACH
 //  (releasing) before it signals ready, so acquiring once zactor_new has
 //  returned is the truth, said early enough.
-#if defined (__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__)
 void __tsan_acquire (void *addr);
-#   define HANDOFF_SEEN() __tsan_acquire (zsys_init ())
+#    define HANDOFF_SEEN() __tsan_acquire (zsys_init ())
 #else
-#   define HANDOFF_SEEN()
+#    define HANDOFF_SEEN()
 #endif
 
 typedef struct {
@@ -61,26 +61,26 @@ typedef struct {
 
 static struct {
     zactor_t   *actor;
-    zsock_t    *hub;                    /* the fake gateway's PAIR to the hub */
-    room_pipe_t rooms [MAX_PIPES];      /* in order of ATTACH */
+    zsock_t    *hub;               /* the fake gateway's PAIR to the hub */
+    room_pipe_t rooms [MAX_PIPES]; /* in order of ATTACH */
     size_t      nrooms;
 } s_hub;
 
-static const char s_help [] =
-    "Commands:\n"
-    "  /help            show this list\n"
-    "  /rooms           list the rooms and how many are in each\n"
-    "  /join ROOM       move to ROOM, creating it if needed\n"
-    "  /users           list the users in your room\n"
-    "  /name NEW        change your name\n"
-    "  /msg NAME TEXT   send TEXT to NAME only\n"
-    "  /quit            leave the chat\n";
+static const char s_help [] = "Commands:\n"
+                              "  /help            show this list\n"
+                              "  /rooms           list the rooms and how many are in each\n"
+                              "  /join ROOM       move to ROOM, creating it if needed\n"
+                              "  /users           list the users in your room\n"
+                              "  /name NEW        change your name\n"
+                              "  /msg NAME TEXT   send TEXT to NAME only\n"
+                              "  /quit            leave the chat\n";
 
 /* ------------------------------------------------------------------ */
 /*  The fake gateway                                                   */
 
 /*  Connects to a room's endpoint; returns its pipe.                     */
-static zsock_t *attach_room (const char *endpoint, size_t size)
+static zsock_t *
+attach_room (const char *endpoint, size_t size)
 {
     assert_true (s_hub.nrooms < MAX_PIPES);
     assert_true (size > 0 && size < sizeof s_hub.rooms [0].endpoint);
@@ -101,12 +101,13 @@ static zsock_t *attach_room (const char *endpoint, size_t size)
 
 /*  The next message from the hub itself must be ATTACH: connects to the
     new room and returns its pipe.                                       */
-static zsock_t *expect_attach_at (const char *file, int line)
+static zsock_t *
+expect_attach_at (const char *file, int line)
 {
     check_msg_t got;
     check_recv_at (file, line, s_hub.hub, &got, "ATTACH");
-    if (!msg_is (&got.v, MSG_ATTACH) || got.v.id != 0 || got.v.parts != 1
-        || got.v.part [0].size == 0) {
+    if (!msg_is (&got.v, MSG_ATTACH) || got.v.id != 0 || got.v.parts != 1 ||
+        got.v.part [0].size == 0) {
         print_error ("%s:%d: expected ATTACH 0 endpoint\n    got ", file, line);
         check_print_msg (&got.v);
         check_msg_free (&got);
@@ -120,7 +121,8 @@ static zsock_t *expect_attach_at (const char *file, int line)
 
 /*  A room stopped: BYE is its next message, and the test (as the
     gateway) closes the pipe.                                            */
-static void expect_bye_at (const char *file, int line, zsock_t *sock)
+static void
+expect_bye_at (const char *file, int line, zsock_t *sock)
 {
     expect_msg_at (file, line, sock, MSG_BYE, 0, NULL);
     expect_nothing_queued_at (file, line, sock);
@@ -134,8 +136,8 @@ static void expect_bye_at (const char *file, int line, zsock_t *sock)
 
 /*  Starts a hub with the defaults but history, max_rooms, data_dir ("" for
     none) and room_idle; returns the pipe of room general.               */
-static zsock_t *hub_start_idle (int history, int max_rooms, const char *data_dir,
-                                int room_idle)
+static zsock_t *
+hub_start_idle (int history, int max_rooms, const char *data_dir, int room_idle)
 {
     static unsigned seq;
     memset (&s_hub, 0, sizeof s_hub);
@@ -145,8 +147,8 @@ static zsock_t *hub_start_idle (int history, int max_rooms, const char *data_dir
     config.max_rooms = max_rooms;
     snprintf (config.data_dir, sizeof config.data_dir, "%s", data_dir);
     config.room_idle = room_idle;
-    snprintf (config.endpoint, sizeof config.endpoint, "inproc://test-hub-%d-%u",
-              (int) getpid (), ++seq);
+    snprintf (config.endpoint, sizeof config.endpoint, "inproc://test-hub-%d-%u", (int) getpid (),
+              ++seq);
     char endpoint [ENDPOINT_MAX + 1] = ">";
     endpoint_hub (&config, endpoint + 1);
     assert_true (strlen (endpoint) > strlen (config.endpoint));
@@ -156,27 +158,30 @@ static zsock_t *hub_start_idle (int history, int max_rooms, const char *data_dir
     hub_args_t *args = (hub_args_t *) malloc (sizeof *args);
     assert_non_null (args);
     args->config = config;
-    s_hub.actor = zactor_new (hub_actor, args);         /* takes args */
+    s_hub.actor = zactor_new (hub_actor, args); /* takes args */
     assert_non_null (s_hub.actor);
     HANDOFF_SEEN ();
     return expect_attach ();
 }
 
-static zsock_t *hub_start_in (int history, int max_rooms, const char *data_dir)
+static zsock_t *
+hub_start_in (int history, int max_rooms, const char *data_dir)
 {
     config_t defaults;
     config_defaults (&defaults);
     return hub_start_idle (history, max_rooms, data_dir, defaults.room_idle);
 }
 
-static zsock_t *hub_start (int history, int max_rooms)
+static zsock_t *
+hub_start (int history, int max_rooms)
 {
     return hub_start_in (history, max_rooms, "");
 }
 
 /*  Stops the hub: each room still running says BYE, nothing else is
     left on any pipe.                                                    */
-static void hub_finish (void)
+static void
+hub_finish (void)
 {
     zactor_destroy (&s_hub.actor);
     for (size_t i = 0; i < s_hub.nrooms; i++)
@@ -192,14 +197,16 @@ static void hub_finish (void)
 /*  A test's data dir (mkdtemp under /tmp), removed by the teardown.     */
 static char s_dir [64];
 
-static const char *data_dir_make (void)
+static const char *
+data_dir_make (void)
 {
     snprintf (s_dir, sizeof s_dir, "/tmp/tcpchat-hub-XXXXXX");
     assert_non_null (mkdtemp (s_dir));
     return s_dir;
 }
 
-static void data_dir_remove (void)
+static void
+data_dir_remove (void)
 {
     if (!*s_dir)
         return;
@@ -210,8 +217,8 @@ static void data_dir_remove (void)
             char path [1024];
             snprintf (path, sizeof path, "%s/%s", s_dir, entry->d_name);
             struct stat info;
-            if (entry->d_name [0] == '.' && (!entry->d_name [1]
-                || (entry->d_name [1] == '.' && !entry->d_name [2])))
+            if (entry->d_name [0] == '.' &&
+                (!entry->d_name [1] || (entry->d_name [1] == '.' && !entry->d_name [2])))
                 continue;
             if (lstat (path, &info) == 0 && S_ISDIR (info.st_mode))
                 rmdir (path);
@@ -224,7 +231,8 @@ static void data_dir_remove (void)
     s_dir [0] = 0;
 }
 
-static void data_file (const char *name, const char *text)
+static void
+data_file (const char *name, const char *text)
 {
     char path [1024];
     snprintf (path, sizeof path, "%s/%s", s_dir, name);
@@ -237,7 +245,8 @@ static void data_file (const char *name, const char *text)
 /*  After a failure: connect to any room still announced (a room blocks
     sending BYE to an endpoint nobody ever connected), stop the hub and
     close everything, checking nothing.                                  */
-static int hub_teardown (void **state)
+static int
+hub_teardown (void **state)
 {
     (void) state;
     if (s_hub.actor && s_hub.hub) {
@@ -245,8 +254,8 @@ static int hub_teardown (void **state)
         zmsg_t *msg;
         while ((msg = msg_recv (s_hub.hub))) {
             msg_view_t v;
-            if (msg_parse (msg, &v) && msg_is (&v, MSG_ATTACH) && v.parts == 1
-                && s_hub.nrooms < MAX_PIPES && v.part [0].size < sizeof s_hub.rooms [0].endpoint) {
+            if (msg_parse (msg, &v) && msg_is (&v, MSG_ATTACH) && v.parts == 1 &&
+                s_hub.nrooms < MAX_PIPES && v.part [0].size < sizeof s_hub.rooms [0].endpoint) {
                 room_pipe_t *room = &s_hub.rooms [s_hub.nrooms++];
                 memcpy (room->endpoint, v.part [0].data, v.part [0].size);
                 room->endpoint [v.part [0].size] = 0;
@@ -267,12 +276,14 @@ static int hub_teardown (void **state)
 }
 
 /*  What the gateway sends.                                              */
-static void send_to_hub (zmsg_t *msg)
+static void
+send_to_hub (zmsg_t *msg)
 {
     assert_int_equal (msg_send (&msg, s_hub.hub), 0);
 }
 
-static void send_text (msg_kind_t kind, uint64_t id, const char *text)
+static void
+send_text (msg_kind_t kind, uint64_t id, const char *text)
 {
     zmsg_t *msg = msg_new (kind, id);
     if (text)
@@ -280,24 +291,46 @@ static void send_text (msg_kind_t kind, uint64_t id, const char *text)
     send_to_hub (msg);
 }
 
-static void send_name (uint64_t id, const char *name)   { send_text (MSG_NAME, id, name); }
-static void send_line (uint64_t id, const char *text)   { send_text (MSG_LINE, id, text); }
-static void send_notice (uint64_t id, const char *text) { send_text (MSG_NOTICE, id, text); }
-static void send_closed (uint64_t id)                   { send_text (MSG_CLOSED, id, NULL); }
-static void send_released (uint64_t id)                 { send_text (MSG_RELEASED, id, NULL); }
+static void
+send_name (uint64_t id, const char *name)
+{
+    send_text (MSG_NAME, id, name);
+}
+static void
+send_line (uint64_t id, const char *text)
+{
+    send_text (MSG_LINE, id, text);
+}
+static void
+send_notice (uint64_t id, const char *text)
+{
+    send_text (MSG_NOTICE, id, text);
+}
+static void
+send_closed (uint64_t id)
+{
+    send_text (MSG_CLOSED, id, NULL);
+}
+static void
+send_released (uint64_t id)
+{
+    send_text (MSG_RELEASED, id, NULL);
+}
 
 /*  CMD id verb arg text, verb as the gateway names it.                  */
-static void send_cmd (uint64_t id, command_kind_t kind, const char *arg, const char *text)
+static void
+send_cmd (uint64_t id, command_kind_t kind, const char *arg, const char *text)
 {
     zmsg_t *msg = msg_new (MSG_CMD, id);
     msg_add_str (msg, command_name (kind));
-    msg_add_str (msg, arg? arg: "");
-    msg_add_str (msg, text? text: "");
+    msg_add_str (msg, arg ? arg : "");
+    msg_add_str (msg, text ? text : "");
     send_to_hub (msg);
 }
 
 /*  An unknown verb: the gateway sends "?" and what was typed as arg.    */
-static void send_unknown_cmd (uint64_t id, const char *typed)
+static void
+send_unknown_cmd (uint64_t id, const char *typed)
 {
     zmsg_t *msg = msg_new (MSG_CMD, id);
     msg_add_str (msg, "?");
@@ -311,9 +344,9 @@ static void send_unknown_cmd (uint64_t id, const char *typed)
     pipe). others_left: members of `from` told of the departure.         */
 /*  The first half of a move: /join, up to the old room's RELEASE; the
     test (the gateway) has not sent RELEASED yet, so id is in transit.   */
-static zsock_t *move_begin_at (const char *file, int line, uint64_t id, const char *name,
-                               const char *room, zsock_t *from, zsock_t *to,
-                               const uint64_t *others_left, size_t n_left)
+static zsock_t *
+move_begin_at (const char *file, int line, uint64_t id, const char *name, const char *room,
+               zsock_t *from, zsock_t *to, const uint64_t *others_left, size_t n_left)
 {
     send_cmd (id, CMD_JOIN, room, NULL);
     if (!to)
@@ -321,13 +354,13 @@ static zsock_t *move_begin_at (const char *file, int line, uint64_t id, const ch
     expect_leave_at (file, line, from, id, name, true, others_left, n_left);
     return to;
 }
-#define move_begin(id, name, room, from, to) \
+#define move_begin(id, name, room, from, to)                                                       \
     move_begin_at (__FILE__, __LINE__, (id), (name), (room), (from), (to), NULL, 0)
 
-static zsock_t *move_at (const char *file, int line, uint64_t id, const char *name,
-                         const char *room, zsock_t *from, zsock_t *to,
-                         const uint64_t *others_left, size_t n_left,
-                         const char *history, const uint64_t *others_there, size_t n_there)
+static zsock_t *
+move_at (const char *file, int line, uint64_t id, const char *name, const char *room, zsock_t *from,
+         zsock_t *to, const uint64_t *others_left, size_t n_left, const char *history,
+         const uint64_t *others_there, size_t n_there)
 {
     to = move_begin_at (file, line, id, name, room, from, to, others_left, n_left);
     send_released (id);
@@ -336,50 +369,53 @@ static zsock_t *move_at (const char *file, int line, uint64_t id, const char *na
 }
 
 /*  The common cases: nobody left behind, nobody there, no history.      */
-#define move_new(id, name, room, from) \
+#define move_new(id, name, room, from)                                                             \
     move_at (__FILE__, __LINE__, (id), (name), (room), (from), NULL, NULL, 0, "", NULL, 0)
-#define move_to(id, name, room, from, to) \
+#define move_to(id, name, room, from, to)                                                          \
     move_at (__FILE__, __LINE__, (id), (name), (room), (from), (to), NULL, 0, "", NULL, 0)
 
 /* ------------------------------------------------------------------ */
 /*  Starting                                                           */
 
 /*  A config on an endpoint prefix of its own, as a heap hub_args_t.     */
-static hub_args_t *start_args (void)
+static hub_args_t *
+start_args (void)
 {
     static unsigned seq;
-    hub_args_t *args = (hub_args_t *) malloc (sizeof *args);
+    hub_args_t     *args = (hub_args_t *) malloc (sizeof *args);
     assert_non_null (args);
     config_defaults (&args->config);
-    snprintf (args->config.endpoint, sizeof args->config.endpoint,
-              "inproc://test-hub-start-%d-%u", (int) getpid (), ++seq);
+    snprintf (args->config.endpoint, sizeof args->config.endpoint, "inproc://test-hub-start-%d-%u",
+              (int) getpid (), ++seq);
     return args;
 }
 
 /*  Its endpoint taken: the hub says it did not start (it used to signal
     success and leave the gateway talking to nobody).                   */
-static void test_start_fails_on_a_taken_endpoint (void **state)
+static void
+test_start_fails_on_a_taken_endpoint (void **state)
 {
     (void) state;
     hub_args_t *args = start_args ();
-    char endpoint [ENDPOINT_MAX + 1] = "@";
+    char        endpoint [ENDPOINT_MAX + 1] = "@";
     endpoint_hub (&args->config, endpoint + 1);
     zsock_t *squatter = zsock_new_pair (endpoint);
     assert_non_null (squatter);
     errno = 0;
-    actor_t *hub = actor_new (hub_actor, args);         /* takes args */
+    actor_t *hub = actor_new (hub_actor, args); /* takes args */
     assert_null (hub);
     assert_int_equal (errno, ECHILD);
     zsock_destroy (&squatter);
 }
 
 /*  Room general cannot start (its endpoint taken): no hub either.       */
-static void test_start_fails_without_general (void **state)
+static void
+test_start_fails_without_general (void **state)
 {
     (void) state;
     hub_args_t *args = start_args ();
-    char endpoint [ENDPOINT_MAX + 1] = "@";
-    endpoint_room (&args->config, 1, endpoint + 1);     /* the first room's */
+    char        endpoint [ENDPOINT_MAX + 1] = "@";
+    endpoint_room (&args->config, 1, endpoint + 1); /* the first room's */
     zsock_t *squatter = zsock_new_pair (endpoint);
     assert_non_null (squatter);
     errno = 0;
@@ -392,7 +428,8 @@ static void test_start_fails_without_general (void **state)
 /*  Started, but no gateway ever comes (main could not start it): $TERM
     still stops the hub and general (it used to block for ever sending
     ATTACH to nobody, and general its BYE).                              */
-static void test_stops_when_no_gateway_came (void **state)
+static void
+test_stops_when_no_gateway_came (void **state)
 {
     (void) state;
     actor_t *hub = actor_new (hub_actor, start_args ());
@@ -405,7 +442,8 @@ static void test_stops_when_no_gateway_came (void **state)
 /* ------------------------------------------------------------------ */
 /*  Names                                                              */
 
-static void test_start_announces_general (void **state)
+static void
+test_start_announces_general (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -416,7 +454,8 @@ static void test_start_announces_general (void **state)
     hub_finish ();
 }
 
-static void test_name_accepted (void **state)
+static void
+test_name_accepted (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -439,7 +478,8 @@ static void test_name_accepted (void **state)
     hub_finish ();
 }
 
-static void test_name_refused (void **state)
+static void
+test_name_refused (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -448,18 +488,20 @@ static void test_name_refused (void **state)
     char too_long [40];
     memset (too_long, 'b', 33);
     too_long [33] = 0;
-    struct { const char *name, *reason; } cases [] = {
-        { "",          "Name cannot be empty." },
-        { too_long,    "Name is too long (max 32 characters)." },
-        { "a\x01z",    "Name can only contain printable characters." },
-        { "a\x7fz",    "Name can only contain printable characters." },
-        { "bad\xff",   "Name can only contain printable characters." },
-        { "a b",       "Name cannot contain spaces." },
-        { "a\tb",      "Name cannot contain spaces." },
-        { "/alice",    "Name cannot start with '/'." },
-        { "alice",     "Name is already taken." },
-        { "ALICE",     "Name is already taken." },
-        { "aLiCe",     "Name is already taken." },
+    struct {
+        const char *name, *reason;
+    } cases [] = {
+        {"", "Name cannot be empty."},
+        {too_long, "Name is too long (max 32 characters)."},
+        {"a\x01z", "Name can only contain printable characters."},
+        {"a\x7fz", "Name can only contain printable characters."},
+        {"bad\xff", "Name can only contain printable characters."},
+        {"a b", "Name cannot contain spaces."},
+        {"a\tb", "Name cannot contain spaces."},
+        {"/alice", "Name cannot start with '/'."},
+        {"alice", "Name is already taken."},
+        {"ALICE", "Name is already taken."},
+        {"aLiCe", "Name is already taken."},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         send_name (B, cases [i].name);
@@ -482,27 +524,35 @@ static void test_name_refused (void **state)
 /*  Names that pass for a connected user's: UTS #39 skeletons, either
     way round with case; free again once that user leaves. Invisible and
     format characters are refused outright.                              */
-static void test_name_lookalikes (void **state)
+static void
+test_name_lookalikes (void **state)
 {
     (void) state;
     const char *similar = "Name is too similar to a user's name already here.";
-    zsock_t *general = hub_start (1000, 64);
+    zsock_t    *general = hub_start (1000, 64);
     send_name (A, "alice");
     expect_join_alone (general, A, "alice", "");
     const char *lookalikes [] = {
-        "\xd0\xb0lice",             /* Cyrillic а */
-        "\xd0\x90LICE",             /* Cyrillic А, upper case */
-        "AIice",                    /* capital I for l */
-        "a1ice",                    /* digit 1 for l */
-        "\xef\xbd\x81lice",         /* fullwidth a */
+        "\xd0\xb0lice",     /* Cyrillic а */
+        "\xd0\x90LICE",     /* Cyrillic А, upper case */
+        "AIice",            /* capital I for l */
+        "a1ice",            /* digit 1 for l */
+        "\xef\xbd\x81lice", /* fullwidth a */
     };
     for (size_t i = 0; i < sizeof lookalikes / sizeof lookalikes [0]; i++) {
         send_name (B, lookalikes [i]);
         expect_refuse (B, similar);
     }
     const char *hidden [] = {
-        "ali\xe2\x80\x8b" "ce", "alice\xef\xbb\xbf", "\xe2\x80\xae" "ecila",
-        "al\xc2\xad" "ice", "\xe2\x81\xa0", "alice\xe2\x80\x8d",
+        "ali\xe2\x80\x8b"
+        "ce",
+        "alice\xef\xbb\xbf",
+        "\xe2\x80\xae"
+        "ecila",
+        "al\xc2\xad"
+        "ice",
+        "\xe2\x81\xa0",
+        "alice\xe2\x80\x8d",
     };
     for (size_t i = 0; i < sizeof hidden / sizeof hidden [0]; i++) {
         send_name (B, hidden [i]);
@@ -534,7 +584,8 @@ static void test_name_lookalikes (void **state)
 /* ------------------------------------------------------------------ */
 /*  Lines and commands in a room                                       */
 
-static void test_lines_reach_the_room (void **state)
+static void
+test_lines_reach_the_room (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -558,7 +609,8 @@ static void test_lines_reach_the_room (void **state)
     hub_finish ();
 }
 
-static void test_help_and_unknown (void **state)
+static void
+test_help_and_unknown (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -576,7 +628,8 @@ static void test_help_and_unknown (void **state)
 }
 
 /*  A gateway notice (line too long) is said to the client in its room.  */
-static void test_notice (void **state)
+static void
+test_notice (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -593,7 +646,8 @@ static void test_notice (void **state)
     hub_finish ();
 }
 
-static void test_users (void **state)
+static void
+test_users (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -608,8 +662,8 @@ static void test_users (void **state)
     send_cmd (C, CMD_USERS, NULL, NULL);
     expect_reply (general, "Users in general (3): alice, bob, carol\n", C);
     //  Users of another room are not listed.
-    zsock_t *dev = move_at (__FILE__, __LINE__, B, "bob", "dev", general, NULL,
-                            CHECK_IDS (A, C), "", NULL, 0);
+    zsock_t *dev =
+        move_at (__FILE__, __LINE__, B, "bob", "dev", general, NULL, CHECK_IDS (A, C), "", NULL, 0);
     send_cmd (A, CMD_USERS, NULL, NULL);
     expect_reply (general, "Users in general (2): alice, carol\n", A);
     send_cmd (B, CMD_USERS, NULL, NULL);
@@ -620,7 +674,8 @@ static void test_users (void **state)
 /* ------------------------------------------------------------------ */
 /*  /join                                                              */
 
-static void test_join_moves_the_client (void **state)
+static void
+test_join_moves_the_client (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -659,7 +714,8 @@ static void test_join_moves_the_client (void **state)
     hub_finish ();
 }
 
-static void test_join_refusals (void **state)
+static void
+test_join_refusals (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -671,7 +727,7 @@ static void test_join_refusals (void **state)
     expect_reply (general, "Room name can only contain letters, digits, '_' and '-'.\n", A);
     send_cmd (A, CMD_JOIN, "two words", NULL);
     expect_reply (general, "Room name can only contain letters, digits, '_' and '-'.\n", A);
-    send_cmd (A, CMD_JOIN, "abcdefghijklmnopqrstuvwxyz0123456", NULL);     /* 33 */
+    send_cmd (A, CMD_JOIN, "abcdefghijklmnopqrstuvwxyz0123456", NULL); /* 33 */
     expect_reply (general, "Room name is too long (max 32 characters).\n", A);
     send_cmd (A, CMD_JOIN, "general", NULL);
     expect_reply (general, "You are already in general.\n", A);
@@ -686,7 +742,8 @@ static void test_join_refusals (void **state)
 
 /*  A room that cannot start (its endpoint taken): the joiner is told and
     stays where it was, and the hub carries on: the next try works.      */
-static void test_join_a_room_that_cannot_start (void **state)
+static void
+test_join_a_room_that_cannot_start (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -694,7 +751,7 @@ static void test_join_a_room_that_cannot_start (void **state)
     expect_join_alone (general, A, "alice", "");
     //  General's endpoint is the hub's first room's: take its second.
     const char *first = s_hub.rooms [0].endpoint;
-    size_t prefix = strlen (first) - strlen ("/room-1");
+    size_t      prefix = strlen (first) - strlen ("/room-1");
     assert_string_equal (first + prefix, "/room-1");
     char taken [sizeof s_hub.rooms [0].endpoint + 1];
     snprintf (taken, sizeof taken, "@%.*s/room-2", (int) prefix, first);
@@ -711,7 +768,8 @@ static void test_join_a_room_that_cannot_start (void **state)
 
 /*  While a client moves (between RELEASE and RELEASED) its input waits,
     and reaches the new room in order, after its ENTER.                  */
-static void test_input_in_transit_waits (void **state)
+static void
+test_input_in_transit_waits (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -719,8 +777,8 @@ static void test_input_in_transit_waits (void **state)
     expect_join_alone (general, A, "alice", "");
     send_name (C, "carol");
     expect_join (general, C, "carol", "", A);
-    zsock_t *lobby = move_at (__FILE__, __LINE__, C, "carol", "lobby", general, NULL,
-                              CHECK_IDS (A), "", NULL, 0);
+    zsock_t *lobby = move_at (__FILE__, __LINE__, C, "carol", "lobby", general, NULL, CHECK_IDS (A),
+                              "", NULL, 0);
 
     send_cmd (A, CMD_JOIN, "lobby", NULL);
     send_line (A, "early");
@@ -748,7 +806,8 @@ static void test_input_in_transit_waits (void **state)
 
 /*  Input waiting behind a move may hold another move: the rest of it
     waits for that one in turn.                                          */
-static void test_move_within_move (void **state)
+static void
+test_move_within_move (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -777,7 +836,8 @@ static void test_move_within_move (void **state)
 }
 
 /*  A /msg for a client in transit is held and delivered after its ENTER. */
-static void test_private_message_in_transit_is_held (void **state)
+static void
+test_private_message_in_transit_is_held (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -799,7 +859,8 @@ static void test_private_message_in_transit_is_held (void **state)
 /* ------------------------------------------------------------------ */
 /*  /name                                                              */
 
-static void test_name_command (void **state)
+static void
+test_name_command (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -845,7 +906,8 @@ static void test_name_command (void **state)
 /* ------------------------------------------------------------------ */
 /*  /msg                                                               */
 
-static void test_msg_command (void **state)
+static void
+test_msg_command (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -853,8 +915,8 @@ static void test_msg_command (void **state)
     expect_join_alone (general, A, "alice", "");
     send_name (B, "bob");
     expect_join (general, B, "bob", "", A);
-    zsock_t *lobby = move_at (__FILE__, __LINE__, B, "bob", "lobby", general, NULL,
-                              CHECK_IDS (A), "", NULL, 0);
+    zsock_t *lobby =
+        move_at (__FILE__, __LINE__, B, "bob", "lobby", general, NULL, CHECK_IDS (A), "", NULL, 0);
 
     //  Across rooms, the name matched ignoring case, shown as registered.
     send_cmd (A, CMD_MSG, "BOB", "hello there");
@@ -882,7 +944,8 @@ static void test_msg_command (void **state)
 
 /*  The reply names the unknown user in full, then ends its line: a long
     name (the gateway allows lines of 4096 bytes) must not cut it.       */
-static void test_msg_unknown_long_name (void **state)
+static void
+test_msg_unknown_long_name (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -900,7 +963,8 @@ static void test_msg_unknown_long_name (void **state)
 
 /*  An unknown command is echoed back; whatever its length, the reply
     stays valid UTF-8 (the gateway cleaned it) and ends its line.        */
-static void test_unknown_long_command_stays_utf8 (void **state)
+static void
+test_unknown_long_command_stays_utf8 (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -908,17 +972,17 @@ static void test_unknown_long_command_stays_utf8 (void **state)
     expect_join_alone (general, A, "alice", "");
     char typed [128] = "/";
     for (int i = 0; i < 40; i++)
-        strcat (typed, "\xc3\xa9");                /* é: 2 bytes */
+        strcat (typed, "\xc3\xa9"); /* é: 2 bytes */
     send_unknown_cmd (A, typed);
     check_msg_t got;
     check_recv_at (__FILE__, __LINE__, general, &got, "the unknown command's reply");
     assert_true (msg_is (&got.v, MSG_OUT) && got.v.parts == 3);
     const char *text = got.v.part [0].data;
-    size_t size = got.v.part [0].size;
+    size_t      size = got.v.part [0].size;
     const char *prefix = "Unknown command: /", *suffix = ". Type /help for the list.\n";
-    bool framed = size >= strlen (prefix) + strlen (suffix)
-               && memcmp (text, prefix, strlen (prefix)) == 0
-               && memcmp (text + size - strlen (suffix), suffix, strlen (suffix)) == 0;
+    bool        framed = size >= strlen (prefix) + strlen (suffix) &&
+                  memcmp (text, prefix, strlen (prefix)) == 0 &&
+                  memcmp (text + size - strlen (suffix), suffix, strlen (suffix)) == 0;
     //  Valid UTF-8: here, only ASCII and whole "\xc3\xa9" pairs.
     size_t bad = size;
     for (size_t i = 0; i < size && bad == size; i++) {
@@ -945,7 +1009,8 @@ static void test_unknown_long_command_stays_utf8 (void **state)
 /* ------------------------------------------------------------------ */
 /*  Leaving                                                            */
 
-static void test_closed_frees_the_name (void **state)
+static void
+test_closed_frees_the_name (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -973,7 +1038,8 @@ static void test_closed_frees_the_name (void **state)
     one packet): the move completes, what it sent reaches the room it
     moved to, in order, and then it leaves that room; only then is its
     name free.                                                           */
-static void test_closed_in_transit (void **state)
+static void
+test_closed_in_transit (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -981,8 +1047,8 @@ static void test_closed_in_transit (void **state)
     expect_join_alone (general, A, "alice", "");
     send_name (D, "dave");
     expect_join (general, D, "dave", "", A);
-    zsock_t *tmp = move_at (__FILE__, __LINE__, A, "alice", "tmp", general, NULL,
-                            CHECK_IDS (D), "", NULL, 0);
+    zsock_t *tmp =
+        move_at (__FILE__, __LINE__, A, "alice", "tmp", general, NULL, CHECK_IDS (D), "", NULL, 0);
     send_cmd (D, CMD_JOIN, "tmp", NULL);
     expect_leave_alone (general, D, "dave", true);
     send_line (D, "said on the way");
@@ -1038,7 +1104,8 @@ static void test_closed_in_transit (void **state)
 /* ------------------------------------------------------------------ */
 /*  The rooms registry                                                 */
 
-static void test_max_rooms (void **state)
+static void
+test_max_rooms (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 2);
@@ -1046,27 +1113,24 @@ static void test_max_rooms (void **state)
     expect_join_alone (general, A, "alice", "");
     send_name (B, "bob");
     expect_join (general, B, "bob", "", A);
-    zsock_t *first = move_at (__FILE__, __LINE__, A, "alice", "first", general, NULL,
-                              CHECK_IDS (B), "", NULL, 0);
+    zsock_t *first = move_at (__FILE__, __LINE__, A, "alice", "first", general, NULL, CHECK_IDS (B),
+                              "", NULL, 0);
     send_cmd (B, CMD_JOIN, "second", NULL);
     expect_reply (general, "Too many rooms (max 2). Join an existing one.\n", B);
     //  An existing room can still be joined.
-    move_at (__FILE__, __LINE__, B, "bob", "FIRST", general, first,
-             NULL, 0, "", CHECK_IDS (A));
+    move_at (__FILE__, __LINE__, B, "bob", "FIRST", general, first, NULL, 0, "", CHECK_IDS (A));
     send_cmd (B, CMD_ROOMS, NULL, NULL);
     expect_reply (first, "Rooms:\n* first (2 members)\n  general (0 members)\n", B);
     //  Once a room is gone, another may be made.
-    move_at (__FILE__, __LINE__, A, "alice", "general", first, general,
-             CHECK_IDS (B), "", NULL, 0);
-    move_at (__FILE__, __LINE__, B, "bob", "general", first, general,
-             NULL, 0, "", CHECK_IDS (A));
+    move_at (__FILE__, __LINE__, A, "alice", "general", first, general, CHECK_IDS (B), "", NULL, 0);
+    move_at (__FILE__, __LINE__, B, "bob", "general", first, general, NULL, 0, "", CHECK_IDS (A));
     expect_bye (first);
-    move_at (__FILE__, __LINE__, A, "alice", "second", general, NULL,
-             CHECK_IDS (B), "", NULL, 0);
+    move_at (__FILE__, __LINE__, A, "alice", "second", general, NULL, CHECK_IDS (B), "", NULL, 0);
     hub_finish ();
 }
 
-static void test_max_rooms_one (void **state)
+static void
+test_max_rooms_one (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 1);
@@ -1081,7 +1145,8 @@ static void test_max_rooms_one (void **state)
 
 /*  A room left with neither members nor history is stopped (BYE on its
     pipe, gone from /rooms); joining that name again makes a new room.   */
-static void test_empty_room_is_stopped (void **state)
+static void
+test_empty_room_is_stopped (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -1115,7 +1180,8 @@ static void test_empty_room_is_stopped (void **state)
 
 /*  A room with history stays, listed with 0 members; its history waits
     for the next to join.                                                */
-static void test_room_with_history_stays (void **state)
+static void
+test_room_with_history_stays (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -1129,13 +1195,14 @@ static void test_room_with_history_stays (void **state)
     expect_reply (general, "Rooms:\n* general (1 member)\n  Keep (0 members)\n", A);
     send_name (B, "bob");
     expect_join (general, B, "bob", "", A);
-    move_at (__FILE__, __LINE__, B, "bob", "keep", general, keep,
-             CHECK_IDS (A), "[" TS "][alice]:hi\n", NULL, 0);
+    move_at (__FILE__, __LINE__, B, "bob", "keep", general, keep, CHECK_IDS (A),
+             "[" TS "][alice]:hi\n", NULL, 0);
     hub_finish ();
 }
 
 /*  --history 0: lines are kept nowhere, so they do not keep a room.     */
-static void test_history_zero_room_is_stopped (void **state)
+static void
+test_history_zero_room_is_stopped (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (0, 64);
@@ -1150,7 +1217,8 @@ static void test_history_zero_room_is_stopped (void **state)
 }
 
 /*  general is never stopped, empty and without history as it may be.   */
-static void test_general_is_never_stopped (void **state)
+static void
+test_general_is_never_stopped (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -1169,7 +1237,8 @@ static void test_general_is_never_stopped (void **state)
 }
 
 /*  /rooms: sorted by name ignoring case, shown as first spelled.        */
-static void test_rooms_sorted (void **state)
+static void
+test_rooms_sorted (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -1177,8 +1246,8 @@ static void test_rooms_sorted (void **state)
     expect_join_alone (general, A, "alice", "");
     send_name (B, "bob");
     expect_join (general, B, "bob", "", A);
-    zsock_t *zoo = move_at (__FILE__, __LINE__, A, "alice", "Zoo", general, NULL,
-                            CHECK_IDS (B), "", NULL, 0);
+    zsock_t *zoo =
+        move_at (__FILE__, __LINE__, A, "alice", "Zoo", general, NULL, CHECK_IDS (B), "", NULL, 0);
     send_line (A, "z");
     expect_out_alone (zoo, "\n[" TS "][alice]:z\n", A);
     zsock_t *apple = move_new (A, "alice", "apple", zoo);
@@ -1186,8 +1255,10 @@ static void test_rooms_sorted (void **state)
     expect_out_alone (apple, "\n[" TS "][alice]:a\n", A);
     move_new (A, "alice", "Mid", apple);
     send_cmd (B, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n  apple (0 members)\n* general (1 member)\n"
-                           "  Mid (1 member)\n  Zoo (0 members)\n", B);
+    expect_reply (general,
+                  "Rooms:\n  apple (0 members)\n* general (1 member)\n"
+                  "  Mid (1 member)\n  Zoo (0 members)\n",
+                  B);
     hub_finish ();
 }
 
@@ -1203,29 +1274,32 @@ static void test_rooms_sorted (void **state)
     of name; general reloads its own. Files that are not rooms' files,
     that name no valid room, that are empty, or that name a room already
     there under another case, are left alone.                            */
-static void test_rooms_come_back_from_files (void **state)
+static void
+test_rooms_come_back_from_files (void **state)
 {
     (void) state;
     data_dir_make ();
     data_file ("dev.log", L1 L2);
     data_file ("Zoo.log", L3);
     data_file ("general.log", L2);
-    data_file ("GENERAL.log", L3);          /* general is there already */
-    data_file ("ZOO.log", L3);              /* sorts first: Zoo.log loses */
-    data_file ("a%2Fb.log", L1);            /* not a room name */
+    data_file ("GENERAL.log", L3); /* general is there already */
+    data_file ("ZOO.log", L3);     /* sorts first: Zoo.log loses */
+    data_file ("a%2Fb.log", L1);   /* not a room name */
     data_file ("%2E%2E.log", L1);
-    data_file ("empty.log", "");            /* nothing to bring back */
+    data_file ("empty.log", ""); /* nothing to bring back */
     data_file ("notes.txt", L1);
     data_file ("dev.log.bak", L1);
     data_file (".tcpchat-probe-1", "");
     zsock_t *general = hub_start_in (1000, 64, s_dir);
-    zsock_t *zoo = expect_attach ();        /* ZOO */
+    zsock_t *zoo = expect_attach (); /* ZOO */
     zsock_t *dev = expect_attach ();
     send_name (A, "alice");
     expect_join_alone (general, A, "alice", L2);
     send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n  dev (0 members)\n* general (1 member)\n"
-                           "  ZOO (0 members)\n", A);
+    expect_reply (general,
+                  "Rooms:\n  dev (0 members)\n* general (1 member)\n"
+                  "  ZOO (0 members)\n",
+                  A);
     move_at (__FILE__, __LINE__, A, "alice", "DEV", general, dev, NULL, 0, L1 L2, NULL, 0);
     //  Empty, a restored room is not stopped: it has a past.
     move_at (__FILE__, __LINE__, A, "alice", "zoo", dev, zoo, NULL, 0, L3, NULL, 0);
@@ -1236,13 +1310,16 @@ static void test_rooms_come_back_from_files (void **state)
     move_at (__FILE__, __LINE__, A, "alice", "general", empty, general, NULL, 0, L2, NULL, 0);
     expect_bye (empty);
     send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n  dev (0 members)\n* general (1 member)\n"
-                           "  ZOO (0 members)\n", A);
+    expect_reply (general,
+                  "Rooms:\n  dev (0 members)\n* general (1 member)\n"
+                  "  ZOO (0 members)\n",
+                  A);
     hub_finish ();
 }
 
 /*  No more rooms than --max-rooms come back, general included.         */
-static void test_restore_respects_max_rooms (void **state)
+static void
+test_restore_respects_max_rooms (void **state)
 {
     (void) state;
     data_dir_make ();
@@ -1262,7 +1339,8 @@ static void test_restore_respects_max_rooms (void **state)
 }
 
 /*  A directory with no files: only general, as without a data dir.     */
-static void test_empty_data_dir (void **state)
+static void
+test_empty_data_dir (void **state)
 {
     (void) state;
     data_dir_make ();
@@ -1276,7 +1354,8 @@ static void test_empty_data_dir (void **state)
 
 /*  With a data dir a line is kept in the room's file even with
     --history 0, so the room stays (one file per room name).            */
-static void test_data_dir_history_zero_room_stays (void **state)
+static void
+test_data_dir_history_zero_room_stays (void **state)
 {
     (void) state;
     data_dir_make ();
@@ -1304,7 +1383,8 @@ static void test_data_dir_history_zero_room_stays (void **state)
 }
 
 /*  A data dir that cannot be listed (gone): general only, still served. */
-static void test_data_dir_unreadable (void **state)
+static void
+test_data_dir_unreadable (void **state)
 {
     (void) state;
     data_dir_make ();
@@ -1325,7 +1405,8 @@ static void test_data_dir_unreadable (void **state)
 
 /*  The next message from the hub itself, if one comes within ms: true
     when it is `type` for id; any other message fails the test.          */
-static bool hub_got (msg_kind_t kind, uint64_t id, int ms)
+static bool
+hub_got (msg_kind_t kind, uint64_t id, int ms)
 {
     zsock_set_rcvtimeo (s_hub.hub, ms);
     zmsg_t *msg = msg_recv (s_hub.hub);
@@ -1342,7 +1423,8 @@ static bool hub_got (msg_kind_t kind, uint64_t id, int ms)
 /*  A mover's deferred input reaches its cap: PAUSE, once. Lines in flight
     after it are still taken; the move replays all of them, in order,
     then RESUME.                                                          */
-static void test_deferred_input_pauses (void **state)
+static void
+test_deferred_input_pauses (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -1350,10 +1432,10 @@ static void test_deferred_input_pauses (void **state)
     expect_join_alone (general, A, "alice", "");
     send_name (B, "bob");
     expect_join (general, B, "bob", "", A);
-    zsock_t *dev = move_begin_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL,
-                                  CHECK_IDS (B));
+    zsock_t *dev =
+        move_begin_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, CHECK_IDS (B));
     const int lines = HUB_DEFERRED_MAX + 20;
-    char text [32];
+    char      text [32];
     for (int i = 0; i < lines; i++) {
         snprintf (text, sizeof text, "line %d", i);
         send_line (A, text);
@@ -1380,7 +1462,8 @@ static void test_deferred_input_pauses (void **state)
 
 /*  /msg for a mover is held up to a cap; past it the sender is told so,
     and nothing is dropped unsaid. The held ones arrive after the move.  */
-static void test_held_output_has_a_cap (void **state)
+static void
+test_held_output_has_a_cap (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -1388,8 +1471,8 @@ static void test_held_output_has_a_cap (void **state)
     expect_join_alone (general, A, "alice", "");
     send_name (B, "bob");
     expect_join (general, B, "bob", "", A);
-    zsock_t *dev = move_begin_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL,
-                                  CHECK_IDS (B));
+    zsock_t *dev =
+        move_begin_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, CHECK_IDS (B));
     for (int i = 0; i < HUB_HELD_MAX; i++) {
         char text [32];
         snprintf (text, sizeof text, "psst %d", i);
@@ -1418,11 +1501,12 @@ static void test_held_output_has_a_cap (void **state)
     its input pipe and the hub's queue for it are full. Sent as a gateway
     would, nothing while id is paused; the room may catch up (RESUME)
     before it is stuck, and stuck, id stays paused. Returns the count.  */
-static int fill_until_stuck (uint64_t id)
+static int
+fill_until_stuck (uint64_t id)
 {
     const int most = 60000;
-    int sent = 0;
-    bool paused = false, stuck = false;
+    int       sent = 0;
+    bool      paused = false, stuck = false;
     while (!stuck && sent < most) {
         if (!paused) {
             for (int i = 0; i < 100; i++) {
@@ -1431,9 +1515,7 @@ static int fill_until_stuck (uint64_t id)
                 send_line (id, text);
             }
             paused = hub_got (MSG_PAUSE, id, 0);
-        }
-        else
-        if (hub_got (MSG_RESUME, id, 1000))
+        } else if (hub_got (MSG_RESUME, id, 1000))
             paused = false;
         else
             stuck = true;
@@ -1446,19 +1528,19 @@ static int fill_until_stuck (uint64_t id)
 /*  Reads a stuck room's pipe again: every line fill_until_stuck sent, in
     order, while watching the hub for RESUME id (*resumed); until_bye: then
     the room's BYE too. Bounded in time. Returns the lines read.         */
-static int drain_lines (zsock_t *room, uint64_t id, const char *name, int sent,
-                        bool *resumed, bool until_bye)
+static int
+drain_lines (zsock_t *room, uint64_t id, const char *name, int sent, bool *resumed, bool until_bye)
 {
-    int got = 0;
-    bool bye = false;
+    int     got = 0;
+    bool    bye = false;
     int64_t deadline = zclock_mono () + 60000;
     zsock_set_rcvtimeo (room, 10);
-    while ((got < sent || (!until_bye && !*resumed) || (until_bye && !bye))
-           && zclock_mono () < deadline) {
+    while ((got < sent || (!until_bye && !*resumed) || (until_bye && !bye)) &&
+           zclock_mono () < deadline) {
         zmsg_t *msg = msg_recv (room);
         if (msg) {
             msg_view_t v;
-            char want [64];
+            char       want [64];
             snprintf (want, sizeof want, "\n[" TS "][%s]:l%d\n", name, got);
             if (until_bye && got == sent && msg_parse (msg, &v) && msg_is (&v, MSG_BYE))
                 bye = true;
@@ -1483,7 +1565,8 @@ static int drain_lines (zsock_t *room, uint64_t id, const char *name, int sent,
     its members are paused once its queue is full, everyone else is
     served (commands, logins, new rooms), and when it reads again it gets
     every line in order and its members are resumed.                      */
-static void test_stuck_room_does_not_block_the_hub (void **state)
+static void
+test_stuck_room_does_not_block_the_hub (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -1491,16 +1574,16 @@ static void test_stuck_room_does_not_block_the_hub (void **state)
     expect_join_alone (general, A, "alice", "");
     send_name (B, "bob");
     expect_join (general, B, "bob", "", A);
-    zsock_t *dev = move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL,
-                            CHECK_IDS (B), "", NULL, 0);
+    zsock_t *dev =
+        move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, CHECK_IDS (B), "", NULL, 0);
     int sent = fill_until_stuck (A);
     //  The hub serves the others: a command, a login, a new room.
     send_cmd (B, CMD_ROOMS, NULL, NULL);
     expect_reply (general, "Rooms:\n  dev (1 member)\n* general (1 member)\n", B);
     send_name (C, "carol");
     expect_join (general, C, "carol", "", B);
-    zsock_t *ops = move_at (__FILE__, __LINE__, C, "carol", "ops", general, NULL,
-                            CHECK_IDS (B), "", NULL, 0);
+    zsock_t *ops =
+        move_at (__FILE__, __LINE__, C, "carol", "ops", general, NULL, CHECK_IDS (B), "", NULL, 0);
     send_line (C, "still here");
     expect_out_alone (ops, "\n[" TS "][carol]:still here\n", C);
     //  /msg to a member of the stuck room: the sender is told.
@@ -1508,10 +1591,10 @@ static void test_stuck_room_does_not_block_the_hub (void **state)
     expect_reply (general, "alice cannot receive messages right now. Try again later.\n", B);
     //  The room reads again: every line, in order, then RESUME.
     bool resumed = false;
-    int got = drain_lines (dev, A, "alice", sent, &resumed, false);
+    int  got = drain_lines (dev, A, "alice", sent, &resumed, false);
     if (got != sent || !resumed)
         fail_msg ("after the room read again: %d of %d lines, %s", got, sent,
-                  resumed? "resumed": "no RESUME");
+                  resumed ? "resumed" : "no RESUME");
     send_line (A, "back");
     expect_out_alone (dev, "\n[" TS "][alice]:back\n", A);
     expect_nothing_queued (s_hub.hub);
@@ -1521,14 +1604,15 @@ static void test_stuck_room_does_not_block_the_hub (void **state)
 /*  The hub stops while a room's pipe is full: the room still gets every
     line and then its $TERM (zactor_destroy would not wait for room in the
     pipe, and the room would be left running), and says BYE.            */
-static void test_stuck_room_is_stopped_at_shutdown (void **state)
+static void
+test_stuck_room_is_stopped_at_shutdown (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
     send_name (A, "alice");
     expect_join_alone (general, A, "alice", "");
     zsock_t *dev = move_new (A, "alice", "dev", general);
-    int sent = fill_until_stuck (A);
+    int      sent = fill_until_stuck (A);
     //  Stop the hub without waiting, and read the room meanwhile.
     assert_int_equal (zstr_send (s_hub.actor, "$TERM"), 0);
     bool resumed = false;
@@ -1545,23 +1629,24 @@ static void test_stuck_room_is_stopped_at_shutdown (void **state)
     room has read its whole pipe, and the room waits for its output to be
     read. The hub answers others all along, and the room still gets every
     message, then $TERM, and says BYE.                                   */
-static void test_stopping_a_room_that_is_behind_does_not_block (void **state)
+static void
+test_stopping_a_room_that_is_behind_does_not_block (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (0, 64);       //  No history: dev stops when left
+    zsock_t *general = hub_start (0, 64);  //  No history: dev stops when left
     send_name (A, "alice");
     expect_join_alone (general, A, "alice", "");
     send_name (B, "bob");
     expect_join (general, B, "bob", "", A);
-    zsock_t *dev = move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL,
-                            CHECK_IDS (B), "", NULL, 0);
+    zsock_t *dev =
+        move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, CHECK_IDS (B), "", NULL, 0);
     int sent = fill_until_stuck (A);
     //  Leaving empties dev: its LEAVE waits behind the rest. Out of that
     //  room's queue, alice is resumed.
     send_cmd (A, CMD_JOIN, "general", NULL);
     expect_bare (s_hub.hub, MSG_RESUME, A);
-    int got = 0;
-    bool released = false, bye = false;
+    int     got = 0;
+    bool    released = false, bye = false;
     int64_t deadline = zclock_mono () + 60000;
     zsock_set_rcvtimeo (dev, 10);
     while (!bye && zclock_mono () < deadline) {
@@ -1570,20 +1655,17 @@ static void test_stopping_a_room_that_is_behind_does_not_block (void **state)
             if (!msg)
                 break;
             msg_view_t v;
-            char want [32];
+            char       want [32];
             snprintf (want, sizeof want, "\n[" TS "][alice]:l%d\n", got);
             if (!msg_parse (msg, &v))
                 check_fail_unexpected (__FILE__, __LINE__, "a message", msg);
             if (check_is_empty_out (&v))
                 ;
-            else
-            if (got < sent && check_out_ok (&v, want, NULL, 0, A))
+            else if (got < sent && check_out_ok (&v, want, NULL, 0, A))
                 got++;
-            else
-            if (got == sent && !released && msg_is (&v, MSG_RELEASE) && v.id == A)
+            else if (got == sent && !released && msg_is (&v, MSG_RELEASE) && v.id == A)
                 released = true;
-            else
-            if (released && msg_is (&v, MSG_BYE))
+            else if (released && msg_is (&v, MSG_BYE))
                 bye = true;
             else
                 check_fail_unexpected (__FILE__, __LINE__, want, msg);
@@ -1596,7 +1678,7 @@ static void test_stopping_a_room_that_is_behind_does_not_block (void **state)
     zsock_set_rcvtimeo (dev, CHECK_WAIT_MS);
     if (!bye)
         fail_msg ("dev: %d of %d lines, %s, no BYE", got, sent,
-                  released? "released": "not released");
+                  released ? "released" : "not released");
     expect_nothing_queued (dev);
     for (size_t i = 0; i < s_hub.nrooms; i++)
         if (s_hub.rooms [i].sock == dev)
@@ -1606,7 +1688,8 @@ static void test_stopping_a_room_that_is_behind_does_not_block (void **state)
 
 /*  An empty room with history stops after --room-idle; without a data
     dir its history goes with it. general never stops.                   */
-static void test_idle_room_stops (void **state)
+static void
+test_idle_room_stops (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_idle (1000, 64, "", 1);
@@ -1631,7 +1714,8 @@ static void test_idle_room_stops (void **state)
 }
 
 /*  A member keeps a room alive however long; it idles out once left.    */
-static void test_room_with_members_does_not_idle (void **state)
+static void
+test_room_with_members_does_not_idle (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_idle (1000, 64, "", 1);
@@ -1651,7 +1735,8 @@ static void test_room_with_members_does_not_idle (void **state)
 
 /*  With a data dir, a stopped room's history comes back when it is
     joined again; rooms restored at start idle out like any other.       */
-static void test_idle_room_comes_back_from_its_file (void **state)
+static void
+test_idle_room_comes_back_from_its_file (void **state)
 {
     (void) state;
     data_dir_make ();
@@ -1675,7 +1760,8 @@ static void test_idle_room_comes_back_from_its_file (void **state)
 }
 
 /*  --room-idle 0: a room with history never stops (the old behaviour).  */
-static void test_room_idle_zero_keeps_rooms (void **state)
+static void
+test_room_idle_zero_keeps_rooms (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_idle (1000, 64, "", 0);
@@ -1694,7 +1780,8 @@ static void test_room_idle_zero_keeps_rooms (void **state)
 
 /*  One client starts a burst of new rooms, then is told to wait; joining
     rooms that exist is not limited, and other clients have their own.  */
-static void test_room_creation_is_paced (void **state)
+static void
+test_room_creation_is_paced (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 64);
@@ -1708,11 +1795,11 @@ static void test_room_creation_is_paced (void **state)
         snprintf (name, sizeof name, "r%d", i);
         zsock_t *to;
         if (from == general)
-            to = move_at (__FILE__, __LINE__, A, "alice", name, from, NULL,
-                          CHECK_IDS (B), "", NULL, 0);
+            to = move_at (__FILE__, __LINE__, A, "alice", name, from, NULL, CHECK_IDS (B), "", NULL,
+                          0);
         else {
             to = move_new (A, "alice", name, from);
-            expect_bye (from);          //  Empty and without history
+            expect_bye (from);  //  Empty and without history
         }
         from = to;
     }
@@ -1720,29 +1807,29 @@ static void test_room_creation_is_paced (void **state)
     check_msg_t got;
     check_recv_at (__FILE__, __LINE__, from, &got, "the too-fast reply");
     const char *head = "You are creating rooms too fast. Try again in ";
-    char text [128] = "";
+    char        text [128] = "";
     if (msg_is (&got.v, MSG_OUT) && got.v.parts == 3 && got.v.part [0].size < sizeof text)
         memcpy (text, got.v.part [0].data, got.v.part [0].size);
-    int seconds = 0;
+    int  seconds = 0;
     char tail [8] = "";
-    if (strncmp (text, head, strlen (head)) != 0
-        || sscanf (text + strlen (head), "%d%7s", &seconds, tail) != 2
-        || seconds < 1 || seconds > HUB_ROOM_RATE_MS / 1000 || strcmp (tail, "s.") != 0
-        || text [strlen (text) - 1] != '\n') {
+    if (strncmp (text, head, strlen (head)) != 0 ||
+        sscanf (text + strlen (head), "%d%7s", &seconds, tail) != 2 || seconds < 1 ||
+        seconds > HUB_ROOM_RATE_MS / 1000 || strcmp (tail, "s.") != 0 ||
+        text [strlen (text) - 1] != '\n') {
         check_print_msg (&got.v);
         check_msg_free (&got);
         fail_msg ("expected \"%s<1..%d> s.\\n\"", head, HUB_ROOM_RATE_MS / 1000);
     }
     check_msg_free (&got);
     //  Rooms that exist: fine. Bob: his own burst.
-    move_at (__FILE__, __LINE__, A, "alice", "general", from, general, NULL, 0, "",
-             CHECK_IDS (B));
+    move_at (__FILE__, __LINE__, A, "alice", "general", from, general, NULL, 0, "", CHECK_IDS (B));
     expect_bye (from);
     move_at (__FILE__, __LINE__, B, "bob", "bobs", general, NULL, CHECK_IDS (A), "", NULL, 0);
     hub_finish ();
 }
 
-int main (void)
+int
+main (void)
 {
 #define HUB_TEST(f) cmocka_unit_test_setup_teardown (f, check_watchdog_setup, hub_teardown)
     const struct CMUnitTest tests [] = {

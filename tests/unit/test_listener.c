@@ -30,7 +30,8 @@
 #define WAIT_MS 5000
 
 /*  A port that was free a moment ago, on the loopback of that family.   */
-static int free_port (int family)
+static int
+free_port (int family)
 {
     int port = tcp_free_port (family == AF_INET6);
     assert_true (port > 0);
@@ -38,18 +39,20 @@ static int free_port (int family)
 }
 
 /*  A connection to the loopback of family at port, or the test fails.  */
-static int connect_to (int family, int port)
+static int
+connect_to (int family, int port)
 {
     int client = tcp_try_connect (port, family == AF_INET6, 0);
     if (client < 0)
-        fail_msg ("connect to port %d (%s): %s", port,
-                  family == AF_INET? "127.0.0.1": "::1", strerror (errno));
+        fail_msg ("connect to port %d (%s): %s", port, family == AF_INET ? "127.0.0.1" : "::1",
+                  strerror (errno));
     return client;
 }
 
 /*  listener_open on a fresh free port; retries a few times if someone
     else grabbed the port meanwhile. Sets *port.                         */
-static int open_on_free_port (const char *address, int family, int *port)
+static int
+open_on_free_port (const char *address, int family, int *port)
 {
     char error [256];
     for (int attempt = 0; attempt < 20; attempt++) {
@@ -66,13 +69,14 @@ static int open_on_free_port (const char *address, int family, int *port)
 }
 
 /*  The fd is a non-blocking, listening TCP socket with SO_REUSEADDR.    */
-static void assert_listening_socket (int fd)
+static void
+assert_listening_socket (int fd)
 {
     assert_true (fd >= 0);
     int flags = fcntl (fd, F_GETFL);
     assert_true (flags >= 0);
     assert_true (flags & O_NONBLOCK);
-    int value = 0;
+    int       value = 0;
     socklen_t len = sizeof value;
     assert_int_equal (getsockopt (fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &len), 0);
     assert_int_equal (value, 1);
@@ -88,10 +92,11 @@ static void assert_listening_socket (int fd)
     assert_true (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-static void assert_bound_to (int fd, int family, const char *address, int port)
+static void
+assert_bound_to (int fd, int family, const char *address, int port)
 {
     struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
+    socklen_t               len = sizeof ss;
     assert_int_equal (getsockname (fd, (struct sockaddr *) &ss, &len), 0);
     assert_int_equal (ss.ss_family, family);
     char text [INET6_ADDRSTRLEN];
@@ -99,8 +104,7 @@ static void assert_bound_to (int fd, int family, const char *address, int port)
         struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
         assert_int_equal (ntohs (sin->sin_port), port);
         assert_non_null (inet_ntop (AF_INET, &sin->sin_addr, text, sizeof text));
-    }
-    else {
+    } else {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
         assert_int_equal (ntohs (sin6->sin6_port), port);
         assert_non_null (inet_ntop (AF_INET6, &sin6->sin6_addr, text, sizeof text));
@@ -110,10 +114,11 @@ static void assert_bound_to (int fd, int family, const char *address, int port)
 
 /*  Connects to the loopback of family at port, then checks
     the listener accepts it.                                             */
-static void assert_accepts (int listener, int family, int port)
+static void
+assert_accepts (int listener, int family, int port)
 {
-    int client = connect_to (family, port);
-    struct pollfd pfd = { .fd = listener, .events = POLLIN };
+    int           client = connect_to (family, port);
+    struct pollfd pfd = {.fd = listener, .events = POLLIN};
     assert_int_equal (poll (&pfd, 1, WAIT_MS), 1);
     int accepted = accept (listener, NULL, NULL);
     assert_true (accepted >= 0);
@@ -129,7 +134,8 @@ static void assert_accepts (int listener, int family, int port)
 }
 
 /*  fd listens on address (of family) at port and takes connections.    */
-static void assert_listens_on (int fd, int family, const char *address, int port)
+static void
+assert_listens_on (int fd, int family, const char *address, int port)
 {
     assert_listening_socket (fd);
     assert_bound_to (fd, family, address, port);
@@ -138,7 +144,8 @@ static void assert_listens_on (int fd, int family, const char *address, int port
 
 /* ------------------------------------------------------------------ */
 
-static void test_ipv4_loopback (void **state)
+static void
+test_ipv4_loopback (void **state)
 {
     (void) state;
     int port;
@@ -148,12 +155,13 @@ static void test_ipv4_loopback (void **state)
     close (fd);
 }
 
-static void test_ipv6_loopback (void **state)
+static void
+test_ipv6_loopback (void **state)
 {
     (void) state;
     if (!tcp_have_ipv6 ())
         skip ();
-    const char *spellings [] = { "::1", "[::1]" };
+    const char *spellings [] = {"::1", "[::1]"};
     for (size_t i = 0; i < 2; i++) {
         int port;
         int fd = open_on_free_port (spellings [i], AF_INET6, &port);
@@ -162,23 +170,23 @@ static void test_ipv6_loopback (void **state)
     }
 }
 
-static void test_default_is_dual_stack (void **state)
+static void
+test_default_is_dual_stack (void **state)
 {
     (void) state;
-    const char *defaults [] = { "", NULL };
+    const char *defaults [] = {"", NULL};
     for (size_t i = 0; i < 2; i++) {
         int port;
-        int fd = open_on_free_port (defaults [i], tcp_have_ipv6 ()? AF_INET6: AF_INET, &port);
+        int fd = open_on_free_port (defaults [i], tcp_have_ipv6 () ? AF_INET6 : AF_INET, &port);
         assert_listening_socket (fd);
         if (tcp_have_ipv6 ()) {
             assert_bound_to (fd, AF_INET6, "::", port);
-            int v6only = 1;
+            int       v6only = 1;
             socklen_t len = sizeof v6only;
             assert_int_equal (getsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len), 0);
             assert_int_equal (v6only, 0);
             assert_accepts (fd, AF_INET6, port);
-        }
-        else
+        } else
             assert_bound_to (fd, AF_INET, "0.0.0.0", port);
         assert_accepts (fd, AF_INET, port);
         close (fd);
@@ -187,12 +195,13 @@ static void test_default_is_dual_stack (void **state)
 
 /*  Bad addresses are LISTENER_BAD_ADDRESS (exit status 2), numeric ones
     at once, without asking DNS. ".invalid" never resolves (RFC 6761).  */
-static void test_bad_addresses (void **state)
+static void
+test_bad_addresses (void **state)
 {
     (void) state;
     const char *bad [] = {
-        "no-such-host.invalid", "999.1.1.1", "1.2.3.4.5", "[::1", "::1]", "[]",
-        "127.0.0.1:80", "::g", "256.0.0.1", "[localhost]x",
+        "no-such-host.invalid", "999.1.1.1", "1.2.3.4.5", "[::1",         "::1]", "[]",
+        "127.0.0.1:80",         "::g",       "256.0.0.1", "[localhost]x",
     };
     int port = free_port (AF_INET);
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
@@ -204,7 +213,8 @@ static void test_bad_addresses (void **state)
             fail_msg ("listener_open (\"%s\") succeeded", bad [i]);
         }
         if (fd != LISTENER_BAD_ADDRESS)
-            fail_msg ("listener_open (\"%s\"): %d, want LISTENER_BAD_ADDRESS (%s)", bad [i], fd, error);
+            fail_msg ("listener_open (\"%s\"): %d, want LISTENER_BAD_ADDRESS (%s)", bad [i], fd,
+                      error);
         if (strlen (error) == 0)
             fail_msg ("listener_open (\"%s\"): no reason given", bad [i]);
     }
@@ -212,7 +222,8 @@ static void test_bad_addresses (void **state)
 
 /*  Issue 9 #11: host names resolve. localhost listens on 127.0.0.1 (the
     IPv4 address first: every nc tries it), and accepts there.           */
-static void test_host_name_localhost (void **state)
+static void
+test_host_name_localhost (void **state)
 {
     (void) state;
     int port;
@@ -228,11 +239,12 @@ static void test_host_name_localhost (void **state)
 }
 
 /*  An address this machine does not have (TEST-NET-1).                  */
-static void test_foreign_address (void **state)
+static void
+test_foreign_address (void **state)
 {
     (void) state;
     char error [256] = "";
-    int fd = listener_open ("192.0.2.1", free_port (AF_INET), error, sizeof error);
+    int  fd = listener_open ("192.0.2.1", free_port (AF_INET), error, sizeof error);
     if (fd >= 0)
         close (fd);
     assert_int_equal (fd, LISTENER_BAD_ADDRESS);
@@ -240,10 +252,11 @@ static void test_foreign_address (void **state)
 }
 
 /*  The reason never overflows a small buffer and is always terminated.  */
-static void test_error_fits_the_buffer (void **state)
+static void
+test_error_fits_the_buffer (void **state)
 {
     (void) state;
-    char *error = malloc (8);           /* exact size: ASan sees overflows */
+    char *error = malloc (8); /* exact size: ASan sees overflows */
     assert_non_null (error);
     memset (error, 'Z', 8);
     int fd = listener_open ("999.999.999.999.999.999", 8989, error, 8);
@@ -253,13 +266,14 @@ static void test_error_fits_the_buffer (void **state)
     free (error);
 }
 
-static void test_port_in_use (void **state)
+static void
+test_port_in_use (void **state)
 {
     (void) state;
-    int port;
-    int first = open_on_free_port ("127.0.0.1", AF_INET, &port);
+    int  port;
+    int  first = open_on_free_port ("127.0.0.1", AF_INET, &port);
     char error [256] = "";
-    int second = listener_open ("127.0.0.1", port, error, sizeof error);
+    int  second = listener_open ("127.0.0.1", port, error, sizeof error);
     if (second >= 0)
         close (second);
     assert_int_equal (second, LISTENER_IN_USE);
@@ -282,7 +296,7 @@ static void test_port_in_use (void **state)
     close (first);
 
     //  And the other way round: the default holds the port.
-    first = open_on_free_port ("", tcp_have_ipv6 ()? AF_INET6: AF_INET, &port);
+    first = open_on_free_port ("", tcp_have_ipv6 () ? AF_INET6 : AF_INET, &port);
     error [0] = 0;
     second = listener_open ("127.0.0.1", port, error, sizeof error);
     if (second >= 0)
@@ -302,14 +316,15 @@ static void test_port_in_use (void **state)
 
 /*  SO_REUSEADDR: a port whose last connection sits in TIME_WAIT can be
     listened on again at once (a restart).                               */
-static void test_reopen_after_close (void **state)
+static void
+test_reopen_after_close (void **state)
 {
     (void) state;
     int port;
     int fd = open_on_free_port ("127.0.0.1", AF_INET, &port);
     //  Make a connection and close the server side first: TIME_WAIT.
-    int client = connect_to (AF_INET, port);
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    int           client = connect_to (AF_INET, port);
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
     assert_int_equal (poll (&pfd, 1, WAIT_MS), 1);
     int accepted = accept (fd, NULL, NULL);
     assert_true (accepted >= 0);
@@ -318,7 +333,7 @@ static void test_reopen_after_close (void **state)
     char byte;
     pfd.fd = client;
     assert_int_equal (poll (&pfd, 1, WAIT_MS), 1);
-    assert_int_equal (read (client, &byte, 1), 0);      /* EOF: server closed first */
+    assert_int_equal (read (client, &byte, 1), 0); /* EOF: server closed first */
     close (client);
 
     char error [256] = "";
@@ -335,7 +350,8 @@ static void test_reopen_after_close (void **state)
 
 /*  Runs listener_probe (address, port) in a child process (it blocks);
     returns the child's pid. The child exits 0 when the probe succeeded. */
-static pid_t spawn_probe (const char *address, int port)
+static pid_t
+spawn_probe (const char *address, int port)
 {
     fflush (NULL);
     pid_t pid = fork ();
@@ -343,17 +359,18 @@ static pid_t spawn_probe (const char *address, int port)
     if (pid == 0) {
         char error [256] = "";
         bool ok = listener_probe (address, port, WAIT_MS, error, sizeof error);
-        _exit (ok? 0: 1);
+        _exit (ok ? 0 : 1);
     }
     return pid;
 }
 
-static int reap (pid_t pid)
+static int
+reap (pid_t pid)
 {
     int status = 0;
     for (int i = 0; i < WAIT_MS / 10; i++) {
         if (waitpid (pid, &status, WNOHANG) == pid)
-            return WIFEXITED (status)? WEXITSTATUS (status): 128;
+            return WIFEXITED (status) ? WEXITSTATUS (status) : 128;
         usleep (10000);
     }
     kill (pid, SIGKILL);
@@ -362,9 +379,10 @@ static int reap (pid_t pid)
     return -1;
 }
 
-static int accept_one (int listener)
+static int
+accept_one (int listener)
 {
-    struct pollfd pfd = { .fd = listener, .events = POLLIN };
+    struct pollfd pfd = {.fd = listener, .events = POLLIN};
     assert_int_equal (poll (&pfd, 1, WAIT_MS), 1);
     int fd = accept (listener, NULL, NULL);
     assert_true (fd >= 0);
@@ -373,16 +391,17 @@ static int accept_one (int listener)
 
 /*  The probe's SYN is marked; the listener recognises it at accept, and
     the probe succeeds on the reply alone.                               */
-static void test_probe_is_recognised (void **state)
+static void
+test_probe_is_recognised (void **state)
 {
     (void) state;
-    const char *addresses [] = { "127.0.0.1", "", "localhost" };
+    const char *addresses [] = {"127.0.0.1", "", "localhost"};
     for (size_t i = 0; i < 3; i++) {
         int port;
-        int listener = open_on_free_port (addresses [i], tcp_have_ipv6 () && !*addresses [i]?
-                                          AF_INET6: AF_INET, &port);
+        int listener = open_on_free_port (
+            addresses [i], tcp_have_ipv6 () && !*addresses [i] ? AF_INET6 : AF_INET, &port);
         pid_t probe = spawn_probe (addresses [i], port);
-        int fd = accept_one (listener);
+        int   fd = accept_one (listener);
         if (!listener_is_probe (fd))
             fail_msg ("a probe to \"%s\" was not recognised", addresses [i]);
         assert_int_equal (send (fd, LISTENER_PROBE_REPLY, strlen (LISTENER_PROBE_REPLY), 0),
@@ -395,7 +414,8 @@ static void test_probe_is_recognised (void **state)
 
 /*  An ordinary client is not a probe; a probe that gets anything but the
     reply (a chat banner: another server) fails.                         */
-static void test_plain_client_is_not_a_probe (void **state)
+static void
+test_plain_client_is_not_a_probe (void **state)
 {
     (void) state;
     int port;
@@ -417,7 +437,8 @@ static void test_plain_client_is_not_a_probe (void **state)
 }
 
 /*  Nothing listening: the probe fails at once, with the reason.         */
-static void test_probe_without_server (void **state)
+static void
+test_probe_without_server (void **state)
 {
     (void) state;
     char error [256] = "";
@@ -430,7 +451,8 @@ static void test_probe_without_server (void **state)
 /* ------------------------------------------------------------------ */
 /*  Socket activation                                                  */
 
-static void test_systemd_none (void **state)
+static void
+test_systemd_none (void **state)
 {
     (void) state;
     char error [256] = "";
@@ -444,7 +466,8 @@ static void test_systemd_none (void **state)
     assert_null (getenv ("LISTEN_FDS"));
 }
 
-static void set_listen_env (const char *count)
+static void
+set_listen_env (const char *count)
 {
     char pid [32];
     snprintf (pid, sizeof pid, "%ld", (long) getpid ());
@@ -454,7 +477,8 @@ static void set_listen_env (const char *count)
 
 /*  One listening socket as fd 3: taken, made non-blocking. A socket
     that does not listen, or two sockets, are refused with a reason.     */
-static void test_systemd_socket (void **state)
+static void
+test_systemd_socket (void **state)
 {
     (void) state;
     //  Whatever this process holds as fd 3 (the runner's), put back after.
@@ -497,7 +521,8 @@ static void test_systemd_socket (void **state)
     }
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_ipv4_loopback),

@@ -20,20 +20,22 @@
 #include <unistd.h>
 #include "log.h"
 
-#define STAMP_LEN 19            /* "YYYY-MM-DD HH:MM:SS" */
+#define STAMP_LEN 19 /* "YYYY-MM-DD HH:MM:SS" */
 
-static int s_pipe [2] = { -1, -1 };
+static int s_pipe [2] = {-1, -1};
 
-static int pipe_setup (void **state)
+static int
+pipe_setup (void **state)
 {
     (void) state;
     if (pipe2 (s_pipe, O_CLOEXEC) != 0)
         return -1;
     //  Reads never wait: whatever log_* wrote is already in the pipe.
-    return fcntl (s_pipe [0], F_SETFL, O_NONBLOCK) == 0? 0: -1;
+    return fcntl (s_pipe [0], F_SETFL, O_NONBLOCK) == 0 ? 0 : -1;
 }
 
-static int pipe_teardown (void **state)
+static int
+pipe_teardown (void **state)
 {
     (void) state;
     close (s_pipe [0]);
@@ -43,10 +45,11 @@ static int pipe_teardown (void **state)
 }
 
 /*  Everything in the pipe now, NUL terminated (caller frees); *len set. */
-static char *drain (size_t *len)
+static char *
+drain (size_t *len)
 {
     size_t cap = 8192, n = 0;
-    char *data = malloc (cap + 1);
+    char  *data = malloc (cap + 1);
     assert_non_null (data);
     for (;;) {
         if (n == cap) {
@@ -67,7 +70,8 @@ static char *drain (size_t *len)
     return data;
 }
 
-static void format_stamp (time_t t, char out [STAMP_LEN + 1])
+static void
+format_stamp (time_t t, char out [STAMP_LEN + 1])
 {
     struct tm tm;
     localtime_r (&t, &tm);
@@ -75,14 +79,15 @@ static void format_stamp (time_t t, char out [STAMP_LEN + 1])
 }
 
 /*  line holds a "YYYY-MM-DD HH:MM:SS" of a second in [from, to].         */
-static void assert_stamp_between (const char *line, time_t from, time_t to)
+static void
+assert_stamp_between (const char *line, time_t from, time_t to)
 {
     for (int i = 0; i < STAMP_LEN; i++) {
         char c = line [i];
-        bool ok = (i == 4 || i == 7)? c == '-'
-                : i == 10?            c == ' '
-                : (i == 13 || i == 16)? c == ':'
-                : c >= '0' && c <= '9';
+        bool ok = (i == 4 || i == 7)     ? c == '-'
+                  : i == 10              ? c == ' '
+                  : (i == 13 || i == 16) ? c == ':'
+                                         : c >= '0' && c <= '9';
         if (!ok)
             fail_msg ("bad timestamp at byte %d in \"%s\"", i, line);
     }
@@ -97,22 +102,24 @@ static void assert_stamp_between (const char *line, time_t from, time_t to)
 }
 
 /*  The pipe holds exactly one line: a stamp of now, then expected.      */
-static void assert_one_line (time_t from, time_t to, const char *expected)
+static void
+assert_one_line (time_t from, time_t to, const char *expected)
 {
     size_t len;
-    char *data = drain (&len);
+    char  *data = drain (&len);
     size_t want = STAMP_LEN + 1 + strlen (expected) + 1;
-    if (len != want || data [len - 1] != '\n' || memchr (data, '\n', len) != data + len - 1
-        || data [STAMP_LEN] != ' ' || memcmp (data + STAMP_LEN + 1, expected, strlen (expected)))
+    if (len != want || data [len - 1] != '\n' || memchr (data, '\n', len) != data + len - 1 ||
+        data [STAMP_LEN] != ' ' || memcmp (data + STAMP_LEN + 1, expected, strlen (expected)))
         fail_msg ("expected \"<stamp> %s\\n\", got \"%s\"", expected, data);
     assert_stamp_between (data, from, to);
     free (data);
 }
 
-static void assert_pipe_empty (void)
+static void
+assert_pipe_empty (void)
 {
     size_t len;
-    char *data = drain (&len);
+    char  *data = drain (&len);
     if (len)
         fail_msg ("expected nothing, got \"%s\"", data);
     free (data);
@@ -120,7 +127,8 @@ static void assert_pipe_empty (void)
 
 /* ------------------------------------------------------------------ */
 
-static void test_info_writes_one_line (void **state)
+static void
+test_info_writes_one_line (void **state)
 {
     (void) state;
     log_t log;
@@ -136,7 +144,8 @@ static void test_info_writes_one_line (void **state)
     assert_one_line (from, to, "room[general] started");
 }
 
-static void test_info_with_verbose (void **state)
+static void
+test_info_with_verbose (void **state)
 {
     (void) state;
     log_t log;
@@ -147,7 +156,8 @@ static void test_info_with_verbose (void **state)
     assert_one_line (from, to, "hub room dev created (2 rooms)");
 }
 
-static void test_debug_only_when_verbose (void **state)
+static void
+test_debug_only_when_verbose (void **state)
 {
     (void) state;
     log_t quiet, loud;
@@ -166,7 +176,8 @@ static void test_debug_only_when_verbose (void **state)
     assert_pipe_empty ();
 }
 
-static void test_lines_are_separate (void **state)
+static void
+test_lines_are_separate (void **state)
 {
     (void) state;
     log_t log;
@@ -175,9 +186,9 @@ static void test_lines_are_separate (void **state)
     log_debug (&log, "two");
     log_info (&log, "three");
     size_t len;
-    char *data = drain (&len);
+    char  *data = drain (&len);
     //  "<stamp> gateway one\n<stamp> gateway two\n<stamp> gateway three\n"
-    const char *words [] = { "one", "two", "three" };
+    const char *words [] = {"one", "two", "three"};
     const char *p = data;
     for (size_t i = 0; i < 3; i++) {
         const char *nl = strchr (p, '\n');
@@ -193,7 +204,8 @@ static void test_lines_are_separate (void **state)
 }
 
 /*  A message longer than the line buffer is cut, still as one line.     */
-static void test_long_message_stays_one_line (void **state)
+static void
+test_long_message_stays_one_line (void **state)
 {
     (void) state;
     log_t log;
@@ -205,7 +217,7 @@ static void test_long_message_stays_one_line (void **state)
     log_info (&log, "%s", text);
     free (text);
     size_t len;
-    char *data = drain (&len);
+    char  *data = drain (&len);
     assert_true (len > STAMP_LEN + 20);
     assert_int_equal (data [len - 1], '\n');
     assert_true (memchr (data, '\n', len) == data + len - 1);
@@ -214,7 +226,8 @@ static void test_long_message_stays_one_line (void **state)
 }
 
 /*  A name too long for the log keeps a prefix, never overflows.         */
-static void test_long_name_is_cut (void **state)
+static void
+test_long_name_is_cut (void **state)
 {
     (void) state;
     char name [200];
@@ -227,7 +240,7 @@ static void test_long_name_is_cut (void **state)
     assert_memory_equal (log.name, name, strlen (log.name));
     log_info (&log, "ok");
     size_t len;
-    char *data = drain (&len);
+    char  *data = drain (&len);
     assert_int_equal (data [len - 1], '\n');
     assert_true (memchr (data, '\n', len) == data + len - 1);
     assert_memory_equal (data + len - 4, " ok\n", 4);
@@ -236,7 +249,8 @@ static void test_long_name_is_cut (void **state)
 
 /*  A log that cannot be written is not an error (nothing to assert but
     that it returns).                                                   */
-static void test_unwritable_fd (void **state)
+static void
+test_unwritable_fd (void **state)
 {
     (void) state;
     log_t log;
@@ -246,18 +260,19 @@ static void test_unwritable_fd (void **state)
     int fds [2];
     assert_int_equal (pipe (fds), 0);
     close (fds [1]);
-    log_init (&log, "hub", fds [0], true);     /* read end: write fails */
+    log_init (&log, "hub", fds [0], true); /* read end: write fails */
     log_info (&log, "nope");
     close (fds [0]);
 }
 
 /*  --log-file: each line goes to stdout and the file alike, appended;
     debug lines follow --verbose in both.                                 */
-static void test_also_writes_to_a_file (void **state)
+static void
+test_also_writes_to_a_file (void **state)
 {
     (void) state;
     char path [] = "/tmp/test_log_XXXXXX";
-    int file = mkstemp (path);
+    int  file = mkstemp (path);
     assert_true (file >= 0);
     assert_int_equal (write (file, "earlier\n", 8), 8);
     close (file);
@@ -272,9 +287,9 @@ static void test_also_writes_to_a_file (void **state)
     close (file);
 
     size_t len;
-    char *out = drain (&len);
-    char text [512] = "";
-    FILE *in = fopen (path, "r");
+    char  *out = drain (&len);
+    char   text [512] = "";
+    FILE  *in = fopen (path, "r");
     assert_non_null (in);
     size_t got = fread (text, 1, sizeof text - 1, in);
     fclose (in);
@@ -293,34 +308,42 @@ static void test_also_writes_to_a_file (void **state)
 /* ------------------------------------------------------------------ */
 /*  Escaping: nothing a client typed reaches the log raw.              */
 
-static void expect_escape (const char *in, size_t len, const char *want)
+static void
+expect_escape (const char *in, size_t len, const char *want)
 {
-    char out [256];
+    char   out [256];
     size_t n = log_escape (in, len, out, sizeof out);
     if (n != strlen (want) || strcmp (out, want))
         fail_msg ("escaping gave \"%s\", want \"%s\"", out, want);
 }
 #define expect_esc(lit, want) expect_escape ((lit), sizeof (lit) - 1, (want))
 
-static void test_escape_controls (void **state)
+static void
+test_escape_controls (void **state)
 {
     (void) state;
-    expect_esc ("plain text, caf\xc3\xa9 \xf0\x9f\x98\x80", "plain text, caf\xc3\xa9 \xf0\x9f\x98\x80");
+    expect_esc ("plain text, caf\xc3\xa9 \xf0\x9f\x98\x80",
+                "plain text, caf\xc3\xa9 \xf0\x9f\x98\x80");
     expect_esc ("a\x1b[2Jb", "a\\x1b[2Jb");
     expect_esc ("\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07");
     expect_esc ("x\r\n2026-01-01 00:00:00 main fake", "x\\r\\n2026-01-01 00:00:00 main fake");
     expect_esc ("\t\\", "\\t\\\\");
     expect_esc ("\x00\x01\x7f", "\\x00\\x01\\x7f");
-    expect_esc ("\xc2\x9b" "31m", "\\xc2\\x9b31m");                  /* C1 CSI */
-    expect_esc ("\xe2\x80\xae" "abc", "\\xe2\\x80\\xaeabc");          /* U+202E */
+    expect_esc ("\xc2\x9b"
+                "31m",
+                "\\xc2\\x9b31m"); /* C1 CSI */
+    expect_esc ("\xe2\x80\xae"
+                "abc",
+                "\\xe2\\x80\\xaeabc"); /* U+202E */
     expect_esc ("\xe2\x81\xa6\xe2\x80\x8f", "\\xe2\\x81\\xa6\\xe2\\x80\\x8f");
-    expect_esc ("\xe2\x80\xa8", "\\xe2\\x80\\xa8");                   /* U+2028 */
-    expect_esc ("\xff\xc3", "\\xff\\xc3");                            /* invalid */
-    expect_esc ("\xc2\xa0", "\xc2\xa0");                              /* U+00A0 kept */
+    expect_esc ("\xe2\x80\xa8", "\\xe2\\x80\\xa8"); /* U+2028 */
+    expect_esc ("\xff\xc3", "\\xff\\xc3");          /* invalid */
+    expect_esc ("\xc2\xa0", "\xc2\xa0");            /* U+00A0 kept */
 }
 
 /*  Cut before an escape that would not fit, NUL terminated.            */
-static void test_escape_cut (void **state)
+static void
+test_escape_cut (void **state)
 {
     (void) state;
     char out [8];
@@ -333,7 +356,8 @@ static void test_escape_cut (void **state)
 
 /*  Whatever the format, client text in a log line is escaped: one line,
     no raw control byte.                                                */
-static void test_lines_are_escaped (void **state)
+static void
+test_lines_are_escaped (void **state)
 {
     (void) state;
     log_t log;
@@ -341,7 +365,7 @@ static void test_lines_are_escaped (void **state)
     log_debug (&log, "%s: /join %s", "mallory\x1b]0;owned\x07",
                "x\r\n2026-11-29 18:00:00 main fake line\x1b[2J");
     size_t len;
-    char *data = drain (&len);
+    char  *data = drain (&len);
     assert_int_equal (data [len - 1], '\n');
     assert_true (memchr (data, '\n', len) == data + len - 1);
     for (size_t i = 0; i + 1 < len; i++)
@@ -352,7 +376,8 @@ static void test_lines_are_escaped (void **state)
 }
 
 /*  A long escaped message stays one line within LOG_LINE_MAX.          */
-static void test_escaped_line_is_bounded (void **state)
+static void
+test_escaped_line_is_bounded (void **state)
 {
     (void) state;
     log_t log;
@@ -362,7 +387,7 @@ static void test_escaped_line_is_bounded (void **state)
     text [sizeof text - 1] = 0;
     log_info (&log, "%s", text);
     size_t len;
-    char *data = drain (&len);
+    char  *data = drain (&len);
     assert_true (len <= LOG_LINE_MAX);
     assert_int_equal (data [len - 1], '\n');
     assert_true (memchr (data, '\n', len) == data + len - 1);
@@ -373,7 +398,8 @@ static void test_escaped_line_is_bounded (void **state)
 /* ------------------------------------------------------------------ */
 /*  Never blocking: a full pipe drops lines and says how many.         */
 
-static void test_full_pipe_drops_and_counts (void **state)
+static void
+test_full_pipe_drops_and_counts (void **state)
 {
     (void) state;
     int fds [2];
@@ -410,7 +436,8 @@ static void test_full_pipe_drops_and_counts (void **state)
 /* ------------------------------------------------------------------ */
 /*  --log-file                                                         */
 
-static void test_open_file_regular_only (void **state)
+static void
+test_open_file_regular_only (void **state)
 {
     (void) state;
     char dir [] = "/tmp/test_log_dir_XXXXXX";
@@ -460,10 +487,11 @@ static void test_open_file_regular_only (void **state)
 /*  The sink                                                           */
 
 /*  Reads fd until want shows up or ms pass; returns what arrived.      */
-static char *read_until (int fd, const char *want, int ms)
+static char *
+read_until (int fd, const char *want, int ms)
 {
     size_t cap = 1 << 16, n = 0;
-    char *data = calloc (1, cap + 1);
+    char  *data = calloc (1, cap + 1);
     assert_non_null (data);
     struct timespec start;
     clock_gettime (CLOCK_MONOTONIC, &start);
@@ -473,7 +501,7 @@ static char *read_until (int fd, const char *want, int ms)
         long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
         if (spent >= ms)
             break;
-        struct pollfd p = { .fd = fd, .events = POLLIN };
+        struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll (&p, 1, 50) <= 0)
             continue;
         ssize_t got = read (fd, data + n, cap - n);
@@ -484,7 +512,8 @@ static char *read_until (int fd, const char *want, int ms)
     return data;
 }
 
-static long elapsed_ms (const struct timespec *from)
+static long
+elapsed_ms (const struct timespec *from)
 {
     struct timespec now;
     clock_gettime (CLOCK_MONOTONIC, &now);
@@ -493,7 +522,8 @@ static long elapsed_ms (const struct timespec *from)
 
 /*  Lines written to descriptor 1 reach the old stdout and the file;
     a reopen after a rename starts a new file at the old path.          */
-static void test_sink_copies_and_reopens (void **state)
+static void
+test_sink_copies_and_reopens (void **state)
 {
     (void) state;
     char dir [] = "/tmp/test_log_sink_XXXXXX";
@@ -532,7 +562,7 @@ static void test_sink_copies_and_reopens (void **state)
     assert_non_null (strstr (seen, " hub after the rotation\n"));
     free (seen);
 
-    char old_text [4096] = "", new_text [4096] = "";
+    char  old_text [4096] = "", new_text [4096] = "";
     FILE *f = fopen (moved, "r");
     assert_non_null (f);
     old_text [fread (old_text, 1, sizeof old_text - 1, f)] = 0;
@@ -552,7 +582,8 @@ static void test_sink_copies_and_reopens (void **state)
 
 /*  stdout a pipe nobody reads: writers never wait, lines are dropped
     and counted, and stopping the sink waits no longer than its bound.  */
-static void test_stuck_sink_never_blocks (void **state)
+static void
+test_stuck_sink_never_blocks (void **state)
 {
     (void) state;
     signal (SIGPIPE, SIG_IGN);
@@ -588,7 +619,8 @@ static void test_stuck_sink_never_blocks (void **state)
     close (stuck [0]);
 }
 
-int main (void)
+int
+main (void)
 {
     //  A zone far from UTC (no tzdata needed), so that a stamp in UTC
     //  instead of local time shows.
@@ -599,7 +631,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_info_with_verbose, pipe_setup, pipe_teardown),
         cmocka_unit_test_setup_teardown (test_debug_only_when_verbose, pipe_setup, pipe_teardown),
         cmocka_unit_test_setup_teardown (test_lines_are_separate, pipe_setup, pipe_teardown),
-        cmocka_unit_test_setup_teardown (test_long_message_stays_one_line, pipe_setup, pipe_teardown),
+        cmocka_unit_test_setup_teardown (test_long_message_stays_one_line, pipe_setup,
+                                         pipe_teardown),
         cmocka_unit_test_setup_teardown (test_long_name_is_cut, pipe_setup, pipe_teardown),
         cmocka_unit_test (test_unwritable_fd),
         cmocka_unit_test_setup_teardown (test_also_writes_to_a_file, pipe_setup, pipe_teardown),

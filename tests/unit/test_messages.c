@@ -18,17 +18,18 @@
 #include "messages.h"
 #include "../msg_raw.h"
 
-#define WAIT_MS 5000            /* every receive is bounded */
+#define WAIT_MS 5000 /* every receive is bounded */
 #define ID      0x0102030405060708ULL
 
-static zsock_t *s_bound;        /* "@inproc://..." */
-static zsock_t *s_connected;    /* ">inproc://..." */
+static zsock_t *s_bound;     /* "@inproc://..." */
+static zsock_t *s_connected; /* ">inproc://..." */
 
-static int pair_setup (void **state)
+static int
+pair_setup (void **state)
 {
     (void) state;
     static unsigned seq;
-    char endpoint [96];
+    char            endpoint [96];
     snprintf (endpoint, sizeof endpoint, "@inproc://test-messages-%d-%u", (int) getpid (), ++seq);
     s_bound = zsock_new_pair (endpoint);
     endpoint [0] = '>';
@@ -42,7 +43,8 @@ static int pair_setup (void **state)
     return 0;
 }
 
-static int pair_teardown (void **state)
+static int
+pair_teardown (void **state)
 {
     (void) state;
     zsock_destroy (&s_bound);
@@ -51,7 +53,8 @@ static int pair_teardown (void **state)
 }
 
 /*  Sends msg one way and returns what arrived (failing on timeout).     */
-static zmsg_t *pass (zmsg_t *msg)
+static zmsg_t *
+pass (zmsg_t *msg)
 {
     assert_int_equal (msg_send (&msg, s_bound), 0);
     assert_null (msg);
@@ -61,7 +64,8 @@ static zmsg_t *pass (zmsg_t *msg)
     return got;
 }
 
-static void assert_part (const msg_view_t *view, size_t i, const void *data, size_t size)
+static void
+assert_part (const msg_view_t *view, size_t i, const void *data, size_t size)
 {
     assert_true (i < view->parts);
     assert_int_equal (view->part [i].size, size);
@@ -69,7 +73,8 @@ static void assert_part (const msg_view_t *view, size_t i, const void *data, siz
         assert_memory_equal (view->part [i].data, data, size);
 }
 
-static void assert_frame (zframe_t *frame, const void *data, size_t size)
+static void
+assert_frame (zframe_t *frame, const void *data, size_t size)
 {
     assert_non_null (frame);
     assert_int_equal (zframe_size (frame), size);
@@ -80,14 +85,15 @@ static void assert_frame (zframe_t *frame, const void *data, size_t size)
 /* ------------------------------------------------------------------ */
 /*  One sample of each kind                                            */
 
-static const uint64_t s_ids [3] = { 0x100000002ULL, 0xFFFFFFFFFFFFFFFFULL, 7 };
-static const char s_binary [] = { 'a', 0, 'b', (char) 0xFF };     /* a NUL inside */
-static char s_long [5000];                                          /* crosses by reference */
+static const uint64_t s_ids [3] = {0x100000002ULL, 0xFFFFFFFFFFFFFFFFULL, 7};
+static const char     s_binary [] = {'a', 0, 'b', (char) 0xFF}; /* a NUL inside */
+static char           s_long [5000];                            /* crosses by reference */
 
 /*  A message of kind built by its builder, and the parts it must parse
     into (want [i], sizes [i]) with its id. No default: a kind added to
     the table without a sample here is a compiler warning.               */
-static zmsg_t *sample (msg_kind_t kind, uint64_t *id, const void *want [], size_t sizes [])
+static zmsg_t *
+sample (msg_kind_t kind, uint64_t *id, const void *want [], size_t sizes [])
 {
     *id = ID;
 #define WANT(i, data, size) (want [i] = (data), sizes [i] = (size))
@@ -169,7 +175,8 @@ static zmsg_t *sample (msg_kind_t kind, uint64_t *id, const void *want [], size_
 /* ------------------------------------------------------------------ */
 
 /*  The table itself: every kind has a row that a view can hold.         */
-static void test_table_rows (void **state)
+static void
+test_table_rows (void **state)
 {
     (void) state;
     for (int kind = 0; kind < MSG_KINDS; kind++) {
@@ -177,7 +184,7 @@ static void test_table_rows (void **state)
         assert_non_null (spec->type);
         assert_in_range (strlen (spec->type), 1, sizeof ((msg_view_t *) 0)->type - 1);
         assert_true (spec->parts <= MSG_MAX_PARTS);
-        assert_true (spec->bools >> spec->parts == 0);        /* bools are parts */
+        assert_true (spec->bools >> spec->parts == 0); /* bools are parts */
         assert_non_null (spec->route);
         assert_true (strstr (spec->route, "->") != NULL);
         assert_non_null (spec->payload);
@@ -187,19 +194,20 @@ static void test_table_rows (void **state)
 }
 
 /*  Who receives kind, by the MSG_FOR_* groups the actors' switches use. */
-static const char *receiver (msg_kind_t kind)
+static const char *
+receiver (msg_kind_t kind)
 {
     switch (kind) {
-        MSG_FOR_HUB:
-            return "hub";
-        MSG_FOR_ROOM:
-        case MSG_LINE:                  /* by way of the hub */
-        case MSG_STORED:                /* from its writer */
-            return "room";
-        MSG_FOR_GATEWAY:
-            return "gateway";
-        MSG_FOR_WRITER:
-            return "writer";
+    MSG_FOR_HUB:
+        return "hub";
+    MSG_FOR_ROOM:
+    case MSG_LINE:   /* by way of the hub */
+    case MSG_STORED: /* from its writer */
+        return "room";
+    MSG_FOR_GATEWAY:
+        return "gateway";
+    MSG_FOR_WRITER:
+        return "writer";
         case MSG_TERM:
             return "actor";
         case MSG_KINDS:
@@ -210,29 +218,31 @@ static const char *receiver (msg_kind_t kind)
 
 /*  The groups agree with the table: each kind's route ends at the actor
     whose group holds it.                                                */
-static void test_groups_match_routes (void **state)
+static void
+test_groups_match_routes (void **state)
 {
     (void) state;
     for (int kind = 0; kind <= MSG_KINDS; kind++) {
         const char *route = msg_spec ((msg_kind_t) kind)->route;
         const char *last = strrchr (route, ' ');
-        assert_string_equal (last? last + 1: route, receiver ((msg_kind_t) kind));
+        assert_string_equal (last ? last + 1 : route, receiver ((msg_kind_t) kind));
     }
 }
 
 /*  Every kind: builder -> pipe -> msg_parse gives back kind, id, parts. */
-static void test_every_kind_round_trips (void **state)
+static void
+test_every_kind_round_trips (void **state)
 {
     (void) state;
     memset (s_long, 'x', sizeof s_long);
     for (int kind = 0; kind < MSG_KINDS; kind++) {
-        const void *want [MSG_MAX_PARTS];
-        size_t sizes [MSG_MAX_PARTS];
-        uint64_t id;
-        zmsg_t *got = pass (sample ((msg_kind_t) kind, &id, want, sizes));
+        const void       *want [MSG_MAX_PARTS];
+        size_t            sizes [MSG_MAX_PARTS];
+        uint64_t          id;
+        zmsg_t           *got = pass (sample ((msg_kind_t) kind, &id, want, sizes));
         const msg_spec_t *spec = msg_spec ((msg_kind_t) kind);
-        msg_view_t view;
-        memset (&view, 0x5A, sizeof view);      /* parse must reset everything */
+        msg_view_t        view;
+        memset (&view, 0x5A, sizeof view); /* parse must reset everything */
         if (!msg_parse (got, &view))
             fail_msg ("%s refused: %s", spec->type, view.problem);
         assert_int_equal (view.kind, kind);
@@ -247,11 +257,12 @@ static void test_every_kind_round_trips (void **state)
 }
 
 /*  The payload accessors, per kind that has booleans or ids.           */
-static void test_accessors (void **state)
+static void
+test_accessors (void **state)
 {
     (void) state;
     for (int moving = 0; moving < 2; moving++) {
-        zmsg_t *got = pass (msg_new_leave (ID, moving));
+        zmsg_t    *got = pass (msg_new_leave (ID, moving));
         msg_view_t view;
         assert_true (msg_parse (got, &view));
         assert_int_equal (msg_bool (&view, 0), moving);
@@ -262,7 +273,7 @@ static void test_accessors (void **state)
         zmsg_destroy (&got);
     }
     for (int prompt_skip = 0; prompt_skip < 2; prompt_skip++) {
-        zmsg_t *got = pass (msg_new_out (s_ids [0], "t", 1, s_ids, 3, prompt_skip));
+        zmsg_t    *got = pass (msg_new_out (s_ids [0], "t", 1, s_ids, 3, prompt_skip));
         msg_view_t view;
         assert_true (msg_parse (got, &view));
         assert_true (view.id == s_ids [0]);
@@ -273,7 +284,7 @@ static void test_accessors (void **state)
         zmsg_destroy (&got);
     }
     //  No ids at all: an OUT to nobody.
-    zmsg_t *got = pass (msg_new_out (0, "", 0, NULL, 0, false));
+    zmsg_t    *got = pass (msg_new_out (0, "", 0, NULL, 0, false));
     msg_view_t view;
     assert_true (msg_parse (got, &view));
     assert_int_equal (msg_id_count (&view, 1), 0);
@@ -291,7 +302,8 @@ static void test_accessors (void **state)
 
 /*  The wire form: [type][8-byte id][payload...], nothing more; $TERM is
     its type frame alone, as CZMQ sends it.                              */
-static void test_wire_format (void **state)
+static void
+test_wire_format (void **state)
 {
     (void) state;
     zmsg_t *got = pass (msg_new_line (ID, "hello", 5));
@@ -329,10 +341,11 @@ static void test_wire_format (void **state)
 }
 
 /*  Parses msg (taken), which must be refused.                           */
-static void assert_refused (zmsg_t *msg, const char *what)
+static void
+assert_refused (zmsg_t *msg, const char *what)
 {
     msg_view_t view;
-    zmsg_t *got = pass (msg);
+    zmsg_t    *got = pass (msg);
     if (msg_parse (got, &view))
         fail_msg ("%s was accepted", what);
     assert_non_null (view.problem);
@@ -341,16 +354,17 @@ static void assert_refused (zmsg_t *msg, const char *what)
 }
 
 /*  Every kind with one part fewer and one part more is refused.         */
-static void test_wrong_part_counts (void **state)
+static void
+test_wrong_part_counts (void **state)
 {
     (void) state;
     for (int kind = 0; kind < MSG_KINDS; kind++) {
         const char *type = msg_spec ((msg_kind_t) kind)->type;
         const void *want [MSG_MAX_PARTS];
-        size_t sizes [MSG_MAX_PARTS];
-        uint64_t id;
-        char what [64];
-        zmsg_t *msg = sample ((msg_kind_t) kind, &id, want, sizes);
+        size_t      sizes [MSG_MAX_PARTS];
+        uint64_t    id;
+        char        what [64];
+        zmsg_t     *msg = sample ((msg_kind_t) kind, &id, want, sizes);
         //  $TERM has no id to lose; the id is the last frame of the rest.
         if (zmsg_size (msg) > 1) {
             zframe_t *last = zmsg_last (msg);
@@ -358,8 +372,7 @@ static void test_wrong_part_counts (void **state)
             zframe_destroy (&last);
             snprintf (what, sizeof what, "%s with a part missing", type);
             assert_refused (msg, what);
-        }
-        else
+        } else
             zmsg_destroy (&msg);
         msg = sample ((msg_kind_t) kind, &id, want, sizes);
         zmsg_addstr (msg, "extra");
@@ -368,10 +381,11 @@ static void test_wrong_part_counts (void **state)
     }
 }
 
-static void test_unknown_types (void **state)
+static void
+test_unknown_types (void **state)
 {
     (void) state;
-    const char *types [] = { "BOGUS", "OU", "OUTS", "out", "", "MUCHTOOLONGTYPE", "$TERMS" };
+    const char *types [] = {"BOGUS", "OU", "OUTS", "out", "", "MUCHTOOLONGTYPE", "$TERMS"};
     for (size_t i = 0; i < sizeof types / sizeof types [0]; i++) {
         zmsg_t *msg = msg_new_type (types [i], ID);
         msg_add_str (msg, "x");
@@ -379,19 +393,20 @@ static void test_unknown_types (void **state)
         assert_refused (msg_new_type (types [i], ID), types [i]);
     }
     //  No frames at all (never sent: a message must have one frame).
-    zmsg_t *empty = zmsg_new ();
+    zmsg_t    *empty = zmsg_new ();
     msg_view_t view;
     assert_false (msg_parse (empty, &view));
     zmsg_destroy (&empty);
 }
 
 /*  An id frame of the wrong size, shorter, longer, empty, or none.      */
-static void test_bad_ids (void **state)
+static void
+test_bad_ids (void **state)
 {
     (void) state;
-    const size_t sizes [] = { 4, 9, 0, 7 };
+    const size_t sizes [] = {4, 9, 0, 7};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes [0]; i++) {
-        char id [16] = { 0 };
+        char    id [16] = {0};
         zmsg_t *msg = zmsg_new ();
         zmsg_addstr (msg, "LINE");
         zmsg_addmem (msg, id, sizes [i]);
@@ -404,11 +419,12 @@ static void test_bad_ids (void **state)
 }
 
 /*  A boolean is one byte, "1" or "0": nothing else.                     */
-static void test_bad_booleans (void **state)
+static void
+test_bad_booleans (void **state)
 {
     (void) state;
-    const char *bad [] = { "", "2", "10", "true", "\001", "\000" };
-    const size_t sizes [] = { 0, 1, 2, 4, 1, 1 };
+    const char  *bad [] = {"", "2", "10", "true", "\001", "\000"};
+    const size_t sizes [] = {0, 1, 2, 4, 1, 1};
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         zmsg_t *msg = msg_new (MSG_LEAVE, ID);
         msg_add (msg, bad [i], sizes [i]);
@@ -423,15 +439,17 @@ static void test_bad_booleans (void **state)
 }
 
 /*  What log reads from its pipe so far (non-blocking), into out.       */
-static void read_log (int fd, char *out, size_t size)
+static void
+read_log (int fd, char *out, size_t size)
 {
     ssize_t got = read (fd, out, size - 1);
-    out [got > 0? got: 0] = 0;
+    out [got > 0 ? got : 0] = 0;
 }
 
 /*  A pipe whose one command is $TERM: it says so for $TERM only, and
     logs anything else once, refused or unexpected, by its type.         */
-static void test_term_and_drops (void **state)
+static void
+test_term_and_drops (void **state)
 {
     (void) state;
     int fds [2];
@@ -457,15 +475,16 @@ static void test_term_and_drops (void **state)
     zmsg_destroy (&got);
     read_log (fds [0], text, sizeof text);
     assert_non_null (strstr (text, "test E: malformed BOGUS message dropped: unknown type\n"));
-    assert_null (strchr (strchr (text, '\n') + 1, '\n'));   /* once */
+    assert_null (strchr (strchr (text, '\n') + 1, '\n')); /* once */
     close (fds [0]);
     close (fds [1]);
 }
 
-static void test_strdup (void **state)
+static void
+test_strdup (void **state)
 {
     (void) state;
-    zmsg_t *got = pass (msg_new_cmd (77, "msg", "", 0, "hello world, not NUL terminated", 11));
+    zmsg_t    *got = pass (msg_new_cmd (77, "msg", "", 0, "hello world, not NUL terminated", 11));
     msg_view_t view;
     assert_true (msg_parse (got, &view));
     char *s = msg_strdup (&view, 0);
@@ -487,13 +506,14 @@ static void test_strdup (void **state)
 
 /*  Sending where no peer will ever take it: -1, and the message is gone
     (the sanitizer build checks that nothing leaks).                     */
-static void test_send_failure_destroys (void **state)
+static void
+test_send_failure_destroys (void **state)
 {
     (void) state;
     static unsigned seq;
-    char endpoint [96];
-    snprintf (endpoint, sizeof endpoint, "@inproc://test-messages-lonely-%d-%u",
-              (int) getpid (), ++seq);
+    char            endpoint [96];
+    snprintf (endpoint, sizeof endpoint, "@inproc://test-messages-lonely-%d-%u", (int) getpid (),
+              ++seq);
     zsock_t *lonely = zsock_new_pair (endpoint);
     assert_non_null (lonely);
     zsock_set_sndtimeo (lonely, 0);
@@ -506,7 +526,8 @@ static void test_send_failure_destroys (void **state)
     zsock_destroy (&lonely);
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_table_rows),

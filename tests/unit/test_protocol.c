@@ -14,23 +14,26 @@
 
 #define TS "[2023-11-14 22:13:20]"
 
-static void use_timezone (const char *tz)
+static void
+use_timezone (const char *tz)
 {
     assert_int_equal (setenv ("TZ", tz, 1), 0);
     tzset ();
 }
 
-static void expect_buf (buf_t *b, const char *want)
+static void
+expect_buf (buf_t *b, const char *want)
 {
     size_t len = strlen (want);
     if (buf_size (b) != len || memcmp (buf_head (b), want, len) != 0)
-        fail_msg ("got \"%.*s\", want \"%s\"", (int) buf_size (b),
-                  buf_head (b) ? buf_head (b) : "", want);
+        fail_msg ("got \"%.*s\", want \"%s\"", (int) buf_size (b), buf_head (b) ? buf_head (b) : "",
+                  want);
     buf_free (b);
 }
 
 /*  Reads $TCPCHAT_TEST_DATA/name into a NUL-terminated string.          */
-static char *read_data_file (const char *name, size_t *len)
+static char *
+read_data_file (const char *name, size_t *len)
 {
     const char *dir = getenv ("TCPCHAT_TEST_DATA");
     if (!dir)
@@ -48,17 +51,19 @@ static char *read_data_file (const char *name, size_t *len)
     return data;
 }
 
-static void test_banner_matches_file (void **state)
+static void
+test_banner_matches_file (void **state)
 {
     (void) state;
     size_t len;
-    char *file = read_data_file ("banner.txt", &len);
+    char  *file = read_data_file ("banner.txt", &len);
     assert_int_equal (strlen (PROTOCOL_BANNER), len);
     assert_memory_equal (PROTOCOL_BANNER, file, len);
     free (file);
 }
 
-static void test_banner_shape (void **state)
+static void
+test_banner_shape (void **state)
 {
     (void) state;
     size_t lines = 0;
@@ -71,7 +76,8 @@ static void test_banner_shape (void **state)
     assert_null (strstr (PROTOCOL_BANNER, " \n"));
 }
 
-static void test_fixed_texts (void **state)
+static void
+test_fixed_texts (void **state)
 {
     (void) state;
     assert_string_equal (PROTOCOL_NAME_PROMPT, "[ENTER YOUR NAME]: ");
@@ -81,7 +87,8 @@ static void test_fixed_texts (void **state)
     assert_int_equal (DEFAULT_PORT, 8989);
 }
 
-static void test_stamp_format (void **state)
+static void
+test_stamp_format (void **state)
 {
     (void) state;
     char out [STAMP_SIZE];
@@ -97,11 +104,12 @@ static void test_stamp_format (void **state)
     assert_string_equal (out, "[2000-03-01 00:00:00]");
 }
 
-static void test_stamp_uses_local_time (void **state)
+static void
+test_stamp_uses_local_time (void **state)
 {
     (void) state;
     char out [STAMP_SIZE];
-    use_timezone ("XYZ-2");         /* two hours east of UTC, no DST */
+    use_timezone ("XYZ-2"); /* two hours east of UTC, no DST */
     stamp_format (1700000000, out);
     use_timezone ("UTC");
     assert_string_equal (out, "[2023-11-15 00:13:20]");
@@ -109,16 +117,17 @@ static void test_stamp_uses_local_time (void **state)
 
 /*  stamp_now against stamp_format (time (NULL)), retried in the rare
     case that the clock ticks over between the two.                     */
-static void test_stamp_now_fresh_cache (void **state)
+static void
+test_stamp_now_fresh_cache (void **state)
 {
     (void) state;
     use_timezone ("UTC");
     for (int attempt = 0; attempt < 5; attempt++) {
         stamp_cache_t cache;
         memset (&cache, 0, sizeof cache);
-        time_t before = time (NULL);
+        time_t      before = time (NULL);
         const char *stamp = stamp_now (&cache);
-        time_t after = time (NULL);
+        time_t      after = time (NULL);
         if (before != after)
             continue;
         char want [STAMP_SIZE];
@@ -131,12 +140,13 @@ static void test_stamp_now_fresh_cache (void **state)
     fail_msg ("the clock kept ticking");
 }
 
-static void test_stamp_now_reuses_same_second (void **state)
+static void
+test_stamp_now_reuses_same_second (void **state)
 {
     (void) state;
     for (int attempt = 0; attempt < 5; attempt++) {
         stamp_cache_t cache;
-        time_t now = time (NULL);
+        time_t        now = time (NULL);
         cache.second = now;
         strcpy (cache.text, "[cached]");
         const char *stamp = stamp_now (&cache);
@@ -148,13 +158,14 @@ static void test_stamp_now_reuses_same_second (void **state)
     fail_msg ("the clock kept ticking");
 }
 
-static void test_stamp_now_refreshes_stale (void **state)
+static void
+test_stamp_now_refreshes_stale (void **state)
 {
     (void) state;
     use_timezone ("UTC");
     for (int attempt = 0; attempt < 5; attempt++) {
         stamp_cache_t cache;
-        time_t now = time (NULL);
+        time_t        now = time (NULL);
         cache.second = now - 1;
         strcpy (cache.text, "[stale]");
         const char *stamp = stamp_now (&cache);
@@ -169,7 +180,8 @@ static void test_stamp_now_refreshes_stale (void **state)
     fail_msg ("the clock kept ticking");
 }
 
-static void test_fmt_chat_line (void **state)
+static void
+test_fmt_chat_line (void **state)
 {
     (void) state;
     buf_t b;
@@ -180,7 +192,8 @@ static void test_fmt_chat_line (void **state)
     expect_buf (&b, TS "[bob]:");
 }
 
-static void test_fmt_prompt (void **state)
+static void
+test_fmt_prompt (void **state)
 {
     (void) state;
     buf_t b;
@@ -189,7 +202,8 @@ static void test_fmt_prompt (void **state)
     expect_buf (&b, TS "[alice]:");
 }
 
-static void test_fmt_private (void **state)
+static void
+test_fmt_private (void **state)
 {
     (void) state;
     buf_t b;
@@ -198,7 +212,8 @@ static void test_fmt_private (void **state)
     expect_buf (&b, "\n" TS "[alice -> bob]:psst, hi!\n");
 }
 
-static void test_fmt_notices (void **state)
+static void
+test_fmt_notices (void **state)
 {
     (void) state;
     buf_t b;
@@ -212,7 +227,8 @@ static void test_fmt_notices (void **state)
 }
 
 /*  Formatters append: a broadcast is queued after what is pending.      */
-static void test_fmt_appends (void **state)
+static void
+test_fmt_appends (void **state)
 {
     (void) state;
     buf_t b;
@@ -220,7 +236,8 @@ static void test_fmt_appends (void **state)
     fmt_prompt (&b, TS, "carol");
     fmt_joined (&b, "dave");
     fmt_chat_line (&b, TS, "dave", "yo", 2);
-    expect_buf (&b, TS "[carol]:" "\ndave has joined our chat...\n" TS "[dave]:yo");
+    expect_buf (&b, TS "[carol]:"
+                       "\ndave has joined our chat...\n" TS "[dave]:yo");
 }
 
 /* ------------------------------------------------------------------ */
@@ -232,21 +249,22 @@ static void test_fmt_appends (void **state)
     checked here, so a new text cannot skip the doc either.              */
 
 /*  Numbers that stand for the doc's placeholders while rendering.       */
-#define AS_N     1000001
-#define AS_S     1000002
-#define AS_PORT  1000003
+#define AS_N    1000001
+#define AS_S    1000002
+#define AS_PORT 1000003
 
 #define CHECKED_MAX 64
 typedef struct {
-    char  *doc;                         /* docs/PROTOCOL.md */
-    const char *checked [CHECKED_MAX];  /* names of the texts checked */
-    size_t checked_count;
-    char  *lines [CHECKED_MAX * 2];     /* every text as a reply line */
-    size_t line_count;
+    char       *doc;                   /* docs/PROTOCOL.md */
+    const char *checked [CHECKED_MAX]; /* names of the texts checked */
+    size_t      checked_count;
+    char       *lines [CHECKED_MAX * 2]; /* every text as a reply line */
+    size_t      line_count;
 } doc_check_t;
 
 /*  Where the tree is: TCPCHAT_TREE in the environment, else the Makefile's. */
-static char *read_tree_file (const char *name)
+static char *
+read_tree_file (const char *name)
 {
     const char *tree = getenv ("TCPCHAT_TREE");
 #ifdef TCPCHAT_TREE
@@ -268,30 +286,31 @@ static char *read_tree_file (const char *name)
     return data;
 }
 
-static char *replace_all (const char *text, const char *from, const char *to)
+static char *
+replace_all (const char *text, const char *from, const char *to)
 {
     size_t from_len = strlen (from);
-    char *out = malloc (strlen (text) * (strlen (to) + 1) + 1);
+    char  *out = malloc (strlen (text) * (strlen (to) + 1) + 1);
     assert_non_null (out);
     if (from_len == 0)
         return strcpy (out, text);
     char *o = out;
-    for (const char *p = text; *p; ) {
+    for (const char *p = text; *p;) {
         if (strncmp (p, from, from_len) == 0) {
             o = stpcpy (o, to);
             p += from_len;
-        }
-        else
+        } else
             *o++ = *p++;
     }
     *o = '\0';
     return out;
 }
 
-static bool doc_has (const doc_check_t *ctx, const char *a, const char *b, const char *c)
+static bool
+doc_has (const doc_check_t *ctx, const char *a, const char *b, const char *c)
 {
     size_t len = strlen (a) + strlen (b) + strlen (c) + 1;
-    char *want = malloc (len);
+    char  *want = malloc (len);
     assert_non_null (want);
     snprintf (want, len, "%s%s%s", a, b, c);
     bool found = strstr (ctx->doc, want) != NULL;
@@ -302,17 +321,16 @@ static bool doc_has (const doc_check_t *ctx, const char *a, const char *b, const
 /*  The forms a sent text takes in the doc: `A\nB\n` with the newlines
     written out, or in a code block; a one-line text ending in '\n' also
     as a reply line, `A` (the doc's tables say the newline once).        */
-static void expect_in_doc (doc_check_t *ctx, const char *name, const char *text)
+static void
+expect_in_doc (doc_check_t *ctx, const char *name, const char *text)
 {
-    char *escaped = replace_all (text, "\n", "\\n");
-    size_t len = strlen (text);
+    char       *escaped = replace_all (text, "\n", "\\n");
+    size_t      len = strlen (text);
     const char *newline = strchr (text, '\n');
-    char *line = strndup (text, newline && newline == text + len - 1? len - 1: len);
-    bool one_line = strchr (line, '\n') == NULL;
-    bool found = doc_has (ctx, "`", escaped, "`")
-              || doc_has (ctx, "```\n", escaped, "\n```")
-              || doc_has (ctx, "```\n", text, "```")
-              || (one_line && doc_has (ctx, "`", line, "`"));
+    char       *line = strndup (text, newline && newline == text + len - 1 ? len - 1 : len);
+    bool        one_line = strchr (line, '\n') == NULL;
+    bool found = doc_has (ctx, "`", escaped, "`") || doc_has (ctx, "```\n", escaped, "\n```") ||
+                 doc_has (ctx, "```\n", text, "```") || (one_line && doc_has (ctx, "`", line, "`"));
     if (!found)
         fail_msg ("%s is not in docs/PROTOCOL.md as sent: `%s`", name, escaped);
     assert_true (ctx->line_count < CHECKED_MAX * 2);
@@ -320,7 +338,8 @@ static void expect_in_doc (doc_check_t *ctx, const char *name, const char *text)
     free (escaped);
 }
 
-static void record (doc_check_t *ctx, const char *name)
+static void
+record (doc_check_t *ctx, const char *name)
 {
     assert_true (ctx->checked_count < CHECKED_MAX);
     ctx->checked [ctx->checked_count++] = name;
@@ -330,18 +349,20 @@ static void record (doc_check_t *ctx, const char *name)
 static void check_text (doc_check_t *ctx, const char *name, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
-static void check_text (doc_check_t *ctx, const char *name, const char *format, ...)
+static void
+check_text (doc_check_t *ctx, const char *name, const char *format, ...)
 {
-    char rendered [1024];
+    char    rendered [1024];
     va_list args;
     va_start (args, format);
     vsnprintf (rendered, sizeof rendered, format, args);
     va_end (args);
-    char number [16];
+    char  number [16];
     char *text = strdup (rendered);
-    const struct { int value; const char *as; } holders [] = {
-        { AS_N, "N" }, { AS_S, "S" }, { AS_PORT, "PORT" }
-    };
+    const struct {
+        int         value;
+        const char *as;
+    } holders [] = {{AS_N, "N"}, {AS_S, "S"}, {AS_PORT, "PORT"}};
     for (size_t i = 0; i < sizeof holders / sizeof holders [0]; i++) {
         snprintf (number, sizeof number, "%d", holders [i].value);
         char *next = replace_all (text, number, holders [i].as);
@@ -353,9 +374,10 @@ static void check_text (doc_check_t *ctx, const char *name, const char *format, 
     free (text);
 }
 
-#define CHECK_TEXT(ctx, name, ...)  check_text (ctx, #name, name, ##__VA_ARGS__)
+#define CHECK_TEXT(ctx, name, ...) check_text (ctx, #name, name, ##__VA_ARGS__)
 
-static bool was_checked (const doc_check_t *ctx, const char *name, size_t len)
+static bool
+was_checked (const doc_check_t *ctx, const char *name, size_t len)
 {
     for (size_t i = 0; i < ctx->checked_count; i++)
         if (strlen (ctx->checked [i]) == len && memcmp (ctx->checked [i], name, len) == 0)
@@ -365,8 +387,8 @@ static bool was_checked (const doc_check_t *ctx, const char *name, size_t len)
 
 /*  A formatter's output, taken from b (which is emptied), with `from`
     standing for the doc's placeholder `to`.                             */
-static void check_buf (doc_check_t *ctx, const char *name, buf_t *b,
-                       const char *from, const char *to)
+static void
+check_buf (doc_check_t *ctx, const char *name, buf_t *b, const char *from, const char *to)
 {
     char *sent = strndup (buf_head (b), buf_size (b));
     buf_free (b);
@@ -378,7 +400,8 @@ static void check_buf (doc_check_t *ctx, const char *name, buf_t *b,
         record (ctx, name);
 }
 
-static void check_constant_texts (doc_check_t *ctx)
+static void
+check_constant_texts (doc_check_t *ctx)
 {
     CHECK_TEXT (ctx, PROTOCOL_NAME_PROMPT);
     CHECK_TEXT (ctx, PROTOCOL_FULL);
@@ -419,7 +442,8 @@ static void check_constant_texts (doc_check_t *ctx)
     CHECK_TEXT (ctx, PROTOCOL_UNKNOWN, 2, "/x");
 }
 
-static void check_formatters (doc_check_t *ctx)
+static void
+check_formatters (doc_check_t *ctx)
 {
     buf_t b;
     buf_init (&b);
@@ -436,36 +460,38 @@ static void check_formatters (doc_check_t *ctx)
     fmt_renamed (&b, "OLD", "NEW");
     check_buf (ctx, "fmt_renamed", &b, "", "");
     fmt_renamed (&b, "OLD", "NEW");
-    buf_consume (&b, 1);                /* as the renamer gets it */
+    buf_consume (&b, 1); /* as the renamer gets it */
     check_buf (ctx, "fmt_renamed", &b, "", "");
     fmt_room_entry (&b, true, "NAME", AS_N);
     check_buf (ctx, "fmt_room_entry", &b, "1000001", "N");
     fmt_room_entry (&b, false, "NAME", AS_N);
     check_buf (ctx, "fmt_room_entry", &b, "1000001", "N");
     assert_non_null (strstr (ctx->doc, "`1 member`"));
-    char *abc [] = { "a", "b", "c" };
+    char *abc [] = {"a", "b", "c"};
     fmt_users (&b, "ROOM", abc, 3);
     check_buf (ctx, "fmt_users", &b, "(3)", "(N)");
 }
 
-static size_t identifier_length (const char *s)
+static size_t
+identifier_length (const char *s)
 {
     size_t len = 0;
-    while ((s [len] >= 'A' && s [len] <= 'Z') || (s [len] >= 'a' && s [len] <= 'z')
-       ||  (s [len] >= '0' && s [len] <= '9') || s [len] == '_')
+    while ((s [len] >= 'A' && s [len] <= 'Z') || (s [len] >= 'a' && s [len] <= 'z') ||
+           (s [len] >= '0' && s [len] <= '9') || s [len] == '_')
         len++;
     return len;
 }
 
 /*  Every "#define PROTOCOL_X" and "fmt_x (" of protocol.h was checked.   */
-static void expect_all_checked (const doc_check_t *ctx)
+static void
+expect_all_checked (const doc_check_t *ctx)
 {
-    char *header = read_tree_file ("include/protocol.h");
+    char  *header = read_tree_file ("include/protocol.h");
     size_t seen = 0;
     for (const char *p = header; (p = strstr (p, "#define PROTOCOL_")); p++) {
         const char *name = p + strlen ("#define ");
-        size_t len = identifier_length (name);
-        if (name [len] == '(')          /* PROTOCOL_STR (x): a macro, no text */
+        size_t      len = identifier_length (name);
+        if (name [len] == '(') /* PROTOCOL_STR (x): a macro, no text */
             continue;
         if (!was_checked (ctx, name, len))
             fail_msg ("%.*s is not checked against docs/PROTOCOL.md", (int) len, name);
@@ -476,45 +502,43 @@ static void expect_all_checked (const doc_check_t *ctx)
         const char *start = p;
         while (start > header && start [-1] != '\n')
             start--;
-        if (start [0] < 'a' || start [0] > 'z')     /* a comment, not code */
+        if (start [0] < 'a' || start [0] > 'z') /* a comment, not code */
             continue;
         const char *name = p + 1;
-        size_t len = identifier_length (name);
+        size_t      len = identifier_length (name);
         if (!was_checked (ctx, name, len))
             fail_msg ("%.*s is not checked against docs/PROTOCOL.md", (int) len, name);
         seen++;
     }
-    assert_true (seen >= 40);           /* the scan itself still works */
+    assert_true (seen >= 40); /* the scan itself still works */
     free (header);
 }
 
 /*  Every reason in a "reply line" table of the doc is one of the texts. */
-static void expect_doc_reasons_known (const doc_check_t *ctx)
+static void
+expect_doc_reasons_known (const doc_check_t *ctx)
 {
     size_t tables = 0, reasons = 0;
-    bool in_table = false;
-    for (const char *line = ctx->doc; *line; ) {
+    bool   in_table = false;
+    for (const char *line = ctx->doc; *line;) {
         const char *end = strchr (line, '\n');
-        size_t len = end? (size_t) (end - line): strlen (line);
+        size_t      len = end ? (size_t) (end - line) : strlen (line);
         if (len == 0 || line [0] != '|')
             in_table = false;
-        else
-        if (!in_table && memmem (line, len, "| reply line", 12)) {
+        else if (!in_table && memmem (line, len, "| reply line", 12)) {
             in_table = true;
             tables++;
-        }
-        else
-        if (in_table && line [1] != '-') {
-            const char *cell = line + len - 1;          /* the last cell */
+        } else if (in_table && line [1] != '-') {
+            const char *cell = line + len - 1; /* the last cell */
             while (cell > line && cell [-1] != '|')
                 cell--;
-            for (const char *q = cell; (q = memchr (q, '`', (size_t) (line + len - q))); ) {
+            for (const char *q = cell; (q = memchr (q, '`', (size_t) (line + len - q)));) {
                 const char *close = memchr (q + 1, '`', (size_t) (line + len - q - 1));
                 assert_non_null (close);
                 bool known = false;
                 for (size_t i = 0; i < ctx->line_count && !known; i++)
-                    known = strlen (ctx->lines [i]) == (size_t) (close - q - 1)
-                         && memcmp (ctx->lines [i], q + 1, (size_t) (close - q - 1)) == 0;
+                    known = strlen (ctx->lines [i]) == (size_t) (close - q - 1) &&
+                            memcmp (ctx->lines [i], q + 1, (size_t) (close - q - 1)) == 0;
                 if (!known)
                     fail_msg ("docs/PROTOCOL.md says %.*s, which no text sends",
                               (int) (close - q + 1), q);
@@ -525,13 +549,14 @@ static void expect_doc_reasons_known (const doc_check_t *ctx)
         line += len + (end != NULL);
     }
     assert_int_equal (tables, 3);
-    assert_true (reasons >= 15);        /* the scan itself still works */
+    assert_true (reasons >= 15); /* the scan itself still works */
 }
 
-static void test_texts_match_the_doc (void **state)
+static void
+test_texts_match_the_doc (void **state)
 {
     (void) state;
-    doc_check_t ctx = { .doc = read_tree_file ("docs/PROTOCOL.md") };
+    doc_check_t ctx = {.doc = read_tree_file ("docs/PROTOCOL.md")};
     check_constant_texts (&ctx);
     check_formatters (&ctx);
     expect_all_checked (&ctx);
@@ -542,7 +567,8 @@ static void test_texts_match_the_doc (void **state)
 }
 
 /*  A limit in a text is the constant the code checks.                  */
-static void test_limits_from_constants (void **state)
+static void
+test_limits_from_constants (void **state)
 {
     (void) state;
     char want [64];
@@ -554,7 +580,8 @@ static void test_limits_from_constants (void **state)
     assert_non_null (strstr (PROTOCOL_TOO_LONG, want));
 }
 
-static void test_fmt_room_entry (void **state)
+static void
+test_fmt_room_entry (void **state)
 {
     (void) state;
     buf_t b;
@@ -567,12 +594,13 @@ static void test_fmt_room_entry (void **state)
     expect_buf (&b, "  x (0 members)\n");
 }
 
-static void test_fmt_users (void **state)
+static void
+test_fmt_users (void **state)
 {
     (void) state;
     buf_t b;
     buf_init (&b);
-    char *names [] = { "alice", "bob", "carol" };
+    char *names [] = {"alice", "bob", "carol"};
     fmt_users (&b, "general", names, 3);
     expect_buf (&b, "Users in general (3): alice, bob, carol\n");
     fmt_users (&b, "dev", names + 1, 1);
@@ -581,7 +609,8 @@ static void test_fmt_users (void **state)
     expect_buf (&b, "Users in empty (0): \n");
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_banner_matches_file),

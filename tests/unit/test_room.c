@@ -31,31 +31,30 @@
 static const uint64_t A = 0x100000001ULL;
 static const uint64_t B = 0x100000002ULL;
 static const uint64_t C = 0x200000003ULL;
-static const uint64_t X = 0x900000009ULL;     /* never a member */
+static const uint64_t X = 0x900000009ULL; /* never a member */
 
 static struct {
     zactor_t *actor;
-    zsock_t  *gateway;          /* the fake gateway's end of the room's pipe */
+    zsock_t  *gateway; /* the fake gateway's end of the room's pipe */
     int       log_fd;
-} s_room = { NULL, NULL, -1 };
+} s_room = {NULL, NULL, -1};
 
 /*  A room keeping its file in data_dir ("" for none), logging to
     log_path (NULL: /dev/null).                                          */
-static void room_start_in (const char *name, size_t history, const char *data_dir,
-                           const char *log_path)
+static void
+room_start_in (const char *name, size_t history, const char *data_dir, const char *log_path)
 {
     static unsigned seq;
-    room_args_t *args = (room_args_t *) calloc (1, sizeof (room_args_t));
+    room_args_t    *args = (room_args_t *) calloc (1, sizeof (room_args_t));
     assert_non_null (args);
     config_defaults (&args->config);
     snprintf (args->name, sizeof args->name, "%s", name);
-    snprintf (args->endpoint, sizeof args->endpoint, "inproc://test-room-%d-%u",
-              (int) getpid (), ++seq);
+    snprintf (args->endpoint, sizeof args->endpoint, "inproc://test-room-%d-%u", (int) getpid (),
+              ++seq);
     args->config.history = (int) history;
     snprintf (args->config.data_dir, sizeof args->config.data_dir, "%s", data_dir);
-    s_room.log_fd = log_path
-        ? open (log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
-        : open ("/dev/null", O_WRONLY | O_CLOEXEC);
+    s_room.log_fd = log_path ? open (log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
+                             : open ("/dev/null", O_WRONLY | O_CLOEXEC);
     assert_true (s_room.log_fd >= 0);
     //  The room logs to stdout and to this, as to --log-file.
     args->config.log_fd = s_room.log_fd;
@@ -63,19 +62,21 @@ static void room_start_in (const char *name, size_t history, const char *data_di
 
     char endpoint [sizeof args->endpoint + 1];
     snprintf (endpoint, sizeof endpoint, ">%s", args->endpoint);
-    s_room.actor = zactor_new (room_actor, args);      /* takes args */
+    s_room.actor = zactor_new (room_actor, args); /* takes args */
     assert_non_null (s_room.actor);
     s_room.gateway = check_socket_new (endpoint);
     assert_non_null (s_room.gateway);
 }
 
-static void room_start (const char *name, size_t history)
+static void
+room_start (const char *name, size_t history)
 {
     room_start_in (name, history, "", NULL);
 }
 
 /*  Stops the room: BYE must be the next and last message.               */
-static void room_finish (void)
+static void
+room_finish (void)
 {
     zactor_destroy (&s_room.actor);
     expect_bare (s_room.gateway, MSG_BYE, 0);
@@ -85,10 +86,11 @@ static void room_finish (void)
     s_room.log_fd = -1;
 }
 
-static char s_dir [64];             /* a test's data dir, or "" */
+static char s_dir [64]; /* a test's data dir, or "" */
 
 /*  After a failure: stop what is left, checking nothing.                 */
-static int room_teardown (void **state)
+static int
+room_teardown (void **state)
 {
     (void) state;
     zactor_destroy (&s_room.actor);
@@ -106,7 +108,8 @@ static int room_teardown (void **state)
 /* ------------------------------------------------------------------ */
 /*  Playing the hub                                                    */
 
-static void send_parts (msg_kind_t kind, uint64_t id, const char *part)
+static void
+send_parts (msg_kind_t kind, uint64_t id, const char *part)
 {
     zmsg_t *msg = msg_new (kind, id);
     if (part)
@@ -114,15 +117,40 @@ static void send_parts (msg_kind_t kind, uint64_t id, const char *part)
     assert_int_equal (msg_send (&msg, zactor_sock (s_room.actor)), 0);
 }
 
-static void send_join (uint64_t id, const char *name)   { send_parts (MSG_JOIN, id, name); }
-static void send_line (uint64_t id, const char *text)   { send_parts (MSG_LINE, id, text); }
-static void send_say (uint64_t id, const char *text)    { send_parts (MSG_SAY, id, text); }
-static void send_users (uint64_t id)                    { send_parts (MSG_USERS, id, NULL); }
-static void send_rename (uint64_t id, const char *name) { send_parts (MSG_RENAME, id, name); }
-static void send_leave (uint64_t id, bool moving)       { send_parts (MSG_LEAVE, id, moving? "1": "0"); }
+static void
+send_join (uint64_t id, const char *name)
+{
+    send_parts (MSG_JOIN, id, name);
+}
+static void
+send_line (uint64_t id, const char *text)
+{
+    send_parts (MSG_LINE, id, text);
+}
+static void
+send_say (uint64_t id, const char *text)
+{
+    send_parts (MSG_SAY, id, text);
+}
+static void
+send_users (uint64_t id)
+{
+    send_parts (MSG_USERS, id, NULL);
+}
+static void
+send_rename (uint64_t id, const char *name)
+{
+    send_parts (MSG_RENAME, id, name);
+}
+static void
+send_leave (uint64_t id, bool moving)
+{
+    send_parts (MSG_LEAVE, id, moving ? "1" : "0");
+}
 
 /*  alice (A), then bob (B), then carol (C), each checked.               */
-static void join_three (void)
+static void
+join_three (void)
 {
     send_join (A, "alice");
     expect_join_alone (s_room.gateway, A, "alice", "");
@@ -134,7 +162,8 @@ static void join_three (void)
 
 /* ------------------------------------------------------------------ */
 
-static void test_join_alone (void **state)
+static void
+test_join_alone (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -143,7 +172,8 @@ static void test_join_alone (void **state)
     room_finish ();
 }
 
-static void test_join_tells_the_others (void **state)
+static void
+test_join_tells_the_others (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -151,7 +181,8 @@ static void test_join_tells_the_others (void **state)
     room_finish ();
 }
 
-static void test_line_goes_to_everyone_else (void **state)
+static void
+test_line_goes_to_everyone_else (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -164,7 +195,8 @@ static void test_line_goes_to_everyone_else (void **state)
 }
 
 /*  Text is data, never a format; tabs and UTF-8 pass as they are.       */
-static void test_line_text_is_kept (void **state)
+static void
+test_line_text_is_kept (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -180,7 +212,8 @@ static void test_line_text_is_kept (void **state)
 }
 
 /*  The only member speaking: nobody to tell, a fresh prompt for it.     */
-static void test_line_alone (void **state)
+static void
+test_line_alone (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -193,7 +226,8 @@ static void test_line_alone (void **state)
 
 /*  The copy of a line in history is the line as broadcast, without the
     newlines that frame it on screen: same stamp, same text.            */
-static void test_history_is_what_was_said (void **state)
+static void
+test_history_is_what_was_said (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -205,7 +239,7 @@ static void test_history_is_what_was_said (void **state)
     check_out_at (__FILE__, __LINE__, &got, "\n[" TS "][alice]:remember me\n", A, NULL, 0);
     char said [128];
     assert_true (got.v.part [0].size < sizeof said);
-    memcpy (said, got.v.part [0].data + 1, got.v.part [0].size - 1);   /* without the first \n */
+    memcpy (said, got.v.part [0].data + 1, got.v.part [0].size - 1); /* without the first \n */
     said [got.v.part [0].size - 1] = 0;
     check_msg_free (&got);
 
@@ -214,13 +248,14 @@ static void test_history_is_what_was_said (void **state)
     room_finish ();
 }
 
-static void test_history_oldest_first_and_capped (void **state)
+static void
+test_history_oldest_first_and_capped (void **state)
 {
     (void) state;
     room_start ("lobby", 3);
     send_join (A, "alice");
     expect_join_alone (s_room.gateway, A, "alice", "");
-    const char *lines [] = { "one", "two", "three", "four" };
+    const char *lines [] = {"one", "two", "three", "four"};
     for (size_t i = 0; i < 4; i++) {
         send_line (A, lines [i]);
         char pattern [64];
@@ -244,7 +279,8 @@ static void test_history_oldest_first_and_capped (void **state)
     room_finish ();
 }
 
-static void test_history_zero_keeps_nothing (void **state)
+static void
+test_history_zero_keeps_nothing (void **state)
 {
     (void) state;
     room_start ("lobby", 0);
@@ -259,7 +295,8 @@ static void test_history_zero_keeps_nothing (void **state)
 
 /*  A blank line: a fresh prompt for its author, nothing to anyone else,
     nothing in history.                                                 */
-static void test_blank_line (void **state)
+static void
+test_blank_line (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -278,7 +315,8 @@ static void test_blank_line (void **state)
     room_finish ();
 }
 
-static void test_say_goes_to_one (void **state)
+static void
+test_say_goes_to_one (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -297,7 +335,8 @@ static void test_say_goes_to_one (void **state)
     room_finish ();
 }
 
-static void test_users_in_order_of_entry (void **state)
+static void
+test_users_in_order_of_entry (void **state)
 {
     (void) state;
     room_start ("Dev_Room-2", 10);
@@ -323,14 +362,15 @@ static void test_users_in_order_of_entry (void **state)
 }
 
 /*  More members than any small initial capacity.                         */
-static void test_many_members (void **state)
+static void
+test_many_members (void **state)
 {
     (void) state;
     enum { N = 40 };
     room_start ("big", 10);
     uint64_t ids [N];
-    char names [N][16];
-    char users [N * 18 + 64];
+    char     names [N][16];
+    char     users [N * 18 + 64];
     snprintf (users, sizeof users, "Users in big (%d): ", N);
     for (size_t i = 0; i < N; i++) {
         ids [i] = 0x500000000ULL + i;
@@ -373,7 +413,8 @@ static void test_many_members (void **state)
     room_finish ();
 }
 
-static void test_rename (void **state)
+static void
+test_rename (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -399,7 +440,8 @@ static void test_rename (void **state)
 
 /*  Moving out: the others are told, then RELEASE passes the mover on,
     behind everything the room sent before it.                          */
-static void test_leave_moving_releases (void **state)
+static void
+test_leave_moving_releases (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -423,7 +465,8 @@ static void test_leave_moving_releases (void **state)
     room_finish ();
 }
 
-static void test_leave_not_moving (void **state)
+static void
+test_leave_not_moving (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -443,7 +486,8 @@ static void test_leave_not_moving (void **state)
     room_finish ();
 }
 
-static void test_non_members_are_ignored (void **state)
+static void
+test_non_members_are_ignored (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -466,7 +510,8 @@ static void test_non_members_are_ignored (void **state)
 }
 
 /*  Messages the room does not understand change nothing.                */
-static void test_malformed_and_unknown_ignored (void **state)
+static void
+test_malformed_and_unknown_ignored (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -490,7 +535,8 @@ static void test_malformed_and_unknown_ignored (void **state)
 }
 
 /*  $TERM (zactor_destroy) with members present: BYE and nothing else.   */
-static void test_term_says_bye (void **state)
+static void
+test_term_says_bye (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
@@ -504,14 +550,16 @@ static void test_term_says_bye (void **state)
 /* ------------------------------------------------------------------ */
 /*  With a data dir                                                    */
 
-static const char *make_dir (void)
+static const char *
+make_dir (void)
 {
     snprintf (s_dir, sizeof s_dir, "/tmp/tcpchat-room-XXXXXX");
     assert_non_null (mkdtemp (s_dir));
     return s_dir;
 }
 
-static char *path_in (const char *name)
+static char *
+path_in (const char *name)
 {
     static char path [1024];
     snprintf (path, sizeof path, "%s/%s", s_dir, name);
@@ -519,14 +567,15 @@ static char *path_in (const char *name)
 }
 
 /*  The whole file as a string (NULL if there is none): the caller frees. */
-static char *read_text (const char *path)
+static char *
+read_text (const char *path)
 {
     FILE *file = fopen (path, "rb");
     if (!file)
         return NULL;
-    char *text = NULL;
+    char  *text = NULL;
     size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
+    FILE  *out = open_memstream (&text, &size);
     assert_non_null (out);
     int c;
     while ((c = fgetc (file)) != EOF)
@@ -536,11 +585,12 @@ static char *read_text (const char *path)
     return text;
 }
 
-static size_t count_entries (const char *path)
+static size_t
+count_entries (const char *path)
 {
     DIR *dir = opendir (path);
     assert_non_null (dir);
-    size_t n = 0;
+    size_t         n = 0;
     struct dirent *entry;
     while ((entry = readdir (dir)))
         if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
@@ -551,13 +601,14 @@ static size_t count_entries (const char *path)
 
 /*  Receives a broadcast and returns the line as history keeps it (the
     text without its framing newlines): the caller frees.                */
-static char *recv_said (const char *pattern, uint64_t author, const uint64_t *ids, size_t n)
+static char *
+recv_said (const char *pattern, uint64_t author, const uint64_t *ids, size_t n)
 {
     check_msg_t got;
     check_recv_at (__FILE__, __LINE__, s_room.gateway, &got, "a broadcast");
     check_out_at (__FILE__, __LINE__, &got, pattern, author, ids, n);
     size_t size = got.v.part [0].size;
-    char *line = strndup (got.v.part [0].data + 1, size - 2);
+    char  *line = strndup (got.v.part [0].data + 1, size - 2);
     check_msg_free (&got);
     return line;
 }
@@ -565,26 +616,34 @@ static char *recv_said (const char *pattern, uint64_t author, const uint64_t *id
 /*  Every chat line reaches the file as history keeps it, byte for byte,
     and before its broadcast: when the broadcast arrives it is there.
     Blank lines, notices, replies and renames are not chat.              */
-static void test_data_dir_appends_each_line (void **state)
+static void
+test_data_dir_appends_each_line (void **state)
 {
     (void) state;
     room_start_in ("dev", 10, make_dir (), NULL);
     send_join (A, "alice");
     expect_join_alone (s_room.gateway, A, "alice", "");
-    send_join (B, "b\xc3\xb6" "b");
-    expect_join (s_room.gateway, B, "b\xc3\xb6" "b", "", A);
+    send_join (B, "b\xc3\xb6"
+                  "b");
+    expect_join (s_room.gateway, B,
+                 "b\xc3\xb6"
+                 "b",
+                 "", A);
     //  Nothing said yet: no file.
     assert_int_equal (count_entries (s_dir), 0);
 
-    const char *texts [] = { "hello", "100%s %n\tcaf\xc3\xa9", "   spaced   " };
-    char expected [1024] = "";
+    const char *texts [] = {"hello", "100%s %n\tcaf\xc3\xa9", "   spaced   "};
+    char        expected [1024] = "";
     for (size_t i = 0; i < 3; i++) {
-        send_line (i == 1? B: A, texts [i]);
+        send_line (i == 1 ? B : A, texts [i]);
         char pattern [128];
         snprintf (pattern, sizeof pattern, "\n[" TS "][%s]:%s\n",
-                  i == 1? "b\xc3\xb6" "b": "alice", texts [i]);
-        uint64_t author = i == 1? B: A, other = i == 1? A: B;
-        char *said = recv_said (pattern, author, &other, 1);
+                  i == 1 ? "b\xc3\xb6"
+                           "b"
+                         : "alice",
+                  texts [i]);
+        uint64_t author = i == 1 ? B : A, other = i == 1 ? A : B;
+        char    *said = recv_said (pattern, author, &other, 1);
         strcat (expected, said);
         strcat (expected, "\n");
         free (said);
@@ -598,7 +657,10 @@ static void test_data_dir_appends_each_line (void **state)
     send_say (A, "a reply\n");
     expect_reply (s_room.gateway, "a reply\n", A);
     send_rename (B, "bob");
-    expect_rename (s_room.gateway, B, "b\xc3\xb6" "b", "bob", A);
+    expect_rename (s_room.gateway, B,
+                   "b\xc3\xb6"
+                   "b",
+                   "bob", A);
     send_leave (B, false);
     expect_leave (s_room.gateway, B, "bob", false, A);
     room_finish ();
@@ -611,14 +673,16 @@ static void test_data_dir_appends_each_line (void **state)
 
 /*  At start the room takes its last lines back from its file (as many
     as history keeps), says so in its log, and goes on appending.       */
-static void test_data_dir_reloads_at_start (void **state)
+static void
+test_data_dir_reloads_at_start (void **state)
 {
     (void) state;
     make_dir ();
     FILE *file = fopen (path_in ("Dev_1.log"), "w");
     assert_non_null (file);
     fputs ("[2024-01-01 10:00:00][alice]:one\n[2024-01-01 10:00:01][bob]:two\n"
-           "[2024-01-01 10:00:02][alice]:three\n[2024-01-01 10:00:03][bob]:four\n", file);
+           "[2024-01-01 10:00:02][alice]:three\n[2024-01-01 10:00:03][bob]:four\n",
+           file);
     fclose (file);
     char log_path [1024];
     snprintf (log_path, sizeof log_path, "%s/room.txt", s_dir);
@@ -633,9 +697,11 @@ static void test_data_dir_reloads_at_start (void **state)
 
     char *text = read_text (path_in ("Dev_1.log"));
     char *want = NULL;
-    assert_true (asprintf (&want, "[2024-01-01 10:00:00][alice]:one\n[2024-01-01 10:00:01][bob]:two\n"
+    assert_true (asprintf (&want,
+                           "[2024-01-01 10:00:00][alice]:one\n[2024-01-01 10:00:01][bob]:two\n"
                            "[2024-01-01 10:00:02][alice]:three\n[2024-01-01 10:00:03][bob]:four\n"
-                           "%s\n", said) > 0);
+                           "%s\n",
+                           said) > 0);
     assert_string_equal (text, want);
     free (text);
     free (want);
@@ -655,7 +721,8 @@ static void test_data_dir_reloads_at_start (void **state)
 
 /*  --history 0 keeps nothing in memory, but the file still gets every
     line, and nothing is reloaded from it.                               */
-static void test_data_dir_history_zero (void **state)
+static void
+test_data_dir_history_zero (void **state)
 {
     (void) state;
     make_dir ();
@@ -680,7 +747,8 @@ static void test_data_dir_history_zero (void **state)
 
 /*  No data dir: the room opens no file at all, not even relative to the
     working directory.                                                   */
-static void test_no_data_dir_no_file (void **state)
+static void
+test_no_data_dir_no_file (void **state)
 {
     (void) state;
     make_dir ();
@@ -699,7 +767,8 @@ static void test_no_data_dir_no_file (void **state)
 
 /*  A file the room cannot write: one log line about it, not one per
     chat line, and the room keeps serving with history in memory.       */
-static void test_data_dir_write_error_logged_once (void **state)
+static void
+test_data_dir_write_error_logged_once (void **state)
 {
     (void) state;
     make_dir ();
@@ -720,7 +789,8 @@ static void test_data_dir_write_error_logged_once (void **state)
     send_join (C, "carol");
     expect_join (s_room.gateway, C, "carol",
                  "[" TS "][alice]:still served\n[" TS "][alice]:still served\n"
-                 "[" TS "][alice]:still served\n", A, B);
+                 "[" TS "][alice]:still served\n",
+                 A, B);
     room_finish ();
     char *log = read_text (log_path);
     assert_non_null (log);
@@ -736,7 +806,8 @@ static void test_data_dir_write_error_logged_once (void **state)
 }
 
 /*  A room's name never leads its file out of the directory.            */
-static void test_data_dir_name_stays_inside (void **state)
+static void
+test_data_dir_name_stays_inside (void **state)
 {
     (void) state;
     make_dir ();
@@ -755,7 +826,8 @@ static void test_data_dir_name_stays_inside (void **state)
 
 /*  Its endpoint taken: the room says it did not start, and actor_new is
     NULL (the hub then answers "Cannot create that room now.").         */
-static void test_start_fails_on_a_taken_endpoint (void **state)
+static void
+test_start_fails_on_a_taken_endpoint (void **state)
 {
     (void) state;
     room_args_t *args = (room_args_t *) calloc (1, sizeof (room_args_t));
@@ -769,13 +841,14 @@ static void test_start_fails_on_a_taken_endpoint (void **state)
     zsock_t *squatter = zsock_new_pair (bind);
     assert_non_null (squatter);
     errno = 0;
-    actor_t *room = actor_new (room_actor, args);       /* takes args */
+    actor_t *room = actor_new (room_actor, args); /* takes args */
     assert_null (room);
     assert_int_equal (errno, ECHILD);
     zsock_destroy (&squatter);
 }
 
-int main (void)
+int
+main (void)
 {
 #define ROOM_TEST(f) cmocka_unit_test_setup_teardown (f, check_watchdog_setup, room_teardown)
     const struct CMUnitTest tests [] = {

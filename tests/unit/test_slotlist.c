@@ -16,9 +16,10 @@
 #include "slotlist.h"
 
 /*  The members in order, walked with a pass that changes nothing.       */
-static size_t members (slotlist_t *list, uint32_t *out)
+static size_t
+members (slotlist_t *list, uint32_t *out)
 {
-    size_t n = 0;
+    size_t   n = 0;
     uint32_t slot;
     slotlist_begin (list);
     while (slotlist_next (list, &slot))
@@ -29,12 +30,13 @@ static size_t members (slotlist_t *list, uint32_t *out)
 
 /*  What must hold between operations: entries within capacity, size
     right, each member once and has() agreeing.                          */
-static void assert_sound (slotlist_t *list)
+static void
+assert_sound (slotlist_t *list)
 {
     assert_true (list->count <= list->capacity);
     uint32_t *seen = calloc (list->capacity + 1, sizeof *seen);
     uint32_t *order = calloc (list->capacity + 1, sizeof *order);
-    size_t n = members (list, order);
+    size_t    n = members (list, order);
     assert_int_equal (n, slotlist_size (list));
     for (size_t i = 0; i < n; i++) {
         assert_true (order [i] < list->capacity);
@@ -48,14 +50,16 @@ static void assert_sound (slotlist_t *list)
 }
 
 /*  A list of capacity slots, 0 to capacity - 1 all listed, in order.     */
-static void s_list_every_slot (slotlist_t *list, uint32_t capacity)
+static void
+s_list_every_slot (slotlist_t *list, uint32_t capacity)
 {
     slotlist_init (list, capacity);
     for (uint32_t slot = 0; slot < capacity; slot++)
         assert_true (slotlist_add (list, slot));
 }
 
-static void test_add_is_once (void **state)
+static void
+test_add_is_once (void **state)
 {
     (void) state;
     slotlist_t list;
@@ -66,7 +70,7 @@ static void test_add_is_once (void **state)
     assert_true (slotlist_add (&list, 0));
     assert_true (slotlist_has (&list, 2));
     assert_false (slotlist_has (&list, 1));
-    assert_false (slotlist_has (&list, 7));          //  Out of range: not in
+    assert_false (slotlist_has (&list, 7));  //  Out of range: not in
     assert_int_equal (slotlist_size (&list), 2);
     uint32_t order [4];
     assert_int_equal (members (&list, order), 2);
@@ -83,7 +87,8 @@ static void test_add_is_once (void **state)
 /*  The gateway's crash: every slot throttled, and each one throttled
     again by its handler during the pass. Each is visited once, the list
     ends with every slot once, in the same order, and never overflows.   */
-static void s_relist_every_slot (size_t capacity)
+static void
+s_relist_every_slot (size_t capacity)
 {
     slotlist_t list;
     slotlist_init (&list, capacity);
@@ -91,15 +96,15 @@ static void s_relist_every_slot (size_t capacity)
         assert_true (slotlist_add (&list, (uint32_t) (capacity - 1 - slot)));
     for (int pass = 0; pass < 3; pass++) {
         uint32_t *visits = calloc (capacity, sizeof *visits);
-        uint32_t slot;
-        size_t visited = 0;
+        uint32_t  slot;
+        size_t    visited = 0;
         slotlist_begin (&list);
         while (slotlist_next (&list, &slot)) {
             assert_int_equal (slot, capacity - 1 - visited);
             visits [slot]++;
             visited++;
             assert_true (slotlist_remove (&list, slot));
-            assert_true (slotlist_add (&list, slot));     //  Listed again
+            assert_true (slotlist_add (&list, slot));  //  Listed again
             assert_false (slotlist_add (&list, slot));
             assert_true (list.count <= capacity);
         }
@@ -114,7 +119,8 @@ static void s_relist_every_slot (size_t capacity)
     slotlist_free (&list);
 }
 
-static void test_relisting_every_slot_during_a_pass (void **state)
+static void
+test_relisting_every_slot_during_a_pass (void **state)
 {
     (void) state;
     s_relist_every_slot (1);
@@ -125,13 +131,14 @@ static void test_relisting_every_slot_during_a_pass (void **state)
 
 /*  A handler that lists the visited slot again without taking it out
     first changes nothing: it is still in, once.                         */
-static void test_add_during_a_pass_of_a_member (void **state)
+static void
+test_add_during_a_pass_of_a_member (void **state)
 {
     (void) state;
     slotlist_t list;
     s_list_every_slot (&list, 3);
     uint32_t slot;
-    size_t visited = 0;
+    size_t   visited = 0;
     slotlist_begin (&list);
     while (slotlist_next (&list, &slot)) {
         assert_false (slotlist_add (&list, slot));
@@ -148,14 +155,15 @@ static void test_add_during_a_pass_of_a_member (void **state)
     that are listed too. The pass skips the closed ones, does not visit
     the newcomers (they wait for the next pass) and never sees a slot
     twice; the next pass sees the newcomers at the end.                  */
-static void test_close_and_reuse_during_a_pass (void **state)
+static void
+test_close_and_reuse_during_a_pass (void **state)
 {
     (void) state;
     enum { SLOTS = 8 };
     slotlist_t list;
     s_list_every_slot (&list, SLOTS);
     uint32_t slot, visited [SLOTS * 2];
-    size_t n = 0;
+    size_t   n = 0;
     slotlist_begin (&list);
     while (slotlist_next (&list, &slot)) {
         visited [n++] = slot;
@@ -176,12 +184,12 @@ static void test_close_and_reuse_during_a_pass (void **state)
         }
     }
     slotlist_end (&list);
-    uint32_t want [] = { 0, 1, 2, 3, 4, 7 };
+    uint32_t want [] = {0, 1, 2, 3, 4, 7};
     assert_int_equal (n, sizeof want / sizeof want [0]);
     assert_memory_equal (visited, want, sizeof want);
     uint32_t order [SLOTS];
     assert_int_equal (members (&list, order), SLOTS);
-    uint32_t after [] = { 0, 2, 3, 4, 7, 5, 6, 1 };
+    uint32_t after [] = {0, 2, 3, 4, 7, 5, 6, 1};
     assert_memory_equal (order, after, sizeof after);
     assert_sound (&list);
     slotlist_free (&list);
@@ -189,7 +197,8 @@ static void test_close_and_reuse_during_a_pass (void **state)
 
 /*  A pass stopped early (the hub queue filled up again) leaves the rest
     in place and in order.                                               */
-static void test_a_pass_stopped_early (void **state)
+static void
+test_a_pass_stopped_early (void **state)
 {
     (void) state;
     slotlist_t list;
@@ -202,9 +211,9 @@ static void test_a_pass_stopped_early (void **state)
     assert_true (slotlist_next (&list, &slot));
     assert_int_equal (slot, 1);
     slotlist_remove (&list, 1);
-    slotlist_add (&list, 1);                            //  Stalled again
+    slotlist_add (&list, 1);  //  Stalled again
     slotlist_end (&list);
-    uint32_t order [5], want [] = { 2, 3, 4, 1 };
+    uint32_t order [5], want [] = {2, 3, 4, 1};
     assert_int_equal (members (&list, order), 4);
     assert_memory_equal (order, want, sizeof want);
     slotlist_free (&list);
@@ -212,7 +221,8 @@ static void test_a_pass_stopped_early (void **state)
 
 /*  Many closes between passes leave stale entries; adds past them never
     outgrow the array (they compact it).                                 */
-static void test_churn_between_passes_stays_in_bounds (void **state)
+static void
+test_churn_between_passes_stays_in_bounds (void **state)
 {
     (void) state;
     enum { SLOTS = 4 };
@@ -234,7 +244,8 @@ static void test_churn_between_passes_stays_in_bounds (void **state)
     closes and reuses other slots, checked against a plain model: the
     members in order. Fixed seed: the same run each time.                */
 static uint32_t s_seed = 12345;
-static uint32_t s_random (uint32_t below)
+static uint32_t
+s_random (uint32_t below)
 {
     s_seed = s_seed * 1103515245u + 12345u;
     return (s_seed >> 16) % below;
@@ -245,7 +256,8 @@ typedef struct {
     size_t   size;
 } model_t;
 
-static bool model_has (const model_t *m, uint32_t slot)
+static bool
+model_has (const model_t *m, uint32_t slot)
 {
     for (size_t i = 0; i < m->size; i++)
         if (m->order [i] == slot)
@@ -253,13 +265,15 @@ static bool model_has (const model_t *m, uint32_t slot)
     return false;
 }
 
-static void model_add (model_t *m, uint32_t slot)
+static void
+model_add (model_t *m, uint32_t slot)
 {
     if (!model_has (m, slot))
         m->order [m->size++] = slot;
 }
 
-static void model_remove (model_t *m, uint32_t slot)
+static void
+model_remove (model_t *m, uint32_t slot)
 {
     for (size_t i = 0; i < m->size; i++)
         if (m->order [i] == slot) {
@@ -269,7 +283,8 @@ static void model_remove (model_t *m, uint32_t slot)
         }
 }
 
-static void assert_matches (slotlist_t *list, const model_t *m)
+static void
+assert_matches (slotlist_t *list, const model_t *m)
 {
     uint32_t order [64];
     assert_true (list->count <= list->capacity);
@@ -277,12 +292,13 @@ static void assert_matches (slotlist_t *list, const model_t *m)
     assert_memory_equal (order, m->order, m->size * sizeof (uint32_t));
 }
 
-static void test_random_against_a_model (void **state)
+static void
+test_random_against_a_model (void **state)
 {
     (void) state;
     for (uint32_t capacity = 1; capacity <= 64; capacity *= 4) {
         slotlist_t list;
-        model_t model = { .size = 0 };
+        model_t    model = {.size = 0};
         slotlist_init (&list, capacity);
         for (int step = 0; step < 3000; step++) {
             uint32_t slot = s_random (capacity);
@@ -290,23 +306,20 @@ static void test_random_against_a_model (void **state)
             if (what < 4) {
                 assert_int_equal (slotlist_add (&list, slot), !model_has (&model, slot));
                 model_add (&model, slot);
-            }
-            else
-            if (what < 6) {
+            } else if (what < 6) {
                 assert_int_equal (slotlist_remove (&list, slot), model_has (&model, slot));
                 model_remove (&model, slot);
-            }
-            else {
+            } else {
                 //  A pass: the model's snapshot is what it must visit,
                 //  minus what the handlers take out before their turn.
-                model_t snapshot = model;
-                bool taken [64] = { false };
-                size_t next = 0;
+                model_t  snapshot = model;
+                bool     taken [64] = {false};
+                size_t   next = 0;
                 uint32_t got;
                 slotlist_begin (&list);
                 while (slotlist_next (&list, &got)) {
-                    while (next < snapshot.size && (taken [snapshot.order [next]]
-                           || !model_has (&model, snapshot.order [next])))
+                    while (next < snapshot.size && (taken [snapshot.order [next]] ||
+                                                    !model_has (&model, snapshot.order [next])))
                         next++;
                     assert_true (next < snapshot.size);
                     assert_int_equal (got, snapshot.order [next]);
@@ -326,9 +339,7 @@ static void test_random_against_a_model (void **state)
                         slotlist_remove (&list, other);
                         model_remove (&model, other);
                         taken [other] = true;
-                    }
-                    else
-                    if (s_random (3) == 0 && !model_has (&model, other)) {
+                    } else if (s_random (3) == 0 && !model_has (&model, other)) {
                         slotlist_add (&list, other);
                         model_add (&model, other);
                         taken [other] = true;
@@ -345,7 +356,8 @@ static void test_random_against_a_model (void **state)
     }
 }
 
-int main (void)
+int
+main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_add_is_once),

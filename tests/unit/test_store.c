@@ -28,12 +28,13 @@
 #include "store.h"
 #include "../remove_tree.h"
 
-static char s_dir [64];                 /* this test's directory, or "" */
+static char s_dir [64]; /* this test's directory, or "" */
 
 /* ------------------------------------------------------------------ */
 /*  The temporary directory                                            */
 
-static int dir_setup (void **state)
+static int
+dir_setup (void **state)
 {
     (void) state;
     snprintf (s_dir, sizeof s_dir, "/tmp/tcpchat-store-XXXXXX");
@@ -44,7 +45,8 @@ static int dir_setup (void **state)
     return 0;
 }
 
-static int dir_teardown (void **state)
+static int
+dir_teardown (void **state)
 {
     (void) state;
     if (*s_dir)
@@ -53,14 +55,16 @@ static int dir_teardown (void **state)
     return 0;
 }
 
-static char *path_in (const char *name)
+static char *
+path_in (const char *name)
 {
     static char path [1024];
     snprintf (path, sizeof path, "%s/%s", s_dir, name);
     return path;
 }
 
-static void write_file (const char *name, const char *bytes, size_t size)
+static void
+write_file (const char *name, const char *bytes, size_t size)
 {
     int fd = open (path_in (name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     assert_true (fd >= 0);
@@ -68,13 +72,15 @@ static void write_file (const char *name, const char *bytes, size_t size)
     close (fd);
 }
 
-static void write_str (const char *name, const char *text)
+static void
+write_str (const char *name, const char *text)
 {
     write_file (name, text, strlen (text));
 }
 
 /*  The whole file, NUL terminated; *size its length.                   */
-static char *read_all (const char *name, size_t *size)
+static char *
+read_all (const char *name, size_t *size)
 {
     FILE *file = fopen (path_in (name), "rb");
     assert_non_null (file);
@@ -91,10 +97,11 @@ static char *read_all (const char *name, size_t *size)
     return bytes;
 }
 
-static void expect_file (const char *name, const char *want)
+static void
+expect_file (const char *name, const char *want)
 {
     size_t size;
-    char *got = read_all (name, &size);
+    char  *got = read_all (name, &size);
     if (size != strlen (want) || memcmp (got, want, size) != 0) {
         print_error ("%s: got \"%s\", want \"%s\"\n", name, got, want);
         free (got);
@@ -103,9 +110,10 @@ static void expect_file (const char *name, const char *want)
     free (got);
 }
 
-static void expect_line (const history_t *history, size_t i, const char *want)
+static void
+expect_line (const history_t *history, size_t i, const char *want)
 {
-    size_t len = 0;
+    size_t      len = 0;
     const char *line = history_line (history, i, &len);
     assert_non_null (line);
     if (len != strlen (want) || memcmp (line, want, len) != 0) {
@@ -114,11 +122,12 @@ static void expect_line (const history_t *history, size_t i, const char *want)
     }
 }
 
-static size_t count_entries (const char *path)
+static size_t
+count_entries (const char *path)
 {
     DIR *dir = opendir (path);
     assert_non_null (dir);
-    size_t n = 0;
+    size_t         n = 0;
     struct dirent *entry;
     while ((entry = readdir (dir)))
         if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
@@ -131,7 +140,8 @@ static size_t count_entries (const char *path)
 /*  Names                                                              */
 
 /*  A room's file is its name and ".log", nothing escaped.              */
-static void test_path (void **state)
+static void
+test_path (void **state)
 {
     (void) state;
     char path [64];
@@ -155,16 +165,15 @@ static void test_path (void **state)
 
 /*  A name that is no room's has no file: no path leads outside, to a
     hidden file, or into a subdirectory.                                 */
-static void test_path_refuses_non_room_names (void **state)
+static void
+test_path_refuses_non_room_names (void **state)
 {
     (void) state;
     char longer [ROOM_MAX_CHARS + 2];
     memset (longer, 'x', ROOM_MAX_CHARS + 1);
     longer [ROOM_MAX_CHARS + 1] = 0;
-    const char *bad [] = {
-        "", ".", "..", "../x", "a/b", "/etc/passwd", ".hidden", "x.log", "a b",
-        "%2F", "caf\xc3\xa9", "\x01", longer
-    };
+    const char *bad [] = {"",      ".",   "..",  "../x",        "a/b",  "/etc/passwd", ".hidden",
+                          "x.log", "a b", "%2F", "caf\xc3\xa9", "\x01", longer};
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         char path [256] = "untouched";
         errno = 0;
@@ -178,7 +187,8 @@ static void test_path_refuses_non_room_names (void **state)
 /* ------------------------------------------------------------------ */
 /*  Appending                                                          */
 
-static void test_append_one_line_each (void **state)
+static void
+test_append_one_line_each (void **state)
 {
     (void) state;
     int fd = store_open (s_dir, "dev");
@@ -202,7 +212,8 @@ static void test_append_one_line_each (void **state)
 }
 
 /*  The descriptor is not inherited by anything the server might exec.  */
-static void test_open_cloexec (void **state)
+static void
+test_open_cloexec (void **state)
 {
     (void) state;
     int fd = store_open (s_dir, "dev");
@@ -215,7 +226,8 @@ static void test_open_cloexec (void **state)
     ends that line, so the next one is not glued to it.                  */
 /*  A torn last line is cut off, never ended: ended, it would read back
     later as a whole line nobody ever saw.                               */
-static void test_open_cuts_a_torn_line (void **state)
+static void
+test_open_cuts_a_torn_line (void **state)
 {
     (void) state;
     write_str ("dev.log", "[ts][a]:one\n[ts][a]:tw");
@@ -243,7 +255,8 @@ static void test_open_cuts_a_torn_line (void **state)
 }
 
 /*  A hostile name opens nothing, creates nothing, inside or out.     */
-static void test_open_stays_inside (void **state)
+static void
+test_open_stays_inside (void **state)
 {
     (void) state;
     errno = 0;
@@ -261,7 +274,8 @@ static void test_open_stays_inside (void **state)
     assert_int_equal (count_entries (s_dir), 0);
 }
 
-static void test_open_fails (void **state)
+static void
+test_open_fails (void **state)
 {
     (void) state;
     char missing [128];
@@ -275,7 +289,8 @@ static void test_open_fails (void **state)
     assert_int_equal (store_open (s_dir, "sub"), -1);
 }
 
-static void test_append_fails (void **state)
+static void
+test_append_fails (void **state)
 {
     (void) state;
     int fd = open ("/dev/full", O_WRONLY | O_CLOEXEC);
@@ -296,11 +311,12 @@ static volatile sig_atomic_t s_alarms;
 
 /*  A bounded number of interruptions: under valgrind, signals this
     frequent could otherwise starve the write altogether.                */
-static void s_on_alarm (int sig)
+static void
+s_on_alarm (int sig)
 {
     (void) sig;
     if (++s_alarms == 500) {
-        struct itimerval off = { { 0, 0 }, { 0, 0 } };
+        struct itimerval off = {{0, 0}, {0, 0}};
         setitimer (ITIMER_REAL, &off, NULL);
     }
 }
@@ -309,14 +325,15 @@ static void s_on_alarm (int sig)
     interrupting the write (no SA_RESTART): each interruption after some
     bytes went through is a short write, and the line must still arrive
     whole, once, with its newline.                                       */
-static void test_append_short_writes (void **state)
+static void
+test_append_short_writes (void **state)
 {
     (void) state;
     int pipe_fds [2];
     assert_int_equal (pipe (pipe_fds), 0);
     fcntl (pipe_fds [1], F_SETPIPE_SZ, 4096);
     size_t size = 1 << 20;
-    char *line = (char *) malloc (size);
+    char  *line = (char *) malloc (size);
     assert_non_null (line);
     for (size_t i = 0; i < size; i++)
         line [i] = (char) ('a' + i % 26);
@@ -327,23 +344,23 @@ static void test_append_short_writes (void **state)
         close (pipe_fds [0]);
         struct sigaction action;
         memset (&action, 0, sizeof action);
-        action.sa_handler = s_on_alarm;         //  No SA_RESTART
+        action.sa_handler = s_on_alarm;  //  No SA_RESTART
         sigaction (SIGALRM, &action, NULL);
-        struct itimerval every = { { 0, 500 }, { 0, 500 } };
+        struct itimerval every = {{0, 500}, {0, 500}};
         setitimer (ITIMER_REAL, &every, NULL);
-        _exit (store_append (pipe_fds [1], line, size) == 0? 0: 1);
+        _exit (store_append (pipe_fds [1], line, size) == 0 ? 0 : 1);
     }
     close (pipe_fds [1]);
     char *got = (char *) malloc (size + 2);
     assert_non_null (got);
-    size_t have = 0;
+    size_t  have = 0;
     ssize_t n;
-    size_t room = size + 2;
-    while (have < room
-           && (n = read (pipe_fds [0], got + have, room - have < 4096? room - have: 4096)) > 0) {
+    size_t  room = size + 2;
+    while (have < room &&
+           (n = read (pipe_fds [0], got + have, room - have < 4096 ? room - have : 4096)) > 0) {
         have += (size_t) n;
         if (have % (16 * 4096) == 0)
-            usleep (1000);                      //  Let the writer block
+            usleep (1000);  //  Let the writer block
     }
     close (pipe_fds [0]);
     int status = 0;
@@ -359,7 +376,8 @@ static void test_append_short_writes (void **state)
 /*  A write the file system cuts short and then refuses (here the file
     size limit; a full disk does the same): -1, and the partial line it
     left is ended by the next store_open, so later lines stay whole.     */
-static void test_append_cut_short (void **state)
+static void
+test_append_cut_short (void **state)
 {
     (void) state;
     //  The verdict comes back through a pipe, not the exit status: the
@@ -372,11 +390,11 @@ static void test_append_cut_short (void **state)
     if (child == 0) {
         close (verdict [0]);
         signal (SIGXFSZ, SIG_IGN);
-        struct rlimit limit = { 10, 10 };
+        struct rlimit limit = {10, 10};
         setrlimit (RLIMIT_FSIZE, &limit);
-        int fd = store_open (s_dir, "dev");
-        int rc = store_append (fd, "0123456789abcdef", 16);
-        char ok = fd >= 0 && rc == -1 && errno == EFBIG? 'y': 'n';
+        int  fd = store_open (s_dir, "dev");
+        int  rc = store_append (fd, "0123456789abcdef", 16);
+        char ok = fd >= 0 && rc == -1 && errno == EFBIG ? 'y' : 'n';
         if (write (verdict [1], &ok, 1) != 1)
             _exit (2);
         _exit (0);
@@ -398,7 +416,8 @@ static void test_append_cut_short (void **state)
 /* ------------------------------------------------------------------ */
 /*  Loading                                                            */
 
-static void test_load_all_when_few (void **state)
+static void
+test_load_all_when_few (void **state)
 {
     (void) state;
     write_str ("dev.log", "[ts][a]:one\n[ts][b]:two\n[ts][a]:three\n");
@@ -411,7 +430,8 @@ static void test_load_all_when_few (void **state)
     history_destroy (&history);
 }
 
-static void test_load_the_tail (void **state)
+static void
+test_load_the_tail (void **state)
 {
     (void) state;
     char text [2000] = "";
@@ -438,7 +458,8 @@ static void test_load_the_tail (void **state)
     history_destroy (&history);
 }
 
-static void test_load_capacity_zero (void **state)
+static void
+test_load_capacity_zero (void **state)
 {
     (void) state;
     write_str ("dev.log", "one\ntwo\n");
@@ -448,7 +469,8 @@ static void test_load_capacity_zero (void **state)
     history_destroy (&history);
 }
 
-static void test_load_missing_file (void **state)
+static void
+test_load_missing_file (void **state)
 {
     (void) state;
     history_t *history = history_new (10);
@@ -467,7 +489,8 @@ static void test_load_missing_file (void **state)
 /*  The last line lost its '\n' (killed mid-write): it is kept.          */
 /*  A last line without its newline was torn (killed mid-write, disk
     full): it is never shown, and does not take a place in the tail.     */
-static void test_load_drops_torn_last_line (void **state)
+static void
+test_load_drops_torn_last_line (void **state)
 {
     (void) state;
     write_str ("dev.log", "one\ntwo\nthr");
@@ -495,7 +518,8 @@ static void test_load_drops_torn_last_line (void **state)
 
 /*  Lines from disk are cleaned as typed lines are: a file written by
     anyone cannot put escapes or control bytes on a joiner's terminal.   */
-static void test_load_cleans_lines (void **state)
+static void
+test_load_cleans_lines (void **state)
 {
     (void) state;
     write_str ("dev.log", "[ts][a]:\033[2J\033]0;owned\007wiped\n"
@@ -522,7 +546,7 @@ static void test_load_cleans_lines (void **state)
     write_str ("long.log", file);
     history = history_new (10);
     assert_int_equal (store_load (s_dir, "long", 10, history), 1);
-    size_t len = 0;
+    size_t      len = 0;
     const char *got = history_line (history, 0, &len);
     assert_int_equal (len, 12000 - 5);
     assert_memory_equal (got + 1023, "\xc3\xa9", 2);
@@ -535,7 +559,8 @@ static void test_load_cleans_lines (void **state)
 /*  A symlink named like a room's file is refused, for reading and for
     writing: following it would show clients a file from outside the
     directory, and append to it.                                         */
-static void test_symlink_refused (void **state)
+static void
+test_symlink_refused (void **state)
 {
     (void) state;
     write_str ("outside.txt", "secret\n");
@@ -559,7 +584,8 @@ static void test_symlink_refused (void **state)
 
 /*  A FIFO named like a room's file: refused at once, never waited on
     (the test would hang here on the old code: an alarm fails it).       */
-static void test_fifo_refused (void **state)
+static void
+test_fifo_refused (void **state)
 {
     (void) state;
     assert_int_equal (mkfifo (path_in ("dev.log"), 0600), 0);
@@ -586,7 +612,8 @@ static void test_fifo_refused (void **state)
     alarm (0);
 }
 
-static void test_load_skips_empty_lines (void **state)
+static void
+test_load_skips_empty_lines (void **state)
 {
     (void) state;
     write_str ("dev.log", "\n\none\n\n\ntwo\n\n\n");
@@ -609,33 +636,34 @@ static void test_load_skips_empty_lines (void **state)
 
 /*  Lines too long to be ours are skipped, wherever they are; long lines
     that are not too long survive being split between reads.            */
-static void test_load_long_lines (void **state)
+static void
+test_load_long_lines (void **state)
 {
     (void) state;
     size_t longest = STORE_LINE_MAX;
     size_t size = 5 * (STORE_LINE_MAX + 2) + 100;
-    char *text = (char *) malloc (size);
+    char  *text = (char *) malloc (size);
     assert_non_null (text);
     size_t n = 0;
     n += (size_t) sprintf (text + n, "first\n");
-    memset (text + n, 'x', longest + 1);          /* too long */
+    memset (text + n, 'x', longest + 1); /* too long */
     n += longest + 1;
     text [n++] = '\n';
-    memset (text + n, 'y', longest);              /* just fits */
+    memset (text + n, 'y', longest); /* just fits */
     n += longest;
     text [n++] = '\n';
     n += (size_t) sprintf (text + n, "middle\n");
-    memset (text + n, 'z', 40000);                /* crosses a read boundary */
+    memset (text + n, 'z', 40000); /* crosses a read boundary */
     n += 40000;
     text [n++] = '\n';
-    memset (text + n, 'w', longest + 10);         /* too long, and last, no '\n' */
+    memset (text + n, 'w', longest + 10); /* too long, and last, no '\n' */
     n += longest + 10;
     write_file ("dev.log", text, n);
 
     history_t *history = history_new (100);
     assert_int_equal (store_load (s_dir, "dev", 100, history), 4);
     expect_line (history, 0, "first");
-    size_t len;
+    size_t      len;
     const char *line = history_line (history, 1, &len);
     assert_int_equal (len, longest);
     assert_true (line [0] == 'y' && line [len - 1] == 'y');
@@ -663,7 +691,8 @@ static void test_load_long_lines (void **state)
     free (text);
 }
 
-static void test_load_100k_lines (void **state)
+static void
+test_load_100k_lines (void **state)
 {
     (void) state;
     enum { LINES = 100000 };
@@ -676,10 +705,10 @@ static void test_load_100k_lines (void **state)
     assert_int_equal (store_load (s_dir, "big", 1000, history), 1000);
     assert_int_equal (history_count (history), 1000);
     for (int i = 0; i < 1000; i += 111) {
-        int number = LINES - 1000 + i;
+        int  number = LINES - 1000 + i;
         char want [80];
-        snprintf (want, sizeof want, "[2024-01-01 10:00:00][user%d]:message number %d",
-                  number % 7, number);
+        snprintf (want, sizeof want, "[2024-01-01 10:00:00][user%d]:message number %d", number % 7,
+                  number);
         expect_line (history, (size_t) i, want);
     }
     expect_line (history, 999, "[2024-01-01 10:00:00][user4]:message number 99999");
@@ -693,7 +722,8 @@ static void test_load_100k_lines (void **state)
 
 /*  Only the tail is read: 8 GiB of hole before the last lines would take
     minutes to read through, and costs nothing when skipped.            */
-static void test_load_reads_only_the_tail (void **state)
+static void
+test_load_reads_only_the_tail (void **state)
 {
     (void) state;
     int fd = open (path_in ("sparse.log"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -701,7 +731,7 @@ static void test_load_reads_only_the_tail (void **state)
     off_t hole = (off_t) 8 << 30;
     if (ftruncate (fd, hole) != 0) {
         close (fd);
-        skip ();                        //  No sparse files here
+        skip ();  //  No sparse files here
     }
     const char *tail = "\nfour\nfive\nsix\n";
     assert_int_equal (pwrite (fd, tail, strlen (tail), hole), (ssize_t) strlen (tail));
@@ -718,7 +748,8 @@ static void test_load_reads_only_the_tail (void **state)
     assert_true (seconds < 2.0);
 }
 
-static void test_load_read_error (void **state)
+static void
+test_load_read_error (void **state)
 {
     (void) state;
     assert_int_equal (mkdir (path_in ("sub.log"), 0700), 0);
@@ -729,12 +760,14 @@ static void test_load_read_error (void **state)
 }
 
 /*  What store_append writes, store_load reads back, byte for byte.     */
-static void test_append_then_load (void **state)
+static void
+test_append_then_load (void **state)
 {
     (void) state;
     const char *lines [] = {
         "[2024-01-01 10:00:00][alice]:hello",
-        "[2024-01-01 10:00:01][b\xc3\xb6" "b]:tab\there, 100%s %n",
+        "[2024-01-01 10:00:01][b\xc3\xb6"
+        "b]:tab\there, 100%s %n",
         "[2024-01-01 10:00:02][carol]:   spaced   ",
     };
     int fd = store_open (s_dir, "Dev_Room-2");
@@ -749,7 +782,8 @@ static void test_append_then_load (void **state)
     history_destroy (&history);
 }
 
-static void test_has_lines (void **state)
+static void
+test_has_lines (void **state)
 {
     (void) state;
     assert_false (store_has_lines (s_dir, "dev"));
@@ -764,7 +798,8 @@ static void test_has_lines (void **state)
 /* ------------------------------------------------------------------ */
 /*  Listing                                                            */
 
-static void test_list_rooms_sorted (void **state)
+static void
+test_list_rooms_sorted (void **state)
 {
     (void) state;
     write_str ("dev.log", "x\n");
@@ -782,7 +817,7 @@ static void test_list_rooms_sorted (void **state)
     write_str ("a.b.log", "x\n");
     write_str ("a b.log", "x\n");
     write_str ("caf\xc3\xa9.log", "x\n");
-    write_str ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.log", "x\n");    /* 33 */
+    write_str ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.log", "x\n"); /* 33 */
     write_str (".log", "x\n");
     write_str ("..log", "x\n");
     assert_int_equal (mkdir (path_in ("sub.log"), 0700), 0);
@@ -792,9 +827,8 @@ static void test_list_rooms_sorted (void **state)
 
     zlist_t *rooms = store_list (s_dir);
     assert_non_null (rooms);
-    const char *want [] = {
-        "Dev_Room-2", "Zoo", "dev", "general", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-    };
+    const char *want [] = {"Dev_Room-2", "Zoo", "dev", "general",
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
     assert_int_equal (zlist_size (rooms), 5);
     size_t i = 0;
     for (const char *room = (const char *) zlist_first (rooms); room;
@@ -811,7 +845,8 @@ static void test_list_rooms_sorted (void **state)
     zlist_destroy (&rooms);
 }
 
-static void test_list_empty_and_missing (void **state)
+static void
+test_list_empty_and_missing (void **state)
 {
     (void) state;
     zlist_t *rooms = store_list (s_dir);
@@ -824,7 +859,8 @@ static void test_list_empty_and_missing (void **state)
 }
 
 /*  The probe store_prepare_dir leaves behind if killed is not a room.  */
-static void test_list_skips_the_probe (void **state)
+static void
+test_list_skips_the_probe (void **state)
 {
     (void) state;
     char error [256];
@@ -841,19 +877,21 @@ static void test_list_skips_the_probe (void **state)
 /* ------------------------------------------------------------------ */
 /*  Preparing the directory                                            */
 
-static void test_prepare_fresh_dir (void **state)
+static void
+test_prepare_fresh_dir (void **state)
 {
     (void) state;
-    char error [256] = "";
+    char  error [256] = "";
     char *fresh = path_in ("fresh");
     assert_true (store_prepare_dir (fresh, error, sizeof error));
     struct stat info;
     assert_int_equal (stat (fresh, &info), 0);
     assert_true (S_ISDIR (info.st_mode));
-    assert_int_equal (count_entries (fresh), 0);       /* no probe left */
+    assert_int_equal (count_entries (fresh), 0); /* no probe left */
 }
 
-static void test_prepare_existing_dir (void **state)
+static void
+test_prepare_existing_dir (void **state)
 {
     (void) state;
     write_str ("dev.log", "kept\n");
@@ -863,7 +901,8 @@ static void test_prepare_existing_dir (void **state)
     expect_file ("dev.log", "kept\n");
 }
 
-static void test_prepare_refuses (void **state)
+static void
+test_prepare_refuses (void **state)
 {
     (void) state;
     char error [256] = "";
@@ -890,7 +929,8 @@ static void test_prepare_refuses (void **state)
     }
 }
 
-int main (void)
+int
+main (void)
 {
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown (f, dir_setup, dir_teardown)
     const struct CMUnitTest tests [] = {
