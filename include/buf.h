@@ -27,5 +27,8 @@ void        buf_consume (buf_t *b, size_t n); /* drop n unread bytes; frees when
 /*  Drops every unread byte but keeps the storage: for a scratch buffer
     refilled at once, so it is not freed and allocated again each time.  */
 void buf_clear (buf_t *b);
+/*  Drops the unread bytes after the last '\n' (every one, and the
+    storage, if there is none): what is left is whole lines only.        */
+void buf_drop_partial_line (buf_t *b);
 
 #endif

@@ -11,6 +11,7 @@
 #define TCPCHAT_MEM_H
 
 #include <stddef.h>
+#include <stdlib.h>
 
 /*  malloc: size bytes, not zeroed (size 0 gives a unique pointer).       */
 void *mem_alloc (size_t size);
@@ -22,5 +23,13 @@ void *mem_realloc (void *p, size_t size);
     returns p, or aborts when it is NULL. Only for calls that return NULL
     for want of memory and nothing else.                                  */
 void *mem_check (void *p);
+
+/*  Frees p and sets it to NULL: the end of every destructor, so a
+    destroyed object's pointer is never left dangling.                    */
+#define MEM_FREE(p)                                                                                \
+    do {                                                                                           \
+        free (p);                                                                                  \
+        (p) = NULL;                                                                                \
+    } while (0)
 
 #endif

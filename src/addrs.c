@@ -57,12 +57,9 @@ addrs_new (int rate, int max_open, size_t clients, uint64_t seed)
 void
 addrs_destroy (addrs_t **self_p)
 {
-    addrs_t *self = *self_p;
-    if (!self)
-        return;
-    free (self->entries);
-    free (self);
-    *self_p = NULL;
+    if (*self_p)
+        free ((*self_p)->entries);
+    MEM_FREE (*self_p);
 }
 
 bool

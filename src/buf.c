@@ -105,3 +105,14 @@ buf_consume (buf_t *b, size_t n)
     else
         b->off += n;
 }
+
+void
+buf_drop_partial_line (buf_t *b)
+{
+    const char *head = buf_head (b);
+    const char *newline = head ? memrchr (head, '\n', buf_size (b)) : NULL;
+    if (newline)
+        b->len = (size_t) (newline + 1 - b->data);
+    else
+        buf_free (b);
+}

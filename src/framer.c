@@ -84,12 +84,7 @@ void
 framer_drop_partial (framer_t *f)
 {
     f->discarding = false;
-    const char *head = buf_head (&f->pending);
-    const char *newline = head ? memrchr (head, '\n', buf_size (&f->pending)) : NULL;
-    if (newline)
-        f->pending.len = (size_t) (newline + 1 - f->pending.data);
-    else
-        buf_free (&f->pending);
+    buf_drop_partial_line (&f->pending);
 }
 
 size_t

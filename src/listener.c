@@ -282,6 +282,17 @@ s_wait (int fd, short events, int64_t deadline)
     return false;
 }
 
+//  The DSCP mark that tells the listener this SYN is a probe.
+static void
+s_mark_probe (int fd, int family)
+{
+    int tos = PROBE_TOS;
+    if (family == AF_INET)
+        setsockopt (fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+    else
+        setsockopt (fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+}
+
 //  One marked connection to ai, and the reply read. True on the reply.
 static bool
 s_probe_one (const struct addrinfo *ai, int64_t deadline, char *error, size_t size)
@@ -289,11 +300,7 @@ s_probe_one (const struct addrinfo *ai, int64_t deadline, char *error, size_t si
     int fd = s_socket (ai->ai_family, error, size);
     if (fd < 0)
         return false;
-    int tos = PROBE_TOS;
-    if (ai->ai_family == AF_INET)
-        setsockopt (fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
-    else
-        setsockopt (fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+    s_mark_probe (fd, ai->ai_family);
     bool ok = false;
     if (connect (fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
         snprintf (error, size, "connect: %s", strerror (errno));

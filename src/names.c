@@ -121,12 +121,9 @@ name_confusables_new (void)
 void
 name_confusables_destroy (name_confusables_t **self_p)
 {
-    name_confusables_t *self = *self_p;
-    if (!self)
-        return;
-    uspoof_close (self->checker);
-    free (self);
-    *self_p = NULL;
+    if (*self_p)
+        uspoof_close ((*self_p)->checker);
+    MEM_FREE (*self_p);
 }
 
 #define KEY_UNITS (NAME_KEY_MAX / 2)

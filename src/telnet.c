@@ -163,12 +163,9 @@ telnet_filter_new (void)
 void
 telnet_filter_destroy (telnet_filter_t **self_p)
 {
-    telnet_filter_t *self = *self_p;
-    if (!self)
-        return;
-    telnet_free (self->telnet);
-    free (self);
-    *self_p = NULL;
+    if (*self_p)
+        telnet_free ((*self_p)->telnet);
+    MEM_FREE (*self_p);
 }
 
 void

@@ -28,6 +28,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <cmocka.h>
+
+#include "protocol.h"
 #include "../client_check.h"
 
 #define E2E_TS         "[" CHECK_TS "]" /* "[YYYY-MM-DD HH:MM:SS]" */
@@ -41,17 +43,10 @@
 #define E2E_FULL        "Chat is full. Try again later.\n"
 #define E2E_TOO_LONG    "Message too long (max 4096 bytes).\n"
 #define E2E_USAGE       "[USAGE]: ./TCPChat $port\n"
-/*  /help's answer, spelled out here, not taken from src/protocol.c: the
-    tests check the bytes on the wire, whatever the code says.           */
-#define E2E_HELP                                                                                   \
-    "Commands:\n"                                                                                  \
-    "  /help            show this list\n"                                                          \
-    "  /rooms           list the rooms and how many are in each\n"                                 \
-    "  /join ROOM       move to ROOM, creating it if needed\n"                                     \
-    "  /users           list the users in your room\n"                                             \
-    "  /name NEW        change your name\n"                                                        \
-    "  /msg NAME TEXT   send TEXT to NAME only\n"                                                  \
-    "  /quit            leave the chat\n"
+/*  /help's answer: the protocol module's text, which test_protocol holds
+    byte for byte to docs/PROTOCOL.md, so a change on one side alone
+    fails there, and these tests check that the wire carries it.          */
+#define E2E_HELP        PROTOCOL_HELP
 
 /*  Registers a test whose leftovers (server, clients) are cleaned up even
     when it fails half way.                                               */

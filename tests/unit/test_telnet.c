@@ -369,15 +369,8 @@ run_chunks (const char *in, size_t size, const size_t *cuts, size_t ncuts, outco
     for (size_t i = 0; i <= ncuts; i++) {
         size_t to = i < ncuts ? cuts [i] : size;
         telnet_filter_feed (filter, in + from, to - from, &result);
-        if (result.drop_partial) {
-            //  As framer_drop_partial does to what the framer holds.
-            const char *head = buf_head (&o->text);
-            const char *nl = head ? memrchr (head, '\n', buf_size (&o->text)) : NULL;
-            if (nl)
-                o->text.len = (size_t) (nl + 1 - o->text.data);
-            else
-                buf_clear (&o->text);
-        }
+        if (result.drop_partial)  //  As framer_drop_partial does
+            buf_drop_partial_line (&o->text);
         buf_append (&o->text, buf_head (&result.data), buf_size (&result.data));
         buf_append (&o->replies, buf_head (&result.reply), buf_size (&result.reply));
         o->fatal |= result.fatal;
