@@ -1151,10 +1151,7 @@ s_handle_message (self_t *self, zmsg_t *msg, ssize_t room_slot)
         case MSG_TERM:
         case MSG_LINE:
         case MSG_STORED:
-        MSG_FOR_HUB:
-        MSG_FOR_ROOM:
-        MSG_FOR_WRITER:
-        case MSG_KINDS:
+        MSG_NOT_FOR_GATEWAY:
             msg_drop (&self->log, &view);
             break;
     }

@@ -994,10 +994,7 @@ s_self_handle_gateway (self_t *self)
             break;
         case MSG_TERM:
         case MSG_STORED:
-        MSG_FOR_ROOM:
-        MSG_FOR_GATEWAY:
-        MSG_FOR_WRITER:
-        case MSG_KINDS:
+        MSG_NOT_FOR_HUB:
             msg_drop (&self->log, &view);
             break;
     }

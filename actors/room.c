@@ -130,11 +130,7 @@ s_writer_take (self_t *self, zmsg_t **msg_p)
             break;
         case MSG_TERM:
         case MSG_LINE:
-        MSG_FOR_HUB:
-        MSG_FOR_ROOM:
-        MSG_FOR_GATEWAY:
-        MSG_FOR_WRITER:
-        case MSG_KINDS:
+        MSG_ANY_GROUP:
             msg_drop (&self->log, &view);
             break;
     }
@@ -441,10 +437,7 @@ s_self_handle_pipe (self_t *self)
             running = false;
             break;
         case MSG_STORED:
-        MSG_FOR_HUB:
-        MSG_FOR_GATEWAY:
-        MSG_FOR_WRITER:
-        case MSG_KINDS:
+        MSG_NOT_FOR_ROOM:
             msg_drop (&self->log, &view);
             break;
     }

@@ -100,10 +100,7 @@ s_self_handle_pipe (self_t *self)
             break;
         case MSG_LINE:
         case MSG_STORED:
-        MSG_FOR_HUB:
-        MSG_FOR_ROOM:
-        MSG_FOR_GATEWAY:
-        case MSG_KINDS:
+        MSG_NOT_FOR_WRITER:
             msg_drop (&self->log, &view);
             break;
     }

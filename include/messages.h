@@ -85,6 +85,16 @@ typedef enum {
     case MSG_PAUSE:                                                                                \
     case MSG_RESUME
 #define MSG_FOR_WRITER case MSG_STORE
+/*  The kinds an actor never receives, MSG_KINDS (refused) included: the
+    label of its switch's case that goes to msg_drop.                    */
+// clang-format off
+#define MSG_NOT_FOR_HUB     MSG_FOR_ROOM: MSG_FOR_GATEWAY: MSG_FOR_WRITER: case MSG_KINDS
+#define MSG_NOT_FOR_ROOM    MSG_FOR_HUB: MSG_FOR_GATEWAY: MSG_FOR_WRITER: case MSG_KINDS
+#define MSG_NOT_FOR_GATEWAY MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_WRITER: case MSG_KINDS
+#define MSG_NOT_FOR_WRITER  MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_GATEWAY: case MSG_KINDS
+/*  For a pipe that carries none of the groups' kinds ($TERM, STORED).  */
+#define MSG_ANY_GROUP       MSG_FOR_HUB: MSG_NOT_FOR_HUB
+// clang-format on
 
 /*  One row of the table.                                                */
 typedef struct {

@@ -451,11 +451,7 @@ msg_is_term (zmsg_t *msg, const log_t *log)
             return true;
         case MSG_LINE:
         case MSG_STORED:
-        MSG_FOR_HUB:
-        MSG_FOR_ROOM:
-        MSG_FOR_GATEWAY:
-        MSG_FOR_WRITER:
-        case MSG_KINDS:
+        MSG_ANY_GROUP:
             msg_drop (log, &view);
             break;
     }
