@@ -197,10 +197,8 @@ s_epoll_add (self_t *self, int fd, uint32_t events, uint64_t source)
         log_info (&self->log, "E: epoll_ctl add: %s", strerror (errno));
 }
 
-static void s_self_destroy (self_t **self_p);
-
-//  NULL (logged) when the gateway cannot start: no descriptor for epoll,
-//  or the hub's endpoint cannot be connected to.
+//  Everything the gateway owns but its descriptors: it cannot fail (out
+//  of memory the process stops), s_self_start can.
 static self_t *
 s_self_new (zsock_t *pipe, gateway_args_t *args)
 {
@@ -229,20 +227,26 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->chunk = (char *) mem_alloc (READ_CHUNK);
     self->clean_a = (char *) mem_alloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
     self->clean_b = (char *) mem_alloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
+    self->epoll = -1;
+    return self;
+}
 
+//  false (logged) when the gateway cannot start: no descriptor for epoll,
+//  or the hub's endpoint cannot be connected to.
+static bool
+s_self_start (self_t *self)
+{
     self->epoll = epoll_create1 (EPOLL_CLOEXEC);
     if (self->epoll < 0) {
         log_info (&self->log, "E: cannot start: epoll_create1: %s", strerror (errno));
-        s_self_destroy (&self);
-        return NULL;
+        return false;
     }
     char endpoint [ENDPOINT_MAX];
     endpoint_hub (&self->config, endpoint);
     self->hub = msg_pipe_new (endpoint, false);
     if (!self->hub) {
         log_info (&self->log, "E: cannot connect to %s: %s", endpoint, strerror (errno));
-        s_self_destroy (&self);
-        return NULL;
+        return false;
     }
     //  We send only when ZMQ_EVENTS says POLLOUT, but at shutdown the hub
     //  may go between that look and the send, and a PAIR without a peer
@@ -253,7 +257,7 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     s_epoll_add (self, zsock_fd (self->hub), EPOLLIN, SOURCE_HUB);
     s_epoll_add (self, self->listener, EPOLLIN, SOURCE_LISTENER);
     self->accepting = true;
-    return self;
+    return true;
 }
 
 static void
@@ -1480,8 +1484,10 @@ gateway_new (zsock_t *pipe, gateway_args_t *args)
 {
     self_t *self = s_self_new (pipe, args);
     free (args);
-    if (!self)
+    if (!s_self_start (self)) {
+        s_self_destroy (&self);
         return NULL;
+    }
     char address [SOCKET_NAME_SIZE];
     s_socket_name (self->listener, getsockname, address, sizeof address);
     log_info (&self->log, "listening on %s (%d connection%s at most)", address,

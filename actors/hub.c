@@ -187,9 +187,8 @@ static void    s_to_gateway (self_t *self, zmsg_t *msg);
 static int64_t s_room_due (self_t *self, room_t *room);
 static void    s_idle_schedule (self_t *self, int64_t at);
 
-static void s_self_destroy (self_t **self_p);
-
-//  NULL (logged) when the hub cannot bind its pipe to the gateway.
+//  Everything the hub owns but its pipe and rooms: it cannot fail, the
+//  start can.
 static self_t *
 s_self_new (zsock_t *pipe, hub_args_t *args)
 {
@@ -211,15 +210,6 @@ s_self_new (zsock_t *pipe, hub_args_t *args)
     zhashx_set_destructor (self->rooms, s_room_destroy);
     self->stopping = zlist_new ();
 
-    //  Bound before main starts the gateway, which connects to it.
-    char endpoint [ENDPOINT_MAX];
-    endpoint_hub (&self->config, endpoint);
-    self->gateway = msg_pipe_new (endpoint, true);
-    if (!self->gateway) {
-        log_info (&self->log, "E: cannot bind %s: %s", endpoint, strerror (errno));
-        s_self_destroy (&self);
-        return NULL;
-    }
     return self;
 }
 
@@ -1142,18 +1132,32 @@ s_gateway_stand_in (self_t *self)
     return msg_pipe_new (endpoint, false);
 }
 
+//  false (logged) when the hub cannot start: its pipe to the gateway
+//  cannot be bound, or room general cannot start. General starts before
+//  the hub says it has, so a hub without it does not; it is announced
+//  once the gateway, which main starts next, is there.
+static bool
+s_self_start (self_t *self)
+{
+    //  Bound before main starts the gateway, which connects to it.
+    char endpoint [ENDPOINT_MAX];
+    endpoint_hub (&self->config, endpoint);
+    self->gateway = msg_pipe_new (endpoint, true);
+    if (!self->gateway) {
+        log_info (&self->log, "E: cannot bind %s: %s", endpoint, strerror (errno));
+        return false;
+    }
+    log_info (&self->log, "started");
+    self->general = s_room_start (self, GENERAL);
+    return self->general != NULL;
+}
+
 void
 hub_actor (zsock_t *pipe, void *args)
 {
     self_t *self = s_self_new (pipe, (hub_args_t *) args);
     free (args);
-    if (self)
-        log_info (&self->log, "started");
-    //  General before the signal, so a hub without it does not start; it
-    //  is announced once the gateway, which main starts next, is there.
-    if (self)
-        self->general = s_room_start (self, GENERAL);
-    if (!self || !self->general) {
+    if (!s_self_start (self)) {
         s_self_destroy (&self);
         zsock_signal (pipe, 1);
         return;

@@ -53,10 +53,8 @@ typedef struct {
     bool          dropping;        /* its queue is full (logged once) */
 } self_t;
 
-static void s_self_destroy (self_t **self_p);
-
-//  NULL (logged) when the room cannot start: its output pipe cannot be
-//  bound.
+//  Everything the room owns but its output pipe: it cannot fail, the
+//  start can.
 static self_t *
 s_self_new (zsock_t *pipe, room_args_t *args)
 {
@@ -72,15 +70,19 @@ s_self_new (zsock_t *pipe, room_args_t *args)
     if (*data_dir && !store_path (data_dir, self->name, self->path, sizeof self->path))
         snprintf (self->path, sizeof self->path, "%s/?", data_dir);
     buf_init (&self->scratch);
-    //  Our BYE must reach the gateway even though we close right after
-    //  it: the pipe's linger (messages.h) sees to that.
-    self->gateway = msg_pipe_new (args->endpoint, true);
-    if (!self->gateway) {
-        log_info (&self->log, "E: cannot bind %s: %s", args->endpoint, strerror (errno));
-        s_self_destroy (&self);
-        return NULL;
-    }
     return self;
+}
+
+//  false (logged) when the room cannot start: its output pipe cannot be
+//  bound. Our BYE must reach the gateway even though we close right
+//  after it: the pipe's linger (messages.h) sees to that.
+static bool
+s_self_start (self_t *self, const char *endpoint)
+{
+    self->gateway = msg_pipe_new (endpoint, true);
+    if (!self->gateway)
+        log_info (&self->log, "E: cannot bind %s: %s", endpoint, strerror (errno));
+    return self->gateway != NULL;
 }
 
 static void
@@ -448,9 +450,12 @@ s_self_handle_pipe (self_t *self)
 void
 room_actor (zsock_t *pipe, void *args)
 {
-    self_t *self = s_self_new (pipe, (room_args_t *) args);
+    room_args_t *room_args = (room_args_t *) args;
+    self_t      *self = s_self_new (pipe, room_args);
+    bool         started = s_self_start (self, room_args->endpoint);
     free (args);
-    if (!self) {
+    if (!started) {
+        s_self_destroy (&self);
         zsock_signal (pipe, 1);
         return;
     }
