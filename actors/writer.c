@@ -84,9 +84,9 @@ s_self_handle_pipe (self_t *self)
     zmsg_t *msg = msg_recv (self->pipe);
     if (!msg)
         return false;  //  Interrupted
-    bool       running = true;
     msg_view_t view;
     msg_parse (msg, &view);
+    bool running = view.kind != MSG_TERM;
     switch (view.kind) {
         case MSG_STORE: {
             s_store (self, view.part [0].data, view.part [0].size);
@@ -95,13 +95,12 @@ s_self_handle_pipe (self_t *self)
             msg_send (&stored, self->pipe);
             break;
         }
-        case MSG_TERM:
-            running = false;
-            break;
         case MSG_LINE:
         case MSG_STORED:
         MSG_NOT_FOR_WRITER:
             msg_drop (&self->log, &view);
+            break;
+        case MSG_TERM:
             break;
     }
     zmsg_destroy (&msg);
