@@ -16,7 +16,8 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0:exitcode=66:second_deadlock_stack=1:ignore_noninstrumented_modules=1}"
 passed=0; failed=0; broken=""
 for bin in "$@"; do
-    name=$(basename "$bin")
+    # unit/test_text and e2e/test_text: the folder tells them apart
+    name=$(basename "$(dirname "$bin")")/$(basename "$bin")
     out=$(mktemp)
     # shellcheck disable=SC2086  # the wrapper is a command with its flags
     ${TEST_WRAPPER:-} "$bin" >"$out" 2>&1
