@@ -106,6 +106,7 @@ struct self_t {
     zsock_t            *pipe;    /* from main */
     zsock_t            *gateway; /* PAIR to the gateway */
     config_t            config;
+    int                 shutdown_ms; /* rooms' time at shutdown (hub_args_t) */
     log_t               log;
     zhashx_t           *clients;        /* id -> client_t */
     zhashx_t           *names;          /* folded name -> client_t (not owned) */
@@ -195,6 +196,7 @@ s_self_new (zsock_t *pipe, hub_args_t *args)
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
     self->config = args->config;
+    self->shutdown_ms = args->shutdown_ms ? args->shutdown_ms : SHUTDOWN_MS;
     log_setup (&self->log, &self->config, "hub");
     self->clients = zhashx_new ();
     zhashx_set_key_hasher (self->clients, s_id_hash);
@@ -1005,11 +1007,12 @@ s_self_handle_pipe (self_t *self)
 //  At shutdown each room must get its $TERM, which actor_term sends
 //  without waiting: a room whose pipe is full would be left running. The
 //  gateway still reads the rooms, so they drain: give each what waits for
-//  it, for up to SHUTDOWN_MS in all, and say so if one does not.
+//  it, for up to SHUTDOWN_MS (or the args' shutdown_ms) in all, and say so
+//  if one does not.
 static void
 s_rooms_drain (self_t *self)
 {
-    int64_t deadline = zclock_mono () + SHUTDOWN_MS;
+    int64_t deadline = zclock_mono () + self->shutdown_ms;
     for (room_t *room = (room_t *) zhashx_first (self->rooms); room;
          room = (room_t *) zhashx_next (self->rooms)) {
         zsock_t *sock = actor_sock (room->actor);

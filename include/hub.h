@@ -34,7 +34,10 @@
 #define HUB_ROOM_RATE_MS    12000
 
 typedef struct {
-    config_t config; /* the server's; the hub has nothing else */
+    config_t config;      /* the server's */
+    int      shutdown_ms; /* at shutdown, how long rooms get to take what
+                             waits for them (0: 1000 ms); a test on a slow
+                             machine (valgrind) gives them more */
 } hub_args_t;
 
 /*  actor_new (hub_actor, args) (actor.h): args is a heap hub_args_t the
