@@ -28,6 +28,16 @@ expect_line (const history_t *h, size_t i, const char *want)
     assert_int_equal (line [len], '\0');
 }
 
+/*  The history holds exactly these lines, oldest first.  */
+static void
+expect_lines (const history_t *h, const char *const *want, size_t count)
+{
+    assert_int_equal (history_count (h), count);
+    for (size_t i = 0; i < count; i++)
+        expect_line (h, i, want [i]);
+    assert_null (history_line (h, count, NULL));
+}
+
 static void
 test_capacity_zero_keeps_nothing (void **state)
 {
@@ -57,11 +67,7 @@ test_below_capacity_in_order (void **state)
     add_str (h, "one");
     add_str (h, "two");
     add_str (h, "three");
-    assert_int_equal (history_count (h), 3);
-    expect_line (h, 0, "one");
-    expect_line (h, 1, "two");
-    expect_line (h, 2, "three");
-    assert_null (history_line (h, 3, NULL));
+    expect_lines (h, (const char *[]){"one", "two", "three"}, 3);
     history_destroy (&h);
 }
 
@@ -76,10 +82,7 @@ test_wrap_keeps_last_oldest_first (void **state)
         add_str (h, line);
         assert_int_equal (history_count (h), i < 3 ? (size_t) i : 3);
     }
-    expect_line (h, 0, "line 5");
-    expect_line (h, 1, "line 6");
-    expect_line (h, 2, "line 7");
-    assert_null (history_line (h, 3, NULL));
+    expect_lines (h, (const char *[]){"line 5", "line 6", "line 7"}, 3);
     history_destroy (&h);
 }
 

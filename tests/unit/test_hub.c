@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "hub.h"
 #include "messages.h"
 #include "room.h"
+#include "../remove_tree.h"
 
 #define TS CHECK_TS
 
@@ -215,24 +215,7 @@ data_dir_remove (void)
 {
     if (!*s_dir)
         return;
-    DIR *dir = opendir (s_dir);
-    if (dir) {
-        struct dirent *entry;
-        while ((entry = readdir (dir))) {
-            char path [1024];
-            snprintf (path, sizeof path, "%s/%s", s_dir, entry->d_name);
-            struct stat info;
-            if (entry->d_name [0] == '.' &&
-                (!entry->d_name [1] || (entry->d_name [1] == '.' && !entry->d_name [2])))
-                continue;
-            if (lstat (path, &info) == 0 && S_ISDIR (info.st_mode))
-                rmdir (path);
-            else
-                unlink (path);
-        }
-        closedir (dir);
-    }
-    rmdir (s_dir);
+    remove_tree (s_dir);
     s_dir [0] = 0;
 }
 

@@ -585,20 +585,6 @@ read_text (const char *path)
     return text;
 }
 
-static size_t
-count_entries (const char *path)
-{
-    DIR *dir = opendir (path);
-    assert_non_null (dir);
-    size_t         n = 0;
-    struct dirent *entry;
-    while ((entry = readdir (dir)))
-        if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
-            n++;
-    closedir (dir);
-    return n;
-}
-
 /*  Receives a broadcast and returns the line as history keeps it (the
     text without its framing newlines): the caller frees.                */
 static char *

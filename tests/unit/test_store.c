@@ -122,20 +122,6 @@ expect_line (const history_t *history, size_t i, const char *want)
     }
 }
 
-static size_t
-count_entries (const char *path)
-{
-    DIR *dir = opendir (path);
-    assert_non_null (dir);
-    size_t         n = 0;
-    struct dirent *entry;
-    while ((entry = readdir (dir)))
-        if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
-            n++;
-    closedir (dir);
-    return n;
-}
-
 /* ------------------------------------------------------------------ */
 /*  Names                                                              */
 
