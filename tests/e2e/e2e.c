@@ -235,12 +235,12 @@ print_log_tail (const char *path, const char *why)
     free (log);
 }
 
-static bool
-log_has_line_start (const char *log, const char *line)
+bool
+e2e_has_line (const char *text, const char *line)
 {
     size_t n = strlen (line);
-    for (const char *p = log; (p = strstr (p, line)); p += n)
-        if (p == log || p [-1] == '\n')
+    for (const char *p = text; (p = strstr (p, line)); p += n)
+        if (p == text || p [-1] == '\n')
             return true;
     return false;
 }
@@ -261,7 +261,7 @@ stuck_has (e2e_server_t *s, const char *want)
     if (n > 0)
         s->stuck_len += (size_t) n;
     s->stuck_seen [s->stuck_len] = '\0';
-    return log_has_line_start (s->stuck_seen, want);
+    return e2e_has_line (s->stuck_seen, want);
 }
 
 /*  Once the server is gone: nobody reads the pipe any more.            */
@@ -314,7 +314,7 @@ wait_listening (e2e_server_t *s, int *status)
             ready = stuck_has (s, want);
         else {
             char *log = read_file (s->log_path, NULL);
-            ready = log && log_has_line_start (log, want);
+            ready = log && e2e_has_line (log, want);
             free (log);
         }
         if (ready)

@@ -220,6 +220,9 @@ ssize_t     e2e_fill (e2e_client_t *c);
     matches.                                                             */
 #define e2e_match(pattern, s, n) check_match ((pattern), (s), (n))
 #define e2e_pattern_len(pattern) check_pattern_len (pattern)
+/*  True when text holds `line` at the start of one of its lines (with its
+    "\n" when line ends in one).                                        */
+bool e2e_has_line (const char *text, const char *line);
 
 /* ------------------------------------------------------------------ */
 /*  Running the binary as a command (usage errors, --help, ...)        */

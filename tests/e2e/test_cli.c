@@ -154,17 +154,6 @@ test_version_and_help (void **state)
 /* ------------------------------------------------------------------ */
 /*  The listening line                                                */
 
-/*  True when text holds `line` (ending in "\n") as one of its lines.     */
-static bool
-has_line (const char *text, const char *line)
-{
-    size_t n = strlen (line);
-    for (const char *p = text; (p = strstr (p, line)); p += n)
-        if (p == text || p [-1] == '\n')
-            return true;
-    return false;
-}
-
 /*  Reads the pipe until `line` is one of its lines, bounded in time and
     size. Returns what was read (NUL terminated); *closed tells whether
     the process closed its stdout first (it exited: port taken, say).   */
@@ -176,7 +165,7 @@ read_until_line (int fd, const char *line, bool *closed)
     size_t       len = 0;
     *closed = false;
     int64_t deadline = e2e_now_ms () + E2E_START_MS;
-    while (!has_line (got, line) && len < max - 1 && e2e_now_ms () < deadline) {
+    while (!e2e_has_line (got, line) && len < max - 1 && e2e_now_ms () < deadline) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll (&p, 1, 50) <= 0)
             continue;
@@ -204,11 +193,11 @@ test_listening_line_on_stdout (void **state)
         e2e_spawn (&proc, ARGS ("--bind", "127.0.0.1", e2e_fmt ("%d", port)), NULL);
         bool  closed;
         char *got = read_until_line (proc.out_fd, line, &closed);
-        if (closed && !has_line (got, line)) { /* port taken meanwhile */
+        if (closed && !e2e_has_line (got, line)) { /* port taken meanwhile */
             e2e_proc_stop (&proc);
             continue;
         }
-        if (!has_line (got, line))
+        if (!e2e_has_line (got, line))
             e2e_fail ("no line %s on stdout within %d ms; stdout so far: %s",
                       e2e_escape (line, strlen (line)), E2E_START_MS,
                       e2e_escape (got, strlen (got)));
@@ -351,6 +340,7 @@ expect_refused (int port, bool ipv6)
     }
 }
 
+/*  Also the session over IPv6: the banner, the prompt, a login.        */
 static void
 test_bind_ipv6_loopback (void **state)
 {

@@ -20,20 +20,6 @@ test_banner_then_name_prompt (void **state)
     e2e_stop (srv);
 }
 
-static void
-test_banner_over_ipv6 (void **state)
-{
-    (void) state;
-    if (!e2e_have_ipv6 ())
-        skip ();
-    e2e_opts_t    opts = {.bind = "::1"};
-    e2e_server_t *srv = e2e_start_opts (&opts);
-    e2e_client_t *c = e2e_connect6 (srv);
-    e2e_expect_banner (c);
-    e2e_enter (c, "alice", "");
-    e2e_stop (srv);
-}
-
 typedef struct {
     const char *typed; /* the line sent at the name prompt, no "\n" */
     const char *reply; /* the refusal line, no "\n" */
@@ -463,7 +449,6 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         E2E_TEST (test_banner_then_name_prompt),
-        E2E_TEST (test_banner_over_ipv6),
         E2E_TEST (test_name_refusals_keep_the_connection),
         E2E_TEST (test_name_limits_are_code_points),
         E2E_TEST (test_control_byte_name_refused_not_cleaned),

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include "names.h"
 
@@ -20,29 +21,33 @@
 #define ROOM_TOO_LONG "Room name is too long (max 32 characters)."
 #define ROOM_CHARSET  "Room name can only contain letters, digits, '_' and '-'."
 
+/*  check (s, len), a name or a room name (`what`), gives `want` (NULL:
+    accepted).                                                           */
 static void
-expect_problem_n (const char *s, size_t len, const char *want)
+expect_verdict (const char *(*check) (const char *, size_t), const char *what, const char *s,
+                size_t len, const char *want)
 {
-    const char *got = name_problem (s, len);
+    const char *got = check (s, len);
     if (want == NULL && got == NULL)
         return;
     if (want == NULL || got == NULL || strcmp (got, want) != 0)
-        fail_msg ("name \"%.*s\": got \"%s\", want \"%s\"", (int) len, s, got ? got : "(ok)",
+        fail_msg ("%s \"%.*s\": got \"%s\", want \"%s\"", what, (int) len, s, got ? got : "(ok)",
                   want ? want : "(ok)");
 }
-#define expect_problem(lit, want) expect_problem_n ((lit), sizeof (lit) - 1, (want))
+#define expect_problem_n(s, len, want) expect_verdict (name_problem, "name", (s), (len), (want))
+#define expect_problem(lit, want)      expect_problem_n ((lit), sizeof (lit) - 1, (want))
+#define expect_room_n(s, len, want)    expect_verdict (room_name_problem, "room", (s), (len), (want))
+#define expect_room(lit, want)         expect_room_n ((lit), sizeof (lit) - 1, (want))
 
+/*  The name before + ch + after gives want.                           */
 static void
-expect_room_n (const char *s, size_t len, const char *want)
+expect_around (const char *before, const char *ch, const char *after, const char *want)
 {
-    const char *got = room_name_problem (s, len);
-    if (want == NULL && got == NULL)
-        return;
-    if (want == NULL || got == NULL || strcmp (got, want) != 0)
-        fail_msg ("room \"%.*s\": got \"%s\", want \"%s\"", (int) len, s, got ? got : "(ok)",
-                  want ? want : "(ok)");
+    char   s [32];
+    size_t len = (size_t) snprintf (s, sizeof s, "%s%s%s", before, ch, after);
+    assert_true (len < sizeof s);
+    expect_problem_n (s, len, want);
 }
-#define expect_room(lit, want) expect_room_n ((lit), sizeof (lit) - 1, (want))
 
 /*  count copies of the UTF-8 character ch, in out.                      */
 static size_t
@@ -161,14 +166,9 @@ test_spaces (void **state)
                              "\xe2\x81\x9f",
                              "\xe3\x80\x80"};
     for (size_t i = 0; i < sizeof spaces / sizeof spaces [0]; i++) {
-        char   s [16];
-        size_t n = strlen (spaces [i]);
-        memcpy (s, "ab", 2);
-        memcpy (s + 2, spaces [i], n);
-        memcpy (s + 2 + n, "cd", 2);
-        expect_problem_n (s, n + 4, SPACES);
-        expect_problem_n (s + 2, n + 2, SPACES); /* leading */
-        expect_problem_n (s, n + 2, SPACES);     /* trailing */
+        expect_around ("ab", spaces [i], "cd", SPACES);
+        expect_around ("", spaces [i], "cd", SPACES); /* leading */
+        expect_around ("ab", spaces [i], "", SPACES); /* trailing */
     }
     /*  Neighbours of the listed ranges are fine.                       */
     expect_problem ("a\xe1\x9a\x81"
@@ -208,14 +208,9 @@ test_invisible_and_format (void **state)
         "\xf0\x9d\x85\xb3", /* U+1D173 musical begin beam */
     };
     for (size_t i = 0; i < sizeof hidden / sizeof hidden [0]; i++) {
-        char   s [16];
-        size_t n = strlen (hidden [i]);
-        memcpy (s, "al", 2);
-        memcpy (s + 2, hidden [i], n);
-        memcpy (s + 2 + n, "ice", 3);
-        expect_problem_n (s, n + 5, INVISIBLE);
-        expect_problem_n (s + 2, n, INVISIBLE);     /* nothing but it */
-        expect_problem_n (s + 2, n + 3, INVISIBLE); /* leading */
+        expect_around ("al", hidden [i], "ice", INVISIBLE);
+        expect_around ("", hidden [i], "", INVISIBLE);    /* nothing but it */
+        expect_around ("", hidden [i], "ice", INVISIBLE); /* leading */
     }
     /*  Visible neighbours are fine: U+00AC, U+2010 hyphen, U+FEFE.     */
     expect_problem ("a\xc2\xac"

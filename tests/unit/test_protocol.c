@@ -31,24 +31,32 @@ expect_buf (buf_t *b, const char *want)
     buf_free (b);
 }
 
-/*  Reads $TCPCHAT_TEST_DATA/name into a NUL-terminated string.          */
+/*  Reads dir/name (up to 1 MiB) into a NUL-terminated string; `env`
+    names the variable that sets dir, for the failure message.           */
 static char *
-read_data_file (const char *name, size_t *len)
+read_whole_file (const char *dir, const char *name, const char *env, size_t *len)
 {
-    const char *dir = getenv ("TCPCHAT_TEST_DATA");
-    if (!dir)
-        dir = "tests/data";
     char path [4096];
     snprintf (path, sizeof path, "%s/%s", dir, name);
     FILE *file = fopen (path, "rb");
     if (!file)
-        fail_msg ("cannot open %s (set TCPCHAT_TEST_DATA)", path);
-    char *data = malloc (65536);
+        fail_msg ("cannot open %s (set %s)", path, env);
+    char *data = malloc (1 << 20);
     assert_non_null (data);
-    *len = fread (data, 1, 65535, file);
-    data [*len] = '\0';
+    size_t got = fread (data, 1, (1 << 20) - 1, file);
+    data [got] = '\0';
     fclose (file);
+    if (len)
+        *len = got;
     return data;
+}
+
+/*  Reads $TCPCHAT_TEST_DATA/name.                                       */
+static char *
+read_data_file (const char *name, size_t *len)
+{
+    const char *dir = getenv ("TCPCHAT_TEST_DATA");
+    return read_whole_file (dir ? dir : "tests/data", name, "TCPCHAT_TEST_DATA", len);
 }
 
 static void
@@ -117,67 +125,54 @@ test_stamp_uses_local_time (void **state)
 
 /*  stamp_now against stamp_format (time (NULL)), retried in the rare
     case that the clock ticks over between the two.                     */
+/*  stamp_now on a cache that is zeroed (cached NULL) or holds `cached`
+    for the second `age` seconds ago; checked on a pass where the clock
+    stayed within one second. The cache then holds that second and the
+    stamp: `cached` when reused, else that second's stamp.                */
 static void
-test_stamp_now_fresh_cache (void **state)
+expect_stamp_now (const char *cached, int age, bool reused)
 {
-    (void) state;
     use_timezone ("UTC");
     for (int attempt = 0; attempt < 5; attempt++) {
         stamp_cache_t cache;
         memset (&cache, 0, sizeof cache);
-        time_t      before = time (NULL);
+        time_t now = time (NULL);
+        if (cached) {
+            cache.second = now - age;
+            strcpy (cache.text, cached);
+        }
         const char *stamp = stamp_now (&cache);
-        time_t      after = time (NULL);
-        if (before != after)
+        if (time (NULL) != now)
             continue;
         char want [STAMP_SIZE];
-        stamp_format (before, want);
+        stamp_format (now, want);
         assert_ptr_equal (stamp, cache.text);
-        assert_string_equal (stamp, want);
-        assert_int_equal (cache.second, before);
+        assert_string_equal (stamp, reused ? cached : want);
+        assert_int_equal (cache.second, now);
         return;
     }
     fail_msg ("the clock kept ticking");
+}
+
+static void
+test_stamp_now_fresh_cache (void **state)
+{
+    (void) state;
+    expect_stamp_now (NULL, 0, false);
 }
 
 static void
 test_stamp_now_reuses_same_second (void **state)
 {
     (void) state;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        stamp_cache_t cache;
-        time_t        now = time (NULL);
-        cache.second = now;
-        strcpy (cache.text, "[cached]");
-        const char *stamp = stamp_now (&cache);
-        if (time (NULL) != now)
-            continue;
-        assert_string_equal (stamp, "[cached]");
-        return;
-    }
-    fail_msg ("the clock kept ticking");
+    expect_stamp_now ("[cached]", 0, true);
 }
 
 static void
 test_stamp_now_refreshes_stale (void **state)
 {
     (void) state;
-    use_timezone ("UTC");
-    for (int attempt = 0; attempt < 5; attempt++) {
-        stamp_cache_t cache;
-        time_t        now = time (NULL);
-        cache.second = now - 1;
-        strcpy (cache.text, "[stale]");
-        const char *stamp = stamp_now (&cache);
-        if (time (NULL) != now)
-            continue;
-        char want [STAMP_SIZE];
-        stamp_format (now, want);
-        assert_string_equal (stamp, want);
-        assert_int_equal (cache.second, now);
-        return;
-    }
-    fail_msg ("the clock kept ticking");
+    expect_stamp_now ("[stale]", 1, false);
 }
 
 static void
@@ -271,19 +266,7 @@ read_tree_file (const char *name)
     if (!tree)
         tree = TCPCHAT_TREE;
 #endif
-    if (!tree)
-        tree = ".";
-    char path [4096];
-    snprintf (path, sizeof path, "%s/%s", tree, name);
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        fail_msg ("cannot open %s (set TCPCHAT_TREE)", path);
-    char *data = malloc (1 << 20);
-    assert_non_null (data);
-    size_t len = fread (data, 1, (1 << 20) - 1, file);
-    data [len] = '\0';
-    fclose (file);
-    return data;
+    return read_whole_file (tree ? tree : ".", name, "TCPCHAT_TREE", NULL);
 }
 
 static char *
