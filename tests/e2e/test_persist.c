@@ -156,6 +156,25 @@ three_lines_received (const e2e_server_t *srv, e2e_client_t **alice, e2e_client_
     return history;
 }
 
+/*  A server on dir, three lines received, then the server ends (SIGTERM,
+    or SIGKILL when kill9) and both clients close: the lines as history,
+    and the port to restart on.                                          */
+static char *
+three_lines_then_end (const char *dir, bool kill9, int *port)
+{
+    e2e_server_t *srv = e2e_start ("--data-dir", dir);
+    *port = e2e_port (srv);
+    e2e_client_t *alice, *bob;
+    char         *history = three_lines_received (srv, &alice, &bob);
+    if (kill9)
+        e2e_kill9 (srv);
+    else
+        e2e_stop (srv);
+    e2e_close (alice);
+    e2e_close (bob);
+    return history;
+}
+
 static void
 command (e2e_client_t *c, const char *line, const char *reply)
 {
@@ -172,17 +191,12 @@ static void
 test_sigterm_restart_keeps_lines (void **state)
 {
     (void) state;
-    const char   *dir = data_dir ();
-    e2e_server_t *srv = e2e_start ("--data-dir", dir);
-    int           port = e2e_port (srv);
-    e2e_client_t *alice, *bob;
-    char         *history = three_lines_received (srv, &alice, &bob);
-    e2e_stop (srv);
-    e2e_close (alice);
-    e2e_close (bob);
+    const char *dir = data_dir ();
+    int         port;
+    char       *history = three_lines_then_end (dir, false, &port);
     expect_file (e2e_fmt ("%s/general.log", dir), history);
 
-    srv = e2e_start_on (port, "--data-dir", dir);
+    e2e_server_t *srv = e2e_start_on (port, "--data-dir", dir);
     e2e_client_t *carol = e2e_login_history (srv, "carol", history);
     expect_logged (srv, e2e_fmt ("room[general] reloaded 3 lines from %s/general.log", dir));
     /*  And the next line goes after them.                              */
@@ -200,16 +214,11 @@ static void
 test_sigkill_after_receipt_keeps_lines (void **state)
 {
     (void) state;
-    const char   *dir = data_dir ();
-    e2e_server_t *srv = e2e_start ("--data-dir", dir);
-    int           port = e2e_port (srv);
-    e2e_client_t *alice, *bob;
-    char         *history = three_lines_received (srv, &alice, &bob);
-    e2e_kill9 (srv);
-    e2e_close (alice);
-    e2e_close (bob);
+    const char *dir = data_dir ();
+    int         port;
+    char       *history = three_lines_then_end (dir, true, &port);
 
-    srv = e2e_start_on (port, "--data-dir", dir);
+    e2e_server_t *srv = e2e_start_on (port, "--data-dir", dir);
     e2e_login_history (srv, "carol", history);
     e2e_stop (srv);
     expect_file (e2e_fmt ("%s/general.log", dir), history);

@@ -76,6 +76,18 @@ telnet_login (e2e_server_t *srv, const char *name)
     return c;
 }
 
+/*  A server (with --data-dir dir unless NULL), alice by nc and bob by
+    telnet in general, alice told that bob joined.                        */
+static e2e_server_t *
+start_with_telnet_bob (const char *dir, e2e_client_t **alice, e2e_client_t **bob)
+{
+    e2e_server_t *srv = dir ? e2e_start ("--data-dir", dir) : e2e_start (NULL);
+    *alice = e2e_login (srv, "alice");
+    *bob = telnet_login (srv, "bob");
+    e2e_expect_joined (*alice, "bob");
+    return srv;
+}
+
 /* ------------------------------------------------------------------ */
 /*  Scripted transcripts                                              */
 
@@ -84,10 +96,9 @@ static void
 test_negotiation_is_refused_and_the_name_is_clean (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    telnet_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = start_with_telnet_bob (NULL, &alice, &bob);
+    (void) bob;
     e2e_send (alice, "/users\n");
     e2e_expect_reply (alice, "Users in general (2): alice, bob");
     e2e_stop (srv);
@@ -120,10 +131,8 @@ test_ctrl_c_then_a_clean_line (void **state)
 {
     (void) state;
     const char   *dir = e2e_fmt ("%s/data", e2e_root ());
-    e2e_server_t *srv = e2e_start ("--data-dir", dir);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = telnet_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = start_with_telnet_bob (dir, &alice, &bob);
 
     e2e_send (bob, CTRL_C);
     expect_bytes (bob, TM_ANSWER);
@@ -157,10 +166,8 @@ static void
 test_commands_inside_lines (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = telnet_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = start_with_telnet_bob (NULL, &alice, &bob);
 
     e2e_send (bob, "half a li");
     e2e_sleep_ms (100);
@@ -187,10 +194,8 @@ static void
 test_cr_nul_for_telnet_only (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = telnet_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = start_with_telnet_bob (NULL, &alice, &bob);
     send_bytes (bob, "one\r\0two\r\0");
     e2e_expect_prompt (bob);
     e2e_expect_prompt (bob);
@@ -243,10 +248,8 @@ static void
 test_client_compression_is_refused (void **state)
 {
     (void) state;
-    e2e_server_t *srv = e2e_start (NULL);
-    e2e_client_t *alice = e2e_login (srv, "alice");
-    e2e_client_t *bob = telnet_login (srv, "bob");
-    e2e_expect_joined (alice, "bob");
+    e2e_client_t *alice, *bob;
+    e2e_server_t *srv = start_with_telnet_bob (NULL, &alice, &bob);
     send_bytes (bob, IAC SB "\x56" IAC SE "\x78\x9c\xcb\xc8\xe4\x02\x00\x02\x17\x00\xdc");
     e2e_expect_eof (bob);
     e2e_expect_left (alice, "bob");
