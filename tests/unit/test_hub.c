@@ -271,60 +271,45 @@ send_to_hub (zmsg_t *msg)
 }
 
 static void
-send_text (msg_kind_t kind, uint64_t id, const char *text)
-{
-    zmsg_t *msg = msg_new (kind, id);
-    if (text)
-        msg_add_str (msg, text);
-    send_to_hub (msg);
-}
-
-static void
 send_name (uint64_t id, const char *name)
 {
-    send_text (MSG_NAME, id, name);
+    send_to_hub (msg_new_name (id, name, strlen (name)));
 }
 static void
 send_line (uint64_t id, const char *text)
 {
-    send_text (MSG_LINE, id, text);
+    send_to_hub (msg_new_line (id, text, strlen (text)));
 }
 static void
 send_notice (uint64_t id, const char *text)
 {
-    send_text (MSG_NOTICE, id, text);
+    send_to_hub (msg_new_notice (id, text));
 }
 static void
 send_closed (uint64_t id)
 {
-    send_text (MSG_CLOSED, id, NULL);
+    send_to_hub (msg_new_closed (id));
 }
 static void
 send_released (uint64_t id)
 {
-    send_text (MSG_RELEASED, id, NULL);
+    send_to_hub (msg_new_released (id));
 }
 
 /*  CMD id verb arg text, verb as the gateway names it.                  */
 static void
 send_cmd (uint64_t id, command_kind_t kind, const char *arg, const char *text)
 {
-    zmsg_t *msg = msg_new (MSG_CMD, id);
-    msg_add_str (msg, command_name (kind));
-    msg_add_str (msg, arg ? arg : "");
-    msg_add_str (msg, text ? text : "");
-    send_to_hub (msg);
+    arg = arg ? arg : "";
+    text = text ? text : "";
+    send_to_hub (msg_new_cmd (id, command_name (kind), arg, strlen (arg), text, strlen (text)));
 }
 
 /*  An unknown verb: the gateway sends "?" and what was typed as arg.    */
 static void
 send_unknown_cmd (uint64_t id, const char *typed)
 {
-    zmsg_t *msg = msg_new (MSG_CMD, id);
-    msg_add_str (msg, "?");
-    msg_add_str (msg, typed);
-    msg_add_str (msg, "");
-    send_to_hub (msg);
+    send_to_hub (msg_new_cmd (id, "?", typed, strlen (typed), "", 0));
 }
 
 /*  id, in room `from` and alone there after it leaves unless told, moves

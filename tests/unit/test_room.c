@@ -109,55 +109,61 @@ room_teardown (void **state)
 /*  Playing the hub                                                    */
 
 static void
-send_parts (msg_kind_t kind, uint64_t id, const char *part)
+send_to_room (zmsg_t *msg)
 {
-    zmsg_t *msg = msg_new (kind, id);
-    if (part)
-        msg_add_str (msg, part);
     assert_int_equal (msg_send (&msg, zactor_sock (s_room.actor)), 0);
 }
 
 static void
 send_join (uint64_t id, const char *name)
 {
-    send_parts (MSG_JOIN, id, name);
+    send_to_room (msg_new_join (id, name));
 }
 static void
 send_line (uint64_t id, const char *text)
 {
-    send_parts (MSG_LINE, id, text);
+    send_to_room (msg_new_line (id, text, strlen (text)));
 }
 static void
 send_say (uint64_t id, const char *text)
 {
-    send_parts (MSG_SAY, id, text);
+    send_to_room (msg_new_say (id, text, strlen (text)));
 }
 static void
 send_users (uint64_t id)
 {
-    send_parts (MSG_USERS, id, NULL);
+    send_to_room (msg_new_users (id));
 }
 static void
 send_rename (uint64_t id, const char *name)
 {
-    send_parts (MSG_RENAME, id, name);
+    send_to_room (msg_new_rename (id, name, strlen (name)));
 }
 static void
 send_leave (uint64_t id, bool moving)
 {
-    send_parts (MSG_LEAVE, id, moving ? "1" : "0");
+    send_to_room (msg_new_leave (id, moving));
 }
+
+/*  id joins as name: its ENTER (with history), the others told; id
+    leaves: the others told, its RELEASE.                                */
+#define joins(id, name, history, ...)                                                              \
+    (send_join ((id), (name)), expect_join (s_room.gateway, (id), (name), (history), __VA_ARGS__))
+#define joins_alone(id, name, history)                                                             \
+    (send_join ((id), (name)), expect_join_alone (s_room.gateway, (id), (name), (history)))
+#define leaves(id, name, moving, ...)                                                              \
+    (send_leave ((id), (moving)),                                                                  \
+     expect_leave (s_room.gateway, (id), (name), (moving), __VA_ARGS__))
+#define leaves_alone(id, name, moving)                                                             \
+    (send_leave ((id), (moving)), expect_leave_alone (s_room.gateway, (id), (name), (moving)))
 
 /*  alice (A), then bob (B), then carol (C), each checked.               */
 static void
 join_three (void)
 {
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
-    send_join (B, "bob");
-    expect_join (s_room.gateway, B, "bob", "", A);
-    send_join (C, "carol");
-    expect_join (s_room.gateway, C, "carol", "", A, B);
+    joins_alone (A, "alice", "");
+    joins (B, "bob", "", A);
+    joins (C, "carol", "", A, B);
 }
 
 /* ------------------------------------------------------------------ */
@@ -167,8 +173,7 @@ test_join_alone (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     room_finish ();
 }
 
@@ -200,10 +205,8 @@ test_line_text_is_kept (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
-    send_join (A, "100%s");
-    expect_join_alone (s_room.gateway, A, "100%s", "");
-    send_join (B, "bob");
-    expect_join (s_room.gateway, B, "bob", "", A);
+    joins_alone (A, "100%s", "");
+    joins (B, "bob", "", A);
     send_line (A, "%s %n %d\tcaf\xc3\xa9 \xe2\x82\xac");
     expect_out (s_room.gateway, "\n[" TS "][100%s]:%s %n %d\tcaf\xc3\xa9 \xe2\x82\xac\n", A, B);
     send_users (B);
@@ -217,8 +220,7 @@ test_line_alone (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     send_line (A, "anyone?");
     expect_out_alone (s_room.gateway, "\n[" TS "][alice]:anyone?\n", A);
     room_finish ();
@@ -231,8 +233,7 @@ test_history_is_what_was_said (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     send_line (A, "remember me");
     check_msg_t got;
     check_recv_at (__FILE__, __LINE__, s_room.gateway, &got, "the broadcast");
@@ -243,8 +244,7 @@ test_history_is_what_was_said (void **state)
     said [got.v.part [0].size - 1] = 0;
     check_msg_free (&got);
 
-    send_join (B, "bob");
-    expect_join (s_room.gateway, B, "bob", said, A);
+    joins (B, "bob", said, A);
     room_finish ();
 }
 
@@ -253,8 +253,7 @@ test_history_oldest_first_and_capped (void **state)
 {
     (void) state;
     room_start ("lobby", 3);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     const char *lines [] = {"one", "two", "three", "four"};
     for (size_t i = 0; i < 4; i++) {
         send_line (A, lines [i]);
@@ -271,8 +270,7 @@ test_history_oldest_first_and_capped (void **state)
     expect_join (s_room.gateway, C, "carol",
                  "[" TS "][alice]:three\n[" TS "][alice]:four\n[" TS "][bob]:five\n", A, B);
     //  Leaving does not touch history; nor does the one who spoke leaving.
-    send_leave (A, false);
-    expect_leave (s_room.gateway, A, "alice", false, B, C);
+    leaves (A, "alice", false, B, C);
     send_join (A, "alice");
     expect_join (s_room.gateway, A, "alice",
                  "[" TS "][alice]:three\n[" TS "][alice]:four\n[" TS "][bob]:five\n", B, C);
@@ -284,12 +282,10 @@ test_history_zero_keeps_nothing (void **state)
 {
     (void) state;
     room_start ("lobby", 0);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     send_line (A, "gone at once");
     expect_out_alone (s_room.gateway, "\n[" TS "][alice]:gone at once\n", A);
-    send_join (B, "bob");
-    expect_join (s_room.gateway, B, "bob", "", A);
+    joins (B, "bob", "", A);
     room_finish ();
 }
 
@@ -300,18 +296,15 @@ test_blank_line (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
-    send_join (B, "bob");
-    expect_join (s_room.gateway, B, "bob", "", A);
+    joins_alone (A, "alice", "");
+    joins (B, "bob", "", A);
     send_line (A, "");
     expect_prompt (s_room.gateway, A);
     send_line (A, "  \t ");
     expect_prompt (s_room.gateway, A);
     send_line (B, "\t");
     expect_prompt (s_room.gateway, B);
-    send_join (C, "carol");
-    expect_join (s_room.gateway, C, "carol", "", A, B);
+    joins (C, "carol", "", A, B);
     room_finish ();
 }
 
@@ -328,10 +321,8 @@ test_say_goes_to_one (void **state)
     send_say (A, "");
     expect_prompt (s_room.gateway, A);
     //  SAY is not chat: nothing of it is kept.
-    send_leave (C, false);
-    expect_leave (s_room.gateway, C, "carol", false, A, B);
-    send_join (C, "carol");
-    expect_join (s_room.gateway, C, "carol", "", A, B);
+    leaves (C, "carol", false, A, B);
+    joins (C, "carol", "", A, B);
     room_finish ();
 }
 
@@ -340,22 +331,17 @@ test_users_in_order_of_entry (void **state)
 {
     (void) state;
     room_start ("Dev_Room-2", 10);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     send_users (A);
     expect_reply (s_room.gateway, "Users in Dev_Room-2 (1): alice\n", A);
-    send_join (B, "bob");
-    expect_join (s_room.gateway, B, "bob", "", A);
-    send_join (C, "carol");
-    expect_join (s_room.gateway, C, "carol", "", A, B);
+    joins (B, "bob", "", A);
+    joins (C, "carol", "", A, B);
     send_users (B);
     expect_reply (s_room.gateway, "Users in Dev_Room-2 (3): alice, bob, carol\n", B);
-    send_leave (B, false);
-    expect_leave (s_room.gateway, B, "bob", false, A, C);
+    leaves (B, "bob", false, A, C);
     send_users (C);
     expect_reply (s_room.gateway, "Users in Dev_Room-2 (2): alice, carol\n", C);
-    send_join (B, "bob");
-    expect_join (s_room.gateway, B, "bob", "", A, C);
+    joins (B, "bob", "", A, C);
     send_users (A);
     expect_reply (s_room.gateway, "Users in Dev_Room-2 (3): alice, carol, bob\n", A);
     room_finish ();
@@ -426,11 +412,9 @@ test_rename (void **state)
     expect_out (s_room.gateway, "\n[" TS "][alicia]:it is me\n", A, B, C);
     send_users (B);
     expect_reply (s_room.gateway, "Users in lobby (3): alicia, bob, carol\n", B);
-    send_leave (A, false);
-    expect_leave (s_room.gateway, A, "alicia", false, B, C);
+    leaves (A, "alicia", false, B, C);
     //  Alone, a rename tells nobody else.
-    send_leave (B, false);
-    expect_leave (s_room.gateway, B, "bob", false, C);
+    leaves (B, "bob", false, C);
     send_rename (C, "Carol");
     expect_rename_alone (s_room.gateway, C, "carol", "Carol");
     send_users (C);
@@ -458,10 +442,8 @@ test_leave_moving_releases (void **state)
     send_line (C, "still here");
     expect_out (s_room.gateway, "\n[" TS "][carol]:still here\n", C, B);
     //  The last member moving out: RELEASE all the same.
-    send_leave (B, false);
-    expect_leave (s_room.gateway, B, "bob", false, C);
-    send_leave (C, true);
-    expect_leave_alone (s_room.gateway, C, "carol", true);
+    leaves (B, "bob", false, C);
+    leaves_alone (C, "carol", true);
     room_finish ();
 }
 
@@ -479,10 +461,8 @@ test_leave_not_moving (void **state)
     expect_leave (s_room.gateway, B, "bob", false, A, C);
     send_say (A, "barrier\n");
     expect_reply (s_room.gateway, "barrier\n", A);
-    send_leave (A, false);
-    expect_leave (s_room.gateway, A, "alice", false, C);
-    send_leave (C, false);
-    expect_leave_alone (s_room.gateway, C, "carol", false);
+    leaves (A, "alice", false, C);
+    leaves_alone (C, "carol", false);
     room_finish ();
 }
 
@@ -491,8 +471,7 @@ test_non_members_are_ignored (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     send_line (X, "intruder");
     send_say (X, "intruder");
     send_users (X);
@@ -504,8 +483,7 @@ test_non_members_are_ignored (void **state)
     send_users (A);
     expect_reply (s_room.gateway, "Users in lobby (1): alice\n", A);
     //  Nothing the intruder said was kept.
-    send_join (B, "bob");
-    expect_join (s_room.gateway, B, "bob", "", A);
+    joins (B, "bob", "", A);
     room_finish ();
 }
 
@@ -515,8 +493,7 @@ test_malformed_and_unknown_ignored (void **state)
 {
     (void) state;
     room_start ("lobby", 10);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     zsock_t *pipe = zactor_sock (s_room.actor);
     //  An id frame of the wrong size.
     zmsg_t *msg = zmsg_new ();
@@ -528,7 +505,7 @@ test_malformed_and_unknown_ignored (void **state)
     msg = msg_new_type ("BOGUS", A);
     msg_add_str (msg, "x");
     assert_int_equal (msg_send (&msg, pipe), 0);
-    send_parts (MSG_LINE, A, NULL);
+    send_to_room (msg_new (MSG_LINE, A));
     send_say (A, "barrier\n");
     expect_reply (s_room.gateway, "barrier\n", A);
     room_finish ();
@@ -607,8 +584,7 @@ test_data_dir_appends_each_line (void **state)
 {
     (void) state;
     room_start_in ("dev", 10, make_dir (), NULL);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     send_join (B, "b\xc3\xb6"
                   "b");
     expect_join (s_room.gateway, B,
@@ -647,8 +623,7 @@ test_data_dir_appends_each_line (void **state)
                    "b\xc3\xb6"
                    "b",
                    "bob", A);
-    send_leave (B, false);
-    expect_leave (s_room.gateway, B, "bob", false, A);
+    leaves (B, "bob", false, A);
     room_finish ();
     char *file = read_text (path_in ("dev.log"));
     assert_non_null (file);
@@ -717,8 +692,7 @@ test_data_dir_history_zero (void **state)
     fputs ("[2024-01-01 10:00:00][alice]:old\n", file);
     fclose (file);
     room_start_in ("dev", 0, s_dir, NULL);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     send_line (A, "new");
     char *said = recv_said ("\n[" TS "][alice]:new\n", A, NULL, 0);
     room_finish ();
@@ -742,8 +716,7 @@ test_no_data_dir_no_file (void **state)
     assert_non_null (getcwd (cwd, sizeof cwd));
     assert_int_equal (chdir (s_dir), 0);
     room_start ("dev", 10);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     send_line (A, "not on disk");
     expect_out_alone (s_room.gateway, "\n[" TS "][alice]:not on disk\n", A);
     room_finish ();
@@ -766,8 +739,7 @@ test_data_dir_write_error_logged_once (void **state)
     send_join (A, "alice");
     //  Reading a directory fails too: the room starts without history.
     expect_join_alone (s_room.gateway, A, "alice", "");
-    send_join (B, "bob");
-    expect_join (s_room.gateway, B, "bob", "", A);
+    joins (B, "bob", "", A);
     for (int i = 0; i < 3; i++) {
         send_line (A, "still served");
         expect_out (s_room.gateway, "\n[" TS "][alice]:still served\n", A, B);
@@ -798,8 +770,7 @@ test_data_dir_name_stays_inside (void **state)
     (void) state;
     make_dir ();
     room_start_in ("../up", 10, s_dir, NULL);
-    send_join (A, "alice");
-    expect_join_alone (s_room.gateway, A, "alice", "");
+    joins_alone (A, "alice", "");
     send_line (A, "x");
     expect_out_alone (s_room.gateway, "\n[" TS "][alice]:x\n", A);
     room_finish ();
