@@ -312,6 +312,34 @@ send_unknown_cmd (uint64_t id, const char *typed)
     send_to_hub (msg_new_cmd (id, "?", typed, strlen (typed), "", 0));
 }
 
+/*  id logs in as name: room takes it in (no history) and tells the
+    others (none: _alone).                                               */
+#define logs_in(room, id, name, ...)                                                               \
+    (send_name ((id), (name)), expect_join ((room), (id), (name), "", __VA_ARGS__))
+#define logs_in_alone(room, id, name)                                                              \
+    (send_name ((id), (name)), expect_join_alone ((room), (id), (name), ""))
+/*  id sends a command (no text); its room answers it `reply`.           */
+#define answers(room, id, kind, arg, reply)                                                        \
+    (send_cmd ((id), (kind), (arg), NULL), expect_reply ((room), (reply), (id)))
+
+/*  The usual hub, with alice (A), or alice and bob (B), logged in to
+    general; returns general's pipe.                                     */
+static zsock_t *
+hub_start_one (void)
+{
+    zsock_t *general = hub_start (1000, 64);
+    logs_in_alone (general, A, "alice");
+    return general;
+}
+
+static zsock_t *
+hub_start_two (void)
+{
+    zsock_t *general = hub_start_one ();
+    logs_in (general, B, "bob", A);
+    return general;
+}
+
 /*  id, in room `from` and alone there after it leaves unless told, moves
     to a room that exists (to) or is created (to == NULL: returns its new
     pipe). others_left: members of `from` told of the departure.         */
@@ -419,11 +447,8 @@ static void
 test_start_announces_general (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n* general (1 member)\n", A);
+    zsock_t *general = hub_start_one ();
+    answers (general, A, CMD_ROOMS, NULL, "Rooms:\n* general (1 member)\n");
     hub_finish ();
 }
 
@@ -431,23 +456,17 @@ static void
 test_name_accepted (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
     //  32 characters of two bytes each: long in bytes, fine in characters.
     char wide [80] = "";
     for (int i = 0; i < 32; i++)
         strcat (wide, "\xc3\xa9");
-    send_name (C, wide);
-    expect_join (general, C, wide, "", A, B);
+    logs_in (general, C, wide, A, B);
     send_cmd (B, CMD_USERS, NULL, NULL);
     char users [160];
     snprintf (users, sizeof users, "Users in general (3): alice, bob, %s\n", wide);
     expect_reply (general, users, B);
-    send_cmd (C, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n* general (3 members)\n", C);
+    answers (general, C, CMD_ROOMS, NULL, "Rooms:\n* general (3 members)\n");
     hub_finish ();
 }
 
@@ -455,10 +474,8 @@ static void
 test_name_refused (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    char too_long [40];
+    zsock_t *general = hub_start_one ();
+    char     too_long [40];
     memset (too_long, 'b', 33);
     too_long [33] = 0;
     struct {
@@ -481,16 +498,13 @@ test_name_refused (void **state)
         expect_refuse (B, cases [i].reason);
     }
     //  A refused client is not registered: it may try again.
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    logs_in (general, B, "bob", A);
     send_name (C, "BOB");
     expect_refuse (C, "Name is already taken.");
     //  A second NAME for a registered client changes nothing.
     send_name (A, "other");
-    send_cmd (A, CMD_USERS, NULL, NULL);
-    expect_reply (general, "Users in general (2): alice, bob\n", A);
-    send_name (C, "other");
-    expect_join (general, C, "other", "", A, B);
+    answers (general, A, CMD_USERS, NULL, "Users in general (2): alice, bob\n");
+    logs_in (general, C, "other", A, B);
     hub_finish ();
 }
 
@@ -503,8 +517,7 @@ test_name_lookalikes (void **state)
     (void) state;
     const char *similar = "Name is too similar to a user's name already here.";
     zsock_t    *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    logs_in_alone (general, A, "alice");
     const char *lookalikes [] = {
         "\xd0\xb0lice",     /* Cyrillic а */
         "\xd0\x90LICE",     /* Cyrillic А, upper case */
@@ -531,13 +544,12 @@ test_name_lookalikes (void **state)
         send_name (B, hidden [i]);
         expect_refuse (B, "Name cannot contain invisible or formatting characters.");
     }
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    logs_in (general, B, "bob", A);
     //  /name goes through the same check, both ways.
-    send_cmd (B, CMD_NAME, "\xd0\xb0lice", NULL);
-    expect_reply (general, "Name is too similar to a user's name already here.\n", B);
-    send_cmd (B, CMD_NAME, "b\xe2\x80\x8cob", NULL);
-    expect_reply (general, "Name cannot contain invisible or formatting characters.\n", B);
+    answers (general, B, CMD_NAME, "\xd0\xb0lice",
+             "Name is too similar to a user's name already here.\n");
+    answers (general, B, CMD_NAME, "b\xe2\x80\x8cob",
+             "Name cannot contain invisible or formatting characters.\n");
     //  A lookalike of one's own name is no impersonation.
     send_cmd (A, CMD_NAME, "AIice", NULL);
     expect_rename (general, A, "alice", "AIice", B);
@@ -546,8 +558,7 @@ test_name_lookalikes (void **state)
     //  Once alice has left, the name looks like nobody's.
     send_closed (A);
     expect_leave (general, A, "alice", false, B);
-    send_name (C, "\xd0\xb0lice");
-    expect_join (general, C, "\xd0\xb0lice", "", B);
+    logs_in (general, C, "\xd0\xb0lice", B);
     //  ... and now plain alice is the one refused.
     send_name (D, "alice");
     expect_refuse (D, similar);
@@ -561,11 +572,7 @@ static void
 test_lines_reach_the_room (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
     send_line (A, "hi bob");
     expect_out (general, "\n[" TS "][alice]:hi bob\n", A, B);
     send_line (B, "");
@@ -577,8 +584,7 @@ test_lines_reach_the_room (void **state)
     send_cmd (E, CMD_HELP, NULL, NULL);
     send_closed (E);
     send_released (E);
-    send_cmd (A, CMD_USERS, NULL, NULL);
-    expect_reply (general, "Users in general (2): alice, bob\n", A);
+    answers (general, A, CMD_USERS, NULL, "Users in general (2): alice, bob\n");
     hub_finish ();
 }
 
@@ -586,11 +592,8 @@ static void
 test_help_and_unknown (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_cmd (A, CMD_HELP, NULL, NULL);
-    expect_reply (general, s_help, A);
+    zsock_t *general = hub_start_one ();
+    answers (general, A, CMD_HELP, NULL, s_help);
     send_cmd (A, CMD_HELP, "ignored", "too");
     expect_reply (general, s_help, A);
     send_unknown_cmd (A, "/frob");
@@ -605,11 +608,7 @@ static void
 test_notice (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
     send_line (B, "first");
     send_notice (B, "Message too long (max 4096 bytes).\n");
     send_line (B, "after");
@@ -623,24 +622,16 @@ static void
 test_users (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_cmd (A, CMD_USERS, NULL, NULL);
-    expect_reply (general, "Users in general (1): alice\n", A);
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
-    send_name (C, "carol");
-    expect_join (general, C, "carol", "", A, B);
-    send_cmd (C, CMD_USERS, NULL, NULL);
-    expect_reply (general, "Users in general (3): alice, bob, carol\n", C);
+    zsock_t *general = hub_start_one ();
+    answers (general, A, CMD_USERS, NULL, "Users in general (1): alice\n");
+    logs_in (general, B, "bob", A);
+    logs_in (general, C, "carol", A, B);
+    answers (general, C, CMD_USERS, NULL, "Users in general (3): alice, bob, carol\n");
     //  Users of another room are not listed.
     zsock_t *dev =
         move_at (__FILE__, __LINE__, B, "bob", "dev", general, NULL, CHECK_IDS (A, C), "", NULL, 0);
-    send_cmd (A, CMD_USERS, NULL, NULL);
-    expect_reply (general, "Users in general (2): alice, carol\n", A);
-    send_cmd (B, CMD_USERS, NULL, NULL);
-    expect_reply (dev, "Users in dev (1): bob\n", B);
+    answers (general, A, CMD_USERS, NULL, "Users in general (2): alice, carol\n");
+    answers (dev, B, CMD_USERS, NULL, "Users in dev (1): bob\n");
     hub_finish ();
 }
 
@@ -651,11 +642,7 @@ static void
 test_join_moves_the_client (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
 
     //  A new room: ATTACH, then the old room lets go, then (RELEASED) the
     //  new room takes the mover in.
@@ -664,8 +651,7 @@ test_join_moves_the_client (void **state)
     expect_leave (general, A, "alice", true, B);
     send_released (A);
     expect_join_alone (lobby, A, "alice", "");
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (lobby, "Rooms:\n  general (1 member)\n* lobby (1 member)\n", A);
+    answers (lobby, A, CMD_ROOMS, NULL, "Rooms:\n  general (1 member)\n* lobby (1 member)\n");
     send_line (A, "in the lobby");
     expect_out_alone (lobby, "\n[" TS "][alice]:in the lobby\n", A);
 
@@ -674,10 +660,8 @@ test_join_moves_the_client (void **state)
     expect_release (general, B, true);
     send_released (B);
     expect_join (lobby, B, "bob", "[" TS "][alice]:in the lobby\n", A);
-    send_cmd (B, CMD_ROOMS, NULL, NULL);
-    expect_reply (lobby, "Rooms:\n  general (0 members)\n* lobby (2 members)\n", B);
-    send_cmd (A, CMD_USERS, NULL, NULL);
-    expect_reply (lobby, "Users in lobby (2): alice, bob\n", A);
+    answers (lobby, B, CMD_ROOMS, NULL, "Rooms:\n  general (0 members)\n* lobby (2 members)\n");
+    answers (lobby, A, CMD_USERS, NULL, "Users in lobby (2): alice, bob\n");
 
     //  Back to general, which exists even when empty.
     send_cmd (A, CMD_JOIN, "General", NULL);
@@ -691,25 +675,20 @@ static void
 test_join_refusals (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_cmd (A, CMD_JOIN, NULL, NULL);
-    expect_reply (general, "Usage: /join ROOM\n", A);
-    send_cmd (A, CMD_JOIN, "bad!room", NULL);
-    expect_reply (general, "Room name can only contain letters, digits, '_' and '-'.\n", A);
-    send_cmd (A, CMD_JOIN, "two words", NULL);
-    expect_reply (general, "Room name can only contain letters, digits, '_' and '-'.\n", A);
+    zsock_t *general = hub_start_one ();
+    answers (general, A, CMD_JOIN, NULL, "Usage: /join ROOM\n");
+    answers (general, A, CMD_JOIN, "bad!room",
+             "Room name can only contain letters, digits, '_' and '-'.\n");
+    answers (general, A, CMD_JOIN, "two words",
+             "Room name can only contain letters, digits, '_' and '-'.\n");
     send_cmd (A, CMD_JOIN, "abcdefghijklmnopqrstuvwxyz0123456", NULL); /* 33 */
     expect_reply (general, "Room name is too long (max 32 characters).\n", A);
-    send_cmd (A, CMD_JOIN, "general", NULL);
-    expect_reply (general, "You are already in general.\n", A);
-    send_cmd (A, CMD_JOIN, "GENERAL", NULL);
-    expect_reply (general, "You are already in general.\n", A);
+    answers (general, A, CMD_JOIN, "general", "You are already in general.\n");
+    answers (general, A, CMD_JOIN, "GENERAL", "You are already in general.\n");
     //  The longest room name is fine; shown as first spelled.
     zsock_t *room = move_new (A, "alice", "Ab_-0123456789abcdefghijklmnopqr", general);
-    send_cmd (A, CMD_JOIN, "aB_-0123456789ABCDEFGHIJKLMNOPQR", NULL);
-    expect_reply (room, "You are already in Ab_-0123456789abcdefghijklmnopqr.\n", A);
+    answers (room, A, CMD_JOIN, "aB_-0123456789ABCDEFGHIJKLMNOPQR",
+             "You are already in Ab_-0123456789abcdefghijklmnopqr.\n");
     hub_finish ();
 }
 
@@ -719,9 +698,7 @@ static void
 test_join_a_room_that_cannot_start (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    zsock_t *general = hub_start_one ();
     //  General's endpoint is the hub's first room's: take its second.
     const char *first = s_hub.rooms [0].endpoint;
     size_t      prefix = strlen (first) - strlen ("/room-1");
@@ -730,10 +707,8 @@ test_join_a_room_that_cannot_start (void **state)
     snprintf (taken, sizeof taken, "@%.*s/room-2", (int) prefix, first);
     zsock_t *squatter = zsock_new_pair (taken);
     assert_non_null (squatter);
-    send_cmd (A, CMD_JOIN, "dev", NULL);
-    expect_reply (general, "Cannot create that room now.\n", A);
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n* general (1 member)\n", A);
+    answers (general, A, CMD_JOIN, "dev", "Cannot create that room now.\n");
+    answers (general, A, CMD_ROOMS, NULL, "Rooms:\n* general (1 member)\n");
     move_new (A, "alice", "dev", general);
     zsock_destroy (&squatter);
     hub_finish ();
@@ -745,11 +720,8 @@ static void
 test_input_in_transit_waits (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (C, "carol");
-    expect_join (general, C, "carol", "", A);
+    zsock_t *general = hub_start_one ();
+    logs_in (general, C, "carol", A);
     zsock_t *lobby = move_at (__FILE__, __LINE__, C, "carol", "lobby", general, NULL, CHECK_IDS (A),
                               "", NULL, 0);
 
@@ -761,8 +733,7 @@ test_input_in_transit_waits (void **state)
     send_cmd (A, CMD_HELP, NULL, NULL);
     expect_release (general, A, true);
     //  Nothing of alice's reached the lobby yet.
-    send_cmd (C, CMD_USERS, NULL, NULL);
-    expect_reply (lobby, "Users in lobby (1): carol\n", C);
+    answers (lobby, C, CMD_USERS, NULL, "Users in lobby (1): carol\n");
 
     send_released (A);
     expect_join (lobby, A, "alice", "", C);
@@ -772,8 +743,7 @@ test_input_in_transit_waits (void **state)
     expect_prompt (lobby, A);
     expect_reply (lobby, s_help, A);
     //  Nothing went to the room alice left.
-    send_name (B, "bob");
-    expect_join_alone (general, B, "bob", "");
+    logs_in_alone (general, B, "bob");
     hub_finish ();
 }
 
@@ -783,11 +753,7 @@ static void
 test_move_within_move (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
 
     send_cmd (A, CMD_JOIN, "one", NULL);
     send_cmd (A, CMD_JOIN, "two", NULL);
@@ -803,8 +769,7 @@ test_move_within_move (void **state)
     send_released (A);
     expect_join_alone (two, A, "alice", "");
     expect_out_alone (two, "\n[" TS "][alice]:where am I\n", A);
-    send_cmd (B, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n* general (1 member)\n  two (1 member)\n", B);
+    answers (general, B, CMD_ROOMS, NULL, "Rooms:\n* general (1 member)\n  two (1 member)\n");
     hub_finish ();
 }
 
@@ -813,11 +778,7 @@ static void
 test_private_message_in_transit_is_held (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
     send_cmd (A, CMD_JOIN, "lobby", NULL);
     zsock_t *lobby = expect_attach ();
     expect_leave (general, A, "alice", true, B);
@@ -836,37 +797,26 @@ static void
 test_name_command (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
 
     send_cmd (A, CMD_NAME, "alicia", NULL);
     expect_rename (general, A, "alice", "alicia", B);
     //  The old name is free at once, the new one taken.
-    send_name (C, "Alice");
-    expect_join (general, C, "Alice", "", A, B);
+    logs_in (general, C, "Alice", A, B);
     send_name (D, "ALICIA");
     expect_refuse (D, "Name is already taken.");
 
-    send_cmd (A, CMD_NAME, NULL, NULL);
-    expect_reply (general, "Usage: /name NEW\n", A);
-    send_cmd (A, CMD_NAME, "alicia", NULL);
-    expect_reply (general, "You are already alicia.\n", A);
-    send_cmd (A, CMD_NAME, "BOB", NULL);
-    expect_reply (general, "Name is already taken.\n", A);
-    send_cmd (A, CMD_NAME, "a b", NULL);
-    expect_reply (general, "Name cannot contain spaces.\n", A);
-    send_cmd (A, CMD_NAME, "/x", NULL);
-    expect_reply (general, "Name cannot start with '/'.\n", A);
-    send_cmd (A, CMD_NAME, "abcdefghijklmnopqrstuvwxyz0123456", NULL);
-    expect_reply (general, "Name is too long (max 32 characters).\n", A);
+    answers (general, A, CMD_NAME, NULL, "Usage: /name NEW\n");
+    answers (general, A, CMD_NAME, "alicia", "You are already alicia.\n");
+    answers (general, A, CMD_NAME, "BOB", "Name is already taken.\n");
+    answers (general, A, CMD_NAME, "a b", "Name cannot contain spaces.\n");
+    answers (general, A, CMD_NAME, "/x", "Name cannot start with '/'.\n");
+    answers (general, A, CMD_NAME, "abcdefghijklmnopqrstuvwxyz0123456",
+             "Name is too long (max 32 characters).\n");
     //  A change of case only is allowed.
     send_cmd (A, CMD_NAME, "ALICIA", NULL);
     expect_rename (general, A, "alicia", "ALICIA", B, C);
-    send_cmd (B, CMD_USERS, NULL, NULL);
-    expect_reply (general, "Users in general (3): ALICIA, bob, Alice\n", B);
+    answers (general, B, CMD_USERS, NULL, "Users in general (3): ALICIA, bob, Alice\n");
     send_line (A, "new me");
     expect_out (general, "\n[" TS "][ALICIA]:new me\n", A, B, C);
     //  /msg finds the new name, not the old one.
@@ -883,11 +833,7 @@ static void
 test_msg_command (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
     zsock_t *lobby =
         move_at (__FILE__, __LINE__, B, "bob", "lobby", general, NULL, CHECK_IDS (A), "", NULL, 0);
 
@@ -899,10 +845,8 @@ test_msg_command (void **state)
     expect_reply (general, "\n[" TS "][bob -> alice]:  spaced  out \n", A);
     expect_prompt (lobby, B);
 
-    send_cmd (A, CMD_MSG, NULL, NULL);
-    expect_reply (general, "Usage: /msg NAME TEXT\n", A);
-    send_cmd (A, CMD_MSG, "bob", NULL);
-    expect_reply (general, "Usage: /msg NAME TEXT\n", A);
+    answers (general, A, CMD_MSG, NULL, "Usage: /msg NAME TEXT\n");
+    answers (general, A, CMD_MSG, "bob", "Usage: /msg NAME TEXT\n");
     send_cmd (A, CMD_MSG, "bob", " \t ");
     expect_reply (general, "Usage: /msg NAME TEXT\n", A);
     send_cmd (A, CMD_MSG, "nobody", "hi");
@@ -910,8 +854,7 @@ test_msg_command (void **state)
     send_cmd (A, CMD_MSG, "Alice", "hi me");
     expect_reply (general, "You cannot message yourself.\n", A);
     //  Private messages are not history.
-    send_name (C, "carol");
-    expect_join (general, C, "carol", "", A);
+    logs_in (general, C, "carol", A);
     hub_finish ();
 }
 
@@ -921,10 +864,8 @@ static void
 test_msg_unknown_long_name (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    char name [601];
+    zsock_t *general = hub_start_one ();
+    char     name [601];
     memset (name, 'x', 600);
     name [600] = 0;
     send_cmd (A, CMD_MSG, name, "hi");
@@ -940,10 +881,8 @@ static void
 test_unknown_long_command_stays_utf8 (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    char typed [128] = "/";
+    zsock_t *general = hub_start_one ();
+    char     typed [128] = "/";
     for (int i = 0; i < 40; i++)
         strcat (typed, "\xc3\xa9"); /* é: 2 bytes */
     send_unknown_cmd (A, typed);
@@ -986,21 +925,15 @@ static void
 test_closed_frees_the_name (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
     send_closed (A);
     //  Not moving: RELEASE "0" (its connection may close); the name is free.
     expect_leave (general, A, "alice", false, B);
-    send_name (C, "ALICE");
-    expect_join (general, C, "ALICE", "", B);
+    logs_in (general, C, "ALICE", B);
     //  The closed client is forgotten.
     send_line (A, "ghost");
     send_closed (A);
-    send_cmd (B, CMD_USERS, NULL, NULL);
-    expect_reply (general, "Users in general (2): bob, ALICE\n", B);
+    answers (general, B, CMD_USERS, NULL, "Users in general (2): bob, ALICE\n");
     send_cmd (B, CMD_MSG, "alice", "are you there");
     expect_reply (general, "\n[" TS "][bob -> ALICE]:are you there\n", C);
     expect_prompt (general, B);
@@ -1015,11 +948,8 @@ static void
 test_closed_in_transit (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (D, "dave");
-    expect_join (general, D, "dave", "", A);
+    zsock_t *general = hub_start_one ();
+    logs_in (general, D, "dave", A);
     zsock_t *tmp =
         move_at (__FILE__, __LINE__, A, "alice", "tmp", general, NULL, CHECK_IDS (D), "", NULL, 0);
     send_cmd (D, CMD_JOIN, "tmp", NULL);
@@ -1035,10 +965,8 @@ test_closed_in_transit (void **state)
     expect_out (tmp, "\n[" TS "][dave]:said on the way\n", D, A);
     expect_reply (tmp, "Users in tmp (2): alice, dave\n", D);
     expect_leave (tmp, D, "dave", false, A);
-    send_name (E, "DAVE");
-    expect_join_alone (general, E, "DAVE", "");
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (tmp, "Rooms:\n  general (1 member)\n* tmp (1 member)\n", A);
+    logs_in_alone (general, E, "DAVE");
+    answers (tmp, A, CMD_ROOMS, NULL, "Rooms:\n  general (1 member)\n* tmp (1 member)\n");
     //  Into a new room, saying nothing: it leaves, and the room, empty
     //  and without history, stops.
     send_cmd (E, CMD_JOIN, "brief", NULL);
@@ -1051,8 +979,7 @@ test_closed_in_transit (void **state)
     expect_bye (brief);
     //  A move within the move (a /join waiting behind the first) also
     //  completes before the leave.
-    send_name (B, "bob");
-    expect_join_alone (general, B, "bob", "");
+    logs_in_alone (general, B, "bob");
     send_cmd (B, CMD_JOIN, "one", NULL);
     send_cmd (B, CMD_JOIN, "tmp", NULL);
     send_line (B, "in tmp");
@@ -1069,8 +996,7 @@ test_closed_in_transit (void **state)
     expect_leave (tmp, B, "bob", false, A);
     //  A late RELEASED for a client gone is ignored.
     send_released (B);
-    send_cmd (A, CMD_USERS, NULL, NULL);
-    expect_reply (tmp, "Users in tmp (1): alice\n", A);
+    answers (tmp, A, CMD_USERS, NULL, "Users in tmp (1): alice\n");
     hub_finish ();
 }
 
@@ -1082,18 +1008,14 @@ test_max_rooms (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 2);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    logs_in_alone (general, A, "alice");
+    logs_in (general, B, "bob", A);
     zsock_t *first = move_at (__FILE__, __LINE__, A, "alice", "first", general, NULL, CHECK_IDS (B),
                               "", NULL, 0);
-    send_cmd (B, CMD_JOIN, "second", NULL);
-    expect_reply (general, "Too many rooms (max 2). Join an existing one.\n", B);
+    answers (general, B, CMD_JOIN, "second", "Too many rooms (max 2). Join an existing one.\n");
     //  An existing room can still be joined.
     move_at (__FILE__, __LINE__, B, "bob", "FIRST", general, first, NULL, 0, "", CHECK_IDS (A));
-    send_cmd (B, CMD_ROOMS, NULL, NULL);
-    expect_reply (first, "Rooms:\n* first (2 members)\n  general (0 members)\n", B);
+    answers (first, B, CMD_ROOMS, NULL, "Rooms:\n* first (2 members)\n  general (0 members)\n");
     //  Once a room is gone, another may be made.
     move_at (__FILE__, __LINE__, A, "alice", "general", first, general, CHECK_IDS (B), "", NULL, 0);
     move_at (__FILE__, __LINE__, B, "bob", "general", first, general, NULL, 0, "", CHECK_IDS (A));
@@ -1107,12 +1029,9 @@ test_max_rooms_one (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (1000, 1);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_cmd (A, CMD_JOIN, "elsewhere", NULL);
-    expect_reply (general, "Too many rooms (max 1). Join an existing one.\n", A);
-    send_cmd (A, CMD_JOIN, "general", NULL);
-    expect_reply (general, "You are already in general.\n", A);
+    logs_in_alone (general, A, "alice");
+    answers (general, A, CMD_JOIN, "elsewhere", "Too many rooms (max 1). Join an existing one.\n");
+    answers (general, A, CMD_JOIN, "general", "You are already in general.\n");
     hub_finish ();
 }
 
@@ -1122,15 +1041,12 @@ static void
 test_empty_room_is_stopped (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    zsock_t *general = hub_start_one ();
     zsock_t *tmp = move_new (A, "alice", "tmp", general);
     //  The room's RELEASE comes before its BYE.
     move_to (A, "alice", "general", tmp, general);
     expect_bye (tmp);
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n* general (1 member)\n", A);
+    answers (general, A, CMD_ROOMS, NULL, "Rooms:\n* general (1 member)\n");
 
     //  Blank lines are not history.
     tmp = move_new (A, "alice", "TMP", general);
@@ -1144,10 +1060,8 @@ test_empty_room_is_stopped (void **state)
     send_closed (A);
     expect_leave_alone (tmp, A, "alice", false);
     expect_bye (tmp);
-    send_name (B, "bob");
-    expect_join_alone (general, B, "bob", "");
-    send_cmd (B, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n* general (1 member)\n", B);
+    logs_in_alone (general, B, "bob");
+    answers (general, B, CMD_ROOMS, NULL, "Rooms:\n* general (1 member)\n");
     hub_finish ();
 }
 
@@ -1157,17 +1071,13 @@ static void
 test_room_with_history_stays (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    zsock_t *general = hub_start_one ();
     zsock_t *keep = move_new (A, "alice", "Keep", general);
     send_line (A, "hi");
     expect_out_alone (keep, "\n[" TS "][alice]:hi\n", A);
     move_to (A, "alice", "general", keep, general);
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n* general (1 member)\n  Keep (0 members)\n", A);
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    answers (general, A, CMD_ROOMS, NULL, "Rooms:\n* general (1 member)\n  Keep (0 members)\n");
+    logs_in (general, B, "bob", A);
     move_at (__FILE__, __LINE__, B, "bob", "keep", general, keep, CHECK_IDS (A),
              "[" TS "][alice]:hi\n", NULL, 0);
     hub_finish ();
@@ -1179,8 +1089,7 @@ test_history_zero_room_is_stopped (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (0, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    logs_in_alone (general, A, "alice");
     zsock_t *tmp = move_new (A, "alice", "tmp", general);
     send_line (A, "hi");
     expect_out_alone (tmp, "\n[" TS "][alice]:hi\n", A);
@@ -1194,16 +1103,12 @@ static void
 test_general_is_never_stopped (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    zsock_t *general = hub_start_one ();
     send_closed (A);
     expect_leave_alone (general, A, "alice", false);
-    send_name (B, "bob");
-    expect_join_alone (general, B, "bob", "");
+    logs_in_alone (general, B, "bob");
     zsock_t *x = move_new (B, "bob", "x", general);
-    send_cmd (B, CMD_ROOMS, NULL, NULL);
-    expect_reply (x, "Rooms:\n  general (0 members)\n* x (1 member)\n", B);
+    answers (x, B, CMD_ROOMS, NULL, "Rooms:\n  general (0 members)\n* x (1 member)\n");
     move_to (B, "bob", "general", x, general);
     expect_bye (x);
     hub_finish ();
@@ -1214,11 +1119,7 @@ static void
 test_rooms_sorted (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
     zsock_t *zoo =
         move_at (__FILE__, __LINE__, A, "alice", "Zoo", general, NULL, CHECK_IDS (B), "", NULL, 0);
     send_line (A, "z");
@@ -1302,12 +1203,10 @@ test_restore_respects_max_rooms (void **state)
     zsock_t *general = hub_start_in (1000, 3, s_dir);
     expect_attach ();
     expect_attach ();
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n  a (0 members)\n  b (0 members)\n* general (1 member)\n", A);
-    send_cmd (A, CMD_JOIN, "c", NULL);
-    expect_reply (general, "Too many rooms (max 3). Join an existing one.\n", A);
+    logs_in_alone (general, A, "alice");
+    answers (general, A, CMD_ROOMS, NULL,
+             "Rooms:\n  a (0 members)\n  b (0 members)\n* general (1 member)\n");
+    answers (general, A, CMD_JOIN, "c", "Too many rooms (max 3). Join an existing one.\n");
     hub_finish ();
 }
 
@@ -1318,10 +1217,8 @@ test_empty_data_dir (void **state)
     (void) state;
     data_dir_make ();
     zsock_t *general = hub_start_in (1000, 64, s_dir);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n* general (1 member)\n", A);
+    logs_in_alone (general, A, "alice");
+    answers (general, A, CMD_ROOMS, NULL, "Rooms:\n* general (1 member)\n");
     hub_finish ();
 }
 
@@ -1333,14 +1230,12 @@ test_data_dir_history_zero_room_stays (void **state)
     (void) state;
     data_dir_make ();
     zsock_t *general = hub_start_in (0, 64, s_dir);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    logs_in_alone (general, A, "alice");
     zsock_t *tmp = move_new (A, "alice", "Tmp", general);
     send_line (A, "hi");
     expect_out_alone (tmp, "\n[" TS "][alice]:hi\n", A);
     move_to (A, "alice", "general", tmp, general);
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n* general (1 member)\n  Tmp (0 members)\n", A);
+    answers (general, A, CMD_ROOMS, NULL, "Rooms:\n* general (1 member)\n  Tmp (0 members)\n");
     //  Blank lines still do not count.
     zsock_t *blank = move_new (A, "alice", "blank", general);
     send_line (A, " ");
@@ -1364,8 +1259,7 @@ test_data_dir_unreadable (void **state)
     char gone [128];
     snprintf (gone, sizeof gone, "%s/gone", s_dir);
     zsock_t *general = hub_start_in (1000, 64, gone);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    logs_in_alone (general, A, "alice");
     send_line (A, "lost");
     expect_out_alone (general, "\n[" TS "][alice]:lost\n", A);
     send_name (B, "bob");
@@ -1400,11 +1294,7 @@ static void
 test_deferred_input_pauses (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
     zsock_t *dev =
         move_begin_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, CHECK_IDS (B));
     const int lines = HUB_DEFERRED_MAX + 20;
@@ -1419,8 +1309,7 @@ test_deferred_input_pauses (void **state)
     expect_bare (s_hub.hub, MSG_PAUSE, A);
     //  The hub has taken everything (bob's reply comes after), and paused
     //  alice once only.
-    send_cmd (B, CMD_USERS, NULL, NULL);
-    expect_reply (general, "Users in general (1): bob\n", B);
+    answers (general, B, CMD_USERS, NULL, "Users in general (1): bob\n");
     expect_nothing_queued (s_hub.hub);
     send_released (A);
     expect_join_alone (dev, A, "alice", "");
@@ -1439,11 +1328,7 @@ static void
 test_held_output_has_a_cap (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
     zsock_t *dev =
         move_begin_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, CHECK_IDS (B));
     for (int i = 0; i < HUB_HELD_MAX; i++) {
@@ -1542,19 +1427,13 @@ static void
 test_stuck_room_does_not_block_the_hub (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
     zsock_t *dev =
         move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, CHECK_IDS (B), "", NULL, 0);
     int sent = fill_until_stuck (A);
     //  The hub serves the others: a command, a login, a new room.
-    send_cmd (B, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n  dev (1 member)\n* general (1 member)\n", B);
-    send_name (C, "carol");
-    expect_join (general, C, "carol", "", B);
+    answers (general, B, CMD_ROOMS, NULL, "Rooms:\n  dev (1 member)\n* general (1 member)\n");
+    logs_in (general, C, "carol", B);
     zsock_t *ops =
         move_at (__FILE__, __LINE__, C, "carol", "ops", general, NULL, CHECK_IDS (B), "", NULL, 0);
     send_line (C, "still here");
@@ -1585,9 +1464,7 @@ test_stuck_room_is_stopped_at_shutdown (void **state)
     //  hub's one second, so a room slowed by valgrind on a busy machine
     //  still takes them all (a room that does not read is the test above).
     s_next_shutdown_ms = 60000;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    zsock_t *general = hub_start_one ();
     zsock_t *dev = move_new (A, "alice", "dev", general);
     int      sent = fill_until_stuck (A);
     //  Stop the hub without waiting, and read the room meanwhile.
@@ -1611,10 +1488,8 @@ test_stopping_a_room_that_is_behind_does_not_block (void **state)
 {
     (void) state;
     zsock_t *general = hub_start (0, 64);  //  No history: dev stops when left
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    logs_in_alone (general, A, "alice");
+    logs_in (general, B, "bob", A);
     zsock_t *dev =
         move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, CHECK_IDS (B), "", NULL, 0);
     int sent = fill_until_stuck (A);
@@ -1649,8 +1524,7 @@ test_stopping_a_room_that_is_behind_does_not_block (void **state)
             zmsg_destroy (&msg);
         }
         //  Whatever dev is doing, the hub answers.
-        send_cmd (B, CMD_USERS, NULL, NULL);
-        expect_reply (general, "Users in general (1): bob\n", B);
+        answers (general, B, CMD_USERS, NULL, "Users in general (1): bob\n");
     }
     zsock_set_rcvtimeo (dev, CHECK_WAIT_MS);
     if (!bye)
@@ -1670,19 +1544,16 @@ test_idle_room_stops (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_idle (1000, 64, "", 1);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    logs_in_alone (general, A, "alice");
     zsock_t *dev = move_new (A, "alice", "dev", general);
     send_line (A, "hello");
     expect_out_alone (dev, "\n[" TS "][alice]:hello\n", A);
     move_to (A, "alice", "general", dev, general);
     //  Still there right away (it has history) ...
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n  dev (0 members)\n* general (1 member)\n", A);
+    answers (general, A, CMD_ROOMS, NULL, "Rooms:\n  dev (0 members)\n* general (1 member)\n");
     //  ... gone after the idle time.
     expect_bye (dev);
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n* general (1 member)\n", A);
+    answers (general, A, CMD_ROOMS, NULL, "Rooms:\n* general (1 member)\n");
     //  Joined again: a new room, its history gone with the old one.
     dev = move_new (A, "alice", "dev", general);
     send_line (A, "again");
@@ -1696,15 +1567,13 @@ test_room_with_members_does_not_idle (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_idle (1000, 64, "", 1);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    logs_in_alone (general, A, "alice");
     zsock_t *dev = move_new (A, "alice", "dev", general);
     send_line (A, "hello");
     expect_out_alone (dev, "\n[" TS "][alice]:hello\n", A);
     //  Well past the idle time, the room still answers.
     zclock_sleep (1500);
-    send_cmd (A, CMD_USERS, NULL, NULL);
-    expect_reply (dev, "Users in dev (1): alice\n", A);
+    answers (dev, A, CMD_USERS, NULL, "Users in dev (1): alice\n");
     move_to (A, "alice", "general", dev, general);
     expect_bye (dev);
     hub_finish ();
@@ -1721,8 +1590,7 @@ test_idle_room_comes_back_from_its_file (void **state)
     zsock_t *general = hub_start_idle (1000, 64, s_dir, 1);
     zsock_t *old = expect_attach ();
     expect_bye (old);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    logs_in_alone (general, A, "alice");
     zsock_t *dev = move_new (A, "alice", "dev", general);
     send_line (A, "kept");
     expect_out_alone (dev, "\n[" TS "][alice]:kept\n", A);
@@ -1742,16 +1610,14 @@ test_room_idle_zero_keeps_rooms (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_idle (1000, 64, "", 0);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
+    logs_in_alone (general, A, "alice");
     zsock_t *dev = move_new (A, "alice", "dev", general);
     send_line (A, "hello");
     expect_out_alone (dev, "\n[" TS "][alice]:hello\n", A);
     move_to (A, "alice", "general", dev, general);
     zclock_sleep (1500);
     expect_nothing_queued (dev);
-    send_cmd (A, CMD_ROOMS, NULL, NULL);
-    expect_reply (general, "Rooms:\n  dev (0 members)\n* general (1 member)\n", A);
+    answers (general, A, CMD_ROOMS, NULL, "Rooms:\n  dev (0 members)\n* general (1 member)\n");
     hub_finish ();
 }
 
@@ -1761,11 +1627,7 @@ static void
 test_room_creation_is_paced (void **state)
 {
     (void) state;
-    zsock_t *general = hub_start (1000, 64);
-    send_name (A, "alice");
-    expect_join_alone (general, A, "alice", "");
-    send_name (B, "bob");
-    expect_join (general, B, "bob", "", A);
+    zsock_t *general = hub_start_two ();
     zsock_t *from = general;
     for (int i = 0; i < HUB_ROOM_RATE_BURST; i++) {
         char name [16];
