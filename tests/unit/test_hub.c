@@ -369,6 +369,14 @@ move_at (const char *file, int line, uint64_t id, const char *name, const char *
     return to;
 }
 
+/*  To a new room, the others in `from` told: the whole move, or up to
+    the old room's RELEASE.                                              */
+#define move_from(id, name, room, from, ...)                                                       \
+    move_at (__FILE__, __LINE__, (id), (name), (room), (from), NULL, CHECK_IDS (__VA_ARGS__), "",  \
+             NULL, 0)
+#define move_begin_from(id, name, room, from, ...)                                                 \
+    move_begin_at (__FILE__, __LINE__, (id), (name), (room), (from), NULL, CHECK_IDS (__VA_ARGS__))
+
 /*  The common cases: nobody left behind, nobody there, no history.      */
 #define move_new(id, name, room, from)                                                             \
     move_at (__FILE__, __LINE__, (id), (name), (room), (from), NULL, NULL, 0, "", NULL, 0)
@@ -628,8 +636,7 @@ test_users (void **state)
     logs_in (general, C, "carol", A, B);
     answers (general, C, CMD_USERS, NULL, "Users in general (3): alice, bob, carol\n");
     //  Users of another room are not listed.
-    zsock_t *dev =
-        move_at (__FILE__, __LINE__, B, "bob", "dev", general, NULL, CHECK_IDS (A, C), "", NULL, 0);
+    zsock_t *dev = move_from (B, "bob", "dev", general, A, C);
     answers (general, A, CMD_USERS, NULL, "Users in general (2): alice, carol\n");
     answers (dev, B, CMD_USERS, NULL, "Users in dev (1): bob\n");
     hub_finish ();
@@ -646,11 +653,7 @@ test_join_moves_the_client (void **state)
 
     //  A new room: ATTACH, then the old room lets go, then (RELEASED) the
     //  new room takes the mover in.
-    send_cmd (A, CMD_JOIN, "lobby", NULL);
-    zsock_t *lobby = expect_attach ();
-    expect_leave (general, A, "alice", true, B);
-    send_released (A);
-    expect_join_alone (lobby, A, "alice", "");
+    zsock_t *lobby = move_from (A, "alice", "lobby", general, B);
     answers (lobby, A, CMD_ROOMS, NULL, "Rooms:\n  general (1 member)\n* lobby (1 member)\n");
     send_line (A, "in the lobby");
     expect_out_alone (lobby, "\n[" TS "][alice]:in the lobby\n", A);
@@ -722,8 +725,7 @@ test_input_in_transit_waits (void **state)
     (void) state;
     zsock_t *general = hub_start_one ();
     logs_in (general, C, "carol", A);
-    zsock_t *lobby = move_at (__FILE__, __LINE__, C, "carol", "lobby", general, NULL, CHECK_IDS (A),
-                              "", NULL, 0);
+    zsock_t *lobby = move_from (C, "carol", "lobby", general, A);
 
     send_cmd (A, CMD_JOIN, "lobby", NULL);
     send_line (A, "early");
@@ -779,9 +781,7 @@ test_private_message_in_transit_is_held (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_two ();
-    send_cmd (A, CMD_JOIN, "lobby", NULL);
-    zsock_t *lobby = expect_attach ();
-    expect_leave (general, A, "alice", true, B);
+    zsock_t *lobby = move_begin_from (A, "alice", "lobby", general, B);
     send_cmd (B, CMD_MSG, "ALICE", "psst");
     expect_prompt (general, B);
     send_released (A);
@@ -834,8 +834,7 @@ test_msg_command (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_two ();
-    zsock_t *lobby =
-        move_at (__FILE__, __LINE__, B, "bob", "lobby", general, NULL, CHECK_IDS (A), "", NULL, 0);
+    zsock_t *lobby = move_from (B, "bob", "lobby", general, A);
 
     //  Across rooms, the name matched ignoring case, shown as registered.
     send_cmd (A, CMD_MSG, "BOB", "hello there");
@@ -950,8 +949,7 @@ test_closed_in_transit (void **state)
     (void) state;
     zsock_t *general = hub_start_one ();
     logs_in (general, D, "dave", A);
-    zsock_t *tmp =
-        move_at (__FILE__, __LINE__, A, "alice", "tmp", general, NULL, CHECK_IDS (D), "", NULL, 0);
+    zsock_t *tmp = move_from (A, "alice", "tmp", general, D);
     send_cmd (D, CMD_JOIN, "tmp", NULL);
     expect_leave_alone (general, D, "dave", true);
     send_line (D, "said on the way");
@@ -1010,8 +1008,7 @@ test_max_rooms (void **state)
     zsock_t *general = hub_start (1000, 2);
     logs_in_alone (general, A, "alice");
     logs_in (general, B, "bob", A);
-    zsock_t *first = move_at (__FILE__, __LINE__, A, "alice", "first", general, NULL, CHECK_IDS (B),
-                              "", NULL, 0);
+    zsock_t *first = move_from (A, "alice", "first", general, B);
     answers (general, B, CMD_JOIN, "second", "Too many rooms (max 2). Join an existing one.\n");
     //  An existing room can still be joined.
     move_at (__FILE__, __LINE__, B, "bob", "FIRST", general, first, NULL, 0, "", CHECK_IDS (A));
@@ -1020,7 +1017,7 @@ test_max_rooms (void **state)
     move_at (__FILE__, __LINE__, A, "alice", "general", first, general, CHECK_IDS (B), "", NULL, 0);
     move_at (__FILE__, __LINE__, B, "bob", "general", first, general, NULL, 0, "", CHECK_IDS (A));
     expect_bye (first);
-    move_at (__FILE__, __LINE__, A, "alice", "second", general, NULL, CHECK_IDS (B), "", NULL, 0);
+    move_from (A, "alice", "second", general, B);
     hub_finish ();
 }
 
@@ -1120,8 +1117,7 @@ test_rooms_sorted (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_two ();
-    zsock_t *zoo =
-        move_at (__FILE__, __LINE__, A, "alice", "Zoo", general, NULL, CHECK_IDS (B), "", NULL, 0);
+    zsock_t *zoo = move_from (A, "alice", "Zoo", general, B);
     send_line (A, "z");
     expect_out_alone (zoo, "\n[" TS "][alice]:z\n", A);
     zsock_t *apple = move_new (A, "alice", "apple", zoo);
@@ -1428,14 +1424,12 @@ test_stuck_room_does_not_block_the_hub (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_two ();
-    zsock_t *dev =
-        move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, CHECK_IDS (B), "", NULL, 0);
-    int sent = fill_until_stuck (A);
+    zsock_t *dev = move_from (A, "alice", "dev", general, B);
+    int      sent = fill_until_stuck (A);
     //  The hub serves the others: a command, a login, a new room.
     answers (general, B, CMD_ROOMS, NULL, "Rooms:\n  dev (1 member)\n* general (1 member)\n");
     logs_in (general, C, "carol", B);
-    zsock_t *ops =
-        move_at (__FILE__, __LINE__, C, "carol", "ops", general, NULL, CHECK_IDS (B), "", NULL, 0);
+    zsock_t *ops = move_from (C, "carol", "ops", general, B);
     send_line (C, "still here");
     expect_out_alone (ops, "\n[" TS "][carol]:still here\n", C);
     //  /msg to a member of the stuck room: the sender is told.
@@ -1490,9 +1484,8 @@ test_stopping_a_room_that_is_behind_does_not_block (void **state)
     zsock_t *general = hub_start (0, 64);  //  No history: dev stops when left
     logs_in_alone (general, A, "alice");
     logs_in (general, B, "bob", A);
-    zsock_t *dev =
-        move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, CHECK_IDS (B), "", NULL, 0);
-    int sent = fill_until_stuck (A);
+    zsock_t *dev = move_from (A, "alice", "dev", general, B);
+    int      sent = fill_until_stuck (A);
     //  Leaving empties dev: its LEAVE waits behind the rest. Out of that
     //  room's queue, alice is resumed.
     send_cmd (A, CMD_JOIN, "general", NULL);
@@ -1663,7 +1656,7 @@ test_room_creation_is_paced (void **state)
     //  Rooms that exist: fine. Bob: his own burst.
     move_at (__FILE__, __LINE__, A, "alice", "general", from, general, NULL, 0, "", CHECK_IDS (B));
     expect_bye (from);
-    move_at (__FILE__, __LINE__, B, "bob", "bobs", general, NULL, CHECK_IDS (A), "", NULL, 0);
+    move_from (B, "bob", "bobs", general, A);
     hub_finish ();
 }
 
