@@ -179,6 +179,14 @@ room_new (void)
     return room;
 }
 
+/*  The usual gateway (10 clients) and one room: the room's PAIR.       */
+static zsock_t *
+gw_start_room (void)
+{
+    gw_start (10);
+    return room_new ();
+}
+
 /*  Closes a room's PAIR (after its BYE).                                */
 static void
 room_close (zsock_t *room)
@@ -346,6 +354,11 @@ expect_client_prompt_at (const char *file, int line, int fd, const char *name)
 #define expect_closed(id)               expect_hub_bare (MSG_CLOSED, (id))
 #define expect_line(id, text)           expect_hub (MSG_LINE, (id), (text))
 #define expect_cmd(id, verb, arg, text) expect_hub (MSG_CMD, (id), (verb), (arg), (text))
+/*  Client c types `typed`: the hub gets LINE c.id want, or CMD c.id verb
+    arg text.                                                            */
+#define types_line(c, typed, want)      (send_str ((c).fd, (typed)), expect_line ((c).id, (want)))
+#define types_cmd(c, typed, verb, arg, text)                                                       \
+    (send_str ((c).fd, (typed)), expect_cmd ((c).id, (verb), (arg), (text)))
 
 /*  NAME for a client whose id we do not know yet: returns the id.       */
 static uint64_t
@@ -585,8 +598,7 @@ static void
 test_lines_typed_before_the_verdict (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob;
     bob.fd = client_new ();
     send_str (bob.fd, "bob\nhello\n/join dev\n");
@@ -615,8 +627,7 @@ static void
 test_enter_writes_history_then_prompt (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob;
     bob.fd = client_new ();
     bob.id = client_name_at (__FILE__, __LINE__, bob.fd, "bob");
@@ -624,24 +635,19 @@ test_enter_writes_history_then_prompt (void **state)
     expect_recv (bob.fd, "[2020-01-02 03:04:05][x]:old\n" PROMPT ("bob"));
     expect_quiet (bob.fd);
     //  Its input flows: to the hub as LINE.
-    send_str (bob.fd, "hello\n");
-    expect_line (bob.id, "hello");
+    types_line (bob, "hello\n", "hello");
 }
 
 static void
 test_chat_lines_are_cleaned (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob = client_login (room, "bob");
-    send_str (bob.fd, "hi\x1b[2Jthere\x07\n");
-    expect_line (bob.id, "hithere");
+    types_line (bob, "hi\x1b[2Jthere\x07\n", "hithere");
     //  A blank line goes on as it is: the room decides it is blank.
-    send_str (bob.fd, "   \n");
-    expect_line (bob.id, "   ");
-    send_str (bob.fd, "\n");
-    expect_line (bob.id, "");
+    types_line (bob, "   \n", "   ");
+    types_line (bob, "\n", "");
     //  One trailing CR removed; other control bytes, NUL included, too.
     send_bytes (bob.fd, "a\rb\0c\x7f\td\r\n", 10);
     expect_line (bob.id, "abc\td");
@@ -649,13 +655,10 @@ test_chat_lines_are_cleaned (void **state)
     send_str (bob.fd, "x\x1b]0;title\x07y\xc2\x85z\xfew\n");
     expect_line (bob.id, "xyz\xef\xbf\xbdw");
     //  Valid UTF-8 is kept.
-    send_str (bob.fd, "caf\xc3\xa9 \xe2\x82\xac\n");
-    expect_line (bob.id, "caf\xc3\xa9 \xe2\x82\xac");
+    types_line (bob, "caf\xc3\xa9 \xe2\x82\xac\n", "caf\xc3\xa9 \xe2\x82\xac");
     //  Not a command: the first byte is not '/' (it is cleaned afterwards).
-    send_str (bob.fd, "\x1b[1m/join x\n");
-    expect_line (bob.id, "/join x");
-    send_str (bob.fd, " /join x\n");
-    expect_line (bob.id, " /join x");
+    types_line (bob, "\x1b[1m/join x\n", "/join x");
+    types_line (bob, " /join x\n", " /join x");
     //  Nothing was written to bob meanwhile.
     expect_nothing_before_marker (room, bob, "bob");
 }
@@ -664,44 +667,30 @@ static void
 test_commands_are_parsed (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob = client_login (room, "bob");
     //  /msg: target and text cleaned, the text kept as typed otherwise.
-    send_str (bob.fd, "/msg Bob hey \x1b[31m you\n");
-    expect_cmd (bob.id, "msg", "Bob", "hey  you");
-    send_str (bob.fd, "/MSG  B\x1b[1mo\x07"
-                      "b \t hi there  \r\n");
-    expect_cmd (bob.id, "msg", "Bob", "hi there  ");
-    send_str (bob.fd, "/msg\n");
-    expect_cmd (bob.id, "msg", "", "");
-    send_str (bob.fd, "/msg ann\n");
-    expect_cmd (bob.id, "msg", "ann", "");
+    types_cmd (bob, "/msg Bob hey \x1b[31m you\n", "msg", "Bob", "hey  you");
+    types_cmd (bob,
+               "/MSG  B\x1b[1mo\x07"
+               "b \t hi there  \r\n",
+               "msg", "Bob", "hi there  ");
+    types_cmd (bob, "/msg\n", "msg", "", "");
+    types_cmd (bob, "/msg ann\n", "msg", "ann", "");
     //  /join and /name: the argument trimmed, as typed (never cleaned).
-    send_str (bob.fd, "/join dev\n");
-    expect_cmd (bob.id, "join", "dev", "");
-    send_str (bob.fd, "/Join \t d\x1b[31mev  \n");
-    expect_cmd (bob.id, "join", "d\x1b[31mev", "");
-    send_str (bob.fd, "/join\n");
-    expect_cmd (bob.id, "join", "", "");
-    send_str (bob.fd, "/name  New Name \n");
-    expect_cmd (bob.id, "name", "New Name", "");
+    types_cmd (bob, "/join dev\n", "join", "dev", "");
+    types_cmd (bob, "/Join \t d\x1b[31mev  \n", "join", "d\x1b[31mev", "");
+    types_cmd (bob, "/join\n", "join", "", "");
+    types_cmd (bob, "/name  New Name \n", "name", "New Name", "");
     //  The others ignore what follows the verb.
-    send_str (bob.fd, "/help me\n");
-    expect_cmd (bob.id, "help", "", "");
-    send_str (bob.fd, "/ROOMS\n");
-    expect_cmd (bob.id, "rooms", "", "");
-    send_str (bob.fd, "/users\tall\n");
-    expect_cmd (bob.id, "users", "", "");
+    types_cmd (bob, "/help me\n", "help", "", "");
+    types_cmd (bob, "/ROOMS\n", "rooms", "", "");
+    types_cmd (bob, "/users\tall\n", "users", "", "");
     //  Unknown: verb "?", what was typed (cleaned) as the argument.
-    send_str (bob.fd, "/bogus\n");
-    expect_cmd (bob.id, "?", "/bogus", "");
-    send_str (bob.fd, "/bo\x1b[1mgus\x07 with args\n");
-    expect_cmd (bob.id, "?", "/bogus", "");
-    send_str (bob.fd, "/\n");
-    expect_cmd (bob.id, "?", "/", "");
-    send_str (bob.fd, "/helpme\n");
-    expect_cmd (bob.id, "?", "/helpme", "");
+    types_cmd (bob, "/bogus\n", "?", "/bogus", "");
+    types_cmd (bob, "/bo\x1b[1mgus\x07 with args\n", "?", "/bogus", "");
+    types_cmd (bob, "/\n", "?", "/", "");
+    types_cmd (bob, "/helpme\n", "?", "/helpme", "");
     expect_nothing_before_marker (room, bob, "bob");
 }
 
@@ -709,8 +698,7 @@ static void
 test_out_to_members (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t a = client_login (room, "A");
     client_t b = client_login (room, "B");
     client_t c = client_login (room, "C");
@@ -759,8 +747,7 @@ static void
 test_out_skips_clients_not_in_a_room (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t a = client_login (room, "A");
     client_t w;
     w.fd = client_new ();
@@ -783,8 +770,7 @@ test_out_skips_clients_not_in_a_room (void **state)
     //  A REFUSE for a client in a room is ignored.
     send_refuse (a.id, "Name is already taken.");
     expect_nothing_before_marker (room, a, "A");
-    send_str (a.fd, "still chatting\n");
-    expect_line (a.id, "still chatting");
+    types_line (a, "still chatting\n", "still chatting");
 }
 
 static void
@@ -795,8 +781,7 @@ test_enter_again_moves_the_client (void **state)
     zsock_t *general = room_new ();
     zsock_t *dev = room_new ();
     client_t bob = client_login (general, "bob");
-    send_str (bob.fd, "/join dev\n");
-    expect_cmd (bob.id, "join", "dev", "");
+    types_cmd (bob, "/join dev\n", "join", "dev", "");
     send_out (general, 0, "last from general\n", 0, bob.id);
     expect_recv (bob.fd, "last from general\n" PROMPT ("bob"));
     send_release (general, bob.id, true);
@@ -805,8 +790,7 @@ test_enter_again_moves_the_client (void **state)
                 "[2020-01-02 03:04:05][x]:dev1\n[2020-01-02 03:04:06][y]:dev2\n");
     expect_recv (bob.fd,
                  "[2020-01-02 03:04:05][x]:dev1\n[2020-01-02 03:04:06][y]:dev2\n" PROMPT ("bob"));
-    send_str (bob.fd, "in dev\n");
-    expect_line (bob.id, "in dev");
+    types_line (bob, "in dev\n", "in dev");
     expect_nothing_before_marker (dev, bob, "bob");
 }
 
@@ -814,8 +798,7 @@ static void
 test_release_becomes_released (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob = client_login (room, "bob");
     send_release (room, bob.id, true);
     expect_hub_bare (MSG_RELEASED, bob.id);
@@ -835,8 +818,7 @@ static void
 test_label_changes_the_prompt (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob = client_login (room, "bob");
     client_t ann = client_login (room, "ann");
     send_text (room, MSG_LABEL, bob.id, "robert");
@@ -862,8 +844,7 @@ static void
 test_lines_split_across_writes (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t carol;
     carol.fd = client_new ();
     //  Byte by byte at the name prompt, a pause now and then so that the
@@ -890,8 +871,7 @@ test_lines_split_across_writes (void **state)
     zclock_sleep (20);
     send_str (carol.fd, "ld\r");
     zclock_sleep (20);
-    send_str (carol.fd, "\n");
-    expect_line (carol.id, "hello");
+    types_line (carol, "\n", "hello");
     expect_line (carol.id, "world");
     expect_nothing_before_marker (room, carol, "carol");
 }
@@ -900,11 +880,9 @@ static void
 test_many_lines_in_one_write (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t dan = client_login (room, "dan");
-    send_str (dan.fd, "one\ntwo\r\n\nthree\n/users\nfour\n/join x\nfive\n");
-    expect_line (dan.id, "one");
+    types_line (dan, "one\ntwo\r\n\nthree\n/users\nfour\n/join x\nfive\n", "one");
     expect_line (dan.id, "two");
     expect_line (dan.id, "");
     expect_line (dan.id, "three");
@@ -978,8 +956,7 @@ static void
 test_too_long_in_a_room_goes_to_the_hub (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t eve = client_login (room, "eve");
     char    *line = repeat ('x', 10000, "\nafter\n");
     send_str (eve.fd, line);
@@ -1004,8 +981,7 @@ test_too_long_in_a_room_goes_to_the_hub (void **state)
     send_str (eve.fd, line);
     free (line);
     expect_hub (MSG_NOTICE, eve.id, PROTOCOL_TOO_LONG);
-    send_str (eve.fd, "ok\n");
-    expect_line (eve.id, "ok");
+    types_line (eve, "ok\n", "ok");
     expect_nothing_before_marker (room, eve, "eve");
 }
 
@@ -1016,8 +992,7 @@ static void
 test_eof_of_a_named_client_is_closed (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob = client_login (room, "bob");
     shutdown (bob.fd, SHUT_WR);
     expect_closed (bob.id);
@@ -1041,8 +1016,7 @@ static void
 test_partial_last_line_is_dropped (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob = client_login (room, "bob");
     send_str (bob.fd, "hi\nunfinished");
     shutdown (bob.fd, SHUT_WR);
@@ -1056,8 +1030,7 @@ static void
 test_eof_at_the_name_prompt_is_silent (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t ann = client_login (room, "ann");
     int      fd = client_new ();
     send_str (fd, "half a na");
@@ -1071,12 +1044,10 @@ static void
 test_quit (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t ann = client_login (room, "ann");
     client_t bob = client_login (room, "bob");
-    send_str (bob.fd, "bye\n/quit\n");
-    expect_line (bob.id, "bye");
+    types_line (bob, "bye\n/quit\n", "bye");
     expect_closed (bob.id);
     send_release (room, bob.id, false);
     expect_eof (bob.fd);
@@ -1098,8 +1069,7 @@ static void
 test_eof_while_waiting_for_the_verdict (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     //  Refused: it gets the reason and is closed, and the hub told.
     int fd = client_new ();
     send_str (fd, "bob\nalice\n");
@@ -1128,8 +1098,7 @@ static void
 test_reset_is_closed (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob = client_login (room, "bob");
     //  SO_LINGER 0: close() sends RST.
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
@@ -1147,12 +1116,10 @@ static void
 test_quit_keeps_writing_until_release (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t ann = client_login (room, "ann");
     client_t bob = client_login (room, "bob");
-    send_str (bob.fd, "/users\n/quit\nafter the quit\n");
-    expect_cmd (bob.id, "users", "", "");
+    types_cmd (bob, "/users\n/quit\nafter the quit\n", "users", "", "");
     expect_closed (bob.id);
     send_str (bob.fd, "still typing\n");
     //  The replies come, the connection open all along.
@@ -1176,8 +1143,7 @@ static void
 test_leaving_without_release_is_closed_in_time (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob = client_login (room, "bob");
     send_str (bob.fd, "/quit\n");
     expect_closed (bob.id);
@@ -1202,8 +1168,7 @@ test_reset_still_hands_on_what_was_read (void **state)
     gw_launch ();
     zsock_t *room = room_new ();
     client_t bob = client_login (room, "bob");  //  The name took a token
-    send_str (bob.fd, "a\nb\nc\nd\ne\n");
-    expect_line (bob.id, "a");
+    types_line (bob, "a\nb\nc\nd\ne\n", "a");
     expect_line (bob.id, "b");
     expect_line (bob.id, "c");
     //  d and e are read (one packet, one read) but wait for tokens.
@@ -1255,8 +1220,7 @@ test_leaving_on_the_way_gets_the_new_room (void **state)
     zsock_t *general = room_new ();
     zsock_t *dev = room_new ();
     client_t bob = client_login (general, "bob");
-    send_str (bob.fd, "/join dev\nline\n/quit\n");
-    expect_cmd (bob.id, "join", "dev", "");
+    types_cmd (bob, "/join dev\nline\n/quit\n", "join", "dev", "");
     expect_line (bob.id, "line");
     expect_closed (bob.id);
     send_release (general, bob.id, true);
@@ -1325,8 +1289,7 @@ static void
 test_pause_holds_input_until_resume (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t ann = client_login (room, "ann");
     client_t bob = client_login (room, "bob");
     int      bob_end = server_end_of (bob.fd);
@@ -1435,8 +1398,7 @@ test_slow_reader_gets_everything (void **state)
     //  Meanwhile the others are served, and slow's input still flows.
     send_out (room, 0, "meanwhile\n", 0, quick.id);
     expect_recv (quick.fd, "meanwhile\n" PROMPT ("quick"));
-    send_str (slow.fd, "still here\n");
-    expect_line (slow.id, "still here");
+    types_line (slow, "still here\n", "still here");
     expect_bytes (slow.fd, big, size);
     free (big);
     expect_recv (slow.fd, PROMPT ("slow") "small\n" PROMPT ("slow"));
@@ -1568,8 +1530,7 @@ static void
 test_hub_is_heard_while_it_is_behind (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t flood = client_login (room, "flood");
     client_t w = client_login (room, "w");
     client_t x;
@@ -1644,8 +1605,7 @@ test_bye_then_attach_again (void **state)
         expect_nothing_before_marker (room, bob, "bob");
     }
     expect_nothing_before_marker (second, bob, "bob");
-    send_str (bob.fd, "still here\n");
-    expect_line (bob.id, "still here");
+    types_line (bob, "still here\n", "still here");
     expect_quiet (bob.fd);
 }
 
@@ -1654,8 +1614,7 @@ static void
 test_malformed_messages_are_ignored (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob = client_login (room, "bob");
     //  An id frame of the wrong size.
     zmsg_t *msg = zmsg_new ();
@@ -1692,8 +1651,7 @@ test_malformed_messages_are_ignored (void **state)
     send_out (room, 0, "nobody\n", 0, 0, 0xffffffffULL, 0x100000009ULL);
     send_text (room, MSG_LABEL, 0x1000000ffULL, "x");
     expect_nothing_before_marker (room, bob, "bob");
-    send_str (bob.fd, "fine\n");
-    expect_line (bob.id, "fine");
+    types_line (bob, "fine\n", "fine");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1810,8 +1768,7 @@ test_backlog_cap_cuts_a_silent_client (void **state)
     }
     assert_true (seen);
     client_t next = client_login (room, "next");
-    send_str (next.fd, "hello\n");
-    expect_line (next.id, "hello");
+    types_line (next, "hello\n", "hello");
 }
 
 /*  --rate 2: a burst of 4 lines goes at once, the rest at 2 a second;
@@ -1867,8 +1824,7 @@ test_history_block_is_not_held_against_a_reader (void **state)
     tcp_consume (c, size);
     expect_client_prompt (reader.fd, "reader");
     free (history);
-    send_str (reader.fd, "read it all\n");
-    expect_line (reader.id, "read it all");
+    types_line (reader, "read it all\n", "read it all");
     send_out (room, 0, "and more\n", 0, reader.id);
     expect_recv (reader.fd, "and more\n" PROMPT ("reader"));
 }
@@ -1924,8 +1880,7 @@ test_rate_paces_a_flood_without_loss (void **state)
     //  An idle client earns its burst back, and no more.
     zclock_sleep (2500);
     start = check_now_ms ();
-    send_str (bob.fd, "a\nb\nc\nd\ne\n");
-    expect_line (bob.id, "a");
+    types_line (bob, "a\nb\nc\nd\ne\n", "a");
     expect_line (bob.id, "b");
     expect_line (bob.id, "c");
     expect_line (bob.id, "d");
@@ -1958,8 +1913,7 @@ test_name_timeout_closes_idle_prompts (void **state)
     //  It never named itself: the hub never knew it.
     expect_hub_quiet ();
     zclock_sleep (1200);
-    send_str (bob.fd, "still here\n");
-    expect_line (bob.id, "still here");
+    types_line (bob, "still here\n", "still here");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1973,8 +1927,7 @@ static void
 test_client_leaves_after_the_hub_is_gone (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob = client_login (room, "bob");
     client_t ann = client_login (room, "ann");
     zsock_destroy (&s_gw.hub);
@@ -1998,16 +1951,14 @@ static void
 test_destroy_closes_every_client (void **state)
 {
     (void) state;
-    gw_start (10);
-    zsock_t *room = room_new ();
+    zsock_t *room = gw_start_room ();
     client_t bob = client_login (room, "bob");
     client_t ann = client_login (room, "ann");
     int      naming = client_new ();
     int      waiting = client_new ();
     uint64_t waiting_id = client_name_at (__FILE__, __LINE__, waiting, "wait");
     (void) waiting_id;
-    send_str (bob.fd, "last\n");
-    expect_line (bob.id, "last");
+    types_line (bob, "last\n", "last");
     //  As main stops the hub before us: the room's last words, then its
     //  BYE, are in the pipe when the gateway is told to stop.
     send_out (room, 0, "last words\n", 0, bob.id, ann.id);
