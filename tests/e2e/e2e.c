@@ -733,6 +733,15 @@ e2e_start_two_at (e2e_client_t **alice, e2e_client_t **bob, const char *file, in
     return s;
 }
 
+e2e_server_t *
+e2e_start_three_at (e2e_client_t **alice, e2e_client_t **bob, e2e_client_t **carol,
+                    const char *file, int line)
+{
+    e2e_server_t *s = e2e_start_two_at (alice, bob, file, line);
+    *carol = e2e_login_seen_at (s, "carol", (e2e_client_t *[]){*alice, *bob, NULL}, file, line);
+    return s;
+}
+
 /* ------------------------------------------------------------------ */
 /*  Running the binary as a command                                   */
 

@@ -137,6 +137,11 @@ void          e2e_login_two_at (const e2e_server_t *s, e2e_client_t **alice, e2e
                                 const char *file, int line);
 e2e_server_t *e2e_start_two_at (e2e_client_t **alice, e2e_client_t **bob, const char *file,
                                 int line);
+/*  e2e_start_two, then carol logs in and both read that she joined.     */
+#define e2e_start_three(alice, bob, carol)                                                         \
+    e2e_start_three_at ((alice), (bob), (carol), __FILE__, __LINE__)
+e2e_server_t *e2e_start_three_at (e2e_client_t **alice, e2e_client_t **bob, e2e_client_t **carol,
+                                  const char *file, int line);
 /*  The part of the login after the banner and name prompt were read:
     sends name + "\n", reads history (a pattern) and the prompt. Sets the
     client's name.                                                       */

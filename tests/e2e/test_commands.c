@@ -182,9 +182,8 @@ static void
 test_join_creates_and_moves (void **state)
 {
     (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
+    e2e_client_t *alice, *bob, *carol;
+    e2e_server_t *srv = e2e_start_three (&alice, &bob, &carol);
 
     move (bob, "beta", "", MEMBERS (alice, carol), NULL);
     move (carol, "beta", "", MEMBERS (alice), MEMBERS (bob));
@@ -200,9 +199,8 @@ static void
 test_rooms_are_isolated (void **state)
 {
     (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
+    e2e_client_t *alice, *bob, *carol;
+    e2e_server_t *srv = e2e_start_three (&alice, &bob, &carol);
     move (carol, "beta", "", MEMBERS (alice, bob), NULL);
 
     e2e_say (alice, "in general");
@@ -242,9 +240,8 @@ static void
 test_room_names_ignore_case (void **state)
 {
     (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
+    e2e_client_t *alice, *bob, *carol;
+    e2e_server_t *srv = e2e_start_three (&alice, &bob, &carol);
     move (bob, "my_Room-1", "", MEMBERS (alice, carol), NULL);
     move (carol, "MY_ROOM-1", "", MEMBERS (alice), MEMBERS (bob));
     command (carol, "/users", "Users in my_Room-1 (2): bob, carol");
@@ -335,9 +332,8 @@ static void
 test_name_change (void **state)
 {
     (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
+    e2e_client_t *alice, *bob, *carol;
+    e2e_server_t *srv = e2e_start_three (&alice, &bob, &carol);
     move (carol, "beta", "", MEMBERS (alice, bob), NULL);
 
     e2e_send (alice, "/name alicia\n");
@@ -400,9 +396,8 @@ static void
 test_msg_reaches_any_room (void **state)
 {
     (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
+    e2e_client_t *alice, *bob, *carol;
+    e2e_server_t *srv = e2e_start_three (&alice, &bob, &carol);
     move (bob, "beta", "", MEMBERS (alice, carol), NULL);
 
     e2e_send (alice, "/msg bob hi there\n");
@@ -467,9 +462,8 @@ static void
 test_quit_closes_and_tells_the_room (void **state)
 {
     (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
+    e2e_client_t *alice, *bob, *carol;
+    e2e_server_t *srv = e2e_start_three (&alice, &bob, &carol);
     move (carol, "beta", "", MEMBERS (alice, bob), NULL);
 
     e2e_send (bob, "/QUIT\n");

@@ -160,9 +160,8 @@ static void
 test_join_notice_to_others_only (void **state)
 {
     (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
+    e2e_client_t *alice, *bob, *carol;
+    e2e_server_t *srv = e2e_start_three (&alice, &bob, &carol);
     e2e_expect_silence (carol, E2E_QUIET_MS); /* no notice of its own join */
     e2e_expect_silence (alice, 0);
     e2e_expect_silence (bob, 0);
@@ -173,9 +172,8 @@ static void
 test_chat_line_to_others_no_echo (void **state)
 {
     (void) state;
-    e2e_client_t *alice, *bob;
-    e2e_server_t *srv = e2e_start_two (&alice, &bob);
-    e2e_client_t *carol = e2e_login_seen (srv, "carol", alice, bob);
+    e2e_client_t *alice, *bob, *carol;
+    e2e_server_t *srv = e2e_start_three (&alice, &bob, &carol);
 
     e2e_send (alice, "hello, world!\n");
     e2e_expect (alice, E2E_TS "[alice]:"); /* a fresh prompt only */
