@@ -115,6 +115,15 @@ assert_one_line (time_t from, time_t to, const char *expected)
     free (data);
 }
 
+/*  The log call writes exactly the line want, stamped within the
+    seconds it ran in.                                                   */
+#define expect_logged(call, want)                                                                  \
+    do {                                                                                           \
+        time_t from_ = time (NULL);                                                                \
+        call;                                                                                      \
+        assert_one_line (from_, time (NULL), (want));                                              \
+    } while (0)
+
 static void
 assert_pipe_empty (void)
 {
@@ -133,15 +142,10 @@ test_info_writes_one_line (void **state)
     (void) state;
     log_t log;
     log_init (&log, "room[general]", s_pipe [1], false);
-    time_t from = time (NULL);
-    log_info (&log, "%s joined (%d members)", "alice", 2);
-    time_t to = time (NULL);
-    assert_one_line (from, to, "room[general] alice joined (2 members)");
+    expect_logged (log_info (&log, "%s joined (%d members)", "alice", 2),
+                   "room[general] alice joined (2 members)");
 
-    from = time (NULL);
-    log_info (&log, "started");
-    to = time (NULL);
-    assert_one_line (from, to, "room[general] started");
+    expect_logged (log_info (&log, "started"), "room[general] started");
 }
 
 static void
@@ -150,10 +154,8 @@ test_info_with_verbose (void **state)
     (void) state;
     log_t log;
     log_init (&log, "hub", s_pipe [1], true);
-    time_t from = time (NULL);
-    log_info (&log, "room %s created (%zu rooms)", "dev", (size_t) 2);
-    time_t to = time (NULL);
-    assert_one_line (from, to, "hub room dev created (2 rooms)");
+    expect_logged (log_info (&log, "room %s created (%zu rooms)", "dev", (size_t) 2),
+                   "hub room dev created (2 rooms)");
 }
 
 static void
@@ -167,10 +169,8 @@ test_debug_only_when_verbose (void **state)
     log_debug (&quiet, "line from %s (%d bytes)", "bob", 5);
     assert_pipe_empty ();
 
-    time_t from = time (NULL);
-    log_debug (&loud, "line from %s (%d bytes)", "bob", 5);
-    time_t to = time (NULL);
-    assert_one_line (from, to, "gateway line from bob (5 bytes)");
+    expect_logged (log_debug (&loud, "line from %s (%d bytes)", "bob", 5),
+                   "gateway line from bob (5 bytes)");
 
     log_debug (&quiet, "still nothing");
     assert_pipe_empty ();
@@ -520,6 +520,28 @@ elapsed_ms (const struct timespec *from)
     return (now.tv_sec - from->tv_sec) * 1000 + (now.tv_nsec - from->tv_nsec) / 1000000;
 }
 
+/*  Points stdout at a new pipe: stdout's old descriptor, for
+    stdout_restore; *read_end the pipe's end to read.                    */
+static int
+stdout_to_pipe (int *read_end)
+{
+    fflush (stdout);
+    int saved = dup (STDOUT_FILENO);
+    int fds [2];
+    assert_int_equal (pipe2 (fds, O_CLOEXEC), 0);
+    dup2 (fds [1], STDOUT_FILENO);
+    close (fds [1]);
+    *read_end = fds [0];
+    return saved;
+}
+
+static void
+stdout_restore (int saved)
+{
+    dup2 (saved, STDOUT_FILENO);
+    close (saved);
+}
+
 /*  Lines written to descriptor 1 reach the old stdout and the file;
     a reopen after a rename starts a new file at the old path.          */
 static void
@@ -534,12 +556,8 @@ test_sink_copies_and_reopens (void **state)
     int file = log_open_file (path, error, sizeof error);
     assert_true (file >= 0);
 
-    fflush (stdout);
-    int saved = dup (STDOUT_FILENO);
-    int out [2];
-    assert_int_equal (pipe2 (out, O_CLOEXEC), 0);
-    dup2 (out [1], STDOUT_FILENO);
-    close (out [1]);
+    int         out;
+    int         saved = stdout_to_pipe (&out);
     log_sink_t *sink = log_sink_start (path, file);
     assert_non_null (sink);
     log_t log;
@@ -548,17 +566,16 @@ test_sink_copies_and_reopens (void **state)
     assert_int_equal (rename (path, moved), 0);
     log_sink_reopen (sink);
     //  The reopen is the writer's business, done when it says so.
-    char *seen = read_until (out [0], " reopened\n", 5000);
+    char *seen = read_until (out, " reopened\n", 5000);
     assert_non_null (strstr (seen, " hub before the rotation\n"));
     assert_non_null (strstr (seen, " log --log-file "));
     free (seen);
     log_info (&log, "after the rotation");
     log_sink_stop (&sink, 5000);
-    dup2 (saved, STDOUT_FILENO);
-    close (saved);
+    stdout_restore (saved);
     assert_null (sink);
-    seen = read_until (out [0], "after the rotation", 5000);
-    close (out [0]);
+    seen = read_until (out, "after the rotation", 5000);
+    close (out);
     assert_non_null (strstr (seen, " hub after the rotation\n"));
     free (seen);
 
@@ -587,12 +604,8 @@ test_stuck_sink_never_blocks (void **state)
 {
     (void) state;
     signal (SIGPIPE, SIG_IGN);
-    fflush (stdout);
-    int saved = dup (STDOUT_FILENO);
-    int stuck [2];
-    assert_int_equal (pipe2 (stuck, O_CLOEXEC), 0);
-    dup2 (stuck [1], STDOUT_FILENO);
-    close (stuck [1]);
+    int         stuck;
+    int         saved = stdout_to_pipe (&stuck);
     log_sink_t *sink = log_sink_start (NULL, -1);
     assert_non_null (sink);
     log_t log;
@@ -610,13 +623,12 @@ test_stuck_sink_never_blocks (void **state)
     clock_gettime (CLOCK_MONOTONIC, &start);
     log_sink_stop (&sink, 300);
     long stop_ms = elapsed_ms (&start);
-    dup2 (saved, STDOUT_FILENO);
-    close (saved);
+    stdout_restore (saved);
     //  Generous: the point is "not forever".
     assert_true (spent < 30000);
     assert_true (stop_ms >= 250 && stop_ms < 10000);
     //  The stuck writer gets EPIPE from here on and ends on its own.
-    close (stuck [0]);
+    close (stuck);
 }
 
 int
