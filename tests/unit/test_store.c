@@ -122,6 +122,24 @@ expect_line (const history_t *history, size_t i, const char *want)
     }
 }
 
+/*  Loading at most max lines of room's file gives exactly these lines,
+    oldest first (NULL terminated).                                      */
+static void
+expect_loaded_at (const char *room, size_t max, const char *const *lines)
+{
+    size_t count = 0;
+    while (lines [count])
+        count++;
+    history_t *history = history_new (max);
+    assert_int_equal (store_load (s_dir, room, max, history), count);
+    assert_int_equal (history_count (history), count);
+    for (size_t i = 0; i < count; i++)
+        expect_line (history, i, lines [i]);
+    history_destroy (&history);
+}
+#define expect_loaded(room, max, ...)                                                              \
+    expect_loaded_at ((room), (max), (const char *const []){__VA_ARGS__, NULL})
+
 /* ------------------------------------------------------------------ */
 /*  Names                                                              */
 
@@ -407,13 +425,7 @@ test_load_all_when_few (void **state)
 {
     (void) state;
     write_str ("dev.log", "[ts][a]:one\n[ts][b]:two\n[ts][a]:three\n");
-    history_t *history = history_new (10);
-    assert_int_equal (store_load (s_dir, "dev", 10, history), 3);
-    assert_int_equal (history_count (history), 3);
-    expect_line (history, 0, "[ts][a]:one");
-    expect_line (history, 1, "[ts][b]:two");
-    expect_line (history, 2, "[ts][a]:three");
-    history_destroy (&history);
+    expect_loaded ("dev", 10, "[ts][a]:one", "[ts][b]:two", "[ts][a]:three");
 }
 
 static void
@@ -449,10 +461,7 @@ test_load_capacity_zero (void **state)
 {
     (void) state;
     write_str ("dev.log", "one\ntwo\n");
-    history_t *history = history_new (0);
-    assert_int_equal (store_load (s_dir, "dev", 0, history), 0);
-    assert_int_equal (history_count (history), 0);
-    history_destroy (&history);
+    expect_loaded ("dev", 0, NULL);
 }
 
 static void
@@ -480,26 +489,12 @@ test_load_drops_torn_last_line (void **state)
 {
     (void) state;
     write_str ("dev.log", "one\ntwo\nthr");
-    history_t *history = history_new (10);
-    assert_int_equal (store_load (s_dir, "dev", 10, history), 2);
-    expect_line (history, 0, "one");
-    expect_line (history, 1, "two");
-    history_destroy (&history);
-    history = history_new (2);
-    assert_int_equal (store_load (s_dir, "dev", 2, history), 2);
-    expect_line (history, 0, "one");
-    expect_line (history, 1, "two");
-    history_destroy (&history);
-    history = history_new (1);
-    assert_int_equal (store_load (s_dir, "dev", 1, history), 1);
-    expect_line (history, 0, "two");
-    history_destroy (&history);
+    expect_loaded ("dev", 10, "one", "two");
+    expect_loaded ("dev", 2, "one", "two");
+    expect_loaded ("dev", 1, "two");
     //  No newline at all.
     write_str ("one.log", "alone");
-    history = history_new (2);
-    assert_int_equal (store_load (s_dir, "one", 2, history), 0);
-    assert_int_equal (history_count (history), 0);
-    history_destroy (&history);
+    expect_loaded ("one", 2, NULL);
 }
 
 /*  Lines from disk are cleaned as typed lines are: a file written by
@@ -512,12 +507,7 @@ test_load_cleans_lines (void **state)
                           "[ts][b]:bell\007\r\bok\n"
                           "[ts][c]:bad \xff byte\n"
                           "\033[H\n");
-    history_t *history = history_new (10);
-    assert_int_equal (store_load (s_dir, "dev", 10, history), 3);
-    expect_line (history, 0, "[ts][a]:wiped");
-    expect_line (history, 1, "[ts][b]:bellok");
-    expect_line (history, 2, "[ts][c]:bad \xef\xbf\xbd byte");
-    history_destroy (&history);
+    expect_loaded ("dev", 10, "[ts][a]:wiped", "[ts][b]:bellok", "[ts][c]:bad \xef\xbf\xbd byte");
     //  A long line (past the length a typed line is cut at) stays whole,
     //  a character across a piece boundary included.
     char *long_line = malloc (12001);
@@ -530,7 +520,7 @@ test_load_cleans_lines (void **state)
     assert_non_null (file);
     snprintf (file, 12002, "%s\n", long_line);
     write_str ("long.log", file);
-    history = history_new (10);
+    history_t *history = history_new (10);
     assert_int_equal (store_load (s_dir, "long", 10, history), 1);
     size_t      len = 0;
     const char *got = history_line (history, 0, &len);
@@ -603,21 +593,11 @@ test_load_skips_empty_lines (void **state)
 {
     (void) state;
     write_str ("dev.log", "\n\none\n\n\ntwo\n\n\n");
-    history_t *history = history_new (10);
-    assert_int_equal (store_load (s_dir, "dev", 10, history), 2);
-    expect_line (history, 0, "one");
-    expect_line (history, 1, "two");
-    history_destroy (&history);
+    expect_loaded ("dev", 10, "one", "two");
     //  Empty lines do not count towards the lines asked for.
-    history = history_new (2);
-    assert_int_equal (store_load (s_dir, "dev", 2, history), 2);
-    expect_line (history, 0, "one");
-    expect_line (history, 1, "two");
-    history_destroy (&history);
+    expect_loaded ("dev", 2, "one", "two");
     write_str ("blank.log", "\n\n\n");
-    history = history_new (2);
-    assert_int_equal (store_load (s_dir, "blank", 2, history), 0);
-    history_destroy (&history);
+    expect_loaded ("blank", 2, NULL);
 }
 
 /*  Lines too long to be ours are skipped, wherever they are; long lines
@@ -670,10 +650,7 @@ test_load_long_lines (void **state)
     //  One huge line and nothing else.
     memset (text, 'q', size);
     write_file ("huge.log", text, size);
-    history = history_new (10);
-    assert_int_equal (store_load (s_dir, "huge", 10, history), 0);
-    assert_int_equal (history_count (history), 0);
-    history_destroy (&history);
+    expect_loaded ("huge", 10, NULL);
     free (text);
 }
 
