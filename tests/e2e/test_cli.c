@@ -216,41 +216,34 @@ test_listening_line_on_stdout (void **state)
 /* ------------------------------------------------------------------ */
 /*  Environment                                                       */
 
+/*  A server started with opts takes n clients, then turns the next
+    away; then it stops.                                                 */
 static void
-fill_to (e2e_server_t *srv, int n)
+expect_capacity (const e2e_opts_t *opts, int n)
 {
+    e2e_server_t *srv = e2e_start_opts (opts);
     for (int i = 0; i < n; i++)
         e2e_expect_banner (e2e_connect (srv));
-}
-
-static void
-expect_full (e2e_server_t *srv)
-{
     e2e_client_t *c = e2e_connect (srv);
     e2e_expect (c, E2E_FULL);
     e2e_expect_eof (c);
+    e2e_stop (srv);
 }
 
 static void
 test_env_max_clients (void **state)
 {
     (void) state;
-    e2e_opts_t    opts = {.env = ARGS ("TCPCHAT_MAX_CLIENTS=2")};
-    e2e_server_t *srv = e2e_start_opts (&opts);
-    fill_to (srv, 2);
-    expect_full (srv);
-    e2e_stop (srv);
+    expect_capacity (&(e2e_opts_t){.env = ARGS ("TCPCHAT_MAX_CLIENTS=2")}, 2);
 }
 
 static void
 test_flag_beats_env_max_clients (void **state)
 {
     (void) state;
-    e2e_opts_t opts = {.env = ARGS ("TCPCHAT_MAX_CLIENTS=2"), .args = ARGS ("--max-clients", "3")};
-    e2e_server_t *srv = e2e_start_opts (&opts);
-    fill_to (srv, 3);
-    expect_full (srv);
-    e2e_stop (srv);
+    expect_capacity (
+        &(e2e_opts_t){.env = ARGS ("TCPCHAT_MAX_CLIENTS=2"), .args = ARGS ("--max-clients", "3")},
+        3);
 }
 
 static void
@@ -434,12 +427,9 @@ static void
 test_flag_beats_invalid_env (void **state)
 {
     (void) state;
-    e2e_opts_t    opts = {.env = ARGS ("TCPCHAT_MAX_CLIENTS=lots"),
-                          .args = ARGS ("--max-clients", "1")};
-    e2e_server_t *srv = e2e_start_opts (&opts);
-    fill_to (srv, 1);
-    expect_full (srv);
-    e2e_stop (srv);
+    expect_capacity (&(e2e_opts_t){.env = ARGS ("TCPCHAT_MAX_CLIENTS=lots"),
+                                   .args = ARGS ("--max-clients", "1")},
+                     1);
 }
 
 /*  The version is the build's (git describe or VERSION), the same that

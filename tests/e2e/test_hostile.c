@@ -661,6 +661,24 @@ server_alive (pid_t pid)
     return p && p [1] == ' ' && p [2] != 'Z' && p [2] != 'X';
 }
 
+/*  Connects until the server welcomes rather than turns away (at most
+    `attempts` tries, 100 ms apart), then logs in as name.               */
+static e2e_client_t *
+login_when_a_slot_frees (e2e_server_t *srv, const char *name, int attempts)
+{
+    for (int attempt = 0; attempt < attempts; attempt++) {
+        e2e_client_t *c = e2e_connect (srv);
+        if (e2e_peek (c, 1, E2E_TIMEOUT_MS) [0] == 'W') {
+            e2e_expect_banner (c);
+            e2e_enter (c, name, "");
+            return c;
+        }
+        e2e_close (c);
+        e2e_sleep_ms (100);
+    }
+    e2e_fail ("no slot came free for %s in %d tries", name, attempts);
+}
+
 /*  One client reconnecting in a loop at the default options, each time
     sending a name and 40 lines at once and half-closing: 40 lines is the
     --rate burst, so every connection ends throttled, and they fill every
@@ -710,20 +728,7 @@ test_reconnect_loop_keeps_the_server_up (void **state)
     if (!server_alive (pid))
         e2e_fail ("the server died after %d connections", made);
     //  The throttled tails drain within a second or so: wait for a slot.
-    e2e_client_t *fresh = NULL;
-    for (int attempt = 0; attempt < 100 && !fresh; attempt++) {
-        e2e_client_t *c = e2e_connect (srv);
-        if (e2e_peek (c, 1, E2E_TIMEOUT_MS) [0] == 'W') {
-            e2e_expect_banner (c);
-            e2e_enter (c, "fresh", "");
-            fresh = c;
-        } else {
-            e2e_close (c);
-            e2e_sleep_ms (100);
-        }
-    }
-    if (!fresh)
-        e2e_fail ("no slot came free after the reconnect loop");
+    e2e_client_t *fresh = login_when_a_slot_frees (srv, "fresh", 100);
     //  The last loop clients may still be leaving: fresh sees them go.
     e2e_client_t *other = e2e_login (srv, "other");
     e2e_say (other, "still here");
@@ -807,20 +812,7 @@ test_descriptor_limit_caps_max_clients (void **state)
         e2e_fail ("the server used %lld ms of CPU while full and idle", (long long) cpu);
     for (int i = 0; i < TRIES; i++)
         close (fds [i]);
-    e2e_client_t *a = NULL;
-    for (int attempt = 0; attempt < 50 && !a; attempt++) {
-        e2e_client_t *c = e2e_connect (srv);
-        if (e2e_peek (c, 1, E2E_TIMEOUT_MS) [0] == 'W') {
-            e2e_expect_banner (c);
-            e2e_enter (c, "a", "");
-            a = c;
-        } else {
-            e2e_close (c);
-            e2e_sleep_ms (100);
-        }
-    }
-    if (!a)
-        e2e_fail ("no slot came free");
+    e2e_client_t *a = login_when_a_slot_frees (srv, "a", 50);
     e2e_say (a, "fits");
     e2e_stop (srv);
 }
