@@ -155,14 +155,6 @@ typedef gateway_t self_t;
 static void s_conn_close (self_t *self, conn_t *conn, const char *reason);
 static void s_conn_process (self_t *self, conn_t *conn);
 
-static int64_t
-s_clock_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 //  The one place a pass reads the clock (once, after epoll_wait; the
 //  shutdown waits read it once a turn): every decision in a pass sees the
 //  same instant, and a test can run the gateway on a clock of its own.
@@ -206,7 +198,7 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->pipe = pipe;
     self->config = args->config;
     self->listener = args->listener;
-    self->clock = args->clock ? args->clock : s_clock_us;
+    self->clock = args->clock ? args->clock : zclock_usecs;
     s_clock_read (self);
     log_setup (&self->log, &self->config, "gateway");
     size_t slots = (size_t) self->config.max_clients;
@@ -222,7 +214,7 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->hub_queue = zlist_new ();
     uint64_t seed = 0;
     if (getrandom (&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
-        seed = (uint64_t) s_clock_us () ^ ((uint64_t) getpid () << 32);
+        seed = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 32);
     self->addrs = addrs_new (self->config.connect_rate, self->config.max_per_address, slots, seed);
     self->chunk = (char *) mem_alloc (READ_CHUNK);
     self->clean_a = (char *) mem_alloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));

@@ -765,7 +765,7 @@ s_cmd_name (self_t *self, client_t *client, const char *name, size_t size)
     }
     s_name_free (self, client);
     free (client->name);
-    client->name = strndup (name, size);
+    client->name = mem_check (strndup (name, size));
     s_name_register (self, client);
     zmsg_t *msg = msg_new_rename (client->id, name, size);
     s_to_room_of (client, &msg);
@@ -863,7 +863,7 @@ s_handle_name (self_t *self, const msg_view_t *view)
     }
     client_t *client = (client_t *) zmalloc (sizeof (client_t));
     client->id = view->id;
-    client->name = strndup (name, size);
+    client->name = mem_check (strndup (name, size));
     zhashx_insert (self->clients, (void *) (uintptr_t) client->id, client);
     s_name_register (self, client);
     log_debug (&self->log, "%s registered (%zu named client%s)", client->name,

@@ -327,7 +327,7 @@ s_handle_leave (self_t *self, msg_view_t *view)
     ssize_t index = s_member_index (self, view->id);
     if (index < 0)
         return;
-    char *name = strdup (self->names [index]);
+    char *name = mem_check (strdup (self->names [index]));
     s_member_remove (self, (size_t) index);
     buf_t *out = &self->scratch;
     fmt_left (out, name);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*  messages: the actors' message table, its builders and its parser.  */
 #include "messages.h"
+#include "mem.h"
 
 #include <string.h>
 
@@ -483,8 +484,8 @@ char *
 msg_strdup (const msg_view_t *view, size_t i)
 {
     if (i >= view->parts)
-        return strdup ("");
-    return strndup (view->part [i].data, view->part [i].size);
+        return mem_check (strdup (""));
+    return mem_check (strndup (view->part [i].data, view->part [i].size));
 }
 
 zsock_t *
