@@ -1530,6 +1530,20 @@ test_stopping_a_room_that_is_behind_does_not_block (void **state)
     hub_finish ();
 }
 
+/*  alice, alone in general, moves to a new room dev and says text there
+    (so dev has history); returns dev's pipe.                            */
+static zsock_t *
+alice_says_in_dev (zsock_t *general, const char *text)
+{
+    logs_in_alone (general, A, "alice");
+    zsock_t *dev = move_new (A, "alice", "dev", general);
+    send_line (A, text);
+    char want [64];
+    snprintf (want, sizeof want, "\n[" TS "][alice]:%s\n", text);
+    expect_out_alone (dev, want, A);
+    return dev;
+}
+
 /*  An empty room with history stops after --room-idle; without a data
     dir its history goes with it. general never stops.                   */
 static void
@@ -1537,10 +1551,7 @@ test_idle_room_stops (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_idle (1000, 64, "", 1);
-    logs_in_alone (general, A, "alice");
-    zsock_t *dev = move_new (A, "alice", "dev", general);
-    send_line (A, "hello");
-    expect_out_alone (dev, "\n[" TS "][alice]:hello\n", A);
+    zsock_t *dev = alice_says_in_dev (general, "hello");
     move_to (A, "alice", "general", dev, general);
     //  Still there right away (it has history) ...
     answers (general, A, CMD_ROOMS, NULL, "Rooms:\n  dev (0 members)\n* general (1 member)\n");
@@ -1560,10 +1571,7 @@ test_room_with_members_does_not_idle (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_idle (1000, 64, "", 1);
-    logs_in_alone (general, A, "alice");
-    zsock_t *dev = move_new (A, "alice", "dev", general);
-    send_line (A, "hello");
-    expect_out_alone (dev, "\n[" TS "][alice]:hello\n", A);
+    zsock_t *dev = alice_says_in_dev (general, "hello");
     //  Well past the idle time, the room still answers.
     zclock_sleep (1500);
     answers (dev, A, CMD_USERS, NULL, "Users in dev (1): alice\n");
@@ -1583,10 +1591,7 @@ test_idle_room_comes_back_from_its_file (void **state)
     zsock_t *general = hub_start_idle (1000, 64, s_dir, 1);
     zsock_t *old = expect_attach ();
     expect_bye (old);
-    logs_in_alone (general, A, "alice");
-    zsock_t *dev = move_new (A, "alice", "dev", general);
-    send_line (A, "kept");
-    expect_out_alone (dev, "\n[" TS "][alice]:kept\n", A);
+    zsock_t *dev = alice_says_in_dev (general, "kept");
     move_to (A, "alice", "general", dev, general);
     expect_bye (dev);
     dev = move_at (__FILE__, __LINE__, A, "alice", "dev", general, NULL, NULL, 0,
@@ -1603,10 +1608,7 @@ test_room_idle_zero_keeps_rooms (void **state)
 {
     (void) state;
     zsock_t *general = hub_start_idle (1000, 64, "", 0);
-    logs_in_alone (general, A, "alice");
-    zsock_t *dev = move_new (A, "alice", "dev", general);
-    send_line (A, "hello");
-    expect_out_alone (dev, "\n[" TS "][alice]:hello\n", A);
+    zsock_t *dev = alice_says_in_dev (general, "hello");
     move_to (A, "alice", "general", dev, general);
     zclock_sleep (1500);
     expect_nothing_queued (dev);
