@@ -1,15 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Installs TCPChat's build dependencies on Debian/Ubuntu when they are missing.
+# Installs TCPChat's build and test dependencies on Debian/Ubuntu when they are missing.
 # Quiet when everything is there; says what it installs otherwise.
 set -eu
 missing=""
 pkg-config --version >/dev/null 2>&1 || missing="$missing pkg-config"
-for pair in libzmq:libzmq3-dev libczmq:libczmq-dev libtelnet:libtelnet-dev cmocka:libcmocka-dev icu-i18n:libicu-dev libsystemd:libsystemd-dev; do
+for pair in libzmq:libzmq3-dev libczmq:libczmq-dev libtelnet:libtelnet-dev cmocka:libcmocka-dev icu-i18n:libicu-dev libsystemd:libsystemd-dev libwebsockets:libwebsockets-dev; do
     mod=${pair%%:*}; deb=${pair#*:}
     pkg-config --exists "$mod" 2>/dev/null || missing="$missing $deb"
 done
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+# The web gateway's end-to-end tests speak WebSocket from Debian's Python.
+/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || missing="$missing python3-websockets"
 [ -z "$missing" ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
