@@ -115,6 +115,7 @@ struct _gateway_t {
     zsock_t  *hub;  /* PAIR to the hub */
     config_t  config;
     log_t     log;
+    unsigned  index; /* ours in client ids (msg_id_make) and endpoints */
     int       epoll;
     int       listener;
     bool      accepting;     /* listener is in the epoll set */
@@ -197,6 +198,8 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
     self->config = args->config;
+    self->index = args->index;
+    assert (self->index < MSG_GATEWAYS_MAX);
     self->listener = args->listener;
     self->clock = args->clock ? args->clock : zclock_usecs;
     s_clock_read (self);
@@ -234,7 +237,7 @@ s_self_start (self_t *self)
         return false;
     }
     char endpoint [ENDPOINT_MAX];
-    endpoint_hub (&self->config, endpoint);
+    endpoint_hub (&self->config, self->index, endpoint);
     self->hub = msg_pipe_new (endpoint, false);
     if (!self->hub) {
         log_info (&self->log, "E: cannot connect to %s: %s", endpoint, strerror (errno));
@@ -332,17 +335,17 @@ s_hub_is_behind (self_t *self)
 static uint64_t
 s_conn_id (self_t *self, conn_t *conn)
 {
-    return ((uint64_t) conn->gen << 32) | (uint64_t) (conn - self->conns);
+    return msg_id_make (self->index, conn->gen, (uint32_t) (conn - self->conns));
 }
 
 static conn_t *
 s_conn_lookup (self_t *self, uint64_t id)
 {
-    uint32_t slot = (uint32_t) (id & 0xffffffffULL);
-    if (slot >= (uint32_t) self->config.max_clients)
+    uint32_t slot = msg_id_slot (id);
+    if (msg_id_gateway (id) != self->index || slot >= (uint32_t) self->config.max_clients)
         return NULL;
     conn_t *conn = &self->conns [slot];
-    if (conn->state == CONN_FREE || conn->gen != (uint32_t) (id >> 32))
+    if (conn->state == CONN_FREE || conn->gen != msg_id_gen (id))
         return NULL;
     return conn;
 }
@@ -543,7 +546,7 @@ s_conn_open (self_t *self, int fd, int32_t addr)
     conn_t  *conn = &self->conns [slot];
     if (slot >= self->slots_used)
         self->slots_used = slot + 1;
-    uint32_t gen = conn->gen + 1;
+    uint32_t gen = (conn->gen + 1) & MSG_ID_GEN_MASK;
     memset (conn, 0, sizeof *conn);
     conn->gen = gen ? gen : 1;  //  Ids are never 0
     conn->fd = fd;

@@ -103,8 +103,9 @@ typedef struct {
 } stopping_t;
 
 struct self_t {
-    zsock_t            *pipe;    /* from main */
-    zsock_t            *gateway; /* PAIR to the gateway */
+    zsock_t            *pipe;                        /* from main */
+    zsock_t            *gateways [MSG_GATEWAYS_MAX]; /* PAIR to each gateway */
+    unsigned            gateway_count;
     config_t            config;
     int                 shutdown_ms; /* rooms' time at shutdown (hub_args_t) */
     log_t               log;
@@ -116,8 +117,8 @@ struct self_t {
     unsigned            room_seq;       /* for unique room endpoints */
     room_t             *general;
     size_t              rooms_queued; /* rooms whose queue is not empty */
-    zmq_pollitem_t     *items;        /* poll set: pipe, gateway, rooms with a queue */
-    room_t            **polled;       /* the room of each item past the first two ... */
+    zmq_pollitem_t     *items;        /* poll set: pipe, gateways, rooms with a queue */
+    room_t            **polled;       /* the room of each item past those ... */
     stopping_t        **polled_stop;  /* ... then the stopping room of each */
     zlist_t            *stopping;     /* stopping_t: rooms told to stop, not yet ended */
     size_t              poll_size;
@@ -184,7 +185,7 @@ s_room_destroy (void **item)
 }
 
 static room_t *s_room_new (self_t *self, const char *name, bool restored);
-static void    s_to_gateway (self_t *self, zmsg_t *msg);
+static void    s_to_gateway (self_t *self, unsigned g, zmsg_t *msg);
 static int64_t s_room_due (self_t *self, room_t *room);
 static void    s_idle_schedule (self_t *self, int64_t at);
 
@@ -197,6 +198,8 @@ s_self_new (zsock_t *pipe, hub_args_t *args)
     self->pipe = pipe;
     self->config = args->config;
     self->shutdown_ms = args->shutdown_ms ? args->shutdown_ms : SHUTDOWN_MS;
+    self->gateway_count = args->gateways ? args->gateways : 1;
+    assert (self->gateway_count <= MSG_GATEWAYS_MAX);
     log_setup (&self->log, &self->config, "hub");
     self->clients = zhashx_new ();
     zhashx_set_key_hasher (self->clients, s_id_hash);
@@ -240,7 +243,8 @@ s_self_destroy (self_t **self_p)
         free (stop);
     }
     zlist_destroy (&self->stopping);
-    zsock_destroy (&self->gateway);
+    for (unsigned g = 0; g < self->gateway_count; g++)
+        zsock_destroy (&self->gateways [g]);
     free (self->items);
     free (self->polled);
     free (self->polled_stop);
@@ -260,7 +264,8 @@ s_room_start (self_t *self, const char *name)
     args->config = self->config;
     snprintf (args->name, sizeof args->name, "%s", name);
     unsigned seq = ++self->room_seq;
-    endpoint_room (&self->config, seq, args->endpoint);
+    args->seq = seq;
+    args->gateways = self->gateway_count;
     //  What one joiner's replay can cost: the gateway holds it whole.
     args->history_bytes = ROOM_REPLAY_MAX;
 
@@ -286,15 +291,17 @@ s_room_start (self_t *self, const char *name)
     return room;
 }
 
-//  The gateway connects to the room's pipe; from now on the room is
-//  counted and may idle out. restored: brought back from its file at
+//  Each gateway connects to the room's pipe for it; from now on the room
+//  is counted and may idle out. restored: brought back from its file at
 //  start (said so in the log).
 static void
 s_room_announce (self_t *self, room_t *room, bool restored)
 {
-    char endpoint [ENDPOINT_MAX];
-    endpoint_room (&self->config, room->seq, endpoint);
-    s_to_gateway (self, msg_new_attach (endpoint));
+    for (unsigned g = 0; g < self->gateway_count; g++) {
+        char endpoint [ENDPOINT_MAX];
+        endpoint_room (&self->config, room->seq, g, endpoint);
+        s_to_gateway (self, g, msg_new_attach (endpoint));
+    }
     size_t rooms = zhashx_size (self->rooms);
     if (restored)
         log_info (&self->log, "room %s restored from %s (%zu room%s)", room->name,
@@ -425,9 +432,9 @@ s_pause (self_t *self, client_t *client, unsigned reason, bool on)
     unsigned was = client->paused;
     client->paused = on ? was | reason : was & ~reason;
     if (!was && client->paused)
-        s_to_gateway (self, msg_new_pause (client->id));
+        s_to_gateway (self, msg_id_gateway (client->id), msg_new_pause (client->id));
     else if (was && !client->paused)
-        s_to_gateway (self, msg_new_resume (client->id));
+        s_to_gateway (self, msg_id_gateway (client->id), msg_new_resume (client->id));
 }
 
 //  Every client whose input goes to room (members, and movers on their
@@ -843,10 +850,13 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
 //  ---------------------------------------------------------------------
 //  Messages from the gateway
 
+//  g is a client's gateway (its id's, checked as its NAME came) or the
+//  index of a pipe we bound: always one of ours.
 static void
-s_to_gateway (self_t *self, zmsg_t *msg)
+s_to_gateway (self_t *self, unsigned g, zmsg_t *msg)
 {
-    msg_send (&msg, self->gateway);
+    assert (g < self->gateway_count);
+    msg_send (&msg, self->gateways [g]);
 }
 
 static void
@@ -858,7 +868,7 @@ s_handle_name (self_t *self, const msg_view_t *view)
     size_t      size = view->part [0].size;
     const char *problem = s_name_problem (self, NULL, name, size);
     if (problem) {
-        s_to_gateway (self, msg_new_refuse (view->id, problem));
+        s_to_gateway (self, msg_id_gateway (view->id), msg_new_refuse (view->id, problem));
         return;
     }
     client_t *client = (client_t *) zmalloc (sizeof (client_t));
@@ -957,13 +967,18 @@ s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p, const msg
 }
 
 static void
-s_self_handle_gateway (self_t *self)
+s_self_handle_gateway (self_t *self, unsigned g)
 {
-    zmsg_t *msg = msg_recv (self->gateway);
+    zmsg_t *msg = msg_recv (self->gateways [g]);
     if (!msg)
         return;
     msg_view_t view;
-    msg_parse (msg, &view);
+    //  A gateway speaks only of its own clients: every reply about one
+    //  then goes back on the pipe it came on.
+    if (msg_parse (msg, &view) && view.id && msg_id_gateway (view.id) != g) {
+        view.kind = MSG_KINDS;
+        view.problem = "the id is another gateway's";
+    }
     //  For a client gone already there is nothing to do.
     client_t *client = (client_t *) zhashx_lookup (self->clients, (void *) (uintptr_t) view.id);
     switch (view.kind) {
@@ -1049,7 +1064,8 @@ s_rooms_drain (self_t *self)
 static bool
 s_self_poll (self_t *self)
 {
-    size_t wanted = 2 + self->rooms_queued + zlist_size (self->stopping);
+    size_t first_room = 1 + self->gateway_count;
+    size_t wanted = first_room + self->rooms_queued + zlist_size (self->stopping);
     if (wanted > self->poll_size) {
         self->poll_size = wanted * 2;
         self->items =
@@ -1060,8 +1076,9 @@ s_self_poll (self_t *self)
     }
     zmq_pollitem_t *items = self->items;
     items [0] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
-    items [1] = (zmq_pollitem_t){zsock_resolve (self->gateway), 0, ZMQ_POLLIN, 0};
-    size_t count = 2;
+    for (unsigned g = 0; g < self->gateway_count; g++)
+        items [1 + g] = (zmq_pollitem_t){zsock_resolve (self->gateways [g]), 0, ZMQ_POLLIN, 0};
+    size_t count = first_room;
     if (self->rooms_queued)
         for (room_t *room = (room_t *) zhashx_first (self->rooms); room && count < wanted;
              room = (room_t *) zhashx_next (self->rooms))
@@ -1087,7 +1104,7 @@ s_self_poll (self_t *self)
         return errno == EINTR;
     if ((items [0].revents & ZMQ_POLLIN) && !s_self_handle_pipe (self))
         return false;
-    for (size_t i = 2; i < first_stop; i++)
+    for (size_t i = first_room; i < first_stop; i++)
         if (items [i].revents & ZMQ_POLLOUT)
             s_room_flush (self, self->polled [i]);
     for (size_t i = first_stop; i < count; i++) {
@@ -1101,54 +1118,62 @@ s_self_poll (self_t *self)
             free (stop);
         }
     }
-    for (int budget = GATEWAY_BUDGET; budget > 0 && (zsock_events (self->gateway) & ZMQ_POLLIN);
-         budget--)
-        s_self_handle_gateway (self);
+    for (unsigned g = 0; g < self->gateway_count; g++)
+        for (int budget = GATEWAY_BUDGET;
+             budget > 0 && (zsock_events (self->gateways [g]) & ZMQ_POLLIN); budget--)
+            s_self_handle_gateway (self, g);
     s_rooms_idle (self);
     return true;
 }
 
-//  Our sends to the gateway would block until it has connected, so wait
-//  for that here, watching our pipe too. false: $TERM came first (main
-//  stops a hub whose gateway failed to start).
+//  Our sends to a gateway would block until it has connected, so wait
+//  for every one here, watching our pipe too. false: $TERM came first
+//  (main stops a hub whose gateway failed to start).
 static bool
 s_gateway_wait (self_t *self)
 {
-    zmq_pollitem_t items [] = {{zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0},
-                               {zsock_resolve (self->gateway), 0, ZMQ_POLLOUT, 0}};
-    while (!(zsock_events (self->gateway) & ZMQ_POLLOUT)) {
-        if (zmq_poll (items, 2, -1) < 0 && errno != EINTR)
-            return false;
-        if ((items [0].revents & ZMQ_POLLIN) && !s_self_handle_pipe (self))
-            return false;
+    for (unsigned g = 0; g < self->gateway_count; g++) {
+        zmq_pollitem_t items [] = {{zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0},
+                                   {zsock_resolve (self->gateways [g]), 0, ZMQ_POLLOUT, 0}};
+        while (!(zsock_events (self->gateways [g]) & ZMQ_POLLOUT)) {
+            if (zmq_poll (items, 2, -1) < 0 && errno != EINTR)
+                return false;
+            if ((items [0].revents & ZMQ_POLLIN) && !s_self_handle_pipe (self))
+                return false;
+        }
     }
     return true;
 }
 
-//  No gateway came: general's BYE would wait for a reader for ever and
-//  hold up its stop, so the hub reads its pipe instead while it stops.
-static zsock_t *
-s_gateway_stand_in (self_t *self)
+//  Not every gateway came, and none was told of general: its BYEs would
+//  wait for readers for ever and hold up its stop, so the hub reads its
+//  pipes instead while it stops.
+static void
+s_gateway_stand_in (self_t *self, zsock_t *stand_in [MSG_GATEWAYS_MAX])
 {
-    char endpoint [ENDPOINT_MAX];
-    endpoint_room (&self->config, self->general->seq, endpoint);
-    return msg_pipe_new (endpoint, false);
+    for (unsigned g = 0; g < self->gateway_count; g++) {
+        char endpoint [ENDPOINT_MAX];
+        endpoint_room (&self->config, self->general->seq, g, endpoint);
+        stand_in [g] = msg_pipe_new (endpoint, false);
+    }
 }
 
-//  false (logged) when the hub cannot start: its pipe to the gateway
-//  cannot be bound, or room general cannot start. General starts before
-//  the hub says it has, so a hub without it does not; it is announced
-//  once the gateway, which main starts next, is there.
+//  false (logged) when the hub cannot start: a pipe to a gateway cannot
+//  be bound, or room general cannot start. General starts before the hub
+//  says it has, so a hub without it does not; it is announced once the
+//  gateways, which main starts next, are there.
 static bool
 s_self_start (self_t *self)
 {
-    //  Bound before main starts the gateway, which connects to it.
-    char endpoint [ENDPOINT_MAX];
-    endpoint_hub (&self->config, endpoint);
-    self->gateway = msg_pipe_new (endpoint, true);
-    if (!self->gateway) {
-        log_info (&self->log, "E: cannot bind %s: %s", endpoint, strerror (errno));
-        return false;
+    //  Bound before main starts the gateways, which connect to them.
+    for (unsigned g = 0; g < self->gateway_count; g++) {
+        char endpoint [ENDPOINT_MAX];
+        endpoint_hub (&self->config, g, endpoint);
+        self->gateways [g] = msg_pipe_new (endpoint, true);
+        if (!self->gateways [g]) {
+            log_info (&self->log, "E: cannot bind %s: %s", endpoint, strerror (errno));
+            return false;
+        }
     }
     log_info (&self->log, "started");
     self->general = s_room_start (self, GENERAL);
@@ -1168,9 +1193,12 @@ hub_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     if (!s_gateway_wait (self)) {
         log_info (&self->log, "stopped before the gateway came");
-        zsock_t *stand_in = s_gateway_stand_in (self);
+        zsock_t *stand_in [MSG_GATEWAYS_MAX] = {NULL};
+        s_gateway_stand_in (self, stand_in);
+        unsigned count = self->gateway_count;
         s_self_destroy (&self);
-        zsock_destroy (&stand_in);
+        for (unsigned g = 0; g < count; g++)
+            zsock_destroy (&stand_in [g]);
         return;
     }
     s_room_announce (self, self->general, false);

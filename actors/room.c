@@ -14,6 +14,7 @@
     and stops waiting until the writer has caught up.                   */
 #include "room.h"
 #include "actor.h"
+#include "endpoints.h"
 #include "history.h"
 #include "log.h"
 #include "mem.h"
@@ -29,8 +30,10 @@
 #include <unistd.h>
 
 typedef struct {
-    zsock_t      *pipe;    /* from the hub */
-    zsock_t      *gateway; /* our output pipe to the gateway */
+    zsock_t      *pipe;                        /* from the hub */
+    zsock_t      *gateways [MSG_GATEWAYS_MAX]; /* our output pipe to each gateway */
+    unsigned      gateway_count;
+    uint64_t     *split; /* scratch: one gateway's ids of an OUT */
     log_t         log;
     config_t      config; /* the server's; its writer gets a copy */
     char          name [ROOM_MAX_CHARS + 1];
@@ -61,6 +64,8 @@ s_self_new (zsock_t *pipe, room_args_t *args)
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     self->pipe = pipe;
     self->config = args->config;
+    self->gateway_count = args->gateways ? args->gateways : 1;
+    assert (self->gateway_count <= MSG_GATEWAYS_MAX);
     snprintf (self->name, sizeof self->name, "%s", args->name);
     log_setup (&self->log, &self->config, "room[%s]", args->name);
     self->history_size = (size_t) self->config.history;
@@ -73,16 +78,22 @@ s_self_new (zsock_t *pipe, room_args_t *args)
     return self;
 }
 
-//  false (logged) when the room cannot start: its output pipe cannot be
-//  bound. Our BYE must reach the gateway even though we close right
-//  after it: the pipe's linger (messages.h) sees to that.
+//  false (logged) when the room cannot start: an output pipe cannot be
+//  bound. Our BYEs must reach the gateways even though we close right
+//  after them: the pipes' linger (messages.h) sees to that.
 static bool
-s_self_start (self_t *self, const char *endpoint)
+s_self_start (self_t *self, unsigned seq)
 {
-    self->gateway = msg_pipe_new (endpoint, true);
-    if (!self->gateway)
-        log_info (&self->log, "E: cannot bind %s: %s", endpoint, strerror (errno));
-    return self->gateway != NULL;
+    for (unsigned g = 0; g < self->gateway_count; g++) {
+        char endpoint [ENDPOINT_MAX];
+        endpoint_room (&self->config, seq, g, endpoint);
+        self->gateways [g] = msg_pipe_new (endpoint, true);
+        if (!self->gateways [g]) {
+            log_info (&self->log, "E: cannot bind %s: %s", endpoint, strerror (errno));
+            return false;
+        }
+    }
+    return true;
 }
 
 static void
@@ -95,10 +106,12 @@ s_self_destroy (self_t **self_p)
         free (self->names [i]);
     free (self->names);
     free (self->ids);
+    free (self->split);
     history_destroy (&self->history);
     buf_free (&self->scratch);
     assert (!self->writer);
-    zsock_destroy (&self->gateway);
+    for (unsigned g = 0; g < self->gateway_count; g++)
+        zsock_destroy (&self->gateways [g]);
     free (self);
     *self_p = NULL;
 }
@@ -265,6 +278,9 @@ s_member_add (self_t *self, uint64_t id, char *name)
         self->capacity = self->capacity ? self->capacity * 2 : 8;
         self->ids = (uint64_t *) mem_realloc (self->ids, self->capacity * sizeof (uint64_t));
         self->names = (char **) mem_realloc (self->names, self->capacity * sizeof (char *));
+        if (self->gateway_count > 1)
+            self->split =
+                (uint64_t *) mem_realloc (self->split, self->capacity * sizeof (uint64_t));
     }
     self->ids [self->members] = id;
     self->names [self->members] = name;
@@ -284,24 +300,44 @@ s_member_remove (self_t *self, size_t index)
     self->members--;
 }
 
-//  Text plus a prompt to every member but skip; skip gets a bare prompt
-//  when prompt_skip is set.
+//  A message about one client goes to its gateway. Members' ids come
+//  from the hub, which takes a client only from the gateway its id names.
 static void
-s_to_gateway (self_t *self, zmsg_t *msg)
+s_to_gateway (self_t *self, uint64_t id, zmsg_t *msg)
 {
-    msg_send (&msg, self->gateway);
+    unsigned g = msg_id_gateway (id);
+    assert (g < self->gateway_count);
+    msg_send (&msg, self->gateways [g]);
 }
 
+//  Text plus a prompt to every member but skip; skip gets a bare prompt
+//  when prompt_skip is set. Each gateway gets its own members' ids only,
+//  and only a gateway with members gets the OUT at all.
 static void
 s_broadcast (self_t *self, const char *text, size_t size, uint64_t skip, bool prompt_skip)
 {
-    s_to_gateway (self, msg_new_out (skip, text, size, self->ids, self->members, prompt_skip));
+    if (self->gateway_count == 1) {
+        zmsg_t *msg = msg_new_out (skip, text, size, self->ids, self->members, prompt_skip);
+        msg_send (&msg, self->gateways [0]);
+        return;
+    }
+    for (unsigned g = 0; g < self->gateway_count; g++) {
+        size_t count = 0;
+        for (size_t i = 0; i < self->members; i++)
+            if (msg_id_gateway (self->ids [i]) == g)
+                self->split [count++] = self->ids [i];
+        if (count == 0)
+            continue;
+        uint64_t gskip = skip && msg_id_gateway (skip) == g ? skip : 0;
+        zmsg_t  *msg = msg_new_out (gskip, text, size, self->split, count, prompt_skip);
+        msg_send (&msg, self->gateways [g]);
+    }
 }
 
 static void
 s_send_to_one (self_t *self, uint64_t id, const char *text, size_t size)
 {
-    s_to_gateway (self, msg_new_out (0, text, size, &id, 1, false));
+    s_to_gateway (self, id, msg_new_out (0, text, size, &id, 1, false));
 }
 
 static void
@@ -315,7 +351,7 @@ s_handle_join (self_t *self, msg_view_t *view)
 
     s_member_add (self, view->id, name);
     history_render_newest (self->history, self->history_bytes, out);
-    s_to_gateway (self, msg_new_enter (view->id, name, buf_head (out), buf_size (out)));
+    s_to_gateway (self, view->id, msg_new_enter (view->id, name, buf_head (out), buf_size (out)));
     buf_clear (out);
     log_info (&self->log, "%s joined (%zu member%s)", name, self->members,
               self->members == 1 ? "" : "s");
@@ -336,7 +372,7 @@ s_handle_leave (self_t *self, msg_view_t *view)
     bool moving = msg_bool (view, 0);
     //  Behind all we sent it: a mover's next room may speak now, and a
     //  client that left may be closed, its last line written.
-    s_to_gateway (self, msg_new_release (view->id, moving));
+    s_to_gateway (self, view->id, msg_new_release (view->id, moving));
     log_info (&self->log, "%s left%s (%zu member%s)", name, moving ? " for another room" : "",
               self->members, self->members == 1 ? "" : "s");
     free (name);
@@ -397,7 +433,7 @@ s_handle_rename (self_t *self, msg_view_t *view)
     buf_t *out = &self->scratch;
     fmt_renamed (out, old_name, new_name);
     s_broadcast (self, buf_head (out), buf_size (out), view->id, false);
-    s_to_gateway (self, msg_new_label (view->id, new_name));
+    s_to_gateway (self, view->id, msg_new_label (view->id, new_name));
     //  The renamer sees the same notice as a reply: without the leading
     //  newline, since its cursor is already at the start of a line.
     s_send_to_one (self, view->id, buf_head (out) + 1, buf_size (out) - 1);
@@ -452,7 +488,7 @@ room_actor (zsock_t *pipe, void *args)
 {
     room_args_t *room_args = (room_args_t *) args;
     self_t      *self = s_self_new (pipe, room_args);
-    bool         started = s_self_start (self, room_args->endpoint);
+    bool         started = s_self_start (self, room_args->seq);
     free (args);
     if (!started) {
         s_self_destroy (&self);
@@ -469,7 +505,10 @@ room_actor (zsock_t *pipe, void *args)
     while (s_self_handle_pipe (self))
         ;
     s_writer_stop (self);
-    s_to_gateway (self, msg_new_bye ());
+    for (unsigned g = 0; g < self->gateway_count; g++) {
+        zmsg_t *bye = msg_new_bye ();
+        msg_send (&bye, self->gateways [g]);
+    }
     log_info (&self->log, "stopped (%" PRIu64 " line%s, peak %zu member%s)", self->lines,
               self->lines == 1 ? "" : "s", self->peak, self->peak == 1 ? "" : "s");
     s_self_destroy (&self);

@@ -48,6 +48,8 @@ typedef struct {
     char log_file [CONFIG_PATH_SIZE];     /* "" = log to stdout only */
     int  log_fd;                          /* log_file opened by main for the sink; -1 in actors */
     char endpoint [CONFIG_ENDPOINT_SIZE]; /* inproc:// prefix unique to this server */
+    int  http_port;                       /* the web gateway's; 0 = no web gateway */
+    char http_origin [CONFIG_BIND_SIZE * 2]; /* extra origins allowed on /ws, comma-separated */
 } config_t;
 
 typedef enum {

@@ -13,14 +13,14 @@
 
 #define ENDPOINT_MAX 160
 
-/*  The hub's end of the hub-gateway pipe: the hub binds, the gateway
-    connects.                                                            */
-void endpoint_hub (const config_t *config, char buf [ENDPOINT_MAX]);
+/*  The hub's end of its pipe with gateway g (one pipe per gateway,
+    g < MSG_GATEWAYS_MAX): the hub binds, the gateway connects.           */
+void endpoint_hub (const config_t *config, unsigned g, char buf [ENDPOINT_MAX]);
 
-/*  A room's output pipe to the gateway: the room binds, the gateway
-    connects when the hub sends ATTACH. seq is the hub's count of rooms
-    started: a room started again under the same name gets a new
-    endpoint, so it never meets the old one still stopping.               */
-void endpoint_room (const config_t *config, unsigned seq, char buf [ENDPOINT_MAX]);
+/*  A room's output pipe to gateway g: the room binds one per gateway,
+    gateway g connects when the hub sends it ATTACH. seq is the hub's
+    count of rooms started: a room started again under the same name gets
+    new endpoints, so it never meets the old one still stopping.          */
+void endpoint_room (const config_t *config, unsigned seq, unsigned g, char buf [ENDPOINT_MAX]);
 
 #endif

@@ -8,7 +8,7 @@
     through ZMQ_FD), so one thread moves all bytes.
 
     Starting (actor_new, actor.h): it connects to the hub's endpoint
-    (endpoints.h; the hub has bound it) and signals 0, or logs why it
+    for its index (endpoints.h; the hub has bound it) and signals 0, or logs why it
     cannot (no descriptor for epoll, the endpoint invalid) and signals 1.
 
     Commands on its pipe (from main):
@@ -25,6 +25,8 @@
 
 typedef struct {
     config_t config;
+    unsigned index;          /* its gateway index in client ids and endpoints
+                                (messages.h); main's TCP gateway is 0 */
     int      listener;       /* listening socket, handed over to the actor */
     int64_t (*clock) (void); /* monotonic clock in us; NULL: CLOCK_MONOTONIC */
 } gateway_args_t;

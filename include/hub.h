@@ -3,20 +3,23 @@
 
     It registers and frees names, creates, finds and stops room actors,
     moves clients between rooms, and routes each client's lines to its
-    room. It binds its PAIR to the gateway at endpoint_hub (endpoints.h).
+    room. It binds one PAIR per gateway (gateway g at endpoint_hub (config,
+    g): endpoints.h) and reads them all; a client's gateway is the one in
+    its id (msg_id_gateway), and a NAME must come on the pipe its id names.
 
     Starting (actor_new, actor.h): the hub binds its pipe and starts room
     general, then signals 0; if either fails it logs why and signals 1.
-    It then waits for the gateway to connect (or for $TERM: main stops a
-    hub whose gateway failed to start) before it announces general with
-    ATTACH and restores the rooms of --data-dir.
+    It then waits for every gateway to connect (or for $TERM: main stops
+    a hub whose gateway failed to start) before it announces general with
+    ATTACH, to each gateway, and restores the rooms of --data-dir.
 
     Commands on its pipe (from main):
         $TERM             stop every room, then end
-    Messages from the gateway: NAME LINE CMD NOTICE CLOSED RELEASED (the
+    Messages from the gateways: NAME LINE CMD NOTICE CLOSED RELEASED (the
     table in src/messages.c).
-    To the gateway, besides REFUSE and ATTACH: PAUSE id when one of its
-    queues for that client is full, RESUME id once it has drained.       */
+    To the client's gateway: REFUSE; PAUSE id when one of its queues for
+    that client is full, RESUME id once it has drained. To every gateway:
+    ATTACH, each with the room's endpoint for that gateway.              */
 #ifndef TCPCHAT_HUB_H
 #define TCPCHAT_HUB_H
 
@@ -35,6 +38,8 @@
 
 typedef struct {
     config_t config;      /* the server's */
+    unsigned gateways;    /* gateway pipes, 0 .. gateways - 1, at most
+                             MSG_GATEWAYS_MAX (0: 1, the TCP gateway) */
     int      shutdown_ms; /* at shutdown, how long rooms get to take what
                              waits for them (0: 1000 ms); a test on a slow
                              machine (valgrind) gives them more */

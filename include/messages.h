@@ -108,6 +108,40 @@ typedef struct {
 /*  The row of kind; MSG_KINDS has a row too, route "nobody".            */
 const msg_spec_t *msg_spec (msg_kind_t kind);
 
+/*  Client ids. Each gateway (0 = TCP, 1 = web, ...) makes the ids of its
+    own connections: bits 56..63 its index, 32..55 a generation the slot
+    bumps each time it is reused (so a late message for a slot's previous
+    client never reaches the next), 0..31 the slot. Whoever routes a
+    message about a client (hub, rooms) finds its gateway in its id. Id 0
+    is "no client": gateway 0 never uses generation 0.                    */
+#define MSG_GATEWAYS_MAX 8
+#define MSG_ID_GEN_MASK  0xffffffu /* 24 bits */
+
+static inline uint64_t
+msg_id_make (unsigned gateway, uint32_t gen, uint32_t slot)
+{
+    return ((uint64_t) (gateway & 0xffu) << 56) | ((uint64_t) (gen & MSG_ID_GEN_MASK) << 32) |
+           (uint64_t) slot;
+}
+
+static inline unsigned
+msg_id_gateway (uint64_t id)
+{
+    return (unsigned) (id >> 56);
+}
+
+static inline uint32_t
+msg_id_gen (uint64_t id)
+{
+    return (uint32_t) (id >> 32) & MSG_ID_GEN_MASK;
+}
+
+static inline uint32_t
+msg_id_slot (uint64_t id)
+{
+    return (uint32_t) id;
+}
+
 /*  Messages each end of a data pipe holds before its sender waits: deep
     enough for bursts, shallow enough to bound memory (x 4 KiB lines).  */
 #define MSG_PIPE_HWM  10000

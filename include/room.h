@@ -6,9 +6,12 @@
     Commands on its pipe (from the hub; the table in src/messages.c):
         JOIN id name      LEAVE id moving    LINE id text
         SAY id text       USERS id           RENAME id name
-        $TERM             send BYE to the gateway, log stats, end
-    It writes to the gateway over its own PAIR (msg_pipe_new), bound at
-    args->endpoint before the actor signals that it is ready.
+        $TERM             send BYE to every gateway, log stats, end
+    It writes to each gateway over a PAIR of its own (msg_pipe_new),
+    bound at endpoint_room (config, seq, g) before the actor signals that
+    it is ready. A message about one client goes to that client's gateway
+    (msg_id_gateway); an OUT goes to each gateway with recipients in it,
+    listing only that gateway's ids.
 
     With a data dir, the room owns its file there (store.h): it reloads
     its history from it as it starts, and hands every chat line to its
@@ -31,7 +34,8 @@
 typedef struct {
     config_t config;                    /* the server's: history, data_dir, log, verbose */
     char     name [ROOM_MAX_CHARS + 1]; /* as first spelled */
-    char     endpoint [ENDPOINT_MAX];   /* to bind for the gateway (endpoint_room) */
+    unsigned seq;                       /* its endpoints' (endpoint_room) */
+    unsigned gateways;                  /* one output pipe per gateway (0: 1) */
     size_t   history_bytes;             /* at most this much history replayed to a joiner;
                                  0: ROOM_REPLAY_MAX */
 } room_args_t;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { OPTION_INT, OPTION_PATH, OPTION_BIND } option_kind_t;
+typedef enum { OPTION_INT, OPTION_PATH, OPTION_BIND, OPTION_ORIGINS } option_kind_t;
 
 //  Every option that takes a value, with its variable: one table, so a
 //  flag and its variable are read, checked and documented alike.
@@ -43,6 +43,8 @@ static const option_t s_options [] = {
     TEXT_OPTION ("--data-dir", "TCPCHAT_DATA_DIR", OPTION_PATH, data_dir),
     TEXT_OPTION ("--log-file", "TCPCHAT_LOG_FILE", OPTION_PATH, log_file),
     TEXT_OPTION ("--bind", "TCPCHAT_BIND", OPTION_BIND, bind),
+    INT_OPTION ("--http", "TCPCHAT_HTTP", http_port, 0, 65535),
+    TEXT_OPTION ("--http-origin", "TCPCHAT_HTTP_ORIGIN", OPTION_ORIGINS, http_origin),
 };
 #define OPTIONS   (sizeof s_options / sizeof s_options [0])
 //  Longer than any flag's name ("--max-per-address" is the longest), so
@@ -76,6 +78,11 @@ static const char s_help [] =
     "  --data-dir DIR      keep each room's chat in DIR, and    env TCPCHAT_DATA_DIR\n"
     "                      reload it at start (default: none)\n"
     "  --log-file PATH     append the log to PATH too           env TCPCHAT_LOG_FILE\n"
+    "  --http PORT         serve the web chat, /metrics and     env TCPCHAT_HTTP\n"
+    "                      /healthz on PORT (default 0: off)\n"
+    "  --http-origin LIST  origins a browser may open /ws from  env TCPCHAT_HTTP_ORIGIN\n"
+    "                      besides the server's own, comma-\n"
+    "                      separated: https://chat.example.org\n"
     "  --verbose           log every message                    env TCPCHAT_VERBOSE=1\n"
     "  --health            probe the server on PORT (or --bind) and\n"
     "                      exit 0 if it answers, 1 if not (for\n"
@@ -134,11 +141,47 @@ s_set_int (config_t *cfg, const option_t *opt, const char *text, const char *sou
     return true;
 }
 
+//  scheme://host[:port] and nothing more: what a browser sends as Origin.
+static bool
+s_origin_valid (const char *origin, size_t size)
+{
+    size_t scheme = !strncmp (origin, "http://", 7) ? 7 : !strncmp (origin, "https://", 8) ? 8 : 0;
+    if (!scheme || size == scheme)
+        return false;
+    for (size_t i = scheme; i < size; i++)
+        if (!isalnum ((unsigned char) origin [i]) && !strchr ("-.:[]_", origin [i]))
+            return false;
+    return true;
+}
+
+//  A comma-separated list of origins, none empty.
+static bool
+s_origins_valid (const char *text)
+{
+    for (;;) {
+        const char *comma = strchr (text, ',');
+        size_t      size = comma ? (size_t) (comma - text) : strlen (text);
+        if (!s_origin_valid (text, size))
+            return false;
+        if (!comma)
+            return true;
+        text = comma + 1;
+    }
+}
+
 static bool
 s_set_text (config_t *cfg, const option_t *opt, const char *text, const char *source, FILE *err)
 {
-    if (!text || !*text || strlen (text) >= (size_t) opt->max) {
-        if (opt->kind == OPTION_BIND)
+    bool bad = !text || !*text || strlen (text) >= (size_t) opt->max;
+    if (!bad && opt->kind == OPTION_ORIGINS)
+        bad = !s_origins_valid (text);
+    if (bad) {
+        if (opt->kind == OPTION_ORIGINS)
+            fprintf (err,
+                     "TCPChat: %s: expects origins like https://chat.example.org, "
+                     "comma-separated, %ld bytes at most\n",
+                     source, opt->max - 1);
+        else if (opt->kind == OPTION_BIND)
             fprintf (err, "TCPChat: %s: expects an IP address or a host name\n", source);
         else
             fprintf (err, "TCPChat: %s: expects a path of 1 to %ld bytes\n", source, opt->max - 1);

@@ -225,6 +225,9 @@ s_start_actors (const config_t *config, int listener, actor_t **hub, actor_t **g
     zmq_close (first);
     hub_args_t *hub_args = (hub_args_t *) zmalloc (sizeof (hub_args_t));
     hub_args->config = *config;
+    //  Gateway 0 only: --http is accepted and unused until the web
+    //  gateway exists (it then makes this 1 + (config->http_port > 0)).
+    hub_args->gateways = 1;
     *hub = actor_new (hub_actor, hub_args);
     if (!*hub) {
         s_start_failed ("hub", errno);
@@ -233,6 +236,7 @@ s_start_actors (const config_t *config, int listener, actor_t **hub, actor_t **g
     }
     gateway_args_t *gateway_args = (gateway_args_t *) zmalloc (sizeof (gateway_args_t));
     gateway_args->config = *config;
+    gateway_args->index = 0;
     gateway_args->listener = listener;
     *gateway = actor_new (gateway_actor, gateway_args);
     if (!*gateway) {

@@ -274,7 +274,7 @@ s_setup (fuzz_t *self, const uint8_t *data, size_t size)
     s_stopping = false;
 
     char endpoint [ENDPOINT_MAX + 1] = "@";
-    endpoint_hub (&self->config, endpoint + 1);
+    endpoint_hub (&self->config, 0, endpoint + 1);
     //  A shallow pipe: a deaf hub backs the gateway up sooner.
     self->hub = s_pair (endpoint, 1);
 

@@ -101,7 +101,7 @@ static void
 gw_launch (void)
 {
     char endpoint [ENDPOINT_MAX + 1] = "@";
-    endpoint_hub (&s_gw.config, endpoint + 1);
+    endpoint_hub (&s_gw.config, 0, endpoint + 1);
     assert_true (strlen (endpoint) > strlen (s_gw.config.endpoint));
     s_gw.hub = check_socket_new (endpoint);
     assert_non_null (s_gw.hub);

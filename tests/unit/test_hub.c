@@ -62,6 +62,7 @@ typedef struct {
 static struct {
     zactor_t   *actor;
     zsock_t    *hub;               /* the fake gateway's PAIR to the hub */
+    zsock_t    *web;               /* gateway 1's, when the hub has two */
     room_pipe_t rooms [MAX_PIPES]; /* in order of ATTACH */
     size_t      nrooms;
 } s_hub;
@@ -99,13 +100,13 @@ attach_room (const char *endpoint, size_t size)
     return room->sock;
 }
 
-/*  The next message from the hub itself must be ATTACH: connects to the
-    new room and returns its pipe.                                       */
+/*  The next message from the hub itself on gateway pipe gw must be
+    ATTACH: connects to the new room and returns its pipe.               */
 static zsock_t *
-expect_attach_at (const char *file, int line)
+expect_attach_on_at (const char *file, int line, zsock_t *gw)
 {
     check_msg_t got;
-    check_recv_at (file, line, s_hub.hub, &got, "ATTACH");
+    check_recv_at (file, line, gw, &got, "ATTACH");
     if (!msg_is (&got.v, MSG_ATTACH) || got.v.id != 0 || got.v.parts != 1 ||
         got.v.part [0].size == 0) {
         print_error ("%s:%d: expected ATTACH 0 endpoint\n    got ", file, line);
@@ -117,7 +118,8 @@ expect_attach_at (const char *file, int line)
     check_msg_free (&got);
     return sock;
 }
-#define expect_attach() expect_attach_at (__FILE__, __LINE__)
+#define expect_attach()      expect_attach_on_at (__FILE__, __LINE__, s_hub.hub)
+#define expect_attach_on(gw) expect_attach_on_at (__FILE__, __LINE__, (gw))
 
 /*  A room stopped: BYE is its next message, and the test (as the
     gateway) closes the pipe.                                            */
@@ -136,6 +138,10 @@ expect_bye_at (const char *file, int line, zsock_t *sock)
 
 /*  The next hub's time for rooms at shutdown (0: its default).          */
 static int s_next_shutdown_ms;
+/*  The next hub's gateways (0: one). With two, gateway 1 (s_hub.web)
+    connects only once the hub has started, and the hub must wait for it
+    before it announces general.                                         */
+static unsigned s_next_gateways;
 
 /*  Starts a hub with the defaults but history, max_rooms, data_dir ("" for
     none) and room_idle; returns the pipe of room general.               */
@@ -153,7 +159,7 @@ hub_start_idle (int history, int max_rooms, const char *data_dir, int room_idle)
     snprintf (config.endpoint, sizeof config.endpoint, "inproc://test-hub-%d-%u", (int) getpid (),
               ++seq);
     char endpoint [ENDPOINT_MAX + 1] = ">";
-    endpoint_hub (&config, endpoint + 1);
+    endpoint_hub (&config, 0, endpoint + 1);
     assert_true (strlen (endpoint) > strlen (config.endpoint));
     s_hub.hub = check_socket_new (endpoint);
     assert_non_null (s_hub.hub);
@@ -163,9 +169,24 @@ hub_start_idle (int history, int max_rooms, const char *data_dir, int room_idle)
     args->config = config;
     args->shutdown_ms = s_next_shutdown_ms;
     s_next_shutdown_ms = 0;
+    args->gateways = s_next_gateways;
+    s_next_gateways = 0;
+    bool two = args->gateways == 2;
     s_hub.actor = zactor_new (hub_actor, args); /* takes args */
     assert_non_null (s_hub.actor);
     HANDOFF_SEEN ();
+    if (two) {
+        //  Gateway 1 is not there yet: general is not announced.
+        zsock_set_rcvtimeo (s_hub.hub, 200);
+        zmsg_t *early = msg_recv (s_hub.hub);
+        zsock_set_rcvtimeo (s_hub.hub, CHECK_WAIT_MS);
+        if (early)
+            check_fail_unexpected (__FILE__, __LINE__, "nothing before gateway 1 connects", early);
+        endpoint [0] = '>';
+        endpoint_hub (&config, 1, endpoint + 1);
+        s_hub.web = check_socket_new (endpoint);
+        assert_non_null (s_hub.web);
+    }
     return expect_attach ();
 }
 
@@ -197,6 +218,10 @@ hub_finish (void)
         }
     expect_nothing_queued (s_hub.hub);
     zsock_destroy (&s_hub.hub);
+    if (s_hub.web) {
+        expect_nothing_queued (s_hub.web);
+        zsock_destroy (&s_hub.web);
+    }
 }
 
 /*  A test's data dir (mkdtemp under /tmp), removed by the teardown.     */
@@ -237,10 +262,13 @@ static int
 hub_teardown (void **state)
 {
     (void) state;
-    if (s_hub.actor && s_hub.hub) {
-        zsock_set_rcvtimeo (s_hub.hub, 500);
+    zsock_t *gateways [] = {s_hub.hub, s_hub.web};
+    for (size_t g = 0; g < 2 && s_hub.actor; g++) {
+        if (!gateways [g])
+            continue;
+        zsock_set_rcvtimeo (gateways [g], 500);
         zmsg_t *msg;
-        while ((msg = msg_recv (s_hub.hub))) {
+        while ((msg = msg_recv (gateways [g]))) {
             msg_view_t v;
             if (msg_parse (msg, &v) && msg_is (&v, MSG_ATTACH) && v.parts == 1 &&
                 s_hub.nrooms < MAX_PIPES && v.part [0].size < sizeof s_hub.rooms [0].endpoint) {
@@ -258,6 +286,7 @@ hub_teardown (void **state)
     for (size_t i = 0; i < s_hub.nrooms; i++)
         zsock_destroy (&s_hub.rooms [i].sock);
     zsock_destroy (&s_hub.hub);
+    zsock_destroy (&s_hub.web);
     data_dir_remove ();
     check_watchdog_stop ();
     return 0;
@@ -294,6 +323,13 @@ static void
 send_released (uint64_t id)
 {
     send_to_hub (msg_new_released (id));
+}
+
+/*  What gateway 1 sends.                                                */
+static void
+send_web (zmsg_t *msg)
+{
+    assert_int_equal (msg_send (&msg, s_hub.web), 0);
 }
 
 /*  CMD id verb arg text, verb as the gateway names it.                  */
@@ -351,7 +387,7 @@ move_begin_at (const char *file, int line, uint64_t id, const char *name, const 
 {
     send_cmd (id, CMD_JOIN, room, NULL);
     if (!to)
-        to = expect_attach_at (file, line);
+        to = expect_attach_on_at (file, line, s_hub.hub);
     expect_leave_at (file, line, from, id, name, true, others_left, n_left);
     return to;
 }
@@ -407,7 +443,7 @@ test_start_fails_on_a_taken_endpoint (void **state)
     (void) state;
     hub_args_t *args = start_args ();
     char        endpoint [ENDPOINT_MAX + 1] = "@";
-    endpoint_hub (&args->config, endpoint + 1);
+    endpoint_hub (&args->config, 0, endpoint + 1);
     zsock_t *squatter = zsock_new_pair (endpoint);
     assert_non_null (squatter);
     errno = 0;
@@ -424,7 +460,7 @@ test_start_fails_without_general (void **state)
     (void) state;
     hub_args_t *args = start_args ();
     char        endpoint [ENDPOINT_MAX + 1] = "@";
-    endpoint_room (&args->config, 1, endpoint + 1); /* the first room's */
+    endpoint_room (&args->config, 1, 0, endpoint + 1); /* the first room's */
     zsock_t *squatter = zsock_new_pair (endpoint);
     assert_non_null (squatter);
     errno = 0;
@@ -704,10 +740,10 @@ test_join_a_room_that_cannot_start (void **state)
     zsock_t *general = hub_start_one ();
     //  General's endpoint is the hub's first room's: take its second.
     const char *first = s_hub.rooms [0].endpoint;
-    size_t      prefix = strlen (first) - strlen ("/room-1");
-    assert_string_equal (first + prefix, "/room-1");
+    size_t      prefix = strlen (first) - strlen ("/room-1-0");
+    assert_string_equal (first + prefix, "/room-1-0");
     char taken [sizeof s_hub.rooms [0].endpoint + 1];
-    snprintf (taken, sizeof taken, "@%.*s/room-2", (int) prefix, first);
+    snprintf (taken, sizeof taken, "@%.*s/room-2-0", (int) prefix, first);
     zsock_t *squatter = zsock_new_pair (taken);
     assert_non_null (squatter);
     answers (general, A, CMD_JOIN, "dev", "Cannot create that room now.\n");
@@ -1283,6 +1319,57 @@ hub_got (msg_kind_t kind, uint64_t id, int ms)
     return true;
 }
 
+/*  Two gateways: the hub reads both, waits for both before it announces
+    general (hub_start_idle), ATTACHes each room to each on its own
+    endpoint, and answers a client on its id's gateway: REFUSE, PAUSE and
+    RESUME to gateway 1 for a gateway-1 id. A NAME whose id names another
+    gateway than the pipe it came on is dropped.                         */
+static void
+test_two_gateways_route_by_id (void **state)
+{
+    (void) state;
+    const uint64_t W = msg_id_make (1, 1, 1); /* A's gen and slot, gateway 1 */
+    const uint64_t V = msg_id_make (1, 1, 2);
+    s_next_gateways = 2;
+    zsock_t    *general = hub_start (1000, 64);
+    zsock_t    *general_web = expect_attach_on (s_hub.web);
+    const char *e0 = s_hub.rooms [0].endpoint, *e1 = s_hub.rooms [1].endpoint;
+    assert_string_equal (e0 + strlen (e0) - 2, "-0");
+    assert_string_equal (e1 + strlen (e1) - 2, "-1");
+    logs_in_alone (general, A, "alice");
+
+    send_web (msg_new_name (W, "wendy", 5));
+    expect_join_alone (general_web, W, "wendy", "");
+    expect_out (general, "\nwendy has joined our chat...\n", 0, A);
+    send_web (msg_new_name (V, "alice", 5));
+    expect_msg (s_hub.web, MSG_REFUSE, V, "Name is already taken.");
+    send_name (V, "victor"); /* on gateway 0's pipe: not its own */
+    answers (general, A, CMD_USERS, NULL, "Users in general (2): alice, wendy\n");
+    send_web (msg_new_line (W, "hi", 2));
+    expect_out (general, "\n[" TS "][wendy]:hi\n", 0, A);
+    expect_out_alone (general_web, "\n[" TS "][wendy]:hi\n", W);
+
+    //  wendy moves and pipelines past the cap: PAUSE and RESUME for her
+    //  go to gateway 1.
+    send_web (msg_new_cmd (W, command_name (CMD_JOIN), "dev", 3, "", 0));
+    zsock_t *dev = expect_attach ();
+    zsock_t *dev_web = expect_attach_on (s_hub.web);
+    expect_out (general, "\nwendy has left our chat...\n", 0, A);
+    expect_release (general_web, W, true);
+    for (int i = 0; i < HUB_DEFERRED_MAX; i++)
+        send_web (msg_new_line (W, "later", 5));
+    expect_bare (s_hub.web, MSG_PAUSE, W);
+    send_web (msg_new_released (W));
+    expect_join_alone (dev_web, W, "wendy", "");
+    for (int i = 0; i < HUB_DEFERRED_MAX; i++)
+        expect_out_alone (dev_web, "\n[" TS "][wendy]:later\n", W);
+    expect_bare (s_hub.web, MSG_RESUME, W);
+    expect_nothing_queued (s_hub.hub);
+    expect_nothing_queued (general_web);
+    expect_nothing_queued (dev);
+    hub_finish ();
+}
+
 /*  A mover's deferred input reaches its cap: PAUSE, once. Lines in flight
     after it are still taken; the move replays all of them, in order,
     then RESUME.                                                          */
@@ -1682,6 +1769,7 @@ main (void)
         HUB_TEST (test_join_refusals),
         HUB_TEST (test_join_a_room_that_cannot_start),
         HUB_TEST (test_input_in_transit_waits),
+        HUB_TEST (test_two_gateways_route_by_id),
         HUB_TEST (test_move_within_move),
         HUB_TEST (test_private_message_in_transit_is_held),
         HUB_TEST (test_name_command),

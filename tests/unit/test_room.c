@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "actor.h"
 #include "actor_check.h"
+#include "endpoints.h"
 #include "messages.h"
 #include "room.h"
 #include "../remove_tree.h"
@@ -35,9 +36,13 @@ static const uint64_t X = 0x900000009ULL; /* never a member */
 
 static struct {
     zactor_t *actor;
-    zsock_t  *gateway; /* the fake gateway's end of the room's pipe */
+    zsock_t  *gateway; /* the fake gateway 0's end of the room's pipe */
+    zsock_t  *web;     /* gateway 1's, when the room has two (room_start_two) */
     int       log_fd;
-} s_room = {NULL, NULL, -1};
+} s_room = {NULL, NULL, NULL, -1};
+
+/*  Gateways the next room has (0: the default, one).                  */
+static unsigned s_next_gateways;
 
 /*  A room keeping its file in data_dir ("" for none), logging to
     log_path (NULL: /dev/null).                                          */
@@ -49,8 +54,11 @@ room_start_in (const char *name, size_t history, const char *data_dir, const cha
     assert_non_null (args);
     config_defaults (&args->config);
     snprintf (args->name, sizeof args->name, "%s", name);
-    snprintf (args->endpoint, sizeof args->endpoint, "inproc://test-room-%d-%u", (int) getpid (),
-              ++seq);
+    snprintf (args->config.endpoint, sizeof args->config.endpoint, "inproc://test-room-%d",
+              (int) getpid ());
+    args->seq = ++seq;
+    args->gateways = s_next_gateways;
+    s_next_gateways = 0;
     args->config.history = (int) history;
     snprintf (args->config.data_dir, sizeof args->config.data_dir, "%s", data_dir);
     s_room.log_fd = log_path ? open (log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
@@ -60,12 +68,19 @@ room_start_in (const char *name, size_t history, const char *data_dir, const cha
     args->config.log_fd = s_room.log_fd;
     args->config.verbose = true;
 
-    char endpoint [sizeof args->endpoint + 1];
-    snprintf (endpoint, sizeof endpoint, ">%s", args->endpoint);
+    char endpoint [ENDPOINT_MAX + 1] = ">";
+    endpoint_room (&args->config, args->seq, 0, endpoint + 1);
+    char web [ENDPOINT_MAX + 1] = ">";
+    endpoint_room (&args->config, args->seq, 1, web + 1);
+    bool two = args->gateways == 2;
     s_room.actor = zactor_new (room_actor, args); /* takes args */
     assert_non_null (s_room.actor);
     s_room.gateway = check_socket_new (endpoint);
     assert_non_null (s_room.gateway);
+    if (two) {
+        s_room.web = check_socket_new (web);
+        assert_non_null (s_room.web);
+    }
 }
 
 static void
@@ -82,6 +97,11 @@ room_finish (void)
     expect_bare (s_room.gateway, MSG_BYE, 0);
     expect_nothing_queued (s_room.gateway);
     zsock_destroy (&s_room.gateway);
+    if (s_room.web) {
+        expect_bare (s_room.web, MSG_BYE, 0);
+        expect_nothing_queued (s_room.web);
+        zsock_destroy (&s_room.web);
+    }
     close (s_room.log_fd);
     s_room.log_fd = -1;
 }
@@ -95,6 +115,7 @@ room_teardown (void **state)
     (void) state;
     zactor_destroy (&s_room.actor);
     zsock_destroy (&s_room.gateway);
+    zsock_destroy (&s_room.web);
     if (s_room.log_fd >= 0)
         close (s_room.log_fd);
     s_room.log_fd = -1;
@@ -781,6 +802,50 @@ test_data_dir_name_stays_inside (void **state)
     assert_int_equal (access (outside, F_OK), -1);
 }
 
+/*  Two gateways: each member's output goes to its own gateway's pipe,
+    an OUT to each gateway with members in it listing only its ids (the
+    author's bare prompt only where the author is), ENTER, RELEASE and
+    LABEL to the client's gateway, BYE to both (room_finish).            */
+static void
+test_two_gateways_each_get_their_own (void **state)
+{
+    (void) state;
+    const uint64_t W1 = msg_id_make (1, 1, 1); /* same gen and slot as A */
+    const uint64_t W2 = msg_id_make (1, 1, 2);
+    s_next_gateways = 2;
+    room_start ("lobby", 10);
+    joins_alone (A, "alice", "");
+    expect_nothing_queued (s_room.web);
+
+    send_join (W1, "wendy");
+    expect_out (s_room.gateway, "\nwendy has joined our chat...\n", 0, A);
+    expect_join_alone (s_room.web, W1, "wendy", "");
+    send_join (W2, "walt");
+    expect_out (s_room.gateway, "\nwalt has joined our chat...\n", 0, A);
+    expect_join (s_room.web, W2, "walt", "", W1);
+
+    send_line (W1, "hi");
+    expect_out (s_room.gateway, "\n[" TS "][wendy]:hi\n", 0, A);
+    expect_out (s_room.web, "\n[" TS "][wendy]:hi\n", W1, W2);
+    send_line (A, "hello");
+    expect_out_alone (s_room.gateway, "\n[" TS "][alice]:hello\n", A);
+    expect_out (s_room.web, "\n[" TS "][alice]:hello\n", 0, W1, W2);
+
+    send_rename (W2, "walter");
+    expect_out (s_room.gateway, "\nwalt changed their name to walter\n", 0, A);
+    expect_rename (s_room.web, W2, "walt", "walter", W1);
+    send_say (W1, "psst\n");
+    expect_reply (s_room.web, "psst\n", W1);
+
+    leaves_alone (A, "alice", false);
+    expect_out (s_room.web, "\nalice has left our chat...\n", 0, W1, W2);
+    send_leave (W1, true);
+    expect_leave (s_room.web, W1, "wendy", true, W2);
+    expect_nothing_queued (s_room.gateway);
+    expect_nothing_queued (s_room.web);
+    room_finish ();
+}
+
 /*  Its endpoint taken: the room says it did not start, and actor_new is
     NULL (the hub then answers "Cannot create that room now.").         */
 static void
@@ -791,10 +856,11 @@ test_start_fails_on_a_taken_endpoint (void **state)
     assert_non_null (args);
     config_defaults (&args->config);
     snprintf (args->name, sizeof args->name, "dev");
-    snprintf (args->endpoint, sizeof args->endpoint, "inproc://test-room-taken-%d",
+    snprintf (args->config.endpoint, sizeof args->config.endpoint, "inproc://test-room-taken-%d",
               (int) getpid ());
-    char bind [sizeof args->endpoint + 1];
-    snprintf (bind, sizeof bind, "@%s", args->endpoint);
+    args->seq = 1;
+    char bind [ENDPOINT_MAX + 1] = "@";
+    endpoint_room (&args->config, args->seq, 0, bind + 1);
     zsock_t *squatter = zsock_new_pair (bind);
     assert_non_null (squatter);
     errno = 0;
@@ -809,6 +875,7 @@ main (void)
 {
 #define ROOM_TEST(f) cmocka_unit_test_setup_teardown (f, check_watchdog_setup, room_teardown)
     const struct CMUnitTest tests [] = {
+        ROOM_TEST (test_two_gateways_each_get_their_own),
         ROOM_TEST (test_start_fails_on_a_taken_endpoint),
         ROOM_TEST (test_join_alone),
         ROOM_TEST (test_join_tells_the_others),
