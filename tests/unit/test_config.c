@@ -176,6 +176,8 @@ test_defaults (void **state)
     assert_false (cfg.verbose);
     assert_string_equal (cfg.bind, "");
     assert_string_equal (cfg.endpoint, "");
+    assert_int_equal (cfg.http_port, 0);
+    assert_string_equal (cfg.http_origin, "");
 }
 
 static void
@@ -461,6 +463,65 @@ test_verbose_flag (void **state)
     assert_int_equal (r.result, CONFIG_RUN);
     assert_true (r.cfg.verbose);
     assert_int_equal (r.cfg.port, 8989);
+    run_free (&r);
+}
+
+/*  --http PORT (0: off) and --http-origin, a comma-separated list of
+    scheme://host[:port] origins, each with its variable.                */
+static void
+test_http_options (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r, NO_ENV,
+             ARGS ("--http", "8080", "--http-origin",
+                   "https://chat.example.org,http://[::1]:8080,http://localhost"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_int_equal (r.cfg.http_port, 8080);
+    assert_string_equal (r.cfg.http_origin,
+                         "https://chat.example.org,http://[::1]:8080,http://localhost");
+    assert_silent (&r);
+    run_free (&r);
+
+    run_env (&r, ENV ("TCPCHAT_HTTP", "8081", "TCPCHAT_HTTP_ORIGIN", "https://a.example"),
+             ARGS ("--http=0"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_int_equal (r.cfg.http_port, 0); /* the flag wins: off */
+    assert_string_equal (r.cfg.http_origin, "https://a.example");
+    run_free (&r);
+
+    const char *const bad [][2] = {
+        {"--http", "65536"},
+        {"--http", "-1"},
+        {"--http", "web"},
+        {"--http-origin", ""},
+        {"--http-origin", "chat.example.org"},
+        {"--http-origin", "https://"},
+        {"--http-origin", "https://a.example/"},
+        {"--http-origin", "https://a.example,"},
+        {"--http-origin", ",https://a.example"},
+        {"--http-origin", "https://a.example, https://b.example"},
+        {"--http-origin", "ftp://a.example"},
+        {"--http-origin", "*"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        run_env (&r, NO_ENV, ARGS (bad [i][0], bad [i][1]));
+        if (r.result != CONFIG_EXIT_BAD)
+            fail_msg ("%s '%s': result %d", bad [i][0], bad [i][1], (int) r.result);
+        assert_one_error_line (&r);
+        run_free (&r);
+    }
+    //  A list that cannot fit the field is refused, not cut.
+    char too_long [600] = "https://";
+    memset (too_long + 8, 'a', 510);
+    too_long [518] = 0;
+    run_env (&r, NO_ENV, ARGS ("--http-origin", too_long));
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
+    assert_one_error_line (&r);
+    run_free (&r);
+    run_env (&r, ENV ("TCPCHAT_HTTP_ORIGIN", "nope"), NO_ARGS);
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
+    assert_one_error_line (&r);
     run_free (&r);
 }
 
@@ -772,6 +833,7 @@ main (void)
         cmocka_unit_test (test_path_options),
         cmocka_unit_test (test_all_options_together),
         cmocka_unit_test (test_verbose_flag),
+        cmocka_unit_test (test_http_options),
         cmocka_unit_test (test_bad_option_values),
         cmocka_unit_test (test_missing_value),
         cmocka_unit_test (test_unknown_option),

@@ -1368,7 +1368,11 @@ test_reused_slot_has_a_new_id (void **state)
     client_t fresh = client_login (room, "new");
     assert_true (fresh.id != old.id);
     assert_true ((fresh.id & 0xffffffffULL) == (old.id & 0xffffffffULL));
+    assert_int_equal (msg_id_gateway (fresh.id), 0);
     send_out (room, 0, "for the old one\n", 0, old.id);
+    //  Its slot and generation on another gateway: not this client.
+    send_out (room, 0, "for gateway 1\n", 0,
+              msg_id_make (1, msg_id_gen (fresh.id), msg_id_slot (fresh.id)));
     send_text (room, MSG_LABEL, old.id, "old");
     send_enter (room, old.id, "old", "old history\n");
     expect_nothing_before_marker (room, fresh, "new");

@@ -257,6 +257,26 @@ test_every_kind_round_trips (void **state)
 }
 
 /*  The payload accessors, per kind that has booleans or ids.           */
+/*  Client ids: gateway, generation and slot come back as made, each in
+    its own bits; a generation past 24 bits wraps rather than spilling
+    into the gateway's.                                                  */
+static void
+test_client_ids (void **state)
+{
+    (void) state;
+    uint64_t id = msg_id_make (1, 0x123456, 0x89abcdef);
+    assert_true (id == 0x0112345689abcdefULL);
+    assert_int_equal (msg_id_gateway (id), 1);
+    assert_int_equal (msg_id_gen (id), 0x123456);
+    assert_int_equal (msg_id_slot (id), 0x89abcdef);
+    id = msg_id_make (MSG_GATEWAYS_MAX - 1, MSG_ID_GEN_MASK + 2, 0xffffffffu);
+    assert_int_equal (msg_id_gateway (id), MSG_GATEWAYS_MAX - 1);
+    assert_int_equal (msg_id_gen (id), 1);
+    assert_int_equal (msg_id_slot (id), 0xffffffffu);
+    assert_true (msg_id_make (0, 1, 0) != 0);
+    assert_true (msg_id_make (0, 1, 3) != msg_id_make (1, 1, 3));
+}
+
 static void
 test_accessors (void **state)
 {
@@ -533,6 +553,7 @@ main (void)
         cmocka_unit_test (test_table_rows),
         cmocka_unit_test (test_groups_match_routes),
         cmocka_unit_test_setup_teardown (test_every_kind_round_trips, pair_setup, pair_teardown),
+        cmocka_unit_test (test_client_ids),
         cmocka_unit_test_setup_teardown (test_accessors, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown (test_wire_format, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown (test_wrong_part_counts, pair_setup, pair_teardown),
