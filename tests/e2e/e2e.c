@@ -171,6 +171,8 @@ child_environment (const char *const *extra)
                                        "TCPCHAT_CONNECT_RATE",
                                        "TCPCHAT_MAX_PER_ADDRESS",
                                        "TCPCHAT_ROOM_IDLE",
+                                       "TCPCHAT_HTTP",
+                                       "TCPCHAT_HTTP_ORIGIN",
                                        NULL};
     for (size_t i = 0; own [i]; i++)
         unsetenv (own [i]);
