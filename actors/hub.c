@@ -38,6 +38,7 @@
 #include "log.h"
 #include "mem.h"
 #include "messages.h"
+#include "metrics.h"
 #include "names.h"
 #include "protocol.h"
 #include "room.h"
@@ -123,6 +124,11 @@ struct self_t {
     zlist_t            *stopping;     /* stopping_t: rooms told to stop, not yet ended */
     size_t              poll_size;
     int64_t             idle_check; /* next look for idle rooms (mono ms); 0: none empty */
+    //  /metrics (metrics.h): the hub's counters (its gauges are read when
+    //  asked), and each gateway's latest STATS.
+    uint64_t figures [METRICS_HUB_FIGURES];
+    uint64_t gateway_figures [MSG_GATEWAYS_MAX][METRICS_GW_FIGURES];
+    int64_t  started_at; /* mono ms */
 };
 
 //  Client ids are 64-bit integers used directly as zhashx keys.
@@ -200,6 +206,7 @@ s_self_new (zsock_t *pipe, hub_args_t *args)
     self->shutdown_ms = args->shutdown_ms ? args->shutdown_ms : SHUTDOWN_MS;
     self->gateway_count = args->gateways ? args->gateways : 1;
     assert (self->gateway_count <= MSG_GATEWAYS_MAX);
+    self->started_at = zclock_mono ();
     log_setup (&self->log, &self->config, "hub");
     self->clients = zhashx_new ();
     zhashx_set_key_hasher (self->clients, s_id_hash);
@@ -288,6 +295,7 @@ s_room_start (self_t *self, const char *name)
     //  --history allows): a room with a past is not stopped when empty.
     room->has_history = *self->config.data_dir && store_has_lines (self->config.data_dir, name);
     zhashx_insert (self->rooms, room->key, room);
+    self->figures [METRICS_HUB_ROOMS_CREATED]++;
     return room;
 }
 
@@ -868,6 +876,7 @@ s_handle_name (self_t *self, const msg_view_t *view)
     size_t      size = view->part [0].size;
     const char *problem = s_name_problem (self, NULL, name, size);
     if (problem) {
+        self->figures [METRICS_HUB_NAME_REFUSALS]++;
         s_to_gateway (self, msg_id_gateway (view->id), msg_new_refuse (view->id, problem));
         return;
     }
@@ -966,6 +975,39 @@ s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p, const msg
     zmsg_destroy (msg_p);
 }
 
+//  ---------------------------------------------------------------------
+//  Metrics: the gateways' figures and the hub's, for /metrics
+
+//  A gateway's latest figures replace its last (g: the pipe they came
+//  on, which the STATS's id must name too).
+static void
+s_handle_stats (self_t *self, unsigned g, const msg_view_t *view)
+{
+    if (view->id != g ||
+        !metrics_gw_read (view->part [0].data, view->part [0].size, self->gateway_figures [g]))
+        log_info (&self->log, "E: STATS from gateway %u dropped: id %" PRIu64 ", %zu bytes", g,
+                  view->id, view->part [0].size);
+}
+
+//  The whole exposition, answered on the pipe the SCRAPE came on.
+static void
+s_handle_scrape (self_t *self, unsigned g, uint64_t tag)
+{
+    metrics_t metrics = {.version = config_version (),
+                         .gateway = (const uint64_t (*) [METRICS_GW_FIGURES]) self->gateway_figures,
+                         .gateways = self->gateway_count};
+    memcpy (metrics.hub, self->figures, sizeof metrics.hub);
+    metrics.hub [METRICS_HUB_ROOMS] = zhashx_size (self->rooms);
+    metrics.hub [METRICS_HUB_MEMBERS] = zhashx_size (self->clients);
+    metrics.hub [METRICS_HUB_UPTIME_SECONDS] =
+        (uint64_t) (zclock_mono () - self->started_at) / 1000;
+    buf_t out;
+    buf_init (&out);
+    metrics_render (&out, &metrics);
+    s_to_gateway (self, g, msg_new_metrics (tag, buf_head (&out), buf_size (&out)));
+    buf_free (&out);
+}
+
 static void
 s_self_handle_gateway (self_t *self, unsigned g)
 {
@@ -974,13 +1016,17 @@ s_self_handle_gateway (self_t *self, unsigned g)
         return;
     msg_view_t view;
     //  A gateway speaks only of its own clients: every reply about one
-    //  then goes back on the pipe it came on.
-    if (msg_parse (msg, &view) && view.id && msg_id_gateway (view.id) != g) {
+    //  then goes back on the pipe it came on. The id of STATS (a gateway
+    //  index) and of SCRAPE (a tag) names no client.
+    if (msg_parse (msg, &view) && view.id && view.kind != MSG_STATS && view.kind != MSG_SCRAPE &&
+        msg_id_gateway (view.id) != g) {
         view.kind = MSG_KINDS;
         view.problem = "the id is another gateway's";
     }
-    //  For a client gone already there is nothing to do.
-    client_t *client = (client_t *) zhashx_lookup (self->clients, (void *) (uintptr_t) view.id);
+    //  For a client gone already there is nothing to do. Id 0 is no
+    //  client (STATS, a refused message) and no key zhashx takes.
+    client_t *client =
+        view.id ? (client_t *) zhashx_lookup (self->clients, (void *) (uintptr_t) view.id) : NULL;
     switch (view.kind) {
         case MSG_NAME:
             s_handle_name (self, &view);
@@ -998,6 +1044,12 @@ s_self_handle_gateway (self_t *self, unsigned g)
         case MSG_RELEASED:
             if (client)
                 s_handle_released (self, client);
+            break;
+        case MSG_STATS:
+            s_handle_stats (self, g, &view);
+            break;
+        case MSG_SCRAPE:
+            s_handle_scrape (self, g, view.id);
             break;
         case MSG_TERM:
         case MSG_STORED:

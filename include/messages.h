@@ -54,6 +54,9 @@ typedef enum {
     MSG_RESUME,
     MSG_STORE,
     MSG_STORED,
+    MSG_STATS,
+    MSG_SCRAPE,
+    MSG_METRICS,
     MSG_KINDS /* how many; a view's kind when unknown */
 } msg_kind_t;
 
@@ -67,7 +70,9 @@ typedef enum {
     case MSG_CMD:                                                                                  \
     case MSG_NOTICE:                                                                               \
     case MSG_CLOSED:                                                                               \
-    case MSG_RELEASED
+    case MSG_RELEASED:                                                                             \
+    case MSG_STATS:                                                                                \
+    case MSG_SCRAPE
 #define MSG_FOR_ROOM                                                                               \
     case MSG_JOIN:                                                                                 \
     case MSG_LEAVE:                                                                                \
@@ -85,13 +90,18 @@ typedef enum {
     case MSG_PAUSE:                                                                                \
     case MSG_RESUME
 #define MSG_FOR_WRITER case MSG_STORE
+/*  The web gateway's own kinds, besides every MSG_FOR_GATEWAY kind (its
+    switch lists those one by one, as the TCP gateway's does).           */
+#define MSG_FOR_WEB    case MSG_METRICS
 /*  The kinds an actor never receives, MSG_KINDS (refused) included: the
     label of its switch's case that goes to msg_drop.                    */
 // clang-format off
-#define MSG_NOT_FOR_HUB     MSG_FOR_ROOM: MSG_FOR_GATEWAY: MSG_FOR_WRITER: case MSG_KINDS
-#define MSG_NOT_FOR_ROOM    MSG_FOR_HUB: MSG_FOR_GATEWAY: MSG_FOR_WRITER: case MSG_KINDS
-#define MSG_NOT_FOR_GATEWAY MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_WRITER: case MSG_KINDS
-#define MSG_NOT_FOR_WRITER  MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_GATEWAY: case MSG_KINDS
+#define MSG_NOT_FOR_HUB     MSG_FOR_ROOM: MSG_FOR_GATEWAY: MSG_FOR_WRITER: MSG_FOR_WEB: case MSG_KINDS
+#define MSG_NOT_FOR_ROOM    MSG_FOR_HUB: MSG_FOR_GATEWAY: MSG_FOR_WRITER: MSG_FOR_WEB: case MSG_KINDS
+#define MSG_NOT_FOR_GATEWAY MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_WRITER: MSG_FOR_WEB: case MSG_KINDS
+#define MSG_NOT_FOR_WRITER  MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_GATEWAY: MSG_FOR_WEB: case MSG_KINDS
+/*  The web gateway lists MSG_FOR_GATEWAY's kinds and MSG_FOR_WEB.       */
+#define MSG_NOT_FOR_WEB     MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_WRITER: case MSG_KINDS
 /*  For a pipe that carries none of the groups' kinds ($TERM, STORED).  */
 #define MSG_ANY_GROUP       MSG_FOR_HUB: MSG_NOT_FOR_HUB
 // clang-format on
@@ -190,6 +200,12 @@ zmsg_t *msg_new_pause (uint64_t id);
 zmsg_t *msg_new_resume (uint64_t id);
 zmsg_t *msg_new_store (const char *line, size_t size);
 zmsg_t *msg_new_stored (uint64_t done);
+/*  STATS: gateway is the sender's index, values its figures (count of
+    them, in metrics.h's order). SCRAPE and METRICS: tag is the web
+    gateway's, to match the answer to its request.                       */
+zmsg_t *msg_new_stats (uint64_t gateway, const uint64_t *values, size_t count);
+zmsg_t *msg_new_scrape (uint64_t tag);
+zmsg_t *msg_new_metrics (uint64_t tag, const char *text, size_t size);
 
 /*  Sends and destroys; -1 (message destroyed too) if the peer is gone or
     the pipe is full past the socket's send timeout.                     */

@@ -71,6 +71,14 @@ static const msg_spec_t s_specs [MSG_KINDS + 1] = {
     //  The lines handled so far, written or not, in the id frame:
     //  cumulative, so a lost answer costs nothing.
     [MSG_STORED]   = { "STORED",   0, 0,       "writer -> room", "" },
+    //  A gateway's figures (metrics.h), in the id frame its index: sent
+    //  at most once a second, when one changed. The hub keeps the latest.
+    [MSG_STATS]    = { "STATS",    1, 0,       "gateway -> hub", "values" },
+    //  /metrics was asked for: answer METRICS with the same id (a tag).
+    [MSG_SCRAPE]   = { "SCRAPE",   0, 0,       "web -> hub", "" },
+    //  The whole /metrics body, rendered by the hub from its figures and
+    //  every gateway's latest STATS; the id is the SCRAPE's tag.
+    [MSG_METRICS]  = { "METRICS",  1, 0,       "hub -> web", "text" },
     //  Not a kind: what msg_spec says of a type it does not know.
     [MSG_KINDS]    = { "?",        0, 0,       "nobody", "" },
 };
@@ -331,6 +339,24 @@ zmsg_t *
 msg_new_stored (uint64_t done)
 {
     return s_new (MSG_STORED, done);
+}
+
+zmsg_t *
+msg_new_stats (uint64_t gateway, const uint64_t *values, size_t count)
+{
+    return s_new_text (MSG_STATS, gateway, (const char *) values, count * sizeof (uint64_t));
+}
+
+zmsg_t *
+msg_new_scrape (uint64_t tag)
+{
+    return s_new (MSG_SCRAPE, tag);
+}
+
+zmsg_t *
+msg_new_metrics (uint64_t tag, const char *text, size_t size)
+{
+    return s_new_text (MSG_METRICS, tag, text, size);
 }
 
 //  ---------------------------------------------------------------------

@@ -27,6 +27,7 @@
 #include "endpoints.h"
 #include "hub.h"
 #include "messages.h"
+#include "metrics.h"
 #include "room.h"
 #include "../remove_tree.h"
 
@@ -1749,6 +1750,101 @@ test_room_creation_is_paced (void **state)
     hub_finish ();
 }
 
+/* ------------------------------------------------------------------ */
+/*  Metrics                                                            */
+
+/*  SCRAPE tag: the hub answers METRICS tag, the whole exposition
+    (returned, NUL-terminated; the caller frees).                        */
+static char *
+scrape_at (const char *file, int line, uint64_t tag)
+{
+    send_to_hub (msg_new_scrape (tag));
+    check_msg_t got;
+    check_recv_at (file, line, s_hub.hub, &got, "METRICS");
+    if (!msg_is (&got.v, MSG_METRICS) || got.v.id != tag) {
+        print_error ("%s:%d: expected METRICS id=0x%llx\n    got ", file, line,
+                     (unsigned long long) tag);
+        check_print_msg (&got.v);
+        check_msg_free (&got);
+        _fail (file, line);
+    }
+    char *text = strndup (got.v.part [0].data, got.v.part [0].size);
+    assert_non_null (text);
+    check_msg_free (&got);
+    return text;
+}
+#define scrape(tag) scrape_at (__FILE__, __LINE__, (tag))
+
+/*  The exposition holds this whole line.                                */
+static void
+expect_sample_at (const char *file, int line, const char *text, const char *sample)
+{
+    char whole [256];
+    snprintf (whole, sizeof whole, "\n%s\n", sample);
+    if (!strstr (text, whole))
+        check_fail_at (file, line, "no line \"%s\" in the exposition:\n%s", sample, text);
+}
+#define expect_sample(text, sample) expect_sample_at (__FILE__, __LINE__, (text), (sample))
+
+static void
+send_stats (uint64_t gateway, const uint64_t *figures, size_t count)
+{
+    send_to_hub (msg_new_stats (gateway, figures, count));
+}
+
+/*  /metrics: the hub's own figures, read when asked, and the gateway's
+    latest STATS (zeros before its first); a STATS that is not one
+    gateway's whole set is dropped and the last one kept.                */
+static void
+test_scrape_shows_the_hub_and_the_gateways (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start_two ();
+    send_name (C, "Alice");
+    expect_refuse (C, "Name is already taken.");
+    char *text = scrape (0x77);
+    expect_sample (text, "tcpchat_rooms 1");
+    expect_sample (text, "tcpchat_members 2");
+    expect_sample (text, "tcpchat_name_refusals_total 1");
+    expect_sample (text, "tcpchat_rooms_created_total 1");
+    expect_sample (text, "tcpchat_clients{transport=\"tcp\"} 0");
+    expect_sample (text, "tcpchat_deliveries_total{transport=\"tcp\"} 0");
+    assert_null (strstr (text, "transport=\"web\""));
+    char build [128];
+    snprintf (build, sizeof build, "tcpchat_build_info{version=\"%s\"} 1", config_version ());
+    expect_sample (text, build);
+    //  Just started: no test machine is this slow.
+    char *uptime = strstr (text, "\ntcpchat_uptime_seconds ");
+    assert_non_null (uptime);
+    assert_true (strtoull (uptime + strlen ("\ntcpchat_uptime_seconds "), NULL, 10) < 60);
+    free (text);
+
+    uint64_t figures [METRICS_GW_FIGURES] = {0};
+    figures [METRICS_GW_CLIENTS] = 3;
+    figures [METRICS_GW_CONNECTIONS] = 5;
+    figures [METRICS_GW_DELIVERIES] = 42;
+    send_stats (0, figures, METRICS_GW_FIGURES);
+    uint64_t wrong [METRICS_GW_FIGURES + 1];
+    for (size_t i = 0; i <= METRICS_GW_FIGURES; i++)
+        wrong [i] = 999;
+    send_stats (0, wrong, METRICS_GW_FIGURES - 1);
+    send_stats (0, wrong, METRICS_GW_FIGURES + 1);
+    send_stats (5, wrong, METRICS_GW_FIGURES); /* another gateway's id on this pipe */
+    zsock_t *dev = move_from (B, "bob", "dev", general, A);
+    text = scrape (0x78);
+    expect_sample (text, "tcpchat_clients{transport=\"tcp\"} 3");
+    expect_sample (text, "tcpchat_connections_total{transport=\"tcp\"} 5");
+    expect_sample (text, "tcpchat_deliveries_total{transport=\"tcp\"} 42");
+    expect_sample (text, "tcpchat_lines_in_total{transport=\"tcp\"} 0");
+    expect_sample (text, "tcpchat_rooms 2");
+    expect_sample (text, "tcpchat_members 2");
+    expect_sample (text, "tcpchat_rooms_created_total 2");
+    assert_null (strstr (text, " 999\n"));
+    free (text);
+    (void) dev;
+    hub_finish ();
+}
+
 int
 main (void)
 {
@@ -1800,6 +1896,7 @@ main (void)
         HUB_TEST (test_idle_room_comes_back_from_its_file),
         HUB_TEST (test_room_idle_zero_keeps_rooms),
         HUB_TEST (test_room_creation_is_paced),
+        HUB_TEST (test_scrape_shows_the_hub_and_the_gateways),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

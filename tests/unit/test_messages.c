@@ -164,6 +164,15 @@ sample (msg_kind_t kind, uint64_t *id, const void *want [], size_t sizes [])
         case MSG_STORED:
             *id = 12345;
             return msg_new_stored (12345);
+        case MSG_STATS:
+            *id = 1;
+            WANT (0, s_ids, sizeof s_ids);
+            return msg_new_stats (1, s_ids, 3);
+        case MSG_SCRAPE:
+            return msg_new_scrape (ID);
+        case MSG_METRICS:
+            WANT (0, "tcpchat_rooms 1\n", 16);
+            return msg_new_metrics (ID, "tcpchat_rooms 1\n", 16);
         case MSG_KINDS:
             break;
     }
@@ -208,6 +217,8 @@ receiver (msg_kind_t kind)
         return "gateway";
     MSG_FOR_WRITER:
         return "writer";
+    MSG_FOR_WEB:
+        return "web";
         case MSG_TERM:
             return "actor";
         case MSG_KINDS:
