@@ -25,6 +25,7 @@
 #include "log.h"
 #include "mem.h"
 #include "messages.h"
+#include "metrics.h"
 #include "names.h"
 #include "protocol.h"
 #include "slotlist.h"
@@ -72,6 +73,7 @@
 #define CLOSE_DRAIN_READS 4                      /* unread input dropped at close, at most */
 #define SOCKET_NAME_SIZE  (INET6_ADDRSTRLEN + 8) /* "[host]:port" and a NUL */
 #define NOTICE_SIZE       128                    /* a client notice with a number in it */
+#define STATS_EVERY_MS    1000                   /* figures go to the hub this often at most */
 
 typedef enum {
     CONN_FREE,
@@ -146,8 +148,14 @@ struct _gateway_t {
     char           *chunk; /* READ_CHUNK bytes */
     char           *clean_a, *clean_b;
     telnet_result_t telnet_out; /* scratch for telnet_filter_feed */
-    uint64_t        accepted, refused, lines_in, evicted, timed_out;
-    bool            terminated;
+    uint64_t        refused;    /* at the door, for any reason */
+    //  /metrics (metrics.h): counted as things happen, the gauges read
+    //  when a report is due; reported: as the last STATS said.
+    bool     stats; /* something serves them: the web gateway (--http) */
+    uint64_t figures [METRICS_GW_FIGURES];
+    uint64_t reported [METRICS_GW_FIGURES];
+    int64_t  next_stats; /* ms clock: no STATS before */
+    bool     terminated;
     int64_t (*clock) (void); /* monotonic us */
     int64_t now_us;          /* the clock, read once per loop pass */
 };
@@ -201,6 +209,9 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     self->index = args->index;
     assert (self->index < MSG_GATEWAYS_MAX);
     self->listener = args->listener;
+    //  Only a web gateway serves /metrics: without one, nobody would read
+    //  the figures, so they are not sent.
+    self->stats = self->config.http_port > 0;
     self->clock = args->clock ? args->clock : zclock_usecs;
     s_clock_read (self);
     log_setup (&self->log, &self->config, "gateway");
@@ -502,7 +513,7 @@ s_conn_flush (self_t *self, conn_t *conn)
     if (owed > (size_t) self->config.max_backlog) {
         log_info (&self->log, "%s is too slow: %zu bytes unsent, over --max-backlog %d", conn->peer,
                   owed, self->config.max_backlog);
-        self->evicted++;
+        self->figures [METRICS_GW_SLOW_CUT]++;
         s_conn_close (self, conn, "too slow");
         return false;
     }
@@ -570,7 +581,7 @@ s_conn_open (self_t *self, int fd, int32_t addr)
     setsockopt (fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
     setsockopt (fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
     self->open_count++;
-    self->accepted++;
+    self->figures [METRICS_GW_CONNECTIONS]++;
     s_epoll_add (self, fd, EPOLLIN, SOURCE_CONN | slot);
     s_conn_queue_str (self, conn, PROTOCOL_BANNER);
     s_conn_prompt (self, conn);
@@ -701,6 +712,7 @@ s_accept (self_t *self)
             char peer [SOCKET_NAME_SIZE];
             s_socket_name (fd, getpeername, peer, sizeof peer);
             s_refuse (self, fd, PROTOCOL_FULL);
+            self->figures [METRICS_GW_REFUSED_FULL]++;
             log_info (&self->log, "connection from %s refused: chat is full (%zu client%s)", peer,
                       self->open_count, self->open_count == 1 ? "" : "s");
             continue;
@@ -736,6 +748,9 @@ s_conn_may_send (self_t *self, conn_t *conn)
     int64_t wait = (LINE_COST - conn->tokens + self->config.rate - 1) / self->config.rate;
     conn->resume_at = now + wait;
     slotlist_add (&self->throttled, s_conn_slot (self, conn));
+    //  Counted when input waits, not when the bucket is merely empty.
+    if (framer_buffered (&conn->in))
+        self->figures [METRICS_GW_THROTTLED]++;
     return false;
 }
 
@@ -793,6 +808,7 @@ s_conn_chat_line (self_t *self, conn_t *conn, const char *line, size_t size)
 {
     command_t      cmd;
     command_kind_t kind = command_parse (line, size, &cmd);
+    self->figures [METRICS_GW_LINES_IN]++;
     if (kind == CMD_QUIT)
         s_conn_leave (self, conn, "quit");
     else if (kind != CMD_NONE)
@@ -800,7 +816,6 @@ s_conn_chat_line (self_t *self, conn_t *conn, const char *line, size_t size)
     else {
         size_t clean_len = clean_text (line, size, self->clean_a);
         s_to_hub (self, msg_new_line (s_conn_id (self, conn), self->clean_a, clean_len));
-        self->lines_in++;
     }
 }
 
@@ -986,18 +1001,22 @@ s_handle_out (self_t *self, const msg_view_t *view)
     const msg_part_t *text = &view->part [0];
     size_t            count = msg_id_count (view, 1);
     bool              prompt_skip = msg_bool (view, 2);
+    uint64_t          delivered = 0;
     for (size_t i = 0; i < count; i++) {
         uint64_t id = msg_id_at (view, 1, i);
         conn_t  *conn = s_conn_lookup (self, id);
         if (!conn || (conn->state != CONN_CHAT && conn->state != CONN_LEAVING))
             continue;
         self->deliveries++;
-        if (id != view->id)
+        if (id != view->id) {
             s_conn_queue (self, conn, text->data, text->size);
-        else if (!prompt_skip)
+            delivered++;
+        } else if (!prompt_skip)
             continue;
         s_conn_prompt (self, conn);
     }
+    self->figures [METRICS_GW_LINES_OUT]++;
+    self->figures [METRICS_GW_DELIVERIES] += delivered;
 }
 
 static void
@@ -1341,9 +1360,55 @@ s_expire_name_prompts (self_t *self)
         char text [NOTICE_SIZE];
         snprintf (text, sizeof text, PROTOCOL_NAME_TIMEOUT, self->config.name_timeout);
         s_conn_queue_str (self, conn, text);
-        self->timed_out++;
+        self->figures [METRICS_GW_NAME_TIMEOUTS]++;
         s_conn_finish (self, conn, "no name in time");
     }
+}
+
+//  What clients have not taken yet, over them all: read when a report
+//  is due, not kept on every write.
+static uint64_t
+s_backlog_bytes (self_t *self)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; self->open_count && i < self->slots_used; i++)
+        bytes += buf_size (&self->conns [i].out);
+    return bytes;
+}
+
+static void
+s_stats_read_gauges (self_t *self)
+{
+    self->figures [METRICS_GW_CLIENTS] = self->open_count;
+    self->figures [METRICS_GW_BACKLOG_BYTES] = s_backlog_bytes (self);
+}
+
+//  A report may have news: with clients the gauges move at any time, so
+//  they are looked at once a second; with none, only a count can have
+//  moved, and a server without clients sleeps once it has reported.
+static bool
+s_stats_pending (self_t *self)
+{
+    if (!self->stats || self->open_count)
+        return self->stats;
+    s_stats_read_gauges (self);  //  Both 0 at once: no client
+    return memcmp (self->figures, self->reported, sizeof self->figures) != 0;
+}
+
+//  The figures to the hub, which keeps the last for /metrics: once a
+//  second at most, and only when one changed.
+static void
+s_report_stats (self_t *self)
+{
+    int64_t now = s_now_ms (self);
+    if (!self->stats || now < self->next_stats)
+        return;
+    self->next_stats = now + STATS_EVERY_MS;
+    s_stats_read_gauges (self);
+    if (memcmp (self->figures, self->reported, sizeof self->figures) == 0)
+        return;
+    memcpy (self->reported, self->figures, sizeof self->figures);
+    s_to_hub (self, msg_new_stats (0, self->figures, METRICS_GW_FIGURES));
 }
 
 static void
@@ -1371,9 +1436,12 @@ s_before_sleep (self_t *self, int count)
     s_expire_name_prompts (self);
     //  The pass's deliveries are counted before the flush asks the rate.
     s_measure_load (self);
-    //  Last, so each client's one send() carries all the pass gave it.
+    //  The last of the client work, so each one's send() carries all the
+    //  pass gave it.
     if (s_flush_due (self, count))
         s_flush_dirty (self);
+    //  After the flush: the backlog it reports is what clients left.
+    s_report_stats (self);
 }
 
 //  Step 3: how long the next epoll_wait may sleep.
@@ -1404,6 +1472,8 @@ s_next_deadline (self_t *self)
         due = s_earliest (due, self->next_name_check);
     if (dirty)
         due = s_earliest (due, (self->dirty_since + s_flush_delay_us (self) + 999) / 1000);
+    if (s_stats_pending (self))
+        due = s_earliest (due, self->next_stats);
     if (due == INT64_MAX)
         return -1;
     int64_t wait = due - s_now_ms (self);
@@ -1521,8 +1591,10 @@ gateway_destroy (gateway_t **self_p)
     log_info (&self->log,
               "stopped (%" PRIu64 " accepted, %" PRIu64 " refused, %" PRIu64 " line%s in, %" PRIu64
               " cut for being too slow, %" PRIu64 " timed out at the name prompt)",
-              self->accepted, self->refused, self->lines_in, self->lines_in == 1 ? "" : "s",
-              self->evicted, self->timed_out);
+              self->figures [METRICS_GW_CONNECTIONS], self->refused,
+              self->figures [METRICS_GW_LINES_IN],
+              self->figures [METRICS_GW_LINES_IN] == 1 ? "" : "s",
+              self->figures [METRICS_GW_SLOW_CUT], self->figures [METRICS_GW_NAME_TIMEOUTS]);
     s_self_destroy (self_p);
 }
 

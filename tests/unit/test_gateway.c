@@ -50,6 +50,7 @@
 #include "gateway.h"
 #include "listener.h"
 #include "messages.h"
+#include "metrics.h"
 #include "protocol.h"
 
 #define TS        CHECK_TS
@@ -2025,6 +2026,132 @@ test_start_fails_without_the_hub (void **state)
     close (fd);
 }
 
+/* ------------------------------------------------------------------ */
+/*  Metrics                                                            */
+
+/*  The next message for the hub that is not a STATS (those are
+    skipped): a whole step's worth of what the gateway sends.            */
+static void
+recv_skipping_stats_at (const char *file, int line, check_msg_t *got, const char *what)
+{
+    for (;;) {
+        check_recv_at (file, line, s_gw.hub, got, what);
+        if (!msg_is (&got->v, MSG_STATS))
+            return;
+        check_msg_free (got);
+    }
+}
+
+/*  NAME for a client whose id we do not know yet, STATS skipped.        */
+static uint64_t
+expect_name_skipping_stats_at (const char *file, int line, const char *name)
+{
+    check_msg_t got;
+    recv_skipping_stats_at (file, line, &got, "NAME");
+    if (!msg_is (&got.v, MSG_NAME) || !check_part_is (&got.v, 0, name))
+        check_fail_unexpected (file, line, "NAME", got.msg);
+    uint64_t id = got.v.id;
+    check_msg_free (&got);
+    return id;
+}
+
+/*  The next message for the hub but STATS is kind, for id.              */
+static void
+expect_skipping_stats_at (const char *file, int line, msg_kind_t kind, uint64_t id)
+{
+    check_msg_t got;
+    recv_skipping_stats_at (file, line, &got, msg_spec (kind)->type);
+    if (!msg_is (&got.v, kind) || got.v.id != id)
+        check_fail_unexpected (file, line, msg_spec (kind)->type, got.msg);
+    check_msg_free (&got);
+}
+#define expect_skipping_stats(kind, id) expect_skipping_stats_at (__FILE__, __LINE__, (kind), (id))
+
+/*  Waits for the STATS that says want (every figure): the gateway
+    reports each change within a second, so the one for a state that
+    holds comes. Earlier STATS are skipped; anything else fails.        */
+static void
+expect_stats_at (const char *file, int line, const uint64_t want [METRICS_GW_FIGURES])
+{
+    int64_t  deadline = check_now_ms () + WAIT_MS;
+    uint64_t got [METRICS_GW_FIGURES] = {0};
+    int64_t  left;
+    while ((left = deadline - check_now_ms ()) > 0) {
+        zsock_set_rcvtimeo (s_gw.hub, (int) left);
+        zmsg_t *msg = msg_recv (s_gw.hub);
+        zsock_set_rcvtimeo (s_gw.hub, CHECK_WAIT_MS);
+        if (!msg)
+            break;
+        msg_view_t v;
+        if (!msg_parse (msg, &v) || !msg_is (&v, MSG_STATS) || v.id != 0 ||
+            !metrics_gw_read (v.part [0].data, v.part [0].size, got))
+            check_fail_unexpected (file, line, "STATS 0 with every figure", msg);
+        zmsg_destroy (&msg);
+        if (memcmp (got, want, sizeof got) == 0)
+            return;
+    }
+    print_error ("%s:%d: no STATS with the figures wanted in %d ms; the last said", file, line,
+                 WAIT_MS);
+    for (size_t i = 0; i < METRICS_GW_FIGURES; i++)
+        print_error (" %" PRIu64 "%s", got [i], got [i] == want [i] ? "" : "(!)");
+    print_error ("\n");
+    _fail (file, line);
+}
+#define expect_stats(want) expect_stats_at (__FILE__, __LINE__, (want))
+
+/*  With /metrics served (--http), the gateway reports its figures to the
+    hub: the connection counts, the lines and commands from clients in a
+    room, the rooms' outputs and their deliveries (a bare prompt is none),
+    a chat full, a client over --rate; the gauges go down again.         */
+static void
+test_stats_report_the_figures (void **state)
+{
+    (void) state;
+    gw_prepare (2);
+    s_gw.config.http_port = 8080; /* never bound: the web gateway would */
+    s_gw.config.rate = 1;         /* a burst of two lines */
+    gw_launch ();
+    zsock_t *room = room_new ();
+    uint64_t want [METRICS_GW_FIGURES] = {0};
+    client_t ann;
+    ann.fd = client_new ();
+    want [METRICS_GW_CLIENTS] = 1;
+    want [METRICS_GW_CONNECTIONS] = 1;
+    expect_stats (want);
+
+    //  The name takes one of the two lines of the burst, "hi" the other:
+    //  "/users" and "third" each wait a second for --rate.
+    send_str (ann.fd, "ann\nhi\n/users\nthird\n");
+    ann.id = expect_name_skipping_stats_at (__FILE__, __LINE__, "ann");
+    client_enter_at (__FILE__, __LINE__, room, &ann, "ann", "");
+    expect_skipping_stats (MSG_LINE, ann.id);
+    expect_skipping_stats (MSG_CMD, ann.id);
+    expect_skipping_stats (MSG_LINE, ann.id);
+    send_out (room, 0, "x\n", false, ann.id);
+    expect_recv (ann.fd, "x\n" PROMPT ("ann"));
+    send_out (room, ann.id, "y\n", true, ann.id);
+    expect_recv (ann.fd, PROMPT ("ann"));
+    int waiting = client_new ();
+    int third = client_connect ();
+    expect_bytes (third, PROTOCOL_FULL, strlen (PROTOCOL_FULL));
+    expect_eof (third);
+    want [METRICS_GW_CLIENTS] = 2;
+    want [METRICS_GW_CONNECTIONS] = 2;
+    want [METRICS_GW_LINES_IN] = 3;
+    want [METRICS_GW_LINES_OUT] = 2;
+    want [METRICS_GW_DELIVERIES] = 1;
+    want [METRICS_GW_THROTTLED] = 2;
+    want [METRICS_GW_REFUSED_FULL] = 1;
+    expect_stats (want);
+
+    shutdown (waiting, SHUT_WR);
+    expect_eof (waiting);
+    want [METRICS_GW_CLIENTS] = 1;
+    expect_stats (want);
+    //  Nothing changes: nothing is sent.
+    expect_hub_quiet ();
+}
+
 int
 main (void)
 {
@@ -2076,6 +2203,7 @@ main (void)
         GW_TEST (test_name_timeout_closes_idle_prompts),
         GW_TEST (test_destroy_closes_every_client),
         GW_TEST (test_client_leaves_after_the_hub_is_gone),
+        GW_TEST (test_stats_report_the_figures),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
