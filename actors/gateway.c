@@ -1408,7 +1408,7 @@ s_report_stats (self_t *self)
     if (memcmp (self->figures, self->reported, sizeof self->figures) == 0)
         return;
     memcpy (self->reported, self->figures, sizeof self->figures);
-    s_to_hub (self, msg_new_stats (0, self->figures, METRICS_GW_FIGURES));
+    s_to_hub (self, msg_new_stats (self->index, self->figures, METRICS_GW_FIGURES));
 }
 
 static void

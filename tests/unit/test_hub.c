@@ -1753,14 +1753,15 @@ test_room_creation_is_paced (void **state)
 /* ------------------------------------------------------------------ */
 /*  Metrics                                                            */
 
-/*  SCRAPE tag: the hub answers METRICS tag, the whole exposition
-    (returned, NUL-terminated; the caller frees).                        */
+/*  SCRAPE tag on gateway pipe gw: the hub answers METRICS tag there,
+    the whole exposition (returned, NUL-terminated; the caller frees).   */
 static char *
-scrape_at (const char *file, int line, uint64_t tag)
+scrape_on_at (const char *file, int line, zsock_t *gw, uint64_t tag)
 {
-    send_to_hub (msg_new_scrape (tag));
+    zmsg_t *msg = msg_new_scrape (tag);
+    assert_int_equal (msg_send (&msg, gw), 0);
     check_msg_t got;
-    check_recv_at (file, line, s_hub.hub, &got, "METRICS");
+    check_recv_at (file, line, gw, &got, "METRICS");
     if (!msg_is (&got.v, MSG_METRICS) || got.v.id != tag) {
         print_error ("%s:%d: expected METRICS id=0x%llx\n    got ", file, line,
                      (unsigned long long) tag);
@@ -1773,7 +1774,8 @@ scrape_at (const char *file, int line, uint64_t tag)
     check_msg_free (&got);
     return text;
 }
-#define scrape(tag) scrape_at (__FILE__, __LINE__, (tag))
+#define scrape(tag)        scrape_on_at (__FILE__, __LINE__, s_hub.hub, (tag))
+#define scrape_on(gw, tag) scrape_on_at (__FILE__, __LINE__, (gw), (tag))
 
 /*  The exposition holds this whole line.                                */
 static void
@@ -1845,6 +1847,43 @@ test_scrape_shows_the_hub_and_the_gateways (void **state)
     hub_finish ();
 }
 
+/*  With the web gateway (1) too: its STATS, id 1 on its own pipe, is
+    shown as transport="web" beside tcp's, and a SCRAPE on its pipe is
+    answered there. A STATS naming the other gateway is dropped.         */
+static void
+test_scrape_with_two_gateways (void **state)
+{
+    (void) state;
+    s_next_gateways = 2;
+    zsock_t *general = hub_start (1000, 64);
+    zsock_t *general_web = expect_attach_on (s_hub.web);
+    uint64_t tcp [METRICS_GW_FIGURES] = {0}, web [METRICS_GW_FIGURES] = {0};
+    uint64_t wrong [METRICS_GW_FIGURES];
+    for (size_t i = 0; i < METRICS_GW_FIGURES; i++)
+        wrong [i] = 999;
+    tcp [METRICS_GW_CLIENTS] = 4;
+    web [METRICS_GW_CLIENTS] = 2;
+    web [METRICS_GW_LINES_IN] = 9;
+    send_stats (0, tcp, METRICS_GW_FIGURES);
+    send_stats (1, wrong, METRICS_GW_FIGURES); /* gateway 1's id on gateway 0's pipe */
+    //  A round trip on gateway 0's pipe: the hub has read what came before.
+    free (scrape (1));
+    send_web (msg_new_stats (1, web, METRICS_GW_FIGURES));
+    send_web (msg_new_stats (0, wrong, METRICS_GW_FIGURES));
+    char *text = scrape_on (s_hub.web, 0xABCDEF);
+    expect_sample (text, "tcpchat_clients{transport=\"tcp\"} 4");
+    expect_sample (text, "tcpchat_clients{transport=\"web\"} 2");
+    expect_sample (text, "tcpchat_lines_in_total{transport=\"tcp\"} 0");
+    expect_sample (text, "tcpchat_lines_in_total{transport=\"web\"} 9");
+    assert_null (strstr (text, " 999\n"));
+    free (text);
+    expect_nothing_queued (s_hub.hub);
+    expect_nothing_queued (s_hub.web);
+    (void) general;
+    (void) general_web;
+    hub_finish ();
+}
+
 int
 main (void)
 {
@@ -1897,6 +1936,7 @@ main (void)
         HUB_TEST (test_room_idle_zero_keeps_rooms),
         HUB_TEST (test_room_creation_is_paced),
         HUB_TEST (test_scrape_shows_the_hub_and_the_gateways),
+        HUB_TEST (test_scrape_with_two_gateways),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
