@@ -11,28 +11,24 @@
 //  U+FFFD, what an invalid byte run becomes (clean.h).
 #define EVENT_REPLACEMENT "\xef\xbf\xbd"
 
-//  The escape of byte c when it needs one (its length in *len), or NULL.
-static const char *
-s_escape (unsigned char c, char spare [7], size_t *len)
+//  JSON's two-character escapes: each byte, then the letter after '\'.
+static const char s_short_escapes [] = "\"\"\\\\\nn\rr\tt\bb\ff";
+
+//  Writes the escape of byte c to out and returns its length, or 0 when
+//  c needs none (the common case, tested first).
+static size_t
+s_escape (unsigned char c, char out [7])
 {
-    const char *escape = NULL;
-    switch (c) {
-        case '"':  escape = "\\\""; break;
-        case '\\': escape = "\\\\"; break;
-        case '\n': escape = "\\n"; break;
-        case '\r': escape = "\\r"; break;
-        case '\t': escape = "\\t"; break;
-        case '\b': escape = "\\b"; break;
-        case '\f': escape = "\\f"; break;
-        default:
-            if (c >= 0x20 && c != 0x7f)
-                return NULL;
-            snprintf (spare, 7, "\\u%04x", c);
-            *len = 6;
-            return spare;
-    }
-    *len = 2;
-    return escape;
+    if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\')
+        return 0;
+    for (const char *p = s_short_escapes; *p; p += 2)
+        if ((unsigned char) *p == c) {
+            out [0] = '\\';
+            out [1] = p [1];
+            return 2;
+        }
+    snprintf (out, 7, "\\u%04x", c);
+    return 6;
 }
 
 //  Runs of bytes that need nothing go out in one append: most text is
@@ -41,7 +37,7 @@ void
 event_string (buf_t *out, const char *s, size_t len)
 {
     buf_append (out, "\"", 1);
-    size_t run = 0; //  start of the bytes not yet appended
+    size_t run = 0;  //  start of the bytes not yet appended
     size_t i = 0;
     while (i < len) {
         unsigned char c = (unsigned char) s [i];
@@ -56,10 +52,9 @@ event_string (buf_t *out, const char *s, size_t len)
             i += span;
             continue;
         }
-        char        spare [7];
-        size_t      escape_len;
-        const char *escape = s_escape (c, spare, &escape_len);
-        if (escape) {
+        char   escape [7];
+        size_t escape_len = s_escape (c, escape);
+        if (escape_len) {
             buf_append (out, s + run, i - run);
             buf_append (out, escape, escape_len);
             run = i + 1;

@@ -62,7 +62,7 @@ test_event_string_escapes (void **state)
     EXPECT_STRING ("\x01\x1b[31m\x1f", "\"\\u0001\\u001b[31m\\u001f\"");
     EXPECT_STRING ("del\x7f", "\"del\\u007f\"");
     EXPECT_STRING ("a\0b", "\"a\\u0000b\""); /* a NUL inside: len counts */
-    expect_json_string ("abc", 2, "\"ab\"");     /* only len bytes */
+    expect_json_string ("abc", 2, "\"ab\""); /* only len bytes */
 }
 
 static void
@@ -73,9 +73,12 @@ test_event_string_utf8 (void **state)
     EXPECT_STRING ("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc2\x85",
                    "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc2\x85\"");
     //  Invalid bytes: one U+FFFD per maximal invalid run (clean.h).
-    EXPECT_STRING ("a\xff" "b", "\"a\xef\xbf\xbd" "b\"");
-    EXPECT_STRING ("\xc3", "\"\xef\xbf\xbd\"");           /* truncated */
-    EXPECT_STRING ("\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\""); /* overlong */
+    EXPECT_STRING ("a\xff"
+                   "b",
+                   "\"a\xef\xbf\xbd"
+                   "b\"");
+    EXPECT_STRING ("\xc3", "\"\xef\xbf\xbd\"");                                   /* truncated */
+    EXPECT_STRING ("\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\"");                   /* overlong */
     EXPECT_STRING ("\xed\xa0\x80!", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!\""); /* surrogate */
 }
 
@@ -126,8 +129,7 @@ test_event_line (void **state)
     (void) state;
     EXPECT_EVENT ("{\"type\":\"line\",\"room\":\"general\",\"time\":\"2026-11-30 22:50:15\","
                   "\"name\":\"alice\",\"text\":\"hi \\\"you\\\"\"}",
-                  event_line (&out, "general", "[2026-11-30 22:50:15]", "alice", "hi \"you\"x",
-                              8));
+                  event_line (&out, "general", "[2026-11-30 22:50:15]", "alice", "hi \"you\"x", 8));
     //  Only len bytes of text: the caller's line is not NUL-terminated.
     EXPECT_EVENT ("{\"type\":\"line\",\"room\":\"dev\",\"time\":\"2026-01-02 03:04:05\","
                   "\"name\":\"b\",\"text\":\"\"}",
@@ -260,13 +262,14 @@ test_event_entered_odd_lines (void **state)
                       "[2026-11-30 22:50:15]x[a]:b\n"
                       "\n"
                       "\x1b[2J\xff\n";
-    EXPECT_EVENT (ENTERED_HEAD "[{\"time\":\"\",\"name\":\"\",\"text\":\"just text\"},"
-                               "{\"time\":\"\",\"name\":\"\",\"text\":\"[2026-11-30 22:50:15]"
-                               "[nomark\"},"
-                               "{\"time\":\"\",\"name\":\"\",\"text\":\"[2026-11-30 22:50:15]"
-                               "x[a]:b\"},"
-                               "{\"time\":\"\",\"name\":\"\",\"text\":\"\"},"
-                               "{\"time\":\"\",\"name\":\"\",\"text\":\"\\u001b[2J\xef\xbf\xbd\"}]}",
+    EXPECT_EVENT (ENTERED_HEAD
+                  "[{\"time\":\"\",\"name\":\"\",\"text\":\"just text\"},"
+                  "{\"time\":\"\",\"name\":\"\",\"text\":\"[2026-11-30 22:50:15]"
+                  "[nomark\"},"
+                  "{\"time\":\"\",\"name\":\"\",\"text\":\"[2026-11-30 22:50:15]"
+                  "x[a]:b\"},"
+                  "{\"time\":\"\",\"name\":\"\",\"text\":\"\"},"
+                  "{\"time\":\"\",\"name\":\"\",\"text\":\"\\u001b[2J\xef\xbf\xbd\"}]}",
                   event_entered (&out, "general", "bob", odd, strlen (odd)));
 }
 
