@@ -35,6 +35,7 @@
 #include "actor.h"
 #include "command.h"
 #include "endpoints.h"
+#include "event.h"
 #include "log.h"
 #include "mem.h"
 #include "messages.h"
@@ -582,18 +583,38 @@ s_can_take (const client_t *client)
     return !client->room->full;
 }
 
+//  Text for client, and the same as an event (event.h) when one is
+//  built: a SAY carries both to its room.
 static void
-s_say (client_t *client, const char *text)
+s_say_event (client_t *client, const char *text, size_t size, const buf_t *event)
 {
-    zmsg_t *msg = msg_new_say (client->id, text, strlen (text));
+    zmsg_t *msg = msg_new_say (client->id, text, size, buf_head (event), buf_size (event));
     s_to_room_of (client, &msg);
 }
 
-static void s_sayf (client_t *client, const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
+//  The event of a reply text: event_reply (information asked for) or
+//  event_error (every other reply).
+typedef void (event_text_fn) (buf_t *out, const char *text, size_t len);
+
+//  A reply for client; its event is made only when a gateway takes
+//  events (--http), so an nc-only server formats none.
+static void
+s_say (self_t *self, client_t *client, event_text_fn *make, const char *text)
+{
+    size_t size = strlen (text);
+    buf_t  event;
+    buf_init (&event);
+    if (self->config.http_port)
+        make (&event, text, size);
+    s_say_event (client, text, size, &event);
+    buf_free (&event);
+}
+
+static void s_sayf (self_t *self, client_t *client, event_text_fn *make, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
 
 static void
-s_sayf (client_t *client, const char *format, ...)
+s_sayf (self_t *self, client_t *client, event_text_fn *make, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -601,7 +622,7 @@ s_sayf (client_t *client, const char *format, ...)
     char *text = zsys_vprintf (format, args);
     va_end (args);
     if (text)
-        s_say (client, text);
+        s_say (self, client, make, text);
     free (text);
 }
 
@@ -681,17 +702,25 @@ s_cmd_rooms (self_t *self, client_t *client)
     zlistx_t *keys = zhashx_keys (self->rooms);
     zlistx_set_comparator (keys, s_key_compare);
     zlistx_sort (keys);
-    buf_t out;
+    bool  events = self->config.http_port != 0;
+    buf_t out, event;
     buf_init (&out);
+    buf_init (&event);
     buf_append_str (&out, PROTOCOL_ROOMS);
+    if (events)
+        event_rooms_open (&event);
     for (const char *key = (const char *) zlistx_first (keys); key;
          key = (const char *) zlistx_next (keys)) {
         room_t *room = (room_t *) zhashx_lookup (self->rooms, key);
         fmt_room_entry (&out, room == client->room, room->name, room->members);
+        if (events)
+            event_rooms_entry (&event, room == client->room, room->name, room->members);
     }
-    buf_append (&out, "", 1);  //  NUL for s_say
-    s_say (client, buf_head (&out));
+    if (events)
+        event_rooms_close (&event);
+    s_say_event (client, buf_head (&out), buf_size (&out), &event);
     buf_free (&out);
+    buf_free (&event);
     zlistx_destroy (&keys);
 }
 
@@ -717,28 +746,28 @@ static void
 s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
 {
     if (size == 0) {
-        s_say (client, PROTOCOL_JOIN_USAGE);
+        s_say (self, client, event_error, PROTOCOL_JOIN_USAGE);
         return;
     }
     const char *problem = room_name_problem (name, size);
     if (problem) {
-        s_sayf (client, "%s\n", problem);
+        s_sayf (self, client, event_error, "%s\n", problem);
         return;
     }
     room_t *target = (room_t *) s_lookup_folded (self->rooms, name, size);
     if (target == client->room) {
-        s_sayf (client, PROTOCOL_JOIN_ALREADY, target->name);
+        s_sayf (self, client, event_error, PROTOCOL_JOIN_ALREADY, target->name);
         return;
     }
     if (!target) {
         int64_t now = zclock_mono ();
         int64_t wait = s_room_rate_wait (client, now);
         if (wait > 0) {
-            s_sayf (client, PROTOCOL_JOIN_TOO_FAST, (int) ((wait + 999) / 1000));
+            s_sayf (self, client, event_error, PROTOCOL_JOIN_TOO_FAST, (int) ((wait + 999) / 1000));
             return;
         }
         if ((int) zhashx_size (self->rooms) >= self->config.max_rooms) {
-            s_sayf (client, PROTOCOL_JOIN_TOO_MANY, self->config.max_rooms);
+            s_sayf (self, client, event_error, PROTOCOL_JOIN_TOO_MANY, self->config.max_rooms);
             return;
         }
         char display [ROOM_MAX_CHARS + 1];
@@ -746,7 +775,7 @@ s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
         display [size] = 0;
         target = s_room_new (self, display, false);
         if (!target) {
-            s_say (client, PROTOCOL_JOIN_CANNOT);
+            s_say (self, client, event_error, PROTOCOL_JOIN_CANNOT);
             return;
         }
         s_room_rate_take (client, now);
@@ -766,16 +795,16 @@ static void
 s_cmd_name (self_t *self, client_t *client, const char *name, size_t size)
 {
     if (size == 0) {
-        s_say (client, PROTOCOL_RENAME_USAGE);
+        s_say (self, client, event_error, PROTOCOL_RENAME_USAGE);
         return;
     }
     if (strlen (client->name) == size && memcmp (client->name, name, size) == 0) {
-        s_sayf (client, PROTOCOL_RENAME_ALREADY, client->name);
+        s_sayf (self, client, event_error, PROTOCOL_RENAME_ALREADY, client->name);
         return;
     }
     const char *problem = s_name_problem (self, client, name, size);
     if (problem) {
-        s_sayf (client, "%s\n", problem);
+        s_sayf (self, client, event_error, "%s\n", problem);
         return;
     }
     s_name_free (self, client);
@@ -792,31 +821,38 @@ s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
     const msg_part_t *target_name = &view->part [1];
     const msg_part_t *text = &view->part [2];
     if (target_name->size == 0 || text_is_blank (text->data, text->size)) {
-        s_say (client, PROTOCOL_MSG_USAGE);
+        s_say (self, client, event_error, PROTOCOL_MSG_USAGE);
         return;
     }
     client_t *target =
         (client_t *) s_lookup_folded (self->names, target_name->data, target_name->size);
     if (!target) {
-        s_sayf (client, PROTOCOL_MSG_NO_USER, (int) target_name->size, target_name->data);
+        s_sayf (self, client, event_error, PROTOCOL_MSG_NO_USER, (int) target_name->size,
+                target_name->data);
         return;
     }
     if (target == client) {
-        s_say (client, PROTOCOL_MSG_SELF);
+        s_say (self, client, event_error, PROTOCOL_MSG_SELF);
         return;
     }
     if (!s_can_take (target)) {
-        s_sayf (client, PROTOCOL_MSG_BUSY, target->name);
+        s_sayf (self, client, event_error, PROTOCOL_MSG_BUSY, target->name);
         return;
     }
     stamp_cache_t stamp = {0};
-    buf_t         out;
+    const char   *now = stamp_now (&stamp);
+    buf_t         out, event;
     buf_init (&out);
-    fmt_private (&out, stamp_now (&stamp), client->name, target->name, text->data, text->size);
-    zmsg_t *msg = msg_new_say (target->id, buf_head (&out), buf_size (&out));
-    s_to_room_of (target, &msg);
+    buf_init (&event);
+    fmt_private (&out, now, client->name, target->name, text->data, text->size);
+    if (self->config.http_port)
+        event_private (&event, now, client->name, target->name, text->data, text->size);
+    s_say_event (target, buf_head (&out), buf_size (&out), &event);
+    //  The sender: a bare prompt on nc; on a page, its copy of what it
+    //  sent (the one event of the /msg it gets).
+    s_say_event (client, "", 0, &event);
     buf_free (&out);
-    s_say (client, "");
+    buf_free (&event);
 }
 
 static void
@@ -829,7 +865,7 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
                (int) arg->size, arg->data);
     switch (command_from_name (verb)) {
         case CMD_HELP:
-            s_say (client, PROTOCOL_HELP);
+            s_say (self, client, event_reply, PROTOCOL_HELP);
             break;
         case CMD_ROOMS:
             s_cmd_rooms (self, client);
@@ -850,7 +886,7 @@ s_handle_cmd (self_t *self, client_t *client, const msg_view_t *view)
             break;
         default:
             //  The gateway sends what was typed, cleaned, as arg.
-            s_sayf (client, PROTOCOL_UNKNOWN, (int) arg->size, arg->data);
+            s_sayf (self, client, event_error, PROTOCOL_UNKNOWN, (int) arg->size, arg->data);
             break;
     }
 }
@@ -969,8 +1005,12 @@ s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p, const msg
         s_handle_cmd (self, client, view);
     else {
         assert (view->kind == MSG_NOTICE);
-        zmsg_t *say = msg_new_say (client->id, view->part [0].data, view->part [0].size);
-        s_to_room_of (client, &say);
+        buf_t event;
+        buf_init (&event);
+        if (self->config.http_port)
+            event_error (&event, view->part [0].data, view->part [0].size);
+        s_say_event (client, view->part [0].data, view->part [0].size, &event);
+        buf_free (&event);
     }
     zmsg_destroy (msg_p);
 }

@@ -15,6 +15,7 @@
 #include "room.h"
 #include "actor.h"
 #include "endpoints.h"
+#include "event.h"
 #include "history.h"
 #include "log.h"
 #include "mem.h"
@@ -45,6 +46,8 @@ typedef struct {
     uint64_t      lines; /* chat lines broadcast */
     stamp_cache_t stamp;
     buf_t         scratch;
+    buf_t         event;           /* scratch for the events of an output */
+    bool          events;          /* a gateway takes them (--http): build them */
     size_t        history_size;    /* lines history keeps */
     size_t        history_bytes;   /* replayed at most */
     char          path [PATH_MAX]; /* our file in it, for the log */
@@ -75,6 +78,10 @@ s_self_new (zsock_t *pipe, room_args_t *args)
     if (*data_dir && !store_path (data_dir, self->name, self->path, sizeof self->path))
         snprintf (self->path, sizeof self->path, "%s/?", data_dir);
     buf_init (&self->scratch);
+    buf_init (&self->event);
+    //  Without a gateway that takes events, every event part is "": an
+    //  nc-only server formats nothing more than it did.
+    self->events = self->config.http_port != 0;
     return self;
 }
 
@@ -109,6 +116,7 @@ s_self_destroy (self_t **self_p)
     free (self->split);
     history_destroy (&self->history);
     buf_free (&self->scratch);
+    buf_free (&self->event);
     assert (!self->writer);
     for (unsigned g = 0; g < self->gateway_count; g++)
         zsock_destroy (&self->gateways [g]);
@@ -312,32 +320,42 @@ s_to_gateway (self_t *self, uint64_t id, zmsg_t *msg)
 
 //  Text plus a prompt to every member but skip; skip gets a bare prompt
 //  when prompt_skip is set. Each gateway gets its own members' ids only,
-//  and only a gateway with members gets the OUT at all.
+//  and only a gateway with members gets the OUT at all. The event
+//  (self->event, built by the caller when self->events) goes with it to
+//  each, and is cleared.
 static void
 s_broadcast (self_t *self, const char *text, size_t size, uint64_t skip, bool prompt_skip)
 {
+    const char *event = buf_head (&self->event);
+    size_t      event_size = buf_size (&self->event);
     if (self->gateway_count == 1) {
-        zmsg_t *msg = msg_new_out (skip, text, size, self->ids, self->members, prompt_skip);
+        zmsg_t *msg = msg_new_out (skip, text, size, self->ids, self->members, prompt_skip, event,
+                                   event_size);
         msg_send (&msg, self->gateways [0]);
-        return;
-    }
-    for (unsigned g = 0; g < self->gateway_count; g++) {
-        size_t count = 0;
-        for (size_t i = 0; i < self->members; i++)
-            if (msg_id_gateway (self->ids [i]) == g)
-                self->split [count++] = self->ids [i];
-        if (count == 0)
-            continue;
-        uint64_t gskip = skip && msg_id_gateway (skip) == g ? skip : 0;
-        zmsg_t  *msg = msg_new_out (gskip, text, size, self->split, count, prompt_skip);
-        msg_send (&msg, self->gateways [g]);
-    }
+    } else
+        for (unsigned g = 0; g < self->gateway_count; g++) {
+            size_t count = 0;
+            for (size_t i = 0; i < self->members; i++)
+                if (msg_id_gateway (self->ids [i]) == g)
+                    self->split [count++] = self->ids [i];
+            if (count == 0)
+                continue;
+            uint64_t gskip = skip && msg_id_gateway (skip) == g ? skip : 0;
+            zmsg_t  *msg =
+                msg_new_out (gskip, text, size, self->split, count, prompt_skip, event, event_size);
+            msg_send (&msg, self->gateways [g]);
+        }
+    buf_clear (&self->event);
 }
 
+//  Text and its event (self->event, then cleared) for one member.
 static void
 s_send_to_one (self_t *self, uint64_t id, const char *text, size_t size)
 {
-    s_to_gateway (self, id, msg_new_out (0, text, size, &id, 1, false));
+    buf_t *event = &self->event;
+    s_to_gateway (self, id,
+                  msg_new_out (0, text, size, &id, 1, false, buf_head (event), buf_size (event)));
+    buf_clear (event);
 }
 
 static void
@@ -346,13 +364,21 @@ s_handle_join (self_t *self, msg_view_t *view)
     char  *name = msg_strdup (view, 0);
     buf_t *out = &self->scratch;
     fmt_joined (out, name);
+    if (self->events)
+        event_joined (&self->event, self->name, name);
     s_broadcast (self, buf_head (out), buf_size (out), 0, false);
     buf_clear (out);
 
     s_member_add (self, view->id, name);
     history_render_newest (self->history, self->history_bytes, out);
-    s_to_gateway (self, view->id, msg_new_enter (view->id, name, buf_head (out), buf_size (out)));
+    buf_t *event = &self->event;
+    if (self->events)
+        event_entered (event, self->name, name, buf_head (out), buf_size (out));
+    s_to_gateway (self, view->id,
+                  msg_new_enter (view->id, name, buf_head (out), buf_size (out), buf_head (event),
+                                 buf_size (event)));
     buf_clear (out);
+    buf_clear (event);
     log_info (&self->log, "%s joined (%zu member%s)", name, self->members,
               self->members == 1 ? "" : "s");
 }
@@ -367,6 +393,8 @@ s_handle_leave (self_t *self, msg_view_t *view)
     s_member_remove (self, (size_t) index);
     buf_t *out = &self->scratch;
     fmt_left (out, name);
+    if (self->events)
+        event_left (&self->event, self->name, name);
     s_broadcast (self, buf_head (out), buf_size (out), 0, false);
     buf_clear (out);
     bool moving = msg_bool (view, 0);
@@ -390,9 +418,12 @@ s_handle_line (self_t *self, msg_view_t *view)
         s_send_to_one (self, view->id, "", 0);
         return;
     }
-    buf_t *out = &self->scratch;
+    buf_t      *out = &self->scratch;
+    const char *stamp = stamp_now (&self->stamp);
     buf_append (out, "\n", 1);
-    fmt_chat_line (out, stamp_now (&self->stamp), self->names [index], text, size);
+    fmt_chat_line (out, stamp, self->names [index], text, size);
+    if (self->events)
+        event_line (&self->event, self->name, stamp, self->names [index], text, size);
     //  History keeps the line without the newlines that frame it on screen.
     history_add (self->history, buf_head (out) + 1, buf_size (out) - 1);
     s_store_line (self, buf_head (out) + 1, buf_size (out) - 1);
@@ -408,7 +439,11 @@ s_handle_say (self_t *self, msg_view_t *view)
 {
     if (s_member_index (self, view->id) < 0)
         return;
-    s_send_to_one (self, view->id, view->part [0].data, view->part [0].size);
+    //  The hub built the event, or left it "".
+    const msg_part_t *event = &view->part [1];
+    s_to_gateway (self, view->id,
+                  msg_new_out (0, view->part [0].data, view->part [0].size, &view->id, 1, false,
+                               event->data, event->size));
 }
 
 static void
@@ -418,6 +453,8 @@ s_handle_users (self_t *self, msg_view_t *view)
         return;
     buf_t *out = &self->scratch;
     fmt_users (out, self->name, self->names, self->members);
+    if (self->events)
+        event_users (&self->event, self->name, self->names, self->members);
     s_send_to_one (self, view->id, buf_head (out), buf_size (out));
     buf_clear (out);
 }
@@ -432,10 +469,16 @@ s_handle_rename (self_t *self, msg_view_t *view)
     char  *new_name = msg_strdup (view, 0);
     buf_t *out = &self->scratch;
     fmt_renamed (out, old_name, new_name);
+    //  Skipped without prompt_skip, the renamer gets the event but once:
+    //  in its own OUT below.
+    if (self->events)
+        event_renamed (&self->event, self->name, old_name, new_name);
     s_broadcast (self, buf_head (out), buf_size (out), view->id, false);
     s_to_gateway (self, view->id, msg_new_label (view->id, new_name));
     //  The renamer sees the same notice as a reply: without the leading
     //  newline, since its cursor is already at the start of a line.
+    if (self->events)
+        event_renamed (&self->event, self->name, old_name, new_name);
     s_send_to_one (self, view->id, buf_head (out) + 1, buf_size (out) - 1);
     buf_clear (out);
     log_info (&self->log, "%s is now %s", old_name, new_name);

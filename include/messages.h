@@ -155,7 +155,7 @@ msg_id_slot (uint64_t id)
 /*  Messages each end of a data pipe holds before its sender waits: deep
     enough for bursts, shallow enough to bound memory (x 4 KiB lines).  */
 #define MSG_PIPE_HWM  10000
-#define MSG_MAX_PARTS 3 /* the most parts any kind has */
+#define MSG_MAX_PARTS 4 /* the most parts any kind has */
 
 typedef struct {
     const char *data;
@@ -174,7 +174,8 @@ typedef struct {
 } msg_view_t;
 
 /*  Builders, one per kind: the payload, in the table's order. Text is
-    copied; ids are uint64_t, sent as they are in memory.               */
+    copied; ids are uint64_t, sent as they are in memory. An event part
+    (event.h) may be NULL, 0: it goes as "".                             */
 zmsg_t *msg_new_term (void);
 zmsg_t *msg_new_name (uint64_t id, const char *name, size_t size);
 zmsg_t *msg_new_line (uint64_t id, const char *text, size_t size);
@@ -185,12 +186,14 @@ zmsg_t *msg_new_closed (uint64_t id);
 zmsg_t *msg_new_released (uint64_t id);
 zmsg_t *msg_new_join (uint64_t id, const char *name);
 zmsg_t *msg_new_leave (uint64_t id, bool moving);
-zmsg_t *msg_new_say (uint64_t id, const char *text, size_t size);
+zmsg_t *msg_new_say (uint64_t id, const char *text, size_t size, const char *event,
+                     size_t event_size);
 zmsg_t *msg_new_users (uint64_t id);
 zmsg_t *msg_new_rename (uint64_t id, const char *name, size_t size);
 zmsg_t *msg_new_out (uint64_t skip, const char *text, size_t size, const uint64_t *ids,
-                     size_t count, bool prompt_skip);
-zmsg_t *msg_new_enter (uint64_t id, const char *name, const char *history, size_t size);
+                     size_t count, bool prompt_skip, const char *event, size_t event_size);
+zmsg_t *msg_new_enter (uint64_t id, const char *name, const char *history, size_t size,
+                       const char *event, size_t event_size);
 zmsg_t *msg_new_refuse (uint64_t id, const char *reason);
 zmsg_t *msg_new_release (uint64_t id, bool moving);
 zmsg_t *msg_new_label (uint64_t id, const char *name);

@@ -37,18 +37,27 @@ static const msg_spec_t s_specs [MSG_KINDS + 1] = {
     //  A member leaves; moving: to another room.
     [MSG_LEAVE]    = { "LEAVE",    1, BOOL(0), "hub -> room", "moving" },
     //  Text for one member, then its prompt: hub replies, /msg delivery.
-    [MSG_SAY]      = { "SAY",      1, 0,       "hub -> room", "text" },
+    //  event: the same as a JSON event (event.h), or "" when the server
+    //  has no gateway that takes events (--http off) or it is a bare
+    //  prompt; the room sends it on in its OUT.
+    [MSG_SAY]      = { "SAY",      2, 0,       "hub -> room", "text event" },
     //  List the members to this member.
     [MSG_USERS]    = { "USERS",    0, 0,       "hub -> room", "" },
     //  A member's new name.
     [MSG_RENAME]   = { "RENAME",   1, 0,       "hub -> room", "name" },
     //  Text plus a prompt to every id in ids (packed uint64_t) but the one
     //  in the id frame, the author; with prompt_skip the author gets a
-    //  bare prompt. Id 0: nobody is skipped.
-    [MSG_OUT]      = { "OUT",      3, BOOL(2), "room -> gateway", "text ids prompt_skip" },
+    //  bare prompt. Id 0: nobody is skipped. event: the same output as
+    //  one JSON event (event.h) for a gateway that sends events instead
+    //  of text (the web's): every id gets it once, the author too when
+    //  prompt_skip is set (its own chat line), not when it is skipped
+    //  without (it gets its own OUT: /name); "" (--http off, a bare
+    //  prompt): nothing to send. A text gateway ignores it.
+    [MSG_OUT]      = { "OUT",      4, BOOL(2), "room -> gateway", "text ids prompt_skip event" },
     //  The client is now in a room under name: history, then its prompt,
-    //  and its input flows again.
-    [MSG_ENTER]    = { "ENTER",    2, 0,       "room -> gateway", "name history" },
+    //  and its input flows again. event: "entered" (event.h), or "" with
+    //  --http off.
+    [MSG_ENTER]    = { "ENTER",    3, 0,       "room -> gateway", "name history event" },
     //  The name was refused: reason, then the name prompt again.
     [MSG_REFUSE]   = { "REFUSE",   1, 0,       "hub -> gateway", "reason" },
     //  A room's last word for id, behind all it sent it. moving: the
@@ -252,9 +261,11 @@ msg_new_leave (uint64_t id, bool moving)
 }
 
 zmsg_t *
-msg_new_say (uint64_t id, const char *text, size_t size)
+msg_new_say (uint64_t id, const char *text, size_t size, const char *event, size_t event_size)
 {
-    return s_new_text (MSG_SAY, id, text, size);
+    zmsg_t *msg = s_new_text (MSG_SAY, id, text, size);
+    zmsg_addmem (msg, event, event_size);
+    return msg;
 }
 
 zmsg_t *
@@ -271,19 +282,22 @@ msg_new_rename (uint64_t id, const char *name, size_t size)
 
 zmsg_t *
 msg_new_out (uint64_t skip, const char *text, size_t size, const uint64_t *ids, size_t count,
-             bool prompt_skip)
+             bool prompt_skip, const char *event, size_t event_size)
 {
     zmsg_t *msg = s_new_text (MSG_OUT, skip, text, size);
     zmsg_addmem (msg, ids, count * sizeof (uint64_t));
     zmsg_addmem (msg, prompt_skip ? "1" : "0", 1);
+    zmsg_addmem (msg, event, event_size);
     return msg;
 }
 
 zmsg_t *
-msg_new_enter (uint64_t id, const char *name, const char *history, size_t size)
+msg_new_enter (uint64_t id, const char *name, const char *history, size_t size, const char *event,
+               size_t event_size)
 {
     zmsg_t *msg = s_new_text (MSG_ENTER, id, name, strlen (name));
     zmsg_addmem (msg, history, size);
+    zmsg_addmem (msg, event, event_size);
     return msg;
 }
 

@@ -464,7 +464,7 @@ s_enter (fuzz_t *self, zsock_t *room, uint64_t id)
         history [size - 1] = '\n';
     if (s_trace)
         fprintf (stderr, "ENTER -> %llx\n", (unsigned long long) id);
-    s_post (room, msg_new_enter (id, name, history, size));
+    s_post (room, msg_new_enter (id, name, history, size, "", 0));
 }
 
 //  The verdict on the oldest name waiting for one.
@@ -505,7 +505,7 @@ s_out (fuzz_t *self, size_t size)
     memset (text, 'o', size);
     if (size)
         text [size - 1] = '\n';
-    s_post (room, msg_new_out (skip, text, size, ids, count, prompt_skip));
+    s_post (room, msg_new_out (skip, text, size, ids, count, prompt_skip, "", 0));
     free (text);
 }
 
@@ -520,7 +520,7 @@ s_flood (fuzz_t *self)
     memset (text, 'f', sizeof text - 1);
     text [sizeof text - 1] = '\n';
     for (int i = 0; i < 64; i++) {
-        s_post (room, msg_new_out (0, text, sizeof text, &id, 1, false));
+        s_post (room, msg_new_out (0, text, sizeof text, &id, 1, false, "", 0));
     }
 }
 

@@ -119,7 +119,7 @@ typedef struct {
 static inline bool
 check_is_empty_out (const msg_view_t *v)
 {
-    if (!msg_is (v, MSG_OUT) || v->parts != 3 || v->part [1].size % 8 || v->part [2].size != 1)
+    if (!msg_is (v, MSG_OUT) || v->parts != 4 || v->part [1].size % 8 || v->part [2].size != 1)
         return false;
     bool skip_listed = false;
     for (size_t k = 0; k < v->part [1].size / 8; k++) {
@@ -167,15 +167,19 @@ check_part_is (const msg_view_t *v, size_t i, const char *text)
 /*  OUT                                                                */
 
 /*  An OUT that writes text (a pattern) plus a prompt to exactly the ids
-    in to[0..n) (in any order), and a bare prompt to bare (0: nobody).
-    Recipients are ids minus the skip id in the header; the skip id gets
-    a bare prompt when it is in ids and prompt_skip is set.             */
+    in to[0..n) (in any order), and a bare prompt to bare (0: nobody),
+    with event (a pattern) as its event part. Recipients are ids minus
+    the skip id in the header; the skip id gets a bare prompt when it is
+    in ids and prompt_skip is set.                                       */
 static inline bool
-check_out_ok (const msg_view_t *v, const char *pattern, const uint64_t *to, size_t n, uint64_t bare)
+check_out_event_ok (const msg_view_t *v, const char *pattern, const char *event, const uint64_t *to,
+                    size_t n, uint64_t bare)
 {
-    if (!msg_is (v, MSG_OUT) || v->parts != 3)
+    if (!msg_is (v, MSG_OUT) || v->parts != 4)
         return false;
     if (!check_match (pattern, v->part [0].data, v->part [0].size))
+        return false;
+    if (!check_match (event, v->part [3].data, v->part [3].size))
         return false;
     if (v->part [1].size % 8 != 0 || v->part [2].size != 1)
         return false;
@@ -211,14 +215,24 @@ check_out_ok (const msg_view_t *v, const char *pattern, const uint64_t *to, size
     return !bare_prompt;
 }
 
-static inline void
-check_out_at (const char *file, int line, check_msg_t *got, const char *pattern, uint64_t bare,
-              const uint64_t *to, size_t n)
+/*  The same with no event (""): what every OUT carries when the server
+    has no gateway that takes events (config.http_port 0).               */
+static inline bool
+check_out_ok (const msg_view_t *v, const char *pattern, const uint64_t *to, size_t n, uint64_t bare)
 {
-    if (check_out_ok (&got->v, pattern, to, n, bare))
+    return check_out_event_ok (v, pattern, "", to, n, bare);
+}
+
+static inline void
+check_out_event_at (const char *file, int line, check_msg_t *got, const char *pattern,
+                    const char *event, uint64_t bare, const uint64_t *to, size_t n)
+{
+    if (check_out_event_ok (&got->v, pattern, event, to, n, bare))
         return;
     print_error ("%s:%d: expected OUT ", file, line);
     check_print_pattern (pattern);
+    print_error (" event ");
+    check_print_pattern (event);
     print_error (" to [");
     for (size_t j = 0; j < n; j++)
         print_error ("%s0x%llx", j ? "," : "", (unsigned long long) to [j]);
@@ -232,13 +246,27 @@ check_out_at (const char *file, int line, check_msg_t *got, const char *pattern,
 }
 
 static inline void
-expect_out_at (const char *file, int line, zsock_t *sock, const char *pattern, uint64_t bare,
-               const uint64_t *to, size_t n)
+check_out_at (const char *file, int line, check_msg_t *got, const char *pattern, uint64_t bare,
+              const uint64_t *to, size_t n)
+{
+    check_out_event_at (file, line, got, pattern, "", bare, to, n);
+}
+
+static inline void
+expect_out_event_at (const char *file, int line, zsock_t *sock, const char *pattern,
+                     const char *event, uint64_t bare, const uint64_t *to, size_t n)
 {
     check_msg_t got;
     check_recv_at (file, line, sock, &got, "an OUT");
-    check_out_at (file, line, &got, pattern, bare, to, n);
+    check_out_event_at (file, line, &got, pattern, event, bare, to, n);
     check_msg_free (&got);
+}
+
+static inline void
+expect_out_at (const char *file, int line, zsock_t *sock, const char *pattern, uint64_t bare,
+               const uint64_t *to, size_t n)
+{
+    expect_out_event_at (file, line, sock, pattern, "", bare, to, n);
 }
 
 #define CHECK_IDS(...)                                                                             \
@@ -249,6 +277,15 @@ expect_out_at (const char *file, int line, zsock_t *sock, const char *pattern, u
     each listed id (in any order), a bare prompt to bare (0: nobody).   */
 #define expect_out(sock, pattern, bare, ...)                                                       \
     expect_out_at (__FILE__, __LINE__, (sock), (pattern), (bare), CHECK_IDS (__VA_ARGS__))
+
+/*  expect_out_event (sock, pattern, event, bare, id, id...): the same,
+    with event (a pattern) as its event part.                            */
+#define expect_out_event(sock, pattern, event, bare, ...)                                          \
+    expect_out_event_at (__FILE__, __LINE__, (sock), (pattern), (event), (bare),                   \
+                         CHECK_IDS (__VA_ARGS__))
+/*  A reply to one client and its event.                                 */
+#define expect_reply_event(sock, pattern, event, id)                                               \
+    expect_out_event ((sock), (pattern), (event), 0, (id))
 
 /*  A reply to one client: text then its prompt, to nobody else.         */
 #define expect_reply(sock, pattern, id) expect_out ((sock), (pattern), 0, (id))
@@ -308,9 +345,12 @@ expect_msg_at (const char *file, int line, zsock_t *sock, msg_kind_t kind, uint6
                    (const char *const []){__VA_ARGS__, NULL})
 #define expect_bare(sock, type, id) expect_msg_at (__FILE__, __LINE__, (sock), (type), (id), NULL)
 
-/*  ENTER id name history (history a pattern, "" for none).             */
+/*  ENTER id name history (history a pattern, "" for none), no event.   */
 #define expect_enter(sock, id, name, history)                                                      \
-    expect_msg ((sock), MSG_ENTER, (id), (name), (history))
+    expect_msg ((sock), MSG_ENTER, (id), (name), (history), "")
+/*  ENTER id name history event (patterns).                              */
+#define expect_enter_event(sock, id, name, history, event)                                         \
+    expect_msg ((sock), MSG_ENTER, (id), (name), (history), (event))
 
 /*  A JOIN's effects, in either order: ENTER to the joiner and, when
     there are others, their "NAME has joined our chat..." notice.        */
@@ -325,8 +365,9 @@ expect_join_at (const char *file, int line, zsock_t *sock, uint64_t id, const ch
         check_msg_t got;
         check_recv_at (file, line, sock, &got, entered ? "a joined notice" : "an ENTER");
         if (!entered && msg_is (&got.v, MSG_ENTER)) {
-            if (got.v.id != id || got.v.parts != 2 || !check_part_is (&got.v, 0, name) ||
-                !check_match (history, got.v.part [1].data, got.v.part [1].size)) {
+            if (got.v.id != id || got.v.parts != 3 || !check_part_is (&got.v, 0, name) ||
+                !check_match (history, got.v.part [1].data, got.v.part [1].size) ||
+                got.v.part [2].size != 0) {
                 print_error ("%s:%d: expected ENTER id=0x%llx \"%s\" ", file, line,
                              (unsigned long long) id, name);
                 check_print_pattern (history);

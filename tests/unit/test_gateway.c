@@ -208,7 +208,7 @@ room_bye_at (const char *file, int line, zsock_t *room, uint64_t watch)
     zsock_set_sndtimeo (room, 0);
     int64_t deadline = check_now_ms () + WAIT_MS;
     for (;;) {
-        zmsg_t *msg = msg_new_out (0, "after bye\n", 10, &watch, 1, false);
+        zmsg_t *msg = msg_new_out (0, "after bye\n", 10, &watch, 1, false, "", 0);
         if (msg_send (&msg, room) != 0)
             break;  //  Nobody at the other end any more
         if (check_now_ms () > deadline)
@@ -237,7 +237,7 @@ send_text (zsock_t *sock, msg_kind_t kind, uint64_t id, const char *text)
 static void
 send_enter (zsock_t *room, uint64_t id, const char *name, const char *history)
 {
-    zmsg_t *msg = msg_new_enter (id, name, history, strlen (history));
+    zmsg_t *msg = msg_new_enter (id, name, history, strlen (history), "", 0);
     assert_int_equal (msg_send (&msg, room), 0);
 }
 
@@ -245,7 +245,7 @@ static void
 send_out_ids (zsock_t *sock, uint64_t skip, const char *text, const uint64_t *ids, size_t n,
               bool prompt_skip)
 {
-    zmsg_t *msg = msg_new_out (skip, text, strlen (text), ids, n, prompt_skip);
+    zmsg_t *msg = msg_new_out (skip, text, strlen (text), ids, n, prompt_skip, "", 0);
     assert_int_equal (msg_send (&msg, sock), 0);
 }
 
@@ -1650,6 +1650,7 @@ test_malformed_messages_are_ignored (void **state)
     memcpy (ids, &bob.id, 8);
     msg_add (msg, ids, sizeof ids);
     msg_add (msg, "0", 1);
+    msg_add (msg, "", 0);
     assert_int_equal (msg_send (&msg, room), 0);
     expect_recv (bob.fd, "partial ids\n" PROMPT ("bob"));
     //  Ids of slots that do not exist.

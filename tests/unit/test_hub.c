@@ -143,6 +143,8 @@ static int s_next_shutdown_ms;
     connects only once the hub has started, and the hub must wait for it
     before it announces general.                                         */
 static unsigned s_next_gateways;
+/*  The next hub's --http port (0: none, every event part "").           */
+static int s_next_http_port;
 
 /*  Starts a hub with the defaults but history, max_rooms, data_dir ("" for
     none) and room_idle; returns the pipe of room general.               */
@@ -157,6 +159,8 @@ hub_start_idle (int history, int max_rooms, const char *data_dir, int room_idle)
     config.max_rooms = max_rooms;
     snprintf (config.data_dir, sizeof config.data_dir, "%s", data_dir);
     config.room_idle = room_idle;
+    config.http_port = s_next_http_port;
+    s_next_http_port = 0;
     snprintf (config.endpoint, sizeof config.endpoint, "inproc://test-hub-%d-%u", (int) getpid (),
               ++seq);
     char endpoint [ENDPOINT_MAX + 1] = ">";
@@ -924,7 +928,7 @@ test_unknown_long_command_stays_utf8 (void **state)
     send_unknown_cmd (A, typed);
     check_msg_t got;
     check_recv_at (__FILE__, __LINE__, general, &got, "the unknown command's reply");
-    assert_true (msg_is (&got.v, MSG_OUT) && got.v.parts == 3);
+    assert_true (msg_is (&got.v, MSG_OUT) && got.v.parts == 4);
     const char *text = got.v.part [0].data;
     size_t      size = got.v.part [0].size;
     const char *prefix = "Unknown command: /", *suffix = ". Type /help for the list.\n";
@@ -1730,7 +1734,7 @@ test_room_creation_is_paced (void **state)
     check_recv_at (__FILE__, __LINE__, from, &got, "the too-fast reply");
     const char *head = "You are creating rooms too fast. Try again in ";
     char        text [128] = "";
-    if (msg_is (&got.v, MSG_OUT) && got.v.parts == 3 && got.v.part [0].size < sizeof text)
+    if (msg_is (&got.v, MSG_OUT) && got.v.parts == 4 && got.v.part [0].size < sizeof text)
         memcpy (text, got.v.part [0].data, got.v.part [0].size);
     int  seconds = 0;
     char tail [8] = "";
@@ -1884,6 +1888,103 @@ test_scrape_with_two_gateways (void **state)
     hub_finish ();
 }
 
+/* ------------------------------------------------------------------ */
+/*  Events (--http): the hub's replies carry theirs in the SAY, which the
+    room sends on in its OUT; without --http every one is "" (the tests
+    above, through actor_check).                                          */
+
+#define EV_ERROR(text) "{\"type\":\"error\",\"text\":\"" text "\"}"
+
+static void
+test_events (void **state)
+{
+    (void) state;
+    s_next_http_port = 8080;
+    zsock_t *general = hub_start (1000, 64);
+    send_name (A, "alice");
+    expect_enter_event (general, A, "alice", "",
+                        "{\"type\":\"entered\",\"room\":\"general\",\"name\":\"alice\","
+                        "\"history\":[]}");
+    send_name (B, "bob");
+    expect_out_event (general, "\nbob has joined our chat...\n",
+                      "{\"type\":\"joined\",\"room\":\"general\",\"name\":\"bob\"}", 0, A);
+    expect_enter_event (general, B, "bob", "",
+                        "{\"type\":\"entered\",\"room\":\"general\",\"name\":\"bob\","
+                        "\"history\":[]}");
+    //  A name refused: REFUSE carries the reason; the web gateway makes
+    //  the event itself.
+    send_name (C, "ALICE");
+    expect_refuse (C, "Name is already taken.");
+
+    send_line (A, "hi");
+    expect_out_event (general, "\n[" TS "][alice]:hi\n",
+                      "{\"type\":\"line\",\"room\":\"general\",\"time\":\"" TS
+                      "\",\"name\":\"alice\",\"text\":\"hi\"}",
+                      A, B);
+
+    send_cmd (A, CMD_HELP, NULL, NULL);
+    expect_reply_event (general, s_help,
+                        "{\"type\":\"reply\",\"text\":\"Commands:\\n  /help            show "
+                        "this list\\n  /rooms           list the rooms and how many are in "
+                        "each\\n  /join ROOM       move to ROOM, creating it if needed\\n  /users "
+                        "          list the users in your room\\n  /name NEW        change your "
+                        "name\\n  /msg NAME TEXT   send TEXT to NAME only\\n  /quit            "
+                        "leave the chat\"}",
+                        A);
+    send_unknown_cmd (A, "/frob");
+    expect_reply_event (general, "Unknown command: /frob. Type /help for the list.\n",
+                        EV_ERROR ("Unknown command: /frob. Type /help for the list."), A);
+    send_cmd (A, CMD_JOIN, NULL, NULL);
+    expect_reply_event (general, "Usage: /join ROOM\n", EV_ERROR ("Usage: /join ROOM"), A);
+    send_cmd (A, CMD_JOIN, "General", NULL);
+    expect_reply_event (general, "You are already in general.\n",
+                        EV_ERROR ("You are already in general."), A);
+    send_cmd (A, CMD_NAME, "Bob", NULL);
+    expect_reply_event (general, "Name is already taken.\n", EV_ERROR ("Name is already taken."),
+                        A);
+    send_notice (B, "Message too long (max 4096 bytes).\n");
+    expect_reply_event (general, "Message too long (max 4096 bytes).\n",
+                        EV_ERROR ("Message too long (max 4096 bytes)."), B);
+    send_cmd (B, CMD_USERS, NULL, NULL);
+    expect_reply_event (general, "Users in general (2): alice, bob\n",
+                        "{\"type\":\"users\",\"room\":\"general\",\"names\":[\"alice\",\"bob\"]}",
+                        B);
+
+    //  /msg: the target gets it, the sender its copy with a bare prompt.
+    const char *private = "{\"type\":\"private\",\"time\":\"" TS "\",\"from\":\"alice\","
+                          "\"to\":\"bob\",\"text\":\"psst \\\"x\\\"\"}";
+    send_cmd (A, CMD_MSG, "bob", "psst \"x\"");
+    expect_reply_event (general, "\n[" TS "][alice -> bob]:psst \"x\"\n", private, B);
+    expect_reply_event (general, "", private, A);
+    send_cmd (A, CMD_MSG, "nobody", "hi");
+    expect_reply_event (general, "No such user: nobody.\n", EV_ERROR ("No such user: nobody."), A);
+
+    //  A move: left to those who stay, entered in the new room.
+    send_cmd (B, CMD_JOIN, "dev", NULL);
+    zsock_t *dev = expect_attach ();
+    expect_out_event (general, "\nbob has left our chat...\n",
+                      "{\"type\":\"left\",\"room\":\"general\",\"name\":\"bob\"}", 0, A);
+    expect_release (general, B, true);
+    send_released (B);
+    expect_enter_event (dev, B, "bob", "",
+                        "{\"type\":\"entered\",\"room\":\"dev\",\"name\":\"bob\","
+                        "\"history\":[]}");
+    //  /rooms, sorted by name, the caller's marked.
+    send_cmd (B, CMD_ROOMS, NULL, NULL);
+    expect_reply_event (dev, "Rooms:\n* dev (1 member)\n  general (1 member)\n",
+                        "{\"type\":\"rooms\",\"rooms\":[{\"name\":\"dev\",\"members\":1,"
+                        "\"mine\":true},{\"name\":\"general\",\"members\":1,\"mine\":false}]}",
+                        B);
+    //  /name: the renamer's reply carries renamed (alone: no notice).
+    send_cmd (B, CMD_NAME, "robert", NULL);
+    expect_msg (dev, MSG_LABEL, B, "robert");
+    expect_reply_event (dev, "bob changed their name to robert\n",
+                        "{\"type\":\"renamed\",\"room\":\"dev\",\"old\":\"bob\","
+                        "\"new\":\"robert\"}",
+                        B);
+    hub_finish ();
+}
+
 int
 main (void)
 {
@@ -1937,6 +2038,7 @@ main (void)
         HUB_TEST (test_room_creation_is_paced),
         HUB_TEST (test_scrape_shows_the_hub_and_the_gateways),
         HUB_TEST (test_scrape_with_two_gateways),
+        HUB_TEST (test_events),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

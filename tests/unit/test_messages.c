@@ -124,19 +124,19 @@ sample (msg_kind_t kind, uint64_t *id, const void *want [], size_t sizes [])
             WANT (0, "1", 1);
             return msg_new_leave (ID, true);
         case MSG_SAY:
-            WANT (0, s_long, sizeof s_long);
-            return msg_new_say (ID, s_long, sizeof s_long);
+            WANT (0, s_long, sizeof s_long), WANT (1, "{\"type\":\"reply\"}", 16);
+            return msg_new_say (ID, s_long, sizeof s_long, "{\"type\":\"reply\"}", 16);
         case MSG_USERS:
             return msg_new_users (ID);
         case MSG_RENAME:
             WANT (0, "dave", 4);
             return msg_new_rename (ID, "dave and more", 4);
         case MSG_OUT:
-            WANT (0, "hi\n", 3), WANT (1, s_ids, sizeof s_ids), WANT (2, "1", 1);
-            return msg_new_out (ID, "hi\n", 3, s_ids, 3, true);
+            WANT (0, "hi\n", 3), WANT (1, s_ids, sizeof s_ids), WANT (2, "1", 1), WANT (3, "{}", 2);
+            return msg_new_out (ID, "hi\n", 3, s_ids, 3, true, "{}", 2);
         case MSG_ENTER:
-            WANT (0, "erin", 4), WANT (1, "[2024-01-01 00:00:00][bob]:hi\n", 30);
-            return msg_new_enter (ID, "erin", "[2024-01-01 00:00:00][bob]:hi\n", 30);
+            WANT (0, "erin", 4), WANT (1, "[2024-01-01 00:00:00][bob]:hi\n", 30), WANT (2, "", 0);
+            return msg_new_enter (ID, "erin", "[2024-01-01 00:00:00][bob]:hi\n", 30, NULL, 0);
         case MSG_REFUSE:
             WANT (0, "Name is already taken.", 22);
             return msg_new_refuse (ID, "Name is already taken.");
@@ -304,7 +304,7 @@ test_accessors (void **state)
         zmsg_destroy (&got);
     }
     for (int prompt_skip = 0; prompt_skip < 2; prompt_skip++) {
-        zmsg_t    *got = pass (msg_new_out (s_ids [0], "t", 1, s_ids, 3, prompt_skip));
+        zmsg_t    *got = pass (msg_new_out (s_ids [0], "t", 1, s_ids, 3, prompt_skip, "", 0));
         msg_view_t view;
         assert_true (msg_parse (got, &view));
         assert_true (view.id == s_ids [0]);
@@ -315,7 +315,7 @@ test_accessors (void **state)
         zmsg_destroy (&got);
     }
     //  No ids at all: an OUT to nobody.
-    zmsg_t    *got = pass (msg_new_out (0, "", 0, NULL, 0, false));
+    zmsg_t    *got = pass (msg_new_out (0, "", 0, NULL, 0, false, NULL, 0));
     msg_view_t view;
     assert_true (msg_parse (got, &view));
     assert_int_equal (msg_id_count (&view, 1), 0);
@@ -345,14 +345,15 @@ test_wire_format (void **state)
     assert_frame (zmsg_next (got), "hello", 5);
     zmsg_destroy (&got);
 
-    got = pass (msg_new_out (0, "x", 1, &id, 1, true));
-    assert_int_equal (zmsg_size (got), 5);
+    got = pass (msg_new_out (0, "x", 1, &id, 1, true, "{}", 2));
+    assert_int_equal (zmsg_size (got), 6);
     uint64_t zero = 0;
     assert_frame (zmsg_first (got), "OUT", 3);
     assert_frame (zmsg_next (got), &zero, sizeof zero);
     assert_frame (zmsg_next (got), "x", 1);
     assert_frame (zmsg_next (got), &id, sizeof id);
     assert_frame (zmsg_next (got), "1", 1);
+    assert_frame (zmsg_next (got), "{}", 2);
     zmsg_destroy (&got);
 
     got = pass (msg_new_term ());
@@ -465,6 +466,7 @@ test_bad_booleans (void **state)
         msg_add_str (msg, "text");
         msg_add (msg, &id, sizeof id);
         msg_add (msg, bad [i], sizes [i]);
+        msg_add_str (msg, "");
         assert_refused (msg, "an OUT with a bad prompt_skip");
     }
 }

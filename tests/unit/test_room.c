@@ -44,6 +44,9 @@ static struct {
 /*  Gateways the next room has (0: the default, one).                  */
 static unsigned s_next_gateways;
 
+/*  The next room's --http port (0: none, its events are all "").        */
+static int s_next_http_port;
+
 /*  A room keeping its file in data_dir ("" for none), logging to
     log_path (NULL: /dev/null).                                          */
 static void
@@ -60,6 +63,8 @@ room_start_in (const char *name, size_t history, const char *data_dir, const cha
     args->gateways = s_next_gateways;
     s_next_gateways = 0;
     args->config.history = (int) history;
+    args->config.http_port = s_next_http_port;
+    s_next_http_port = 0;
     snprintf (args->config.data_dir, sizeof args->config.data_dir, "%s", data_dir);
     s_room.log_fd = log_path ? open (log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
                              : open ("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -148,7 +153,7 @@ send_line (uint64_t id, const char *text)
 static void
 send_say (uint64_t id, const char *text)
 {
-    send_to_room (msg_new_say (id, text, strlen (text)));
+    send_to_room (msg_new_say (id, text, strlen (text), "", 0));
 }
 static void
 send_users (uint64_t id)
@@ -870,6 +875,77 @@ test_start_fails_on_a_taken_endpoint (void **state)
     zsock_destroy (&squatter);
 }
 
+/* ------------------------------------------------------------------ */
+/*  Events: with a gateway that takes them (--http), each output carries
+    its JSON (event.h) for the web gateway; without, "" (every test above
+    checks that, through actor_check's expect_*).                        */
+
+#define EV_ENTERED(room, name, history)                                                            \
+    "{\"type\":\"entered\",\"room\":\"" room "\",\"name\":\"" name "\",\"history\":[" history "]}"
+#define EV_LINE(room, name, text)                                                                  \
+    "{\"type\":\"line\",\"room\":\"" room "\",\"time\":\"" TS "\",\"name\":\"" name                \
+    "\",\"text\":\"" text "\"}"
+
+/*  Each event once to each member: a line to all, its author too (the
+    skip id with prompt_skip); joined to the others, entered to the
+    joiner with the history; left to those who stay; renamed to the
+    others in the broadcast and to the renamer in its own reply; users to
+    the one asking; a blank line and a bare prompt carry none; a SAY's
+    event goes on as the hub built it.                                   */
+static void
+test_events (void **state)
+{
+    (void) state;
+    s_next_http_port = 8080;
+    room_start ("lobby", 10);
+    send_join (A, "alice");
+    expect_enter_event (s_room.gateway, A, "alice", "", EV_ENTERED ("lobby", "alice", ""));
+    send_join (B, "bob");
+    expect_out_event (s_room.gateway, "\nbob has joined our chat...\n",
+                      "{\"type\":\"joined\",\"room\":\"lobby\",\"name\":\"bob\"}", 0, A);
+    expect_enter_event (s_room.gateway, B, "bob", "", EV_ENTERED ("lobby", "bob", ""));
+
+    send_line (A, "say \"hi\"\t\\o/");
+    expect_out_event (s_room.gateway, "\n[" TS "][alice]:say \"hi\"\t\\o/\n",
+                      EV_LINE ("lobby", "alice", "say \\\"hi\\\"\\t\\\\o/"), A, B);
+    send_line (B, " \t ");
+    expect_out_event (s_room.gateway, "", "", 0, B);
+
+    send_users (B);
+    expect_reply_event (s_room.gateway, "Users in lobby (2): alice, bob\n",
+                        "{\"type\":\"users\",\"room\":\"lobby\",\"names\":[\"alice\",\"bob\"]}", B);
+    send_to_room (msg_new_say (A, "Usage: /join ROOM\n", 18, "{\"type\":\"error\"}", 16));
+    expect_reply_event (s_room.gateway, "Usage: /join ROOM\n", "{\"type\":\"error\"}", A);
+
+    const char *renamed = "{\"type\":\"renamed\",\"room\":\"lobby\",\"old\":\"bob\","
+                          "\"new\":\"robert\"}";
+    send_rename (B, "robert");
+    //  To the others (bob skipped, no prompt_skip), LABEL, bob's reply.
+    check_msg_t got;
+    check_recv_at (__FILE__, __LINE__, s_room.gateway, &got, "the rename notice");
+    check_out_event_at (__FILE__, __LINE__, &got, "\nbob changed their name to robert\n", renamed,
+                        0, CHECK_IDS (A));
+    assert_true (got.v.id == B && !msg_bool (&got.v, 2));
+    check_msg_free (&got);
+    expect_msg (s_room.gateway, MSG_LABEL, B, "robert");
+    expect_reply_event (s_room.gateway, "bob changed their name to robert\n", renamed, B);
+
+    //  History comes back in entered, line by line.
+    send_join (C, "carol");
+    expect_out_event (s_room.gateway, "\ncarol has joined our chat...\n",
+                      "{\"type\":\"joined\",\"room\":\"lobby\",\"name\":\"carol\"}", 0, A, B);
+    expect_enter_event (s_room.gateway, C, "carol", "[" TS "][alice]:say \"hi\"\t\\o/\n",
+                        EV_ENTERED ("lobby", "carol",
+                                    "{\"time\":\"" TS "\",\"name\":\"alice\",\"text\":\"say "
+                                    "\\\"hi\\\"\\t\\\\o/\"}"));
+
+    send_leave (A, false);
+    expect_out_event (s_room.gateway, "\nalice has left our chat...\n",
+                      "{\"type\":\"left\",\"room\":\"lobby\",\"name\":\"alice\"}", 0, B, C);
+    expect_release (s_room.gateway, A, false);
+    room_finish ();
+}
+
 int
 main (void)
 {
@@ -901,6 +977,7 @@ main (void)
         ROOM_TEST (test_no_data_dir_no_file),
         ROOM_TEST (test_data_dir_write_error_logged_once),
         ROOM_TEST (test_data_dir_name_stays_inside),
+        ROOM_TEST (test_events),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
