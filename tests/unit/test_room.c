@@ -946,6 +946,36 @@ test_events (void **state)
     room_finish ();
 }
 
+/*  Two gateways: each gets the event with its own members' OUT; on the
+    web gateway's pipe the author of a line is the skip id with
+    prompt_skip (it gets the event too), on the other it is not listed.  */
+static void
+test_events_two_gateways (void **state)
+{
+    (void) state;
+    const uint64_t W = msg_id_make (1, 1, 1);
+    s_next_gateways = 2;
+    s_next_http_port = 8080;
+    room_start ("lobby", 10);
+    send_join (A, "alice");
+    expect_enter_event (s_room.gateway, A, "alice", "", EV_ENTERED ("lobby", "alice", ""));
+    send_join (W, "wendy");
+    expect_out_event (s_room.gateway, "\nwendy has joined our chat...\n",
+                      "{\"type\":\"joined\",\"room\":\"lobby\",\"name\":\"wendy\"}", 0, A);
+    expect_enter_event (s_room.web, W, "wendy", "", EV_ENTERED ("lobby", "wendy", ""));
+
+    send_line (W, "hi");
+    expect_out_event (s_room.gateway, "\n[" TS "][wendy]:hi\n", EV_LINE ("lobby", "wendy", "hi"), 0,
+                      A);
+    expect_out_event_at (__FILE__, __LINE__, s_room.web, "\n[" TS "][wendy]:hi\n",
+                         EV_LINE ("lobby", "wendy", "hi"), W, NULL, 0);
+    send_line (A, "yo");
+    expect_out_event_at (__FILE__, __LINE__, s_room.gateway, "\n[" TS "][alice]:yo\n",
+                         EV_LINE ("lobby", "alice", "yo"), A, NULL, 0);
+    expect_out_event (s_room.web, "\n[" TS "][alice]:yo\n", EV_LINE ("lobby", "alice", "yo"), 0, W);
+    room_finish ();
+}
+
 int
 main (void)
 {
@@ -978,6 +1008,7 @@ main (void)
         ROOM_TEST (test_data_dir_write_error_logged_once),
         ROOM_TEST (test_data_dir_name_stays_inside),
         ROOM_TEST (test_events),
+        ROOM_TEST (test_events_two_gateways),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
