@@ -37,7 +37,7 @@ E2E_SRC   := $(wildcard tests/e2e/test_*.c)
 E2E_BIN   := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(E2E_SRC))
 HEADERS   := $(wildcard include/*.h)
 E2E_HDR   := $(wildcard tests/e2e/*.h)
-TEST_HDR  := $(wildcard tests/*.h)
+TEST_HDR  := $(wildcard tests/*.h tests/unit/*.h)
 TEST_LIB  := tests/client_check.c
 
 # The version --version prints: `git describe` in a clone, else the VERSION
