@@ -17,6 +17,7 @@
     (TCP pushes back on them) while that queue is long.                  */
 #include "gateway.h"
 #include "addrs.h"
+#include "bucket.h"
 #include "clean.h"
 #include "command.h"
 #include "endpoints.h"
@@ -58,7 +59,6 @@
 #define ZMQ_BUDGET        256   /* messages per pipe per pass, so no pipe starves the rest */
 #define ACCEPT_BUDGET     64    /* connections accepted per pass */
 #define EPOLL_EVENTS      256
-#define LINE_COST         1000                   /* a line, in rate tokens (1 per ms per line/s) */
 #define NAME_CHECK_MS     1000                   /* how often the name prompt's clock is read */
 #define KEEPALIVE_IDLE    60                     /* s of silence before TCP probes a client */
 #define KEEPALIVE_INTVL   10                     /* s between probes */
@@ -88,24 +88,23 @@ typedef struct {
     int              fd;
     uint32_t         gen; /* with the slot, makes the client id */
     uint8_t          state;
-    bool             reading;     /* EPOLLIN is in the interest set */
-    bool             writing;     /* EPOLLOUT is in the interest set */
-    bool             paused;      /* the hub said PAUSE: hand on nothing until RESUME */
-    bool             eof;         /* the peer is done sending */
-    bool             told_hub;    /* the hub may know it: CLOSED must follow */
-    bool             hung_up;     /* out of the epoll set: the peer is gone */
-    const char      *gone;        /* hung_up: why, for the log */
-    const char      *closing;     /* CONN_LEAVING, CONN_CLOSING: why, for the log */
-    char            *label;       /* the name its prompts show */
-    int64_t          opened_at;   /* ms clock */
-    int64_t          tokens;      /* rate bucket: LINE_COST per line */
-    int64_t          refilled_at; /* ms clock of the bucket's last refill */
-    int64_t          resume_at;   /* throttled: when a line's worth is back */
-    uint64_t         sent;        /* bytes written to it so far */
-    uint64_t         block_from;  /* the history block ENTER pushed at once: */
-    uint64_t         block_to;    /*   its place in the output stream */
-    int64_t          leave_by;    /* CONN_LEAVING: closed then, RELEASE or not */
-    int32_t          addr;        /* its address's entry in self->addrs, or -1 */
+    bool             reading;    /* EPOLLIN is in the interest set */
+    bool             writing;    /* EPOLLOUT is in the interest set */
+    bool             paused;     /* the hub said PAUSE: hand on nothing until RESUME */
+    bool             eof;        /* the peer is done sending */
+    bool             told_hub;   /* the hub may know it: CLOSED must follow */
+    bool             hung_up;    /* out of the epoll set: the peer is gone */
+    const char      *gone;       /* hung_up: why, for the log */
+    const char      *closing;    /* CONN_LEAVING, CONN_CLOSING: why, for the log */
+    char            *label;      /* the name its prompts show */
+    int64_t          opened_at;  /* ms clock */
+    bucket_t         bucket;     /* --rate */
+    int64_t          resume_at;  /* throttled: when a line's worth is back */
+    uint64_t         sent;       /* bytes written to it so far */
+    uint64_t         block_from; /* the history block ENTER pushed at once: */
+    uint64_t         block_to;   /*   its place in the output stream */
+    int64_t          leave_by;   /* CONN_LEAVING: closed then, RELEASE or not */
+    int32_t          addr;       /* its address's entry in self->addrs, or -1 */
     framer_t         in;
     buf_t            out;
     telnet_filter_t *telnet; /* from its first IAC byte on (telnet.h) */
@@ -178,13 +177,6 @@ static int64_t
 s_now_ms (self_t *self)
 {
     return self->now_us / 1000;
-}
-
-//  Twice the rate: a client may paste a few lines at once.
-static int64_t
-s_rate_burst (self_t *self)
-{
-    return 2 * (int64_t) self->config.rate * LINE_COST;
 }
 
 //  ---------------------------------------------------------------------
@@ -564,8 +556,8 @@ s_conn_open (self_t *self, int fd, int32_t addr)
     conn->addr = addr;
     conn->state = CONN_NAMING;
     conn->reading = true;
-    conn->opened_at = conn->refilled_at = s_now_ms (self);
-    conn->tokens = s_rate_burst (self);
+    conn->opened_at = s_now_ms (self);
+    bucket_init (&conn->bucket, self->config.rate, conn->opened_at);
     framer_init (&conn->in);
     buf_init (&conn->out);
     s_socket_name (fd, getpeername, conn->peer, sizeof conn->peer);
@@ -736,17 +728,8 @@ s_conn_stall (self_t *self, conn_t *conn)
 static bool
 s_conn_may_send (self_t *self, conn_t *conn)
 {
-    if (self->config.rate == 0)
+    if (bucket_ready (&conn->bucket, self->config.rate, s_now_ms (self), &conn->resume_at))
         return true;
-    int64_t now = s_now_ms (self);
-    conn->tokens += (now - conn->refilled_at) * self->config.rate;
-    conn->refilled_at = now;
-    if (conn->tokens > s_rate_burst (self))
-        conn->tokens = s_rate_burst (self);
-    if (conn->tokens >= LINE_COST)
-        return true;
-    int64_t wait = (LINE_COST - conn->tokens + self->config.rate - 1) / self->config.rate;
-    conn->resume_at = now + wait;
     slotlist_add (&self->throttled, s_conn_slot (self, conn));
     //  Counted when input waits, not when the bucket is merely empty.
     if (framer_buffered (&conn->in))
@@ -838,7 +821,7 @@ s_conn_process (self_t *self, conn_t *conn)
         frame_result_t result = framer_next (&conn->in, &line, &size);
         if (result == FRAME_NONE)
             break;
-        conn->tokens -= self->config.rate ? LINE_COST : 0;
+        bucket_spend (&conn->bucket, self->config.rate);
         if (result == FRAME_TOO_LONG)
             s_conn_notice (self, conn, PROTOCOL_TOO_LONG);
         else if (conn->state == CONN_NAMING)
