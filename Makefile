@@ -11,12 +11,12 @@ UNITDIR  ?= $(PREFIX)/lib/systemd/system
 SANITIZE ?=
 comma    := ,
 
-PKGS      := libczmq libzmq icu-uc icu-i18n libtelnet libsystemd
+PKGS      := libczmq libzmq icu-uc icu-i18n libtelnet libsystemd libwebsockets
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lczmq -lzmq -licui18n -licuuc -licudata -ltelnet -lsystemd) -lpthread
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lczmq -lzmq -licui18n -licuuc -licudata -ltelnet -lsystemd -lwebsockets) -lpthread
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 ifeq ($(SANITIZE),)
@@ -29,7 +29,9 @@ endif
 B := build/$(VARIANT)
 
 LIB_SRC   := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard actors/*.c)
-LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
+# The chat page (web/), embedded in the binary: a generated C file.
+WEB_FILES := $(wildcard web/*.html) $(wildcard web/*.js) $(wildcard web/*.css)
+LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/web_assets.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 E2E_LIB   := $(filter-out tests/e2e/test_%.c,$(wildcard tests/e2e/*.c))
@@ -77,6 +79,13 @@ $(B)/TCPChat: $(B)/src/main.o $(B)/libtcpchat.a $(B)/flags
 # leaves a half-written archive behind.
 $(B)/libtcpchat.a: $(LIB_OBJ)
 	rm -f $@.tmp && $(AR) rcs $@.tmp $^ && mv -f $@.tmp $@
+
+$(B)/gen/web_assets.c build/fuzz/gen/web_assets.c: $(WEB_FILES) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-web.sh $@ $(WEB_FILES)
+
+$(B)/gen/web_assets.o: $(B)/gen/web_assets.c $(HEADERS) $(B)/flags
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/%.o: %.c $(HEADERS) $(B)/flags
 	@mkdir -p $(dir $@)
@@ -159,7 +168,7 @@ FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRC     := tests/fuzz/fuzz_input.c src/framer.c src/buf.c src/clean.c src/command.c src/names.c \
                 src/telnet.c src/text.c src/mem.c
-FUZZ_GW_SRC  := tests/fuzz/fuzz_gateway.c $(LIB_SRC)
+FUZZ_GW_SRC  := tests/fuzz/fuzz_gateway.c $(LIB_SRC) build/fuzz/gen/web_assets.c
 FUZZ_RUN      = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build/fuzz/
 fuzz: build/fuzz/fuzz_input build/fuzz/fuzz_gateway ## libFuzzer: the input path, then the gateway (FUZZ_SECONDS each)
 	@mkdir -p build/fuzz/corpus-input build/fuzz/corpus-gateway
@@ -243,7 +252,7 @@ check-man: ## groff -ww -z over docs/TCPChat.1: no warnings
 # Every source, script and build file says its license (SPDX), so a file
 # copied out of the tree still does.
 check-spdx: ## every source, script and build file has an SPDX license line
-	@missing=$$(git ls-files '*.c' '*.h' '*.sh' '*.py' Makefile .ci/run docker/Dockerfile 'compose*.yaml' \
+	@missing=$$(git ls-files '*.c' '*.h' '*.sh' '*.py' '*.html' '*.js' '*.css' Makefile .ci/run docker/Dockerfile 'compose*.yaml' \
 	    | while read -r f; do grep -q 'SPDX-License-Identifier: MIT' "$$f" || echo "$$f"; done); \
 	    if [ -n "$$missing" ]; then echo "check-spdx: no SPDX line in:"; echo "$$missing"; exit 1; fi; \
 	    echo "check-spdx: every file has its SPDX line"
