@@ -15,6 +15,7 @@
 #include "log.h"
 #include "protocol.h"
 #include "store.h"
+#include "web.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -29,11 +30,16 @@
 //  Descriptors the server needs besides one per client: stdio, the log
 //  file, the listener, epoll, ZeroMQ's own, and each room's pipes (its
 //  actor pipe, its output pipe, its writer's pipe and its file).
-#define FDS_FIXED    64
-#define FDS_PER_ROOM 8
+#define FDS_FIXED        64
+#define FDS_PER_ROOM     8
+//  With the web gateway: its sockets beyond its clients (page loads,
+//  scrapes: HTTP_SPARE in actors/web.c), and per room its output pipe to
+//  the web gateway (both ends) and the copy of it lws polls.
+#define FDS_WEB_FIXED    64
+#define FDS_WEB_PER_ROOM 3
 //  Rooms are lowered first, but not below this many (nor below what was
 //  asked): a server must have somewhere to talk besides general.
-#define ROOMS_KEPT   16
+#define ROOMS_KEPT       16
 
 //  How long the exit waits for the log writer to write what is left.
 #define LOG_SINK_STOP_MS 1000
@@ -42,9 +48,11 @@
 //  soft limit as far as allowed, then keep max_rooms and max_clients
 //  below it, so the server answers with "Too many rooms" or its "full"
 //  text instead of running out (EMFILE). Rooms give way first: each
-//  costs FDS_PER_ROOM descriptors, a client one. But only down to what
-//  half the budget affords: a big --max-clients must not squeeze the
-//  rooms down to a handful while most of the descriptors sit unused.
+//  costs FDS_PER_ROOM descriptors (and FDS_WEB_PER_ROOM more with the web
+//  gateway), a client one per gateway (--max-clients is per gateway).
+//  But only down to what half the budget affords: a big --max-clients
+//  must not squeeze the rooms down to a handful while most of the
+//  descriptors sit unused.
 static void
 s_fit_fd_limit (config_t *config, const log_t *log)
 {
@@ -58,14 +66,19 @@ s_fit_fd_limit (config_t *config, const log_t *log)
     }
     if (limit.rlim_cur == RLIM_INFINITY)
         return;
+    bool web = config->http_port > 0;
+    long fixed = FDS_FIXED + (web ? FDS_WEB_FIXED : 0);
+    long per_room = FDS_PER_ROOM + (web ? FDS_WEB_PER_ROOM : 0);
+    long gateways = web ? 2 : 1;
     long total = (long) limit.rlim_cur;
-    long spare = total - FDS_FIXED - (long) FDS_PER_ROOM * config->max_rooms - config->max_clients;
+    long clients = gateways * config->max_clients;
+    long spare = total - fixed - per_room * config->max_rooms - clients;
     if (spare < 0) {
-        long budget = total - FDS_FIXED;
+        long budget = total - fixed;
         long floor = config->max_rooms < ROOMS_KEPT ? config->max_rooms : ROOMS_KEPT;
-        long rooms = (budget - config->max_clients) / FDS_PER_ROOM;
-        if (rooms < budget / 2 / FDS_PER_ROOM)
-            rooms = budget / 2 / FDS_PER_ROOM;
+        long rooms = (budget - clients) / per_room;
+        if (rooms < budget / 2 / per_room)
+            rooms = budget / 2 / per_room;
         if (rooms < floor)
             rooms = floor;
         if (rooms < config->max_rooms) {
@@ -76,7 +89,7 @@ s_fit_fd_limit (config_t *config, const log_t *log)
             config->max_rooms = (int) rooms;
         }
     }
-    long room_for_clients = total - FDS_FIXED - (long) FDS_PER_ROOM * config->max_rooms;
+    long room_for_clients = (total - fixed - per_room * config->max_rooms) / gateways;
     if (room_for_clients < 1)
         room_for_clients = 1;
     if (config->max_clients > room_for_clients) {
@@ -196,6 +209,25 @@ s_open_listener (config_t *config, const log_t *log, int *exit_code)
     return -1;
 }
 
+//  --http: the web gateway's socket, on --bind as the TCP one, with the
+//  same exit statuses when it cannot listen. -1 when there is none.
+static int
+s_open_http_listener (const config_t *config, int *exit_code)
+{
+    if (config->http_port <= 0)
+        return -1;
+    char error [LOG_REASON_SIZE] = "";
+    int  fd = listener_open (config->bind, config->http_port, error, sizeof error);
+    if (fd >= 0)
+        return fd;
+    fprintf (stderr, "TCPChat: cannot listen for HTTP on %s:%d: %s\n",
+             *config->bind ? config->bind : "*", config->http_port, error);
+    *exit_code = fd == LISTENER_BAD_ADDRESS ? TCPCHAT_EXIT_BAD_OPTION
+                 : fd == LISTENER_IN_USE    ? TCPCHAT_EXIT_PORT_BUSY
+                                            : TCPCHAT_EXIT_NO_LISTEN;
+    return -1;
+}
+
 //  One line for a failed start: the actor's own log line says why when it
 //  gave up itself (ECHILD), else what kept it from running.
 static void
@@ -207,11 +239,11 @@ s_start_failed (const char *actor, int error)
         fprintf (stderr, "TCPChat: cannot start the %s: %s\n", actor, strerror (error));
 }
 
-//  The hub first: it binds the endpoint the gateway connects to, and
+//  The hub first: it binds the endpoints the gateways connect to, and
 //  starts room general. Both or neither: a failed start is one error and
 //  TCPCHAT_EXIT_START, never a server that listens with nothing behind it.
 static bool
-s_start_actors (const config_t *config, int listener, actor_t **hub, actor_t **gateway)
+s_start_gateways (const config_t *config, int listener, actor_t **hub, actor_t **gateway)
 {
     //  libzmq starts its own threads, and takes their descriptors, at the
     //  first socket: take them here, where running out is an error, not
@@ -225,9 +257,9 @@ s_start_actors (const config_t *config, int listener, actor_t **hub, actor_t **g
     zmq_close (first);
     hub_args_t *hub_args = (hub_args_t *) zmalloc (sizeof (hub_args_t));
     hub_args->config = *config;
-    //  Gateway 0 only: --http is accepted and unused until the web
-    //  gateway exists (it then makes this 1 + (config->http_port > 0)).
-    hub_args->gateways = 1;
+    //  The TCP gateway, and the web gateway with --http: the hub waits
+    //  for each to connect.
+    hub_args->gateways = 1 + (config->http_port > 0);
     *hub = actor_new (hub_actor, hub_args);
     if (!*hub) {
         s_start_failed ("hub", errno);
@@ -248,6 +280,30 @@ s_start_actors (const config_t *config, int listener, actor_t **hub, actor_t **g
     return true;
 }
 
+//  Then, with --http, the web gateway (gateway 1) on the listener main
+//  opened for it: all or none, as above.
+static bool
+s_start_actors (const config_t *config, int listener, int http_listener, actor_t **hub,
+                actor_t **gateway, actor_t **web)
+{
+    *web = NULL;
+    if (!s_start_gateways (config, listener, hub, gateway))
+        return false;
+    if (http_listener < 0)
+        return true;
+    web_args_t *web_args = (web_args_t *) zmalloc (sizeof (web_args_t));
+    web_args->config = *config;
+    web_args->index = 1;
+    web_args->listener = http_listener;
+    *web = actor_new (web_actor, web_args);
+    if (!*web) {
+        s_start_failed ("web gateway", errno);
+        actor_destroy (hub);
+        actor_destroy (gateway);
+        return false;
+    }
+    return true;
+}
 static void
 s_exit_now (int signal_number)
 {
@@ -301,6 +357,12 @@ main (int argc, char **argv)
         log_sink_stop (&sink, LOG_SINK_STOP_MS);
         return exit_code;
     }
+    int http_listener = s_open_http_listener (&config, &exit_code);
+    if (exit_code) {
+        close (listener);
+        log_sink_stop (&sink, LOG_SINK_STOP_MS);
+        return exit_code;
+    }
     //  The socket listens from here on: connections wait in its backlog
     //  until the gateway takes them.
     printf (PROTOCOL_LISTENING, config.port);
@@ -312,8 +374,8 @@ main (int argc, char **argv)
     snprintf (config.endpoint, sizeof config.endpoint, "inproc://tcpchat-%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
 
-    actor_t *hub, *gateway;
-    if (!s_start_actors (&config, listener, &hub, &gateway)) {
+    actor_t *hub, *gateway, *web;
+    if (!s_start_actors (&config, listener, http_listener, &hub, &gateway, &web)) {
         log_sink_stop (&sink, LOG_SINK_STOP_MS);
         return TCPCHAT_EXIT_START;
     }
@@ -332,9 +394,12 @@ main (int argc, char **argv)
     pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
 
     //  The hub first: stopping it stops the rooms, whose last words go
-    //  to the gateway, which is still there to take them. The gateway
-    //  then tells every client, flushes what they are owed, and closes.
+    //  to the gateways, which are still there to take them. Each gateway
+    //  then tells every client, flushes what they are owed, and closes:
+    //  the web one first, as it may be the slower to flush.
     actor_destroy (&hub);
+    if (web)
+        actor_destroy (&web);
     actor_destroy (&gateway);
     log_info (&log, "stopped");
     if (config.log_fd >= 0)
