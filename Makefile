@@ -37,6 +37,9 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 E2E_LIB   := $(filter-out tests/e2e/test_%.c,$(wildcard tests/e2e/*.c))
 E2E_SRC   := $(wildcard tests/e2e/test_*.c)
 E2E_BIN   := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(E2E_SRC))
+# The web gateway's end-to-end tests: Python (Debian's python3-websockets)
+# against the real binary; each prints cmocka's summary for tests/run.sh.
+WEB_TESTS := $(wildcard tests/web/test_*.py)
 HEADERS   := $(wildcard include/*.h)
 E2E_HDR   := $(wildcard tests/e2e/*.h)
 TEST_HDR  := $(wildcard tests/*.h tests/unit/*.h)
@@ -47,7 +50,7 @@ TEST_LIB  := tests/client_check.c
 # commit recompiles one file.
 VERSION := $(shell sh scripts/version.sh)
 
-.PHONY: all check check-spdx check-tsan-race format check-format test test-build test-unit test-e2e test-valgrind fuzz fuzz-check-cc deps install uninstall \
+.PHONY: all check check-spdx check-tsan-race format check-format test test-build test-unit test-e2e test-web test-valgrind fuzz fuzz-check-cc deps install uninstall \
         clean docker-test help check-man check-units check-docs dist FORCE
 all: TCPChat ## the default: ./TCPChat
 
@@ -114,7 +117,7 @@ export TCPCHAT_EXPECT_VERSION := $(VERSION)
 
 test: deps ## build and run every unit and end-to-end test
 	@$(MAKE) --no-print-directory test-build
-	@sh tests/run.sh $(B) $(UNIT_BIN) $(E2E_BIN)
+	@sh tests/run.sh $(B) $(UNIT_BIN) $(E2E_BIN) $(WEB_TESTS)
 
 check: test ## the same as make test
 
@@ -125,6 +128,9 @@ test-unit: $(UNIT_BIN) ## the unit tests only
 
 test-e2e: $(B)/TCPChat $(E2E_BIN) ## the end-to-end tests only
 	@sh tests/run.sh $(B) $(E2E_BIN)
+
+test-web: $(B)/TCPChat ## the web gateway's end-to-end tests (tests/web/*.py) only
+	@sh tests/run.sh $(B) $(WEB_TESTS)
 
 # valgrind memcheck: every unit test binary, and the end-to-end suite with
 # the server under valgrind. Plain build only (sanitizers and valgrind clash).

@@ -109,39 +109,39 @@ typedef struct {
 } session_t;
 
 typedef struct {
-    zsock_t          *pipe;
-    config_t          config;
-    unsigned          index;
-    log_t             log;
-    int               listener;  /* until lws takes it */
-    int               listen_fd; /* lws's from then on */
-    struct lws_context *context;
-    struct lws_vhost *vhost;
-    pipe_t           *actor_pipe, *hub_pipe, *listen_pipe;
-    zsock_t          *hub;
-    pipe_t          **rooms; /* rooms' output pipes; NULL holes are reused */
-    size_t            room_slots;
-    zlist_t          *hub_queue; /* messages waiting for room in the hub pipe */
-    client_t         *clients;   /* max_clients slots */
-    uint32_t         *free_slots;
-    size_t            free_count;
-    size_t            open_count;    /* WebSocket clients */
-    size_t            sockets;       /* every accepted socket still open */
-    size_t            slots_used;    /* slots below this have been used */
-    size_t            leaving_count; /* clients in CLIENT_LEAVING */
-    slotlist_t        stalled;       /* input waits for the hub queue to shrink */
-    slotlist_t        throttled;     /* over --rate: read again at resume_at */
-    lws_sorted_usec_list_t drain_sul;  /* busy pipes, at once */
-    lws_sorted_usec_list_t tick_sul;   /* clocks: name prompts, leavers, --rate */
-    lws_sorted_usec_list_t accept_sul; /* accepting again after EMFILE */
-    int64_t           tick_due; /* ms clock of the tick scheduled, INT64_MAX: none */
-    int64_t           origin_logged_at;
-    uint64_t          origins_refused; /* since the last log line */
-    char             *clean_a, *clean_b;
-    unsigned char    *scratch; /* LWS_PRE + the biggest frame */
-    size_t            scratch_size;
-    uint64_t          accepted, refused, lines_in, evicted, timed_out;
-    bool              terminated;
+    zsock_t               *pipe;
+    config_t               config;
+    unsigned               index;
+    log_t                  log;
+    int                    listener;  /* until lws takes it */
+    int                    listen_fd; /* lws's from then on */
+    struct lws_context    *context;
+    struct lws_vhost      *vhost;
+    pipe_t                *actor_pipe, *hub_pipe, *listen_pipe;
+    zsock_t               *hub;
+    pipe_t               **rooms; /* rooms' output pipes; NULL holes are reused */
+    size_t                 room_slots;
+    zlist_t               *hub_queue; /* messages waiting for room in the hub pipe */
+    client_t              *clients;   /* max_clients slots */
+    uint32_t              *free_slots;
+    size_t                 free_count;
+    size_t                 open_count;    /* WebSocket clients */
+    size_t                 sockets;       /* every accepted socket still open */
+    size_t                 slots_used;    /* slots below this have been used */
+    size_t                 leaving_count; /* clients in CLIENT_LEAVING */
+    slotlist_t             stalled;       /* input waits for the hub queue to shrink */
+    slotlist_t             throttled;     /* over --rate: read again at resume_at */
+    lws_sorted_usec_list_t drain_sul;     /* busy pipes, at once */
+    lws_sorted_usec_list_t tick_sul;      /* clocks: name prompts, leavers, --rate */
+    lws_sorted_usec_list_t accept_sul;    /* accepting again after EMFILE */
+    int64_t                tick_due;      /* ms clock of the tick scheduled, INT64_MAX: none */
+    int64_t                origin_logged_at;
+    uint64_t               origins_refused; /* since the last log line */
+    char                  *clean_a, *clean_b;
+    unsigned char         *scratch; /* LWS_PRE + the biggest frame */
+    size_t                 scratch_size;
+    uint64_t               accepted, refused, lines_in, evicted, timed_out;
+    bool                   terminated;
 } self_t;
 
 static void s_client_process (self_t *self, client_t *client);
@@ -321,7 +321,7 @@ s_client_close_with (self_t *self, client_t *client, const char *text, const cha
 {
     buf_t event;
     buf_init (&event);
-    char bare [NOTICE_SIZE];
+    char   bare [NOTICE_SIZE];
     size_t size = s_bare_text (&text);
     snprintf (bare, sizeof bare, "%.*s", (int) size, text);
     event_closed (&event, bare);
@@ -618,8 +618,8 @@ s_handle_out (self_t *self, const msg_view_t *view)
     const msg_part_t *event = s_event_part (view, 3);
     if (!event)
         return;
-    size_t            count = msg_id_count (view, 1);
-    bool              prompt_skip = msg_bool (view, 2);
+    size_t count = msg_id_count (view, 1);
+    bool   prompt_skip = msg_bool (view, 2);
     for (size_t i = 0; i < count; i++) {
         uint64_t  id = msg_id_at (view, 1, i);
         client_t *client = s_client_lookup (self, id);
@@ -655,8 +655,8 @@ s_handle_refuse (self_t *self, const msg_view_t *view)
     if (!client || client->state != CLIENT_WAITING)
         return;
     client->state = CLIENT_NAMING;
-    char  *reason = msg_strdup (view, 0);
-    buf_t  event;
+    char *reason = msg_strdup (view, 0);
+    buf_t event;
     buf_init (&event);
     event_refused (&event, reason);
     free (reason);
@@ -709,9 +709,8 @@ s_pipe_adopt (self_t *self, pipe_kind_t kind, zsock_t *sock, int fd)
     lws_sock_file_fd_type desc;
     desc.filefd = sock ? dup (zsock_fd (sock)) : fd;
     if (desc.filefd >= 0)
-        pipe->wsi =
-            lws_adopt_descriptor_vhost (self->vhost, LWS_ADOPT_RAW_FILE_DESC, desc, "tcpchat-pipe",
-                                        NULL);
+        pipe->wsi = lws_adopt_descriptor_vhost (self->vhost, LWS_ADOPT_RAW_FILE_DESC, desc,
+                                                "tcpchat-pipe", NULL);
     if (!pipe->wsi) {
         free (pipe);
         return NULL;
@@ -971,8 +970,8 @@ s_accept (self_t *self)
         int fd = accept4 (self->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                log_info (&self->log, "E: accept: %s: pausing accepts for %d ms",
-                          strerror (errno), ACCEPT_PAUSE_MS);
+                log_info (&self->log, "E: accept: %s: pausing accepts for %d ms", strerror (errno),
+                          ACCEPT_PAUSE_MS);
                 lws_rx_flow_control (self->listen_pipe->wsi, 0);
                 lws_sul_schedule (self->context, 0, &self->accept_sul, s_on_accept_again,
                                   ACCEPT_PAUSE_MS * LWS_US_PER_MS);
@@ -1013,20 +1012,26 @@ s_http_respond (struct lws *wsi, session_t *session, unsigned status, const char
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
     if (lws_add_http_common_headers (wsi, status, type, size, &p, end) ||
         !s_add_header (wsi, "content-security-policy:",
-                       "default-src 'self'; connect-src 'self'; frame-ancestors 'none'", &p,
-                       end) ||
+                       "default-src 'self'; connect-src 'self'; frame-ancestors 'none'", &p, end) ||
         !s_add_header (wsi, "x-content-type-options:", "nosniff", &p, end) ||
         !s_add_header (wsi, "referrer-policy:", "no-referrer", &p, end) ||
-        !s_add_header (wsi, "cache-control:", "no-store", &p, end) ||
-        lws_finalize_write_http_header (wsi, start, &p, end))
+        !s_add_header (wsi, "cache-control:", "no-store", &p, end))
         return -1;
+    //  Refusing an upgrade, lws has not yet read the request's version
+    //  and writes "HTTP/1.0": a WebSocket handshake is HTTP/1.1 (RFC
+    //  6455), and clients reject a 1.0 answer as no answer at all.
+    if (memcmp (start, "HTTP/1.0 ", 9) == 0 && lws_hdr_total_length (wsi, WSI_TOKEN_UPGRADE) > 0)
+        start [7] = '1';
+    if (lws_finalize_write_http_header (wsi, start, &p, end))
+        return -1;
+    //  Only a refused upgrade has no body (nor a session yet): lws ends
+    //  that transaction itself when the callback returns 1.
+    if (size == 0)
+        return 0;
     session->body = body;
     session->size = size;
     session->sent = 0;
-    if (size)
-        lws_callback_on_writable (wsi);
-    else if (lws_http_transaction_completed (wsi))
-        return -1;
+    lws_callback_on_writable (wsi);
     return 0;
 }
 
@@ -1090,8 +1095,7 @@ s_confirm_upgrade (self_t *self, struct lws *wsi, session_t *session)
 {
     char path [64] = "";
     if (lws_hdr_copy (wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0 || strcmp (path, "/ws") != 0)
-        return s_http_respond (wsi, session, HTTP_STATUS_NOT_FOUND, "text/plain", NULL, 0) ? -1
-                                                                                           : 1;
+        return s_http_respond (wsi, session, HTTP_STATUS_NOT_FOUND, "text/plain", NULL, 0) ? -1 : 1;
     char        origin_buf [ORIGIN_SIZE], host_buf [ORIGIN_SIZE];
     const char *origin = s_header (wsi, WSI_TOKEN_ORIGIN, origin_buf, sizeof origin_buf);
     const char *host = s_header (wsi, WSI_TOKEN_HOST, host_buf, sizeof host_buf);
@@ -1120,7 +1124,7 @@ s_refused_write (struct lws *wsi)
     buf_t       event;
     const char *text = PROTOCOL_FULL;
     char        bare [NOTICE_SIZE];
-    size_t size = s_bare_text (&text);
+    size_t      size = s_bare_text (&text);
     snprintf (bare, sizeof bare, "%.*s", (int) size, text);
     buf_init (&event);
     event_closed (&event, bare);
@@ -1374,7 +1378,7 @@ web_actor (zsock_t *pipe, void *args)
         zsock_signal (pipe, 1);
         return;
     }
-    char address [PEER_SIZE + 8] = "?";
+    char                    address [PEER_SIZE + 8] = "?";
     struct sockaddr_storage addr;
     socklen_t               len = sizeof addr;
     if (getsockname (self->listen_fd, (struct sockaddr *) &addr, &len) == 0)
