@@ -141,6 +141,7 @@ typedef struct {
     unsigned char         *scratch; /* LWS_PRE + the biggest frame */
     size_t                 scratch_size;
     uint64_t               accepted, refused, lines_in, evicted, timed_out;
+    uint64_t               refused_full, lines_out, deliveries, throttled_count;
     bool                   terminated;
 } self_t;
 
@@ -414,6 +415,7 @@ s_client_open (self_t *self, struct lws *wsi, session_t *session)
     if (self->free_count == 0) {
         session->refused = true;
         self->refused++;
+        self->refused_full++;
         lws_callback_on_writable (wsi);
         lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, CLOSE_WAIT_S);
         log_info (&self->log, "connection from %s refused: chat is full (%zu client%s)", peer,
@@ -521,6 +523,7 @@ s_client_command (self_t *self, client_t *client, const command_t *cmd)
     }
     s_to_hub (self, msg_new_cmd (s_client_id (self, client), verb, arg ? arg : "",
                                  arg ? arg_len : 0, text ? text : "", text ? text_len : 0));
+    self->lines_in++;
 }
 
 static void
@@ -553,6 +556,8 @@ s_client_process (self_t *self, client_t *client)
             break;
         }
         if (!bucket_ready (&client->bucket, self->config.rate, s_now_ms (), &client->resume_at)) {
+            if (!slotlist_has (&self->throttled, slot))
+                self->throttled_count++;
             slotlist_add (&self->throttled, slot);
             s_tick_schedule (self);
             break;
@@ -616,6 +621,7 @@ static void
 s_handle_out (self_t *self, const msg_view_t *view)
 {
     const msg_part_t *event = s_event_part (view, 3);
+    self->lines_out++;
     if (!event)
         return;
     size_t count = msg_id_count (view, 1);
@@ -627,6 +633,7 @@ s_handle_out (self_t *self, const msg_view_t *view)
             continue;
         if (id == view->id && !prompt_skip)
             continue;
+        self->deliveries++;
         s_client_queue (self, client, event->data, event->size, false);
     }
 }
