@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mem.h"
 #include "messages.h"
+#include "metrics.h"
 #include "origin.h"
 #include "protocol.h"
 #include "slotlist.h"
@@ -60,6 +61,9 @@
 #define PEER_SIZE         (INET6_ADDRSTRLEN + 8)
 #define NOTICE_SIZE       128
 #define FRAME_BLOCK       0x80000000u /* frame header bit: the entered block */
+#define STATS_EVERY_MS    1000        /* figures go to the hub this often at most */
+#define SCRAPES_MAX       8           /* /metrics requests waiting for the hub at once */
+#define SCRAPE_WAIT_S     5           /* a /metrics request waits this long for the hub */
 
 typedef enum {
     CLIENT_FREE,
@@ -106,6 +110,8 @@ typedef struct {
     bool                 refused; /* WebSocket: full, told so, then closed */
     const unsigned char *body;    /* HTTP: the response body */
     size_t               size, sent;
+    char                *metrics;      /* /metrics: the hub's answer, ours to free */
+    size_t               metrics_size; /*   and its size */
 } session_t;
 
 typedef struct {
@@ -140,9 +146,16 @@ typedef struct {
     char                  *clean_a, *clean_b;
     unsigned char         *scratch; /* LWS_PRE + the biggest frame */
     size_t                 scratch_size;
-    uint64_t               accepted, refused, lines_in, evicted, timed_out;
-    uint64_t               refused_full, lines_out, deliveries, throttled_count;
-    bool                   terminated;
+    uint64_t               refused; /* at the door, for any reason */
+    //  /metrics (metrics.h): counted as things happen, the gauges read
+    //  when a report is due; reported: as the last STATS said.
+    uint64_t    figures [METRICS_GW_FIGURES];
+    uint64_t    reported [METRICS_GW_FIGURES];
+    int64_t     next_stats;                /* ms clock: no STATS before */
+    uint64_t    scrape_tag;                /* the last SCRAPE's */
+    uint64_t    scrape_tags [SCRAPES_MAX]; /* 0: a free entry */
+    struct lws *scrapes [SCRAPES_MAX];     /* each waits for its METRICS */
+    bool        terminated;
 } self_t;
 
 static void s_client_process (self_t *self, client_t *client);
@@ -235,7 +248,7 @@ s_client_cut (self_t *self, client_t *client)
 {
     log_info (&self->log, "%s is too slow: %zu bytes unsent, over --max-backlog %d", client->peer,
               client->owed, self->config.max_backlog);
-    self->evicted++;
+    self->figures [METRICS_GW_SLOW_CUT]++;
     if (client->state == CLIENT_LEAVING)
         self->leaving_count--;
     client->state = CLIENT_CLOSING;
@@ -415,11 +428,12 @@ s_client_open (self_t *self, struct lws *wsi, session_t *session)
     if (self->free_count == 0) {
         session->refused = true;
         self->refused++;
-        self->refused_full++;
+        self->figures [METRICS_GW_REFUSED_FULL]++;
         lws_callback_on_writable (wsi);
         lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, CLOSE_WAIT_S);
         log_info (&self->log, "connection from %s refused: chat is full (%zu client%s)", peer,
                   self->open_count, self->open_count == 1 ? "" : "s");
+        s_tick_schedule (self);  //  The figures moved
         return;
     }
     uint32_t  slot = self->free_slots [--self->free_count];
@@ -439,7 +453,7 @@ s_client_open (self_t *self, struct lws *wsi, session_t *session)
     snprintf (client->peer, sizeof client->peer, "%s", peer);
     session->client = client;
     self->open_count++;
-    self->accepted++;
+    self->figures [METRICS_GW_CONNECTIONS]++;
     buf_t event;
     buf_init (&event);
     event_welcome (&event);
@@ -475,6 +489,7 @@ s_client_gone (self_t *self, session_t *session)
     self->open_count--;
     log_info (&self->log, "connection closed from %s (%s) (%zu client%s)", client->peer, reason,
               self->open_count, self->open_count == 1 ? "" : "s");
+    s_tick_schedule (self);  //  The figures moved
 }
 
 //  ---------------------------------------------------------------------
@@ -523,7 +538,6 @@ s_client_command (self_t *self, client_t *client, const command_t *cmd)
     }
     s_to_hub (self, msg_new_cmd (s_client_id (self, client), verb, arg ? arg : "",
                                  arg ? arg_len : 0, text ? text : "", text ? text_len : 0));
-    self->lines_in++;
 }
 
 static void
@@ -531,6 +545,7 @@ s_client_chat_line (self_t *self, client_t *client, const char *line, size_t siz
 {
     command_t      cmd;
     command_kind_t kind = command_parse (line, size, &cmd);
+    self->figures [METRICS_GW_LINES_IN]++;
     if (kind == CMD_QUIT)
         s_client_leave (self, client, "quit");
     else if (kind != CMD_NONE)
@@ -538,7 +553,6 @@ s_client_chat_line (self_t *self, client_t *client, const char *line, size_t siz
     else {
         size_t clean_len = clean_text (line, size, self->clean_a);
         s_to_hub (self, msg_new_line (s_client_id (self, client), self->clean_a, clean_len));
-        self->lines_in++;
     }
 }
 
@@ -556,8 +570,10 @@ s_client_process (self_t *self, client_t *client)
             break;
         }
         if (!bucket_ready (&client->bucket, self->config.rate, s_now_ms (), &client->resume_at)) {
-            if (!slotlist_has (&self->throttled, slot))
-                self->throttled_count++;
+            //  Counted when input waits, not when the bucket is merely
+            //  empty (as the TCP gateway counts it).
+            if (!slotlist_has (&self->throttled, slot) && framer_buffered (&client->in))
+                self->figures [METRICS_GW_THROTTLED]++;
             slotlist_add (&self->throttled, slot);
             s_tick_schedule (self);
             break;
@@ -621,7 +637,7 @@ static void
 s_handle_out (self_t *self, const msg_view_t *view)
 {
     const msg_part_t *event = s_event_part (view, 3);
-    self->lines_out++;
+    self->figures [METRICS_GW_LINES_OUT]++;
     if (!event)
         return;
     size_t count = msg_id_count (view, 1);
@@ -633,7 +649,7 @@ s_handle_out (self_t *self, const msg_view_t *view)
             continue;
         if (id == view->id && !prompt_skip)
             continue;
-        self->deliveries++;
+        self->figures [METRICS_GW_DELIVERIES]++;
         s_client_queue (self, client, event->data, event->size, false);
     }
 }
@@ -703,6 +719,27 @@ s_handle_label (self_t *self, const msg_view_t *view)
         return;
     free (client->label);
     client->label = msg_strdup (view, 0);
+}
+
+//  The hub's answer to a SCRAPE: the /metrics request waiting for it is
+//  answered when lws says it can be (one that went is forgotten).
+static void
+s_handle_metrics (self_t *self, const msg_view_t *view)
+{
+    for (size_t i = 0; i < SCRAPES_MAX; i++) {
+        if (self->scrape_tags [i] != view->id || view->id == 0)
+            continue;
+        struct lws *wsi = self->scrapes [i];
+        session_t  *session = (session_t *) lws_wsi_user (wsi);
+        self->scrape_tags [i] = 0;
+        self->scrapes [i] = NULL;
+        free (session->metrics);
+        session->metrics = msg_strdup (view, 0);
+        session->metrics_size = view->part [0].size;
+        lws_set_timeout (wsi, NO_PENDING_TIMEOUT, 0);
+        lws_callback_on_writable (wsi);
+        return;
+    }
 }
 
 //  A zmq socket joins lws's loop through a copy of its ZMQ_FD: lws
@@ -805,10 +842,13 @@ s_handle_message (self_t *self, zmsg_t *msg, pipe_t *pipe)
             if (pipe->kind == PIPE_ROOM)
                 s_room_detach (self, pipe);
             break;
+        case MSG_METRICS:
+            s_handle_metrics (self, &view);
+            break;
         case MSG_TERM:
         case MSG_LINE:
         case MSG_STORED:
-        MSG_NOT_FOR_GATEWAY:
+        MSG_NOT_FOR_WEB:
             msg_drop (&self->log, &view);
             break;
     }
@@ -920,9 +960,49 @@ s_expire (self_t *self, int64_t now)
             continue;
         char text [NOTICE_SIZE];
         snprintf (text, sizeof text, PROTOCOL_NAME_TIMEOUT, self->config.name_timeout);
-        self->timed_out++;
+        self->figures [METRICS_GW_NAME_TIMEOUTS]++;
         s_client_close_with (self, client, text, "no name in time");
     }
+}
+
+//  What browsers have not taken yet, over them all (the entered blocks
+//  left out): read when a report is due, not kept on every write.
+static void
+s_stats_read_gauges (self_t *self)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; self->open_count && i < self->slots_used; i++)
+        bytes += self->clients [i].owed;
+    self->figures [METRICS_GW_CLIENTS] = self->open_count;
+    self->figures [METRICS_GW_BACKLOG_BYTES] = bytes;
+}
+
+//  A report may have news: with clients the gauges move at any time, so
+//  they are looked at once a second; with none, only a count can have
+//  moved, and an idle server sleeps once it has reported (as the TCP
+//  gateway does).
+static bool
+s_stats_pending (self_t *self)
+{
+    if (self->open_count)
+        return true;
+    s_stats_read_gauges (self);
+    return memcmp (self->figures, self->reported, sizeof self->figures) != 0;
+}
+
+//  The figures to the hub, which keeps the last for /metrics: once a
+//  second at most, and only when one changed.
+static void
+s_report_stats (self_t *self, int64_t now)
+{
+    if (now < self->next_stats)
+        return;
+    self->next_stats = now + STATS_EVERY_MS;
+    s_stats_read_gauges (self);
+    if (memcmp (self->figures, self->reported, sizeof self->figures) == 0)
+        return;
+    memcpy (self->reported, self->figures, sizeof self->figures);
+    s_to_hub (self, msg_new_stats (self->index, self->figures, METRICS_GW_FIGURES));
 }
 
 static void
@@ -931,6 +1011,7 @@ s_on_tick (lws_sorted_usec_list_t *sul)
     self_t *self = lws_container_of (sul, self_t, tick_sul);
     int64_t now = s_now_ms ();
     self->tick_due = INT64_MAX;
+    s_report_stats (self, now);
     s_resume_throttled (self, now);
     s_expire (self, now);
     s_tick_schedule (self);
@@ -951,6 +1032,10 @@ s_tick_schedule (self_t *self)
     int64_t now = s_now_ms ();
     if ((self->config.name_timeout && self->open_count) || self->leaving_count)
         due = due < now + TICK_MS ? due : now + TICK_MS;
+    if (s_stats_pending (self)) {
+        int64_t stats_due = self->next_stats > now ? self->next_stats : now;
+        due = due < stats_due ? due : stats_due;
+    }
     //  A tick already due earlier stays: moving it on at every call would
     //  let a busy server put the name prompts' clock off for ever.
     if (due == INT64_MAX || due >= self->tick_due)
@@ -1042,11 +1127,48 @@ s_http_respond (struct lws *wsi, session_t *session, unsigned status, const char
     return 0;
 }
 
+//  /metrics: the hub renders them (it has every gateway's figures): a
+//  SCRAPE with a tag of ours, and the request waits for the METRICS with
+//  that tag, SCRAPE_WAIT_S at most.
+static int
+s_scrape (self_t *self, struct lws *wsi, session_t *session)
+{
+    static const char busy [] = "Too many /metrics requests at once.\n";
+    for (size_t i = 0; i < SCRAPES_MAX; i++) {
+        if (self->scrape_tags [i])
+            continue;
+        self->scrape_tags [i] = ++self->scrape_tag ? self->scrape_tag : ++self->scrape_tag;
+        self->scrapes [i] = wsi;
+        lws_set_timeout (wsi, PENDING_TIMEOUT_USER_OK, SCRAPE_WAIT_S);
+        s_to_hub (self, msg_new_scrape (self->scrape_tags [i]));
+        return 0;
+    }
+    return s_http_respond (wsi, session, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                           "text/plain; charset=utf-8", (const unsigned char *) busy,
+                           sizeof busy - 1);
+}
+
+//  A request that goes before its answer is forgotten.
+static void
+s_scrape_gone (self_t *self, struct lws *wsi, session_t *session)
+{
+    for (size_t i = 0; i < SCRAPES_MAX; i++)
+        if (self->scrapes [i] == wsi) {
+            self->scrapes [i] = NULL;
+            self->scrape_tags [i] = 0;
+        }
+    if (session) {
+        free (session->metrics);
+        session->metrics = NULL;
+    }
+}
+
 static int
 s_http_request (self_t *self, struct lws *wsi, session_t *session, const char *path)
 {
-    (void) self;
     static const char ok [] = "ok\n", not_found [] = "Not found.\n";
+    if (strcmp (path, "/metrics") == 0)
+        return s_scrape (self, wsi, session);
     if (strcmp (path, "/healthz") == 0)
         return s_http_respond (wsi, session, HTTP_STATUS_OK, "text/plain; charset=utf-8",
                                (const unsigned char *) ok, sizeof ok - 1);
@@ -1154,6 +1276,11 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
         case LWS_CALLBACK_HTTP:
             return s_http_request (self, wsi, session, (const char *) in);
         case LWS_CALLBACK_HTTP_WRITEABLE:
+            //  The hub's /metrics came: now the response.
+            if (session->metrics && !session->body)
+                return s_http_respond (wsi, session, HTTP_STATUS_OK, METRICS_CONTENT_TYPE,
+                                       (const unsigned char *) session->metrics,
+                                       session->metrics_size);
             return s_http_write (self, wsi, session);
         case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
             return s_confirm_upgrade (self, wsi, session);
@@ -1173,6 +1300,7 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
             //  Every accepted socket ends here, HTTP or WebSocket.
             if (session)
                 s_client_gone (self, session);
+            s_scrape_gone (self, wsi, session);
             if (self->sockets)
                 self->sockets--;
             return 0;
@@ -1402,7 +1530,9 @@ web_actor (zsock_t *pipe, void *args)
     log_info (&self->log,
               "stopped (%" PRIu64 " accepted, %" PRIu64 " refused, %" PRIu64 " line%s in, %" PRIu64
               " cut for being too slow, %" PRIu64 " timed out at the name prompt)",
-              self->accepted, self->refused, self->lines_in, self->lines_in == 1 ? "" : "s",
-              self->evicted, self->timed_out);
+              self->figures [METRICS_GW_CONNECTIONS], self->refused,
+              self->figures [METRICS_GW_LINES_IN],
+              self->figures [METRICS_GW_LINES_IN] == 1 ? "" : "s",
+              self->figures [METRICS_GW_SLOW_CUT], self->figures [METRICS_GW_NAME_TIMEOUTS]);
     s_self_destroy (&self);
 }

@@ -402,6 +402,56 @@ def test_shutdown_tells_every_browser(server):
     asyncio.run(run())
 
 
+def metric(server, name):
+    """{labels: value} of one metric, scraped now."""
+    status, headers, body = server.get("/metrics")
+    assert status == 200, status
+    assert headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8", headers
+    samples = {}
+    for line in body.decode().splitlines():
+        m = re.fullmatch(r"%s(\{[^}]*\})? (\S+)" % re.escape(name), line)
+        if m:
+            samples[m.group(1) or ""] = float(m.group(2))
+    return samples
+
+
+def wait_metric(server, name, labels, want):
+    """Figures reach the hub once a second at most: scraped until they show."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        got = metric(server, name).get(labels)
+        if got == want:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("%s%s is %s, not %s" % (name, labels, got, want))
+        time.sleep(0.1)
+
+
+def test_metrics_move_as_clients_come_and_go(server):
+    async def run():
+        web, tcp = '{transport="web"}', '{transport="tcp"}'
+        status, headers, body = server.get("/metrics")
+        for name, value in HEADERS.items():
+            assert headers.get(name) == value, (name, headers)
+        assert b"# TYPE tcpchat_clients gauge\n" in body, body
+        wait_metric(server, "tcpchat_clients", web, 0)
+        ws = await login(server, "gina")
+        nc = Nc(server, "hank")
+        wait_metric(server, "tcpchat_clients", web, 1)
+        wait_metric(server, "tcpchat_clients", tcp, 1)
+        wait_metric(server, "tcpchat_connections_total", web, 1)
+        await ws.send("one line")
+        nc.expect(b"][gina]:one line\n")
+        wait_metric(server, "tcpchat_lines_in_total", web, 1)
+        wait_metric(server, "tcpchat_members", "", 2)
+        await ws.close()
+        nc.close()
+        wait_metric(server, "tcpchat_clients", web, 0)
+        wait_metric(server, "tcpchat_clients", tcp, 0)
+        wait_metric(server, "tcpchat_connections_total", web, 1)
+    asyncio.run(run())
+
+
 TESTS = [
     (test_page_and_headers, []),
     (test_origin_check, ["--http-origin", "https://chat.example.org"]),
@@ -412,6 +462,7 @@ TESTS = [
     (test_max_clients_per_gateway, ["--max-clients", "2"]),
     (test_name_timeout, ["--name-timeout", "1"]),
     (test_shutdown_tells_every_browser, []),
+    (test_metrics_move_as_clients_come_and_go, []),
 ]
 
 
