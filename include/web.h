@@ -15,14 +15,18 @@
     the hub pipe and each room pipe adopted into it as raw descriptors
     (their ZMQ_FD): docs/ARCHITECTURE.md, "The web gateway".
 
-    HTTP: / /app.js /app.css (web/, embedded: web_assets.h), /healthz;
-    everything else 404; security headers on every response, no cookie.
+    HTTP: / /app.js /app.css (web/, embedded: web_assets.h), /healthz,
+    /metrics (SCRAPE to the hub, answered by its METRICS); everything
+    else 404; security headers on every response, no cookie.
     /ws: the Origin check of origin.h; the limits --max-clients (counted
     for this gateway alone), --rate, --max-backlog, --name-timeout.
 
     Starting (actor_new, actor.h): it takes the listening socket main
     opened, connects to the hub's endpoint for its index and signals 0,
     or logs why it cannot and signals 1.
+
+    To the hub, besides the relay messages: STATS (its figures,
+    metrics.h) once a second at most when one moved, SCRAPE per /metrics.
 
     Commands on its pipe (from main):
         $TERM             tell every browser (closed), close, then end   */
