@@ -260,9 +260,13 @@ s_client_cut (self_t *self, client_t *client)
     lws_set_timeout (client->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
-//  One event, one text frame, written when the socket takes it. A block
-//  (the entered event, with the room's history) is not counted against
-//  --max-backlog: that much we chose to send at once.
+//  One event, one text frame, written when the socket takes it. What a
+//  client has not taken while its socket takes no more is what it owes
+//  (as in the TCP gateway: after a write); past --max-backlog it is cut.
+//  Only then is the socket asked (lws_send_pipe_choked polls it): a
+//  burst queued in one pass to a client that reads is written, not cut.
+//  A block (the entered event, with the room's history) is not counted:
+//  that much we chose to send at once.
 static void
 s_client_queue (self_t *self, client_t *client, const char *data, size_t size, bool block)
 {
@@ -273,7 +277,7 @@ s_client_queue (self_t *self, client_t *client, const char *data, size_t size, b
     buf_append (&client->out, data, size);
     if (!block)
         client->owed += size;
-    if (client->owed > (size_t) self->config.max_backlog) {
+    if (client->owed > (size_t) self->config.max_backlog && lws_send_pipe_choked (client->wsi)) {
         s_client_cut (self, client);
         return;
     }
@@ -379,6 +383,10 @@ s_client_write (self_t *self, client_t *client)
             client->closing = "write error";
             return -1;
         }
+    }
+    if (client->owed > (size_t) self->config.max_backlog && lws_send_pipe_choked (client->wsi)) {
+        s_client_cut (self, client);
+        return -1;
     }
     if (buf_size (&client->out)) {
         lws_callback_on_writable (client->wsi);
