@@ -44,6 +44,7 @@ class Server:
 
     def __init__(self, *args):
         self.log = tempfile.NamedTemporaryFile(prefix="tcpchat-web-", suffix=".log", delete=False)
+        self.terminated = False
         env = {k: v for k, v in os.environ.items() if not k.startswith("TCPCHAT_")}
         for attempt in range(5):
             self.port, self.http = free_port(), free_port()
@@ -93,10 +94,16 @@ class Server:
             time.sleep(0.05)
         raise AssertionError("no %r in the log within %d s:\n%s" % (pattern, WAIT, self.text()))
 
+    def terminate(self):
+        """SIGTERM, once: a second one ends the server at once."""
+        if not self.terminated:
+            self.terminated = True
+            self.proc.send_signal(signal.SIGTERM)
+
     def stop(self):
         """SIGTERM; exit 0 with no sanitizer report, or the test fails."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.proc.wait(timeout=WAIT * 3)
             except subprocess.TimeoutExpired:
@@ -104,9 +111,9 @@ class Server:
                 self.proc.wait()
                 raise AssertionError("the server did not stop on SIGTERM: " + self.text())
         text = self.text()
-        os.unlink(self.log.name)
         assert not SANITIZER.search(text), text
         assert self.proc.returncode == 0, "exit %s: %s" % (self.proc.returncode, text)
+        os.unlink(self.log.name)
 
 
 class Nc:
@@ -396,7 +403,7 @@ def test_shutdown_tells_every_browser(server):
         naming = await websockets.connect(server.url(), open_timeout=WAIT)
         await recv_event(naming)
         chatting = await login(server, "frank")
-        server.proc.send_signal(signal.SIGTERM)
+        server.terminate()
         for ws in (naming, chatting):
             await expect_closed(ws, "Server is shutting down.", 1001)
     asyncio.run(run())
@@ -458,7 +465,7 @@ TESTS = [
     (test_login_refusal_and_chat_with_nc, []),
     (test_too_long_frame, []),
     (test_binary_frame_closes_1003, []),
-    (test_a_browser_that_stops_reading_is_cut, ["--max-backlog", "65536"]),
+    (test_a_browser_that_stops_reading_is_cut, ["--max-backlog", "65536", "--rate", "0"]),
     (test_max_clients_per_gateway, ["--max-clients", "2"]),
     (test_name_timeout, ["--name-timeout", "1"]),
     (test_shutdown_tells_every_browser, []),
