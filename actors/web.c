@@ -1209,6 +1209,11 @@ s_http_write (self_t *self, struct lws *wsi, session_t *session)
         lws_callback_on_writable (wsi);
         return 0;
     }
+    //  Written: a keep-alive connection's next request starts afresh.
+    free (session->metrics);
+    session->metrics = NULL;
+    session->body = NULL;
+    session->size = session->sent = 0;
     return lws_http_transaction_completed (wsi) ? -1 : 0;
 }
 
@@ -1303,6 +1308,10 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
             return session->client ? s_client_write (self, session->client) : 0;
         case LWS_CALLBACK_CLOSED:
             s_client_gone (self, session);
+            return 0;
+        case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+            //  lws frees the session now (keep-alive: between requests).
+            s_scrape_gone (self, wsi, session);
             return 0;
         case LWS_CALLBACK_WSI_DESTROY:
             //  Every accepted socket ends here, HTTP or WebSocket.
