@@ -18,10 +18,9 @@
 #include "gateway.h"
 #include "addrs.h"
 #include "bucket.h"
-#include "clean.h"
-#include "command.h"
 #include "endpoints.h"
 #include "framer.h"
+#include "input.h"
 #include "listener.h"
 #include "log.h"
 #include "mem.h"
@@ -143,9 +142,9 @@ struct _gateway_t {
     size_t          room_slots;
     bool            hub_busy;
     stamp_cache_t   stamp;
-    addrs_t        *addrs; /* --connect-rate, --max-per-address */
-    char           *chunk; /* READ_CHUNK bytes */
-    char           *clean_a, *clean_b;
+    addrs_t        *addrs;      /* --connect-rate, --max-per-address */
+    char           *chunk;      /* READ_CHUNK bytes */
+    input_scratch_t input;      /* cleaned texts of the line at hand */
     telnet_result_t telnet_out; /* scratch for telnet_filter_feed */
     uint64_t        refused;    /* at the door, for any reason */
     //  /metrics (metrics.h): counted as things happen, the gauges read
@@ -223,8 +222,7 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
         seed = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 32);
     self->addrs = addrs_new (self->config.connect_rate, self->config.max_per_address, slots, seed);
     self->chunk = (char *) mem_alloc (READ_CHUNK);
-    self->clean_a = (char *) mem_alloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
-    self->clean_b = (char *) mem_alloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
+    input_scratch_init (&self->input);
     self->epoll = -1;
     return self;
 }
@@ -288,8 +286,7 @@ s_self_destroy (self_t **self_p)
     slotlist_free (&self->stalled);
     slotlist_free (&self->throttled);
     free (self->chunk);
-    free (self->clean_a);
-    free (self->clean_b);
+    input_scratch_free (&self->input);
     buf_free (&self->telnet_out.data);
     buf_free (&self->telnet_out.reply);
     free (self);
@@ -740,12 +737,12 @@ s_conn_may_send (self_t *self, conn_t *conn)
 static void
 s_conn_name_line (self_t *self, conn_t *conn, const char *line, size_t size)
 {
-    size = text_trim_blanks (&line, size);
-    if (size == 5 && strncasecmp (line, "/quit", 5) == 0) {
+    zmsg_t *name = input_name (s_conn_id (self, conn), line, size);
+    if (!name) {
         s_conn_finish (self, conn, "quit");
         return;
     }
-    s_to_hub (self, msg_new_name (s_conn_id (self, conn), line, size));
+    s_to_hub (self, name);
     conn->state = CONN_WAITING;
     conn->told_hub = true;
 }
@@ -765,41 +762,14 @@ s_conn_notice (self_t *self, conn_t *conn, const char *text)
 }
 
 static void
-s_conn_command (self_t *self, conn_t *conn, const command_t *cmd)
-{
-    const char *arg = cmd->arg, *text = cmd->text;
-    size_t      arg_len = cmd->arg_len, text_len = cmd->text_len;
-    const char *verb = command_name (cmd->kind);
-    if (cmd->kind == CMD_UNKNOWN) {
-        //  Shown back to its sender: cleaned all the same.
-        verb = "?";
-        arg_len = clean_text (cmd->verb, cmd->verb_len, self->clean_a);
-        arg = self->clean_a;
-    } else if (cmd->kind == CMD_MSG) {
-        arg_len = clean_text (arg, arg_len, self->clean_a);
-        arg = self->clean_a;
-        text_len = clean_text (text, text_len, self->clean_b);
-        text = self->clean_b;
-    }
-    //  /name and /join arguments go as typed: their rules refuse, not clean.
-    s_to_hub (self, msg_new_cmd (s_conn_id (self, conn), verb, arg ? arg : "", arg ? arg_len : 0,
-                                 text ? text : "", text ? text_len : 0));
-}
-
-static void
 s_conn_chat_line (self_t *self, conn_t *conn, const char *line, size_t size)
 {
-    command_t      cmd;
-    command_kind_t kind = command_parse (line, size, &cmd);
     self->figures [METRICS_GW_LINES_IN]++;
-    if (kind == CMD_QUIT)
+    zmsg_t *msg = input_chat (s_conn_id (self, conn), line, size, &self->input);
+    if (msg)
+        s_to_hub (self, msg);
+    else
         s_conn_leave (self, conn, "quit");
-    else if (kind != CMD_NONE)
-        s_conn_command (self, conn, &cmd);
-    else {
-        size_t clean_len = clean_text (line, size, self->clean_a);
-        s_to_hub (self, msg_new_line (s_conn_id (self, conn), self->clean_a, clean_len));
-    }
 }
 
 //  Hands on every complete line the client has sent, as far as its state

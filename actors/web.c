@@ -18,11 +18,10 @@
     each, written when lws says the socket takes more.                  */
 #include "web.h"
 #include "bucket.h"
-#include "clean.h"
-#include "command.h"
 #include "endpoints.h"
 #include "event.h"
 #include "framer.h"
+#include "input.h"
 #include "log.h"
 #include "mem.h"
 #include "messages.h"
@@ -143,8 +142,8 @@ typedef struct {
     int64_t                tick_due;      /* ms clock of the tick scheduled, INT64_MAX: none */
     int64_t                origin_logged_at;
     uint64_t               origins_refused; /* since the last log line */
-    char                  *clean_a, *clean_b;
-    unsigned char         *scratch; /* LWS_PRE + the biggest frame */
+    input_scratch_t        input;           /* cleaned texts of the line at hand */
+    unsigned char         *scratch;         /* LWS_PRE + the biggest frame */
     size_t                 scratch_size;
     uint64_t               refused; /* at the door, for any reason */
     //  /metrics (metrics.h): counted as things happen, the gauges read
@@ -506,12 +505,12 @@ s_client_gone (self_t *self, session_t *session)
 static void
 s_client_name_line (self_t *self, client_t *client, const char *line, size_t size)
 {
-    size = text_trim_blanks (&line, size);
-    if (size == 5 && strncasecmp (line, "/quit", 5) == 0) {
+    zmsg_t *name = input_name (s_client_id (self, client), line, size);
+    if (!name) {
         s_client_finish (self, client, "quit", LWS_CLOSE_STATUS_NORMAL);
         return;
     }
-    s_to_hub (self, msg_new_name (s_client_id (self, client), line, size));
+    s_to_hub (self, name);
     client->state = CLIENT_WAITING;
     client->told_hub = true;
 }
@@ -529,39 +528,14 @@ s_client_notice (self_t *self, client_t *client, const char *text)
 }
 
 static void
-s_client_command (self_t *self, client_t *client, const command_t *cmd)
-{
-    const char *arg = cmd->arg, *text = cmd->text;
-    size_t      arg_len = cmd->arg_len, text_len = cmd->text_len;
-    const char *verb = command_name (cmd->kind);
-    if (cmd->kind == CMD_UNKNOWN) {
-        verb = "?";
-        arg_len = clean_text (cmd->verb, cmd->verb_len, self->clean_a);
-        arg = self->clean_a;
-    } else if (cmd->kind == CMD_MSG) {
-        arg_len = clean_text (arg, arg_len, self->clean_a);
-        arg = self->clean_a;
-        text_len = clean_text (text, text_len, self->clean_b);
-        text = self->clean_b;
-    }
-    s_to_hub (self, msg_new_cmd (s_client_id (self, client), verb, arg ? arg : "",
-                                 arg ? arg_len : 0, text ? text : "", text ? text_len : 0));
-}
-
-static void
 s_client_chat_line (self_t *self, client_t *client, const char *line, size_t size)
 {
-    command_t      cmd;
-    command_kind_t kind = command_parse (line, size, &cmd);
     self->figures [METRICS_GW_LINES_IN]++;
-    if (kind == CMD_QUIT)
+    zmsg_t *msg = input_chat (s_client_id (self, client), line, size, &self->input);
+    if (msg)
+        s_to_hub (self, msg);
+    else
         s_client_leave (self, client, "quit");
-    else if (kind != CMD_NONE)
-        s_client_command (self, client, &cmd);
-    else {
-        size_t clean_len = clean_text (line, size, self->clean_a);
-        s_to_hub (self, msg_new_line (s_client_id (self, client), self->clean_a, clean_len));
-    }
 }
 
 //  Hands on every complete line, as far as its state, --rate and the hub
@@ -1390,8 +1364,7 @@ s_self_new (zsock_t *pipe, web_args_t *args)
     slotlist_init (&self->stalled, slots);
     slotlist_init (&self->throttled, slots);
     self->hub_queue = zlist_new ();
-    self->clean_a = (char *) mem_alloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
-    self->clean_b = (char *) mem_alloc (CLEAN_MAX_OUT (LINE_MAX_BYTES + 1));
+    input_scratch_init (&self->input);
     return self;
 }
 
@@ -1513,8 +1486,7 @@ s_self_destroy (self_t **self_p)
     free (self->free_slots);
     slotlist_free (&self->stalled);
     slotlist_free (&self->throttled);
-    free (self->clean_a);
-    free (self->clean_b);
+    input_scratch_free (&self->input);
     free (self->scratch);
     free (self);
     *self_p = NULL;
