@@ -50,7 +50,7 @@ TEST_LIB  := tests/client_check.c
 # commit recompiles one file.
 VERSION := $(shell sh scripts/version.sh)
 
-.PHONY: all check check-spdx check-tsan-race format check-format test test-build test-unit test-e2e test-web test-valgrind fuzz fuzz-check-cc deps install uninstall \
+.PHONY: all check check-spdx check-tsan-race format check-format test test-build test-unit test-e2e test-web test-browser test-valgrind fuzz fuzz-check-cc deps install uninstall \
         clean docker-test help check-man check-units check-docs dist FORCE
 all: TCPChat ## the default: ./TCPChat
 
@@ -131,6 +131,12 @@ test-e2e: $(B)/TCPChat $(E2E_BIN) ## the end-to-end tests only
 
 test-web: $(B)/TCPChat ## the web gateway's end-to-end tests (tests/web/*.py) only
 	@sh tests/run.sh $(B) $(WEB_TESTS)
+
+# The chat page in headless Chromium (Selenium), against the real server and
+# an nc user; screenshots in build/browser/. Debian's chromium,
+# chromium-driver and python3-selenium; nothing is downloaded.
+test-browser: $(B)/TCPChat ## the chat page in headless Chromium (needs chromium, chromium-driver, python3-selenium)
+	@TCPCHAT_SHOTS=$(CURDIR)/build/browser /usr/bin/python3 tests/browser/test_browser.py $(B)/TCPChat
 
 # valgrind memcheck: every unit test binary, and the end-to-end suite with
 # the server under valgrind. Plain build only (sanitizers and valgrind clash).
