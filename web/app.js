@@ -10,7 +10,8 @@
     const RECONNECT_MIN_MS = 500;
     const RECONNECT_MAX_MS = 10000;
     const ROOMS_EVERY_MS = 10000;   // the room list's counts stay live
-    const USERS_DEBOUNCE_MS = 150;  // one /users for a burst of joins
+    const LISTS_DEBOUNCE_MS = 500;  // one /users and /rooms for a burst of joins:
+                                    // they count against --rate like typed lines
     const SENT_KEPT = 100;          // Up/Down history of the lines sent
     const LOG_KEPT = 2000;          // lines kept in the pane
     const NEAR_BOTTOM_PX = 40;
@@ -31,6 +32,8 @@
     const st = {
         ws: null,
         phase: 'connecting',  // connecting | name | waiting | chat | left
+                              // (connecting again after a loss: the chat
+                              // stays on screen, read-only in effect)
         name: '',             // our name once the server took it
         room: '',             // the room we are in
         wantRoom: '',         // after a reconnect: the room to go back to
@@ -42,6 +45,8 @@
         roomsTimer: 0,
         usersTimer: 0,
         quitting: false,      // the user typed /quit: do not reconnect
+        stopped: false,       // closed at the name prompt: wait for the user
+        pendingName: '',      // the name to send once connected again
         // One entry per /users or /rooms in flight, oldest first: true when
         // the user typed it (show the answer in the pane), false when the
         // page sent it to keep its lists live (only update the list).
@@ -56,9 +61,12 @@
         return scheme + location.host + '/ws';
     }
 
+    // The pill in the header, and the lists greyed out while they may be
+    // stale (the server is not there to keep them live).
     function setStatus (state, text) {
         ui.status.dataset.state = state;
         ui.status.textContent = text;
+        ui.chat.classList.toggle('offline', state !== 'connected');
     }
 
     // ---- The connection -------------------------------------------------
@@ -109,6 +117,18 @@
         clearTimeout(st.usersTimer);
         st.pendingUsers = [];
         st.pendingRooms = [];
+        if (st.stopped) {
+            // Closed at the name prompt (no name in time, chat full, a
+            // shutdown): a tab left open does not hold a seat by coming
+            // back on its own. Join connects again.
+            st.phase = 'stopped';
+            setStatus('closed', 'Disconnected');
+            ui.login.hidden = false;
+            ui.chat.hidden = true;
+            ui.loginGo.textContent = 'Connect and join';
+            ui.loginGo.disabled = false;
+            return;
+        }
         if (st.quitting) {
             st.phase = 'left';
             setStatus('closed', 'Disconnected');
@@ -117,7 +137,9 @@
             return;
         }
         if (st.phase === 'chat') {
+            // Said once: the attempts that fail after it are not news.
             st.wantRoom = st.room;
+            st.phase = 'connecting';
             notice('Connection lost. Reconnecting…', 'divider');
         }
         scheduleReconnect();
@@ -156,6 +178,11 @@
             if (st.name) {
                 // Back after a reconnect: the same name, without asking.
                 sendName(st.name, true);
+            } else if (st.pendingName) {
+                const name = st.pendingName;
+                st.pendingName = '';
+                showLogin();
+                sendName(name, false);
             } else {
                 showLogin();
             }
@@ -226,12 +253,12 @@
         joined (ev) {
             if (elsewhere(ev)) return;
             notice(str(ev.name) + ' has joined ' + st.room + '.', 'notice');
-            askUsersSoon();
+            listsSoon();
         },
         left (ev) {
             if (elsewhere(ev)) return;
             notice(str(ev.name) + ' has left ' + st.room + '.', 'notice');
-            askUsersSoon();
+            listsSoon();
         },
         renamed (ev) {
             if (elsewhere(ev)) return;
@@ -243,7 +270,7 @@
             } else {
                 notice(was + ' is now ' + now + '.', 'notice');
             }
-            askUsersSoon();
+            listsSoon();
         },
         private (ev) {
             const li = item('private');
@@ -301,6 +328,7 @@
         },
         closed (ev) {
             const reason = str(ev.reason).replace(/^\n+|\n+$/g, '');
+            if (st.phase === 'name' || (st.phase === 'waiting' && !st.autoLogin)) st.stopped = true;
             if (st.phase === 'chat') {
                 notice(reason, 'error');
             } else {
@@ -343,6 +371,7 @@
     function showLogin () {
         st.phase = 'name';
         st.autoLogin = false;
+        ui.loginGo.textContent = 'Join';
         ui.chat.hidden = true;
         ui.login.hidden = false;
         ui.loginGo.disabled = false;
@@ -360,10 +389,20 @@
 
     ui.loginForm.addEventListener('submit', (e) => {
         e.preventDefault();
-        if (st.phase !== 'name') return;
+        if (st.phase !== 'name' && st.phase !== 'stopped') return;
         const name = ui.loginName.value;
         if (name === '') {
             ui.loginError.textContent = 'Type a name first.';
+            return;
+        }
+        if (st.phase === 'stopped') {
+            st.stopped = false;
+            st.pendingName = name;
+            st.attempt = 0;
+            st.phase = 'connecting';
+            ui.loginGo.disabled = true;
+            ui.loginError.textContent = '';
+            connect();
             return;
         }
         sendName(name, false);
@@ -379,9 +418,12 @@
         if (send('/rooms')) st.pendingRooms.push(shown);
     }
 
-    function askUsersSoon () {
+    function listsSoon () {
         clearTimeout(st.usersTimer);
-        st.usersTimer = setTimeout(() => askUsers(false), USERS_DEBOUNCE_MS);
+        st.usersTimer = setTimeout(() => {
+            askUsers(false);
+            askRooms(false);
+        }, LISTS_DEBOUNCE_MS);
     }
 
     function renderUsers (names) {
@@ -446,7 +488,11 @@
         const li = item('line');
         if (old) li.classList.add('history');
         if (str(ev.name) === st.name) li.classList.add('own');
-        li.append(stamp(ev.time), span('name', str(ev.name)), span('text', str(ev.text)));
+        // A history line the server could not split (a hand-edited file)
+        // comes with no time and no name: its text alone.
+        if (str(ev.time)) li.append(stamp(ev.time));
+        if (str(ev.name)) li.append(span('name', str(ev.name)));
+        li.append(span('text', str(ev.text)));
         st.seen.add(key(ev));
         append(li);
     }
@@ -525,6 +571,13 @@
     // Up/Down walk the lines sent, like a shell; the line being typed is
     // kept as the bottom of the list.
     ui.input.addEventListener('keydown', (e) => {
+        if (e.key === 'PageUp' || e.key === 'PageDown') {
+            // Reading back without leaving the input (keyboard only).
+            e.preventDefault();
+            const page = Math.max(40, ui.log.clientHeight - NEAR_BOTTOM_PX);
+            ui.log.scrollBy(0, e.key === 'PageUp' ? -page : page);
+            return;
+        }
         if (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') return;
         if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
         if (st.sentAt === st.sent.length) st.draft = ui.input.value;

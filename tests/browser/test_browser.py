@@ -179,7 +179,7 @@ class Page:
         return self.js(
             "return Array.from(document.querySelectorAll('#log li.line'))"
             ".filter(li => arguments[0] === null || li.classList.contains('history') === arguments[0])"
-            ".map(li => [li.querySelector('.name').textContent,"
+            ".map(li => [(li.querySelector('.name') || {}).textContent || '',"
             " li.querySelector('.text').textContent, li.classList.contains('own')]);",
             history)
 
@@ -349,6 +349,24 @@ def run(server, alice, bob, tmp, shots):
     alice.sees('#log li.notice', 'bob has joined general.')
     bob.shot(shots, '03-history-bob')
 
+    step('auto-scroll follows at the bottom and stops while reading back')
+    for i in range(30):
+        carol.send('filler %02d' % i)
+    alice.sees_line('carol', 'filler 29')
+    assert alice.js("const l = document.getElementById('log');"
+                    "return l.scrollHeight > l.clientHeight &&"
+                    " l.scrollHeight - l.scrollTop - l.clientHeight < 40;")
+    alice.js("document.getElementById('log').scrollTop = 0;")
+    carol.send('while alice reads back')
+    alice.sees_line('carol', 'while alice reads back')
+    assert alice.js("return document.getElementById('log').scrollTop;") == 0
+    alice.until('the jump button', lambda: alice.js(
+        "return !document.getElementById('jump').hidden;"))
+    alice.d.find_element(By.ID, 'jump').click()
+    alice.until('the bottom after the jump', lambda: alice.js(
+        "const l = document.getElementById('log');"
+        "return l.scrollHeight - l.scrollTop - l.clientHeight < 40;"))
+
     for p in (alice, bob):
         assert p.problems() == [], p.problems()
 
@@ -380,6 +398,14 @@ def run(server, alice, bob, tmp, shots):
     carol.send('welcome back')
     alice.sees_line('carol', 'welcome back')
     alice.shot(shots, '05-reconnected')
+
+    step('at phone width nothing scrolls sideways')
+    alice.d.set_window_size(390, 800)
+    alice.until('no sideways scroll', lambda: alice.js(
+        "return document.documentElement.scrollWidth <= window.innerWidth;"))
+    assert alice.js("const r = document.getElementById('input').getBoundingClientRect();"
+                    "return r.right <= window.innerWidth && r.bottom <= window.innerHeight;")
+    alice.shot(shots, '06-phone')
     for p in (alice, bob):
         p.no_alert()
         assert p.problems() == [], p.problems()
