@@ -169,7 +169,6 @@
 
     const handlers = {
         welcome (ev) {
-            st.attempt = 0;
             clearInterval(st.countdownTimer);
             setStatus('connected', 'Connected');
             ui.banner.textContent = str(ev.banner).replace(/\n+$/, '');
@@ -199,6 +198,9 @@
             ui.loginError.textContent = reason;
         },
         entered (ev) {
+            // The backoff starts over only once we are in: a server that
+            // takes the connection and closes it (chat full) is not hammered.
+            st.attempt = 0;
             const room = str(ev.room);
             st.name = str(ev.name);
             st.phase = 'chat';

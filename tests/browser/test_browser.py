@@ -62,7 +62,8 @@ class Server:
         self.runs += 1
         log = open(os.path.join(self.logdir, 'server-%d.log' % self.runs), 'wb')
         self.proc = subprocess.Popen(
-            [self.binary, '--bind', HOST, '--http', str(self.http_port), str(self.port)],
+            [self.binary, '--bind', HOST, '--http', str(self.http_port),
+             '--data-dir', os.path.join(self.logdir, 'data'), str(self.port)],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + WAIT
@@ -388,6 +389,11 @@ def run(server, alice, bob, tmp, shots):
             " document.getElementById('me').textContent === arguments[0] &&"
             " Array.from(document.querySelectorAll('#users li'), li => li.textContent)"
             ".includes(arguments[0]);", p.name))
+    step('the history came back with the server (--data-dir): nothing shown twice')
+    for p in (alice, bob):
+        p.sees('#log li.divider', 'Reconnected to general.')
+        said = [t for _, t, _ in p.lines()]
+        assert said.count('hello from alice') == 1, said
     carol = Nc(server.port)
     carol.expect('[ENTER YOUR NAME]: ')
     carol.send('carol')
