@@ -53,6 +53,7 @@
         pendingUsers: [],
         pendingRooms: [],
         sent: [], sentAt: 0, draft: '',
+        unread: 0,            // lines while the tab is hidden, in its title
         seen: new Set(),      // "time|name|text" of the room's lines shown
     };
 
@@ -497,6 +498,10 @@
         li.append(span('text', str(ev.text)));
         st.seen.add(key(ev));
         append(li);
+        if (!old && document.hidden) {
+            st.unread += 1;
+            document.title = '(' + st.unread + ') TCPChat';
+        }
     }
 
     function notice (text, cls) {
@@ -542,6 +547,12 @@
         ui.jump.hidden = true;
     }
 
+    document.addEventListener('visibilitychange', () => {
+        if (document.hidden) return;
+        st.unread = 0;
+        document.title = 'TCPChat';
+    });
+
     ui.log.addEventListener('scroll', () => {
         if (nearBottom()) ui.jump.hidden = true;
     });
@@ -573,6 +584,10 @@
     // Up/Down walk the lines sent, like a shell; the line being typed is
     // kept as the bottom of the list.
     ui.input.addEventListener('keydown', (e) => {
+        if (e.key === 'Escape') {
+            scrollToEnd();
+            return;
+        }
         if (e.key === 'PageUp' || e.key === 'PageDown') {
             // Reading back without leaving the input (keyboard only).
             e.preventDefault();
