@@ -14,6 +14,7 @@
                                     // they count against --rate like typed lines
     const SENT_KEPT = 100;          // Up/Down history of the lines sent
     const LOG_KEPT = 2000;          // lines kept in the pane
+    const SEEN_KEPT = 4000;         // line keys kept to tell what was missed
     const NEAR_BOTTOM_PX = 40;
 
     const $ = (id) => document.getElementById(id);
@@ -54,7 +55,9 @@
         pendingRooms: [],
         sent: [], sentAt: 0, draft: '',
         unread: 0,            // lines while the tab is hidden, in its title
-        seen: new Set(),      // "time|name|text" of the room's lines shown
+        // "time|name|text" of each room line shown -> how many times: the
+        // same words said twice in one second are two lines.
+        seen: new Map(),
     };
 
     function wsUrl () {
@@ -233,7 +236,12 @@
             ui.usersTitle.textContent = 'Users in ' + room;
             if (back) {
                 // Back in the room we were in: show only what we missed.
-                const missed = history.filter((h) => !st.seen.has(key(h)));
+                const left = new Map(st.seen);
+                const missed = history.filter((h) => {
+                    const n = left.get(key(h)) || 0;
+                    left.set(key(h), n - 1);
+                    return n <= 0;
+                });
                 notice(missed.length ? 'Reconnected. What you missed in ' + room + ':'
                                      : 'Reconnected to ' + room + '.',
                        'divider');
@@ -496,7 +504,13 @@
         if (str(ev.time)) li.append(stamp(ev.time));
         if (str(ev.name)) li.append(span('name', str(ev.name)));
         li.append(span('text', str(ev.text)));
-        st.seen.add(key(ev));
+        st.seen.set(key(ev), (st.seen.get(key(ev)) || 0) + 1);
+        // Older than any history a server keeps by default (1000 lines):
+        // forgotten, oldest first, so a long session stays small.
+        for (const k of st.seen.keys()) {
+            if (st.seen.size <= SEEN_KEPT) break;
+            st.seen.delete(k);
+        }
         append(li);
         if (!old && document.hidden) {
             st.unread += 1;

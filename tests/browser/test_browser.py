@@ -9,9 +9,11 @@ two browser users (alice, bob) and one nc user (carol) chat in general;
 the nc user's `<img src=x onerror=alert(1)>` shows as those characters
 and runs nothing; the page's commands (/help, /users, Up for the last
 line); bob goes to a new room and back and sees general's history,
-including what was said while he was away; the server is stopped and
-started again on the same ports: the pages say they are reconnecting,
-log in again under the same names and chat on.
+including what was said while he was away; alice's connection drops
+(cut in the page by the test) and, once back, her page shows what she
+missed and nothing twice; the server is stopped and started again on the
+same ports: the pages say they are reconnecting, log in again under the
+same names and chat on; at phone width nothing scrolls sideways.
 
 Usage: tests/browser/test_browser.py [SERVER_BINARY]  (default
 $TCPCHAT_BIN, else build/plain/TCPChat). Screenshots go to
@@ -150,6 +152,23 @@ class Page:
         self.d = webdriver.Chrome(service=Service(CHROMEDRIVER, log_path=os.devnull), options=o)
         self.d.set_page_load_timeout(WAIT)
         self.console = []
+        # The test's hand on the page's WebSocket, put in by Chromium before
+        # any script of the page runs (the page itself has no test hooks):
+        # `__tcpchatCut()` drops the connection as a network would, and
+        # while `__tcpchatOffline` is set every new one fails at once.
+        self.d.execute_cdp_cmd('Page.addScriptToEvaluateOnNewDocument', {'source': """
+            (() => {
+                const Real = window.WebSocket, open = [];
+                window.__tcpchatOffline = false;
+                window.__tcpchatCut = () => open.splice(0).forEach((s) => s.close());
+                window.WebSocket = function (url, protocols) {
+                    const s = new Real(window.__tcpchatOffline ? 'ws://127.0.0.1:1/' : url, protocols);
+                    open.push(s);
+                    return s;
+                };
+                window.WebSocket.prototype = Real.prototype;
+                Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+            })();"""})
 
     def until(self, what, check, timeout=WAIT):
         try:
@@ -373,6 +392,22 @@ def run(server, alice, bob, tmp, shots):
         "const l = document.getElementById('log');"
         "return l.scrollHeight - l.scrollTop - l.clientHeight < 40;"))
 
+    step('alice loses her connection: once back she sees what she missed')
+    alice.js("window.__tcpchatOffline = true; window.__tcpchatCut();")
+    alice.until('the reconnecting state', lambda: alice.status()[0] == 'reconnecting')
+    bob.sees('#log li.notice', 'alice has left general.')
+    carol.send('said while alice was away')
+    bob.sees_line('carol', 'said while alice was away')
+    assert not any(t == 'said while alice was away' for _, t, _ in alice.lines())
+    alice.js("window.__tcpchatOffline = false;")
+    alice.until('connected again', lambda: alice.status()[0] == 'connected', timeout=2 * WAIT)
+    alice.sees('#log li.divider', 'Reconnected. What you missed in general:')
+    alice.sees_line('carol', 'said while alice was away', history=True)
+    said = [t for _, t, _ in alice.lines()]
+    assert said.count('hello from alice') == 1 and said.count('filler 29') == 1, said
+    bob.sees('#log li.notice', 'alice has joined general.')
+    alice.shot(shots, '04-missed')
+
     for p in (alice, bob):
         assert p.problems() == [], p.problems()
 
@@ -382,7 +417,7 @@ def run(server, alice, bob, tmp, shots):
     for p in (alice, bob):
         p.until('the reconnecting state', lambda p=p: p.status()[0] == 'reconnecting'
                 and 'Reconnecting' in p.status()[1])
-    alice.shot(shots, '04-reconnecting')
+    alice.shot(shots, '05-reconnecting')
     time.sleep(1)
 
     step('the server is back on the same ports: the pages log in again')
@@ -408,7 +443,7 @@ def run(server, alice, bob, tmp, shots):
     carol.expect('[alice]:back again\n')
     carol.send('welcome back')
     alice.sees_line('carol', 'welcome back')
-    alice.shot(shots, '05-reconnected')
+    alice.shot(shots, '06-reconnected')
 
     step('at phone width nothing scrolls sideways')
     alice.d.set_window_size(390, 800)
@@ -416,7 +451,7 @@ def run(server, alice, bob, tmp, shots):
         "return document.documentElement.scrollWidth <= window.innerWidth;"))
     assert alice.js("const r = document.getElementById('input').getBoundingClientRect();"
                     "return r.right <= window.innerWidth && r.bottom <= window.innerHeight;")
-    alice.shot(shots, '06-phone')
+    alice.shot(shots, '07-phone')
     for p in (alice, bob):
         p.no_alert()
         assert p.problems() == [], p.problems()
