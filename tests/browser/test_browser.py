@@ -23,6 +23,7 @@ python3-selenium): nothing is downloaded, nothing leaves 127.0.0.1.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -48,6 +49,16 @@ WAIT = 20  # seconds for anything to show: generous, the machine is shared
 XSS = '<img src=x onerror=alert(1)>'
 CHROMIUM = os.environ.get('TCPCHAT_CHROMIUM', '/usr/bin/chromium')
 CHROMEDRIVER = os.environ.get('TCPCHAT_CHROMEDRIVER', '/usr/bin/chromedriver')
+# As tests/run.sh reads a sanitizer build's output.
+SANITIZER_REPORT = r'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:'
+# A developer's own TCPCHAT_* settings never change the server under test
+# (as in tests/e2e/e2e.c); tests/run.sh's sanitizer settings, unless the
+# caller gives its own.
+SERVER_ENV = {k: v for k, v in os.environ.items() if not k.startswith('TCPCHAT_')}
+SERVER_ENV.setdefault('ASAN_OPTIONS', 'detect_leaks=1:abort_on_error=0:exitcode=23')
+SERVER_ENV.setdefault('UBSAN_OPTIONS', 'print_stacktrace=1:halt_on_error=1')
+SERVER_ENV.setdefault('TSAN_OPTIONS', 'halt_on_error=0:exitcode=66:second_deadlock_stack=1:'
+                      'ignore_noninstrumented_modules=1')
 # Straight to 127.0.0.1, whatever proxy the environment names.
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -71,7 +82,7 @@ class Server:
         self.proc = subprocess.Popen(
             [self.binary, '--bind', HOST, '--http', str(self.http_port),
              '--data-dir', os.path.join(self.logdir, 'data'), str(self.port)],
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log, stderr=subprocess.STDOUT, env=SERVER_ENV)
         log.close()
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
@@ -92,11 +103,23 @@ class Server:
             return
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=WAIT)
+            rc = self.proc.wait(timeout=WAIT)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=WAIT)
             raise AssertionError('server did not stop within %d s of SIGTERM' % WAIT)
+        if rc != 0:
+            raise AssertionError('server exited %d after SIGTERM' % rc)
+
+    def sanitizer_reports(self):
+        """What a sanitizer build said in the server's output, if anything."""
+        found = []
+        for f in sorted(os.listdir(self.logdir)):
+            if f.startswith('server-'):
+                with open(os.path.join(self.logdir, f), errors='replace') as log:
+                    found += [f + ': ' + line.strip() for line in log
+                              if re.search(SANITIZER_REPORT, line)]
+        return found
 
     def url(self):
         return 'http://%s:%d/' % (HOST, self.http_port)
@@ -475,11 +498,17 @@ def main():
     ok = False
     try:
         scenario(server, tmp, shots)
+        server.stop()
+        reports = server.sanitizer_reports()
+        assert not reports, 'sanitizer reports:\n' + '\n'.join(reports)
         ok = True
     except Exception:
         traceback.print_exc()
     finally:
-        server.stop()
+        try:
+            server.stop()
+        except AssertionError as e:
+            print('test_browser: %s' % e)
     if ok:
         shutil.rmtree(tmp, ignore_errors=True)
         print('test_browser: passed (screenshots in %s)' % shots)
