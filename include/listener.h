@@ -55,4 +55,9 @@ bool listener_is_probe (int fd);
     LISTENER_PROBE_REPLY. True when it came; else false, reason in error. */
 bool listener_probe (const char *address, int port, int timeout_ms, char *error, size_t size);
 
+/*  The same for the web gateway (--http): GET /healthz on port, true when
+    the answer is HTTP 200 within timeout_ms. Unmarked: the web gateway
+    logs no request, so a probe leaves no log line either.               */
+bool listener_http_probe (const char *address, int port, int timeout_ms, char *error, size_t size);
+
 #endif

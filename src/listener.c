@@ -293,47 +293,99 @@ s_mark_probe (int fd, int family)
         setsockopt (fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
 }
 
-//  One marked connection to ai, and the reply read. True on the reply.
+//  What a probe sends and the answer it waits for: the gateway's marked
+//  connection sends nothing and wants PROBE_REPLY; the web gateway's
+//  /healthz wants an HTTP 200 status line.
+typedef struct {
+    bool        marked;
+    const char *request; /* NULL: send nothing */
+    const char *reply;   /* the answer starts with it */
+} probe_t;
+
+static const probe_t s_tcp_probe = {true, NULL, LISTENER_PROBE_REPLY};
+static const probe_t s_http_probe = {
+    false, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    "HTTP/1.1 200 "};
+
+//  Reads until want bytes came, the peer closed, or the deadline.
+static size_t
+s_read_reply (int fd, char *reply, size_t want, int64_t deadline, int *cause)
+{
+    size_t got = 0;
+    while (got < want && s_wait (fd, POLLIN, deadline)) {
+        ssize_t r = recv (fd, reply + got, want - got, 0);
+        if (r <= 0) {
+            if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            *cause = r < 0 ? errno : 0;
+            break;
+        }
+        got += (size_t) r;
+    }
+    return got;
+}
+
+//  Once the connect is done, the request: a few dozen bytes fit any
+//  fresh socket's send buffer. On failure, why in error.
 static bool
-s_probe_one (const struct addrinfo *ai, int64_t deadline, char *error, size_t size)
+s_send_request (int fd, const char *request, int64_t deadline, char *error, size_t size)
+{
+    int       cause = 0;
+    socklen_t len = sizeof cause;
+    if (!s_wait (fd, POLLOUT, deadline)) {
+        snprintf (error, size, "no answer");
+        return false;
+    }
+    if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &cause, &len) == 0 && cause != 0) {
+        snprintf (error, size, "%s", strerror (cause));
+        return false;
+    }
+    size_t want = strlen (request);
+    if (send (fd, request, want, MSG_NOSIGNAL) != (ssize_t) want) {
+        snprintf (error, size, "send: %s", strerror (errno));
+        return false;
+    }
+    return true;
+}
+
+//  One connection to ai, and the reply read. True on the reply.
+static bool
+s_probe_one (const struct addrinfo *ai, const probe_t *probe, int64_t deadline, char *error,
+             size_t size)
 {
     int fd = s_socket (ai->ai_family, error, size);
     if (fd < 0)
         return false;
-    s_mark_probe (fd, ai->ai_family);
+    if (probe->marked)
+        s_mark_probe (fd, ai->ai_family);
     bool ok = false;
     if (connect (fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
         snprintf (error, size, "connect: %s", strerror (errno));
-    else {
-        char   reply [sizeof LISTENER_PROBE_REPLY];
-        size_t got = 0, want = strlen (LISTENER_PROBE_REPLY);
+    else if (!probe->request || s_send_request (fd, probe->request, deadline, error, size)) {
+        char   reply [32];
+        size_t want = strlen (probe->reply);
         int    cause = 0;
-        while (got < want && s_wait (fd, POLLIN, deadline)) {
-            ssize_t r = recv (fd, reply + got, want - got, 0);
-            if (r <= 0) {
-                if (r < 0 && (errno == EAGAIN || errno == EINTR))
-                    continue;
-                cause = r < 0 ? errno : 0;
-                break;
-            }
-            got += (size_t) r;
-        }
-        ok = got == want && memcmp (reply, LISTENER_PROBE_REPLY, want) == 0;
+        assert (want <= sizeof reply);
+        size_t got = s_read_reply (fd, reply, want, deadline, &cause);
+        ok = got == want && memcmp (reply, probe->reply, want) == 0;
         if (!ok) {
             if (cause)
                 snprintf (error, size, "%s", strerror (cause));
             else if (got == 0)
                 snprintf (error, size, "no answer");
             else
-                snprintf (error, size, "unexpected answer (not TCPChat's probe reply)");
+                snprintf (error, size, "unexpected answer (%s)",
+                          probe->marked ? "not TCPChat's probe reply" : "not HTTP 200");
         }
     }
     close (fd);
     return ok;
 }
 
-bool
-listener_probe (const char *address, int port, int timeout_ms, char *error, size_t size)
+//  The probe to address, or to both loopbacks for a wildcard address.
+static bool
+s_probe (const char *address, int port, const probe_t *probe, int timeout_ms, char *error,
+         size_t size)
 {
     bool wildcard = !address || !*address || !strcmp (address, "0.0.0.0") ||
                     !strcmp (address, "::") || !strcmp (address, "[::]");
@@ -347,10 +399,22 @@ listener_probe (const char *address, int port, int timeout_ms, char *error, size
         struct addrinfo *found = s_resolve (targets [i], port, false, error, size);
         if (!found)
             continue;
-        bool ok = s_probe_one (found, deadline, error, size);
+        bool ok = s_probe_one (found, probe, deadline, error, size);
         freeaddrinfo (found);
         if (ok)
             return true;
     }
     return false;
+}
+
+bool
+listener_probe (const char *address, int port, int timeout_ms, char *error, size_t size)
+{
+    return s_probe (address, port, &s_tcp_probe, timeout_ms, error, size);
+}
+
+bool
+listener_http_probe (const char *address, int port, int timeout_ms, char *error, size_t size)
+{
+    return s_probe (address, port, &s_http_probe, timeout_ms, error, size);
 }

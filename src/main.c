@@ -165,17 +165,27 @@ s_wait_for_stop (const sigset_t *signals, log_sink_t *sink, const log_t *log, co
 }
 
 //  --health: Docker's HEALTHCHECK. One marked connection the gateway
-//  answers without logging it or giving it a client slot.
+//  answers without logging it or giving it a client slot; with --http,
+//  the web gateway's /healthz as well, so both front doors are checked.
 static int
 s_health (const config_t *config)
 {
     char error [LOG_REASON_SIZE] = "";
-    if (listener_probe (config->bind, config->port, 3000, error, sizeof error)) {
-        printf ("TCPChat on port %d: OK\n", config->port);
-        return 0;
+    if (!listener_probe (config->bind, config->port, 3000, error, sizeof error)) {
+        printf ("TCPChat on port %d: %s\n", config->port, error);
+        return TCPCHAT_EXIT_USAGE;
     }
-    printf ("TCPChat on port %d: %s\n", config->port, error);
-    return TCPCHAT_EXIT_USAGE;
+    if (config->http_port > 0 &&
+        !listener_http_probe (config->bind, config->http_port, 3000, error, sizeof error)) {
+        printf ("TCPChat web gateway on port %d: /healthz: %s\n", config->http_port, error);
+        return TCPCHAT_EXIT_USAGE;
+    }
+    if (config->http_port > 0)
+        printf ("TCPChat on port %d and /healthz on port %d: OK\n", config->port,
+                config->http_port);
+    else
+        printf ("TCPChat on port %d: OK\n", config->port);
+    return 0;
 }
 
 //  The socket systemd passed (socket activation), else our own. On

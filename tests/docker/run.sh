@@ -144,15 +144,19 @@ if ! port_free "$PORT"; then
     PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 fi
 export TCPCHAT_PORT=$PORT
+# The web gateway (--http) binds a second host port.
+HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+[ "$HTTP_PORT" != "$PORT" ] || die "no second free port"
+export TCPCHAT_HTTP_PORT=$HTTP_PORT
 export TCPCHAT_BUILD_NETWORK=${TCPCHAT_BUILD_NETWORK:-host}   # apt in the build: host network
 # The test's own settings, whatever the caller's shell has: defaults for the rest.
 for v in MAX_CLIENTS HISTORY MAX_ROOMS VERBOSE MAX_BACKLOG RATE NAME_TIMEOUT CONNECT_RATE MAX_PER_ADDRESS ROOM_IDLE \
-         BIND LOG_FILE; do
+         BIND LOG_FILE HTTP_ORIGIN; do
     export "TCPCHAT_$v="
 done
 TCPCHAT_VERSION=$(sh scripts/version.sh)
 export TCPCHAT_VERSION                   # the image's version label
-echo "compose project $PROJECT, host port $PORT, only 127.0.0.1"
+echo "compose project $PROJECT, host ports $PORT (nc) and $HTTP_PORT (web), only 127.0.0.1"
 dc config -q || die "compose.yaml + docker/compose.test.yaml do not validate"
 pass "compose config validates"
 
@@ -191,8 +195,8 @@ step "healthcheck probes leave no log lines"
 probes() { docker inspect -f '{{len .State.Health.Log}}' "$cid"; }
 enough_probes() { [ "$(probes)" -ge 3 ]; }
 wait_for 20 enough_probes || true
-if logs_have 'gateway connection (opened|closed|refused)'; then
-    fail "healthcheck probes show in docker logs: $(docker logs "$cid" 2>&1 | grep -E 'gateway connection' | head -n 3)"
+if logs_have '(gateway|web) connection (opened|closed|refused)'; then
+    fail "healthcheck probes show in docker logs: $(docker logs "$cid" 2>&1 | grep -E '(gateway|web) connection' | head -n 3)"
 else
     pass "$(probes) healthcheck probes, no connection lines in docker logs"
 fi
@@ -200,8 +204,8 @@ fi
 codes=$(docker inspect -f '{{range .State.Health.Log}}{{.ExitCode}} {{end}}' "$cid")
 codes=${codes% }
 if [ "${codes##* }" = 0 ] && docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$cid" \
-        | grep -F "TCPChat on port $PORT: OK" >/dev/null; then
-    pass "healthcheck: TCPChat --health says OK and exits 0 (exit codes: $codes)"
+        | grep -F "TCPChat on port $PORT and /healthz on port $HTTP_PORT: OK" >/dev/null; then
+    pass "healthcheck: TCPChat --health (the gateway and the web gateway's /healthz) says OK and exits 0 (exit codes: $codes)"
 else
     fail "healthcheck: $(docker inspect -f '{{json .State.Health.Log}}' "$cid")"
 fi
@@ -225,6 +229,18 @@ fi
 grep -E '^(PASS|FAIL): ' "$WORK/client.out" | sed 's/^/  /'
 passed=$((passed + $(grep -c '^PASS: ' "$WORK/client.out" || true)))
 
+step "the web gateway on 127.0.0.1:$HTTP_PORT: the page, /ws with an nc client, /metrics"
+# Debian's python3 has python3-websockets; another python3 may come first on PATH.
+web_python=python3
+[ -x /usr/bin/python3 ] && web_python=/usr/bin/python3
+if "$web_python" tests/docker/client.py web "$PORT" "$HTTP_PORT" >"$WORK/web.out" 2>&1; then
+    grep -E '^PASS: ' "$WORK/web.out" | sed 's/^/  /'
+    passed=$((passed + $(grep -c '^PASS: ' "$WORK/web.out" || true)))
+else
+    sed 's/^/  /' "$WORK/web.out"
+    fail "the web gateway's checks through the container"
+fi
+
 # Written while the server runs: they reach docker logs at once, unbuffered.
 step "actor log lines, live"
 while IFS='|' read -r actor text; do
@@ -235,6 +251,7 @@ while IFS='|' read -r actor text; do
     fi
 done <<'LINES'
 gateway|listening on 
+web|listening for HTTP on 
 gateway|connection opened from 127\.0\.0\.1:
 hub|room dev created
 hub|room dev stopped

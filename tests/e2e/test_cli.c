@@ -580,6 +580,49 @@ test_health_probe_without_server (void **state)
     e2e_run_free (&r);
 }
 
+/*  With --http the probe checks the web gateway's /healthz too: OK only
+    when both answer, and the probe leaves no line in the log.          */
+static void
+test_health_probe_checks_the_web_gateway (void **state)
+{
+    (void) state;
+    int           http = e2e_free_port ();
+    e2e_server_t *srv = e2e_start ("--http", e2e_fmt ("%d", http));
+    int           port = e2e_port (srv);
+    e2e_run_t     r;
+    e2e_run (&r,
+             ARGS ("--health", "--bind", "127.0.0.1", "--http", e2e_fmt ("%d", http),
+                   e2e_fmt ("%d", port)),
+             NULL);
+    expect_exit (&r, 0, "--health --http on a server with --http");
+    char *want = e2e_fmt ("TCPChat on port %d and /healthz on port %d: OK\n", port, http);
+    if (strcmp (r.out, want) != 0)
+        e2e_fail ("--health --http: stdout %s, want %s", e2e_escape (r.out, strlen (r.out)),
+                  e2e_escape (want, strlen (want)));
+    e2e_run_free (&r);
+    /*  The gateway answers, but nothing serves this --http port.       */
+    int nothing = e2e_free_port ();
+    e2e_run (&r,
+             ARGS ("--health", "--bind", "127.0.0.1", "--http", e2e_fmt ("%d", nothing),
+                   e2e_fmt ("%d", port)),
+             NULL);
+    expect_exit (&r, 1, "--health --http with nothing on the http port");
+    want = e2e_fmt ("TCPChat web gateway on port %d: /healthz: ", nothing);
+    if (strncmp (r.out, want, strlen (want)) != 0)
+        e2e_fail ("--health --http: stdout %s", e2e_escape (r.out, strlen (r.out)));
+    e2e_run_free (&r);
+    FILE *f = fopen (e2e_log_path (srv), "r");
+    int   lines = 0;
+    char  line [1024];
+    for (int i = 0; f && i < 100000 && fgets (line, sizeof line, f); i++)
+        lines += strstr (line, "connection opened") || strstr (line, "connection closed");
+    if (f)
+        fclose (f);
+    if (lines != 0)
+        e2e_fail ("%d connection opened/closed lines in the log after the probes, want 0", lines);
+    e2e_stop (srv);
+}
+
 /* ------------------------------------------------------------------ */
 /*  systemd: sd_notify and socket activation                           */
 
@@ -807,6 +850,7 @@ main (void)
         E2E_TEST (test_bind_localhost),
         E2E_TEST (test_health_probe_is_quiet),
         E2E_TEST (test_health_probe_without_server),
+        E2E_TEST (test_health_probe_checks_the_web_gateway),
         E2E_TEST (test_systemd_notify),
         E2E_TEST (test_systemd_socket_activation),
         E2E_TEST (test_systemd_socket_not_listening),
