@@ -212,13 +212,16 @@ docker-test: ## the image and compose.yaml end to end (needs Docker)
 # 3 reps interleaved, and prints medians and TCPChat/peer ratios (< 15 min);
 # `make bench-quick` runs TCPChat alone on small scenarios (< 2 min). Both
 # fail only when the tool or TCPChat's setup fails, never on figures.
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-transport
 BENCH_CFLAGS := -std=c11 -O2 -g $(WARN) -D_GNU_SOURCE
 bench: TCPChat build/bench/loadgen build/bench/report ## TCPChat beside ngircd and InspIRCd (< 15 min)
 	@bash bench/run.sh
 
 bench-quick: TCPChat build/bench/loadgen build/bench/report ## TCPChat alone, small scenarios (< 2 min)
 	@bash bench/run.sh --quick
+
+bench-transport: $(B)/TCPChat ## what a WebSocket client costs against an nc client (python3-websockets)
+	@/usr/bin/python3 bench/transport_cost.py $(B)/TCPChat --clients 200 --rate 0.5 --lines 6
 
 build/bench/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
