@@ -1091,6 +1091,12 @@ s_self_handle_gateway (self_t *self, unsigned g)
         case MSG_SCRAPE:
             s_handle_scrape (self, g, view.id);
             break;
+        //  Cluster mode's answers (include/cluster.h): not on a gateway's
+        //  pipe.
+        case MSG_CLAIMED:
+        case MSG_ROOMLIST:
+        case MSG_PRIVATED:
+        case MSG_DELIVER:
         case MSG_TERM:
         case MSG_STORED:
         MSG_NOT_FOR_HUB:

@@ -517,6 +517,10 @@ s_self_handle_pipe (self_t *self)
         case MSG_TERM:
             running = false;
             break;
+        //  Cluster mode's (include/cluster.h): not on the hub's pipe.
+        case MSG_UNSENT:
+        case MSG_ENTRIES:
+        case MSG_STATE:
         case MSG_STORED:
         MSG_NOT_FOR_ROOM:
             msg_drop (&self->log, &view);

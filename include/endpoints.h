@@ -23,4 +23,10 @@ void endpoint_hub (const config_t *config, unsigned g, char buf [ENDPOINT_MAX]);
     new endpoints, so it never meets the old one still stopping.          */
 void endpoint_room (const config_t *config, unsigned seq, unsigned g, char buf [ENDPOINT_MAX]);
 
+/*  Cluster mode: the hub's pipe with the cluster actor (the hub binds,
+    the cluster connects), and room seq's pipe with it (the room binds,
+    the cluster connects when the hub sends it FOLLOW).                   */
+void endpoint_cluster (const config_t *config, char buf [ENDPOINT_MAX]);
+void endpoint_room_cluster (const config_t *config, unsigned seq, char buf [ENDPOINT_MAX]);
+
 #endif

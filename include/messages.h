@@ -57,6 +57,19 @@ typedef enum {
     MSG_STATS,
     MSG_SCRAPE,
     MSG_METRICS,
+    MSG_CLAIM,
+    MSG_CLAIMED,
+    MSG_UNCLAIM,
+    MSG_ROOMS,
+    MSG_ROOMLIST,
+    MSG_PRIVATE,
+    MSG_PRIVATED,
+    MSG_DELIVER,
+    MSG_FOLLOW,
+    MSG_PUBLISH,
+    MSG_UNSENT,
+    MSG_ENTRIES,
+    MSG_STATE,
     MSG_KINDS /* how many; a view's kind when unknown */
 } msg_kind_t;
 
@@ -72,13 +85,20 @@ typedef enum {
     case MSG_CLOSED:                                                                               \
     case MSG_RELEASED:                                                                             \
     case MSG_STATS:                                                                                \
-    case MSG_SCRAPE
+    case MSG_SCRAPE:                                                                               \
+    case MSG_CLAIMED:                                                                              \
+    case MSG_ROOMLIST:                                                                             \
+    case MSG_PRIVATED:                                                                             \
+    case MSG_DELIVER
 #define MSG_FOR_ROOM                                                                               \
     case MSG_JOIN:                                                                                 \
     case MSG_LEAVE:                                                                                \
     case MSG_SAY:                                                                                  \
     case MSG_USERS:                                                                                \
-    case MSG_RENAME
+    case MSG_RENAME:                                                                               \
+    case MSG_UNSENT:                                                                               \
+    case MSG_ENTRIES:                                                                              \
+    case MSG_STATE
 #define MSG_FOR_GATEWAY                                                                            \
     case MSG_OUT:                                                                                  \
     case MSG_ENTER:                                                                                \
@@ -90,18 +110,31 @@ typedef enum {
     case MSG_PAUSE:                                                                                \
     case MSG_RESUME
 #define MSG_FOR_WRITER case MSG_STORE
+/*  The cluster actor's (include/cluster.h): from the hub and the rooms.
+    It also takes BYE, a room's last word on its cluster pipe, by hand. */
+#define MSG_FOR_CLUSTER                                                                            \
+    case MSG_CLAIM:                                                                                \
+    case MSG_UNCLAIM:                                                                              \
+    case MSG_ROOMS:                                                                                \
+    case MSG_PRIVATE:                                                                              \
+    case MSG_FOLLOW:                                                                               \
+    case MSG_PUBLISH
 /*  The web gateway's own kinds, besides every MSG_FOR_GATEWAY kind (its
     switch lists those one by one, as the TCP gateway's does).           */
-#define MSG_FOR_WEB    case MSG_METRICS
+#define MSG_FOR_WEB case MSG_METRICS
 /*  The kinds an actor never receives, MSG_KINDS (refused) included: the
     label of its switch's case that goes to msg_drop.                    */
 // clang-format off
-#define MSG_NOT_FOR_HUB     MSG_FOR_ROOM: MSG_FOR_GATEWAY: MSG_FOR_WRITER: MSG_FOR_WEB: case MSG_KINDS
-#define MSG_NOT_FOR_ROOM    MSG_FOR_HUB: MSG_FOR_GATEWAY: MSG_FOR_WRITER: MSG_FOR_WEB: case MSG_KINDS
-#define MSG_NOT_FOR_GATEWAY MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_WRITER: MSG_FOR_WEB: case MSG_KINDS
-#define MSG_NOT_FOR_WRITER  MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_GATEWAY: MSG_FOR_WEB: case MSG_KINDS
+#define MSG_NOT_FOR_HUB     MSG_FOR_ROOM: MSG_FOR_GATEWAY: MSG_FOR_WRITER: MSG_FOR_WEB: MSG_FOR_CLUSTER: case MSG_KINDS
+#define MSG_NOT_FOR_ROOM    MSG_FOR_HUB: MSG_FOR_GATEWAY: MSG_FOR_WRITER: MSG_FOR_WEB: MSG_FOR_CLUSTER: case MSG_KINDS
+#define MSG_NOT_FOR_GATEWAY MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_WRITER: MSG_FOR_WEB: MSG_FOR_CLUSTER: case MSG_KINDS
+#define MSG_NOT_FOR_WRITER  MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_GATEWAY: MSG_FOR_WEB: MSG_FOR_CLUSTER: case MSG_KINDS
 /*  The web gateway lists MSG_FOR_GATEWAY's kinds and MSG_FOR_WEB.       */
-#define MSG_NOT_FOR_WEB     MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_WRITER: case MSG_KINDS
+#define MSG_NOT_FOR_WEB     MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_WRITER: MSG_FOR_CLUSTER: case MSG_KINDS
+/*  The cluster lists BYE by hand: the gateways' other kinds are here.   */
+#define MSG_NOT_FOR_CLUSTER MSG_FOR_HUB: MSG_FOR_ROOM: MSG_FOR_WRITER: MSG_FOR_WEB: case MSG_KINDS: \
+    case MSG_OUT: case MSG_ENTER: case MSG_REFUSE: case MSG_RELEASE: case MSG_LABEL: \
+    case MSG_ATTACH: case MSG_PAUSE: case MSG_RESUME
 /*  For a pipe that carries none of the groups' kinds ($TERM, STORED).  */
 #define MSG_ANY_GROUP       MSG_FOR_HUB: MSG_NOT_FOR_HUB
 // clang-format on
@@ -209,6 +242,46 @@ zmsg_t *msg_new_stored (uint64_t done);
 zmsg_t *msg_new_stats (uint64_t gateway, const uint64_t *values, size_t count);
 zmsg_t *msg_new_scrape (uint64_t tag);
 zmsg_t *msg_new_metrics (uint64_t tag, const char *text, size_t size);
+/*  Cluster mode (include/cluster.h has the whole contract). Ids are the
+    hub's client ids; a room's PUBLISH and UNSENT name the member by its
+    local id. Strings are NUL-terminated unless a size is given.          */
+zmsg_t *msg_new_claim (uint64_t id, const char *name, const char *key0, const char *key1,
+                       const char *fold);
+zmsg_t *msg_new_claimed (uint64_t id, const char *verdict);
+zmsg_t *msg_new_unclaim (uint64_t id, const char *name);
+zmsg_t *msg_new_rooms (uint64_t id);
+zmsg_t *msg_new_roomlist (uint64_t id, const char *lines, size_t size);
+zmsg_t *msg_new_private (uint64_t id, const char *from, const char *target, const char *text,
+                         size_t size, const char *stamp);
+zmsg_t *msg_new_privated (uint64_t id, const char *verdict);
+zmsg_t *msg_new_deliver (uint64_t id, const char *from, const char *text, size_t size,
+                         const char *stamp);
+zmsg_t *msg_new_follow (const char *room, const char *endpoint);
+zmsg_t *msg_new_publish (uint64_t id, const char *kind, const char *name, const char *text,
+                         size_t size, const char *stamp);
+zmsg_t *msg_new_unsent (uint64_t id, const char *kind);
+zmsg_t *msg_new_state (const char *members, size_t members_size, const char *history,
+                       size_t history_size, const char *last);
+
+/*  ENTRIES: a batch of a room's stream entries, in the stream's order,
+    packed in one part (each field a 4-byte length then its bytes). The
+    parts of an entry point into the batch (not NUL-terminated).         */
+typedef struct {
+    msg_part_t kind;   /* "line", "join", "leave", "rename" */
+    msg_part_t member; /* the member key, "NODE/ID" (ID: 16 hex digits) */
+    msg_part_t name;
+    msg_part_t text;   /* the line, or the new name; "" for join, leave */
+    msg_part_t stamp;  /* "[YYYY-MM-DD HH:MM:SS]" from the publishing node */
+    msg_part_t stream; /* the entry's stream id, "MS-SEQ" */
+    uint64_t   local;  /* the member's client id if it is this node's, else 0 */
+} msg_entry_t;
+
+/*  Appends entry to batch (a zchunk grown as needed).                   */
+void    msg_entries_add (zchunk_t *batch, const msg_entry_t *entry);
+zmsg_t *msg_new_entries (const zchunk_t *batch);
+/*  Reads the entry at *offset of a parsed ENTRIES and moves *offset past
+    it: false at the end of the batch, or if the rest is malformed.      */
+bool msg_entries_next (const msg_view_t *view, size_t *offset, msg_entry_t *entry);
 
 /*  Sends and destroys; -1 (message destroyed too) if the peer is gone or
     the pipe is full past the socket's send timeout.                     */

@@ -20,3 +20,15 @@ endpoint_room (const config_t *config, unsigned seq, unsigned g, char buf [ENDPO
 {
     snprintf (buf, ENDPOINT_MAX, "%s/room-%u-%u", config->endpoint, seq, g);
 }
+
+void
+endpoint_cluster (const config_t *config, char buf [ENDPOINT_MAX])
+{
+    snprintf (buf, ENDPOINT_MAX, "%s/cluster", config->endpoint);
+}
+
+void
+endpoint_room_cluster (const config_t *config, unsigned seq, char buf [ENDPOINT_MAX])
+{
+    snprintf (buf, ENDPOINT_MAX, "%s/room-%u-cluster", config->endpoint, seq);
+}

@@ -88,6 +88,39 @@ static const msg_spec_t s_specs [MSG_KINDS + 1] = {
     //  The whole /metrics body, rendered by the hub from its figures and
     //  every gateway's latest STATS; the id is the SCRAPE's tag.
     [MSG_METRICS]  = { "METRICS",  1, 0,       "hub -> web", "text" },
+    //  Cluster mode (include/cluster.h). Claim name (checked locally
+    //  first) cluster-wide under its three keys (names.h: name_fold, the
+    //  two confusable keys), for client id.
+    [MSG_CLAIM]    = { "CLAIM",    4, 0,       "hub -> cluster", "name key0 key1 fold" },
+    //  The claim's verdict: "" (the name is the client's), "taken",
+    //  "lookalike" or "unavailable" (Redis is down).
+    [MSG_CLAIMED]  = { "CLAIMED",  1, 0,       "cluster -> hub", "verdict" },
+    //  Release a name id claimed (it left, or renamed away from it).
+    [MSG_UNCLAIM]  = { "UNCLAIM",  1, 0,       "hub -> cluster", "name" },
+    //  List the cluster's rooms to id.
+    [MSG_ROOMS]    = { "ROOMS",    0, 0,       "hub -> cluster", "" },
+    //  "ROOM\tCOUNT\n" for every room with members in the cluster ("" when
+    //  Redis is down).
+    [MSG_ROOMLIST] = { "ROOMLIST", 1, 0,       "cluster -> hub", "lines" },
+    //  /msg from id (named from) to a name that is not on this node.
+    [MSG_PRIVATE]  = { "PRIVATE",  4, 0,       "hub -> cluster", "from target text stamp" },
+    //  "" (on its way to the target's node), "nouser" or "unavailable".
+    [MSG_PRIVATED] = { "PRIVATED", 1, 0,       "cluster -> hub", "verdict" },
+    //  A /msg from another node for this node's client id.
+    [MSG_DELIVER]  = { "DELIVER",  3, 0,       "cluster -> hub", "from text stamp" },
+    //  This node now runs room: connect to its cluster pipe at endpoint
+    //  (id 0). The room's BYE on that pipe ends it.
+    [MSG_FOLLOW]   = { "FOLLOW",   2, 0,       "hub -> cluster", "room endpoint" },
+    //  Append to the room's stream (kind "line", "join", "leave",
+    //  "rename"; text: the line or the new name) for local member id.
+    [MSG_PUBLISH]  = { "PUBLISH",  4, 0,       "room -> cluster", "kind name text stamp" },
+    //  A PUBLISH for id was not taken (Redis down and 10,000 held).
+    [MSG_UNSENT]   = { "UNSENT",   1, 0,       "cluster -> room", "kind" },
+    //  The room's stream entries, in order (msg_entry_t; id 0).
+    [MSG_ENTRIES]  = { "ENTRIES",  1, 0,       "cluster -> room", "entries" },
+    //  At FOLLOW, before any ENTRIES: members "KEY\tNAME\n"..., history
+    //  lines "[ts][name]:text\n"..., the stream id they are as of (id 0).
+    [MSG_STATE]    = { "STATE",    3, 0,       "cluster -> room", "members history last" },
     //  Not a kind: what msg_spec says of a type it does not know.
     [MSG_KINDS]    = { "?",        0, 0,       "nobody", "" },
 };
@@ -371,6 +404,177 @@ zmsg_t *
 msg_new_metrics (uint64_t tag, const char *text, size_t size)
 {
     return s_new_text (MSG_METRICS, tag, text, size);
+}
+
+static zmsg_t *
+s_add (zmsg_t *msg, const char *text)
+{
+    zmsg_addmem (msg, text, strlen (text));
+    return msg;
+}
+
+zmsg_t *
+msg_new_claim (uint64_t id, const char *name, const char *key0, const char *key1, const char *fold)
+{
+    zmsg_t *msg = s_new_text (MSG_CLAIM, id, name, strlen (name));
+    s_add (msg, key0);
+    s_add (msg, key1);
+    return s_add (msg, fold);
+}
+
+zmsg_t *
+msg_new_claimed (uint64_t id, const char *verdict)
+{
+    return s_new_text (MSG_CLAIMED, id, verdict, strlen (verdict));
+}
+
+zmsg_t *
+msg_new_unclaim (uint64_t id, const char *name)
+{
+    return s_new_text (MSG_UNCLAIM, id, name, strlen (name));
+}
+
+zmsg_t *
+msg_new_rooms (uint64_t id)
+{
+    return s_new (MSG_ROOMS, id);
+}
+
+zmsg_t *
+msg_new_roomlist (uint64_t id, const char *lines, size_t size)
+{
+    return s_new_text (MSG_ROOMLIST, id, lines, size);
+}
+
+zmsg_t *
+msg_new_private (uint64_t id, const char *from, const char *target, const char *text, size_t size,
+                 const char *stamp)
+{
+    zmsg_t *msg = s_new_text (MSG_PRIVATE, id, from, strlen (from));
+    s_add (msg, target);
+    zmsg_addmem (msg, text, size);
+    return s_add (msg, stamp);
+}
+
+zmsg_t *
+msg_new_privated (uint64_t id, const char *verdict)
+{
+    return s_new_text (MSG_PRIVATED, id, verdict, strlen (verdict));
+}
+
+zmsg_t *
+msg_new_deliver (uint64_t id, const char *from, const char *text, size_t size, const char *stamp)
+{
+    zmsg_t *msg = s_new_text (MSG_DELIVER, id, from, strlen (from));
+    zmsg_addmem (msg, text, size);
+    return s_add (msg, stamp);
+}
+
+zmsg_t *
+msg_new_follow (const char *room, const char *endpoint)
+{
+    return s_add (s_new_text (MSG_FOLLOW, 0, room, strlen (room)), endpoint);
+}
+
+zmsg_t *
+msg_new_publish (uint64_t id, const char *kind, const char *name, const char *text, size_t size,
+                 const char *stamp)
+{
+    zmsg_t *msg = s_add (s_new_text (MSG_PUBLISH, id, kind, strlen (kind)), name);
+    zmsg_addmem (msg, text, size);
+    return s_add (msg, stamp);
+}
+
+zmsg_t *
+msg_new_unsent (uint64_t id, const char *kind)
+{
+    return s_new_text (MSG_UNSENT, id, kind, strlen (kind));
+}
+
+zmsg_t *
+msg_new_state (const char *members, size_t members_size, const char *history, size_t history_size,
+               const char *last)
+{
+    zmsg_t *msg = s_new_text (MSG_STATE, 0, members, members_size);
+    zmsg_addmem (msg, history, history_size);
+    return s_add (msg, last);
+}
+
+//  An entry's fields in the order they are packed.
+#define ENTRY_FIELDS 7
+
+static void
+s_entry_fields (msg_entry_t *entry, msg_part_t *fields [ENTRY_FIELDS - 1])
+{
+    fields [0] = &entry->kind;
+    fields [1] = &entry->member;
+    fields [2] = &entry->name;
+    fields [3] = &entry->text;
+    fields [4] = &entry->stamp;
+    fields [5] = &entry->stream;
+}
+
+static void
+s_pack (zchunk_t *batch, const void *data, size_t size)
+{
+    assert (size <= UINT32_MAX);
+    uint32_t length = (uint32_t) size;
+    zchunk_extend (batch, &length, sizeof length);
+    zchunk_extend (batch, data, size);
+}
+
+void
+msg_entries_add (zchunk_t *batch, const msg_entry_t *entry)
+{
+    msg_entry_t copy = *entry;
+    msg_part_t *fields [ENTRY_FIELDS - 1];
+    s_entry_fields (&copy, fields);
+    for (int i = 0; i < ENTRY_FIELDS - 1; i++)
+        s_pack (batch, fields [i]->data, fields [i]->size);
+    s_pack (batch, &entry->local, sizeof entry->local);
+}
+
+zmsg_t *
+msg_new_entries (const zchunk_t *batch)
+{
+    zchunk_t *chunk = (zchunk_t *) batch;  //  zchunk's getters are not const
+    return s_new_text (MSG_ENTRIES, 0, (const char *) zchunk_data (chunk), zchunk_size (chunk));
+}
+
+//  The field at *offset, moved past; false when it runs off the end.
+static bool
+s_unpack (const msg_part_t *part, size_t *offset, msg_part_t *field)
+{
+    uint32_t length;
+    if (part->size - *offset < sizeof length)
+        return false;
+    memcpy (&length, part->data + *offset, sizeof length);
+    *offset += sizeof length;
+    if (part->size - *offset < length)
+        return false;
+    field->data = part->data + *offset;
+    field->size = length;
+    *offset += length;
+    return true;
+}
+
+bool
+msg_entries_next (const msg_view_t *view, size_t *offset, msg_entry_t *entry)
+{
+    if (view->kind != MSG_ENTRIES || *offset >= view->part [0].size)
+        return false;
+    size_t      at = *offset;
+    msg_part_t *fields [ENTRY_FIELDS - 1];
+    msg_part_t  local;
+    s_entry_fields (entry, fields);
+    for (int i = 0; i < ENTRY_FIELDS - 1; i++)
+        if (!s_unpack (&view->part [0], &at, fields [i]))
+            return false;
+    if (!s_unpack (&view->part [0], &at, &local) || local.size != sizeof entry->local)
+        return false;
+    memcpy (&entry->local, local.data, sizeof entry->local);
+    *offset = at;
+    return true;
 }
 
 //  ---------------------------------------------------------------------

@@ -88,6 +88,34 @@ assert_frame (zframe_t *frame, const void *data, size_t size)
 static const uint64_t s_ids [3] = {0x100000002ULL, 0xFFFFFFFFFFFFFFFFULL, 7};
 static const char     s_binary [] = {'a', 0, 'b', (char) 0xFF}; /* a NUL inside */
 static char           s_long [5000];                            /* crosses by reference */
+static char           s_packed [256];                           /* ENTRIES' part, packed by hand */
+static size_t         s_packed_size;
+
+static void
+pack_by_hand (const void *data, uint32_t size)
+{
+    memcpy (s_packed + s_packed_size, &size, sizeof size);
+    memcpy (s_packed + s_packed_size + sizeof size, data, size);
+    s_packed_size += sizeof size + size;
+}
+
+/*  One entry with msg_entries_add, and the bytes it must make.          */
+static zmsg_t *
+s_new_entries (void)
+{
+    msg_entry_t entry = {{"line", 4}, {"a/1", 3}, {"al", 2}, {"hi", 2}, {"[x]", 3}, {"1-0", 3}, 7};
+    zchunk_t   *batch = zchunk_new (NULL, 0);
+    msg_entries_add (batch, &entry);
+    zmsg_t *msg = msg_new_entries (batch);
+    zchunk_destroy (&batch);
+    s_packed_size = 0;
+    const char *fields [] = {"line", "a/1", "al", "hi", "[x]", "1-0"};
+    for (size_t i = 0; i < 6; i++)
+        pack_by_hand (fields [i], (uint32_t) strlen (fields [i]));
+    uint64_t local = 7;
+    pack_by_hand (&local, sizeof local);
+    return msg;
+}
 
 /*  A message of kind built by its builder, and the parts it must parse
     into (want [i], sizes [i]) with its id. No default: a kind added to
@@ -173,6 +201,53 @@ sample (msg_kind_t kind, uint64_t *id, const void *want [], size_t sizes [])
         case MSG_METRICS:
             WANT (0, "tcpchat_rooms 1\n", 16);
             return msg_new_metrics (ID, "tcpchat_rooms 1\n", 16);
+        case MSG_CLAIM:
+            WANT (0, "Bob", 3), WANT (1, "bob0", 4), WANT (2, "bob1", 4), WANT (3, "bob", 3);
+            return msg_new_claim (ID, "Bob", "bob0", "bob1", "bob");
+        case MSG_CLAIMED:
+            WANT (0, "taken", 5);
+            return msg_new_claimed (ID, "taken");
+        case MSG_UNCLAIM:
+            WANT (0, "Bob", 3);
+            return msg_new_unclaim (ID, "Bob");
+        case MSG_ROOMS:
+            return msg_new_rooms (ID);
+        case MSG_ROOMLIST:
+            WANT (0, "dev\t2\n", 6);
+            return msg_new_roomlist (ID, "dev\t2\n", 6);
+        case MSG_PRIVATE:
+            WANT (0, "al", 2), WANT (1, "bo", 2), WANT (2, s_binary, sizeof s_binary);
+            WANT (3, "[2024-01-01 00:00:00]", 21);
+            return msg_new_private (ID, "al", "bo", s_binary, sizeof s_binary,
+                                    "[2024-01-01 00:00:00]");
+        case MSG_PRIVATED:
+            WANT (0, "nouser", 6);
+            return msg_new_privated (ID, "nouser");
+        case MSG_DELIVER:
+            WANT (0, "al", 2), WANT (1, "hi", 2), WANT (2, "[2024-01-01 00:00:00]", 21);
+            return msg_new_deliver (ID, "al", "hi there", 2, "[2024-01-01 00:00:00]");
+        case MSG_FOLLOW:
+            *id = 0;
+            WANT (0, "dev", 3), WANT (1, "inproc://x/rc-1", 15);
+            return msg_new_follow ("dev", "inproc://x/rc-1");
+        case MSG_PUBLISH:
+            WANT (0, "line", 4), WANT (1, "al", 2), WANT (2, "hi", 2);
+            WANT (3, "[2024-01-01 00:00:00]", 21);
+            return msg_new_publish (ID, "line", "al", "hi!", 2, "[2024-01-01 00:00:00]");
+        case MSG_UNSENT:
+            WANT (0, "line", 4);
+            return msg_new_unsent (ID, "line");
+        case MSG_ENTRIES:
+            *id = 0;
+            {
+                zmsg_t *msg = s_new_entries ();
+                WANT (0, s_packed, s_packed_size);
+                return msg;
+            }
+        case MSG_STATE:
+            *id = 0;
+            WANT (0, "a/1\tal\n", 8), WANT (1, "", 0), WANT (2, "1-0", 3);
+            return msg_new_state ("a/1\tal\n", 8, "", 0, "1-0");
         case MSG_KINDS:
             break;
     }
@@ -219,6 +294,8 @@ receiver (msg_kind_t kind)
         return "writer";
     MSG_FOR_WEB:
         return "web";
+    MSG_FOR_CLUSTER:
+        return "cluster";
         case MSG_TERM:
             return "actor";
         case MSG_KINDS:
@@ -513,6 +590,41 @@ test_term_and_drops (void **state)
     close (fds [1]);
 }
 
+/*  ENTRIES read back entry by entry, and a cut batch stops the reader.  */
+static void
+test_entries (void **state)
+{
+    (void) state;
+    zchunk_t   *batch = zchunk_new (NULL, 0);
+    msg_entry_t one = {{"join", 4}, {"n/2", 3}, {"bo", 2}, {"", 0}, {"[t]", 3}, {"5-1", 3}, 0};
+    msg_entry_t two = {{"line", 4}, {"n/2", 3}, {"bo", 2}, {s_binary, sizeof s_binary},
+                       {"[t]", 3},  {"6-0", 3}, ID};
+    msg_entries_add (batch, &one);
+    msg_entries_add (batch, &two);
+    zmsg_t    *got = pass (msg_new_entries (batch));
+    msg_view_t view;
+    assert_true (msg_parse (got, &view));
+    size_t      offset = 0;
+    msg_entry_t entry;
+    assert_true (msg_entries_next (&view, &offset, &entry));
+    assert_int_equal (entry.kind.size, 4);
+    assert_memory_equal (entry.kind.data, "join", 4);
+    assert_int_equal (entry.local, 0);
+    assert_true (msg_entries_next (&view, &offset, &entry));
+    assert_int_equal (entry.text.size, sizeof s_binary);
+    assert_memory_equal (entry.text.data, s_binary, sizeof s_binary);
+    assert_memory_equal (entry.stream.data, "6-0", 3);
+    assert_true (entry.local == ID);
+    assert_false (msg_entries_next (&view, &offset, &entry));
+    //  The same batch one byte short: the first entry reads, not the cut one.
+    view.part [0].size--;
+    offset = 0;
+    assert_true (msg_entries_next (&view, &offset, &entry));
+    assert_false (msg_entries_next (&view, &offset, &entry));
+    zmsg_destroy (&got);
+    zchunk_destroy (&batch);
+}
+
 static void
 test_strdup (void **state)
 {
@@ -575,6 +687,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_bad_booleans, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown (test_term_and_drops, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown (test_strdup, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown (test_entries, pair_setup, pair_teardown),
         cmocka_unit_test (test_send_failure_destroys),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
