@@ -11,12 +11,12 @@ UNITDIR  ?= $(PREFIX)/lib/systemd/system
 SANITIZE ?=
 comma    := ,
 
-PKGS      := libczmq libzmq icu-uc icu-i18n libtelnet libsystemd libwebsockets
+PKGS      := libczmq libzmq icu-uc icu-i18n libtelnet libsystemd libwebsockets hiredis
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lczmq -lzmq -licui18n -licuuc -licudata -ltelnet -lsystemd -lwebsockets) -lpthread
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lczmq -lzmq -licui18n -licuuc -licudata -ltelnet -lsystemd -lwebsockets -lhiredis) -lpthread
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 ifeq ($(SANITIZE),)
@@ -43,7 +43,7 @@ WEB_TESTS := $(wildcard tests/web/test_*.py)
 HEADERS   := $(wildcard include/*.h)
 E2E_HDR   := $(wildcard tests/e2e/*.h)
 TEST_HDR  := $(wildcard tests/*.h tests/unit/*.h)
-TEST_LIB  := tests/client_check.c
+TEST_LIB  := tests/client_check.c tests/redis_server.c
 
 # The version --version prints: `git describe` in a clone, else the VERSION
 # file (a release tarball has no .git). Only config.o sees it, so a new

@@ -5,11 +5,13 @@
 set -eu
 missing=""
 pkg-config --version >/dev/null 2>&1 || missing="$missing pkg-config"
-for pair in libzmq:libzmq3-dev libczmq:libczmq-dev libtelnet:libtelnet-dev cmocka:libcmocka-dev icu-i18n:libicu-dev libsystemd:libsystemd-dev libwebsockets:libwebsockets-dev; do
+for pair in libzmq:libzmq3-dev libczmq:libczmq-dev libtelnet:libtelnet-dev cmocka:libcmocka-dev icu-i18n:libicu-dev libsystemd:libsystemd-dev libwebsockets:libwebsockets-dev hiredis:libhiredis-dev; do
     mod=${pair%%:*}; deb=${pair#*:}
     pkg-config --exists "$mod" 2>/dev/null || missing="$missing $deb"
 done
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+# Cluster mode's tests run their own redis-server (tests/redis_server.c).
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 # The web gateway's end-to-end tests speak WebSocket from Debian's Python.
 /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || missing="$missing python3-websockets"
 [ -z "$missing" ] && exit 0
