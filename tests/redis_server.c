@@ -106,7 +106,7 @@ s_spawn (redis_server_t *self)
         if (s_pings (self->port))
             return true;
         if (waitpid (pid, NULL, WNOHANG) == pid) {
-            self->pid = 0; //  Exited: no redis-server, or the port was taken
+            self->pid = 0;  //  Exited: no redis-server, or the port was taken
             return false;
         }
         usleep (20000);

@@ -52,7 +52,7 @@ test_start_stop_restart (void **state)
 
     assert_true (redis_server_stop (server));
     assert_int_equal (redis_server_pid (server), 0);
-    assert_int_equal (kill (pid, 0), -1); //  Gone, and reaped
+    assert_int_equal (kill (pid, 0), -1);  //  Gone, and reaped
     assert_null (command (port, "PING"));
 
     assert_true (redis_server_restart (server));
