@@ -29,16 +29,16 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define BACKOFF_MIN_MS   100
-#define BACKOFF_MAX_MS   5000
-#define CONNECT_MAX_MS   2000 /* a connection not up by then is given up */
-#define STALL_MS         5000 /* a reply owed longer than this: connection lost */
-#define XREAD_BLOCK_MS   "1000"
-#define XREAD_COUNT      "256"
-#define BATCH_MAX        64   /* messages read from one pipe per pass */
-#define STOP_FLUSH_MS    1000 /* at $TERM, for held publishes */
-#define ENTRY_VALUE_MAX  (LINE_MAX_BYTES + 64) /* a bigger field is a bad entry */
-#define SCRIPT_ARGS_MAX  14
+#define BACKOFF_MIN_MS  100
+#define BACKOFF_MAX_MS  5000
+#define CONNECT_MAX_MS  2000 /* a connection not up by then is given up */
+#define STALL_MS        5000 /* a reply owed longer than this: connection lost */
+#define XREAD_BLOCK_MS  "1000"
+#define XREAD_COUNT     "256"
+#define BATCH_MAX       64                    /* messages read from one pipe per pass */
+#define STOP_FLUSH_MS   1000                  /* at $TERM, for held publishes */
+#define ENTRY_VALUE_MAX (LINE_MAX_BYTES + 64) /* a bigger field is a bad entry */
+#define SCRIPT_ARGS_MAX 14
 
 //  ---------------------------------------------------------------------
 //  The scripts. Keys are built inside from the prefix: one Redis, not
@@ -202,20 +202,20 @@ static const char *s_reap_lua =
 typedef enum { LINK_DOWN, LINK_CONNECTING, LINK_UP } link_state_t;
 
 typedef enum {
-    ROOM_NEED_STATE, //  STATE not asked yet (Redis away)
+    ROOM_NEED_STATE,  //  STATE not asked yet (Redis away)
     ROOM_STATE_ASKED,
-    ROOM_LIVE,   //  STATE sent: its stream is read
-    ROOM_RETIRED //  a newer room of that name follows it: read its pipe only
+    ROOM_LIVE,    //  STATE sent: its stream is read
+    ROOM_RETIRED  //  a newer room of that name follows it: read its pipe only
 } room_state_t;
 
 typedef struct {
-    uint64_t     uid; //  ours, for replies that come after it is gone
+    uint64_t     uid;  //  ours, for replies that come after it is gone
     char         name [ROOM_MAX_CHARS + 1];
-    char         stream [ROOM_MAX_CHARS + 32]; //  its stream's key
+    char         stream [ROOM_MAX_CHARS + 32];  //  its stream's key
     zsock_t     *pipe;
-    zlist_t     *queue; //  zmsg_t owed to it, sent while POLLOUT
+    zlist_t     *queue;  //  zmsg_t owed to it, sent while POLLOUT
     room_state_t state;
-    char         last [64]; //  stream id delivered up to
+    char         last [64];  //  stream id delivered up to
 } room_t;
 
 //  Work Redis must do even if the connection drops: held in order until
@@ -248,9 +248,9 @@ typedef struct _self_t self_t;
 typedef struct {
     self_t    *self;
     req_kind_t kind;
-    uint64_t   id;  //  the client (claim, rooms, private), or the room's uid
-    char      *arg; //  the claimed holder, for an unclaim if the answer is lost
-    unsigned   generation; //  the link it was sent on
+    uint64_t   id;          //  the client (claim, rooms, private), or the room's uid
+    char      *arg;         //  the claimed holder, for an unclaim if the answer is lost
+    unsigned   generation;  //  the link it was sent on
 } req_t;
 
 struct _self_t {
@@ -264,28 +264,28 @@ struct _self_t {
     char     node [CLUSTER_NODE_SIZE];
     int      lease_ms;
 
-    redisAsyncContext *cmd; //  commands, pipelined
-    redisAsyncContext *rd;  //  XREAD BLOCK
-    short              cmd_events, rd_events; //  what hiredis wants on each fd
+    redisAsyncContext *cmd;                    //  commands, pipelined
+    redisAsyncContext *rd;                     //  XREAD BLOCK
+    short              cmd_events, rd_events;  //  what hiredis wants on each fd
     link_state_t       link;
-    unsigned           generation; //  bumped each connection
+    unsigned           generation;  //  bumped each connection
     bool               cmd_ready, rd_ready;
     bool               broken;
     char               why [LOG_REASON_SIZE];
     long long          rd_client;
     bool               ever_up, registered, lost;
     int64_t            lost_at, attempt_at, retry_at, backoff;
-    int64_t            owed_since; //  oldest reply owed on cmd (0: none)
+    int64_t            owed_since;  //  oldest reply owed on cmd (0: none)
     size_t             owed;
     int64_t            heartbeat_at, reap_at;
 
-    zlistx_t *ops; //  op_t, in order; the first ops_sent are on the wire
+    zlistx_t *ops;  //  op_t, in order; the first ops_sent are on the wire
     size_t    ops_sent;
-    size_t    held; //  publishes in ops
-    uint64_t  seq;  //  publishes numbered, for exactly-once
+    size_t    held;  //  publishes in ops
+    uint64_t  seq;   //  publishes numbered, for exactly-once
 
-    zlist_t *hub_queue; //  zmsg_t owed to the hub
-    zlistx_t *rooms;    //  room_t
+    zlist_t  *hub_queue;  //  zmsg_t owed to the hub
+    zlistx_t *rooms;      //  room_t
     uint64_t  room_uids;
     char      inbox [CLUSTER_NODE_SIZE + 32];
     char      inbox_last [64];
@@ -294,7 +294,7 @@ struct _self_t {
     bool      unblock_sent;
     int64_t   xread_at;
     bool      running;
-    bool      stopping; //  at $TERM: the link goes quietly
+    bool      stopping;  //  at $TERM: the link goes quietly
 };
 
 void
@@ -405,8 +405,8 @@ s_command (self_t *self, redisAsyncContext *ac, req_kind_t kind, uint64_t id, co
 
 //  EVAL script 0 args... on the command connection.
 static bool
-s_eval (self_t *self, req_kind_t kind, uint64_t id, const char *arg, const char *script,
-        int argc, const char **args, const size_t *lens)
+s_eval (self_t *self, req_kind_t kind, uint64_t id, const char *arg, const char *script, int argc,
+        const char **args, const size_t *lens)
 {
     const char *argv [SCRIPT_ARGS_MAX + 3] = {"EVAL", script, "0"};
     size_t      len [SCRIPT_ARGS_MAX + 3] = {4, strlen (script), 1};
@@ -535,7 +535,7 @@ s_on_disconnect (const redisAsyncContext *ac, int status)
     (void) status;
     self_t *self = (self_t *) ac->data;
     if (ac != self->cmd && ac != self->rd)
-        return; //  One we are freeing ourselves
+        return;  //  One we are freeing ourselves
     if (ac == self->cmd)
         self->cmd = NULL;
     else
@@ -626,8 +626,7 @@ s_link_break (self_t *self)
         self->lost = true;
         self->lost_at = now;
         self->backoff = BACKOFF_MIN_MS;
-    }
-    else if (!self->ever_up && !self->lost) {
+    } else if (!self->ever_up && !self->lost) {
         log_info (&self->log,
                   "redis unavailable at %s:%d (%s): retrying; logins are refused until it "
                   "answers",
@@ -683,8 +682,8 @@ s_link_up (self_t *self)
         log_info (&self->log, "redis regained after %" PRId64 " s, replaying %zu held publishes",
                   away, self->held);
     else if (self->lost)
-        log_info (&self->log, "redis connected at %s:%d as node %s after %" PRId64 " s",
-                  self->host, self->port, self->node, away);
+        log_info (&self->log, "redis connected at %s:%d as node %s after %" PRId64 " s", self->host,
+                  self->port, self->node, away);
     else
         log_info (&self->log, "redis connected at %s:%d as node %s", self->host, self->port,
                   self->node);
@@ -771,8 +770,12 @@ s_room_entries (self_t *self, room_t *room, redisReply *entries)
             log_info (&self->log, "E: bad entry %s in %s skipped", id->str, room->stream);
             continue;
         }
-        msg_entry_t out = {s_part (k),  s_part (m),  s_part (n),
-                           s_part (t),  s_part (ts), s_part (id),
+        msg_entry_t out = {s_part (k),
+                           s_part (m),
+                           s_part (n),
+                           s_part (t),
+                           s_part (ts),
+                           s_part (id),
                            s_local_id (self, m->str, m->len)};
         msg_entries_add (batch, &out);
     }
@@ -811,7 +814,7 @@ static void
 s_on_xread (self_t *self, redisReply *reply)
 {
     if (reply->type != REDIS_REPLY_ARRAY)
-        return; //  nil: timed out or unblocked
+        return;  //  nil: timed out or unblocked
     for (size_t i = 0; i < reply->elements; i++) {
         redisReply *stream = reply->element [i];
         if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2 ||
@@ -823,7 +826,7 @@ s_on_xread (self_t *self, redisReply *reply)
             s_inbox_entries (self, stream->element [1]);
         else {
             room_t *room = s_room_by_stream (self, key->str, key->len);
-            if (room) //  Else stopped since: its entries are no one's
+            if (room)  //  Else stopped since: its entries are no one's
                 s_room_entries (self, room, stream->element [1]);
         }
     }
@@ -836,11 +839,11 @@ s_xread (self_t *self)
 {
     if (self->link != LINK_UP || self->xread_out || self->broken || !self->rd)
         return;
-    size_t      rooms = zlistx_size (self->rooms);
+    size_t       rooms = zlistx_size (self->rooms);
     const char **argv = (const char **) zmalloc ((6 + 2 * (rooms + 1)) * sizeof *argv);
     size_t      *len = (size_t *) zmalloc ((6 + 2 * (rooms + 1)) * sizeof *len);
-    const char *head [] = {"XREAD", "COUNT", XREAD_COUNT, "BLOCK", XREAD_BLOCK_MS, "STREAMS"};
-    int         argc = 6;
+    const char  *head [] = {"XREAD", "COUNT", XREAD_COUNT, "BLOCK", XREAD_BLOCK_MS, "STREAMS"};
+    int          argc = 6;
     memcpy (argv, head, sizeof head);
     const char *ids [rooms + 1];
     size_t      streams = 0;
@@ -924,8 +927,8 @@ s_on_state (self_t *self, room_t *room, redisReply *reply)
     }
     snprintf (room->last, sizeof room->last, "%s", reply->element [2]->str);
     s_room_send (room, msg_new_state ((const char *) zchunk_data (members), zchunk_size (members),
-                                      (const char *) zchunk_data (history),
-                                      zchunk_size (history), room->last));
+                                      (const char *) zchunk_data (history), zchunk_size (history),
+                                      room->last));
     zchunk_destroy (&members);
     zchunk_destroy (&history);
     room->state = ROOM_LIVE;
@@ -963,8 +966,9 @@ s_on_reaped (self_t *self, bool own, redisReply *reply)
             continue;
         if (own && left->integer == 0)
             continue;
-        log_info (&self->log, "reaped %s node %s: %lld member%s left", own ? "our previous" : "dead",
-                  node->str, left->integer, left->integer == 1 ? "" : "s");
+        log_info (&self->log, "reaped %s node %s: %lld member%s left",
+                  own ? "our previous" : "dead", node->str, left->integer,
+                  left->integer == 1 ? "" : "s");
     }
 }
 
@@ -1126,8 +1130,8 @@ s_handle_private (self_t *self, const msg_view_t *view)
     snprintf (maxlen, sizeof maxlen, "%d", CLUSTER_STREAM_MAX);
     const char *args [] = {fold, view->part [0].data, view->part [2].data, view->part [3].data,
                            maxlen};
-    size_t      lens [] = {strlen (fold), view->part [0].size, view->part [2].size,
-                           view->part [3].size, strlen (maxlen)};
+    size_t lens [] = {strlen (fold), view->part [0].size, view->part [2].size, view->part [3].size,
+                      strlen (maxlen)};
     if (self->link != LINK_UP ||
         !s_eval (self, REQ_PRIVATE, view->id, NULL, s_private_lua, 5, args, lens))
         s_hub_send (self, msg_new_privated (view->id, "unavailable"));
@@ -1184,20 +1188,19 @@ s_handle_publish (self_t *self, room_t *room, const msg_view_t *view)
     snprintf (seq, sizeof seq, "%" PRIu64, ++self->seq);
     snprintf (history, sizeof history, "%d", self->history);
     snprintf (maxlen, sizeof maxlen, "%d", CLUSTER_STREAM_MAX);
-    const char *args [] = {self->node,          seq,
-                           room->name,          kind,
-                           member,              view->part [1].data,
-                           view->part [2].data, view->part [3].data,
-                           history,             maxlen};
-    size_t      lens [] = {strlen (self->node),
-                           strlen (seq),
-                           strlen (room->name),
-                           strlen (kind),
-                           strlen (member),
-                           view->part [1].size,
-                           view->part [2].size,
-                           view->part [3].size,
-                           strlen (history),
+    const char *args [] = {self->node,
+                           seq,
+                           room->name,
+                           kind,
+                           member,
+                           view->part [1].data,
+                           view->part [2].data,
+                           view->part [3].data,
+                           history,
+                           maxlen};
+    size_t      lens [] = {strlen (self->node), strlen (seq),        strlen (room->name),
+                           strlen (kind),       strlen (member),     view->part [1].size,
+                           view->part [2].size, view->part [3].size, strlen (history),
                            strlen (maxlen)};
     s_op_hold (self, s_op_new (true, s_publish_lua, 10, args, lens));
 }
@@ -1227,7 +1230,7 @@ s_handle_hub (self_t *self)
             case MSG_FOLLOW:
                 s_handle_follow (self, &view);
                 break;
-            case MSG_PUBLISH: //  On a room's pipe only
+            case MSG_PUBLISH:  //  On a room's pipe only
             case MSG_BYE:
             case MSG_TERM:
             case MSG_LINE:
@@ -1302,8 +1305,7 @@ s_self_new (zsock_t *pipe, cluster_args_t *args)
     endpoint_cluster (&args->config, endpoint);
     self->hub = msg_pipe_new (endpoint, false);
     if (!self->hub) {
-        log_info (&self->log, "E: cannot connect to the hub at %s: %s", endpoint,
-                  strerror (errno));
+        log_info (&self->log, "E: cannot connect to the hub at %s: %s", endpoint, strerror (errno));
         zlistx_destroy (&self->ops);
         zlistx_destroy (&self->rooms);
         zlist_destroy (&self->hub_queue);
@@ -1318,7 +1320,7 @@ s_self_destroy (self_t **self_p)
 {
     self_t *self = *self_p;
     self->stopping = true;
-    s_link_break (self); //  Pending commands see NULL replies while self is whole
+    s_link_break (self);  //  Pending commands see NULL replies while self is whole
     op_t *op;
     while ((op = (op_t *) zlistx_detach (self->ops, NULL)))
         s_op_destroy (&op);
@@ -1377,7 +1379,7 @@ s_tick (self_t *self)
         s_link_break (self);
     if (self->link == LINK_DOWN && now >= self->retry_at)
         s_link_connect (self);
-    if (self->broken) //  Could not even start connecting
+    if (self->broken)  //  Could not even start connecting
         s_link_break (self);
     int64_t next = now + 1000;
     if (self->link == LINK_UP) {
@@ -1387,11 +1389,10 @@ s_tick (self_t *self)
             s_reap (self, false);
         next = self->heartbeat_at < next ? self->heartbeat_at : next;
         next = self->reap_at < next ? self->reap_at : next;
-    }
-    else if (self->link == LINK_DOWN)
+    } else if (self->link == LINK_DOWN)
         next = self->retry_at < next ? self->retry_at : next;
     else
-        next = now + 50; //  Connecting: look again soon
+        next = now + 50;  //  Connecting: look again soon
     return next > now ? (long) (next - now) : 0;
 }
 
@@ -1423,24 +1424,24 @@ s_run (self_t *self)
         zmq_pollitem_t items [4 + rooms];
         room_t        *polled [rooms + 1];
         int            n = 0;
-        items [n++] = (zmq_pollitem_t) {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
-        items [n++] = (zmq_pollitem_t) {
+        items [n++] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
+        items [n++] = (zmq_pollitem_t){
             zsock_resolve (self->hub), 0,
             (short) (ZMQ_POLLIN | (zlist_size (self->hub_queue) ? ZMQ_POLLOUT : 0)), 0};
         int cmd_at = -1, rd_at = -1;
         if (self->cmd) {
             cmd_at = n;
-            items [n++] = (zmq_pollitem_t) {NULL, self->cmd->c.fd, self->cmd_events, 0};
+            items [n++] = (zmq_pollitem_t){NULL, self->cmd->c.fd, self->cmd_events, 0};
         }
         if (self->rd) {
             rd_at = n;
-            items [n++] = (zmq_pollitem_t) {NULL, self->rd->c.fd, self->rd_events, 0};
+            items [n++] = (zmq_pollitem_t){NULL, self->rd->c.fd, self->rd_events, 0};
         }
         int first_room = n;
         for (room_t *room = (room_t *) zlistx_first (self->rooms); room;
              room = (room_t *) zlistx_next (self->rooms)) {
             polled [n - first_room] = room;
-            items [n++] = (zmq_pollitem_t) {
+            items [n++] = (zmq_pollitem_t){
                 zsock_resolve (room->pipe), 0,
                 (short) (ZMQ_POLLIN | (zlist_size (room->queue) ? ZMQ_POLLOUT : 0)), 0};
         }
@@ -1479,7 +1480,7 @@ s_drain (self_t *self)
         zmq_pollitem_t items [1];
         if (!self->cmd)
             break;
-        items [0] = (zmq_pollitem_t) {NULL, self->cmd->c.fd, self->cmd_events, 0};
+        items [0] = (zmq_pollitem_t){NULL, self->cmd->c.fd, self->cmd_events, 0};
         if (zmq_poll (items, 1, 50) < 0 && errno != EINTR)
             break;
         s_redis_io (self, &self->cmd, items [0].revents);

@@ -66,10 +66,10 @@
 #include <czmq.h>
 #include "config.h"
 
-#define CLUSTER_HOST_SIZE 256
-#define CLUSTER_NODE_SIZE 128
+#define CLUSTER_HOST_SIZE  256
+#define CLUSTER_NODE_SIZE  128
 /*  Publishes held while Redis is away (or slow), before UNSENT.         */
-#define CLUSTER_HELD_MAX  10000
+#define CLUSTER_HELD_MAX   10000
 /*  Entries each stream keeps (XADD MAXLEN ~): a node that stays behind
     longer than this many entries misses the oldest.                     */
 #define CLUSTER_STREAM_MAX 10000

@@ -61,8 +61,8 @@ static redisReply *
 redis (const char *format, ...)
 {
     struct timeval timeout = {5, 0};
-    redisContext  *context = redisConnectWithTimeout ("127.0.0.1", redis_server_port (s_redis),
-                                                      timeout);
+    redisContext  *context =
+        redisConnectWithTimeout ("127.0.0.1", redis_server_port (s_redis), timeout);
     assert_non_null (context);
     assert_int_equal (context->err, 0);
     va_list args;
@@ -356,8 +356,8 @@ test_state_at_attach (void **state)
     room_follow (&a, &again, "dev", ROOM_SEQ + 1, members, history);
     assert_string_equal (members, "a/0000000000000001\talice\n");
     //  --history 3: the last three lines.
-    assert_string_equal (history, STAMP "[alice]:hi 1\n" STAMP "[alice]:hi 2\n" STAMP
-                                        "[alice]:hi 3\n");
+    assert_string_equal (history,
+                         STAMP "[alice]:hi 1\n" STAMP "[alice]:hi 2\n" STAMP "[alice]:hi 3\n");
     assert_string_equal (again.last, ids [3]);
     publish (&dev, 1, "rename", "alice", "alicia");
     expect_entry (&again, "rename a/0000000000000001 alice alicia 1");
@@ -403,8 +403,7 @@ test_order_two_nodes (void **state)
             snprintf (want, sizeof want, "line a/0000000000000001 al %d 1", next_a++);
             assert_string_equal (la [i], want);
             assert_string_equal (space_b, " 0");
-        }
-        else if (strncmp (la [i], "line b/", 7) == 0) {
+        } else if (strncmp (la [i], "line b/", 7) == 0) {
             snprintf (want, sizeof want, "line b/0000000000000002 bo %d 0", next_b++);
             assert_string_equal (la [i], want);
             assert_string_equal (space_b, " 2");
@@ -432,7 +431,7 @@ test_claim_races (void **state)
         snprintf (name, sizeof name, "n%d", round);
         send_msg (a.hub, msg_new_claim (1 + (uint64_t) round, name, name, name, name));
         send_msg (b.hub, msg_new_claim (100 + (uint64_t) round, name, name, name, name));
-        char verdicts [2][32];
+        char     verdicts [2][32];
         zsock_t *hubs [2] = {a.hub, b.hub};
         for (int i = 0; i < 2; i++) {
             zmsg_t    *msg;
@@ -619,6 +618,53 @@ test_bad_entry_skipped (void **state)
     node_stop (&a);
 }
 
+/*  No Redis at start: the node starts anyway, says it retries, refuses
+    claims as "unavailable", and connects once Redis is there.           */
+static void
+test_start_without_redis (void **state)
+{
+    (void) state;
+    static node_t a;
+    assert_true (redis_server_stop (s_redis));
+    node_start (&a, "a", 10000);
+    log_wait (&a, "redis unavailable at 127.0.0.1:", 1);
+    char verdict [32];
+    assert_string_equal (claim_plain (&a, 1, "al", verdict), "unavailable");
+    assert_true (redis_server_restart (s_redis));
+    log_wait (&a, "redis connected at 127.0.0.1:", 1);
+    assert_string_equal (claim_plain (&a, 1, "al", verdict), "");
+    assert_int_equal (log_count (&a, "redis unavailable"), 1);
+    node_stop (&a);
+}
+
+/*  More entries than one XREAD brings (and than one batch holds): all
+    come, in order, none twice.                                          */
+static void
+test_many_entries (void **state)
+{
+    (void) state;
+    enum { LINES = 700 };
+    static node_t a;
+    node_up (&a, "a", 10000);
+    room_t dev;
+    room_follow (&a, &dev, "dev", ROOM_SEQ, NULL, NULL);
+    publish (&dev, 1, "join", "al", "");
+    for (int i = 0; i < LINES; i++) {
+        char text [16];
+        snprintf (text, sizeof text, "%d", i);
+        publish (&dev, 1, "line", "al", text);
+    }
+    static char lines [LINES + 1][256];
+    expect_entries (&dev, LINES + 1, lines, NULL);
+    for (int i = 0; i < LINES; i++) {
+        char want [64];
+        snprintf (want, sizeof want, "line a/0000000000000001 al %d 1", i);
+        assert_string_equal (lines [i + 1], want);
+    }
+    room_leave (&dev);
+    node_stop (&a);
+}
+
 int
 main (void)
 {
@@ -631,6 +677,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_lease_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown (test_reconnection, setup, teardown),
         cmocka_unit_test_setup_teardown (test_bad_entry_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_start_without_redis, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_many_entries, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
