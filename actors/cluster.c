@@ -690,18 +690,18 @@ s_link_up (self_t *self)
     self->lost = false;
     //  Before anything of ours: what a previous run under our name left
     //  (its clients are gone), then the lease.
-    if (!self->registered) {
+    if (!self->registered)
         s_reap (self, true);
-        self->registered = true;
-    }
     s_register (self);
     s_reap (self, false);
     self->ever_up = true;
-    s_ops_pump (self);
+    //  A room's state before its held publishes: its own join must come
+    //  after the stream id its STATE is as of, or it would never see it.
     for (room_t *room = (room_t *) zlistx_first (self->rooms); room;
          room = (room_t *) zlistx_next (self->rooms))
         if (room->state == ROOM_NEED_STATE)
             s_ask_state (self, room);
+    s_ops_pump (self);
 }
 
 //  ---------------------------------------------------------------------
@@ -837,7 +837,7 @@ s_on_xread (self_t *self, redisReply *reply)
 static void
 s_xread (self_t *self)
 {
-    if (self->link != LINK_UP || self->xread_out || self->broken || !self->rd)
+    if (self->link != LINK_UP || self->xread_out || self->broken || !self->rd || !self->registered)
         return;
     size_t       rooms = zlistx_size (self->rooms);
     const char **argv = (const char **) zmalloc ((6 + 2 * (rooms + 1)) * sizeof *argv);
@@ -1049,6 +1049,10 @@ s_handle_reply (self_t *self, req_t *req, redisReply *reply, bool current)
         }
         case REQ_REAP:
             s_log_error (self, "a reap", reply);
+            //  Our inbox is read once our old one is gone: its messages
+            //  were for clients whose ids this run may give again.
+            if (current && req->id && reply->type == REDIS_REPLY_ARRAY)
+                self->registered = true;
             s_on_reaped (self, req->id != 0, reply);
             break;
         case REQ_XREAD:

@@ -637,6 +637,39 @@ test_start_without_redis (void **state)
     node_stop (&a);
 }
 
+/*  A room followed while Redis is away, its member joining meanwhile:
+    once back, its STATE comes first and is as of before the join, so
+    the join comes back to it as an entry (its joiner would wait forever
+    otherwise).                                                          */
+static void
+test_follow_while_down (void **state)
+{
+    (void) state;
+    static node_t a;
+    node_up (&a, "a", 10000);
+    assert_true (redis_server_stop (s_redis));
+    log_wait (&a, "redis lost (", 1);
+    room_t dev;
+    char   endpoint [ENDPOINT_MAX + 1] = "@";
+    endpoint_room_cluster (&a.config, ROOM_SEQ, endpoint + 1);
+    dev.pipe = zsock_new_pair (endpoint);
+    assert_non_null (dev.pipe);
+    zsock_set_rcvtimeo (dev.pipe, WAIT_MS);
+    zsock_set_sndtimeo (dev.pipe, WAIT_MS);
+    send_msg (a.hub, msg_new_follow ("dev", endpoint + 1));
+    publish (&dev, 1, "join", "al", "");
+    usleep (300000);
+    assert_true (redis_server_restart (s_redis));
+    zmsg_t    *msg;
+    msg_view_t view;
+    expect_kind (dev.pipe, MSG_STATE, &msg, &view);
+    assert_part_is (&view, 0, "");
+    zmsg_destroy (&msg);
+    expect_entry (&dev, "join a/0000000000000001 al  1");
+    room_leave (&dev);
+    node_stop (&a);
+}
+
 /*  More entries than one XREAD brings (and than one batch holds): all
     come, in order, none twice.                                          */
 static void
@@ -679,6 +712,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_bad_entry_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown (test_start_without_redis, setup, teardown),
         cmocka_unit_test_setup_teardown (test_many_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_follow_while_down, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
