@@ -670,6 +670,47 @@ test_follow_while_down (void **state)
     node_stop (&a);
 }
 
+/*  Connections cut again and again while lines are published: publishes
+    on the wire when a connection dies are sent again, and each applies
+    once (the script skips a sequence number it has seen): every line
+    arrives once, in order.                                              */
+static void
+test_cut_connections (void **state)
+{
+    (void) state;
+    enum { LINES = 400 };
+    static node_t a;
+    node_up (&a, "a", 10000);
+    room_t dev;
+    room_follow (&a, &dev, "dev", ROOM_SEQ, NULL, NULL);
+    publish (&dev, 1, "join", "al", "");
+    expect_entry (&dev, "join a/0000000000000001 al  1");
+    //  Each round while connected: lines on their way, then the cut.
+    for (int i = 0; i < LINES; i++) {
+        char text [16];
+        snprintf (text, sizeof text, "%d", i);
+        publish (&dev, 1, "line", "al", text);
+        if (i % 40 == 39) {
+            usleep ((useconds_t) (i % 3) * 300);
+            freeReplyObject (redis ("CLIENT KILL TYPE normal SKIPME yes"));
+            log_wait (&a, "redis regained after ", (i + 1) / 40);
+        }
+    }
+    static char lines [LINES][256];
+    expect_entries (&dev, LINES, lines, NULL);
+    for (int i = 0; i < LINES; i++) {
+        char want [64];
+        snprintf (want, sizeof want, "line a/0000000000000001 al %d 1", i);
+        assert_string_equal (lines [i], want);
+    }
+    redisReply *reply = redis ("XLEN tcpchat:room:dev:log");
+    assert_int_equal (reply->integer, LINES + 1);
+    freeReplyObject (reply);
+    assert_true (log_count (&a, "redis lost (") >= 1);
+    room_leave (&dev);
+    node_stop (&a);
+}
+
 /*  More entries than one XREAD brings (and than one batch holds): all
     come, in order, none twice.                                          */
 static void
@@ -713,6 +754,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_start_without_redis, setup, teardown),
         cmocka_unit_test_setup_teardown (test_many_entries, setup, teardown),
         cmocka_unit_test_setup_teardown (test_follow_while_down, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_cut_connections, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
