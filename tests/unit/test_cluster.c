@@ -711,6 +711,40 @@ test_cut_connections (void **state)
     node_stop (&a);
 }
 
+/*  Redis away and CLUSTER_HELD_MAX publishes held: the next is not
+    taken (UNSENT to its room, for its member); the held ones all go out
+    in order once Redis is back.                                         */
+static void
+test_held_cap (void **state)
+{
+    (void) state;
+    static node_t a;
+    node_up (&a, "a", 10000);
+    room_t dev;
+    room_follow (&a, &dev, "dev", ROOM_SEQ, NULL, NULL);
+    publish (&dev, 1, "join", "al", "");
+    expect_entry (&dev, "join a/0000000000000001 al  1");
+    assert_true (redis_server_stop (s_redis));
+    log_wait (&a, "redis lost (", 1);
+    for (int i = 0; i <= CLUSTER_HELD_MAX; i++) {
+        char text [16];
+        snprintf (text, sizeof text, "%d", i);
+        publish (&dev, 1, "line", "al", text);
+    }
+    expect_text (dev.pipe, MSG_UNSENT, 1, "line");
+    assert_true (redis_server_restart (s_redis));
+    static char lines [CLUSTER_HELD_MAX][256];
+    expect_entries (&dev, CLUSTER_HELD_MAX, lines, NULL);
+    for (int i = 0; i < CLUSTER_HELD_MAX; i++) {
+        char want [64];
+        snprintf (want, sizeof want, "line a/0000000000000001 al %d 1", i);
+        assert_string_equal (lines [i], want);
+    }
+    log_wait (&a, "replaying 10000 held publishes", 1);
+    room_leave (&dev);
+    node_stop (&a);
+}
+
 /*  More entries than one XREAD brings (and than one batch holds): all
     come, in order, none twice.                                          */
 static void
@@ -755,6 +789,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_many_entries, setup, teardown),
         cmocka_unit_test_setup_teardown (test_follow_while_down, setup, teardown),
         cmocka_unit_test_setup_teardown (test_cut_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_held_cap, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
