@@ -552,6 +552,35 @@ test_lease_expiry (void **state)
     node_stop (&b);
 }
 
+/*  A node restarted under its name reaps what its previous run left at
+    once, without waiting for the old lease: its members leave, its names
+    are free.                                                            */
+static void
+test_own_leftovers (void **state)
+{
+    (void) state;
+    static node_t a, b, again;
+    node_up (&a, "a", 10000);
+    node_up (&b, "b", 10000);
+    char verdict [32];
+    assert_string_equal (claim_plain (&a, 1, "alice", verdict), "");
+    room_t ra, rb;
+    room_follow (&a, &ra, "dev", ROOM_SEQ, NULL, NULL);
+    room_follow (&b, &rb, "dev", ROOM_SEQ, NULL, NULL);
+    publish (&ra, 1, "join", "alice", "");
+    expect_entry (&rb, "join a/0000000000000001 alice  0");
+    zsock_destroy (&ra.pipe);
+    actor_destroy (&a.actor);
+    node_up (&again, "a", 10000);
+    expect_entry (&rb, "leave a/0000000000000001 alice  0");
+    log_wait (&again, "reaped our previous node a: 1 member left", 1);
+    assert_string_equal (claim_plain (&b, 2, "alice", verdict), "");
+    room_leave (&rb);
+    node_stop (&a);
+    node_stop (&b);
+    node_stop (&again);
+}
+
 /*  Redis stops: the node says so once, claims are "unavailable", the
     lines published meanwhile are held; Redis comes back on its port with
     its data: the held lines go out in order, once, and it says so once. */
@@ -783,6 +812,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_claim_verdicts, setup, teardown),
         cmocka_unit_test_setup_teardown (test_private_and_rooms, setup, teardown),
         cmocka_unit_test_setup_teardown (test_lease_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_own_leftovers, setup, teardown),
         cmocka_unit_test_setup_teardown (test_reconnection, setup, teardown),
         cmocka_unit_test_setup_teardown (test_bad_entry_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown (test_start_without_redis, setup, teardown),
