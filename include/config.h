@@ -28,6 +28,9 @@
 //  most (RFC 1035); a path 511, so DIR/<room>.log always fits PATH_MAX.
 #define CONFIG_BIND_SIZE     256
 #define CONFIG_PATH_SIZE     512
+//  A node's name goes into every member key it writes to Redis
+//  ("NODE/ID"), so it is kept short: the default, HOSTNAME:PORT, fits.
+#define CONFIG_NODE_SIZE     96
 //  The server's inproc prefix: "inproc://tcpchat-" and a UUID, 50 bytes.
 #define CONFIG_ENDPOINT_SIZE 96
 
@@ -50,6 +53,15 @@ typedef struct {
     char endpoint [CONFIG_ENDPOINT_SIZE]; /* inproc:// prefix unique to this server */
     int  http_port;                       /* the web gateway's; 0 = no web gateway */
     char http_origin [CONFIG_BIND_SIZE * 2]; /* extra origins allowed on /ws, comma-separated */
+    //  Cluster mode (docs/CLUSTER.md): all "" / 0 when the node runs alone.
+    //  config_parse has checked them together: with `cluster` set, node is
+    //  never "" and data_dir always is.
+    char cluster [CONFIG_PATH_SIZE];      /* redis://HOST[:PORT][/DB] as given */
+    char cluster_host [CONFIG_BIND_SIZE]; /* from it: a host name or an IP (IPv6 unbracketed) */
+    int  cluster_port;                    /* from it; 6379 when it names none */
+    int  cluster_db;                      /* from it; 0 when it names none */
+    char node [CONFIG_NODE_SIZE];         /* printable ASCII, no space nor '/' */
+    int  cluster_lease;                   /* seconds a silent node stays a member (10) */
 } config_t;
 
 typedef enum {

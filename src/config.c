@@ -8,8 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
-typedef enum { OPTION_INT, OPTION_PATH, OPTION_BIND, OPTION_ORIGINS } option_kind_t;
+typedef enum {
+    OPTION_INT,
+    OPTION_PATH,
+    OPTION_BIND,
+    OPTION_ORIGINS,
+    OPTION_CLUSTER,
+    OPTION_NODE
+} option_kind_t;
 
 //  Every option that takes a value, with its variable: one table, so a
 //  flag and its variable are read, checked and documented alike.
@@ -45,6 +53,9 @@ static const option_t s_options [] = {
     TEXT_OPTION ("--bind", "TCPCHAT_BIND", OPTION_BIND, bind),
     INT_OPTION ("--http", "TCPCHAT_HTTP", http_port, 0, 65535),
     TEXT_OPTION ("--http-origin", "TCPCHAT_HTTP_ORIGIN", OPTION_ORIGINS, http_origin),
+    TEXT_OPTION ("--cluster", "TCPCHAT_CLUSTER", OPTION_CLUSTER, cluster),
+    TEXT_OPTION ("--node", "TCPCHAT_NODE", OPTION_NODE, node),
+    INT_OPTION ("--cluster-lease", "TCPCHAT_CLUSTER_LEASE", cluster_lease, 2, 3600),
 };
 #define OPTIONS   (sizeof s_options / sizeof s_options [0])
 //  Longer than any flag's name ("--max-per-address" is the longest), so
@@ -83,6 +94,14 @@ static const char s_help [] =
     "  --http-origin LIST  origins a browser may open /ws from  env TCPCHAT_HTTP_ORIGIN\n"
     "                      besides the server's own, comma-\n"
     "                      separated: https://chat.example.org\n"
+    "  --cluster URL       join a cluster of nodes sharing      env TCPCHAT_CLUSTER\n"
+    "                      names, rooms and history through\n"
+    "                      Redis: redis://HOST[:PORT][/DB]\n"
+    "                      (default: none, this node alone)\n"
+    "  --node NAME         this node's name in the cluster      env TCPCHAT_NODE\n"
+    "                      (default HOSTNAME:PORT)\n"
+    "  --cluster-lease S   seconds before the cluster reaps a   env TCPCHAT_CLUSTER_LEASE\n"
+    "                      silent node's clients (default 10)\n"
     "  --verbose           log every message                    env TCPCHAT_VERBOSE=1\n"
     "  --health            probe the server on PORT (or --bind) and\n"
     "                      exit 0 if it answers, 1 if not (for\n"
@@ -109,6 +128,7 @@ config_defaults (config_t *cfg)
     cfg->name_timeout = 60;
     cfg->room_idle = 300;
     cfg->connect_rate = 1;
+    cfg->cluster_lease = 10;
     cfg->log_fd = -1;
 }
 
@@ -169,14 +189,110 @@ s_origins_valid (const char *text)
     }
 }
 
+//  A number that is `size` bytes of text, not NUL-terminated.
+static bool
+s_parse_part (const char *text, size_t size, long min, long max, long *value)
+{
+    char number [16];
+    if (size >= sizeof number)
+        return false;
+    memcpy (number, text, size);
+    number [size] = 0;
+    return s_parse_number (number, min, max, value);
+}
+
+//  redis://HOST[:PORT][/DB], HOST a name, an IPv4 address or an IPv6 one
+//  in brackets, into cluster_host, cluster_port and cluster_db. Nothing
+//  else: no user or password, no rediss:// (TLS), no ?options, which
+//  hiredis would not be given, so they must not look accepted.
+static bool
+s_cluster_parse (config_t *cfg, const char *url)
+{
+    if (strncmp (url, "redis://", 8) != 0)
+        return false;
+    const char *host = url + 8;
+    const char *end;
+    size_t      size;
+    if (*host == '[') {
+        end = strchr (++host, ']');
+        if (!end)
+            return false;
+        size = (size_t) (end++ - host);
+        if (strspn (host, "0123456789abcdefABCDEF:.") < size || !memchr (host, ':', size))
+            return false;
+    } else {
+        size = strcspn (host, ":/");
+        end = host + size;
+        for (size_t i = 0; i < size; i++)
+            if (!isalnum ((unsigned char) host [i]) && !strchr ("-._", host [i]))
+                return false;
+    }
+    long port = 6379, db = 0;
+    if (size == 0 || size >= sizeof cfg->cluster_host)
+        return false;
+    if (*end == ':') {
+        size_t digits = strcspn (++end, "/");
+        if (!s_parse_part (end, digits, 1, 65535, &port))
+            return false;
+        end += digits;
+    }
+    if (*end == '/' && !s_parse_number (end + 1, 0, 1000000, &db))
+        return false;
+    if (*end != 0 && *end != '/')
+        return false;
+    memcpy (cfg->cluster_host, host, size);
+    cfg->cluster_host [size] = 0;
+    cfg->cluster_port = (int) port;
+    cfg->cluster_db = (int) db;
+    return true;
+}
+
+//  A node name goes into Redis keys and member keys ("NODE/ID") and into
+//  log lines: printable ASCII, no space, no '/'.
+static bool
+s_node_char (char c)
+{
+    return c > ' ' && c < 127 && c != '/';
+}
+
+static bool
+s_node_valid (const char *text)
+{
+    for (const char *p = text; *p; p++)
+        if (!s_node_char (*p))
+            return false;
+    return true;
+}
+
+static bool
+s_text_valid (config_t *cfg, const option_t *opt, const char *text)
+{
+    if (!text || !*text || strlen (text) >= (size_t) opt->max)
+        return false;
+    if (opt->kind == OPTION_ORIGINS)
+        return s_origins_valid (text);
+    if (opt->kind == OPTION_CLUSTER)
+        return s_cluster_parse (cfg, text);
+    if (opt->kind == OPTION_NODE)
+        return s_node_valid (text);
+    return true;
+}
+
 static bool
 s_set_text (config_t *cfg, const option_t *opt, const char *text, const char *source, FILE *err)
 {
-    bool bad = !text || !*text || strlen (text) >= (size_t) opt->max;
-    if (!bad && opt->kind == OPTION_ORIGINS)
-        bad = !s_origins_valid (text);
-    if (bad) {
-        if (opt->kind == OPTION_ORIGINS)
+    if (!s_text_valid (cfg, opt, text)) {
+        if (opt->kind == OPTION_CLUSTER)
+            fprintf (err,
+                     "TCPChat: %s: expects redis://HOST[:PORT][/DB]: HOST a name or an IP "
+                     "([::1] for IPv6), PORT 1 to 65535 (6379), DB 0 to 1000000 (0)\n",
+                     source);
+        else if (opt->kind == OPTION_NODE)
+            fprintf (err,
+                     "TCPChat: %s: expects a name of 1 to %ld printable ASCII characters, "
+                     "no space and no '/'\n",
+                     source, opt->max - 1);
+        else if (opt->kind == OPTION_ORIGINS)
             fprintf (err,
                      "TCPChat: %s: expects origins like https://chat.example.org, "
                      "comma-separated, %ld bytes at most\n",
@@ -307,6 +423,61 @@ s_answer_info (int argc, char **argv, FILE *out)
     return false;
 }
 
+//  HOSTNAME:PORT, with whatever the host name holds that a node name may
+//  not turned into '-'.
+static void
+s_default_node (config_t *cfg)
+{
+    char host [CONFIG_NODE_SIZE - sizeof ":65535"] = "";
+    if (gethostname (host, sizeof host) != 0)
+        host [0] = 0;
+    host [sizeof host - 1] = 0; /* gethostname need not end a long name */
+    for (char *p = host; *p; p++)
+        if (!s_node_char (*p))
+            *p = '-';
+    snprintf (cfg->node, sizeof cfg->node, "%s:%d", *host ? host : "localhost", cfg->port);
+}
+
+//  The flag or the variable of `flag` that is set, or NULL.
+static const char *
+s_set_by (int argc, char **argv, char *(*getenv_fn) (const char *), const char *flag)
+{
+    const option_t *opt = s_find_option (flag);
+    if (s_given (argc, argv, flag))
+        return flag;
+    return s_env (getenv_fn, opt->env) ? opt->env : NULL;
+}
+
+//  The cluster's options make sense together only: a node name or a
+//  lease without a cluster is a mistake worth stopping for, and history
+//  files beside Redis would be two truths about the same rooms.
+static bool
+s_check_cluster (config_t *cfg, int argc, char **argv, char *(*getenv_fn) (const char *), FILE *err)
+{
+    if (!*cfg->cluster) {
+        const char *orphan = s_set_by (argc, argv, getenv_fn, "--node");
+        if (!orphan)
+            orphan = s_set_by (argc, argv, getenv_fn, "--cluster-lease");
+        if (orphan) {
+            fprintf (err,
+                     "TCPChat: %s needs --cluster (TCPCHAT_CLUSTER): it only means "
+                     "something in a cluster\n",
+                     orphan);
+            return false;
+        }
+        return true;
+    }
+    if (*cfg->data_dir) {
+        fputs ("TCPChat: --data-dir and --cluster cannot be used together: in cluster mode the "
+               "history lives in Redis\n",
+               err);
+        return false;
+    }
+    if (!*cfg->node)
+        s_default_node (cfg);
+    return true;
+}
+
 config_result_t
 config_parse (config_t *cfg, int argc, char **argv, char *(*getenv_fn) (const char *), FILE *out,
               FILE *err)
@@ -355,5 +526,7 @@ config_parse (config_t *cfg, int argc, char **argv, char *(*getenv_fn) (const ch
     }
     if (port)
         cfg->port = (int) v;
+    if (!s_check_cluster (cfg, argc, argv, getenv_fn, err))
+        return CONFIG_EXIT_BAD;
     return health ? CONFIG_HEALTH : CONFIG_RUN;
 }

@@ -173,6 +173,9 @@ child_environment (const char *const *extra)
                                        "TCPCHAT_ROOM_IDLE",
                                        "TCPCHAT_HTTP",
                                        "TCPCHAT_HTTP_ORIGIN",
+                                       "TCPCHAT_CLUSTER",
+                                       "TCPCHAT_NODE",
+                                       "TCPCHAT_CLUSTER_LEASE",
                                        NULL};
     for (size_t i = 0; own [i]; i++)
         unsetenv (own [i]);

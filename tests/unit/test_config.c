@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "config.h"
 
 /* ------------------------------------------------------------------ */
@@ -148,6 +149,8 @@ assert_defaults_except_port (const config_t *cfg)
     assert_string_equal (cfg->log_file, "");
     assert_int_equal (cfg->log_fd, -1);
     assert_false (cfg->verbose);
+    assert_string_equal (cfg->cluster, "");
+    assert_string_equal (cfg->node, "");
 }
 
 /* ------------------------------------------------------------------ */
@@ -178,6 +181,12 @@ test_defaults (void **state)
     assert_string_equal (cfg.endpoint, "");
     assert_int_equal (cfg.http_port, 0);
     assert_string_equal (cfg.http_origin, "");
+    assert_string_equal (cfg.cluster, "");
+    assert_string_equal (cfg.cluster_host, "");
+    assert_int_equal (cfg.cluster_port, 0);
+    assert_int_equal (cfg.cluster_db, 0);
+    assert_string_equal (cfg.node, "");
+    assert_int_equal (cfg.cluster_lease, 10);
 }
 
 static void
@@ -525,6 +534,212 @@ test_http_options (void **state)
     run_free (&r);
 }
 
+/*  --cluster redis://HOST[:PORT][/DB], split into host, port and db.   */
+static void
+test_cluster_url (void **state)
+{
+    (void) state;
+    const struct {
+        const char *url, *host;
+        int         port, db;
+    } good [] = {
+        {"redis://redis:6379", "redis", 6379, 0},
+        {"redis://redis", "redis", 6379, 0},
+        {"redis://127.0.0.1:7000/3", "127.0.0.1", 7000, 3},
+        {"redis://[::1]:6380", "::1", 6380, 0},
+        {"redis://[fe80::1]/15", "fe80::1", 6379, 15},
+        {"redis://cache-1.example.org:1/0", "cache-1.example.org", 1, 0},
+        {"redis://my_redis:65535/1000000", "my_redis", 65535, 1000000},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good [0]; i++) {
+        run_t r;
+        run_env (&r, NO_ENV, ARGS ("--cluster", good [i].url));
+        if (r.result != CONFIG_RUN)
+            fail_msg ("--cluster %s: result %d, err \"%s\"", good [i].url, (int) r.result, r.err);
+        assert_string_equal (r.cfg.cluster, good [i].url);
+        assert_string_equal (r.cfg.cluster_host, good [i].host);
+        assert_int_equal (r.cfg.cluster_port, good [i].port);
+        assert_int_equal (r.cfg.cluster_db, good [i].db);
+        assert_int_equal (r.cfg.cluster_lease, 10);
+        assert_silent (&r);
+        run_free (&r);
+    }
+    const char *bad [] = {
+        "",
+        "redis",
+        "redis://",
+        "redis://:6379",
+        "http://redis:6379",
+        "rediss://redis:6379",
+        "REDIS://redis",
+        "redis://redis:",
+        "redis://redis:0",
+        "redis://redis:65536",
+        "redis://redis:+80",
+        "redis://redis:6379/",
+        "redis://redis:6379/-1",
+        "redis://redis:6379/1000001",
+        "redis://redis:6379/0/1",
+        "redis://redis:6379?db=1",
+        "redis://user:secret@redis:6379",
+        "redis://:secret@redis",
+        "redis://re dis",
+        "redis://[::1",
+        "redis://[]:6379",
+        "redis://[::1]x",
+        "redis://[1.2.3.4]",
+        "redis://::1:6379",
+        "redis://redis:6379 ",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        run_t r;
+        run_env (&r, NO_ENV, ARGS ("--cluster", bad [i]));
+        if (r.result != CONFIG_EXIT_BAD)
+            fail_msg ("--cluster '%s': result %d", bad [i], (int) r.result);
+        assert_one_error_line (&r);
+        assert_non_null (strstr (r.err, "redis://HOST[:PORT][/DB]"));
+        run_free (&r);
+    }
+    //  A host name longer than the field is refused, not cut.
+    char url [CONFIG_PATH_SIZE] = "redis://";
+    memset (url + 8, 'a', CONFIG_BIND_SIZE);
+    url [8 + CONFIG_BIND_SIZE] = 0;
+    run_t r;
+    run_env (&r, NO_ENV, ARGS ("--cluster", url));
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
+    assert_one_error_line (&r);
+    run_free (&r);
+}
+
+/*  --node, --cluster-lease and their variables; the defaults a cluster
+    node gets.                                                           */
+static void
+test_cluster_node_and_lease (void **state)
+{
+    (void) state;
+    run_t r;
+    run_env (&r,
+             ENV ("TCPCHAT_CLUSTER", "redis://10.0.0.5:6379/2", "TCPCHAT_NODE", "node1",
+                  "TCPCHAT_CLUSTER_LEASE", "30"),
+             NO_ARGS);
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.cluster_host, "10.0.0.5");
+    assert_int_equal (r.cfg.cluster_db, 2);
+    assert_string_equal (r.cfg.node, "node1");
+    assert_int_equal (r.cfg.cluster_lease, 30);
+    assert_silent (&r);
+    run_free (&r);
+
+    //  Flags win over their variables, the URL's parts included.
+    run_env (&r,
+             ENV ("TCPCHAT_CLUSTER", "redis://10.0.0.5:6379/2", "TCPCHAT_NODE", "node1",
+                  "TCPCHAT_CLUSTER_LEASE", "30"),
+             ARGS ("--cluster=redis://redis", "--node", "b:9000", "--cluster-lease", "3600"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.cluster_host, "redis");
+    assert_int_equal (r.cfg.cluster_port, 6379);
+    assert_int_equal (r.cfg.cluster_db, 0);
+    assert_string_equal (r.cfg.node, "b:9000");
+    assert_int_equal (r.cfg.cluster_lease, 3600);
+    run_free (&r);
+
+    //  Without --node: HOSTNAME:PORT, the port the node listens on.
+    char host [256] = "";
+    assert_int_equal (gethostname (host, sizeof host), 0);
+    host [sizeof host - 1] = 0;
+    char want [CONFIG_NODE_SIZE + 300];
+    snprintf (want, sizeof want, "%s:2525", host);
+    run_env (&r, NO_ENV, ARGS ("--cluster", "redis://redis", "2525"));
+    assert_int_equal (r.result, CONFIG_RUN);
+    if (strlen (want) < CONFIG_NODE_SIZE &&
+        strspn (host, "abcdefghijklmnopqrstuvwxyz"
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == strlen (host))
+        assert_string_equal (r.cfg.node, want);
+    assert_non_null (strstr (r.cfg.node, ":2525"));
+    run_free (&r);
+
+    const char *const bad [][2] = {
+        {"--node", ""},
+        {"--node", "a/b"},
+        {"--node", "node 1"},
+        {"--node", "node\t1"},
+        {"--node", "n\xc3\xa9"},
+        {"--cluster-lease", "1"},
+        {"--cluster-lease", "3601"},
+        {"--cluster-lease", "ten"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        run_env (&r, NO_ENV, ARGS ("--cluster", "redis://redis", bad [i][0], bad [i][1]));
+        if (r.result != CONFIG_EXIT_BAD)
+            fail_msg ("%s '%s': result %d", bad [i][0], bad [i][1], (int) r.result);
+        assert_one_error_line (&r);
+        run_free (&r);
+    }
+    char long_node [CONFIG_NODE_SIZE + 1];
+    memset (long_node, 'n', CONFIG_NODE_SIZE);
+    long_node [CONFIG_NODE_SIZE] = 0;
+    run_env (&r, NO_ENV, ARGS ("--cluster", "redis://redis", "--node", long_node));
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
+    assert_one_error_line (&r);
+    run_free (&r);
+    long_node [CONFIG_NODE_SIZE - 1] = 0; /* the longest that fits */
+    run_env (&r, NO_ENV, ARGS ("--cluster", "redis://redis", "--node", long_node));
+    assert_int_equal (r.result, CONFIG_RUN);
+    assert_string_equal (r.cfg.node, long_node);
+    run_free (&r);
+}
+
+/*  The cluster's options only together: --node or --cluster-lease (flag
+    or variable) without a cluster, and --data-dir with one, are refused
+    with the option named.                                               */
+static void
+test_cluster_options_together (void **state)
+{
+    (void) state;
+    const struct {
+        const char *const *env, *const *args;
+        const char *named;
+    } cases [] = {
+        {NO_ENV, ARGS ("--node", "node1"), "TCPChat: --node needs --cluster"},
+        {ENV ("TCPCHAT_NODE", "node1"), NO_ARGS, "TCPChat: TCPCHAT_NODE needs --cluster"},
+        {NO_ENV, ARGS ("--cluster-lease", "5"), "TCPChat: --cluster-lease needs --cluster"},
+        {ENV ("TCPCHAT_CLUSTER_LEASE", "5"), NO_ARGS,
+         "TCPChat: TCPCHAT_CLUSTER_LEASE needs --cluster"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        run_t r;
+        run_env (&r, cases [i].env, cases [i].args);
+        assert_int_equal (r.result, CONFIG_EXIT_BAD);
+        assert_one_error_line (&r);
+        if (strncmp (r.err, cases [i].named, strlen (cases [i].named)) != 0)
+            fail_msg ("case %zu: \"%s\"", i, r.err);
+        run_free (&r);
+    }
+    const char *const data_dir =
+        "TCPChat: --data-dir and --cluster cannot be used together: in cluster mode the history "
+        "lives in Redis\n";
+    run_t r;
+    run_env (&r, NO_ENV, ARGS ("--cluster", "redis://redis", "--data-dir", "/var/lib/tcpchat"));
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
+    assert_string_equal (r.err, data_dir);
+    assert_string_equal (r.out, "");
+    run_free (&r);
+    run_env (&r, ENV ("TCPCHAT_DATA_DIR", "/data", "TCPCHAT_CLUSTER", "redis://redis:6379"),
+             NO_ARGS);
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
+    assert_string_equal (r.err, data_dir);
+    run_free (&r);
+    //  --health too: a probe must not call healthy what cannot start.
+    run_env (&r, NO_ENV, ARGS ("--cluster", "redis://redis", "--data-dir", "/d", "--health"));
+    assert_int_equal (r.result, CONFIG_EXIT_BAD);
+    run_free (&r);
+    //  --help still answers.
+    run_env (&r, NO_ENV, ARGS ("--node", "x", "--help"));
+    assert_int_equal (r.result, CONFIG_EXIT_OK);
+    assert_non_null (strstr (r.out, "--cluster URL"));
+    run_free (&r);
+}
+
 static void
 test_bad_option_values (void **state)
 {
@@ -834,6 +1049,9 @@ main (void)
         cmocka_unit_test (test_all_options_together),
         cmocka_unit_test (test_verbose_flag),
         cmocka_unit_test (test_http_options),
+        cmocka_unit_test (test_cluster_url),
+        cmocka_unit_test (test_cluster_node_and_lease),
+        cmocka_unit_test (test_cluster_options_together),
         cmocka_unit_test (test_bad_option_values),
         cmocka_unit_test (test_missing_value),
         cmocka_unit_test (test_unknown_option),
