@@ -267,7 +267,7 @@ check-man: ## groff -ww -z over docs/TCPChat.1: no warnings
 # Every source, script and build file says its license (SPDX), so a file
 # copied out of the tree still does.
 check-spdx: ## every source, script and build file has an SPDX license line
-	@missing=$$(git ls-files '*.c' '*.h' '*.sh' '*.py' '*.js' '*.css' '*.html' Makefile .ci/run docker/Dockerfile 'compose*.yaml' \
+	@missing=$$(git ls-files '*.c' '*.h' '*.sh' '*.py' '*.js' '*.css' '*.html' Makefile .ci/run 'docker/*Dockerfile' docker/haproxy.cfg 'compose*.yaml' \
 	    | while read -r f; do grep -q 'SPDX-License-Identifier: MIT' "$$f" || echo "$$f"; done); \
 	    if [ -n "$$missing" ]; then echo "check-spdx: no SPDX line in:"; echo "$$missing"; exit 1; fi; \
 	    echo "check-spdx: every file has its SPDX line"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # make check-docs: whatever `TCPChat --help` lists is documented and wired up.
 #   every option and variable  -> docs/TCPChat.1, docs/PROTOCOL.md, README.md
-#   every TCPCHAT_* variable   -> compose.yaml (passed through to the server)
+#   every TCPCHAT_* variable   -> compose.yaml (passed through to the server;
+#                                 the cluster's: compose.cluster.yaml)
 #                                 and tests/e2e/e2e.c (cleared for the servers
 #                                 the tests start, so a developer's own
 #                                 settings never change a test)
@@ -23,7 +24,13 @@ for word in $options $variables; do
     grep -F -e "$word" README.md >/dev/null || missing="$missing README.md:$word"
 done
 for var in $variables; do
-    grep -E "^ +$var:" compose.yaml >/dev/null || missing="$missing compose.yaml:$var"
+    # A cluster's variables go to compose.cluster.yaml's nodes; compose.yaml
+    # runs one node alone (with --data-dir, which --cluster refuses).
+    case $var in
+        TCPCHAT_CLUSTER | TCPCHAT_CLUSTER_* | TCPCHAT_NODE) compose=compose.cluster.yaml ;;
+        *) compose=compose.yaml ;;
+    esac
+    grep -E "^ +$var:" $compose >/dev/null || missing="$missing $compose:$var"
     grep -F "\"$var\"" tests/e2e/e2e.c >/dev/null || missing="$missing tests/e2e/e2e.c:$var"
 done
 if [ -n "$missing" ]; then
