@@ -204,8 +204,9 @@ build/fuzz/fuzz_gateway: $(FUZZ_GW_SRC) $(HEADERS) | fuzz-check-cc
 # The image (docker/Dockerfile) and compose.yaml end to end, on 127.0.0.1:
 # build, banner, two clients, actor logs, docker stop -> exit 0 within 3 s.
 # Needs Docker with Compose (here: ../shared/tools/docker-base-image.sh as root).
-docker-test: ## the image and compose.yaml end to end (needs Docker)
+docker-test: ## the image, compose.yaml and compose.cluster.yaml end to end (needs Docker)
 	@bash tests/docker/run.sh
+	@bash tests/docker/cluster.sh
 
 # Benchmarks (bench/, docs/PERFORMANCE.md): `make bench` runs five scenarios
 # against ./TCPChat, ngircd and InspIRCd (installed from Debian if missing),
