@@ -38,4 +38,4 @@ if [ -n "$missing" ]; then
     for m in $missing; do echo "  $m" >&2; done
     exit 1
 fi
-echo "check-docs: $(echo $options | wc -w) options and $(echo $variables | wc -w) variables in the man page, PROTOCOL.md, README.md, compose.yaml and the e2e harness"
+echo "check-docs: $(echo $options | wc -w) options and $(echo $variables | wc -w) variables in the man page, PROTOCOL.md, README.md, compose.yaml (compose.cluster.yaml) and the e2e harness"
