@@ -236,9 +236,7 @@ s_cluster_parse (config_t *cfg, const char *url)
             return false;
         end += digits;
     }
-    if (*end == '/' && !s_parse_number (end + 1, 0, 1000000, &db))
-        return false;
-    if (*end != 0 && *end != '/')
+    if (*end == '/' ? !s_parse_number (end + 1, 0, 1000000, &db) : *end != 0)
         return false;
     memcpy (cfg->cluster_host, host, size);
     cfg->cluster_host [size] = 0;
@@ -252,7 +250,7 @@ s_cluster_parse (config_t *cfg, const char *url)
 static bool
 s_node_char (char c)
 {
-    return c > ' ' && c < 127 && c != '/';
+    return (unsigned char) c > ' ' && (unsigned char) c < 127 && c != '/';
 }
 
 static bool
