@@ -73,7 +73,20 @@ typedef struct {
     zlist_t *held;         /* in transit: SAYs for it, to deliver */
     unsigned paused;       /* PAUSED_* reasons; PAUSE sent while any */
     int64_t  room_rate_at; /* new-room pacing: the earliest next start, less the burst */
+    //  Cluster mode: the name is being claimed from the cluster (input
+    //  deferred and output held as for a mover); a /name's new name
+    //  being claimed; the /msg sent to other nodes, unanswered (private_t).
+    bool     claiming;
+    char    *renaming;
+    zlist_t *privates;
 } client_t;
+
+//  A /msg to another node's client, until the cluster answers: what the
+//  sender is told then.
+typedef struct {
+    char *target; /* as typed */
+    char *event;  /* the sender's copy ("" without --http) */
+} private_t;
 
 struct room_t {
     char     name [ROOM_MAX_CHARS + 1];
@@ -130,6 +143,11 @@ struct self_t {
     uint64_t figures [METRICS_HUB_FIGURES];
     uint64_t gateway_figures [MSG_GATEWAYS_MAX][METRICS_GW_FIGURES];
     int64_t  started_at; /* mono ms */
+    //  Cluster mode (--cluster): the pipe with the cluster actor, and what
+    //  waits for it to have room (never a blocking send). NULL alone.
+    zsock_t *cluster;
+    zlist_t *cluster_queue;
+    bool     cluster_full; /* the queue is at its cap: logged once */
 };
 
 //  Client ids are 64-bit integers used directly as zhashx keys.
@@ -169,6 +187,16 @@ s_client_destroy (void **item)
             zmsg_destroy (&msg);
         zlist_destroy (&client->held);
     }
+    private_t *private;
+    if (client->privates) {
+        while ((private = (private_t *) zlist_pop (client->privates))) {
+            free (private->target);
+            free (private->event);
+            free (private);
+        }
+        zlist_destroy (&client->privates);
+    }
+    free (client->renaming);
     free (client->name);
     free (client);
     *item = NULL;
@@ -196,6 +224,34 @@ static void    s_to_gateway (self_t *self, unsigned g, zmsg_t *msg);
 static int64_t s_room_due (self_t *self, room_t *room);
 static void    s_idle_schedule (self_t *self, int64_t at);
 
+//  Cluster mode: never a blocking send to the cluster actor (it never
+//  blocks on us either); what its pipe cannot take now waits in order.
+static void
+s_cluster_send (self_t *self, zmsg_t *msg)
+{
+    assert (self->cluster);
+    if (zlist_size (self->cluster_queue) == 0 && (zsock_events (self->cluster) & ZMQ_POLLOUT)) {
+        msg_send (&msg, self->cluster);
+        return;
+    }
+    zlist_append (self->cluster_queue, msg);
+    if (!self->cluster_full && zlist_size (self->cluster_queue) >= HUB_ROOM_QUEUE_MAX) {
+        log_info (&self->log, "E: the cluster is %d messages behind", HUB_ROOM_QUEUE_MAX);
+        self->cluster_full = true;
+    }
+}
+
+static void
+s_cluster_flush (self_t *self)
+{
+    while (zlist_size (self->cluster_queue) && (zsock_events (self->cluster) & ZMQ_POLLOUT)) {
+        zmsg_t *msg = (zmsg_t *) zlist_pop (self->cluster_queue);
+        msg_send (&msg, self->cluster);
+    }
+    if (zlist_size (self->cluster_queue) == 0)
+        self->cluster_full = false;
+}
+
 //  Everything the hub owns but its pipe and rooms: it cannot fail, the
 //  start can.
 static self_t *
@@ -222,7 +278,7 @@ s_self_new (zsock_t *pipe, hub_args_t *args)
     self->rooms = zhashx_new ();
     zhashx_set_destructor (self->rooms, s_room_destroy);
     self->stopping = zlist_new ();
-
+    self->cluster_queue = zlist_new ();
     return self;
 }
 
@@ -253,6 +309,11 @@ s_self_destroy (self_t **self_p)
     zlist_destroy (&self->stopping);
     for (unsigned g = 0; g < self->gateway_count; g++)
         zsock_destroy (&self->gateways [g]);
+    zmsg_t *msg;
+    while ((msg = (zmsg_t *) zlist_pop (self->cluster_queue)))
+        zmsg_destroy (&msg);
+    zlist_destroy (&self->cluster_queue);
+    zsock_destroy (&self->cluster);
     free (self->items);
     free (self->polled);
     free (self->polled_stop);
@@ -297,6 +358,12 @@ s_room_start (self_t *self, const char *name)
     room->has_history = *self->config.data_dir && store_has_lines (self->config.data_dir, name);
     zhashx_insert (self->rooms, room->key, room);
     self->figures [METRICS_HUB_ROOMS_CREATED]++;
+    //  The room has bound its cluster pipe before it signalled.
+    if (self->cluster) {
+        char endpoint [ENDPOINT_MAX];
+        endpoint_room_cluster (&self->config, seq, endpoint);
+        s_cluster_send (self, msg_new_follow (name, endpoint));
+    }
     return room;
 }
 
@@ -564,7 +631,7 @@ s_restore_rooms (self_t *self)
 static void
 s_to_room_of (client_t *client, zmsg_t **msg_p)
 {
-    if (client->in_transit) {
+    if (client->in_transit || client->claiming) {
         if (!client->held)
             client->held = zlist_new ();
         zlist_append (client->held, *msg_p);
@@ -578,7 +645,7 @@ s_to_room_of (client_t *client, zmsg_t **msg_p)
 static bool
 s_can_take (const client_t *client)
 {
-    if (client->in_transit)
+    if (client->in_transit || client->claiming)
         return !client->held || zlist_size (client->held) < HUB_HELD_MAX;
     return !client->room->full;
 }
@@ -687,6 +754,19 @@ s_name_free (self_t *self, client_t *client)
     }
 }
 
+//  Cluster mode: name (NUL-terminated) claimed cluster-wide under the
+//  keys the tables above use; CLAIMED answers.
+static void
+s_claim (self_t *self, uint64_t id, const char *name)
+{
+    size_t size = strlen (name);
+    char   fold [NAME_KEY_MAX], key0 [NAME_KEY_MAX], key1 [NAME_KEY_MAX];
+    name_fold (name, size, fold);
+    name_confusable_key (self->confusables, 0, name, size, key0);
+    name_confusable_key (self->confusables, 1, name, size, key1);
+    s_cluster_send (self, msg_new_claim (id, name, key0, key1, fold));
+}
+
 //  ---------------------------------------------------------------------
 //  Commands
 
@@ -699,6 +779,11 @@ s_key_compare (const void *a, const void *b)
 static void
 s_cmd_rooms (self_t *self, client_t *client)
 {
+    //  Cluster mode: the cluster's list is the truth (s_handle_roomlist).
+    if (self->cluster) {
+        s_cluster_send (self, msg_new_rooms (client->id));
+        return;
+    }
     zlistx_t *keys = zhashx_keys (self->rooms);
     zlistx_set_comparator (keys, s_key_compare);
     zlistx_sort (keys);
@@ -791,6 +876,8 @@ s_cmd_join (self_t *self, client_t *client, const char *name, size_t size)
     s_room_release (self, old);
 }
 
+static void s_rename (self_t *self, client_t *client, const char *name, size_t size);
+
 static void
 s_cmd_name (self_t *self, client_t *client, const char *name, size_t size)
 {
@@ -807,12 +894,47 @@ s_cmd_name (self_t *self, client_t *client, const char *name, size_t size)
         s_sayf (self, client, event_error, "%s\n", problem);
         return;
     }
+    //  Cluster mode: the new name is claimed first (its input waits);
+    //  s_handle_claimed renames.
+    if (self->cluster) {
+        client->renaming = mem_check (strndup (name, size));
+        s_claim (self, client->id, client->renaming);
+        return;
+    }
+    s_rename (self, client, name, size);
+}
+
+static void
+s_rename (self_t *self, client_t *client, const char *name, size_t size)
+{
     s_name_free (self, client);
     free (client->name);
     client->name = mem_check (strndup (name, size));
     s_name_register (self, client);
     zmsg_t *msg = msg_new_rename (client->id, name, size);
     s_to_room_of (client, &msg);
+}
+
+//  Cluster mode: a /msg to a name not on this node goes to the cluster;
+//  the sender is answered when it says where it went (s_handle_privated).
+static void
+s_private_send (self_t *self, client_t *client, const msg_part_t *target, const msg_part_t *text)
+{
+    stamp_cache_t stamp = {0};
+    const char   *now = stamp_now (&stamp);
+    private_t *private = (private_t *) zmalloc (sizeof (private_t));
+    private->target = mem_check (strndup (target->data, target->size));
+    buf_t event;
+    buf_init (&event);
+    if (self->config.http_port)
+        event_private (&event, now, client->name, private->target, text->data, text->size);
+    private->event = mem_check (strndup (buf_head (&event), buf_size (&event)));
+    buf_free (&event);
+    if (!client->privates)
+        client->privates = zlist_new ();
+    zlist_append (client->privates, private);
+    s_cluster_send (self, msg_new_private (client->id, client->name, private->target, text->data,
+                                           text->size, now));
 }
 
 static void
@@ -826,6 +948,10 @@ s_cmd_msg (self_t *self, client_t *client, const msg_view_t *view)
     }
     client_t *target =
         (client_t *) s_lookup_folded (self->names, target_name->data, target_name->size);
+    if (!target && self->cluster && target_name->size <= NAME_MAX_BYTES) {
+        s_private_send (self, client, target_name, text);
+        return;
+    }
     if (!target) {
         s_sayf (self, client, event_error, PROTOCOL_MSG_NO_USER, (int) target_name->size,
                 target_name->data);
@@ -903,6 +1029,8 @@ s_to_gateway (self_t *self, unsigned g, zmsg_t *msg)
     msg_send (&msg, self->gateways [g]);
 }
 
+static void s_admit (self_t *self, client_t *client);
+
 static void
 s_handle_name (self_t *self, const msg_view_t *view)
 {
@@ -923,6 +1051,20 @@ s_handle_name (self_t *self, const msg_view_t *view)
     s_name_register (self, client);
     log_debug (&self->log, "%s registered (%zu named client%s)", client->name,
                zhashx_size (self->clients), zhashx_size (self->clients) == 1 ? "" : "s");
+    //  Cluster mode: held here (local names refuse it meanwhile) until
+    //  the cluster says whether it is ours (s_handle_claimed).
+    if (self->cluster) {
+        client->claiming = true;
+        s_claim (self, client->id, client->name);
+        return;
+    }
+    s_admit (self, client);
+}
+
+//  Into general: the name is the client's.
+static void
+s_admit (self_t *self, client_t *client)
+{
     self->general->members++;
     s_pause (self, client, PAUSED_ROOM, self->general->full);
     s_enter (client, self->general);
@@ -935,6 +1077,17 @@ s_handle_closed (self_t *self, client_t *client)
 {
     if (client->in_transit) {
         client->closed = true;
+        return;
+    }
+    //  Cluster mode: its names go after any claim of them still on its way.
+    if (self->cluster) {
+        s_cluster_send (self, msg_new_unclaim (client->id, client->name));
+        if (client->renaming)
+            s_cluster_send (self, msg_new_unclaim (client->id, client->renaming));
+    }
+    if (client->claiming) {
+        s_name_free (self, client);
+        zhashx_delete (self->clients, (void *) (uintptr_t) client->id);
         return;
     }
     room_t *room = client->room;
@@ -950,6 +1103,15 @@ s_handle_closed (self_t *self, client_t *client)
 static void s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p,
                                    const msg_view_t *view);
 
+//  Its input waits: a move, or (cluster mode) a claim of its name.
+static bool
+s_waiting (const client_t *client)
+{
+    return client->in_transit || client->claiming || client->renaming;
+}
+
+static void s_replay (self_t *self, client_t *client);
+
 //  The old room has let go: enter the new one, then deliver what waited.
 static void
 s_handle_released (self_t *self, client_t *client)
@@ -958,12 +1120,20 @@ s_handle_released (self_t *self, client_t *client)
         return;
     client->in_transit = false;
     s_enter (client, client->room);
+    s_replay (self, client);
+}
+
+//  A client that waited (a move, a claim) has its room: what was held
+//  for it goes there, then its own input is taken again, in order.
+static void
+s_replay (self_t *self, client_t *client)
+{
     zmsg_t *msg;
     while (client->held && (msg = (zmsg_t *) zlist_pop (client->held)))
         s_room_send (client->room, &msg);
-    //  Replaying may start another move: the rest then waits for it.
+    //  Replaying may start another move or claim: the rest then waits.
     input_t *input;
-    while (!client->in_transit && client->deferred &&
+    while (!s_waiting (client) && client->deferred &&
            (input = (input_t *) zlist_pop (client->deferred))) {
         s_handle_client_input (self, client, &input->msg, &input->view);
         free (input);
@@ -971,7 +1141,7 @@ s_handle_released (self_t *self, client_t *client)
     //  Half the cap free, so a client that pipelines moves does not flap.
     if (!client->deferred || zlist_size (client->deferred) <= HUB_DEFERRED_MAX / 2)
         s_pause (self, client, PAUSED_DEFERRED, false);
-    if (!client->in_transit && client->closed)
+    if (!s_waiting (client) && client->closed)
         s_handle_closed (self, client);
 }
 
@@ -980,7 +1150,7 @@ s_handle_released (self_t *self, client_t *client)
 static void
 s_handle_client_input (self_t *self, client_t *client, zmsg_t **msg_p, const msg_view_t *view)
 {
-    if (client->in_transit) {
+    if (s_waiting (client)) {
         if (!client->deferred)
             client->deferred = zlist_new ();
         input_t *input = (input_t *) zmalloc (sizeof (input_t));
@@ -1106,6 +1276,209 @@ s_self_handle_gateway (self_t *self, unsigned g)
     zmsg_destroy (&msg);
 }
 
+//  ---------------------------------------------------------------------
+//  Cluster mode: the cluster actor's answers
+
+static const char *
+s_claim_refusal (const char *verdict)
+{
+    if (streq (verdict, "taken"))
+        return PROTOCOL_NAME_TAKEN;
+    if (streq (verdict, "lookalike"))
+        return PROTOCOL_NAME_LOOKALIKE;
+    return PROTOCOL_NAME_UNAVAILABLE;
+}
+
+static void
+s_handle_claimed (self_t *self, client_t *client, const char *verdict)
+{
+    bool ours = *verdict == 0;
+    if (client->claiming) {
+        client->claiming = false;
+        if (!ours) {
+            self->figures [METRICS_HUB_NAME_REFUSALS]++;
+            s_to_gateway (self, msg_id_gateway (client->id),
+                          msg_new_refuse (client->id, s_claim_refusal (verdict)));
+            s_name_free (self, client);
+            zhashx_delete (self->clients, (void *) (uintptr_t) client->id);
+            return;
+        }
+        s_admit (self, client);
+    } else if (client->renaming) {
+        char *name = client->renaming;
+        client->renaming = NULL;
+        if (ours) {
+            s_cluster_send (self, msg_new_unclaim (client->id, client->name));
+            s_rename (self, client, name, strlen (name));
+        } else
+            s_sayf (self, client, event_error, "%s\n", s_claim_refusal (verdict));
+        free (name);
+    } else
+        return;
+    s_replay (self, client);
+}
+
+//  ROOMLIST: "ROOM\tCOUNT\n" lines, shown as /rooms shows local rooms.
+typedef struct {
+    char   key [ROOM_MAX_CHARS + 1];
+    char   name [ROOM_MAX_CHARS + 1];
+    size_t members;
+} listed_t;
+
+static int
+s_listed_compare (const void *a, const void *b)
+{
+    return strcmp (((const listed_t *) a)->key, ((const listed_t *) b)->key);
+}
+
+static void
+s_handle_roomlist (self_t *self, client_t *client, const msg_part_t *lines)
+{
+    size_t    count = 0, capacity = 16;
+    listed_t *rooms = (listed_t *) mem_realloc (NULL, capacity * sizeof (listed_t));
+    for (const char *line = lines->data, *end = lines->data + lines->size; line < end;) {
+        const char *eol = (const char *) memchr (line, '\n', (size_t) (end - line));
+        if (!eol)
+            break;
+        const char *tab = (const char *) memchr (line, '\t', (size_t) (eol - line));
+        char        number [24];
+        size_t      size = tab ? (size_t) (tab - line) : 0;
+        size_t      digits = tab ? (size_t) (eol - tab - 1) : 0;
+        if (tab && !room_name_problem (line, size) && digits > 0 && digits < sizeof number) {
+            memcpy (number, tab + 1, digits);
+            number [digits] = 0;
+            char *stop;
+            long  members = strtol (number, &stop, 10);
+            if (*stop == 0 && members > 0) {
+                if (count == capacity) {
+                    capacity *= 2;
+                    rooms = (listed_t *) mem_realloc (rooms, capacity * sizeof (listed_t));
+                }
+                memcpy (rooms [count].name, line, size);
+                rooms [count].name [size] = 0;
+                name_fold (line, size, rooms [count].key);
+                rooms [count].members = (size_t) members;
+                count++;
+            }
+        }
+        line = eol + 1;
+    }
+    qsort (rooms, count, sizeof (listed_t), s_listed_compare);
+    bool  events = self->config.http_port != 0;
+    buf_t out, event;
+    buf_init (&out);
+    buf_init (&event);
+    buf_append_str (&out, PROTOCOL_ROOMS);
+    if (events)
+        event_rooms_open (&event);
+    for (size_t i = 0; i < count; i++) {
+        bool mine = client->room && streq (rooms [i].key, client->room->key);
+        fmt_room_entry (&out, mine, rooms [i].name, rooms [i].members);
+        if (events)
+            event_rooms_entry (&event, mine, rooms [i].name, rooms [i].members);
+    }
+    if (events)
+        event_rooms_close (&event);
+    s_say_event (client, buf_head (&out), buf_size (&out), &event);
+    buf_free (&out);
+    buf_free (&event);
+    free (rooms);
+}
+
+static void
+s_handle_privated (self_t *self, client_t *client, const char *verdict)
+{
+    private_t *private = client->privates ? (private_t *) zlist_pop (client->privates) : NULL;
+    if (!private)
+        return;
+    if (*verdict == 0) {
+        buf_t event;
+        buf_init (&event);
+        buf_append_str (&event, private->event);
+        s_say_event (client, "", 0, &event);
+        buf_free (&event);
+    } else if (streq (verdict, "nouser"))
+        s_sayf (self, client, event_error, PROTOCOL_MSG_NO_USER, (int) strlen (private->target),
+                private->target);
+    else
+        s_say (self, client, event_error, PROTOCOL_NOT_DELIVERED);
+    free (private->target);
+    free (private->event);
+    free (private);
+}
+
+//  A /msg from another node, sent as a local one is.
+static void
+s_handle_deliver (self_t *self, client_t *target, const msg_view_t *view)
+{
+    char *from = msg_strdup (view, 0), *stamp = msg_strdup (view, 2);
+    if (!s_can_take (target))
+        log_info (&self->log, "E: a /msg from %s to %s dropped: it cannot take more now", from,
+                  target->name);
+    else {
+        const msg_part_t *text = &view->part [1];
+        buf_t             out, event;
+        buf_init (&out);
+        buf_init (&event);
+        fmt_private (&out, stamp, from, target->name, text->data, text->size);
+        if (self->config.http_port)
+            event_private (&event, stamp, from, target->name, text->data, text->size);
+        s_say_event (target, buf_head (&out), buf_size (&out), &event);
+        buf_free (&out);
+        buf_free (&event);
+    }
+    free (from);
+    free (stamp);
+}
+
+static void
+s_self_handle_cluster (self_t *self)
+{
+    zmsg_t *msg = msg_recv (self->cluster);
+    if (!msg)
+        return;
+    msg_view_t view;
+    msg_parse (msg, &view);
+    client_t *client =
+        view.id ? (client_t *) zhashx_lookup (self->clients, (void *) (uintptr_t) view.id) : NULL;
+    char *verdict = NULL;
+    switch (view.kind) {
+        case MSG_CLAIMED:
+            verdict = msg_strdup (&view, 0);
+            if (client)
+                s_handle_claimed (self, client, verdict);
+            break;
+        case MSG_ROOMLIST:
+            if (client)
+                s_handle_roomlist (self, client, &view.part [0]);
+            break;
+        case MSG_PRIVATED:
+            verdict = msg_strdup (&view, 0);
+            if (client)
+                s_handle_privated (self, client, verdict);
+            break;
+        case MSG_DELIVER:
+            if (client && !client->claiming)
+                s_handle_deliver (self, client, &view);
+            break;
+        case MSG_NAME:
+        case MSG_CMD:
+        case MSG_NOTICE:
+        case MSG_CLOSED:
+        case MSG_RELEASED:
+        case MSG_STATS:
+        case MSG_SCRAPE:
+        case MSG_TERM:
+        case MSG_LINE:
+        case MSG_STORED:
+        MSG_NOT_FOR_HUB:
+            msg_drop (&self->log, &view);
+            break;
+    }
+    free (verdict);
+    zmsg_destroy (&msg);
+}
+
 static bool
 s_self_handle_pipe (self_t *self)
 {
@@ -1162,7 +1535,7 @@ s_rooms_drain (self_t *self)
 static bool
 s_self_poll (self_t *self)
 {
-    size_t first_room = 1 + self->gateway_count;
+    size_t first_room = 1 + self->gateway_count + (self->cluster ? 1 : 0);
     size_t wanted = first_room + self->rooms_queued + zlist_size (self->stopping);
     if (wanted > self->poll_size) {
         self->poll_size = wanted * 2;
@@ -1176,6 +1549,11 @@ s_self_poll (self_t *self)
     items [0] = (zmq_pollitem_t){zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
     for (unsigned g = 0; g < self->gateway_count; g++)
         items [1 + g] = (zmq_pollitem_t){zsock_resolve (self->gateways [g]), 0, ZMQ_POLLIN, 0};
+    size_t at_cluster = 1 + self->gateway_count;
+    if (self->cluster)
+        items [at_cluster] = (zmq_pollitem_t){
+            zsock_resolve (self->cluster), 0,
+            (short) (ZMQ_POLLIN | (zlist_size (self->cluster_queue) ? ZMQ_POLLOUT : 0)), 0};
     size_t count = first_room;
     if (self->rooms_queued)
         for (room_t *room = (room_t *) zhashx_first (self->rooms); room && count < wanted;
@@ -1220,6 +1598,12 @@ s_self_poll (self_t *self)
         for (int budget = GATEWAY_BUDGET;
              budget > 0 && (zsock_events (self->gateways [g]) & ZMQ_POLLIN); budget--)
             s_self_handle_gateway (self, g);
+    if (self->cluster) {
+        for (int budget = GATEWAY_BUDGET; budget > 0 && (zsock_events (self->cluster) & ZMQ_POLLIN);
+             budget--)
+            s_self_handle_cluster (self);
+        s_cluster_flush (self);
+    }
     s_rooms_idle (self);
     return true;
 }
@@ -1269,6 +1653,16 @@ s_self_start (self_t *self)
         endpoint_hub (&self->config, g, endpoint);
         self->gateways [g] = msg_pipe_new (endpoint, true);
         if (!self->gateways [g]) {
+            log_info (&self->log, "E: cannot bind %s: %s", endpoint, strerror (errno));
+            return false;
+        }
+    }
+    //  Cluster mode: bound before main starts the cluster actor.
+    if (*self->config.cluster) {
+        char endpoint [ENDPOINT_MAX];
+        endpoint_cluster (&self->config, endpoint);
+        self->cluster = msg_pipe_new (endpoint, true);
+        if (!self->cluster) {
             log_info (&self->log, "E: cannot bind %s: %s", endpoint, strerror (errno));
             return false;
         }

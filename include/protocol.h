@@ -58,6 +58,8 @@ extern const char PROTOCOL_BANNER [];
 #define PROTOCOL_NAME_SLASH       "Name cannot start with '/'."
 #define PROTOCOL_NAME_TAKEN       "Name is already taken."
 #define PROTOCOL_NAME_LOOKALIKE   "Name is too similar to a user's name already here."
+/*  Cluster mode: Redis, which decides who holds a name, cannot be asked. */
+#define PROTOCOL_NAME_UNAVAILABLE "The chat is unavailable right now. Try again later."
 /*  Never reaches a client: the hub answers an empty /join with its usage
     line. It keeps room_name_problem's contract whole (store.c asks too). */
 #define PROTOCOL_ROOM_EMPTY       "Room name cannot be empty."
@@ -89,6 +91,10 @@ extern const char PROTOCOL_BANNER [];
 #define PROTOCOL_MSG_SELF       "You cannot message yourself.\n"
 #define PROTOCOL_MSG_BUSY       "%s cannot receive messages right now. Try again later.\n"
 #define PROTOCOL_UNKNOWN        "Unknown command: %.*s. Type /help for the list.\n"
+/*  Cluster mode: a line, /name or /msg Redis could not take (away, and
+    10,000 publishes held already).                                      */
+#define PROTOCOL_NOT_DELIVERED                                                                     \
+    "Your message was not delivered: the chat is unavailable. Try again later.\n"
 
 /*  "[YYYY-MM-DD HH:MM:SS]" in local time: 21 characters and a NUL.      */
 #define STAMP_SIZE 22

@@ -8,6 +8,7 @@
     sigwait(), so no actor is ever interrupted and main decides the order
     in which they stop.                                                  */
 #include "actor.h"
+#include "cluster.h"
 #include "config.h"
 #include "gateway.h"
 #include "hub.h"
@@ -30,16 +31,20 @@
 //  Descriptors the server needs besides one per client: stdio, the log
 //  file, the listener, epoll, ZeroMQ's own, and each room's pipes (its
 //  actor pipe, its output pipe, its writer's pipe and its file).
-#define FDS_FIXED        64
-#define FDS_PER_ROOM     8
+#define FDS_FIXED            64
+#define FDS_PER_ROOM         8
 //  With the web gateway: its sockets beyond its clients (page loads,
 //  scrapes: HTTP_SPARE in actors/web.c), and per room its output pipe to
 //  the web gateway (both ends) and the copy of it lws polls.
-#define FDS_WEB_FIXED    64
-#define FDS_WEB_PER_ROOM 3
+#define FDS_WEB_FIXED        64
+#define FDS_WEB_PER_ROOM     3
+//  Cluster mode: the cluster actor's two Redis connections and its pipes
+//  (fixed), and each room's pipe with it, both ends.
+#define FDS_CLUSTER          8
+#define FDS_CLUSTER_PER_ROOM 2
 //  Rooms are lowered first, but not below this many (nor below what was
 //  asked): a server must have somewhere to talk besides general.
-#define ROOMS_KEPT       16
+#define ROOMS_KEPT           16
 
 //  How long the exit waits for the log writer to write what is left.
 #define LOG_SINK_STOP_MS 1000
@@ -67,8 +72,10 @@ s_fit_fd_limit (config_t *config, const log_t *log)
     if (limit.rlim_cur == RLIM_INFINITY)
         return;
     bool web = config->http_port > 0;
-    long fixed = FDS_FIXED + (web ? FDS_WEB_FIXED : 0);
-    long per_room = FDS_PER_ROOM + (web ? FDS_WEB_PER_ROOM : 0);
+    bool cluster = *config->cluster != 0;
+    long fixed = FDS_FIXED + (web ? FDS_WEB_FIXED : 0) + (cluster ? FDS_CLUSTER : 0);
+    long per_room =
+        FDS_PER_ROOM + (web ? FDS_WEB_PER_ROOM : 0) + (cluster ? FDS_CLUSTER_PER_ROOM : 0);
     long gateways = web ? 2 : 1;
     long total = (long) limit.rlim_cur;
     long clients = gateways * config->max_clients;
@@ -252,9 +259,13 @@ s_start_failed (const char *actor, int error)
 //  The hub first: it binds the endpoints the gateways connect to, and
 //  starts room general. Both or neither: a failed start is one error and
 //  TCPCHAT_EXIT_START, never a server that listens with nothing behind it.
+//  With --cluster, the cluster actor next: it connects to the pipe the
+//  hub has bound, and the hub never waits for it.
 static bool
-s_start_gateways (const config_t *config, int listener, actor_t **hub, actor_t **gateway)
+s_start_gateways (const config_t *config, int listener, actor_t **hub, actor_t **cluster,
+                  actor_t **gateway)
 {
+    *cluster = NULL;
     //  libzmq starts its own threads, and takes their descriptors, at the
     //  first socket: take them here, where running out is an error, not
     //  inside an actor's first zsock_new, which would abort.
@@ -276,6 +287,22 @@ s_start_gateways (const config_t *config, int listener, actor_t **hub, actor_t *
         close (listener);
         return false;
     }
+    if (*config->cluster) {
+        cluster_args_t *cluster_args = (cluster_args_t *) zmalloc (sizeof (cluster_args_t));
+        cluster_args->config = *config;
+        snprintf (cluster_args->host, sizeof cluster_args->host, "%s", config->cluster_host);
+        cluster_args->port = config->cluster_port;
+        cluster_args->db = config->cluster_db;
+        snprintf (cluster_args->node, sizeof cluster_args->node, "%s", config->node);
+        cluster_args->lease_ms = config->cluster_lease * 1000;
+        *cluster = actor_new (cluster_actor, cluster_args);
+        if (!*cluster) {
+            s_start_failed ("cluster", errno);
+            actor_destroy (hub);
+            close (listener);
+            return false;
+        }
+    }
     gateway_args_t *gateway_args = (gateway_args_t *) zmalloc (sizeof (gateway_args_t));
     gateway_args->config = *config;
     gateway_args->index = 0;
@@ -285,6 +312,7 @@ s_start_gateways (const config_t *config, int listener, actor_t **hub, actor_t *
         s_start_failed ("gateway", errno);
         //  It waits for the gateway, watching its pipe: it stops at once.
         actor_destroy (hub);
+        actor_destroy (cluster);
         return false;
     }
     return true;
@@ -294,10 +322,10 @@ s_start_gateways (const config_t *config, int listener, actor_t **hub, actor_t *
 //  opened for it: all or none, as above.
 static bool
 s_start_actors (const config_t *config, int listener, int http_listener, actor_t **hub,
-                actor_t **gateway, actor_t **web)
+                actor_t **cluster, actor_t **gateway, actor_t **web)
 {
     *web = NULL;
-    if (!s_start_gateways (config, listener, hub, gateway))
+    if (!s_start_gateways (config, listener, hub, cluster, gateway))
         return false;
     if (http_listener < 0)
         return true;
@@ -309,6 +337,7 @@ s_start_actors (const config_t *config, int listener, int http_listener, actor_t
     if (!*web) {
         s_start_failed ("web gateway", errno);
         actor_destroy (hub);
+        actor_destroy (cluster);
         actor_destroy (gateway);
         return false;
     }
@@ -384,8 +413,8 @@ main (int argc, char **argv)
     snprintf (config.endpoint, sizeof config.endpoint, "inproc://tcpchat-%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
 
-    actor_t *hub, *gateway, *web;
-    if (!s_start_actors (&config, listener, http_listener, &hub, &gateway, &web)) {
+    actor_t *hub, *cluster, *gateway, *web;
+    if (!s_start_actors (&config, listener, http_listener, &hub, &cluster, &gateway, &web)) {
         log_sink_stop (&sink, LOG_SINK_STOP_MS);
         return TCPCHAT_EXIT_START;
     }
@@ -406,8 +435,11 @@ main (int argc, char **argv)
     //  The hub first: stopping it stops the rooms, whose last words go
     //  to the gateways, which are still there to take them. Each gateway
     //  then tells every client, flushes what they are owed, and closes:
-    //  the web one first, as it may be the slower to flush.
+    //  the web one first, as it may be the slower to flush. The cluster
+    //  after the hub: the rooms' last publishes are in its pipes, and it
+    //  sends what it holds before it ends.
     actor_destroy (&hub);
+    actor_destroy (&cluster);
     if (web)
         actor_destroy (&web);
     actor_destroy (&gateway);

@@ -405,6 +405,7 @@ check_constant_texts (doc_check_t *ctx)
     CHECK_TEXT (ctx, PROTOCOL_NAME_SLASH);
     CHECK_TEXT (ctx, PROTOCOL_NAME_TAKEN);
     CHECK_TEXT (ctx, PROTOCOL_NAME_LOOKALIKE);
+    CHECK_TEXT (ctx, PROTOCOL_NAME_UNAVAILABLE);
     //  Never sent (protocol.h says why), so not in the doc.
     record (ctx, "PROTOCOL_ROOM_EMPTY");
     CHECK_TEXT (ctx, PROTOCOL_ROOM_TOO_LONG);
@@ -423,6 +424,7 @@ check_constant_texts (doc_check_t *ctx)
     CHECK_TEXT (ctx, PROTOCOL_MSG_SELF);
     CHECK_TEXT (ctx, PROTOCOL_MSG_BUSY, "NAME");
     CHECK_TEXT (ctx, PROTOCOL_UNKNOWN, 2, "/x");
+    CHECK_TEXT (ctx, PROTOCOL_NOT_DELIVERED);
 }
 
 static void
