@@ -693,7 +693,13 @@ s_link_up (self_t *self)
     if (!self->registered)
         s_reap (self, true);
     s_register (self);
-    s_reap (self, false);
+    //  Back after an outage, the other nodes may not have renewed their
+    //  leases yet (Redis was away for them too): they get one lease to
+    //  do so before we reap anyone.
+    if (self->ever_up)
+        self->reap_at = zclock_mono () + self->lease_ms;
+    else
+        s_reap (self, false);
     self->ever_up = true;
     //  A room's state before its held publishes: its own join must come
     //  after the stream id its STATE is as of, or it would never see it.
