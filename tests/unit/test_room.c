@@ -41,6 +41,8 @@ static struct {
     int       log_fd;
 } s_room = {NULL, NULL, NULL, -1};
 
+static zsock_t *s_cluster; /* cluster mode: the fake cluster actor's end */
+
 /*  Gateways the next room has (0: the default, one).                  */
 static unsigned s_next_gateways;
 
@@ -121,6 +123,7 @@ room_teardown (void **state)
     zactor_destroy (&s_room.actor);
     zsock_destroy (&s_room.gateway);
     zsock_destroy (&s_room.web);
+    zsock_destroy (&s_cluster);
     if (s_room.log_fd >= 0)
         close (s_room.log_fd);
     s_room.log_fd = -1;
@@ -976,6 +979,117 @@ test_events_two_gateways (void **state)
     room_finish ();
 }
 
+/* ------------------------------------------------------------------ */
+/*  Cluster mode: the room publishes, and acts on ENTRIES as they come  */
+
+#define STAMP "[2026-01-02 03:04:05]"
+
+
+/*  A cluster-mode room as node n1, with the fake cluster connected.     */
+static void
+room_start_cluster (const char *name)
+{
+    static unsigned seq = 1000;
+    room_args_t    *args = (room_args_t *) calloc (1, sizeof (room_args_t));
+    assert_non_null (args);
+    config_defaults (&args->config);
+    snprintf (args->name, sizeof args->name, "%s", name);
+    snprintf (args->config.endpoint, sizeof args->config.endpoint, "inproc://test-room-%d",
+              (int) getpid ());
+    snprintf (args->config.cluster, sizeof args->config.cluster, "redis://127.0.0.1:1");
+    snprintf (args->config.node, sizeof args->config.node, "n1");
+    args->seq = ++seq;
+    args->config.history = 10;
+    s_room.log_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+    args->config.log_fd = s_room.log_fd;
+    char endpoint [ENDPOINT_MAX + 1] = ">", cluster [ENDPOINT_MAX + 1] = ">";
+    endpoint_room (&args->config, args->seq, 0, endpoint + 1);
+    endpoint_room_cluster (&args->config, args->seq, cluster + 1);
+    s_room.actor = zactor_new (room_actor, args);
+    assert_non_null (s_room.actor);
+    s_room.gateway = check_socket_new (endpoint);
+    s_cluster = check_socket_new (cluster);
+    assert_non_null (s_room.gateway);
+    assert_non_null (s_cluster);
+}
+
+static void
+send_entry (const char *kind, const char *member, uint64_t local, const char *name,
+            const char *text)
+{
+    zchunk_t   *batch = zchunk_new (NULL, 0);
+    msg_entry_t entry = {{kind, strlen (kind)},
+                         {member, strlen (member)},
+                         {name, strlen (name)},
+                         {text, strlen (text)},
+                         {STAMP, strlen (STAMP)},
+                         {"1-1", 3},
+                         local};
+    msg_entries_add (batch, &entry);
+    zmsg_t *msg = msg_new_entries (batch);
+    zchunk_destroy (&batch);
+    assert_int_equal (msg_send (&msg, s_cluster), 0);
+}
+
+static void
+test_cluster_order_is_the_stream_s (void **state)
+{
+    (void) state;
+    room_start_cluster ("general");
+    //  zed is on node n2, with a line of history.
+    const char *members = "n2/0000000000000005\tzed\n";
+    const char *history = STAMP "[zed]:before\n";
+    zmsg_t     *msg = msg_new_state (members, strlen (members), history, strlen (history), "1-0");
+    assert_int_equal (msg_send (&msg, s_cluster), 0);
+
+    //  alice's join is published; she enters when it comes back, with the
+    //  history as of then, and the room had nothing to say before that.
+    send_join (A, "alice");
+    expect_msg (s_cluster, MSG_PUBLISH, A, "join", "alice", "", "[" TS "]");
+    send_say (A, "held");    //  Held behind her ENTER
+    send_line (A, "early");  //  Published once the SAY was taken: a sync
+    expect_msg (s_cluster, MSG_PUBLISH, A, "line", "alice", "early", "[" TS "]");
+    expect_nothing_queued (s_room.gateway);
+    send_entry ("join", "n1/0000000100000001", A, "alice", "");
+    expect_enter (s_room.gateway, A, "alice", STAMP "[zed]:before\n");
+    expect_reply (s_room.gateway, "held", A);
+    send_users (A);
+    expect_reply (s_room.gateway, "Users in general (2): zed, alice\n", A);
+
+    //  A remote line reaches her; hers is published, and shown (author
+    //  skipped with a prompt) only when it comes back.
+    send_entry ("line", "n2/0000000000000005", 0, "zed", "hi alice");
+    expect_out (s_room.gateway, "\n" STAMP "[zed]:hi alice\n", 0, A);
+    send_line (A, "hi zed");
+    expect_msg (s_cluster, MSG_PUBLISH, A, "line", "alice", "hi zed", "[" TS "]");
+    send_entry ("line", "n1/0000000100000001", A, "alice", "hi zed");
+    expect_out_alone (s_room.gateway, "\n" STAMP "[alice]:hi zed\n", A);
+
+    //  bob on n3 joins, then leaves: notices to alice, in that order.
+    send_entry ("join", "n3/0000000000000007", 0, "bob", "");
+    expect_out (s_room.gateway, "\nbob has joined our chat...\n", 0, A);
+    send_entry ("leave", "n3/0000000000000007", 0, "bob", "");
+    expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, A);
+
+    //  A line the cluster could not take: alice is told.
+    assert_int_equal (msg_send (&(zmsg_t *){msg_new_unsent (A, "line")}, s_cluster), 0);
+    expect_reply (s_room.gateway,
+                  "Your message was not delivered: the chat is unavailable. Try again later.\n", A);
+
+    //  She leaves: released at once, the leave published.
+    send_leave (A, false);
+    expect_release (s_room.gateway, A, false);
+    expect_msg (s_cluster, MSG_PUBLISH, A, "leave", "alice", "", "[" TS "]");
+
+    zactor_destroy (&s_room.actor);
+    expect_bare (s_cluster, MSG_BYE, 0);
+    expect_bare (s_room.gateway, MSG_BYE, 0);
+    zsock_destroy (&s_cluster);
+    zsock_destroy (&s_room.gateway);
+    close (s_room.log_fd);
+    s_room.log_fd = -1;
+}
+
 int
 main (void)
 {
@@ -984,6 +1098,7 @@ main (void)
         ROOM_TEST (test_two_gateways_each_get_their_own),
         ROOM_TEST (test_start_fails_on_a_taken_endpoint),
         ROOM_TEST (test_join_alone),
+        ROOM_TEST (test_cluster_order_is_the_stream_s),
         ROOM_TEST (test_join_tells_the_others),
         ROOM_TEST (test_line_goes_to_everyone_else),
         ROOM_TEST (test_line_text_is_kept),
