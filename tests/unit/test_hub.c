@@ -68,6 +68,11 @@ static struct {
     size_t      nrooms;
 } s_hub;
 
+/*  Cluster mode: the fake cluster's end of the hub's pipe, and its end
+    of general's cluster pipe.                                           */
+static zsock_t *s_cluster;
+static zsock_t *s_room_cluster;
+
 static const char s_help [] = "Commands:\n"
                               "  /help            show this list\n"
                               "  /rooms           list the rooms and how many are in each\n"
@@ -292,6 +297,8 @@ hub_teardown (void **state)
         zsock_destroy (&s_hub.rooms [i].sock);
     zsock_destroy (&s_hub.hub);
     zsock_destroy (&s_hub.web);
+    zsock_destroy (&s_room_cluster);
+    zsock_destroy (&s_cluster);
     data_dir_remove ();
     check_watchdog_stop ();
     return 0;
@@ -1985,6 +1992,164 @@ test_events (void **state)
     hub_finish ();
 }
 
+/* ------------------------------------------------------------------ */
+/*  Cluster mode: the test plays the cluster actor too                  */
+
+#define STAMP "[2026-01-02 03:04:05]"
+
+
+static void
+cluster_send (zsock_t *sock, zmsg_t *msg)
+{
+    assert_int_equal (msg_send (&msg, sock), 0);
+}
+
+/*  The next message on sock is kind for id, its part 0 equal to first
+    (the rest is not looked at).                                          */
+static void
+expect_first_at (const char *file, int line, zsock_t *sock, msg_kind_t kind, uint64_t id,
+                 const char *first)
+{
+    check_msg_t got;
+    check_recv_at (file, line, sock, &got, msg_spec (kind)->type);
+    if (!msg_is (&got.v, kind) || got.v.id != id || (first && !check_part_is (&got.v, 0, first))) {
+        print_error ("%s:%d: expected %s id=0x%llx \"%s\"...\n    got ", file, line,
+                     msg_spec (kind)->type, (unsigned long long) id, first ? first : "");
+        check_print_msg (&got.v);
+        check_msg_free (&got);
+        _fail (file, line);
+    }
+    check_msg_free (&got);
+}
+#define expect_first(sock, kind, id, first)                                                        \
+    expect_first_at (__FILE__, __LINE__, (sock), (kind), (id), (first))
+
+static void
+entry_send (const char *kind, const char *member, uint64_t local, const char *name)
+{
+    zchunk_t   *batch = zchunk_new (NULL, 0);
+    msg_entry_t entry = {{kind, strlen (kind)},
+                         {member, strlen (member)},
+                         {name, strlen (name)},
+                         {"", 0},
+                         {STAMP, strlen (STAMP)},
+                         {"1-1", 3},
+                         local};
+    msg_entries_add (batch, &entry);
+    zmsg_t *msg = msg_new_entries (batch);
+    zchunk_destroy (&batch);
+    cluster_send (s_room_cluster, msg);
+}
+
+/*  A hub of node n1 with the fake cluster; general followed, its STATE
+    empty. Returns general's gateway pipe.                               */
+static zsock_t *
+hub_start_cluster (void)
+{
+    static unsigned seq;
+    memset (&s_hub, 0, sizeof s_hub);
+    config_t config;
+    config_defaults (&config);
+    snprintf (config.cluster, sizeof config.cluster, "redis://127.0.0.1:1");
+    snprintf (config.node, sizeof config.node, "n1");
+    snprintf (config.endpoint, sizeof config.endpoint, "inproc://test-hubc-%d-%u", (int) getpid (),
+              ++seq);
+    char endpoint [ENDPOINT_MAX + 1] = ">";
+    endpoint_hub (&config, 0, endpoint + 1);
+    s_hub.hub = check_socket_new (endpoint);
+    endpoint_cluster (&config, endpoint + 1);
+    s_cluster = check_socket_new (endpoint);
+    assert_non_null (s_hub.hub);
+    assert_non_null (s_cluster);
+    hub_args_t *args = (hub_args_t *) calloc (1, sizeof *args);
+    assert_non_null (args);
+    args->config = config;
+    s_hub.actor = zactor_new (hub_actor, args);
+    assert_non_null (s_hub.actor);
+    HANDOFF_SEEN ();
+    zsock_t *general = expect_attach ();
+    //  FOLLOW general: the cluster connects to its pipe, and sends STATE.
+    check_msg_t got;
+    check_recv_at (__FILE__, __LINE__, s_cluster, &got, "FOLLOW");
+    assert_true (msg_is (&got.v, MSG_FOLLOW) && check_part_is (&got.v, 0, "general"));
+    endpoint [0] = '>';
+    snprintf (endpoint + 1, ENDPOINT_MAX, "%.*s", (int) got.v.part [1].size, got.v.part [1].data);
+    check_msg_free (&got);
+    s_room_cluster = check_socket_new (endpoint);
+    assert_non_null (s_room_cluster);
+    cluster_send (s_room_cluster, msg_new_state ("", 0, "", 0, "0-0"));
+    return general;
+}
+
+static void
+test_cluster_names_rooms_and_private (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start_cluster ();
+
+    //  alice is claimed; her input waits for the verdict, then follows her
+    //  join through the room's stream.
+    send_name (A, "alice");
+    expect_first (s_cluster, MSG_CLAIM, A, "alice");
+    send_line (A, "first");
+    expect_nothing_queued (s_room_cluster);
+    cluster_send (s_cluster, msg_new_claimed (A, ""));
+    expect_msg (s_room_cluster, MSG_PUBLISH, A, "join", "alice", "", "[" TS "]");
+    expect_msg (s_room_cluster, MSG_PUBLISH, A, "line", "alice", "first", "[" TS "]");
+    entry_send ("join", "n1/0000000100000001", A, "alice");
+    expect_join_alone (general, A, "alice", "");
+
+    //  The cluster's verdicts are the refusals' texts.
+    send_name (B, "Alice2");
+    expect_first (s_cluster, MSG_CLAIM, B, "Alice2");
+    cluster_send (s_cluster, msg_new_claimed (B, "taken"));
+    expect_refuse (B, "Name is already taken.");
+    send_name (C, "carol");
+    expect_first (s_cluster, MSG_CLAIM, C, "carol");
+    cluster_send (s_cluster, msg_new_claimed (C, "unavailable"));
+    expect_refuse (C, "The chat is unavailable right now. Try again later.");
+    //  alice's name stays hers locally: refused without asking.
+    send_name (D, "ALICE");
+    expect_refuse (D, "Name is already taken.");
+
+    //  /rooms is the cluster's list, shown as ever.
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_first (s_cluster, MSG_ROOMS, A, NULL);
+    const char *list = "general\t3\ndev\t1\n";
+    cluster_send (s_cluster, msg_new_roomlist (A, list, strlen (list)));
+    expect_reply (general, "Rooms:\n  dev (1 member)\n* general (3 members)\n", A);
+
+    //  /msg to a name not here: the cluster's verdict, or its delivery.
+    send_cmd (A, CMD_MSG, "zed", "hi");
+    expect_msg (s_cluster, MSG_PRIVATE, A, "alice", "zed", "hi", "[" TS "]");
+    cluster_send (s_cluster, msg_new_privated (A, "nouser"));
+    expect_reply (general, "No such user: zed.\n", A);
+    send_cmd (A, CMD_MSG, "yan", "hi");
+    expect_msg (s_cluster, MSG_PRIVATE, A, "alice", "yan", "hi", "[" TS "]");
+    cluster_send (s_cluster, msg_new_privated (A, ""));
+    expect_prompt (general, A);
+    cluster_send (s_cluster, msg_new_deliver (A, "yan", "psst", 4, STAMP));
+    expect_reply (general, "\n" STAMP "[yan -> alice]:psst\n", A);
+
+    //  /name claims the new name first, then lets the old one go.
+    send_cmd (A, CMD_NAME, "alicia", NULL);
+    expect_first (s_cluster, MSG_CLAIM, A, "alicia");
+    cluster_send (s_cluster, msg_new_claimed (A, ""));
+    expect_msg (s_cluster, MSG_UNCLAIM, A, "alice");
+    expect_msg (s_room_cluster, MSG_PUBLISH, A, "rename", "alice", "alicia", "[" TS "]");
+
+    //  Gone: its name released, its leave published.
+    send_closed (A);
+    expect_msg (s_cluster, MSG_UNCLAIM, A, "alicia");
+    expect_msg (s_room_cluster, MSG_PUBLISH, A, "leave", "alicia", "", "[" TS "]");
+    expect_release (general, A, false);
+
+    hub_finish ();
+    expect_bare (s_room_cluster, MSG_BYE, 0);
+    zsock_destroy (&s_room_cluster);
+    zsock_destroy (&s_cluster);
+}
+
 int
 main (void)
 {
@@ -1994,6 +2159,7 @@ main (void)
         HUB_TEST (test_start_fails_without_general),
         HUB_TEST (test_stops_when_no_gateway_came),
         HUB_TEST (test_start_announces_general),
+        HUB_TEST (test_cluster_names_rooms_and_private),
         HUB_TEST (test_name_accepted),
         HUB_TEST (test_name_refused),
         HUB_TEST (test_name_lookalikes),
