@@ -1513,6 +1513,13 @@ cluster_actor (zsock_t *pipe, void *args)
     }
     zsock_signal (pipe, 0);
     s_run (self);
+    //  main stops us after the hub, whose rooms have had their last say:
+    //  what they published is in their pipes, and goes out with the rest.
+    for (room_t *room = (room_t *) zlistx_first (self->rooms); room;
+         room = (room_t *) zlistx_next (self->rooms))
+        while ((zsock_events (room->pipe) & ZMQ_POLLIN) && s_handle_room (self, room))
+            ;
+    s_ops_pump (self);
     s_drain (self);
     s_self_destroy (&self);
 }
