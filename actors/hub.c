@@ -928,7 +928,9 @@ s_private_send (self_t *self, client_t *client, const msg_part_t *target, const 
     buf_init (&event);
     if (self->config.http_port)
         event_private (&event, now, client->name, private->target, text->data, text->size);
-    private->event = mem_check (strndup (buf_head (&event), buf_size (&event)));
+    //  An empty buf has no head: "" then.
+    private->event =
+        mem_check (strndup (buf_size (&event) ? buf_head (&event) : "", buf_size (&event)));
     buf_free (&event);
     if (!client->privates)
         client->privates = zlist_new ();
@@ -1458,7 +1460,8 @@ s_self_handle_cluster (self_t *self)
                 s_handle_privated (self, client, verdict);
             break;
         case MSG_DELIVER:
-            if (client && !client->claiming)
+            //  A claiming client holds it until it is in.
+            if (client)
                 s_handle_deliver (self, client, &view);
             break;
         case MSG_NAME:
