@@ -1317,7 +1317,9 @@ s_handle_claimed (self_t *self, client_t *client, const char *verdict)
         free (name);
     } else
         return;
-    s_replay (self, client);
+    //  A mover's held output and input wait for its new room's RELEASED.
+    if (!client->in_transit)
+        s_replay (self, client);
 }
 
 //  ROOMLIST: "ROOM\tCOUNT\n" lines, shown as /rooms shows local rooms.

@@ -768,6 +768,14 @@ s_entry_is (const msg_entry_t *entry, const char *kind)
            memcmp (entry->kind.data, kind, entry->kind.size) == 0;
 }
 
+//  The node part of a member key "NODE/ID", as a %.*s length.
+static int
+s_key_node (const msg_part_t *key)
+{
+    const char *slash = (const char *) memrchr (key->data, '/', key->size);
+    return (int) (slash ? (size_t) (slash - key->data) : key->size);
+}
+
 static void
 s_entry_join (self_t *self, const msg_entry_t *entry)
 {
@@ -803,8 +811,8 @@ s_entry_join (self_t *self, const msg_entry_t *entry)
         s_member_add (self, 0, mem_check (strdup (name)));
         self->keys [self->members - 1] = s_entry_str (&entry->member);
         self->remote++;
-        log_info (&self->log, "%s (%.*s) joined from another node (%zu member%s)", name,
-                  (int) entry->member.size, entry->member.data, self->members,
+        log_info (&self->log, "%s joined from node %.*s (%zu member%s)", name,
+                  s_key_node (&entry->member), entry->member.data, self->members,
                   self->members == 1 ? "" : "s");
     }
     free (name);
@@ -828,8 +836,8 @@ s_entry_leave (self_t *self, const msg_entry_t *entry)
     s_broadcast (self, buf_head (out), buf_size (out), 0, false);
     buf_clear (out);
     if (!entry->local)
-        log_info (&self->log, "%s (%.*s) left from another node (%zu member%s)", name,
-                  (int) entry->member.size, entry->member.data, self->members,
+        log_info (&self->log, "%s left from node %.*s (%zu member%s)", name,
+                  s_key_node (&entry->member), entry->member.data, self->members,
                   self->members == 1 ? "" : "s");
     free (name);
 }
