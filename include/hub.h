@@ -19,7 +19,15 @@
     table in src/messages.c).
     To the client's gateway: REFUSE; PAUSE id when one of its queues for
     that client is full, RESUME id once it has drained. To every gateway:
-    ATTACH, each with the room's endpoint for that gateway.              */
+    ATTACH, each with the room's endpoint for that gateway.
+    Cluster mode (config.cluster set; include/cluster.h): the hub also
+    binds endpoint_cluster before it signals, and never waits on it. A
+    name free here is CLAIMed before the client enters (its input waits
+    meanwhile); CLAIMED's verdict is the client's, a refusal its REFUSE.
+    /name claims the new name, renames, then UNCLAIMs the old; a client
+    that goes is UNCLAIMed. /rooms is ROOMS' ROOMLIST; /msg to a name not
+    here is PRIVATE, answered by PRIVATED; DELIVER is a /msg from another
+    node. Each room it starts is FOLLOWed (the room's cluster pipe).              */
 #ifndef TCPCHAT_HUB_H
 #define TCPCHAT_HUB_H
 

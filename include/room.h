@@ -19,6 +19,15 @@
     broadcast while the disk answers within ROOM_STORE_WAIT_MS, and no
     longer once it does not. Without one it touches no file.
 
+    Cluster mode (config.cluster set; include/cluster.h): the room also
+    binds endpoint_room_cluster (config, seq) before it signals. It
+    PUBLISHes its members' joins, lines, renames and leaves and shows them
+    only as they come back in ENTRIES, in the stream's order, after the
+    STATE it gets first (members of other nodes, history); a joiner gets
+    ENTER when its join comes back, and what the hub sends for it before
+    that waits behind it. A LEAVE releases the member at once. UNSENT
+    tells the sender its line was not delivered. BYE is its last message
+    there.
     A room that cannot start (no descriptor for its socket, its endpoint
     taken) logs why and signals failure (status 1): actor_new returns
     NULL.                                                                 */
