@@ -1071,6 +1071,18 @@ test_cluster_order_is_the_stream_s (void **state)
     send_entry ("leave", "n3/0000000000000007", 0, "bob", "");
     expect_out (s_room.gateway, "\nbob has left our chat...\n", 0, A);
 
+    //  Renames: hers is shown (label, reply) when it comes back; zed's
+    //  to her, and /users has both new names. A rename entry has the old
+    //  name and the new one as its text.
+    send_rename (A, "alicia");
+    expect_msg (s_cluster, MSG_PUBLISH, A, "rename", "alice", "alicia", "[" TS "]");
+    send_entry ("rename", "n1/0000000100000001", A, "alice", "alicia");
+    expect_rename_alone (s_room.gateway, A, "alice", "alicia");
+    send_entry ("rename", "n2/0000000000000005", 0, "zed", "zedd");
+    expect_out (s_room.gateway, "\nzed changed their name to zedd\n", 0, A);
+    send_users (A);
+    expect_reply (s_room.gateway, "Users in general (2): zedd, alicia\n", A);
+
     //  A line the cluster could not take: alice is told.
     assert_int_equal (msg_send (&(zmsg_t *){msg_new_unsent (A, "line")}, s_cluster), 0);
     expect_reply (s_room.gateway,
@@ -1079,7 +1091,7 @@ test_cluster_order_is_the_stream_s (void **state)
     //  She leaves: released at once, the leave published.
     send_leave (A, false);
     expect_release (s_room.gateway, A, false);
-    expect_msg (s_cluster, MSG_PUBLISH, A, "leave", "alice", "", "[" TS "]");
+    expect_msg (s_cluster, MSG_PUBLISH, A, "leave", "alicia", "", "[" TS "]");
 
     zactor_destroy (&s_room.actor);
     expect_bare (s_cluster, MSG_BYE, 0);
