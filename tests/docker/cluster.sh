@@ -115,10 +115,11 @@ fi
 command -v python3 >/dev/null 2>&1 || die "python3 is needed for the test clients"
 
 # --- Free 127.0.0.1 ports, one per listener (host networking) -----------------------
-read -r REDIS_PORT NODE1_PORT NODE2_PORT NODE3_PORT CHAT_PORT WEB_PORT < <(python3 - <<'PY'
+read -r REDIS_PORT NODE1_PORT NODE2_PORT NODE3_PORT CHAT_PORT WEB_PORT \
+        NODE1_WEB_PORT NODE2_WEB_PORT NODE3_WEB_PORT < <(python3 - <<'PY'
 import socket
 socks = []
-for _ in range(6):
+for _ in range(9):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -127,7 +128,9 @@ PY
 )
 export CLUSTER_TEST_REDIS_PORT=$REDIS_PORT CLUSTER_TEST_NODE1_PORT=$NODE1_PORT \
        CLUSTER_TEST_NODE2_PORT=$NODE2_PORT CLUSTER_TEST_NODE3_PORT=$NODE3_PORT \
-       CLUSTER_TEST_PORT=$CHAT_PORT CLUSTER_TEST_WEB_PORT=$WEB_PORT CLUSTER_TEST_LEASE=$LEASE
+       CLUSTER_TEST_PORT=$CHAT_PORT CLUSTER_TEST_WEB_PORT=$WEB_PORT CLUSTER_TEST_LEASE=$LEASE \
+       CLUSTER_TEST_NODE1_WEB_PORT=$NODE1_WEB_PORT CLUSTER_TEST_NODE2_WEB_PORT=$NODE2_WEB_PORT \
+       CLUSTER_TEST_NODE3_WEB_PORT=$NODE3_WEB_PORT
 export TCPCHAT_BUILD_NETWORK=${TCPCHAT_BUILD_NETWORK:-host}
 # The test's own settings, whatever the caller's shell has: defaults for the rest.
 for v in MAX_CLIENTS HISTORY MAX_ROOMS VERBOSE MAX_BACKLOG RATE NAME_TIMEOUT ROOM_IDLE LOG_FILE \
