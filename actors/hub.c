@@ -59,6 +59,7 @@
 //  Why a client is paused: it is resumed when no reason is left.
 #define PAUSED_DEFERRED 1 /* its own deferred input is at the cap */
 #define PAUSED_ROOM     2 /* its room's queue is at the cap */
+#define PAUSED_CLUSTER  4 /* the queue to the cluster is at the cap */
 
 typedef struct room_t room_t;
 typedef struct self_t self_t;
@@ -147,7 +148,7 @@ struct self_t {
     //  waits for it to have room (never a blocking send). NULL alone.
     zsock_t *cluster;
     zlist_t *cluster_queue;
-    bool     cluster_full; /* the queue is at its cap: logged once */
+    bool     cluster_full; /* the queue reached its cap: senders paused */
 };
 
 //  Client ids are 64-bit integers used directly as zhashx keys.
@@ -224,10 +225,16 @@ static void    s_to_gateway (self_t *self, unsigned g, zmsg_t *msg);
 static int64_t s_room_due (self_t *self, room_t *room);
 static void    s_idle_schedule (self_t *self, int64_t at);
 
+static void s_pause (self_t *self, client_t *client, unsigned reason, bool on);
+
 //  Cluster mode: never a blocking send to the cluster actor (it never
 //  blocks on us either); what its pipe cannot take now waits in order.
+//  At the cap the client whose input sent msg (NULL: none) is paused, so
+//  a client that pipelines /rooms or /msg cannot grow the hub for ever;
+//  the message is still queued: nothing is lost, the cap is soft by what
+//  was in flight.
 static void
-s_cluster_send (self_t *self, zmsg_t *msg)
+s_cluster_send (self_t *self, client_t *client, zmsg_t *msg)
 {
     assert (self->cluster);
     if (zlist_size (self->cluster_queue) == 0 && (zsock_events (self->cluster) & ZMQ_POLLOUT)) {
@@ -235,12 +242,21 @@ s_cluster_send (self_t *self, zmsg_t *msg)
         return;
     }
     zlist_append (self->cluster_queue, msg);
-    if (!self->cluster_full && zlist_size (self->cluster_queue) >= HUB_ROOM_QUEUE_MAX) {
-        log_info (&self->log, "E: the cluster is %d messages behind", HUB_ROOM_QUEUE_MAX);
-        self->cluster_full = true;
-    }
+    if (zlist_size (self->cluster_queue) < HUB_CLUSTER_QUEUE_MAX)
+        return;
+    if (!self->cluster_full)
+        log_info (&self->log, "the cluster is %d messages behind: its senders are paused",
+                  HUB_CLUSTER_QUEUE_MAX);
+    self->cluster_full = true;
+    //  A client whose name is being claimed sends nothing more meanwhile
+    //  (its input is deferred), and one refused is forgotten: no RESUME
+    //  would follow its PAUSE.
+    if (client && !client->claiming)
+        s_pause (self, client, PAUSED_CLUSTER, true);
 }
 
+//  Resumes those paused for it once half the cap is free, so they do not
+//  flap at the edge.
 static void
 s_cluster_flush (self_t *self)
 {
@@ -248,8 +264,13 @@ s_cluster_flush (self_t *self)
         zmsg_t *msg = (zmsg_t *) zlist_pop (self->cluster_queue);
         msg_send (&msg, self->cluster);
     }
-    if (zlist_size (self->cluster_queue) == 0)
-        self->cluster_full = false;
+    if (!self->cluster_full || zlist_size (self->cluster_queue) > HUB_CLUSTER_QUEUE_MAX / 2)
+        return;
+    self->cluster_full = false;
+    log_info (&self->log, "the cluster caught up: its senders are resumed");
+    for (client_t *client = (client_t *) zhashx_first (self->clients); client;
+         client = (client_t *) zhashx_next (self->clients))
+        s_pause (self, client, PAUSED_CLUSTER, false);
 }
 
 //  Everything the hub owns but its pipe and rooms: it cannot fail, the
@@ -362,7 +383,7 @@ s_room_start (self_t *self, const char *name)
     if (self->cluster) {
         char endpoint [ENDPOINT_MAX];
         endpoint_room_cluster (&self->config, seq, endpoint);
-        s_cluster_send (self, msg_new_follow (name, endpoint));
+        s_cluster_send (self, NULL, msg_new_follow (name, endpoint));
     }
     return room;
 }
@@ -757,14 +778,14 @@ s_name_free (self_t *self, client_t *client)
 //  Cluster mode: name (NUL-terminated) claimed cluster-wide under the
 //  keys the tables above use; CLAIMED answers.
 static void
-s_claim (self_t *self, uint64_t id, const char *name)
+s_claim (self_t *self, client_t *client, const char *name)
 {
     size_t size = strlen (name);
     char   fold [NAME_KEY_MAX], key0 [NAME_KEY_MAX], key1 [NAME_KEY_MAX];
     name_fold (name, size, fold);
     name_confusable_key (self->confusables, 0, name, size, key0);
     name_confusable_key (self->confusables, 1, name, size, key1);
-    s_cluster_send (self, msg_new_claim (id, name, key0, key1, fold));
+    s_cluster_send (self, client, msg_new_claim (client->id, name, key0, key1, fold));
 }
 
 //  ---------------------------------------------------------------------
@@ -781,7 +802,7 @@ s_cmd_rooms (self_t *self, client_t *client)
 {
     //  Cluster mode: the cluster's list is the truth (s_handle_roomlist).
     if (self->cluster) {
-        s_cluster_send (self, msg_new_rooms (client->id));
+        s_cluster_send (self, client, msg_new_rooms (client->id));
         return;
     }
     zlistx_t *keys = zhashx_keys (self->rooms);
@@ -898,7 +919,7 @@ s_cmd_name (self_t *self, client_t *client, const char *name, size_t size)
     //  s_handle_claimed renames.
     if (self->cluster) {
         client->renaming = mem_check (strndup (name, size));
-        s_claim (self, client->id, client->renaming);
+        s_claim (self, client, client->renaming);
         return;
     }
     s_rename (self, client, name, size);
@@ -935,8 +956,9 @@ s_private_send (self_t *self, client_t *client, const msg_part_t *target, const 
     if (!client->privates)
         client->privates = zlist_new ();
     zlist_append (client->privates, private);
-    s_cluster_send (self, msg_new_private (client->id, client->name, private->target, text->data,
-                                           text->size, now));
+    s_cluster_send (
+        self, client,
+        msg_new_private (client->id, client->name, private->target, text->data, text->size, now));
 }
 
 static void
@@ -1057,7 +1079,7 @@ s_handle_name (self_t *self, const msg_view_t *view)
     //  the cluster says whether it is ours (s_handle_claimed).
     if (self->cluster) {
         client->claiming = true;
-        s_claim (self, client->id, client->name);
+        s_claim (self, client, client->name);
         return;
     }
     s_admit (self, client);
@@ -1083,9 +1105,9 @@ s_handle_closed (self_t *self, client_t *client)
     }
     //  Cluster mode: its names go after any claim of them still on its way.
     if (self->cluster) {
-        s_cluster_send (self, msg_new_unclaim (client->id, client->name));
+        s_cluster_send (self, NULL, msg_new_unclaim (client->id, client->name));
         if (client->renaming)
-            s_cluster_send (self, msg_new_unclaim (client->id, client->renaming));
+            s_cluster_send (self, NULL, msg_new_unclaim (client->id, client->renaming));
     }
     if (client->claiming) {
         s_name_free (self, client);
@@ -1310,7 +1332,7 @@ s_handle_claimed (self_t *self, client_t *client, const char *verdict)
         char *name = client->renaming;
         client->renaming = NULL;
         if (ours) {
-            s_cluster_send (self, msg_new_unclaim (client->id, client->name));
+            s_cluster_send (self, client, msg_new_unclaim (client->id, client->name));
             s_rename (self, client, name, strlen (name));
         } else
             s_sayf (self, client, event_error, "%s\n", s_claim_refusal (verdict));

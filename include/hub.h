@@ -37,12 +37,13 @@
 /*  The hub's caps, in messages (each at most one 4 KiB line and its
     frames). Past them the client is paused at the gateway; what was in
     flight when PAUSE went out is still taken.                           */
-#define HUB_DEFERRED_MAX    256  /* a mover's input, replayed after the move */
-#define HUB_HELD_MAX        256  /* /msg for a mover; past it the sender is told */
-#define HUB_ROOM_QUEUE_MAX  1024 /* for a room whose pipe is full: its members pause */
+#define HUB_DEFERRED_MAX      256  /* a mover's input, replayed after the move */
+#define HUB_HELD_MAX          256  /* /msg for a mover; past it the sender is told */
+#define HUB_ROOM_QUEUE_MAX    1024 /* for a room whose pipe is full: its members pause */
+#define HUB_CLUSTER_QUEUE_MAX 1024 /* --cluster: to the cluster; a client adding past it pauses */
 /*  New rooms one client may start: a burst, then one per interval.      */
-#define HUB_ROOM_RATE_BURST 5
-#define HUB_ROOM_RATE_MS    12000
+#define HUB_ROOM_RATE_BURST   5
+#define HUB_ROOM_RATE_MS      12000
 
 typedef struct {
     config_t config;      /* the server's */

@@ -2150,6 +2150,71 @@ test_cluster_names_rooms_and_private (void **state)
     zsock_destroy (&s_cluster);
 }
 
+/*  The hub's queue to the cluster is capped: a client pipelining /rooms
+    to a cluster that does not read is paused (PAUSE) at the cap, others
+    are served meanwhile; when the cluster reads again every ROOMS comes,
+    in order, and the client is resumed. Sent as a gateway would,
+    nothing while paused.                                                */
+static void
+test_cluster_queue_pauses_its_sender (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start_cluster ();
+    send_name (A, "alice");
+    expect_first (s_cluster, MSG_CLAIM, A, "alice");
+    cluster_send (s_cluster, msg_new_claimed (A, ""));
+    expect_msg (s_room_cluster, MSG_PUBLISH, A, "join", "alice", "", "[" TS "]");
+    entry_send ("join", "n1/0000000100000001", A, "alice");
+    expect_join_alone (general, A, "alice", "");
+
+    //  The cluster's pipe, then the hub's queue, fill: PAUSE, once.
+    const int most = 60000;
+    int       sent = 0;
+    while (sent < most && !hub_got (MSG_PAUSE, A, 0))
+        for (int i = 0; i < 100; i++, sent++)
+            send_cmd (A, CMD_ROOMS, NULL, NULL);
+    if (sent >= most)
+        fail_msg ("not paused after %d /rooms to a cluster that does not read", sent);
+    assert_false (hub_got (MSG_PAUSE, A, 200));
+    //  A line goes to the room as ever: only the cluster's queue is full.
+    send_line (A, "still here");
+    expect_msg (s_room_cluster, MSG_PUBLISH, A, "line", "alice", "still here", "[" TS "]");
+
+    //  The cluster reads again: every ROOMS, then RESUME.
+    bool    resumed = false;
+    int     got = 0;
+    int64_t deadline = zclock_mono () + 60000;
+    zsock_set_rcvtimeo (s_cluster, 10);
+    while ((got < sent || !resumed) && zclock_mono () < deadline) {
+        zmsg_t *msg = msg_recv (s_cluster);
+        if (msg) {
+            msg_view_t v;
+            if (!msg_parse (msg, &v) || !msg_is (&v, MSG_ROOMS) || v.id != A)
+                check_fail_unexpected (__FILE__, __LINE__, "ROOMS", msg);
+            got++;
+            zmsg_destroy (&msg);
+        }
+        if (!resumed)
+            resumed = hub_got (MSG_RESUME, A, 0);
+    }
+    zsock_set_rcvtimeo (s_cluster, CHECK_WAIT_MS);
+    if (got != sent || !resumed)
+        fail_msg ("after the cluster read again: %d of %d ROOMS, %s", got, sent,
+                  resumed ? "resumed" : "no RESUME");
+    send_cmd (A, CMD_ROOMS, NULL, NULL);
+    expect_first (s_cluster, MSG_ROOMS, A, NULL);
+    expect_nothing_queued (s_cluster);
+
+    send_closed (A);
+    expect_msg (s_cluster, MSG_UNCLAIM, A, "alice");
+    expect_msg (s_room_cluster, MSG_PUBLISH, A, "leave", "alice", "", "[" TS "]");
+    expect_release (general, A, false);
+    hub_finish ();
+    expect_bare (s_room_cluster, MSG_BYE, 0);
+    zsock_destroy (&s_room_cluster);
+    zsock_destroy (&s_cluster);
+}
+
 int
 main (void)
 {
@@ -2160,6 +2225,7 @@ main (void)
         HUB_TEST (test_stops_when_no_gateway_came),
         HUB_TEST (test_start_announces_general),
         HUB_TEST (test_cluster_names_rooms_and_private),
+        HUB_TEST (test_cluster_queue_pauses_its_sender),
         HUB_TEST (test_name_accepted),
         HUB_TEST (test_name_refused),
         HUB_TEST (test_name_lookalikes),
