@@ -65,6 +65,7 @@ typedef struct {
     bool      cluster;
     zsock_t  *cluster_pipe;
     zlist_t  *cluster_queue;
+    bool      cluster_full; /* its queue reached the cap: the hub's pipe is not read */
     char    **keys;
     uint64_t *local; /* scratch: the local members' ids of an OUT */
     zlist_t  *pending;
@@ -617,6 +618,10 @@ s_handle_rename (self_t *self, msg_view_t *view)
 //  room shows one order. Nothing here runs without --cluster.
 
 //  Never a blocking send to the cluster actor (it never blocks on us).
+//  At ROOM_CLUSTER_QUEUE_MAX the room stops reading the hub's pipe
+//  (s_cluster_run): that pipe fills, then the hub's queue for the room,
+//  and the hub pauses the room's members at its cap as for any room that
+//  does not read. No message for it: the pipes carry the pressure.
 static void
 s_cluster_send (self_t *self, zmsg_t *msg)
 {
@@ -626,14 +631,25 @@ s_cluster_send (self_t *self, zmsg_t *msg)
         return;
     }
     zlist_append (self->cluster_queue, msg);
+    if (!self->cluster_full && zlist_size (self->cluster_queue) >= ROOM_CLUSTER_QUEUE_MAX) {
+        log_info (&self->log, "the cluster is %d messages behind: the hub's pipe waits",
+                  ROOM_CLUSTER_QUEUE_MAX);
+        self->cluster_full = true;
+    }
 }
 
+//  The hub's pipe is read again once half the cap is free, so the room
+//  does not flap at the edge.
 static void
 s_cluster_flush (self_t *self)
 {
     while (zlist_size (self->cluster_queue) && (zsock_events (self->cluster_pipe) & ZMQ_POLLOUT)) {
         zmsg_t *msg = (zmsg_t *) zlist_pop (self->cluster_queue);
         msg_send (&msg, self->cluster_pipe);
+    }
+    if (self->cluster_full && zlist_size (self->cluster_queue) <= ROOM_CLUSTER_QUEUE_MAX / 2) {
+        log_info (&self->log, "the cluster caught up: the hub's pipe is read again");
+        self->cluster_full = false;
     }
 }
 
@@ -1056,7 +1072,7 @@ s_cluster_run (self_t *self)
     bool running = true;
     while (running) {
         zmq_pollitem_t items [] = {
-            {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->pipe), 0, (short) (self->cluster_full ? 0 : ZMQ_POLLIN), 0},
             {zsock_resolve (self->cluster_pipe), 0,
              (short) (ZMQ_POLLIN | (zlist_size (self->cluster_queue) ? ZMQ_POLLOUT : 0)), 0}};
         if (zmq_poll (items, 2, -1) < 0 && errno != EINTR)

@@ -51,12 +51,16 @@ typedef struct {
 
 /*  How long a line waits for the disk before it is broadcast anyway; from
     then on lines do not wait until the writer has caught up.            */
-#define ROOM_STORE_WAIT_MS 500
+#define ROOM_STORE_WAIT_MS     500
 /*  How long a stopping room waits for its writer to finish; what it has
     not written by then is logged as not written.                         */
-#define ROOM_STORE_STOP_MS 2000
+#define ROOM_STORE_STOP_MS     2000
 /*  History replayed to a joiner, at most (the newest lines that fit).   */
-#define ROOM_REPLAY_MAX    (256 * 1024)
+#define ROOM_REPLAY_MAX        (256 * 1024)
+/*  Cluster mode: messages waiting for the cluster pipe; at the cap the
+    room stops reading the hub's pipe until half of them are sent, and
+    the hub's cap for the room (HUB_ROOM_QUEUE_MAX) pauses its members. */
+#define ROOM_CLUSTER_QUEUE_MAX 1024
 
 /*  actor_new (room_actor, args) (actor.h): args is a heap room_args_t
     the actor takes ownership of.                                        */

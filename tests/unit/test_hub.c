@@ -2215,6 +2215,59 @@ test_cluster_queue_pauses_its_sender (void **state)
     zsock_destroy (&s_cluster);
 }
 
+/*  A room's queue to the cluster is capped too: with a room cluster pipe
+    that is not read, the room stops taking the hub's pipe at its cap,
+    the hub's queue for the room fills and its member is paused; when the
+    cluster reads again every line is published, in order, and she is
+    resumed.                                                             */
+static void
+test_room_cluster_queue_pauses_its_members (void **state)
+{
+    (void) state;
+    zsock_t *general = hub_start_cluster ();
+    send_name (A, "alice");
+    expect_first (s_cluster, MSG_CLAIM, A, "alice");
+    cluster_send (s_cluster, msg_new_claimed (A, ""));
+    expect_msg (s_room_cluster, MSG_PUBLISH, A, "join", "alice", "", "[" TS "]");
+    entry_send ("join", "n1/0000000100000001", A, "alice");
+    expect_join_alone (general, A, "alice", "");
+
+    int sent = fill_until_stuck (A);
+
+    bool    resumed = false;
+    int     got = 0;
+    int64_t deadline = zclock_mono () + 60000;
+    zsock_set_rcvtimeo (s_room_cluster, 10);
+    while ((got < sent || !resumed) && zclock_mono () < deadline) {
+        zmsg_t *msg = msg_recv (s_room_cluster);
+        if (msg) {
+            msg_view_t v;
+            char       want [32];
+            snprintf (want, sizeof want, "l%d", got);
+            if (!msg_parse (msg, &v) || !msg_is (&v, MSG_PUBLISH) || v.id != A ||
+                !check_part_is (&v, 2, want))
+                check_fail_unexpected (__FILE__, __LINE__, want, msg);
+            got++;
+            zmsg_destroy (&msg);
+        }
+        if (!resumed)
+            resumed = hub_got (MSG_RESUME, A, 0);
+    }
+    zsock_set_rcvtimeo (s_room_cluster, CHECK_WAIT_MS);
+    if (got != sent || !resumed)
+        fail_msg ("after the cluster read again: %d of %d lines, %s", got, sent,
+                  resumed ? "resumed" : "no RESUME");
+
+    send_closed (A);
+    expect_msg (s_cluster, MSG_UNCLAIM, A, "alice");
+    expect_msg (s_room_cluster, MSG_PUBLISH, A, "leave", "alice", "", "[" TS "]");
+    expect_release (general, A, false);
+    hub_finish ();
+    expect_bare (s_room_cluster, MSG_BYE, 0);
+    zsock_destroy (&s_room_cluster);
+    zsock_destroy (&s_cluster);
+}
+
 int
 main (void)
 {
@@ -2226,6 +2279,7 @@ main (void)
         HUB_TEST (test_start_announces_general),
         HUB_TEST (test_cluster_names_rooms_and_private),
         HUB_TEST (test_cluster_queue_pauses_its_sender),
+        HUB_TEST (test_room_cluster_queue_pauses_its_members),
         HUB_TEST (test_name_accepted),
         HUB_TEST (test_name_refused),
         HUB_TEST (test_name_lookalikes),

@@ -1102,6 +1102,70 @@ test_cluster_order_is_the_stream_s (void **state)
     s_room.log_fd = -1;
 }
 
+/*  The room's queue to the cluster is capped: with a cluster that does
+    not read, the room stops reading the hub's pipe once ROOM_CLUSTER_
+    QUEUE_MAX publishes wait (so the hub's queue for it fills, and the
+    hub pauses its members, test_hub's stuck room). The test, as the hub,
+    sends lines without blocking until the pipe stays full; the count is
+    bounded by the pipes and the cap. Then the cluster reads again: every
+    line, in order, and the room reads the hub's pipe again.            */
+static void
+test_cluster_queue_stops_the_hub_s_pipe (void **state)
+{
+    (void) state;
+    room_start_cluster ("general");
+    zmsg_t *msg = msg_new_state ("", 0, "", 0, "1-0");
+    assert_int_equal (msg_send (&msg, s_cluster), 0);
+    send_join (A, "alice");
+    expect_msg (s_cluster, MSG_PUBLISH, A, "join", "alice", "", "[" TS "]");
+
+    //  Full for good: no send taken for 1.5 s. A room without the cap
+    //  reads on and queues them all: past `most`.
+    zsock_t  *hub = zactor_sock (s_room.actor);
+    const int most = 100000;
+    int       sent = 0;
+    int64_t   full_since = 0;
+    zsock_set_sndtimeo (hub, 0);
+    while (sent < most) {
+        char text [32];
+        snprintf (text, sizeof text, "l%d", sent);
+        zmsg_t *line = msg_new_line (A, text, strlen (text));
+        if (msg_send (&line, hub) == 0) {
+            sent++;
+            full_since = 0;
+            continue;
+        }
+        zmsg_destroy (&line);
+        int64_t now = zclock_mono ();
+        if (!full_since)
+            full_since = now;
+        else if (now - full_since >= 1500)
+            break;
+        zclock_sleep (10);
+    }
+    zsock_set_sndtimeo (hub, -1);
+    if (sent >= 3 * MSG_PIPE_HWM)
+        fail_msg ("%d lines taken from the hub with a cluster that does not read", sent);
+
+    //  The cluster reads again: every line, in order, then the room takes
+    //  the hub's pipe again.
+    for (int i = 0; i < sent; i++) {
+        char text [32];
+        snprintf (text, sizeof text, "l%d", i);
+        expect_msg (s_cluster, MSG_PUBLISH, A, "line", "alice", text, "[" TS "]");
+    }
+    send_line (A, "after");
+    expect_msg (s_cluster, MSG_PUBLISH, A, "line", "alice", "after", "[" TS "]");
+
+    zactor_destroy (&s_room.actor);
+    expect_bare (s_cluster, MSG_BYE, 0);
+    expect_bare (s_room.gateway, MSG_BYE, 0);
+    zsock_destroy (&s_cluster);
+    zsock_destroy (&s_room.gateway);
+    close (s_room.log_fd);
+    s_room.log_fd = -1;
+}
+
 int
 main (void)
 {
@@ -1111,6 +1175,7 @@ main (void)
         ROOM_TEST (test_start_fails_on_a_taken_endpoint),
         ROOM_TEST (test_join_alone),
         ROOM_TEST (test_cluster_order_is_the_stream_s),
+        ROOM_TEST (test_cluster_queue_stops_the_hub_s_pipe),
         ROOM_TEST (test_join_tells_the_others),
         ROOM_TEST (test_line_goes_to_everyone_else),
         ROOM_TEST (test_line_text_is_kept),
