@@ -42,6 +42,11 @@ E2E_BIN   := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(E2E_SRC))
 WEB_TESTS := $(wildcard tests/web/test_*.py)
 HEADERS   := $(wildcard include/*.h)
 E2E_HDR   := $(wildcard tests/e2e/*.h)
+# Cluster mode end to end (issue 10): 3 nodes on a real redis-server.
+CL_LIB    := $(filter-out tests/cluster/test_%.c,$(wildcard tests/cluster/*.c))
+CL_SRC    := $(wildcard tests/cluster/test_*.c)
+CL_BIN    := $(patsubst tests/cluster/%.c,$(B)/tests/cluster/%,$(CL_SRC))
+CL_HDR    := $(wildcard tests/cluster/*.h)
 TEST_HDR  := $(wildcard tests/*.h tests/unit/*.h)
 TEST_LIB  := tests/client_check.c tests/redis_server.c
 
@@ -50,7 +55,7 @@ TEST_LIB  := tests/client_check.c tests/redis_server.c
 # commit recompiles one file.
 VERSION := $(shell sh scripts/version.sh)
 
-.PHONY: all check check-spdx check-tsan-race format check-format test test-build test-unit test-e2e test-web test-browser test-valgrind fuzz fuzz-check-cc deps install uninstall \
+.PHONY: all check check-spdx check-tsan-race format check-format test test-build test-unit test-e2e test-web test-browser test-cluster test-valgrind fuzz fuzz-check-cc deps install uninstall \
         clean docker-test help check-man check-units check-docs dist FORCE
 all: TCPChat ## the default: ./TCPChat
 
@@ -108,6 +113,10 @@ $(B)/tests/e2e/%: tests/e2e/%.c $(E2E_LIB) $(TEST_LIB) $(B)/libtcpchat.a $(HEADE
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/e2e $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(E2E_LIB) $(TEST_LIB) $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
 
+$(B)/tests/cluster/%: tests/cluster/%.c $(CL_LIB) $(E2E_LIB) $(TEST_LIB) $(B)/libtcpchat.a $(HEADERS) $(E2E_HDR) $(CL_HDR) $(TEST_HDR) $(B)/flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/e2e -Itests/cluster $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(CL_LIB) $(E2E_LIB) $(TEST_LIB) $(B)/libtcpchat.a $(LIBS) $(TEST_LIBS)
+
 # Installs missing build dependencies on Debian/Ubuntu (and says so).
 deps: ## install missing build dependencies (Debian/Ubuntu)
 	@sh scripts/ensure-deps.sh
@@ -117,11 +126,11 @@ export TCPCHAT_EXPECT_VERSION := $(VERSION)
 
 test: deps ## build and run every unit and end-to-end test
 	@$(MAKE) --no-print-directory test-build
-	@sh tests/run.sh $(B) $(UNIT_BIN) $(E2E_BIN) $(WEB_TESTS)
+	@sh tests/run.sh $(B) $(UNIT_BIN) $(E2E_BIN) $(CL_BIN) $(WEB_TESTS)
 
 check: test ## the same as make test
 
-test-build: $(B)/TCPChat $(UNIT_BIN) $(E2E_BIN) ## build the server and every test, run none
+test-build: $(B)/TCPChat $(UNIT_BIN) $(E2E_BIN) $(CL_BIN) ## build the server and every test, run none
 
 test-unit: $(UNIT_BIN) ## the unit tests only
 	@sh tests/run.sh $(B) $(UNIT_BIN)
@@ -138,6 +147,9 @@ test-web: $(B)/TCPChat ## the web gateway's end-to-end tests (tests/web/*.py) on
 test-browser: $(B)/TCPChat ## the chat page in headless Chromium (needs chromium, chromium-driver, python3-selenium)
 	@TCPCHAT_SHOTS=$(CURDIR)/build/browser /usr/bin/python3 tests/browser/test_browser.py $(B)/TCPChat
 
+test-cluster: $(B)/TCPChat $(CL_BIN) ## the cluster end-to-end tests only (3 nodes, a real redis-server)
+	@sh tests/run.sh $(B) $(CL_BIN)
+
 # valgrind memcheck: every unit test binary, and the end-to-end suite with
 # the server under valgrind. Plain build only (sanitizers and valgrind clash).
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
@@ -149,7 +161,7 @@ endif
 	@$(MAKE) --no-print-directory test-build
 	@TEST_WRAPPER="$(VALGRIND)" sh tests/run.sh $(B) $(UNIT_BIN)
 	@TCPCHAT_VALGRIND_TARGET=$(CURDIR)/$(B)/TCPChat TCPCHAT_BIN=$(CURDIR)/tests/valgrind/server.sh \
-	    sh tests/run.sh $(B) $(E2E_BIN)
+	    sh tests/run.sh $(B) $(E2E_BIN) $(CL_BIN)
 
 # ThreadSanitizer must still see a race between two actors: one that
 # straddles an unrelated message is reported, a variable handed over with
