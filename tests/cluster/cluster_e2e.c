@@ -160,11 +160,11 @@ cl_command_at (e2e_client_t *c, const char *cmd, const char *reply, const char *
 /*  Waits for one reply (bytes up to and with the prompt that ends it):
     its length without the prompt, and the prompt's length.              */
 static size_t
-s_next_reply (e2e_client_t *c, size_t *prompt_len, const char *file, int line)
+s_next_reply (e2e_client_t *c, size_t *prompt_len, int timeout_ms, const char *file, int line)
 {
     const char *prompt = e2e_fmt (E2E_TS "[%s]:", e2e_name (c));
     size_t      plen = e2e_pattern_len (prompt);
-    int64_t     deadline = e2e_now_ms () + E2E_TIMEOUT_MS;
+    int64_t     deadline = e2e_now_ms () + timeout_ms;
     size_t      need = plen;
     for (;;) {
         e2e_peek_at (c, need, (int) (deadline - e2e_now_ms () > 0 ? deadline - e2e_now_ms () : 1),
@@ -189,7 +189,7 @@ cl_command_until_at (e2e_client_t *c, const char *cmd, const char *reply, int ti
     int64_t     deadline = e2e_now_ms () + timeout_ms;
     for (int tries = 1;; tries++) {
         e2e_send_at (c, msg, strlen (msg), file, line);
-        size_t      plen, n = s_next_reply (c, &plen, file, line);
+        size_t      plen, n = s_next_reply (c, &plen, E2E_TIMEOUT_MS, file, line);
         size_t      len;
         const char *buf = e2e_buffered (c, &len);
         bool        ok = e2e_match (want, buf, n);
@@ -202,4 +202,53 @@ cl_command_until_at (e2e_client_t *c, const char *cmd, const char *reply, int ti
                          tries, timeout_ms, got);
         e2e_sleep_ms (200);
     }
+}
+
+const char *
+cl_reply_at (e2e_client_t *c, const char *cmd, const char *file, int line)
+{
+    char *msg = e2e_fmt ("%s\n", cmd);
+    e2e_send_at (c, msg, strlen (msg), file, line);
+    size_t      plen, n = s_next_reply (c, &plen, E2E_TIMEOUT_MS, file, line);
+    size_t      len;
+    const char *buf = e2e_buffered (c, &len);
+    char       *text = e2e_fmt ("%.*s", (int) n, buf);
+    e2e_consume (c, n + plen);
+    return text;
+}
+
+const char *
+cl_next_line_at (e2e_client_t *c, int timeout_ms, const char *file, int line)
+{
+    size_t      plen, n = s_next_reply (c, &plen, timeout_ms, file, line);
+    size_t      len;
+    const char *buf = e2e_buffered (c, &len);
+    if (n < 2 || buf [0] != '\n' || buf [n - 1] != '\n' || memchr (buf + 1, '\n', n - 2))
+        e2e_fail_at (file, line, "%s: expected one \"\\nTEXT\\n\" and the prompt, got %s",
+                     e2e_name (c), e2e_escape (buf, n + plen));
+    char *text = e2e_fmt ("%.*s", (int) n - 2, buf + 1);
+    e2e_consume (c, n + plen);
+    return text;
+}
+
+static int
+s_compare (const void *a, const void *b)
+{
+    return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+const char *
+cl_sorted_lines (const char *text)
+{
+    char  *copy = e2e_fmt ("%s", text);
+    char  *lines [256];
+    size_t n = 0;
+    for (char *save = NULL, *tok = strtok_r (copy, "\n", &save); tok && n < 256;
+         tok = strtok_r (NULL, "\n", &save))
+        lines [n++] = tok;
+    qsort (lines, n, sizeof lines [0], s_compare);
+    char *out = e2e_fmt ("%s", "");
+    for (size_t i = 0; i < n; i++)
+        out = e2e_fmt ("%s%s%s", out, i ? "\n" : "", lines [i]);
+    return out;
 }

@@ -71,4 +71,19 @@ void cl_command_at (e2e_client_t *c, const char *cmd, const char *reply, const c
 void cl_command_until_at (e2e_client_t *c, const char *cmd, const char *reply, int timeout_ms,
                           const char *file, int line);
 
+/*  Sends cmd and returns its reply without the prompt that ends it (in
+    memory freed at teardown): for replies whose line order the cluster
+    does not fix (/rooms).                                               */
+#define cl_reply(c, cmd) cl_reply_at ((c), (cmd), __FILE__, __LINE__)
+const char *cl_reply_at (e2e_client_t *c, const char *cmd, const char *file, int line);
+
+/*  Waits (at most timeout_ms) for one "\nTEXT\n" and c's prompt after it:
+    TEXT (freed at teardown).                                            */
+#define cl_next_line(c, ms) cl_next_line_at ((c), (ms), __FILE__, __LINE__)
+const char *cl_next_line_at (e2e_client_t *c, int timeout_ms, const char *file, int line);
+
+/*  The lines of text, sorted, joined by '\n' (freed at teardown): to
+    compare replies whose lines may come in any order.                   */
+const char *cl_sorted_lines (const char *text);
+
 #endif
