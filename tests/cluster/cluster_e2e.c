@@ -252,3 +252,47 @@ cl_sorted_lines (const char *text)
         out = e2e_fmt ("%s%s%s", out, i ? "\n" : "", lines [i]);
     return out;
 }
+
+void
+cl_collect_at (e2e_client_t *c, const char **out, int count, int timeout_ms, const char *file,
+               int line)
+{
+    const char *prompt = e2e_fmt (E2E_TS "[%s]:", e2e_name (c));
+    size_t      plen = e2e_pattern_len (prompt);
+    int64_t     deadline = e2e_now_ms () + timeout_ms;
+    int         got = 0;
+    while (got < count) {
+        size_t      len;
+        const char *buf = e2e_buffered (c, &len);
+        if (len > 0 && buf [0] == '[' && len >= plen) {
+            if (!e2e_match (prompt, buf, plen))
+                e2e_fail_at (file, line, "%s: expected its prompt, got %s", e2e_name (c),
+                             e2e_escape (buf, len < 80 ? len : 80));
+            e2e_consume (c, plen);
+            continue;
+        }
+        const char *end = len > 1 && buf [0] == '\n' ? memchr (buf + 1, '\n', len - 1) : NULL;
+        if (end) {
+            size_t      n = (size_t) (end - buf) - 1;
+            const char *text = buf + 1;
+            const char *from = text + E2E_TS_LEN + 1;
+            const char *close = n > E2E_TS_LEN + 1 ? memchr (from, ']', n - E2E_TS_LEN - 1) : NULL;
+            if (!close || !e2e_match (E2E_TS "[", text, E2E_TS_LEN + 1) || close + 1 >= text + n ||
+                close [1] != ':')
+                e2e_fail_at (file, line, "%s: expected a chat line, got %s", e2e_name (c),
+                             e2e_escape (buf, (size_t) (end - buf) + 1));
+            out [got++] = e2e_fmt ("%.*s:%.*s", (int) (close - from), from,
+                                   (int) (text + n - close - 2), close + 2);
+            e2e_consume (c, n + 2);
+            continue;
+        }
+        if (len > 0 && buf [0] != '[' && buf [0] != '\n')
+            e2e_fail_at (file, line, "%s: unexpected bytes %s", e2e_name (c),
+                         e2e_escape (buf, len < 80 ? len : 80));
+        int64_t left = deadline - e2e_now_ms ();
+        if (left <= 0)
+            e2e_fail_at (file, line, "%s: %d of %d chat lines within %d ms", e2e_name (c), got,
+                         count, timeout_ms);
+        e2e_peek_at (c, len + 1, (int) left, file, line);
+    }
+}

@@ -82,6 +82,15 @@ const char *cl_reply_at (e2e_client_t *c, const char *cmd, const char *file, int
 #define cl_next_line(c, ms) cl_next_line_at ((c), (ms), __FILE__, __LINE__)
 const char *cl_next_line_at (e2e_client_t *c, int timeout_ms, const char *file, int line);
 
+/*  Reads c's stream until it holds `count` chat lines from others
+    ("\n[TS][FROM]:TEXT\n"), its own prompts skipped wherever they come;
+    anything else (a notice, a stray byte) fails, and so does a timeout.
+    Fills out[0..count) with "FROM:TEXT" (freed at teardown), in the order
+    received.                                                            */
+#define cl_collect(c, out, count, ms) cl_collect_at ((c), (out), (count), (ms), __FILE__, __LINE__)
+void cl_collect_at (e2e_client_t *c, const char **out, int count, int timeout_ms, const char *file,
+                    int line);
+
 /*  The lines of text, sorted, joined by '\n' (freed at teardown): to
     compare replies whose lines may come in any order.                   */
 const char *cl_sorted_lines (const char *text);
