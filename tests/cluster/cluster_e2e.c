@@ -2,6 +2,7 @@
 /*  cluster_e2e: Redis and nodes for the cluster tests. See cluster_e2e.h. */
 #include "cluster_e2e.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,10 +254,11 @@ cl_sorted_lines (const char *text)
     return out;
 }
 
-void
+int
 cl_collect_at (e2e_client_t *c, const char **out, int count, int timeout_ms, const char *file,
                int line)
 {
+    int         prompts = 0;
     const char *prompt = e2e_fmt (E2E_TS "[%s]:", e2e_name (c));
     size_t      plen = e2e_pattern_len (prompt);
     int64_t     deadline = e2e_now_ms () + timeout_ms;
@@ -269,6 +271,7 @@ cl_collect_at (e2e_client_t *c, const char **out, int count, int timeout_ms, con
                 e2e_fail_at (file, line, "%s: expected its prompt, got %s", e2e_name (c),
                              e2e_escape (buf, len < 80 ? len : 80));
             e2e_consume (c, plen);
+            prompts++;
             continue;
         }
         const char *end = len > 1 && buf [0] == '\n' ? memchr (buf + 1, '\n', len - 1) : NULL;
@@ -293,6 +296,45 @@ cl_collect_at (e2e_client_t *c, const char **out, int count, int timeout_ms, con
         if (left <= 0)
             e2e_fail_at (file, line, "%s: %d of %d chat lines within %d ms", e2e_name (c), got,
                          count, timeout_ms);
-        e2e_peek_at (c, len + 1, (int) left, file, line);
+        struct pollfd pfd = {.fd = e2e_fd (c), .events = POLLIN};
+        poll (&pfd, 1, left < 100 ? (int) left : 100);
+        if (e2e_fill (c) == 0)
+            e2e_fail_at (file, line, "%s: the server closed the connection after %d of %d lines",
+                         e2e_name (c), got, count);
+    }
+    return prompts;
+}
+
+int
+cl_prompts_at (e2e_client_t *c, int quiet_ms, const char *file, int line)
+{
+    const char *prompt = e2e_fmt (E2E_TS "[%s]:", e2e_name (c));
+    size_t      plen = e2e_pattern_len (prompt);
+    int         prompts = 0;
+    int64_t     quiet_until = e2e_now_ms () + quiet_ms;
+    for (;;) {
+        size_t      len;
+        const char *buf = e2e_buffered (c, &len);
+        if (len > 0 &&
+            check_mismatch (prompt, buf, len < plen ? len : plen) < (len < plen ? len : plen))
+            e2e_fail_at (file, line, "%s: expected only its prompt, got %s", e2e_name (c),
+                         e2e_escape (buf, len < 80 ? len : 80));
+        if (len >= plen) {
+            e2e_consume (c, plen);
+            prompts++;
+            quiet_until = e2e_now_ms () + quiet_ms;
+            continue;
+        }
+        if (e2e_now_ms () >= quiet_until) {
+            if (len > 0)
+                e2e_fail_at (file, line, "%s: a cut prompt %s", e2e_name (c),
+                             e2e_escape (buf, len));
+            return prompts;
+        }
+        ssize_t r = e2e_fill (c);
+        if (r == 0)
+            e2e_fail_at (file, line, "%s: the server closed the connection", e2e_name (c));
+        if (r < 0)
+            e2e_sleep_ms (10);
     }
 }

@@ -86,10 +86,15 @@ const char *cl_next_line_at (e2e_client_t *c, int timeout_ms, const char *file, 
     ("\n[TS][FROM]:TEXT\n"), its own prompts skipped wherever they come;
     anything else (a notice, a stray byte) fails, and so does a timeout.
     Fills out[0..count) with "FROM:TEXT" (freed at teardown), in the order
-    received.                                                            */
+    received. Returns how many prompts it skipped.                       */
 #define cl_collect(c, out, count, ms) cl_collect_at ((c), (out), (count), (ms), __FILE__, __LINE__)
-void cl_collect_at (e2e_client_t *c, const char **out, int count, int timeout_ms, const char *file,
-                    int line);
+int cl_collect_at (e2e_client_t *c, const char **out, int count, int timeout_ms, const char *file,
+                   int line);
+
+/*  Reads c's own prompts until none comes for quiet_ms: how many. Any
+    other byte fails.                                                    */
+#define cl_prompts(c, quiet_ms) cl_prompts_at ((c), (quiet_ms), __FILE__, __LINE__)
+int cl_prompts_at (e2e_client_t *c, int quiet_ms, const char *file, int line);
 
 /*  The lines of text, sorted, joined by '\n' (freed at teardown): to
     compare replies whose lines may come in any order.                   */
