@@ -33,7 +33,7 @@
 #define BACKOFF_MAX_MS  5000
 #define CONNECT_MAX_MS  2000 /* a connection not up by then is given up */
 #define STALL_MS        5000 /* a reply owed longer than this: connection lost */
-#define XREAD_BLOCK_MS  "1000"
+#define XREAD_BLOCK_MS  1000 /* a pending XREAD is cut short when its streams change */
 #define XREAD_COUNT     "256"
 #define BATCH_MAX       64                    /* messages read from one pipe per pass */
 #define STOP_FLUSH_MS   1000                  /* at $TERM, for held publishes */
@@ -263,6 +263,7 @@ struct _self_t {
     int      db;
     char     node [CLUSTER_NODE_SIZE];
     int      lease_ms;
+    int      block_ms;  //  XREAD BLOCK
 
     redisAsyncContext *cmd;                    //  commands, pipelined
     redisAsyncContext *rd;                     //  XREAD BLOCK
@@ -848,8 +849,10 @@ s_xread (self_t *self)
     size_t       rooms = zlistx_size (self->rooms);
     const char **argv = (const char **) zmalloc ((6 + 2 * (rooms + 1)) * sizeof *argv);
     size_t      *len = (size_t *) zmalloc ((6 + 2 * (rooms + 1)) * sizeof *len);
-    const char  *head [] = {"XREAD", "COUNT", XREAD_COUNT, "BLOCK", XREAD_BLOCK_MS, "STREAMS"};
-    int          argc = 6;
+    char         block [16];
+    snprintf (block, sizeof block, "%d", self->block_ms);
+    const char *head [] = {"XREAD", "COUNT", XREAD_COUNT, "BLOCK", block, "STREAMS"};
+    int         argc = 6;
     memcpy (argv, head, sizeof head);
     const char *ids [rooms + 1];
     size_t      streams = 0;
@@ -998,8 +1001,18 @@ s_handle_reply (self_t *self, req_t *req, redisReply *reply, bool current)
     switch (req->kind) {
         case REQ_SELECT:
         case REQ_REGISTER:
+            s_log_error (self, "a command", reply);
+            break;
         case REQ_UNBLOCK:
             s_log_error (self, "a command", reply);
+            //  0: the reader was not blocked yet. Our XREAD and this went
+            //  on two connections, so it can come first; ask again until
+            //  that XREAD blocks (then 1) or answers.
+            if (reply && current && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0 &&
+                self->xread_out && self->xread_stale) {
+                self->unblock_sent = false;
+                s_xread_refresh (self);
+            }
             break;
         case REQ_PING:
             if (reply && current && reply->type == REDIS_REPLY_STATUS)
@@ -1009,6 +1022,10 @@ s_handle_reply (self_t *self, req_t *req, redisReply *reply, bool current)
             if (reply && current && reply->type == REDIS_REPLY_INTEGER) {
                 self->rd_client = reply->integer;
                 self->rd_ready = true;
+                //  A room that went live before we knew this id could not
+                //  cut the XREAD short: do it now, or it waits its block.
+                if (self->xread_out && self->xread_stale)
+                    s_xread_refresh (self);
             }
             break;
         case REQ_OP:
@@ -1305,6 +1322,7 @@ s_self_new (zsock_t *pipe, cluster_args_t *args)
     self->db = args->db;
     snprintf (self->node, sizeof self->node, "%s", args->node);
     self->lease_ms = args->lease_ms > 0 ? args->lease_ms : 10000;
+    self->block_ms = args->block_ms > 0 ? args->block_ms : XREAD_BLOCK_MS;
     snprintf (self->inbox, sizeof self->inbox, "tcpchat:node:%s:inbox", self->node);
     snprintf (self->inbox_last, sizeof self->inbox_last, "0-0");
     self->backoff = BACKOFF_MIN_MS;
@@ -1382,7 +1400,7 @@ s_tick (self_t *self)
     if (self->link == LINK_UP && !self->broken) {
         if (self->owed && now - self->owed_since > STALL_MS)
             s_break (self, "no answer within 5 s");
-        if (self->xread_out && now - self->xread_at > STALL_MS)
+        if (self->xread_out && now - self->xread_at > self->block_ms + STALL_MS)
             s_break (self, "no answer within 5 s");
     }
     if (self->broken)

@@ -81,6 +81,7 @@ typedef struct {
     int      db;
     char     node [CLUSTER_NODE_SIZE]; /* this node's name, unique in the cluster */
     int      lease_ms;                 /* the node's lease (--cluster-lease) */
+    int      block_ms;                 /* XREAD BLOCK; 0: 1000 (tests set more) */
 } cluster_args_t;
 
 /*  actor_new (cluster_actor, args): args is a heap cluster_args_t the
