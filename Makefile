@@ -223,18 +223,24 @@ docker-test: ## the image, compose.yaml and compose.cluster.yaml end to end (nee
 # Benchmarks (bench/, docs/PERFORMANCE.md): `make bench` runs five scenarios
 # against ./TCPChat, ngircd and InspIRCd (installed from Debian if missing),
 # 3 reps interleaved, and prints medians and TCPChat/peer ratios (< 15 min);
-# `make bench-quick` runs TCPChat alone on small scenarios (< 2 min). Both
-# fail only when the tool or TCPChat's setup fails, never on figures.
-.PHONY: bench bench-quick bench-transport
+# `make bench-quick` runs TCPChat alone on small scenarios (< 2 min).
+# `make bench-cluster` (also the end of `make bench`) runs 3 nodes + Redis
+# against 1 node (< 3 min). They fail only when the tool or TCPChat's setup
+# fails, never on figures.
+.PHONY: bench bench-quick bench-transport bench-cluster
 BENCH_CFLAGS := -std=c11 -O2 -g $(WARN) -D_GNU_SOURCE
-bench: TCPChat build/bench/loadgen build/bench/report ## TCPChat beside ngircd and InspIRCd (< 15 min)
-	@bash bench/run.sh
+bench: TCPChat build/bench/loadgen build/bench/report ## TCPChat beside ngircd and InspIRCd, then the cluster (< 18 min)
+	@bash bench/run.sh; rc=$$?; bash bench/cluster.sh && exit $$rc
 
 bench-quick: TCPChat build/bench/loadgen build/bench/report ## TCPChat alone, small scenarios (< 2 min)
 	@bash bench/run.sh --quick
 
 bench-transport: $(B)/TCPChat ## what a WebSocket client costs against an nc client (python3-websockets)
 	@/usr/bin/python3 bench/transport_cost.py $(B)/TCPChat --clients 200 --rate 0.5 --lines 6
+
+# 3 nodes + Redis against 1 node, the same clients (bench/cluster.sh; needs redis-server)
+bench-cluster: TCPChat build/bench/loadgen ## cluster mode: 3 nodes + Redis vs 1 node (< 3 min)
+	@bash bench/cluster.sh
 
 build/bench/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)

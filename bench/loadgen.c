@@ -18,6 +18,13 @@
     /proc/PID/stat around phases 3+4, its VmRSS before phase 1 and after
     phase 2.
 
+    A cluster (`--port P1,P2,P3 --server-pid A,B,C`): client i connects to
+    the (i mod N)th port; CPU and RSS are the nodes' sums; a stamped line
+    whose sender sits on another node than its receiver is also a
+    cross-node latency sample. `--redis-pid` and `--redis-port` add Redis'
+    CPU time and its used_memory (INFO) before phase 1, after phase 2 and
+    after phase 4 (per client, per line sent).
+
     Output: one human-readable row on stdout and, with --json FILE, one JSON
     object per line appended to FILE. Exit status: 0 when the run completed
     (a lossy run included: loss is a figure), 2 on a usage error, 3 when the
@@ -100,7 +107,8 @@ typedef struct {
 static struct {
     int         proto;
     const char *host;
-    int         port;
+    int         redis_pid;
+    int         redis_port;
     int         clients;
     int         rooms;
     double      rate;
@@ -111,17 +119,16 @@ static struct {
     int         setup_timeout_ms;
     int         probe_timeout_ms;
     int         pad;
-    int         server_pid;
     unsigned    seed;
     const char *json;
     const char *label;
     const char *scenario;
     bool        quiet;
 } opt = {
-    .proto = PROTO_TCPCHAT, .host = "127.0.0.1", .port = 8989,
+    .proto = PROTO_TCPCHAT, .host = "127.0.0.1",
     .clients = 50, .rooms = 1, .rate = 10, .lines = 100, .stamp_every = 10,
     .inflight = 64, .drain_ms = 3000, .setup_timeout_ms = 120000,
-    .probe_timeout_ms = 30000, .pad = 0, .server_pid = 0, .seed = 0,
+    .probe_timeout_ms = 30000, .pad = 0, .seed = 0,
     .json = NULL, .label = "server", .scenario = "custom", .quiet = false,
 };
 
@@ -129,7 +136,6 @@ static client_t *clients;
 static room_t   *rooms;
 static int       epfd = -1;
 static char     *readbuf;
-static struct sockaddr_in server_addr;
 static char      padding [1024];
 
 /* counters */
@@ -142,7 +148,12 @@ static uint64_t  expected, received, unique, dups, reordered, bogus;
 static int       disconnects;
 static int64_t   t_last_recv, t_first_send;
 static bool      counted_any;           /* a chat line was counted in this read */
-static samples_t latency, setup_time;
+static samples_t latency, setup_time, xlatency;
+
+#define MAX_NODES 16
+static int       ports [MAX_NODES], nports;
+static int       pids [MAX_NODES], npids;
+static struct sockaddr_in addrs [MAX_NODES];
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -356,6 +367,69 @@ machine_busy_s (void)
     return (double) busy / (double) sysconf (_SC_CLK_TCK);
 }
 
+/* Sums over the server's processes (the nodes of a cluster). */
+static long
+servers_rss_kib (void)
+{
+    long sum = 0;
+    for (int i = 0; i < npids; i++) {
+        long v = proc_rss_kib (pids [i]);
+        if (v < 0)
+            return -1;
+        sum += v;
+    }
+    return npids? sum: -1;
+}
+
+static double
+servers_cpu_s (void)
+{
+    double sum = 0;
+    for (int i = 0; i < npids; i++) {
+        double v = proc_cpu_s (pids [i]);
+        if (v < 0)
+            return -1;
+        sum += v;
+    }
+    return npids? sum: -1;
+}
+
+/* Redis' used_memory in bytes (INFO memory over a blocking socket: three
+   reads a run, outside the measured phases); -1 if unknown. */
+static long
+redis_used_memory (void)
+{
+    if (opt.redis_port <= 0)
+        return -1;
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = { .tv_sec = 5 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = addrs [0];
+    a.sin_port = htons ((uint16_t) opt.redis_port);
+    long used = -1;
+    char buf [8192];
+    size_t len = 0;
+    if (connect (fd, (struct sockaddr *) &a, sizeof a) == 0
+    &&  send (fd, "INFO memory\r\n", 13, MSG_NOSIGNAL) == 13) {
+        for (int tries = 0; tries < 50 && len + 1 < sizeof buf; tries++) {
+            ssize_t n = recv (fd, buf + len, sizeof buf - 1 - len, 0);
+            if (n <= 0)
+                break;
+            len += (size_t) n;
+            buf [len] = 0;
+            const char *p = strstr (buf, "\r\nused_memory:");
+            if (p && strchr (p + 15, '\r')) {
+                used = strtol (p + 15, NULL, 10);
+                break;
+            }
+        }
+    }
+    close (fd);
+    return used;
+}
+
 static double
 self_cpu_s (void)
 {
@@ -482,7 +556,8 @@ start_connect (client_t *c)
     c->st = ST_CONNECTING;
     n_inflight++;
     n_started++;
-    int rc = connect (c->fd, (struct sockaddr *) &server_addr, sizeof server_addr);
+    const struct sockaddr_in *to = &addrs [c->idx % nports];
+    int rc = connect (c->fd, (const struct sockaddr *) to, sizeof *to);
     if (rc != 0 && errno != EINPROGRESS) {
         fail_setup (c, "connect: %s", strerror (errno));
         close (c->fd);
@@ -556,8 +631,11 @@ count_chat (client_t *c, const char *p, const char *end)
     if (sender >= (uint64_t) opt.clients || sender == (uint64_t) c->idx
     ||  clients [sender].room != c->room || seq >= (uint64_t) opt.lines)
         goto bad;
-    if (stamp > 0)
+    if (stamp > 0) {
         sample_add (&latency, now_ns () - (int64_t) stamp);
+        if ((int) sender % nports != c->idx % nports)
+            sample_add (&xlatency, now_ns () - (int64_t) stamp);
+    }
     received++;
     int pos = clients [sender].pos;
     size_t bit = (size_t) pos * (size_t) opt.lines + seq;
@@ -811,7 +889,8 @@ print_help (void)
     puts (
 "Usage: loadgen [OPTIONS]\n"
 "  --proto tcpchat|irc     protocol spoken (tcpchat)\n"
-"  --host ADDR --port P    server address (127.0.0.1:8989), IPv4 only\n"
+"  --host ADDR --port P    server address (127.0.0.1:8989), IPv4 only; a cluster:\n"
+"                          P1,P2,.. (client i connects to the (i mod N)th)\n"
 "  --clients C             connections (50)\n"
 "  --rooms N               spread clients over N rooms (1: TCPChat general, IRC #r0)\n"
 "  --rate R                lines per second per client, may be fractional (10)\n"
@@ -823,6 +902,9 @@ print_help (void)
 "  --setup-timeout-ms T    connect+login+join phase limit (120000)\n"
 "  --probe-timeout-ms T    probe phase limit (30000)\n"
 "  --server-pid PID        read the server's CPU time and VmRSS from /proc\n"
+"                          (PID1,PID2,..: a cluster's nodes, summed)\n"
+"  --redis-pid PID         read Redis' CPU time too (a cluster)\n"
+"  --redis-port P          read Redis' used_memory (INFO) at 127.0.0.1:P\n"
 "  --json FILE             append one JSON line per run to FILE\n"
 "  --label NAME            server label in the output (server)\n"
 "  --scenario NAME         scenario label in the output (custom)\n"
@@ -846,12 +928,31 @@ parse_long (const char *arg, const char *name, long lo, long hi)
     return v;
 }
 
+/* "A,B,C" into values (at most MAX_NODES); returns the count. */
+static int
+parse_list (const char *arg, const char *name, long hi, int *values)
+{
+    char copy [256];
+    snprintf (copy, sizeof copy, "%s", arg);
+    int n = 0;
+    for (char *save, *item = strtok_r (copy, ",", &save); item;
+         item = strtok_r (NULL, ",", &save)) {
+        if (n == MAX_NODES)
+            usage_error ("%s: at most %d values", name, MAX_NODES);
+        values [n++] = (int) parse_long (item, name, 1, hi);
+    }
+    if (n == 0)
+        usage_error ("%s: expected a value", name);
+    return n;
+}
+
 static void
 parse_args (int argc, char **argv)
 {
     enum { O_PROTO = 256, O_HOST, O_PORT, O_CLIENTS, O_ROOMS, O_RATE, O_LINES,
            O_STAMP, O_PAD, O_INFLIGHT, O_DRAIN, O_SETUP_TO, O_PROBE_TO, O_PID,
-           O_JSON, O_LABEL, O_SCEN, O_SEED, O_QUIET, O_HEADER, O_HELP };
+           O_JSON, O_LABEL, O_SCEN, O_SEED, O_QUIET, O_HEADER, O_HELP,
+           O_RPID, O_RPORT };
     static const struct option longopts [] = {
         { "proto", 1, 0, O_PROTO }, { "host", 1, 0, O_HOST }, { "port", 1, 0, O_PORT },
         { "clients", 1, 0, O_CLIENTS }, { "rooms", 1, 0, O_ROOMS },
@@ -860,6 +961,7 @@ parse_args (int argc, char **argv)
         { "connect-inflight", 1, 0, O_INFLIGHT }, { "drain-ms", 1, 0, O_DRAIN },
         { "setup-timeout-ms", 1, 0, O_SETUP_TO }, { "probe-timeout-ms", 1, 0, O_PROBE_TO },
         { "server-pid", 1, 0, O_PID }, { "json", 1, 0, O_JSON },
+        { "redis-pid", 1, 0, O_RPID }, { "redis-port", 1, 0, O_RPORT },
         { "label", 1, 0, O_LABEL }, { "scenario", 1, 0, O_SCEN },
         { "seed", 1, 0, O_SEED }, { "quiet", 0, 0, O_QUIET },
         { "header", 0, 0, O_HEADER }, { "help", 0, 0, O_HELP }, { 0, 0, 0, 0 }
@@ -873,7 +975,7 @@ parse_args (int argc, char **argv)
                 else usage_error ("--proto: tcpchat or irc, not '%s'", optarg);
                 break;
             case O_HOST: opt.host = optarg; break;
-            case O_PORT: opt.port = (int) parse_long (optarg, "--port", 1, 65535); break;
+            case O_PORT: nports = parse_list (optarg, "--port", 65535, ports); break;
             case O_CLIENTS: opt.clients = (int) parse_long (optarg, "--clients", 1, 1000000); break;
             case O_ROOMS: opt.rooms = (int) parse_long (optarg, "--rooms", 1, 100000); break;
             case O_RATE: {
@@ -890,7 +992,9 @@ parse_args (int argc, char **argv)
             case O_DRAIN: opt.drain_ms = (int) parse_long (optarg, "--drain-ms", 0, 3600000); break;
             case O_SETUP_TO: opt.setup_timeout_ms = (int) parse_long (optarg, "--setup-timeout-ms", 1, 3600000); break;
             case O_PROBE_TO: opt.probe_timeout_ms = (int) parse_long (optarg, "--probe-timeout-ms", 1, 3600000); break;
-            case O_PID: opt.server_pid = (int) parse_long (optarg, "--server-pid", 1, 1L << 30); break;
+            case O_PID: npids = parse_list (optarg, "--server-pid", 1L << 30, pids); break;
+            case O_RPID: opt.redis_pid = (int) parse_long (optarg, "--redis-pid", 1, 1L << 30); break;
+            case O_RPORT: opt.redis_port = (int) parse_long (optarg, "--redis-port", 1, 65535); break;
             case O_JSON: opt.json = optarg; break;
             case O_LABEL: opt.label = optarg; break;
             case O_SCEN: opt.scenario = optarg; break;
@@ -905,11 +1009,15 @@ parse_args (int argc, char **argv)
         usage_error ("unexpected argument '%s'", argv [optind]);
     if (opt.rooms > opt.clients)
         usage_error ("--rooms %d > --clients %d", opt.rooms, opt.clients);
-    memset (&server_addr, 0, sizeof server_addr);
-    server_addr.sin_family = AF_INET;
-    server_addr.sin_port = htons ((uint16_t) opt.port);
-    if (inet_pton (AF_INET, opt.host, &server_addr.sin_addr) != 1)
-        usage_error ("--host: an IPv4 address, not '%s'", opt.host);
+    if (nports == 0)
+        ports [nports++] = 8989;
+    for (int i = 0; i < nports; i++) {
+        memset (&addrs [i], 0, sizeof addrs [i]);
+        addrs [i].sin_family = AF_INET;
+        addrs [i].sin_port = htons ((uint16_t) ports [i]);
+        if (inet_pton (AF_INET, opt.host, &addrs [i].sin_addr) != 1)
+            usage_error ("--host: an IPv4 address, not '%s'", opt.host);
+    }
 }
 
 static void
@@ -956,6 +1064,8 @@ typedef struct {
     double rss_per_client_kib;
     double offered;
     double window_s, other_cpu_s;
+    double xp50, xp99, redis_cpu_s;
+    long   redis_mem [3];           /* before setup, after probe, after drain */
 } result_t;
 
 static void
@@ -985,6 +1095,9 @@ write_json (const result_t *r, bool ok)
              "\"setup_s\":%.3f,\"server_cpu_s\":%.3f,\"deliveries_per_cpu_s\":%.1f,"
              "\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,\"rss_per_client_kib\":%.3f,"
              "\"loadgen_cpu_s\":%.3f,\"window_s\":%.3f,\"other_cpu_s\":%.3f,"
+             "\"nodes\":%d,\"xlat_p50_ms\":%.4f,\"xlat_p99_ms\":%.4f,\"xlat_samples\":%zu,"
+             "\"redis_cpu_s\":%.3f,\"redis_mem_before\":%ld,\"redis_mem_setup\":%ld,"
+             "\"redis_mem_after\":%ld,"
              "\"time\":%lld}\n",
              ok? "true": "false", opt.clients, opt.rooms, opt.rate, opt.lines,
              opt.stamp_every, opt.pad, r->offered,
@@ -995,7 +1108,10 @@ write_json (const result_t *r, bool ok)
              r->setup_p50, r->setup_p99, r->setup_max,
              r->setup_s, r->cpu_s, r->deliveries_per_cpu_s,
              r->rss_before, r->rss_after, r->rss_per_client_kib,
-             r->lg_cpu_s, r->window_s, r->other_cpu_s, (long long) time (NULL));
+             r->lg_cpu_s, r->window_s, r->other_cpu_s,
+             nports, r->xp50, r->xp99, xlatency.n,
+             r->redis_cpu_s, r->redis_mem [0], r->redis_mem [1], r->redis_mem [2],
+             (long long) time (NULL));
     fclose (f);
 }
 
@@ -1084,7 +1200,8 @@ main (int argc, char **argv)
         res.offered += (double) rooms [r].count * (rooms [r].count - 1) * opt.rate;
 
     /* 1. connect and log in */
-    res.rss_before = proc_rss_kib (opt.server_pid);
+    res.rss_before = servers_rss_kib ();
+    res.redis_mem [0] = redis_used_memory ();
     int64_t t_setup = now_ns ();
     int64_t deadline = t_setup + (int64_t) opt.setup_timeout_ms * 1000000;
     int next = 0;
@@ -1128,7 +1245,8 @@ main (int argc, char **argv)
     }
     if (setup_failed)
         return setup_failure (&res);
-    res.rss_after = proc_rss_kib (opt.server_pid);
+    res.rss_after = servers_rss_kib ();
+    res.redis_mem [1] = redis_used_memory ();
     note ("%d clients in %d room(s) after %.2f s; sending", opt.clients, opt.rooms, res.setup_s);
 
     /* 3. send, open loop: client order[k % C] sends its line k / C at
@@ -1149,7 +1267,8 @@ main (int argc, char **argv)
     }
     uint64_t total = (uint64_t) opt.clients * (uint64_t) opt.lines;
     uint64_t cursor = 0;
-    double cpu0 = proc_cpu_s (opt.server_pid);
+    double cpu0 = servers_cpu_s ();
+    double rcpu0 = opt.redis_pid? proc_cpu_s (opt.redis_pid): -1;
     double lg0 = self_cpu_s ();
     double busy0 = machine_busy_s ();
     int64_t w0 = now_ns ();
@@ -1184,7 +1303,8 @@ main (int argc, char **argv)
         }
         poll_once (wait);
     }
-    double cpu1 = proc_cpu_s (opt.server_pid);
+    double cpu1 = servers_cpu_s ();
+    double rcpu1 = opt.redis_pid? proc_cpu_s (opt.redis_pid): -1;
     res.lg_cpu_s = self_cpu_s () - lg0;
     double busy1 = machine_busy_s ();
     res.window_s = (double) (now_ns () - w0) / 1e9;
@@ -1198,15 +1318,21 @@ main (int argc, char **argv)
     res.elapsed_s = (double) (t_last_recv - t_first_send) / 1e9;
     res.deliveries_per_s = res.elapsed_s > 0? (double) unique / res.elapsed_s: 0;
     res.cpu_s = (cpu0 >= 0 && cpu1 >= 0)? cpu1 - cpu0: -1;
+    res.redis_cpu_s = (rcpu0 >= 0 && rcpu1 >= 0)? rcpu1 - rcpu0: -1;
     res.deliveries_per_cpu_s = res.cpu_s > 0? (double) unique / res.cpu_s: -1;
     /* CPU time the rest of the machine took meanwhile: other processes
        (a noisy neighbour skews every figure) and interrupt work */
     res.other_cpu_s = (busy0 >= 0 && busy1 >= 0 && res.cpu_s >= 0)
-        ? busy1 - busy0 - res.cpu_s - res.lg_cpu_s: -1;
+        ? busy1 - busy0 - res.cpu_s - res.lg_cpu_s
+          - (res.redis_cpu_s > 0? res.redis_cpu_s: 0): -1;
     if (res.other_cpu_s < 0 && res.cpu_s >= 0 && busy0 >= 0)
         res.other_cpu_s = 0;            /* tick rounding */
     qsort (latency.v, latency.n, sizeof (int64_t), cmp_i64);
     qsort (setup_time.v, setup_time.n, sizeof (int64_t), cmp_i64);
+    qsort (xlatency.v, xlatency.n, sizeof (int64_t), cmp_i64);
+    res.xp50 = pct_ms (&xlatency, 0.50);
+    res.xp99 = pct_ms (&xlatency, 0.99);
+    res.redis_mem [2] = redis_used_memory ();
     res.p50 = pct_ms (&latency, 0.50);
     res.p99 = pct_ms (&latency, 0.99);
     res.p999 = pct_ms (&latency, 0.999);
