@@ -3,13 +3,14 @@
 # bench/cluster.sh: TCPChat in cluster mode, 3 nodes + Redis, against one
 # node alone, the same clients (`make bench-cluster`, and part of `make bench`).
 #
-#   bench/cluster.sh [--reps N] [--scenarios "light-c wide-hot-c"] [--nodes N]
+#   [SETTLE=S] bench/cluster.sh [--reps N] [--scenarios "light-c wide-hot-c"] [--nodes N]
 #
 # Every run starts fresh: for the cluster, a redis-server on a free
 # 127.0.0.1 port in a temporary directory (AOF on, appendfsync everysec, as
 # in production) and N nodes on free ports, all pinned to CPU 0 like the
 # single node (the load generator on CPU 1), so both get the same CPU.
-# Clients are spread evenly over the nodes (client i on node i mod N).
+# Clients are spread evenly over the nodes (client i on node i mod N), once
+# SETTLE seconds (2) have passed since the nodes listen.
 # Everything started is stopped by pid. Results: build/bench/cluster-ID.jsonl,
 # logs build/bench/cluster-logs-ID/, table build/bench/cluster-ID.md
 # (and cluster-latest.md). Exit: 0 when every run was set up and measured,
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
         --reps) REPS=$2; shift ;;
         --nodes) NODES=$2; shift ;;
         --scenarios) SCENARIOS=$2; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-cluster: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -169,6 +170,9 @@ for rep in $(seq 1 "$REPS"); do
                     ports+=("$p")
                 done
                 [ $ok = 1 ] || { FAILED=1; stop_all; continue; }
+                # a node listens before its cluster actor reads the streams: clients of
+                # its first second wait up to one XREAD BLOCK (see PERFORMANCE.md)
+                sleep "${SETTLE:-2}"
                 extra=(--redis-pid "$RPID" --redis-port "$rport")
             fi
             pids=("${PIDS[@]}")
