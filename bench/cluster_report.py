@@ -35,7 +35,8 @@ def figures(run):
         "nodes µs/delivery": node_us,
         "Redis µs/delivery": redis_us,
         "Redis B/client": (mem[1] - mem[0]) / run["clients"] if min(mem) >= 0 else None,
-        "Redis B/line": (mem[2] - mem[1]) / n if min(mem) >= 0 and n else None,
+        # negative when the connections' buffers Redis freed outweigh the lines
+        "Redis B/line": (mem[2] - mem[1]) / n if min(mem) >= 0 and n and mem[2] > mem[1] else None,
         "other load": run["other_cpu_s"] / run["window_s"] if run["window_s"] > 0 else None,
     }
 
