@@ -174,8 +174,9 @@ for rep in $(seq 1 "$REPS"); do
                     ports+=("$p")
                 done
                 [ $ok = 1 ] || { FAILED=1; stop_all; continue; }
-                # a node listens before its cluster actor reads the streams: clients of
-                # its first second wait up to one XREAD BLOCK (see PERFORMANCE.md)
+                # The published figures let the nodes settle 2 s; a node's first
+                # second no longer costs its first logins an XREAD BLOCK
+                # (9efa5de), SETTLE=0 measures that (see PERFORMANCE.md).
                 sleep "${SETTLE:-2}"
                 extra=(--redis-pid "$RPID" --redis-port "$rport")
             fi
