@@ -514,31 +514,6 @@ s_conn_flush (self_t *self, conn_t *conn)
 //  ---------------------------------------------------------------------
 //  Connections: open and close
 
-//  "127.0.0.1:5555" or "[::1]:5555" for either end of a socket.
-static void
-s_socket_name (int fd, int (*which) (int, struct sockaddr *, socklen_t *), char *out, size_t size)
-{
-    struct sockaddr_storage addr;
-    socklen_t               len = sizeof addr;
-    char                    host [INET6_ADDRSTRLEN] = "?";
-    int                     port = 0;
-    if (which (fd, (struct sockaddr *) &addr, &len) == 0) {
-        if (addr.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a6 = (struct sockaddr_in6 *) &addr;
-            inet_ntop (AF_INET6, &a6->sin6_addr, host, sizeof host);
-            port = ntohs (a6->sin6_port);
-            //  Dual stack: show IPv4 clients as IPv4
-            if (strncmp (host, "::ffff:", 7) == 0 && strchr (host + 7, '.'))
-                memmove (host, host + 7, strlen (host + 7) + 1);
-        } else if (addr.ss_family == AF_INET) {
-            struct sockaddr_in *a4 = (struct sockaddr_in *) &addr;
-            inet_ntop (AF_INET, &a4->sin_addr, host, sizeof host);
-            port = ntohs (a4->sin_port);
-        }
-    }
-    snprintf (out, size, strchr (host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-}
-
 static void
 s_conn_open (self_t *self, int fd, int32_t addr)
 {
@@ -557,7 +532,7 @@ s_conn_open (self_t *self, int fd, int32_t addr)
     bucket_init (&conn->bucket, self->config.rate, conn->opened_at);
     framer_init (&conn->in);
     buf_init (&conn->out);
-    s_socket_name (fd, getpeername, conn->peer, sizeof conn->peer);
+    listener_peer_name (fd, conn->peer, sizeof conn->peer);
     //  We already coalesce each pass's output into one send(); Nagle
     //  would only hold the next one back until the client's delayed ACK.
     int on = 1;
@@ -699,7 +674,7 @@ s_accept (self_t *self)
         if (self->free_count == 0) {
             addrs_release (self->addrs, handle);
             char peer [SOCKET_NAME_SIZE];
-            s_socket_name (fd, getpeername, peer, sizeof peer);
+            listener_peer_name (fd, peer, sizeof peer);
             s_refuse (self, fd, PROTOCOL_FULL);
             self->figures [METRICS_GW_REFUSED_FULL]++;
             log_info (&self->log, "connection from %s refused: chat is full (%zu client%s)", peer,
@@ -1507,7 +1482,7 @@ gateway_new (zsock_t *pipe, gateway_args_t *args)
         return NULL;
     }
     char address [SOCKET_NAME_SIZE];
-    s_socket_name (self->listener, getsockname, address, sizeof address);
+    listener_local_name (self->listener, address, sizeof address);
     log_info (&self->log, "listening on %s (%d connection%s at most)", address,
               self->config.max_clients, self->config.max_clients == 1 ? "" : "s");
     self->hub_busy = true;

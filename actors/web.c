@@ -22,6 +22,7 @@
 #include "event.h"
 #include "framer.h"
 #include "input.h"
+#include "listener.h"
 #include "log.h"
 #include "mem.h"
 #include "messages.h"
@@ -401,37 +402,13 @@ s_client_write (self_t *self, client_t *client)
 //  ---------------------------------------------------------------------
 //  Clients: open and close
 
-//  "127.0.0.1:5555" or "[::1]:5555".
-static void
-s_peer_name (int fd, char *out, size_t size)
-{
-    struct sockaddr_storage addr;
-    socklen_t               len = sizeof addr;
-    char                    host [INET6_ADDRSTRLEN] = "?";
-    int                     port = 0;
-    if (getpeername (fd, (struct sockaddr *) &addr, &len) == 0) {
-        if (addr.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a6 = (struct sockaddr_in6 *) &addr;
-            inet_ntop (AF_INET6, &a6->sin6_addr, host, sizeof host);
-            port = ntohs (a6->sin6_port);
-            if (strncmp (host, "::ffff:", 7) == 0 && strchr (host + 7, '.'))
-                memmove (host, host + 7, strlen (host + 7) + 1);
-        } else if (addr.ss_family == AF_INET) {
-            struct sockaddr_in *a4 = (struct sockaddr_in *) &addr;
-            inet_ntop (AF_INET, &a4->sin_addr, host, sizeof host);
-            port = ntohs (a4->sin_port);
-        }
-    }
-    snprintf (out, size, strchr (host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-}
-
 //  A new WebSocket: a slot, its welcome, and the name prompt's clock.
 //  Over --max-clients it is told the chat is full and closed.
 static void
 s_client_open (self_t *self, struct lws *wsi, session_t *session)
 {
     char peer [PEER_SIZE];
-    s_peer_name (lws_get_socket_fd (wsi), peer, sizeof peer);
+    listener_peer_name (lws_get_socket_fd (wsi), peer, sizeof peer);
     if (self->free_count == 0) {
         session->refused = true;
         self->refused++;
@@ -1221,7 +1198,7 @@ s_confirm_upgrade (self_t *self, struct lws *wsi, session_t *session)
     int64_t now = s_now_ms ();
     if (self->origin_logged_at == 0 || now - self->origin_logged_at >= ORIGIN_LOG_MS) {
         char peer [PEER_SIZE];
-        s_peer_name (lws_get_socket_fd (wsi), peer, sizeof peer);
+        listener_peer_name (lws_get_socket_fd (wsi), peer, sizeof peer);
         log_info (&self->log,
                   "%" PRIu64 " WebSocket handshake%s refused: Origin not allowed (last: %.80s "
                   "from %s, Host %.80s); next report in %d s at most",

@@ -45,6 +45,13 @@ int listener_from_systemd (char *error, size_t size);
 /*  The port a listening socket is bound to, or -1.                      */
 int listener_port (int fd);
 
+/*  The far end (peer) or near end (local) of a socket as "127.0.0.1:5555"
+    or "[::1]:5555"; an IPv4 client of a dual-stack socket (::ffff:a.b.c.d)
+    reads as IPv4. "?:0" when the socket has no such address. Truncated
+    to size, always terminated.                                          */
+void listener_peer_name (int fd, char *out, size_t size);
+void listener_local_name (int fd, char *out, size_t size);
+
 /*  For a socket accept() just returned: true when it is a health probe
     (marked SYN from this machine). Reading the saved SYN also
     frees it, so call it once for every accepted socket.                 */

@@ -216,6 +216,43 @@ listener_port (int fd)
     return -1;
 }
 
+//  "127.0.0.1:5555" or "[::1]:5555" for either end of a socket.
+static void
+s_socket_name (int fd, int (*which) (int, struct sockaddr *, socklen_t *), char *out, size_t size)
+{
+    struct sockaddr_storage addr;
+    socklen_t               len = sizeof addr;
+    char                    host [INET6_ADDRSTRLEN] = "?";
+    int                     port = 0;
+    if (which (fd, (struct sockaddr *) &addr, &len) == 0) {
+        if (addr.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a6 = (struct sockaddr_in6 *) &addr;
+            inet_ntop (AF_INET6, &a6->sin6_addr, host, sizeof host);
+            port = ntohs (a6->sin6_port);
+            //  Dual stack: show IPv4 clients as IPv4
+            if (strncmp (host, "::ffff:", 7) == 0 && strchr (host + 7, '.'))
+                memmove (host, host + 7, strlen (host + 7) + 1);
+        } else if (addr.ss_family == AF_INET) {
+            struct sockaddr_in *a4 = (struct sockaddr_in *) &addr;
+            inet_ntop (AF_INET, &a4->sin_addr, host, sizeof host);
+            port = ntohs (a4->sin_port);
+        }
+    }
+    snprintf (out, size, strchr (host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+void
+listener_peer_name (int fd, char *out, size_t size)
+{
+    s_socket_name (fd, getpeername, out, size);
+}
+
+void
+listener_local_name (int fd, char *out, size_t size)
+{
+    s_socket_name (fd, getsockname, out, size);
+}
+
 static bool
 s_is_loopback (const struct sockaddr_storage *ss)
 {

@@ -193,6 +193,77 @@ test_default_is_dual_stack (void **state)
     }
 }
 
+/*  One connection to listener (on family, port): checks what
+    listener_peer_name says of its accepted end (expected_host and the
+    client's own port), and that the client's peer and the accepted
+    end's local name both read as the listener's loopback and port.                                                 */
+static void
+assert_names (int listener, int family, int port, const char *expected_host)
+{
+    int           client = connect_to (family, port);
+    struct pollfd pfd = {.fd = listener, .events = POLLIN};
+    assert_int_equal (poll (&pfd, 1, WAIT_MS), 1);
+    int accepted = accept (listener, NULL, NULL);
+    assert_true (accepted >= 0);
+    struct sockaddr_storage ss;
+    socklen_t               len = sizeof ss;
+    assert_int_equal (getsockname (client, (struct sockaddr *) &ss, &len), 0);
+    int  client_port = ntohs (ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
+                                                       : ((struct sockaddr_in *) &ss)->sin_port);
+    char expected [64], name [64];
+    snprintf (expected, sizeof expected, strchr (expected_host, ':') ? "[%s]:%d" : "%s:%d",
+              expected_host, client_port);
+    listener_peer_name (accepted, name, sizeof name);
+    assert_string_equal (name, expected);
+    snprintf (expected, sizeof expected, family == AF_INET6 ? "[::1]:%d" : "127.0.0.1:%d", port);
+    listener_peer_name (client, name, sizeof name);
+    assert_string_equal (name, expected);
+    listener_local_name (accepted, name, sizeof name);
+    assert_string_equal (name, expected);
+    close (accepted);
+    close (client);
+}
+
+/*  Socket names as the log shows them: IPv4, IPv6 in brackets, an IPv4
+    client of a dual-stack socket as IPv4 (not ::ffff:127.0.0.1), a
+    socket with no address as "?:0", and a short buffer truncated.       */
+static void
+test_socket_names (void **state)
+{
+    (void) state;
+    int  port;
+    char name [64];
+    int  fd = open_on_free_port ("127.0.0.1", AF_INET, &port);
+    listener_local_name (fd, name, sizeof name);
+    char expected [64];
+    snprintf (expected, sizeof expected, "127.0.0.1:%d", port);
+    assert_string_equal (name, expected);
+    assert_names (fd, AF_INET, port, "127.0.0.1");
+    char small [5];
+    listener_local_name (fd, small, sizeof small);
+    assert_string_equal (small, "127.");
+    listener_peer_name (fd, name, sizeof name); /* listening: no peer */
+    assert_string_equal (name, "?:0");
+    close (fd);
+    listener_peer_name (-1, name, sizeof name);
+    assert_string_equal (name, "?:0");
+    if (!tcp_have_ipv6 ())
+        return;
+    fd = open_on_free_port ("::1", AF_INET6, &port);
+    listener_local_name (fd, name, sizeof name);
+    snprintf (expected, sizeof expected, "[::1]:%d", port);
+    assert_string_equal (name, expected);
+    assert_names (fd, AF_INET6, port, "::1");
+    close (fd);
+    fd = open_on_free_port (NULL, AF_INET6, &port);
+    listener_local_name (fd, name, sizeof name);
+    snprintf (expected, sizeof expected, "[::]:%d", port);
+    assert_string_equal (name, expected);
+    assert_names (fd, AF_INET, port, "127.0.0.1"); /* v4-mapped */
+    assert_names (fd, AF_INET6, port, "::1");
+    close (fd);
+}
+
 /*  Bad addresses are LISTENER_BAD_ADDRESS (exit status 2), numeric ones
     at once, without asking DNS. ".invalid" never resolves (RFC 6761).  */
 static void
@@ -528,6 +599,7 @@ main (void)
         cmocka_unit_test (test_ipv4_loopback),
         cmocka_unit_test (test_ipv6_loopback),
         cmocka_unit_test (test_default_is_dual_stack),
+        cmocka_unit_test (test_socket_names),
         cmocka_unit_test (test_bad_addresses),
         cmocka_unit_test (test_host_name_localhost),
         cmocka_unit_test (test_foreign_address),
