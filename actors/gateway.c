@@ -72,7 +72,6 @@
 #define CLOSE_DRAIN_READS 4                      /* unread input dropped at close, at most */
 #define SOCKET_NAME_SIZE  (INET6_ADDRSTRLEN + 8) /* "[host]:port" and a NUL */
 #define NOTICE_SIZE       128                    /* a client notice with a number in it */
-#define STATS_EVERY_MS    1000                   /* figures go to the hub this often at most */
 
 typedef enum {
     CONN_FREE,
@@ -148,12 +147,11 @@ struct _gateway_t {
     telnet_result_t telnet_out; /* scratch for telnet_filter_feed */
     uint64_t        refused;    /* at the door, for any reason */
     //  /metrics (metrics.h): counted as things happen, the gauges read
-    //  when a report is due; reported: as the last STATS said.
-    bool     stats; /* something serves them: the web gateway (--http) */
-    uint64_t figures [METRICS_GW_FIGURES];
-    uint64_t reported [METRICS_GW_FIGURES];
-    int64_t  next_stats; /* ms clock: no STATS before */
-    bool     terminated;
+    //  when a report is due; the reporter: when, and the last STATS.
+    bool               stats; /* something serves them: the web gateway (--http) */
+    uint64_t           figures [METRICS_GW_FIGURES];
+    metrics_reporter_t reporter;
+    bool               terminated;
     int64_t (*clock) (void); /* monotonic us */
     int64_t now_us;          /* the clock, read once per loop pass */
 };
@@ -1320,7 +1318,7 @@ s_stats_pending (self_t *self)
     if (!self->stats || self->open_count)
         return self->stats;
     s_stats_read_gauges (self);  //  Both 0 at once: no client
-    return memcmp (self->figures, self->reported, sizeof self->figures) != 0;
+    return metrics_reporter_changed (&self->reporter, self->figures);
 }
 
 //  The figures to the hub, which keeps the last for /metrics: once a
@@ -1329,14 +1327,11 @@ static void
 s_report_stats (self_t *self)
 {
     int64_t now = s_now_ms (self);
-    if (!self->stats || now < self->next_stats)
+    if (!self->stats || !metrics_reporter_due (&self->reporter, now))
         return;
-    self->next_stats = now + STATS_EVERY_MS;
     s_stats_read_gauges (self);
-    if (memcmp (self->figures, self->reported, sizeof self->figures) == 0)
-        return;
-    memcpy (self->reported, self->figures, sizeof self->figures);
-    s_to_hub (self, msg_new_stats (self->index, self->figures, METRICS_GW_FIGURES));
+    if (metrics_reporter_take (&self->reporter, self->figures))
+        s_to_hub (self, msg_new_stats (self->index, self->figures, METRICS_GW_FIGURES));
 }
 
 static void
@@ -1401,7 +1396,7 @@ s_next_deadline (self_t *self)
     if (dirty)
         due = s_earliest (due, (self->dirty_since + s_flush_delay_us (self) + 999) / 1000);
     if (s_stats_pending (self))
-        due = s_earliest (due, self->next_stats);
+        due = s_earliest (due, self->reporter.next_ms);
     if (due == INT64_MAX)
         return -1;
     int64_t wait = due - s_now_ms (self);

@@ -61,7 +61,6 @@
 #define PEER_SIZE         (INET6_ADDRSTRLEN + 8)
 #define NOTICE_SIZE       128
 #define FRAME_BLOCK       0x80000000u /* frame header bit: the entered block */
-#define STATS_EVERY_MS    1000        /* figures go to the hub this often at most */
 #define SCRAPES_MAX       8           /* /metrics requests waiting for the hub at once */
 #define SCRAPE_WAIT_S     5           /* a /metrics request waits this long for the hub */
 
@@ -148,14 +147,13 @@ typedef struct {
     size_t                 scratch_size;
     uint64_t               refused; /* at the door, for any reason */
     //  /metrics (metrics.h): counted as things happen, the gauges read
-    //  when a report is due; reported: as the last STATS said.
-    uint64_t    figures [METRICS_GW_FIGURES];
-    uint64_t    reported [METRICS_GW_FIGURES];
-    int64_t     next_stats;                /* ms clock: no STATS before */
-    uint64_t    scrape_tag;                /* the last SCRAPE's */
-    uint64_t    scrape_tags [SCRAPES_MAX]; /* 0: a free entry */
-    struct lws *scrapes [SCRAPES_MAX];     /* each waits for its METRICS */
-    bool        terminated;
+    //  when a report is due; the reporter: when, and the last STATS.
+    uint64_t           figures [METRICS_GW_FIGURES];
+    metrics_reporter_t reporter;
+    uint64_t           scrape_tag;                /* the last SCRAPE's */
+    uint64_t           scrape_tags [SCRAPES_MAX]; /* 0: a free entry */
+    struct lws        *scrapes [SCRAPES_MAX];     /* each waits for its METRICS */
+    bool               terminated;
 } self_t;
 
 static void s_client_process (self_t *self, client_t *client);
@@ -946,7 +944,7 @@ s_stats_pending (self_t *self)
     if (self->open_count)
         return true;
     s_stats_read_gauges (self);
-    return memcmp (self->figures, self->reported, sizeof self->figures) != 0;
+    return metrics_reporter_changed (&self->reporter, self->figures);
 }
 
 //  The figures to the hub, which keeps the last for /metrics: once a
@@ -954,14 +952,11 @@ s_stats_pending (self_t *self)
 static void
 s_report_stats (self_t *self, int64_t now)
 {
-    if (now < self->next_stats)
+    if (!metrics_reporter_due (&self->reporter, now))
         return;
-    self->next_stats = now + STATS_EVERY_MS;
     s_stats_read_gauges (self);
-    if (memcmp (self->figures, self->reported, sizeof self->figures) == 0)
-        return;
-    memcpy (self->reported, self->figures, sizeof self->figures);
-    s_to_hub (self, msg_new_stats (self->index, self->figures, METRICS_GW_FIGURES));
+    if (metrics_reporter_take (&self->reporter, self->figures))
+        s_to_hub (self, msg_new_stats (self->index, self->figures, METRICS_GW_FIGURES));
 }
 
 static void
@@ -992,7 +987,7 @@ s_tick_schedule (self_t *self)
     if ((self->config.name_timeout && self->open_count) || self->leaving_count)
         due = due < now + TICK_MS ? due : now + TICK_MS;
     if (s_stats_pending (self)) {
-        int64_t stats_due = self->next_stats > now ? self->next_stats : now;
+        int64_t stats_due = self->reporter.next_ms > now ? self->reporter.next_ms : now;
         due = due < stats_due ? due : stats_due;
     }
     //  A tick already due earlier stays: moving it on at every call would

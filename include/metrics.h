@@ -76,6 +76,30 @@ void metrics_render (buf_t *out, const metrics_t *metrics);
     they were, when it does not hold exactly METRICS_GW_FIGURES values.  */
 bool metrics_gw_read (const void *data, size_t size, uint64_t figures [METRICS_GW_FIGURES]);
 
+/*  A gateway's STATS clock: it looks at its figures once a second at
+    most (metrics_reporter_due), and reports them only when one changed
+    since its last report (metrics_reporter_take). The gateway owns its
+    figures and reads its gauges between the two calls; a zeroed
+    reporter is due at once and has reported all zeros.                  */
+#define METRICS_REPORT_EVERY_MS 1000
+typedef struct {
+    uint64_t reported [METRICS_GW_FIGURES]; /* as the last STATS said */
+    int64_t  next_ms;                       /* ms clock: not due before */
+} metrics_reporter_t;
+
+/*  True when now_ms has reached the next look, which is then put a
+    METRICS_REPORT_EVERY_MS on from now_ms.                              */
+bool metrics_reporter_due (metrics_reporter_t *reporter, int64_t now_ms);
+
+/*  True when figures differ from the last report.                       */
+bool metrics_reporter_changed (const metrics_reporter_t *reporter,
+                               const uint64_t            figures [METRICS_GW_FIGURES]);
+
+/*  As metrics_reporter_changed, and when true figures become the last
+    report: the caller sends them now.                                   */
+bool metrics_reporter_take (metrics_reporter_t *reporter,
+                            const uint64_t      figures [METRICS_GW_FIGURES]);
+
 /*  The Content-Type of the exposition, for the web gateway's reply.     */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

@@ -165,3 +165,28 @@ metrics_gw_read (const void *data, size_t size, uint64_t figures [METRICS_GW_FIG
     memcpy (figures, data, size);
     return true;
 }
+
+bool
+metrics_reporter_due (metrics_reporter_t *reporter, int64_t now_ms)
+{
+    if (now_ms < reporter->next_ms)
+        return false;
+    reporter->next_ms = now_ms + METRICS_REPORT_EVERY_MS;
+    return true;
+}
+
+bool
+metrics_reporter_changed (const metrics_reporter_t *reporter,
+                          const uint64_t            figures [METRICS_GW_FIGURES])
+{
+    return memcmp (figures, reporter->reported, sizeof reporter->reported) != 0;
+}
+
+bool
+metrics_reporter_take (metrics_reporter_t *reporter, const uint64_t figures [METRICS_GW_FIGURES])
+{
+    if (!metrics_reporter_changed (reporter, figures))
+        return false;
+    memcpy (reporter->reported, figures, sizeof reporter->reported);
+    return true;
+}

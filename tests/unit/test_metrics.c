@@ -280,6 +280,35 @@ test_gw_read (void **state)
     }
 }
 
+/*  The reporter: due at once when zeroed, then a METRICS_REPORT_EVERY_MS
+    after each look (not after each report); a report taken only when a
+    figure changed, and taking it makes it the last.                     */
+static void
+test_reporter (void **state)
+{
+    (void) state;
+    metrics_reporter_t reporter = {0};
+    uint64_t           figures [METRICS_GW_FIGURES] = {0};
+    assert_true (metrics_reporter_due (&reporter, 5000));
+    assert_false (metrics_reporter_changed (&reporter, figures));
+    assert_false (metrics_reporter_take (&reporter, figures)); /* all zeros: nothing new */
+    assert_false (metrics_reporter_due (&reporter, 5000));
+    assert_false (metrics_reporter_due (&reporter, 5000 + METRICS_REPORT_EVERY_MS - 1));
+    figures [METRICS_GW_NAME_TIMEOUTS] = 1; /* the last figure counts too */
+    assert_true (metrics_reporter_changed (&reporter, figures));
+    assert_true (metrics_reporter_due (&reporter, 5000 + METRICS_REPORT_EVERY_MS));
+    assert_true (metrics_reporter_take (&reporter, figures));
+    assert_memory_equal (reporter.reported, figures, sizeof figures);
+    assert_false (metrics_reporter_changed (&reporter, figures));
+    assert_false (metrics_reporter_take (&reporter, figures));
+    //  A late look: the next is a second after it, not after the last due.
+    assert_true (metrics_reporter_due (&reporter, 9000));
+    assert_int_equal (reporter.next_ms, 9000 + METRICS_REPORT_EVERY_MS);
+    figures [METRICS_GW_CLIENTS] = 3;
+    assert_true (metrics_reporter_take (&reporter, figures));
+    assert_int_equal (reporter.reported [METRICS_GW_CLIENTS], 3);
+}
+
 int
 main (void)
 {
@@ -292,6 +321,7 @@ main (void)
         cmocka_unit_test (test_large_figures),
         cmocka_unit_test (test_render_appends),
         cmocka_unit_test (test_gw_read),
+        cmocka_unit_test (test_reporter),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
