@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "names.h"
 #include "protocol.h"
+#include "sendq.h"
 #include "slotlist.h"
 #include "telnet.h"
 #include "text.h"
@@ -135,7 +136,7 @@ struct _gateway_t {
     slotlist_t      throttled;       /* over --rate: read again at resume_at */
     int64_t         next_name_check; /* ms clock: name prompts and leavers */
     size_t          leaving_count;   /* connections in CONN_LEAVING */
-    zlist_t        *hub_queue;       /* messages waiting for room in the hub pipe */
+    sendq_t        *hub_queue;       /* messages waiting for room in the hub pipe */
     zsock_t       **rooms;           /* rooms' output pipes; NULL holes are reused */
     bool           *room_busy;       /* stopped on budget: read again next pass */
     size_t          room_slots;
@@ -214,7 +215,7 @@ s_self_new (zsock_t *pipe, gateway_args_t *args)
     for (size_t i = 0; i < slots; i++)
         self->free_slots [i] = (uint32_t) (slots - 1 - i);
     self->free_count = slots;
-    self->hub_queue = zlist_new ();
+    self->hub_queue = sendq_new ();
     uint64_t seed = 0;
     if (getrandom (&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
         seed = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 32);
@@ -267,10 +268,7 @@ s_self_destroy (self_t **self_p)
         }
     for (size_t i = 0; i < self->room_slots; i++)
         zsock_destroy (&self->rooms [i]);
-    zmsg_t *msg;
-    while ((msg = (zmsg_t *) zlist_pop (self->hub_queue)))
-        zmsg_destroy (&msg);
-    zlist_destroy (&self->hub_queue);
+    sendq_destroy (&self->hub_queue);
     addrs_destroy (&self->addrs);
     zsock_destroy (&self->hub);
     close (self->listener);
@@ -297,12 +295,9 @@ s_self_destroy (self_t **self_p)
 static void
 s_hub_flush (self_t *self)
 {
-    if (zlist_size (self->hub_queue) == 0)
+    if (sendq_size (self->hub_queue) == 0)
         return;
-    while (zlist_size (self->hub_queue) && (zsock_events (self->hub) & ZMQ_POLLOUT)) {
-        zmsg_t *msg = (zmsg_t *) zlist_pop (self->hub_queue);
-        msg_send (&msg, self->hub);
-    }
+    sendq_flush (self->hub_queue, self->hub);
     //  Looking at the pipe may have consumed the wakeup of a message the
     //  hub just sent us; epoll would not report it again, so note it.
     if (zsock_events (self->hub) & ZMQ_POLLIN)
@@ -313,10 +308,7 @@ s_hub_flush (self_t *self)
 static void
 s_to_hub (self_t *self, zmsg_t *msg)
 {
-    if (zlist_size (self->hub_queue) == 0 && (zsock_events (self->hub) & ZMQ_POLLOUT))
-        msg_send (&msg, self->hub);
-    else
-        zlist_append (self->hub_queue, msg);
+    sendq_send (self->hub_queue, &msg, self->hub);
     //  Sending may have consumed the pipe's wakeup: look again this pass.
     self->hub_busy = true;
 }
@@ -324,7 +316,7 @@ s_to_hub (self_t *self, zmsg_t *msg)
 static bool
 s_hub_is_behind (self_t *self)
 {
-    return zlist_size (self->hub_queue) >= HUB_QUEUE_MAX;
+    return sendq_size (self->hub_queue) >= HUB_QUEUE_MAX;
 }
 
 //  ---------------------------------------------------------------------

@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "origin.h"
 #include "protocol.h"
+#include "sendq.h"
 #include "slotlist.h"
 #include "text.h"
 #include "web_assets.h"
@@ -126,7 +127,7 @@ typedef struct {
     zsock_t               *hub;
     pipe_t               **rooms; /* rooms' output pipes; NULL holes are reused */
     size_t                 room_slots;
-    zlist_t               *hub_queue; /* messages waiting for room in the hub pipe */
+    sendq_t               *hub_queue; /* messages waiting for room in the hub pipe */
     client_t              *clients;   /* max_clients slots */
     uint32_t              *free_slots;
     size_t                 free_count;
@@ -172,10 +173,7 @@ s_now_ms (void)
 static void
 s_hub_flush (self_t *self)
 {
-    while (zlist_size (self->hub_queue) && (zsock_events (self->hub) & ZMQ_POLLOUT)) {
-        zmsg_t *msg = (zmsg_t *) zlist_pop (self->hub_queue);
-        msg_send (&msg, self->hub);
-    }
+    sendq_flush (self->hub_queue, self->hub);
     //  Looking at the pipe may have consumed the wakeup of a message the
     //  hub just sent us: poll would not report it again.
     if (zsock_events (self->hub) & ZMQ_POLLIN) {
@@ -188,10 +186,7 @@ s_hub_flush (self_t *self)
 static void
 s_to_hub (self_t *self, zmsg_t *msg)
 {
-    if (zlist_size (self->hub_queue) == 0 && (zsock_events (self->hub) & ZMQ_POLLOUT))
-        msg_send (&msg, self->hub);
-    else
-        zlist_append (self->hub_queue, msg);
+    sendq_send (self->hub_queue, &msg, self->hub);
     self->hub_pipe->busy = true;
     s_drain_soon (self);
 }
@@ -199,7 +194,7 @@ s_to_hub (self_t *self, zmsg_t *msg)
 static bool
 s_hub_is_behind (self_t *self)
 {
-    return zlist_size (self->hub_queue) >= HUB_QUEUE_MAX;
+    return sendq_size (self->hub_queue) >= HUB_QUEUE_MAX;
 }
 
 //  ---------------------------------------------------------------------
@@ -1335,7 +1330,7 @@ s_self_new (zsock_t *pipe, web_args_t *args)
     self->free_count = slots;
     slotlist_init (&self->stalled, slots);
     slotlist_init (&self->throttled, slots);
-    self->hub_queue = zlist_new ();
+    self->hub_queue = sendq_new ();
     input_scratch_init (&self->input);
     return self;
 }
@@ -1444,10 +1439,7 @@ s_self_destroy (self_t **self_p)
     free (self->actor_pipe);
     free (self->hub_pipe);
     free (self->listen_pipe);
-    zmsg_t *msg;
-    while ((msg = (zmsg_t *) zlist_pop (self->hub_queue)))
-        zmsg_destroy (&msg);
-    zlist_destroy (&self->hub_queue);
+    sendq_destroy (&self->hub_queue);
     zsock_destroy (&self->hub);
     for (size_t i = 0; i < self->slots_used; i++) {
         framer_free (&self->clients [i].in);
