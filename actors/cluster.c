@@ -283,7 +283,11 @@ struct _self_t {
     zlistx_t *ops;  //  op_t, in order; the first ops_sent are on the wire
     size_t    ops_sent;
     size_t    held;  //  publishes in ops
-    uint64_t  seq;   //  publishes numbered, for exactly-once
+    //  What the hub was last told of the link (LINK, for /metrics).
+    int      reported_up;  //  -1: nothing yet
+    size_t   reported_held;
+    int64_t  report_at;  //  the next report of a changed held count
+    uint64_t seq;        //  publishes numbered, for exactly-once
 
     zlist_t  *hub_queue;  //  zmsg_t owed to the hub
     zlistx_t *rooms;      //  room_t
@@ -1322,6 +1326,7 @@ s_self_new (zsock_t *pipe, cluster_args_t *args)
     self->db = args->db;
     snprintf (self->node, sizeof self->node, "%s", args->node);
     self->lease_ms = args->lease_ms > 0 ? args->lease_ms : 10000;
+    self->reported_up = -1;
     self->block_ms = args->block_ms > 0 ? args->block_ms : XREAD_BLOCK_MS;
     snprintf (self->inbox, sizeof self->inbox, "tcpchat:node:%s:inbox", self->node);
     snprintf (self->inbox_last, sizeof self->inbox_last, "0-0");
@@ -1386,6 +1391,20 @@ s_redis_io (self_t *self, redisAsyncContext **ac_p, short revents)
     (void) self;
 }
 
+//  Tells the hub the link's state for /metrics: at once when it goes up
+//  or down, a changed held count at most once a second.
+static void
+s_link_report (self_t *self, int64_t now)
+{
+    int up = self->link == LINK_UP;
+    if (up == self->reported_up && (self->held == self->reported_held || now < self->report_at))
+        return;
+    self->reported_up = up;
+    self->reported_held = self->held;
+    self->report_at = now + 1000;
+    s_hub_send (self, msg_new_link (up, self->held));
+}
+
 //  Timers and the link's state; the poll timeout until the next one.
 static long
 s_tick (self_t *self)
@@ -1421,6 +1440,7 @@ s_tick (self_t *self)
         next = self->retry_at < next ? self->retry_at : next;
     else
         next = now + 50;  //  Connecting: look again soon
+    s_link_report (self, now);
     return next > now ? (long) (next - now) : 0;
 }
 

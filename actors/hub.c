@@ -149,6 +149,8 @@ struct self_t {
     zsock_t *cluster;
     zlist_t *cluster_queue;
     bool     cluster_full; /* the queue reached its cap: senders paused */
+    bool     link_up;      /* the cluster's last LINK, for /metrics */
+    uint64_t link_held;
 };
 
 //  Client ids are 64-bit integers used directly as zhashx keys.
@@ -1235,6 +1237,9 @@ s_handle_scrape (self_t *self, unsigned g, uint64_t tag)
     metrics.hub [METRICS_HUB_MEMBERS] = zhashx_size (self->clients);
     metrics.hub [METRICS_HUB_UPTIME_SECONDS] =
         (uint64_t) (zclock_mono () - self->started_at) / 1000;
+    metrics.cluster = self->cluster != NULL;
+    metrics.cluster_up = self->link_up;
+    metrics.cluster_held = self->link_held;
     buf_t out;
     buf_init (&out);
     metrics_render (&out, &metrics);
@@ -1291,6 +1296,7 @@ s_self_handle_gateway (self_t *self, unsigned g)
         case MSG_ROOMLIST:
         case MSG_PRIVATED:
         case MSG_DELIVER:
+        case MSG_LINK:
         case MSG_TERM:
         case MSG_STORED:
         MSG_NOT_FOR_HUB:
@@ -1487,6 +1493,10 @@ s_self_handle_cluster (self_t *self)
             //  A claiming client holds it until it is in.
             if (client)
                 s_handle_deliver (self, client, &view);
+            break;
+        case MSG_LINK:
+            self->link_up = msg_bool (&view, 0);
+            self->link_held = strtoull (view.part [1].data, NULL, 10);
             break;
         case MSG_NAME:
         case MSG_CMD:

@@ -70,6 +70,7 @@ typedef enum {
     MSG_UNSENT,
     MSG_ENTRIES,
     MSG_STATE,
+    MSG_LINK,
     MSG_KINDS /* how many; a view's kind when unknown */
 } msg_kind_t;
 
@@ -89,7 +90,8 @@ typedef enum {
     case MSG_CLAIMED:                                                                              \
     case MSG_ROOMLIST:                                                                             \
     case MSG_PRIVATED:                                                                             \
-    case MSG_DELIVER
+    case MSG_DELIVER:                                                                              \
+    case MSG_LINK
 #define MSG_FOR_ROOM                                                                               \
     case MSG_JOIN:                                                                                 \
     case MSG_LEAVE:                                                                                \
@@ -256,6 +258,7 @@ zmsg_t *msg_new_private (uint64_t id, const char *from, const char *target, cons
 zmsg_t *msg_new_privated (uint64_t id, const char *verdict);
 zmsg_t *msg_new_deliver (uint64_t id, const char *from, const char *text, size_t size,
                          const char *stamp);
+zmsg_t *msg_new_link (bool up, uint64_t held);
 zmsg_t *msg_new_follow (const char *room, const char *endpoint);
 zmsg_t *msg_new_publish (uint64_t id, const char *kind, const char *name, const char *text,
                          size_t size, const char *stamp);

@@ -58,6 +58,11 @@ typedef struct {
     uint64_t    hub [METRICS_HUB_FIGURES];
     const uint64_t (*gateway) [METRICS_GW_FIGURES];
     size_t gateways; /* rows in gateway */
+    //  Cluster mode only (--cluster): the Redis link, as the cluster
+    //  actor last reported it. Without cluster, these families are absent.
+    bool     cluster;
+    uint64_t cluster_up;   /* 1 linked, 0 not (yet) */
+    uint64_t cluster_held; /* publishes held while the link is down */
 } metrics_t;
 
 /*  The transport label of gateway g: "tcp" for 0, "web" for 1. A

@@ -3,6 +3,8 @@
 #include "messages.h"
 #include "mem.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #define BOOL(i) (1u << (i)) /* msg_spec_t.bools: part i */
@@ -122,6 +124,9 @@ static const msg_spec_t s_specs [MSG_KINDS + 1] = {
     //  lines "[ts][name]:text\n"..., the stream id they are as of (id 0).
     [MSG_STATE]    = { "STATE",    3, 0,       "cluster -> room", "members history last" },
     //  Not a kind: what msg_spec says of a type it does not know.
+    //  The cluster's Redis link changed (up or down), or the publishes it
+    //  holds while down did (at most once a second): for /metrics.
+    [MSG_LINK]     = { "LINK",     2, BOOL(0), "cluster -> hub", "up held" },
     [MSG_KINDS]    = { "?",        0, 0,       "nobody", "" },
 };
 // clang-format on
@@ -468,6 +473,16 @@ msg_new_deliver (uint64_t id, const char *from, const char *text, size_t size, c
     zmsg_t *msg = s_new_text (MSG_DELIVER, id, from, strlen (from));
     zmsg_addmem (msg, text, size);
     return s_add (msg, stamp);
+}
+
+zmsg_t *
+msg_new_link (bool up, uint64_t held)
+{
+    char number [24];
+    snprintf (number, sizeof number, "%" PRIu64, held);
+    zmsg_t *msg = s_new_bool (MSG_LINK, 0, up);
+    zmsg_addstr (msg, number);
+    return msg;
 }
 
 zmsg_t *

@@ -12,7 +12,8 @@
 typedef enum {
     FROM_GATEWAY, /* one sample per gateway, labelled with its transport */
     FROM_HUB,     /* one sample */
-    FROM_BUILD    /* tcpchat_build_info: 1, labelled with the version */
+    FROM_BUILD,   /* tcpchat_build_info: 1, labelled with the version */
+    FROM_CLUSTER  /* one sample, in cluster mode only: figure 0 up, 1 held */
 } family_source_t;
 
 typedef struct {
@@ -59,14 +60,18 @@ static const family_t s_families [] = {
       "Seconds since the server started." },
     { "build_info", "gauge", FROM_BUILD, 0,
       "The server's version, in the label version; always 1." },
+    { "cluster_link_up", "gauge", FROM_CLUSTER, 0,
+      "Cluster mode: 1 while the node's Redis link is up, else 0." },
+    { "cluster_held_publishes", "gauge", FROM_CLUSTER, 1,
+      "Cluster mode: publishes held while Redis is away (10,000 at most)." },
 };
 // clang-format on
 
 //  Every figure has its family (test_metrics reads each back from the
 //  exposition, so none is shown twice or under another's name).
 _Static_assert(sizeof s_families / sizeof s_families [0] ==
-                   METRICS_GW_FIGURES + METRICS_HUB_FIGURES + 1,
-               "one family per figure, and build_info");
+                   METRICS_GW_FIGURES + METRICS_HUB_FIGURES + 1 + 2,
+               "one family per figure, build_info, and the cluster link's two");
 
 void
 metrics_transport (size_t gateway, char out [METRICS_TRANSPORT_SIZE])
@@ -137,6 +142,8 @@ metrics_render (buf_t *out, const metrics_t *metrics)
 {
     for (size_t i = 0; i < sizeof s_families / sizeof s_families [0]; i++) {
         const family_t *family = &s_families [i];
+        if (family->source == FROM_CLUSTER && !metrics->cluster)
+            continue;
         s_append_header (out, family);
         switch (family->source) {
             case FROM_GATEWAY:
@@ -152,6 +159,10 @@ metrics_render (buf_t *out, const metrics_t *metrics)
                 break;
             case FROM_BUILD:
                 s_append_sample (out, family, "version", metrics->version, 1);
+                break;
+            case FROM_CLUSTER:
+                s_append_sample (out, family, NULL, NULL,
+                                 family->figure == 0 ? metrics->cluster_up : metrics->cluster_held);
                 break;
         }
     }

@@ -195,6 +195,15 @@ static void
 expect_kind (zsock_t *sock, msg_kind_t kind, zmsg_t **msg_p, msg_view_t *view)
 {
     zmsg_t *msg = msg_recv (sock);
+    //  The link's reports (LINK, for /metrics) come whenever it changes:
+    //  test_link_reports reads them; here they are passed over.
+    for (int i = 0; i < 100 && msg && kind != MSG_LINK; i++) {
+        msg_parse (msg, view);
+        if (view->kind != MSG_LINK)
+            break;
+        zmsg_destroy (&msg);
+        msg = msg_recv (sock);
+    }
     if (!msg)
         fail_msg ("no %s within %d ms", msg_spec (kind)->type, WAIT_MS);
     msg_parse (msg, view);
@@ -697,6 +706,40 @@ test_start_without_redis (void **state)
     node_stop (&a);
 }
 
+/*  The hub hears of the link for /metrics: LINK "0" while Redis is
+    away, "1" once linked, "0" again when it goes, each change once.      */
+static void
+expect_link (node_t *node, bool up)
+{
+    for (int i = 0; i < 10; i++) {
+        zmsg_t    *msg;
+        msg_view_t view;
+        expect_kind (node->hub, MSG_LINK, &msg, &view);
+        bool got = msg_bool (&view, 0);
+        zmsg_destroy (&msg);
+        if (got == up)
+            return;
+    }
+    fail_msg ("no LINK %d among ten", up);
+}
+
+static void
+test_link_reports (void **state)
+{
+    (void) state;
+    static node_t a;
+    assert_true (redis_server_stop (s_redis));
+    node_start (&a, "a", 10000);
+    expect_link (&a, false);
+    assert_true (redis_server_restart (s_redis));
+    expect_link (&a, true);
+    assert_true (redis_server_stop (s_redis));
+    expect_link (&a, false);
+    assert_true (redis_server_restart (s_redis));
+    expect_link (&a, true);
+    node_stop (&a);
+}
+
 /*  A room followed while Redis is away, its member joining meanwhile:
     once back, its STATE comes first and is as of before the join, so
     the join comes back to it as an entry (its joiner would wait forever
@@ -849,6 +892,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_reconnection, setup, teardown),
         cmocka_unit_test_setup_teardown (test_bad_entry_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown (test_start_without_redis, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_link_reports, setup, teardown),
         cmocka_unit_test_setup_teardown (test_many_entries, setup, teardown),
         cmocka_unit_test_setup_teardown (test_follow_while_down, setup, teardown),
         cmocka_unit_test_setup_teardown (test_cut_connections, setup, teardown),

@@ -1816,6 +1816,8 @@ test_scrape_shows_the_hub_and_the_gateways (void **state)
     send_name (C, "Alice");
     expect_refuse (C, "Name is already taken.");
     char *text = scrape (0x77);
+    //  No cluster, no link families.
+    assert_null (strstr (text, "tcpchat_cluster"));
     expect_sample (text, "tcpchat_rooms 1");
     expect_sample (text, "tcpchat_members 2");
     expect_sample (text, "tcpchat_name_refusals_total 1");
@@ -2081,6 +2083,37 @@ hub_start_cluster (void)
     return general;
 }
 
+/*  Scrapes until the exposition holds want (the HELP/TYPE lines of the
+    second family stripped), 200 tries 10 ms apart at most.             */
+static void
+expect_scrape_shows (const char *want)
+{
+    for (int i = 0; i < 200; i++) {
+        char *text = scrape (0x60 + (uint64_t) i);
+        //  Only the samples: drop the comment lines.
+        char *samples = (char *) calloc (1, strlen (text) + 2);
+        assert_non_null (samples);
+        samples [0] = '\n';
+        size_t n = 1;
+        for (char *line = text; *line;) {
+            char  *end = strchr (line, '\n');
+            size_t len = end ? (size_t) (end - line + 1) : strlen (line);
+            if (*line != '#') {
+                memcpy (samples + n, line, len);
+                n += len;
+            }
+            line += len;
+        }
+        bool found = strstr (samples, want) != NULL;
+        free (samples);
+        free (text);
+        if (found)
+            return;
+        zclock_sleep (10);
+    }
+    fail_msg ("/metrics never showed %s", want);
+}
+
 static void
 test_cluster_names_rooms_and_private (void **state)
 {
@@ -2137,6 +2170,17 @@ test_cluster_names_rooms_and_private (void **state)
     cluster_send (s_cluster, msg_new_claimed (A, ""));
     expect_msg (s_cluster, MSG_UNCLAIM, A, "alice");
     expect_msg (s_room_cluster, MSG_PUBLISH, A, "rename", "alice", "alicia", "[" TS "]");
+
+    //  /metrics shows the link as the cluster last reported it (LINK and
+    //  SCRAPE come on two pipes: ask until it shows, a bounded while).
+    char *text = scrape (0x55);
+    assert_non_null (strstr (text, "\ntcpchat_cluster_link_up 0\n"));
+    free (text);
+    cluster_send (s_cluster, msg_new_link (true, 0));
+    cluster_send (s_cluster, msg_new_link (false, 17));
+    expect_scrape_shows ("\ntcpchat_cluster_link_up 0\ntcpchat_cluster_held_publishes 17\n");
+    cluster_send (s_cluster, msg_new_link (true, 0));
+    expect_scrape_shows ("\ntcpchat_cluster_link_up 1\ntcpchat_cluster_held_publishes 0\n");
 
     //  Gone: its name released, its leave published.
     send_closed (A);

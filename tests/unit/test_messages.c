@@ -226,6 +226,10 @@ sample (msg_kind_t kind, uint64_t *id, const void *want [], size_t sizes [])
         case MSG_DELIVER:
             WANT (0, "al", 2), WANT (1, "hi", 2), WANT (2, "[2024-01-01 00:00:00]", 21);
             return msg_new_deliver (ID, "al", "hi there", 2, "[2024-01-01 00:00:00]");
+        case MSG_LINK:
+            *id = 0;
+            WANT (0, "1", 1), WANT (1, "42", 2);
+            return msg_new_link (true, 42);
         case MSG_FOLLOW:
             *id = 0;
             WANT (0, "dev", 3), WANT (1, "inproc://x/rc-1", 15);

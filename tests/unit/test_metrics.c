@@ -257,6 +257,34 @@ test_render_appends (void **state)
     buf_free (&out);
 }
 
+/*  Cluster mode adds the link's two families after the rest, in the
+    same format; without it they are not there at all.                   */
+static void
+test_cluster_link_families (void **state)
+{
+    (void) state;
+    metrics_t metrics = sample (2, "1.2.3-4-gabcdef");
+    metrics.cluster = true;
+    metrics.cluster_up = 1;
+    metrics.cluster_held = 42;
+    buf_t out;
+    buf_init (&out);
+    metrics_render (&out, &metrics);
+    const char *tail =
+        "# HELP tcpchat_cluster_link_up Cluster mode: 1 while the node's Redis link is up, "
+        "else 0.\n"
+        "# TYPE tcpchat_cluster_link_up gauge\n"
+        "tcpchat_cluster_link_up 1\n"
+        "# HELP tcpchat_cluster_held_publishes Cluster mode: publishes held while Redis is "
+        "away (10,000 at most).\n"
+        "# TYPE tcpchat_cluster_held_publishes gauge\n"
+        "tcpchat_cluster_held_publishes 42\n";
+    assert_int_equal (buf_size (&out), strlen (s_two_gateways) + strlen (tail));
+    assert_memory_equal (buf_head (&out), s_two_gateways, strlen (s_two_gateways));
+    assert_memory_equal (buf_head (&out) + strlen (s_two_gateways), tail, strlen (tail));
+    buf_free (&out);
+}
+
 /*  STATS values: exactly METRICS_GW_FIGURES of them, else refused and
     the figures kept.                                                    */
 static void
@@ -320,6 +348,7 @@ main (void)
         cmocka_unit_test (test_version_label_is_escaped),
         cmocka_unit_test (test_large_figures),
         cmocka_unit_test (test_render_appends),
+        cmocka_unit_test (test_cluster_link_families),
         cmocka_unit_test (test_gw_read),
         cmocka_unit_test (test_reporter),
     };
