@@ -26,6 +26,8 @@
                           ROOMLIST id "ROOM\tCOUNT\n"...  ("" if down)
                           PRIVATED id verdict "" | nouser | unavailable
                           DELIVER id from text stamp   (a /msg for id)
+                          LINK up held  (id 0: the link went up or down,
+                                         or held changed; for /metrics)
       room, one PAIR each endpoint_room_cluster: the room binds, we
                           connect on the hub's FOLLOW.
         room -> cluster   PUBLISH id kind name text stamp
