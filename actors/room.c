@@ -435,6 +435,24 @@ s_broadcast (self_t *self, const char *text, size_t size, uint64_t skip, bool pr
     buf_clear (&self->event);
 }
 
+//  "NAME has joined our chat..." (or left) to every member, with its
+//  event: the notices of a single room and of a cluster's entries alike.
+static void
+s_announce (self_t *self, const char *name, bool joined)
+{
+    buf_t *out = &self->scratch;
+    if (joined)
+        fmt_joined (out, name);
+    else
+        fmt_left (out, name);
+    if (self->events && joined)
+        event_joined (&self->event, self->name, name);
+    else if (self->events)
+        event_left (&self->event, self->name, name);
+    s_broadcast (self, buf_head (out), buf_size (out), 0, false);
+    buf_clear (out);
+}
+
 //  Text and its event (self->event, then cleared) for one member.
 static void
 s_send_to_one (self_t *self, uint64_t id, const char *text, size_t size)
@@ -467,14 +485,10 @@ s_handle_join (self_t *self, msg_view_t *view)
         s_cluster_join (self, view);
         return;
     }
-    char  *name = msg_strdup (view, 0);
-    buf_t *out = &self->scratch;
-    fmt_joined (out, name);
-    if (self->events)
-        event_joined (&self->event, self->name, name);
-    s_broadcast (self, buf_head (out), buf_size (out), 0, false);
-    buf_clear (out);
+    char *name = msg_strdup (view, 0);
+    s_announce (self, name, true);
 
+    buf_t *out = &self->scratch;
     s_member_add (self, view->id, name);
     history_render_newest (self->history, self->history_bytes, out);
     buf_t *event = &self->event;
@@ -501,12 +515,7 @@ s_handle_leave (self_t *self, msg_view_t *view)
         return;
     char *name = mem_check (strdup (self->names [index]));
     s_member_remove (self, (size_t) index);
-    buf_t *out = &self->scratch;
-    fmt_left (out, name);
-    if (self->events)
-        event_left (&self->event, self->name, name);
-    s_broadcast (self, buf_head (out), buf_size (out), 0, false);
-    buf_clear (out);
+    s_announce (self, name, false);
     bool moving = msg_bool (view, 0);
     //  Behind all we sent it: a mover's next room may speak now, and a
     //  client that left may be closed, its last line written.
@@ -795,13 +804,9 @@ s_key_node (const msg_part_t *key)
 static void
 s_entry_join (self_t *self, const msg_entry_t *entry)
 {
-    char  *name = s_entry_str (&entry->name);
-    buf_t *out = &self->scratch;
-    fmt_joined (out, name);
-    if (self->events)
-        event_joined (&self->event, self->name, name);
-    s_broadcast (self, buf_head (out), buf_size (out), 0, false);
-    buf_clear (out);
+    char *name = s_entry_str (&entry->name);
+    s_announce (self, name, true);
+    buf_t     *out = &self->scratch;
     pending_t *pending = entry->local ? s_pending_find (self, entry->local) : NULL;
     if (pending) {
         //  Our joiner: in, with the history as of this point in the order.
@@ -844,13 +849,8 @@ s_entry_leave (self_t *self, const msg_entry_t *entry)
         s_member_remove (self, (size_t) index);
         self->remote--;
     }
-    char  *name = s_entry_str (&entry->name);
-    buf_t *out = &self->scratch;
-    fmt_left (out, name);
-    if (self->events)
-        event_left (&self->event, self->name, name);
-    s_broadcast (self, buf_head (out), buf_size (out), 0, false);
-    buf_clear (out);
+    char *name = s_entry_str (&entry->name);
+    s_announce (self, name, false);
     if (!entry->local)
         log_info (&self->log, "%s left from node %.*s (%zu member%s)", name,
                   s_key_node (&entry->member), entry->member.data, self->members,
